@@ -1,0 +1,72 @@
+"""Simulator throughput against a bare Starlette endpoint, and peak RSS after many requests.
+
+    python -m benchmarks.simulator_bench [--seconds 5] [--rounds 3] [--rss-requests 100000]
+
+Issue targets: full simulator (journal on) >= 0.6x the bare endpoint's Twilio-create throughput
+at 32 concurrent connections; peak RSS after 100,000 requests < 200 MB. Rounds alternate the two
+targets so machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+from urllib.parse import urlencode
+
+from benchmarks.loadgen import build_request, median, run_load, server_process
+from benchmarks.targets import TWILIO_ACCOUNT
+
+PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages.json"
+
+
+def twilio_create(url: str) -> bytes:
+    body = urlencode({"To": "+12025550143", "From": "+12025550100", "Body": "Your code is 482194"}).encode()
+    auth = base64.b64encode(f"{TWILIO_ACCOUNT}:lynsms-local-auth-token".encode()).decode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {auth}"}
+    return build_request(url + PATH, "POST", body, headers)
+
+
+def throughput(target: str, seconds: float, concurrency: int) -> float:
+    with server_process(target) as server:
+        request = twilio_create(server.url)
+        asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=1.0, expect=201))  # warm-up
+        stats = asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=seconds, expect=201))
+        print(f"  {target:<10} {stats.describe()}", flush=True)
+        if stats.errors:
+            raise SystemExit(f"{target}: {stats.errors} unexpected responses")
+        return stats.throughput
+
+
+def peak_rss(requests: int, concurrency: int) -> float:
+    with server_process("simulator") as server:
+        request = twilio_create(server.url)
+        stats = asyncio.run(run_load(server.url, request, concurrency=concurrency, count=requests, expect=201))
+        rss = server.peak_rss_mb()
+        print(f"  simulator after {stats.requests} requests ({stats.errors} errors): peak RSS {rss:.1f} MB")
+        return rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rss-requests", type=int, default=100_000)
+    args = parser.parse_args()
+
+    bare: list[float] = []
+    full: list[float] = []
+    for round_no in range(1, args.rounds + 1):
+        print(f"round {round_no}/{args.rounds}")
+        bare.append(throughput("bare", args.seconds, args.concurrency))
+        full.append(throughput("simulator", args.seconds, args.concurrency))
+    ratio = median(full) / median(bare)
+    print(f"throughput: simulator {median(full):.0f} req/s, bare Starlette {median(bare):.0f} req/s, "
+          f"ratio {ratio:.2f} (target >= 0.60)")
+    rss = peak_rss(args.rss_requests, args.concurrency)
+    print(f"peak RSS after {args.rss_requests} requests: {rss:.1f} MB (target < 200 MB)")
+
+
+if __name__ == "__main__":
+    main()

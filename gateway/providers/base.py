@@ -1,0 +1,80 @@
+"""What every provider adapter promises the gateway.
+
+An adapter turns an ``Outbound`` message into that provider's real HTTP request and the
+provider's real answer into a ``SendResult``. It never decides routing: it only says whether a
+failure is ``retryable`` (try the next provider) or ``hard`` (stop the chain).
+
+    SendResult
+     ├── Accepted            the provider took the message; carries its id
+     └── Failed
+          ├── kind="retryable"  5xx, 429, timeouts, connection errors, malformed answers
+          └── kind="hard"       validation, auth, billing, blocked recipient
+
+Every adapter receives an injected ``httpx.AsyncClient`` so the same code runs against a
+``MockTransport``, the simulator in-process (``ASGITransport``) or a real provider over TCP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+FailureKind = Literal["retryable", "hard"]
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message, as the gateway asks a provider to send it."""
+
+    message_id: str  # the gateway's own msg_... id
+    to: str  # E.164, with the leading +
+    sender: str
+    body: str
+    reference: str | None = None
+    # Where the provider should POST delivery reports (the gateway's /api/v1/webhooks/{provider}).
+    status_callback_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    provider_message_id: str
+    # The provider's own status word at acceptance ("queued", "PENDING_ACCEPTED", ...), for the record.
+    provider_status: str | None = None
+
+
+@dataclass(frozen=True)
+class Failed:
+    kind: FailureKind
+    # A short machine-readable reason shared by all adapters, e.g. "server_error", "rate_limited",
+    # "timeout", "connection_error", "malformed_response", "invalid_number", "unsubscribed",
+    # "insufficient_funds", "invalid_sender", "auth_failed", "body_too_long", "rejected".
+    reason: str
+    message: str
+    provider_code: str | None = None  # the provider's own error code, as a string ("21211", "BAD_REQUEST")
+    http_status: int | None = None
+    retry_after: float | None = None  # seconds, from a 429's Retry-After
+
+
+SendResult = Accepted | Failed
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    name: str
+    base_url: str
+    credentials: dict[str, str] = field(default_factory=dict)
+    timeout: float = 10.0
+    max_batch: int = 1  # recipients per request where the provider takes several
+
+
+class ProviderAdapter(Protocol):
+    name: str
+    # How many recipients one request may carry; 1 means one request per message.
+    max_batch: int
+
+    async def send(self, message: Outbound) -> SendResult: ...
+
+    async def send_many(self, messages: Sequence[Outbound]) -> list[SendResult]:
+        """Send several messages sharing sender and body; one result per message, in order."""
+        ...

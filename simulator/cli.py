@@ -1,0 +1,194 @@
+"""The ``lynsms`` command line: run the simulator, the gateway, or both wired together."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import uvicorn
+
+from simulator.server import bind, url_of
+
+DEFAULT_SIMULATOR_PORT = 8900
+DEFAULT_GATEWAY_PORT = 8000
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _server(app: Any) -> _Server:
+    return _Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3))
+
+
+async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server, _ in servers:
+            # A second Ctrl-C skips the graceful wait for open connections.
+            server.force_exit = server.should_exit
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+
+
+def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
+    asyncio.run(_serve_all(servers))
+    print("stopped", flush=True)
+    return 0
+
+
+def _simulator_app(args: argparse.Namespace) -> Any:
+    from simulator.app import create_app
+
+    options: dict[str, Any] = {"seed": args.seed}
+    if getattr(args, "scenario", None):
+        options["scenario"] = args.scenario
+    return create_app(**options)
+
+
+def _gateway_app(args: argparse.Namespace, simulator_url: str, public_url: str, api_key: str) -> Any:
+    from gateway import create_app
+    from gateway.config import load_config
+
+    config = load_config(args.config, simulator_url=simulator_url)
+    config = config.with_overrides(public_url=public_url, api_key=api_key, webhook_url=args.webhook_url)
+    return create_app(config, db_path=args.db)
+
+
+def _api_key() -> str:
+    return os.environ.get("LYNSMS_API_KEY") or f"lyn_test_{secrets.token_urlsafe(18)}"
+
+
+def cmd_simulator(args: argparse.Namespace) -> int:
+    sock = bind(args.host, args.port)
+    app = _simulator_app(args)
+    print(f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", flush=True)
+    return _run([(_server(app), sock)])
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    sock = bind(args.host, args.port)
+    url = url_of(sock)
+    key = _api_key()
+    app = _gateway_app(args, args.simulator_url, url, key)
+    print(f"LynSMS gateway    {url}/api\nAPI key           {key}", flush=True)
+    return _run([(_server(app), sock)])
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    sim_sock = bind(args.host, args.simulator_port)
+    gw_sock = bind(args.host, args.gateway_port)
+    sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
+    key = _api_key()
+    simulator = _simulator_app(args)
+    gateway = _gateway_app(args, sim_url, gw_url, key)
+    print(_banner(sim_url, gw_url, key), flush=True)
+    return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
+
+
+def _banner(sim_url: str, gw_url: str, key: str) -> str:
+    return "\n".join(
+        [
+            "LynSMS Local is up. Ctrl-C stops both servers.",
+            f"  gateway    {gw_url}/api",
+            f"  simulator  {sim_url}   (inbox {sim_url}/_sim/)",
+            f"  API key    {key}",
+            "",
+            "Send a message:",
+            f"  curl {gw_url}/api/v1/messages/send \\",
+            f'    -H "Authorization: Bearer {key}" -H "Content-Type: application/json" \\',
+            """    -d '{"to": "+12025550143", "from": "LynSMS", "body": "Hello from LynSMS Local"}'""",
+            "",
+        ]
+    )
+
+
+def cmd_scenario_check(args: argparse.Namespace) -> int:
+    from simulator.scenario import check_paths
+
+    problems = check_paths(args.paths)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0 to 65535 (0 picks a free one)")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lynsms", description="LynSMS Local: an offline test bench for SMS sending.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser("up", help="run the simulator and the reference gateway wired together")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--gateway-port", type=_port, default=DEFAULT_GATEWAY_PORT)
+    up.add_argument("--simulator-port", type=_port, default=DEFAULT_SIMULATOR_PORT)
+    up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
+    up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
+    up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
+    up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs message events")
+    up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    up.set_defaults(run=cmd_up)
+
+    sim = commands.add_parser("simulator", help="run the provider simulator alone")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
+    sim.add_argument("--scenario", metavar="FILE")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.set_defaults(run=cmd_simulator)
+
+    gw = commands.add_parser("gateway", help="run the reference gateway alone")
+    gw.add_argument("--host", default="127.0.0.1")
+    gw.add_argument("--port", type=_port, default=DEFAULT_GATEWAY_PORT)
+    gw.add_argument("--config", metavar="FILE")
+    gw.add_argument("--db", default=":memory:", metavar="PATH")
+    gw.add_argument("--webhook-url", metavar="URL")
+    gw.add_argument(
+        "--simulator-url",
+        default=f"http://127.0.0.1:{DEFAULT_SIMULATOR_PORT}",
+        help="where the built-in config finds the simulator (ignored for providers a --config file sets)",
+    )
+    gw.set_defaults(run=cmd_gateway)
+
+    scenario = commands.add_parser("scenario", help="work with scenario files")
+    scenario_commands = scenario.add_subparsers(dest="scenario_command", required=True, metavar="ACTION")
+    check = scenario_commands.add_parser("check", help="validate scenario files; exit 1 listing file:line: problems")
+    check.add_argument("paths", nargs="+", metavar="PATH")
+    check.set_defaults(run=cmd_scenario_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except OSError as exc:  # a taken port, an unreadable file: say so, no traceback
+        print(f"lynsms: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

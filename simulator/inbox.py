@@ -1,0 +1,18 @@
+"""The web inbox at /_sim/: every message the providers accepted and every request, live."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+_PAGE = resources.files("simulator").joinpath("static/inbox.html").read_text(encoding="utf-8")
+
+
+async def inbox(request: Request) -> Response:
+    return HTMLResponse(_PAGE)
+
+
+routes = [Route("/_sim/", inbox, methods=["GET"]), Route("/_sim", inbox, methods=["GET"])]

@@ -1,0 +1,80 @@
+"""Run ASGI apps on real uvicorn servers: in the foreground (the CLI) or in a thread (tests, the pytest plugin).
+
+Port 0 picks a free port; the URL actually bound is read back from the socket, so callers never race
+for a port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+
+
+def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket; port 0 lets the OS choose."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def make_server(app: Any, **config: Any) -> uvicorn.Server:
+    options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 2}
+    options.update(config)
+    return uvicorn.Server(uvicorn.Config(app, **options))
+
+
+class ServerThread:
+    """A uvicorn server on its own thread and event loop; ``url`` is valid once ``start`` returns."""
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+        self.app = app
+        self.socket = bind(host, port)
+        self.url = url_of(self.socket)
+        self.server = make_server(app, **config)
+        self._thread = threading.Thread(target=self._run, name=f"uvicorn {self.url}", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.socket]))
+
+    def start(self, timeout: float = 10.0) -> ServerThread:
+        self._thread.start()
+        for _ in range(int(timeout / 0.01)):
+            if self.server.started:
+                return self
+            if not self._thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        raise RuntimeError(f"server at {self.url} did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self.socket.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def serving(app: Any, **config: Any) -> Iterator[str]:
+    """``with serving(app) as url:`` runs ``app`` on a free port of 127.0.0.1 for the block."""
+    with ServerThread(app, **config) as server:
+        yield server.url

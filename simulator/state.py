@@ -1,0 +1,161 @@
+"""Everything the simulator remembers, owned by one app instance and wiped by one ``reset``.
+
+Ids come from a seeded generator so the same seed and the same request sequence give the same
+ids, which keeps journals comparable between runs.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from simulator.model import SimMessage
+
+DEFAULT_JOURNAL_SIZE = 10_000
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Ids:
+    """Provider-shaped ids from one seeded generator."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def hex(self, length: int) -> str:
+        return f"{self._rng.getrandbits(length * 4):0{length}x}"
+
+    def uuid(self) -> str:
+        h = self.hex(32)
+        # Version 4 and RFC 4122 variant bits, like uuid.uuid4(), but reproducible.
+        h = h[:12] + "4" + h[13:16] + "89ab"[int(h[16], 16) & 3] + h[17:]
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def ulid(self) -> str:
+        """26 Crockford base32 characters, the shape of Sinch batch ids."""
+        return "".join(self._rng.choice(_CROCKFORD) for _ in range(26))
+
+    def digits(self, length: int) -> str:
+        return "".join(self._rng.choice(string.digits) for _ in range(length))
+
+    def token(self, length: int = 40) -> str:
+        return "".join(self._rng.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+@dataclass(slots=True)
+class JournalEntry:
+    """One request to the simulator and what it chose to do."""
+
+    seq: int
+    at: datetime
+    method: str
+    path: str
+    provider: str | None
+    account: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    outcome: dict[str, Any] = field(default_factory=lambda: {"kind": "accept"})
+    status: int | None = None  # None when no response was sent (connection reset, client gave up)
+    duration_ms: float = 0.0
+    message_ids: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "method": self.method,
+            "path": self.path,
+            "provider": self.provider,
+            "account": self.account,
+            "messages": self.messages,
+            "message_ids": self.message_ids,
+            "outcome": self.outcome,
+            "status": self.status,
+            "duration_ms": round(self.duration_ms, 3),
+        }
+
+
+class Journal:
+    """The newest ``size`` requests; older ones fall off so a long run cannot eat memory."""
+
+    def __init__(self, size: int = DEFAULT_JOURNAL_SIZE) -> None:
+        self._entries: deque[JournalEntry] = deque(maxlen=size)
+        self._seq = 0
+        self.dropped = 0
+
+    @property
+    def size(self) -> int:
+        return self._entries.maxlen or 0
+
+    def open(self, method: str, path: str, provider: str | None) -> JournalEntry:
+        self._seq += 1
+        if len(self._entries) == self._entries.maxlen:
+            self.dropped += 1
+        entry = JournalEntry(self._seq, datetime.now(UTC), method, path, provider)
+        self._entries.append(entry)
+        return entry
+
+    def __iter__(self) -> Iterator[JournalEntry]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        self._entries.clear()
+        self._seq = 0
+        self.dropped = 0
+
+
+class SimState:
+    """Messages, journal, per-credential call counters and per-provider extras of one simulator."""
+
+    def __init__(self, seed: int = 0, journal_size: int = DEFAULT_JOURNAL_SIZE) -> None:
+        self.seed = seed
+        self.journal = Journal(journal_size)
+        self.ids = Ids(seed)
+        self.messages: dict[str, SimMessage] = {}
+        # Counters for "the n-th call to this provider", per (provider, account).
+        self.calls: dict[tuple[str, str], int] = {}
+        # Provider modules keep their own extra state here, e.g. ClickSend receipt URLs, Sinch tokens.
+        self.extras: dict[str, dict[str, Any]] = {}
+        self.started = time.monotonic()
+
+    def reset(self) -> None:
+        self.journal.clear()
+        self.ids = Ids(self.seed)
+        self.messages.clear()
+        self.calls.clear()
+        self.extras.clear()
+
+    def extra(self, provider: str) -> dict[str, Any]:
+        return self.extras.setdefault(provider, {})
+
+    def count_call(self, provider: str, account: str) -> int:
+        """Count one more call to ``provider`` under ``account``; returns its 1-based index."""
+        key = (provider, account)
+        n = self.calls.get(key, 0) + 1
+        self.calls[key] = n
+        return n
+
+    def add(self, messages: Iterable[SimMessage]) -> None:
+        for message in messages:
+            self.messages[message.id] = message
+
+    def find(self, provider: str | None = None, to: str | None = None) -> list[SimMessage]:
+        found = self.messages.values()
+        return [
+            m
+            for m in found
+            if (provider is None or m.provider == provider)
+            and (to is None or _same_number(m.to, to))
+        ]
+
+
+def _same_number(a: str, b: str) -> bool:
+    """Providers differ on the leading '+' (Sinch reports '12025550143'); compare without it."""
+    return a.lstrip("+") == b.lstrip("+")

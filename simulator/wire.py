@@ -1,0 +1,114 @@
+"""Reading request bodies safely, shared by every provider.
+
+Parsing problems are raised as ``WireProblem``; the provider endpoint wrapper turns each into that
+provider's own error response, so no provider module repeats the size cap, the charset check or
+the JSON/form decoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+MAX_BODY_BYTES = 1024 * 1024  # real providers refuse far smaller bodies; 1 MiB is plenty for 1,000 messages
+
+ProblemKind = Literal["too_large", "content_type", "encoding", "json", "form", "shape"]
+
+
+class WireProblem(Exception):
+    def __init__(self, kind: ProblemKind, detail: str) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The raw body, refusing more than ``limit`` bytes without buffering all of it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise WireProblem("too_large", f"request body exceeds {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise WireProblem("too_large", f"request body exceeds {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WireProblem("encoding", f"request body is not valid UTF-8 (byte {exc.start})") from None
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    """A JSON object body; anything else is a ``WireProblem``."""
+    if _media_type(request) not in ("application/json", ""):
+        raise WireProblem("content_type", f"unsupported content type {_media_type(request)!r}, expected application/json")
+    text = _decode(await read_body(request))
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise WireProblem("json", f"malformed JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise WireProblem("shape", "request body must be a JSON object")
+    return data
+
+
+async def read_form(request: Request) -> FormData:
+    """An application/x-www-form-urlencoded body; repeated keys keep every value (Twilio MediaUrl)."""
+    if _media_type(request) != "application/x-www-form-urlencoded":
+        raise WireProblem(
+            "content_type",
+            f"unsupported content type {_media_type(request)!r}, expected application/x-www-form-urlencoded",
+        )
+    text = _decode(await read_body(request))
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise WireProblem("form", f"malformed form body: {exc}") from None
+    return FormData(pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    username: str
+    password: str
+
+
+def basic_auth(request: Request) -> BasicAuth | None:
+    """The Basic credentials of a request, or None when absent or malformed."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    if not sep or not username:
+        return None
+    return BasicAuth(username, password)
+
+
+def bearer_token(request: Request, scheme: str = "bearer") -> str | None:
+    """The credential after ``scheme`` in the Authorization header (``Bearer``, Infobip's ``App``...)."""
+    given, _, value = request.headers.get("authorization", "").partition(" ")
+    value = value.strip()
+    if given.lower() != scheme.lower() or not value:
+        return None
+    return value

@@ -1,0 +1,38 @@
+"""Shared fixtures: a real simulator on a real uvicorn server, reset before every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from simulator import Simulator, create_app
+from simulator.server import ServerThread
+
+
+@dataclass
+class RunningSimulator:
+    url: str
+    sim: Simulator
+
+    def journal(self) -> list[dict]:
+        return httpx.get(f"{self.url}/_sim/requests").json()["requests"]
+
+    def messages(self, **filters: str) -> list[dict]:
+        return httpx.get(f"{self.url}/_sim/messages", params=filters).json()["messages"]
+
+
+@pytest.fixture(scope="session")
+def _simulator_server() -> Iterator[RunningSimulator]:
+    sim = Simulator(seed=1234)
+    with ServerThread(create_app(sim=sim)) as server:
+        yield RunningSimulator(server.url, sim)
+
+
+@pytest.fixture
+def simulator(_simulator_server: RunningSimulator) -> RunningSimulator:
+    """A running simulator with empty state (messages, journal, counters, scenario)."""
+    httpx.post(f"{_simulator_server.url}/_sim/reset").raise_for_status()
+    return _simulator_server

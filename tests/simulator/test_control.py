@@ -1,0 +1,121 @@
+"""The /_sim control API, the journal bound and the seeded ids."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from simulator import Simulator, create_app
+from simulator.model import SimMessage, Submission
+from simulator.state import Ids, Journal
+
+
+def _message(sim: Simulator, provider: str, to: str) -> SimMessage:
+    now = datetime.now(UTC)
+    return SimMessage(
+        id=sim.state.ids.uuid(),
+        provider=provider,  # type: ignore[arg-type]
+        account="acct",
+        submission=Submission(to=to, sender="LynSMS", body="hi"),
+        segments=1,
+        encoding="GSM-7",
+        status="queued",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@pytest.fixture
+def sim() -> Simulator:
+    return Simulator(seed=7)
+
+
+@pytest.fixture
+def client(sim: Simulator) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim=sim)), base_url="http://sim")
+
+
+async def test_health_lists_the_four_providers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/_sim/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "providers": ["twilio", "sinch", "infobip", "clicksend"]}
+
+
+async def test_messages_filter_by_provider_and_number_with_or_without_plus(
+    sim: Simulator, client: httpx.AsyncClient
+) -> None:
+    sim.state.add([_message(sim, "twilio", "+12025550143"), _message(sim, "sinch", "12025550143"),
+                   _message(sim, "sinch", "+447700900100")])
+    by_provider = (await client.get("/_sim/messages", params={"provider": "sinch"})).json()
+    assert [m["to"] for m in by_provider["messages"]] == ["12025550143", "+447700900100"]
+    by_number = (await client.get("/_sim/messages", params={"to": "+12025550143"})).json()
+    assert sorted(m["provider"] for m in by_number["messages"]) == ["sinch", "twilio"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "fragment"),
+    [
+        ("/_sim/messages", {"provider": "vonage"}, "unknown provider 'vonage'"),
+        ("/_sim/requests", {"provider": "nexmo"}, "unknown provider 'nexmo'"),
+        ("/_sim/requests", {"limit": "-1"}, "limit must be a positive integer"),
+        ("/_sim/requests", {"since": "yesterday"}, "since must be a journal sequence number"),
+    ],
+)
+async def test_bad_control_queries_are_400_with_a_reason(
+    client: httpx.AsyncClient, path: str, params: dict[str, str], fragment: str
+) -> None:
+    response = await client.get(path, params=params)
+    assert response.status_code == 400
+    assert fragment in response.json()["error"]
+
+
+async def test_reset_forgets_messages_journal_and_counters(sim: Simulator, client: httpx.AsyncClient) -> None:
+    sim.state.add([_message(sim, "twilio", "+12025550143")])
+    sim.state.journal.open("POST", "/x", "twilio")
+    sim.state.count_call("twilio", "acct")
+    assert (await client.post("/_sim/reset")).json() == {"status": "reset"}
+    assert sim.state.messages == {} and len(sim.state.journal) == 0 and sim.state.calls == {}
+    assert (await client.get("/_sim/requests")).json()["count"] == 0
+
+
+async def test_inbox_page_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/_sim/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<title>LynSMS Local · inbox</title>" in response.text and "/_sim/${view}" in response.text
+
+
+async def test_unknown_non_provider_path_is_json_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
+
+
+def test_journal_keeps_only_the_newest_entries_and_counts_the_dropped() -> None:
+    journal = Journal(size=3)
+    for n in range(5):
+        journal.open("POST", f"/{n}", "twilio")
+    assert [e.path for e in journal] == ["/2", "/3", "/4"]
+    assert [e.seq for e in journal] == [3, 4, 5]
+    assert journal.dropped == 2
+
+
+def test_same_seed_gives_same_ids_and_reset_restarts_the_sequence() -> None:
+    a, b = Ids(42), Ids(42)
+    first = [a.uuid(), a.hex(32), a.ulid(), a.digits(5)]
+    assert first == [b.uuid(), b.hex(32), b.ulid(), b.digits(5)]
+    assert Ids(43).uuid() != first[0]
+    sim = Simulator(seed=42)
+    before = sim.state.ids.uuid()
+    sim.reset()
+    assert sim.state.ids.uuid() == before
+
+
+def test_id_shapes() -> None:
+    ids = Ids(1)
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", ids.uuid())
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", ids.ulid())
+    assert re.fullmatch(r"[0-9a-f]{32}", ids.hex(32))
