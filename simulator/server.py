@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 import uvicorn
@@ -32,6 +32,17 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def run_loop(main: Coroutine[Any, Any, None], config: uvicorn.Config) -> None:
+    """Run ``main`` on the event loop uvicorn would choose (uvloop where installed).
+
+    Not a detail: on the stock asyncio loop a keep-alive client waits ~40 ms (a delayed ACK) for
+    every small response, which would make each SDK call and each gateway->provider hop slow.
+    """
+    factory = config.get_loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main)
+
+
 def make_server(app: Any, **config: Any) -> uvicorn.Server:
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 2}
     options.update(config)
@@ -49,7 +60,7 @@ class ServerThread:
         self._thread = threading.Thread(target=self._run, name=f"uvicorn {self.url}", daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.socket]))
+        run_loop(self.server.serve(sockets=[self.socket]), self.server.config)
 
     def start(self, timeout: float = 10.0) -> ServerThread:
         self._thread.start()
