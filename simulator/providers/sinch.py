@@ -1,0 +1,343 @@
+"""Sinch's SMS REST API on its real wire, in both authentication modes.
+
+- project mode: ``POST /oauth2/token`` (Basic ``key_id:key_secret``) issues a bearer token; the project
+  id is the account in ``/xms/v1/{project_id}/...``. Unknown or expired tokens get a 401 whose
+  ``WWW-Authenticate`` tells the SDK whether fetching a new token helps.
+- service plan mode: any other non-empty bearer token is an API token; the service plan id in the
+  path is the account.
+
+A batch has one id for all its recipients; each recipient is one ``SimMessage`` sharing ``batch_id``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from typing import Any, ClassVar, Final
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
+from simulator.providers.base import Callback, Provider, ProviderError, SendResult
+from simulator.providers.sinch_wire import (
+    FINAL_STATUSES,
+    STATUSES,
+    Batch,
+    Invalid,
+    Token,
+    access_token,
+    batch_json,
+    batch_report,
+    current,
+    looks_like_jwt,
+    parse_batch,
+    recipient,
+    recipient_report,
+)
+from simulator.state import JournalEntry
+from simulator.wire import WireProblem, basic_auth, bearer_token, read_form, read_json
+
+TOKEN_LIFETIME: Final = 3600
+DEFAULT_PAGE_SIZE: Final = 30
+MAX_PAGE_SIZE: Final = 100
+_BATCHES: Final = "/xms/v1/{account}/batches"
+# The SDK fetches a new token and resends once when this header mentions "expired".
+_EXPIRED: Final = 'Bearer error="invalid_token", error_description="Jwt is expired"'
+_INVALID: Final = 'Bearer error="invalid_token", error_description="Invalid token"'
+
+
+class Sinch(Provider):
+    name: ClassVar[ProviderName] = "sinch"
+    prefixes: ClassVar[tuple[str, ...]] = ("/xms/", "/oauth2/")
+    batches: ClassVar[bool] = True
+
+    def routes(self) -> list[Route]:
+        return [
+            self.endpoint("/oauth2/token", self._token, ["POST"]),
+            self.endpoint(_BATCHES, self._send, ["POST"]),
+            self.endpoint(_BATCHES, self._list, ["GET"]),
+            self.endpoint(_BATCHES + "/{batch_id}", self._get, ["GET"]),
+            self.endpoint(_BATCHES + "/{batch_id}", self._cancel, ["DELETE"]),
+            self.endpoint(_BATCHES + "/{batch_id}/delivery_report", self._batch_report, ["GET"]),
+            self.endpoint(_BATCHES + "/{batch_id}/delivery_report/{msisdn}", self._recipient_report, ["GET"]),
+        ]
+
+    # ---- the wire format ------------------------------------------------------------------------
+
+    def error(self, status: int, message: str, code: str | int | None = None) -> Response:
+        return _error(status, message, code)
+
+    def malformed(self, problem: WireProblem) -> Response:
+        if problem.kind == "too_large":
+            return self.error(413, problem.detail)
+        # Sinch answers every unreadable or non-conforming body with syntax_invalid_json.
+        return self.error(400, problem.detail, "syntax_invalid_json")
+
+    def reject(self, reason: RejectReason, submission: Submission) -> Response | None:
+        if reason == "invalid_number":
+            return self.error(400, f"Invalid number: {submission.to}", "syntax_invalid_parameter_format")
+        if reason == "unsubscribed":
+            text = f"Recipient {submission.to} has opted out and cannot receive messages"
+            return self.error(403, text, "illegal_number_type")
+        if reason == "insufficient_funds":
+            return self.error(403, "Account is blocked: insufficient credit", "blocked_account")
+        if reason == "invalid_sender":
+            return self.error(400, f"Invalid from address: {submission.sender or ''}", "syntax_invalid_parameter_format")
+        if reason == "body_too_long":
+            return self.error(400, "body: size must be between 1 and 2000", "syntax_constraint_violation")
+        return self.error(401, "Invalid credentials", "unauthorized")
+
+    def render_sent(self, request: Request, results: Sequence[SendResult]) -> Response:
+        messages = [r for r in results if isinstance(r, SimMessage)]
+        first = messages[0]
+        batch = Batch(
+            id=first.batch_id or self.new_batch_id(),
+            account=first.account,
+            message_ids=[m.id for m in messages],
+            echo=request.state.sinch_batch,
+            created_at=first.created_at,
+            modified_at=first.created_at,
+        )
+        self._batches()[batch.id] = batch
+        return JSONResponse(batch_json(batch, messages), status_code=201)
+
+    def new_message_id(self) -> str:
+        return self.sim.state.ids.ulid()
+
+    def new_batch_id(self) -> str:
+        return self.sim.state.ids.ulid()
+
+    def initial_status(self) -> str:
+        return "Queued"
+
+    def delivery_report(
+        self, message: SimMessage, status: DeliveryStatus | str, error_code: str | None
+    ) -> dict[str, Any]:
+        if status not in STATUSES:
+            raise ValueError(f"Sinch has no delivery status for {status!r}; expected one of {', '.join(STATUSES)}")
+        sinch_status, code = STATUSES[status]
+        if message.status == "Cancelled":
+            # A cancelled recipient is never sent: a report scheduled before the cancel repeats it.
+            sinch_status, code = STATUSES["cancelled"]
+        elif error_code is not None:
+            if not error_code.lstrip("-").isdigit():
+                raise ValueError(f"Sinch delivery codes are integers, not {error_code!r}")
+            code = int(error_code)  # the SDK's models reject a string code
+        now = datetime.now(UTC)
+        message.status, message.error_code, message.updated_at = sinch_status, str(code), now
+        return recipient_report(message, sinch_status, code, now)
+
+    def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
+        """Honour the batch's ``delivery_report`` mode; SMS callbacks are plain, unsigned JSON."""
+        mode = message.submission.extra.get("delivery_report", "none")
+        url = message.submission.callback_url
+        if url is None or mode == "none":
+            return None
+        body: dict[str, Any] = report
+        if mode == "per_recipient_final" and report.get("status") not in FINAL_STATUSES:
+            return None
+        if mode in ("summary", "full"):
+            batch = self._batches().get(message.batch_id or "")
+            if batch is None:
+                return None
+            members = self._members(batch)
+            # Sinch sends the batch report once, when the batch is complete.
+            if any(current(m)[0] not in FINAL_STATUSES for m in members):
+                return None
+            body = batch_report(batch, members, full=mode == "full")
+        return Callback(url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+    # ---- handlers --------------------------------------------------------------------------------
+
+    async def _token(self, request: Request, entry: JournalEntry) -> Response:
+        credentials = basic_auth(request)
+        if credentials is None:
+            raise ProviderError(_oauth(401, "invalid_client", "Client authentication failed"), "auth_failed")
+        entry.account = credentials.username
+        try:
+            form = await read_form(request)
+        except WireProblem as problem:
+            raise ProviderError(_oauth(400, "invalid_request", problem.detail), detail=problem.detail) from None
+        grant = form.get("grant_type")
+        if not grant:
+            raise ProviderError(_oauth(400, "invalid_request", "The request is missing grant_type"))
+        if grant != "client_credentials":
+            text = f"The authorization grant type {grant!r} is not supported; use client_credentials"
+            raise ProviderError(_oauth(400, "unsupported_grant_type", text))
+        issued = datetime.now(UTC)
+        expires = issued + timedelta(seconds=TOKEN_LIFETIME)
+        ids = self.sim.state.ids
+        token = access_token(credentials.username, issued, expires, ids.uuid(), ids.token(43))
+        self._tokens()[token] = Token(credentials.username, expires)
+        entry.outcome = {"kind": "token"}
+        body = {"access_token": token, "expires_in": TOKEN_LIFETIME - 1, "scope": "", "token_type": "bearer"}
+        return JSONResponse(body)
+
+    async def _send(self, request: Request, entry: JournalEntry) -> Response:
+        account = self._authorize(request, entry)
+        data = await read_json(request)
+        try:
+            batch = parse_batch(data, datetime.now(UTC))
+        except Invalid as exc:
+            raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
+        request.state.sinch_batch = batch.echo
+        submissions = [
+            Submission(
+                to=number,
+                sender=batch.sender,
+                body=batch.body_for(number),
+                callback_url=batch.callback_url,
+                client_ref=batch.client_reference,
+                extra={"delivery_report": batch.delivery_report},
+            )
+            for number in batch.to
+        ]
+        return await self.submit(request, entry, account, submissions)
+
+    async def _list(self, request: Request, entry: JournalEntry) -> Response:
+        account = self._authorize(request, entry)
+        params = request.query_params
+        page = _integer(params.get("page"), "page", 0, None, default=0)
+        size = _integer(params.get("page_size"), "page_size", 1, MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+        senders = {s for s in params.get("from", "").split(",") if s}
+        reference = params.get("client_reference")
+        found = [
+            b
+            for b in self._batches().values()
+            if b.account == account
+            and (not senders or b.echo.get("from") in senders)
+            and (reference is None or b.echo.get("client_reference") == reference)
+        ]
+        found.sort(key=lambda b: b.created_at, reverse=True)
+        shown = found[page * size : (page + 1) * size]
+        body = {
+            "count": len(found),
+            "page": page,
+            "page_size": len(shown),  # Sinch: the number of entries on this page
+            "batches": [batch_json(b, self._members(b)) for b in shown],
+        }
+        return JSONResponse(body)
+
+    async def _get(self, request: Request, entry: JournalEntry) -> Response:
+        batch = self._batch(request, entry)
+        return JSONResponse(batch_json(batch, self._members(batch)))
+
+    async def _cancel(self, request: Request, entry: JournalEntry) -> Response:
+        batch = self._batch(request, entry)
+        now = datetime.now(UTC)
+        batch.canceled, batch.modified_at = True, now
+        # Recipients not yet final will never be sent; sent ones keep their outcome.
+        for message in self._members(batch):
+            if current(message)[0] not in FINAL_STATUSES:
+                message.reports.append(self.delivery_report(message, "cancelled", None))
+        entry.message_ids = list(batch.message_ids)
+        return JSONResponse(batch_json(batch, self._members(batch)))
+
+    async def _batch_report(self, request: Request, entry: JournalEntry) -> Response:
+        batch = self._batch(request, entry)
+        params = request.query_params
+        kind = params.get("type", "summary")
+        if kind not in ("summary", "full"):
+            raise ProviderError(self.error(400, f"type: unknown value {kind!r}", "syntax_invalid_parameter_format"))
+        statuses = {s.strip().lower() for s in params["status"].split(",") if s.strip()} if "status" in params else None
+        codes: set[int] | None = None
+        if "code" in params:
+            raw = [c.strip() for c in params["code"].split(",") if c.strip()]
+            if not all(c.isdigit() for c in raw):
+                raise ProviderError(self.error(400, "code: expected integers", "syntax_invalid_parameter_format"))
+            codes = {int(c) for c in raw}
+        report = batch_report(batch, self._members(batch), kind == "full", statuses, codes)
+        return JSONResponse(report)
+
+    async def _recipient_report(self, request: Request, entry: JournalEntry) -> Response:
+        batch = self._batch(request, entry)
+        wanted = recipient(request.path_params["msisdn"])
+        message = next((m for m in self._members(batch) if recipient(m.to) == wanted), None)
+        if message is None:
+            text = f"No delivery report for recipient {request.path_params['msisdn']} in batch {batch.id}"
+            raise ProviderError(self.error(404, text), "not_found")
+        if message.reports:
+            return JSONResponse(message.reports[-1])
+        status, code = current(message)
+        return JSONResponse(recipient_report(message, status, code, message.created_at))
+
+    # ---- state and credentials -------------------------------------------------------------------
+
+    def _tokens(self) -> dict[str, Token]:
+        tokens: dict[str, Token] = self.sim.state.extra(self.name).setdefault("tokens", {})
+        return tokens
+
+    def _batches(self) -> dict[str, Batch]:
+        batches: dict[str, Batch] = self.sim.state.extra(self.name).setdefault("batches", {})
+        return batches
+
+    def _members(self, batch: Batch) -> list[SimMessage]:
+        found = (self.message(i) for i in batch.message_ids)
+        return [m for m in found if m is not None]
+
+    def _batch(self, request: Request, entry: JournalEntry) -> Batch:
+        """The batch in the path, visible only under the account it was sent with."""
+        account = self._authorize(request, entry)
+        batch_id = request.path_params["batch_id"]
+        batch = self._batches().get(batch_id)
+        if batch is None or batch.account != account:
+            raise ProviderError(self.error(404, f"Batch {batch_id} not found"), "not_found")
+        entry.message_ids = list(batch.message_ids)
+        return batch
+
+    def _authorize(self, request: Request, entry: JournalEntry) -> str:
+        """The account in the path, once the bearer credential is acceptable for it."""
+        account: str = request.path_params["account"]
+        entry.account = account
+        token = bearer_token(request)
+        if token is None:
+            raise ProviderError(self.error(401, "Missing or malformed Authorization header", "unauthorized"), "auth_failed")
+        issued = self._tokens().get(token)
+        if issued is None:
+            if looks_like_jwt(token):  # an OAuth token this simulator never issued (or forgot on reset)
+                raise ProviderError(self.error(401, "Invalid access token", "unauthorized"), "auth_failed")
+            return account  # service plan mode: any API token is accepted
+        if issued.expires_at <= datetime.now(UTC):
+            response = self.error(401, "Access token has expired", "unauthorized")
+            response.headers["WWW-Authenticate"] = _EXPIRED
+            raise ProviderError(response, "auth_failed", detail="token expired")
+        if issued.project is None:
+            issued.project = account
+        elif issued.project != account:
+            raise ProviderError(self.error(401, f"Token is not valid for project {account}", "unauthorized"), "auth_failed")
+        return account
+
+
+def _oauth(status: int, error: str, description: str) -> Response:
+    """The OAuth2 error format of ``/oauth2/token`` (RFC 6749 section 5.2)."""
+    response = JSONResponse({"error": error, "error_description": description}, status_code=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="sinch"'
+    return response
+
+
+def _error(status: int, message: str, code: str | int | None = None) -> Response:
+    """``{"code", "text"}``; statuses without a documented Sinch code get the reason phrase in snake_case."""
+    if code is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        code = phrase.lower().replace(" ", "_").replace("-", "_")
+    response = JSONResponse({"code": str(code), "text": message}, status_code=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = _INVALID
+    return response
+
+
+def _integer(value: str | None, name: str, low: int, high: int | None, default: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
+        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ProviderError(_error(400, f"{name}: must be an integer {limit}", "syntax_invalid_parameter_format"))
+    return int(value)

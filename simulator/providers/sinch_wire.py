@@ -1,0 +1,318 @@
+"""Sinch's SMS REST API ("XMS") wire format: validating a batch, and rendering batches, delivery
+reports and OAuth tokens exactly as the official SDK's pydantic models expect them.
+
+Pure functions over plain values; ``sinch.py`` owns the routes and the state.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from simulator.model import SimMessage
+
+MAX_RECIPIENTS: Final = 1000
+MAX_BODY_CHARS: Final = 2000  # Sinch's mt_text limit; longer bodies are a syntax_constraint_violation
+DEFAULT_VALIDITY: Final = timedelta(days=3)  # expire_at defaults to send_at (or now) + 3 days
+REPORT_MODES: Final = ("none", "summary", "full", "per_recipient", "per_recipient_final")
+FINAL_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired", "Aborted", "Cancelled", "Rejected", "Deleted"})
+QUEUED: Final = ("Queued", 400)
+
+# Scenario status words -> (Sinch status, default delivery report code). Codes 400-418 are Sinch's own;
+# codes below 400 are operator (SMPP / GSM MAP) codes passed through, 27 = absent subscriber.
+STATUSES: Final[dict[str, tuple[str, int]]] = {
+    "queued": QUEUED,
+    "accepted": QUEUED,
+    "sent": ("Dispatched", 401),
+    "dispatched": ("Dispatched", 401),
+    "enroute": ("Dispatched", 401),
+    "delivered": ("Delivered", 0),
+    "undelivered": ("Failed", 27),
+    "failed": ("Aborted", 408),
+    "expired": ("Expired", 406),
+    "cancelled": ("Cancelled", 407),
+    "canceled": ("Cancelled", 407),
+}
+# Only these carry the operator's own timestamp; Sinch-internal outcomes never reached an operator.
+_OPERATOR_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired"})
+
+_MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}")
+_NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
+_ALPHA_SENDER = re.compile(r"[A-Za-z0-9 ._&!#'()*+,/:;<=>?@-]{1,11}")
+_URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
+_PARAMETER = re.compile(r"\$\{([A-Za-z0-9_-]+)\}")
+
+
+class Invalid(Exception):
+    """A request Sinch refuses with 400 and ``{"code", "text"}``."""
+
+    def __init__(self, code: str, text: str) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRequest:
+    """A validated ``mt_text`` batch. ``echo`` holds the batch-level fields the batch object repeats."""
+
+    to: list[str]
+    sender: str | None
+    body: str
+    delivery_report: str
+    callback_url: str | None
+    client_reference: str | None
+    parameters: dict[str, dict[str, str]] | None
+    echo: dict[str, Any]
+
+    def body_for(self, recipient: str) -> str:
+        """The body one recipient gets: ``${name}`` filled from ``parameters`` (own value, else ``default``)."""
+        if not self.parameters:
+            return self.body
+
+        def fill(match: re.Match[str]) -> str:
+            values = (self.parameters or {}).get(match.group(1))
+            if values is None:
+                return match.group(0)
+            return values.get(recipient, values.get("default", match.group(0)))
+
+        return _PARAMETER.sub(fill, self.body)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What Sinch remembers of a batch beyond its per-recipient messages."""
+
+    id: str
+    account: str
+    message_ids: list[str]
+    echo: dict[str, Any]
+    created_at: datetime
+    modified_at: datetime
+    canceled: bool = False
+
+
+@dataclass(slots=True)
+class Token:
+    """An OAuth access token issued by ``/oauth2/token``; bound to a project on first use."""
+
+    key_id: str
+    expires_at: datetime
+    project: str | None = None
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and ``Z``, as Sinch writes every time."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def recipient(msisdn: str) -> str:
+    """Sinch reports recipients without the leading '+'."""
+    return msisdn.removeprefix("+")
+
+
+def is_msisdn(value: str) -> bool:
+    return _MSISDN.fullmatch(value) is not None
+
+
+def is_sender(value: str) -> bool:
+    """A phone number, a short code, or an alphanumeric sender of at most 11 characters."""
+    return _NUMERIC_SENDER.fullmatch(value) is not None or _ALPHA_SENDER.fullmatch(value) is not None
+
+
+def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
+    """Validate a send request in Sinch's order: JSON shape first, then constraints, then formats."""
+    to = data.get("to")
+    if to is None:
+        raise Invalid("syntax_constraint_violation", "to: must not be null")
+    if not isinstance(to, list) or not all(isinstance(n, str) for n in to):
+        raise Invalid("syntax_invalid_json", "to: expected an array of strings")
+    body = data.get("body")
+    if body is None:
+        raise Invalid("syntax_constraint_violation", "body: must not be null")
+    if not isinstance(body, str):
+        raise Invalid("syntax_invalid_json", "body: expected a string")
+    kind = data.get("type", "mt_text")
+    if kind != "mt_text":
+        raise Invalid("syntax_invalid_json", f"type: unsupported value {kind!r}, expected 'mt_text'")
+    sender = _optional(data, "from", str)
+    mode = _optional(data, "delivery_report", str) or "none"
+    if mode not in REPORT_MODES:
+        raise Invalid("syntax_invalid_json", f"delivery_report: unknown value {mode!r}, expected one of {', '.join(REPORT_MODES)}")
+    callback_url = _optional(data, "callback_url", str)
+    client_reference = _optional(data, "client_reference", str)
+    parameters = _parameters(data.get("parameters"))
+    flags = {name: _optional(data, name, bool) for name in ("flash_message", "feedback_enabled", "truncate_concat")}
+    ints = {name: _optional(data, name, int) for name in ("max_number_of_message_parts", "from_ton", "from_npi")}
+    send_at = _time(data, "send_at")
+    expire_at = _time(data, "expire_at")
+
+    if not 1 <= len(to) <= MAX_RECIPIENTS:
+        raise Invalid("syntax_constraint_violation", f"to: size must be between 1 and {MAX_RECIPIENTS}")
+    if not 1 <= len(body) <= MAX_BODY_CHARS:
+        raise Invalid("syntax_constraint_violation", f"body: size must be between 1 and {MAX_BODY_CHARS}")
+    if client_reference is not None and len(client_reference) > 2048:
+        raise Invalid("syntax_constraint_violation", "client_reference: size must be between 0 and 2048")
+    if expire_at is not None and expire_at <= (send_at or now):
+        raise Invalid("syntax_constraint_violation", "expire_at: must be after send_at")
+    if expire_at is None and send_at is not None:
+        expire_at = send_at + DEFAULT_VALIDITY
+    for number in to:
+        if not is_msisdn(number):
+            raise Invalid("syntax_invalid_parameter_format", f"Invalid number: {number}")
+    if sender is not None and not is_sender(sender):
+        raise Invalid("syntax_invalid_parameter_format", f"Invalid from address: {sender}")
+    if callback_url is not None and (_URL.fullmatch(callback_url) is None or len(callback_url) > 2048):
+        raise Invalid("syntax_invalid_parameter_format", f"Invalid callback_url: {callback_url}")
+
+    echo: dict[str, Any] = {"body": body, "type": "mt_text", "delivery_report": mode}
+    if sender is not None:
+        echo["from"] = sender
+    if send_at is not None:
+        echo["send_at"] = timestamp(send_at)
+    if expire_at is not None:  # otherwise three days after the batch's creation, filled in by batch_json
+        echo["expire_at"] = timestamp(expire_at)
+    if callback_url is not None:
+        echo["callback_url"] = callback_url
+    if client_reference is not None:
+        echo["client_reference"] = client_reference
+    if parameters is not None:
+        echo["parameters"] = parameters
+    echo["flash_message"] = bool(flags.pop("flash_message"))
+    echo.update({k: v for k, v in {**flags, **ints}.items() if v is not None})
+    return BatchRequest(to, sender, body, mode, callback_url, client_reference, parameters, echo)
+
+
+def _optional(data: dict[str, Any], name: str, kind: type) -> Any:
+    value = data.get(name)
+    # bool is an int subclass; Sinch's JSON binding does not take true for a number.
+    if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+        raise Invalid("syntax_invalid_json", f"{name}: expected {_KIND_NAMES[kind]}")
+    return value
+
+
+_KIND_NAMES: Final[dict[type, str]] = {str: "a string", bool: "a boolean", int: "an integer"}
+
+
+def _parameters(value: Any) -> dict[str, dict[str, str]] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(values, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in values.items())
+        for values in value.values()
+    ):
+        raise Invalid("syntax_invalid_json", "parameters: expected an object of objects of strings")
+    return value
+
+
+def _time(data: dict[str, Any], name: str) -> datetime | None:
+    value = _optional(data, name, str)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid("syntax_invalid_parameter_format", f"{name}: invalid ISO 8601 timestamp {value!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def batch_json(batch: Batch, messages: Sequence[SimMessage]) -> dict[str, Any]:
+    """The batch object (``TextResponse`` in the SDK): every type strict, ``type`` always present."""
+    echo = batch.echo
+    data: dict[str, Any] = {"id": batch.id, "to": [m.to for m in messages]}
+    if "from" in echo:
+        data["from"] = echo["from"]
+    data.update(
+        canceled=batch.canceled,
+        body=echo["body"],
+        type=echo["type"],
+        created_at=timestamp(batch.created_at),
+        modified_at=timestamp(batch.modified_at),
+    )
+    data["delivery_report"] = echo["delivery_report"]
+    if "send_at" in echo:
+        data["send_at"] = echo["send_at"]
+    data["expire_at"] = echo.get("expire_at", timestamp(batch.created_at + DEFAULT_VALIDITY))
+    data.update({k: v for k, v in echo.items() if k not in data and k != "from"})
+    return data
+
+
+def recipient_report(message: SimMessage, status: str, code: int, at: datetime) -> dict[str, Any]:
+    """A ``recipient_delivery_report_sms`` (the SDK's ``RecipientDeliveryReport``)."""
+    report: dict[str, Any] = {
+        "type": "recipient_delivery_report_sms",
+        "batch_id": message.batch_id,
+        "recipient": recipient(message.to),
+        "code": code,
+        "status": status,
+        "at": timestamp(at),
+    }
+    if status in _OPERATOR_STATUSES:
+        report["operator_status_at"] = timestamp(at)
+    if message.submission.client_ref is not None:
+        report["client_reference"] = message.submission.client_ref
+    report["encoding"] = "UNICODE" if message.encoding == "UCS-2" else "GSM"
+    report["number_of_message_parts"] = message.segments
+    return report
+
+
+def current(message: SimMessage) -> tuple[str, int]:
+    """The message's Sinch status and code now; a fresh message is Queued (400)."""
+    if message.error_code is None or not message.error_code.lstrip("-").isdigit():
+        return QUEUED
+    return message.status, int(message.error_code)
+
+
+def batch_report(
+    batch: Batch,
+    messages: Iterable[SimMessage],
+    full: bool,
+    statuses: set[str] | None = None,
+    codes: set[int] | None = None,
+) -> dict[str, Any]:
+    """A ``delivery_report_sms``: one entry per (status, code) with at least one recipient."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    total = 0
+    for message in messages:
+        total += 1
+        status, code = current(message)
+        if statuses is not None and status.lower() not in statuses:
+            continue
+        if codes is not None and code not in codes:
+            continue
+        groups.setdefault((status, code), []).append(recipient(message.to))
+    entries: list[dict[str, Any]] = []
+    for (status, code), recipients in groups.items():
+        entry: dict[str, Any] = {"code": code, "status": status, "count": len(recipients)}
+        if full:
+            entry["recipients"] = recipients
+        entries.append(entry)
+    report: dict[str, Any] = {
+        "type": "delivery_report_sms",
+        "batch_id": batch.id,
+        "total_message_count": total,
+        "statuses": entries,
+    }
+    if "client_reference" in batch.echo:
+        report["client_reference"] = batch.echo["client_reference"]
+    return report
+
+
+def access_token(key_id: str, issued: datetime, expires: datetime, jti: str, signature: str) -> str:
+    """A JWT-shaped bearer token, like Sinch's: it also tells OAuth tokens from service plan API tokens."""
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
+
+    claims = {"sub": key_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()), "jti": jti}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{signature}"
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and token.startswith("eyJ")
