@@ -1,0 +1,71 @@
+"""The lynsms command line, run as a user runs it: a real process, real ports, Ctrl-C to stop."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+URL = re.compile(r"http://127\.0\.0\.1:\d+")
+
+
+@contextmanager
+def lynsms(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """Start ``lynsms ARGS`` and yield it with the lines it printed up to its blank banner end."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if URL.search(line) and args[0] == "simulator" or line.strip() == "" and lines[:-1]:
+                break
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_simulator_command_serves_on_a_free_port_and_stops_on_ctrl_c() -> None:
+    with lynsms("simulator", "--port", "0") as (process, lines):
+        url = URL.search(lines[0]).group(0)  # type: ignore[union-attr]
+        assert httpx.get(f"{url}/_sim/health").json()["status"] == "ok"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        assert process.returncode == 0, err
+        assert "stopped" in out
+        assert "Traceback" not in err
+
+
+def test_taken_port_is_a_clear_error_not_a_traceback() -> None:
+    with lynsms("simulator", "--port", "0") as (process, lines):
+        port = URL.search(lines[0]).group(0).rsplit(":", 1)[1]  # type: ignore[union-attr]
+        second = subprocess.run(
+            [sys.executable, "-m", "simulator.cli", "simulator", "--port", port],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert second.returncode == 2
+        assert second.stderr.startswith("lynsms: ") and "Traceback" not in second.stderr
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "http"])
+def test_bad_port_is_rejected_by_the_parser(port: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "simulator", "--port", port], capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert "--port" in result.stderr and "Traceback" not in result.stderr
