@@ -1,0 +1,359 @@
+"""Infobip on its real wire: SMS v3 (the official SDK) and v2, delivery reports and logs.
+
+Infobip rejects per destination inside an HTTP 200 (status group 5 REJECTED); only bad credentials,
+unreadable bodies and schema violations fail the whole request. v1/v2 paths answer errors in the
+older ``requestError`` format, v3 paths in the ApiError format.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.segmentation import segment
+from simulator.engine import Decision
+from simulator.model import (
+    DeliveryStatus,
+    ProviderName,
+    RejectReason,
+    SimMessage,
+    Submission,
+)
+from simulator.providers import infobip_wire as wire
+from simulator.providers.base import (
+    Callback,
+    Provider,
+    ProviderError,
+    Rejected,
+    SendResult,
+)
+from simulator.state import JournalEntry
+from simulator.wire import WireProblem, basic_auth, bearer_token, read_json
+
+_DOCS = "https://www.infobip.com/docs/essentials"
+_API_DOCS = ("API documentation", "https://www.infobip.com/docs/api")
+# status -> (errorCode, description, action, resources): Infobip's ApiError texts.
+_API_ERRORS: dict[int, tuple[str, str, str, list[tuple[str, str]]]] = {
+    400: ("E400", "Request cannot be processed.", "Check the syntax, violations and adjust the request.", []),
+    401: ("E401", "The request lacks valid authentication credentials for the requested resource.",
+          "Check the resources and adjust authentication credentials.",
+          [("API Authentication", f"{_DOCS}/api-authentication")]),
+    403: ("E403", "Insufficient permissions to access the requested resource.",
+          "Repeat the request with new or different credentials.", []),
+    404: ("E404", "Requested resource not found.", "Check the request path.", [_API_DOCS]),
+    405: ("E405", "Request method not supported.", "Check the request method.", [_API_DOCS]),
+    413: ("E413", "Request payload too large.", "Reduce the size of the request.", []),
+    415: ("E415", "Unsupported media type.", "Send the request as application/json.", []),
+    429: ("E429", "Too many requests sent.", "Check request rate limit specified in the API endpoint documentation resource.",
+          [("Throttling handling errors", f"{_DOCS}/integration-best-practices#throttling-handling-errors")]),
+    500: ("E500", "Something went wrong.", "Contact the support.", []),
+    503: ("E503", "Service temporarily unavailable.", "Retry the request later.", []),
+}
+_LEGACY_IDS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE",
+               415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS", 500: "GENERAL_ERROR"}
+_PROBLEM_STATUS = {"too_large": 413, "content_type": 415}
+_AUTH_SCHEMES = ("App", "Bearer", "IBSSO")
+DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+
+
+@dataclass(slots=True)
+class _Send:
+    """What a send handler tells ``render_sent`` beyond the results (base.submit carries no context)."""
+
+    api: wire.Api
+    entry: JournalEntry
+    bulk_id: str | None
+    prerejected: dict[int, RejectReason]  # request index -> reason, for destinations Infobip itself refuses
+    submissions: list[Submission]
+
+
+class Infobip(Provider):
+    name: ClassVar[ProviderName] = "infobip"
+    # The SDK given a host with a trailing slash asks for "//sms/...": serve that too.
+    prefixes: ClassVar[tuple[str, ...]] = ("/sms/", "//sms/")
+    batches: ClassVar[bool] = True
+
+    def routes(self) -> list[Route]:
+        table = [
+            ("/sms/3/messages", self._send_v3, "POST"),
+            ("/sms/2/text/advanced", self._send_v2, "POST"),
+            ("/sms/3/reports", self._reports_v3, "GET"),
+            ("/sms/1/reports", self._reports_v1, "GET"),
+            ("/sms/3/logs", self._logs_v3, "GET"),
+            ("/sms/1/logs", self._logs_v1, "GET"),
+        ]
+        return [self.endpoint(lead + path, handler, [method]) for path, handler, method in table for lead in ("", "/")]
+
+    # ---- errors --------------------------------------------------------------------------------
+
+    def error(self, status: int, message: str, code: str | int | None = None) -> Response:
+        known = _API_ERRORS.get(status)
+        if known is None:
+            body = wire.api_error(str(code or f"E{status}"), message, "Check the request.")
+        else:
+            body = wire.api_error(str(code or known[0]), known[1], known[2], resources=known[3])
+        return JSONResponse(body, status_code=status)
+
+    def legacy(self, status: int, text: str, violations: list[tuple[str, str]] | None = None) -> Response:
+        message_id = _LEGACY_IDS.get(status, "GENERAL_ERROR")
+        return JSONResponse(wire.legacy_error(message_id, text, violations), status_code=status)
+
+    def malformed(self, problem: WireProblem) -> Response:
+        status = _PROBLEM_STATUS.get(problem.kind, 400)
+        if status == 400:
+            return self._bad_request([])
+        return self.error(status, problem.detail)
+
+    def _bad_request(self, violations: list[tuple[str, str]]) -> Response:
+        code, description, action, _ = _API_ERRORS[400]
+        return JSONResponse(wire.api_error(code, description, action, violations), status_code=400)
+
+    def _unauthorized(self, api: wire.Api) -> Response:
+        return self.error(401, "Unauthorized") if api == "v3" else self.legacy(401, "Invalid login details")
+
+    def _invalid(self, api: wire.Api, violations: list[tuple[str, str]], detail: str) -> ProviderError:
+        response = self._bad_request(violations) if api == "v3" else self.legacy(400, "Bad request", violations)
+        return ProviderError(response, outcome="invalid_request", detail=detail)
+
+    def reject(self, reason: RejectReason, submission: Submission) -> Response | None:
+        if reason == "auth_failed":
+            return self._unauthorized(submission.extra.get("api", "v3"))
+        return None  # rendered per destination by render_sent
+
+    # ---- auth ----------------------------------------------------------------------------------
+
+    def _account(self, request: Request, api: wire.Api) -> str:
+        """The credential: the API key/token, or the Basic username. Any well-formed one is accepted."""
+        for scheme in _AUTH_SCHEMES:
+            token = bearer_token(request, scheme)
+            if token:
+                return token
+        basic = basic_auth(request)
+        if basic is not None:
+            return basic.username
+        raise ProviderError(self._unauthorized(api), outcome="unauthorized", detail="missing or malformed Authorization")
+
+    # ---- sending -------------------------------------------------------------------------------
+
+    async def _send_v3(self, request: Request, entry: JournalEntry) -> Response:
+        account = self._account(request, "v3")
+        body = await read_json(request)
+        try:
+            parsed = wire.parse_v3(body)
+        except wire.Invalid as exc:
+            raise self._invalid("v3", exc.violations, str(exc)) from None
+        return await self._send(request, entry, account, parsed, "v3")
+
+    async def _send_v2(self, request: Request, entry: JournalEntry) -> Response:
+        account = self._account(request, "v2")
+        try:
+            body = await read_json(request)
+        except WireProblem as problem:
+            status = _PROBLEM_STATUS.get(problem.kind, 400)
+            raise ProviderError(self.legacy(status, problem.detail), detail=problem.detail) from None
+        try:
+            parsed = wire.parse_v2(body)
+        except wire.Invalid as exc:
+            raise self._invalid("v2", exc.violations, str(exc)) from None
+        return await self._send(request, entry, account, parsed, "v2")
+
+    async def _send(self, request: Request, entry: JournalEntry, account: str, parsed: wire.Parsed,
+                    api: wire.Api) -> Response:
+        prerejected: dict[int, RejectReason] = {}
+        for index, submission in enumerate(parsed.submissions):
+            reason = wire.precheck(submission)
+            if reason is not None:
+                prerejected[index] = reason
+        valid = [s for i, s in enumerate(parsed.submissions) if i not in prerejected]
+        request.state.infobip = _Send(api, entry, parsed.bulk_id, prerejected, parsed.submissions)
+        response = await self.submit(request, entry, account, valid)
+        if prerejected:
+            entry.messages = [s.to_json() for s in parsed.submissions]
+            if not valid:
+                entry.outcome = {"kind": "reject", "reason": next(iter(prerejected.values())), "source": "validation"}
+            else:
+                entry.outcome = {**entry.outcome, "prerejected": {str(i): r for i, r in prerejected.items()}}
+        return response
+
+    def render_sent(self, request: Request, results: Sequence[SendResult]) -> Response:
+        send: _Send = request.state.infobip
+        accepted = [r for r in results if isinstance(r, SimMessage)]
+        bulk_id = send.bulk_id or (accepted[0].batch_id if accepted else None) or self.new_batch_id()
+        for message in accepted:
+            message.batch_id = bulk_id
+            self._adopt_client_id(message, send.entry)
+        pending = iter(results)
+        rows: list[dict[str, Any]] = []
+        for index, submission in enumerate(send.submissions):
+            if index in send.prerejected:
+                reason = send.prerejected[index]
+                result: SendResult = Rejected(submission, reason, Decision(kind="reject", reason=reason))
+            else:
+                result = next(pending)
+            rows.append(self._row(result, send.api))
+        return JSONResponse({"bulkId": bulk_id, "messages": rows}, status_code=200)
+
+    def _adopt_client_id(self, message: SimMessage, entry: JournalEntry) -> None:
+        """Infobip uses the client's ``destinations[].messageId`` as the message id; base.submit
+        assigned ours, so re-key the stored message (unless that id is already taken)."""
+        wanted = message.submission.extra.get("message_id")
+        messages = self.sim.state.messages
+        if not wanted or wanted in messages:
+            return
+        del messages[message.id]
+        entry.message_ids = [wanted if i == message.id else i for i in entry.message_ids]
+        message.id = wanted
+        messages[wanted] = message
+
+    def _row(self, result: SendResult, api: wire.Api) -> dict[str, Any]:
+        if isinstance(result, SimMessage):
+            message_id, to, status, parts = result.id, result.to, result.status, result.segments
+        else:
+            submission = result.submission
+            message_id = submission.extra.get("message_id") or self.new_message_id()
+            to, status = submission.to, wire.REJECT_STATUS[result.reason]
+            parts = segment(submission.body).segments
+        if api == "v2":
+            return {"to": to, "status": wire.status_json(status), "messageId": message_id, "smsCount": parts}
+        return {"messageId": message_id, "status": wire.status_json(status), "destination": to,
+                "details": {"messageCount": parts}}
+
+    def new_message_id(self) -> str:
+        return self.sim.state.ids.uuid()
+
+    def new_batch_id(self) -> str:
+        # Infobip bulk ids are long numeric strings, e.g. "2034072219640523072".
+        return str(10**18 + int(self.sim.state.ids.digits(18)))
+
+    def initial_status(self) -> str:
+        return "PENDING_ACCEPTED"
+
+    # ---- delivery reports ----------------------------------------------------------------------
+
+    def delivery_report(
+        self, message: SimMessage, status: DeliveryStatus | str, error_code: str | None
+    ) -> dict[str, Any]:
+        name, default_error = wire.FINAL_STATUS.get(status, (wire.INTERMEDIATE_STATUS, 0))
+        error = wire.error_id(error_code, default_error)
+        now = datetime.now(UTC)
+        message.status = name
+        message.error_code = str(error) if error else None
+        message.updated_at = now
+        return {
+            "bulkId": message.batch_id,
+            "messageId": message.id,
+            "to": message.to,
+            "sender": message.submission.sender or wire.DEFAULT_SENDER,
+            "sentAt": wire.timestamp(message.created_at),
+            "doneAt": wire.timestamp(now),
+            _count_key(message.submission.extra.get("api", "v3")): message.segments,
+            "mccMnc": wire.mcc_mnc(message.to),
+            "callbackData": message.submission.client_ref,
+            "price": {"pricePerMessage": 0.01, "currency": "EUR"},
+            "status": wire.status_json(name),
+            "error": wire.error_json(error),
+        }
+
+    def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
+        extra = message.submission.extra
+        url = message.submission.callback_url
+        if not url or (report["status"]["groupName"] == "PENDING" and not extra.get("intermediate")):
+            return None
+        content_type = extra.get("content_type", "application/json")
+        payload = {"results": [report]}
+        if "xml" in content_type.lower():
+            return Callback(url, wire.to_xml("DeliveryReports", payload), {"Content-Type": content_type})
+        return Callback(url, json.dumps(payload).encode(), {"Content-Type": content_type})
+
+    # ---- polling: reports (each returned once) and logs ------------------------------------------
+
+    async def _reports_v3(self, request: Request, entry: JournalEntry) -> Response:
+        return self._reports(request, entry, "v3")
+
+    async def _reports_v1(self, request: Request, entry: JournalEntry) -> Response:
+        return self._reports(request, entry, "v2")
+
+    def _reports(self, request: Request, entry: JournalEntry, api: wire.Api) -> Response:
+        entry.account = account = self._account(request, api)
+        limit = self._limit(request, api)
+        bulk_id, message_id = request.query_params.get("bulkId"), request.query_params.get("messageId")
+        consumed: dict[str, int] = self.sim.state.extra(self.name).setdefault("consumed", {})
+        results: list[dict[str, Any]] = []
+        for message in self._visible(account, [bulk_id] if bulk_id else [], [message_id] if message_id else []):
+            for index in range(consumed.get(message.id, 0), len(message.reports)):
+                if len(results) >= limit:
+                    break
+                consumed[message.id] = index + 1
+                report = message.reports[index]
+                if report["status"]["groupName"] != "PENDING":  # polling serves final reports only
+                    results.append(_reshape(report, api))
+        return JSONResponse({"results": results})
+
+    async def _logs_v3(self, request: Request, entry: JournalEntry) -> Response:
+        return self._logs(request, entry, "v3")
+
+    async def _logs_v1(self, request: Request, entry: JournalEntry) -> Response:
+        return self._logs(request, entry, "v2")
+
+    def _logs(self, request: Request, entry: JournalEntry, api: wire.Api) -> Response:
+        entry.account = account = self._account(request, api)
+        limit = self._limit(request, api)
+        params = request.query_params
+        found = self._visible(account, params.getlist("bulkId"), params.getlist("messageId"))
+        return JSONResponse({"results": [_log(m, api) for m in reversed(found)][:limit]})
+
+    def _visible(self, account: str, bulk_ids: list[str], message_ids: list[str]) -> list[SimMessage]:
+        """This account's messages, oldest first, optionally narrowed to some bulks or ids."""
+        return [
+            m
+            for m in self.sim.state.messages.values()
+            if m.provider == self.name and m.account == account
+            and (not bulk_ids or m.batch_id in bulk_ids) and (not message_ids or m.id in message_ids)
+        ]
+
+    def _limit(self, request: Request, api: wire.Api) -> int:
+        text = request.query_params.get("limit", str(DEFAULT_LIMIT))
+        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            violation = [("limit", f"must be between 1 and {MAX_LIMIT}")]
+            raise self._invalid(api, violation, f"limit {text!r} out of range")
+        return int(text)
+
+
+def _count_key(api: str) -> str:
+    return "smsCount" if api == "v2" else "messageCount"
+
+
+def _reshape(report: dict[str, Any], api: wire.Api) -> dict[str, Any]:
+    """A stored report in the shape of the endpoint serving it (v3 ``messageCount``, v1 ``smsCount``)."""
+    theirs, ours = ("messageCount", "smsCount") if api == "v2" else ("smsCount", "messageCount")
+    if theirs not in report:
+        return report
+    return {(ours if key == theirs else key): value for key, value in report.items()}
+
+
+def _log(message: SimMessage, api: wire.Api) -> dict[str, Any]:
+    name = message.status if message.status in wire.STATUSES else wire.INTERMEDIATE_STATUS
+    final = wire.STATUSES[name][0] != 1
+    done_at = wire.timestamp(message.updated_at) if final else None
+    common = {
+        "bulkId": message.batch_id,
+        "messageId": message.id,
+        "sentAt": wire.timestamp(message.created_at),
+        "doneAt": done_at,
+        "mccMnc": wire.mcc_mnc(message.to),
+        "price": {"pricePerMessage": 0.01, "currency": "EUR"},
+        "status": wire.status_json(name),
+        "error": wire.error_json(wire.error_id(message.error_code, 0)),
+    }
+    sender = message.submission.sender or wire.DEFAULT_SENDER
+    if api == "v2":
+        return {"to": message.to, "from": sender, "text": message.submission.body, "smsCount": message.segments, **common}
+    return {"sender": sender, "destination": message.to, "messageCount": message.segments,
+            "content": {"text": message.submission.body}, **common}
