@@ -1,0 +1,84 @@
+"""``create_app()``: the gateway as an ASGI app that owns its store and provider clients.
+
+The store and the pooled ``httpx.AsyncClient``s open in the Starlette lifespan and close with
+it, so one process can start and stop gateways (tests, ``lynsms up``) without leaking sockets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+
+from gateway import api
+from gateway.config import GatewayConfig, default_config, effective_api_keys
+from gateway.providers.base import ProviderAdapter
+from gateway.routing import CircuitBreaker, Clock
+from gateway.service import Gateway
+from gateway.store import Store
+
+log = logging.getLogger("lynsms.gateway")
+
+
+def create_app(
+    config: GatewayConfig | None = None,
+    db_path: str = ":memory:",
+    *,
+    adapters: Mapping[str, ProviderAdapter] | None = None,
+    clock: Clock = time.monotonic,
+    environ: Mapping[str, str] = os.environ,
+) -> Starlette:
+    """The gateway. ``adapters`` replaces the real provider adapters (tests); ``clock`` drives the
+    circuit breaker; ``environ`` is where ``LYNSMS_API_KEY`` is read from."""
+    config = config or default_config()
+    api_keys = effective_api_keys(config, environ)
+    if not api_keys:
+        log.warning("no API key configured (config api_keys or LYNSMS_API_KEY): every /api/v1 request will get 401")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        store = Store(db_path)
+        interrupted = store.recover_interrupted()
+        if interrupted:
+            log.warning("marked %d message(s) left queued by a previous run as failed (interrupted)", interrupted)
+        clients: list[httpx.AsyncClient] = []
+        try:
+            chosen = dict(adapters) if adapters is not None else _real_adapters(config, clients)
+            breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_seconds, clock)
+            app.state.gateway = Gateway(config, store, chosen, breaker)
+            yield
+        finally:
+            for client in clients:
+                await client.aclose()
+            store.close()
+
+    app = Starlette(
+        routes=api.routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: api.http_exception, Exception: api.server_error},
+    )
+    app.state.api_keys = api_keys
+    app.state.config = config
+    return app
+
+
+def _real_adapters(config: GatewayConfig, clients: list[httpx.AsyncClient]) -> dict[str, ProviderAdapter]:
+    # Imported here so the pure parts of the gateway load without the adapter package.
+    from gateway.providers import build_adapter
+
+    built: dict[str, ProviderAdapter] = {}
+    for name, provider in config.providers.items():
+        # One pooled client per provider: a slow provider cannot starve the others' connections.
+        client = httpx.AsyncClient(
+            timeout=provider.settings.timeout,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
+        clients.append(client)
+        built[name] = build_adapter(provider.settings, client)
+    return built

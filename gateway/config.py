@@ -1,0 +1,297 @@
+"""The gateway's configuration: one YAML file, or a built-in default aimed at the local simulator.
+
+Every problem in a file is reported as ``ConfigError("FILE: key.path: what is wrong")`` so a
+user can fix it without reading this module. The format is documented in docs/gateway.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from gateway.providers.base import ProviderSettings
+
+PROVIDER_NAMES: Final = ("twilio", "sinch", "infobip", "clicksend")
+DEFAULT_SIMULATOR_URL: Final = "http://127.0.0.1:8900"
+DEFAULT_PRICE: Final = Decimal("0.05")
+DEFAULT_TIMEOUT: Final = 10.0
+API_KEY_ENV: Final = "LYNSMS_API_KEY"
+
+# Recipients per provider request: Twilio has no multi-recipient send; Sinch batches, Infobip
+# destinations and ClickSend messages all take up to 1,000 per request.
+DEFAULT_MAX_BATCH: Final[Mapping[str, int]] = {"twilio": 1, "sinch": 1000, "infobip": 1000, "clicksend": 1000}
+
+# Well-formed but fake: the simulator accepts any credentials of the right shape.
+DEFAULT_CREDENTIALS: Final[Mapping[str, Mapping[str, str]]] = {
+    "twilio": {"account_sid": "AC" + "0" * 31 + "1", "auth_token": "lynsms-local-auth-token"},
+    "sinch": {"service_plan_id": "0" * 31 + "1", "api_token": "lynsms-local-api-token"},
+    "infobip": {"api_key": "lynsms-local-api-key"},
+    "clicksend": {"username": "lynsms", "api_key": "lynsms-local-api-key"},
+}
+
+_COUNTRY = re.compile(r"[A-Z]{2}")
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class _Yaml12Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs
+    """SafeLoader with YAML 1.2 booleans: only true/false. Under YAML 1.1 the country code ``NO``
+    (Norway) in a price table would load as ``False``."""
+
+
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    settings: ProviderSettings
+    price: Decimal = DEFAULT_PRICE  # USD per segment
+    prices: Mapping[str, Decimal] = field(default_factory=dict)  # ISO 3166 alpha-2 -> per-segment price
+
+
+@dataclass(frozen=True)
+class Route:
+    id: int
+    name: str
+    chain: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key: str = field(repr=False)  # never in logs or reprs
+    name: str
+
+
+@dataclass(frozen=True)
+class BreakerConfig:
+    failure_threshold: int = 5
+    cooldown_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    providers: Mapping[str, ProviderConfig]
+    default_chain: tuple[str, ...]
+    routes: Mapping[int, Route] = field(default_factory=dict)
+    api_keys: tuple[ApiKey, ...] = ()
+    breaker: BreakerConfig = BreakerConfig()
+    # Base URL providers call back (delivery reports); None sends no callback URL.
+    public_url: str | None = None
+
+    def with_api_key(self, key: str, name: str = "default") -> GatewayConfig:
+        return replace(self, api_keys=(*self.api_keys, ApiKey(key=key, name=name)))
+
+
+def default_provider(name: str, simulator_url: str) -> ProviderConfig:
+    return ProviderConfig(
+        settings=ProviderSettings(
+            name=name,
+            base_url=simulator_url.rstrip("/"),
+            credentials=dict(DEFAULT_CREDENTIALS[name]),
+            timeout=DEFAULT_TIMEOUT,
+            max_batch=DEFAULT_MAX_BATCH[name],
+        )
+    )
+
+
+def default_config(simulator_url: str | None = None) -> GatewayConfig:
+    url = simulator_url or DEFAULT_SIMULATOR_URL
+    return GatewayConfig(
+        providers={name: default_provider(name, url) for name in PROVIDER_NAMES},
+        default_chain=PROVIDER_NAMES,
+    )
+
+
+def load_config(path: str | None, simulator_url: str | None = None) -> GatewayConfig:
+    """The file at ``path``, or the built-in default when ``path`` is None.
+
+    ``simulator_url`` is where providers without a ``base_url`` point (default 127.0.0.1:8900).
+    """
+    if path is None:
+        return default_config(simulator_url)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(data if data is not None else {}, simulator_url, source=str(path))
+
+
+def parse_config(data: object, simulator_url: str | None = None, source: str = "<config>") -> GatewayConfig:
+    return _Parser(source, simulator_url or DEFAULT_SIMULATOR_URL).config(data)
+
+
+def effective_api_keys(config: GatewayConfig, environ: Mapping[str, str] = os.environ) -> tuple[ApiKey, ...]:
+    """Keys from the config plus ``LYNSMS_API_KEY`` when set."""
+    env_key = environ.get(API_KEY_ENV, "").strip()
+    extra = (ApiKey(key=env_key, name="env"),) if env_key else ()
+    return config.api_keys + extra
+
+
+class _Parser:
+    def __init__(self, source: str, simulator_url: str) -> None:
+        self.source = source
+        self.simulator_url = simulator_url.rstrip("/")
+
+    def fail(self, where: str, message: str) -> ConfigError:
+        return ConfigError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+
+    def mapping(self, value: object, where: str) -> dict[Any, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"must be a mapping, got {type(value).__name__}")
+        return value
+
+    def known_keys(self, value: dict[Any, Any], where: str, allowed: set[str]) -> None:
+        unknown = sorted(str(k) for k in value if k not in allowed)
+        if unknown:
+            prefix = f"{where}." if where else ""
+            raise self.fail(f"{prefix}{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def string(self, value: object, where: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, "must be a non-empty string")
+        return value.strip()
+
+    def price(self, value: object, where: str) -> Decimal:
+        # bool is an int subclass; "true" is never a price.
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise self.fail(where, "must be a number >= 0")
+        return Decimal(str(value))
+
+    def positive(self, value: object, where: str, integer: bool = False) -> float:
+        ok = isinstance(value, int) or (not integer and isinstance(value, float))
+        if isinstance(value, bool) or not ok or not isinstance(value, int | float) or value <= 0:
+            raise self.fail(where, f"must be a positive {'integer' if integer else 'number'}")
+        return float(value)
+
+    def url(self, value: object, where: str) -> str:
+        text = self.string(value, where)
+        if not re.match(r"https?://[^/\s]+", text):
+            raise self.fail(where, "must be an http:// or https:// URL")
+        return text.rstrip("/")
+
+    def chain(self, value: object, where: str, providers: Mapping[str, ProviderConfig]) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, "must be a non-empty list of provider names")
+        names: list[str] = []
+        for i, item in enumerate(value):
+            if item not in providers:
+                raise self.fail(f"{where}[{i}]", f"{item!r} is not a configured provider ({', '.join(providers)})")
+            if item in names:
+                raise self.fail(f"{where}[{i}]", f"{item!r} appears twice")
+            names.append(item)
+        return tuple(names)
+
+    def config(self, data: object) -> GatewayConfig:
+        top = self.mapping(data, "")
+        self.known_keys(top, "", {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url"})
+        providers = self.providers(top.get("providers"))
+        chain = (
+            self.chain(top["default_chain"], "default_chain", providers)
+            if "default_chain" in top
+            else tuple(name for name in PROVIDER_NAMES if name in providers)
+        )
+        return GatewayConfig(
+            providers=providers,
+            default_chain=chain,
+            routes=self.routes(top.get("routes", {}), providers),
+            api_keys=self.api_keys(top.get("api_keys", [])),
+            breaker=self.breaker(top.get("breaker", {})),
+            public_url=self.url(top["public_url"], "public_url") if top.get("public_url") is not None else None,
+        )
+
+    def providers(self, value: object) -> dict[str, ProviderConfig]:
+        if value is None:
+            return {name: default_provider(name, self.simulator_url) for name in PROVIDER_NAMES}
+        section = self.mapping(value, "providers")
+        if not section:
+            raise self.fail("providers", "must configure at least one provider")
+        return {name: self.provider(name, body) for name, body in section.items()}
+
+    def provider(self, name: object, value: object) -> ProviderConfig:
+        where = f"providers.{name}"
+        if name not in PROVIDER_NAMES:
+            raise self.fail(where, f"unknown provider (known: {', '.join(PROVIDER_NAMES)})")
+        assert isinstance(name, str)
+        body = self.mapping(value if value is not None else {}, where)
+        self.known_keys(body, where, {"base_url", "credentials", "timeout", "price", "prices", "max_batch"})
+        credentials = dict(DEFAULT_CREDENTIALS[name])
+        if "credentials" in body:
+            creds = self.mapping(body["credentials"], f"{where}.credentials")
+            credentials = {str(k): self.string(v, f"{where}.credentials.{k}") for k, v in creds.items()}
+        prices: dict[str, Decimal] = {}
+        for country, price in self.mapping(body.get("prices", {}), f"{where}.prices").items():
+            if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
+                raise self.fail(f"{where}.prices.{country}", "must be an ISO 3166 alpha-2 country code, e.g. GB")
+            prices[country] = self.price(price, f"{where}.prices.{country}")
+        return ProviderConfig(
+            settings=ProviderSettings(
+                name=name,
+                base_url=self.url(body["base_url"], f"{where}.base_url") if "base_url" in body else self.simulator_url,
+                credentials=credentials,
+                timeout=self.positive(body.get("timeout", DEFAULT_TIMEOUT), f"{where}.timeout"),
+                max_batch=int(self.positive(body.get("max_batch", DEFAULT_MAX_BATCH[name]), f"{where}.max_batch", True)),
+            ),
+            price=self.price(body.get("price", 0.05), f"{where}.price"),
+            prices=prices,
+        )
+
+    def routes(self, value: object, providers: Mapping[str, ProviderConfig]) -> dict[int, Route]:
+        routes: dict[int, Route] = {}
+        for key, body in self.mapping(value if value is not None else {}, "routes").items():
+            where = f"routes.{key}"
+            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isdigit())):
+                raise self.fail(where, "route ids must be positive integers")
+            route_id = int(key)
+            if route_id <= 0 or route_id in routes:
+                raise self.fail(where, "route ids must be unique positive integers")
+            spec = self.mapping(body, where)
+            self.known_keys(spec, where, {"name", "chain"})
+            name = self.string(spec["name"], f"{where}.name") if "name" in spec else f"route-{route_id}"
+            if "chain" not in spec:
+                raise self.fail(f"{where}.chain", "is required")
+            routes[route_id] = Route(id=route_id, name=name, chain=self.chain(spec["chain"], f"{where}.chain", providers))
+        return routes
+
+    def api_keys(self, value: object) -> tuple[ApiKey, ...]:
+        if not isinstance(value, list):
+            raise self.fail("api_keys", "must be a list of {key, name} mappings")
+        keys: list[ApiKey] = []
+        for i, item in enumerate(value):
+            where = f"api_keys[{i}]"
+            if isinstance(item, str):
+                item = {"key": item}
+            spec = self.mapping(item, where)
+            self.known_keys(spec, where, {"key", "name"})
+            key = self.string(spec.get("key"), f"{where}.key")
+            if any(ch.isspace() for ch in key):
+                raise self.fail(f"{where}.key", "must not contain whitespace")
+            name = self.string(spec["name"], f"{where}.name") if "name" in spec else f"key-{i + 1}"
+            keys.append(ApiKey(key=key, name=name))
+        return tuple(keys)
+
+    def breaker(self, value: object) -> BreakerConfig:
+        spec = self.mapping(value if value is not None else {}, "breaker")
+        self.known_keys(spec, "breaker", {"failure_threshold", "cooldown_seconds"})
+        return BreakerConfig(
+            failure_threshold=int(self.positive(spec.get("failure_threshold", 5), "breaker.failure_threshold", True)),
+            cooldown_seconds=self.positive(spec.get("cooldown_seconds", 30.0), "breaker.cooldown_seconds"),
+        )

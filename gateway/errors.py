@@ -1,0 +1,174 @@
+"""Every error the gateway's HTTP API can answer with, and the one table that maps code to status.
+
+    GatewayError                      code, HTTP status, message, extra fields for the envelope
+     ├── RequestError                 the request itself is wrong; nothing was stored or sent
+     │    ├── InvalidJSON             400 invalid_json
+     │    ├── InvalidParameter        400 invalid_parameter          (query string; names ``param``)
+     │    ├── InvalidIdempotencyKey   400 invalid_idempotency_key
+     │    ├── Unauthorized            401 unauthorized               (no or malformed Authorization)
+     │    ├── InvalidApiKey           401 invalid_api_key
+     │    ├── NotFound                404 not_found                  (no such route)
+     │    ├── MessageNotFound         404 message_not_found
+     │    ├── MethodNotAllowed        405 method_not_allowed
+     │    ├── PayloadTooLarge         413 payload_too_large
+     │    ├── UnsupportedMediaType    415 unsupported_media_type
+     │    └── ValidationFailed        422 validation_error           (names ``field``)
+     ├── IdempotencyConflict          the Idempotency-Key cannot be honoured; nothing was sent
+     │    ├── IdempotencyKeyReused    409 idempotency_key_reused
+     │    └── IdempotencyInProgress   409 idempotency_key_in_progress
+     ├── DeliveryError                a message was stored and routed, and no provider took it
+     │    ├── ProviderRejected        422 provider_rejected          (a hard failure stopped the chain)
+     │    └── RoutingExhausted        502 routing_exhausted          (every provider failed retryably)
+     ├── InternalError                500 internal_error             (a bug; never a traceback)
+     └── Interrupted                  500 interrupted                (replay of an Idempotency-Key whose
+                                                                      request a restart cut short)
+
+Delivery errors carry ``message_id`` and ``attempts`` so the customer sees exactly what happened
+to the message, which is still stored and fetchable. Per-recipient bulk item codes
+(``invalid_recipient``, ``duplicate_recipient``) are never HTTP answers: they appear in a
+message's ``error`` object, as do ``provider_rejected``, ``routing_exhausted`` and ``interrupted``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Final
+
+# code -> HTTP status. docs/gateway.md renders the same table; tests check they agree.
+ERROR_STATUS: Final[dict[str, int]] = {
+    "invalid_json": 400,
+    "invalid_parameter": 400,
+    "invalid_idempotency_key": 400,
+    "unauthorized": 401,
+    "invalid_api_key": 401,
+    "not_found": 404,
+    "message_not_found": 404,
+    "method_not_allowed": 405,
+    "idempotency_key_reused": 409,
+    "idempotency_key_in_progress": 409,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "validation_error": 422,
+    "provider_rejected": 422,
+    "internal_error": 500,
+    "interrupted": 500,
+    "routing_exhausted": 502,
+}
+
+# Codes that only appear inside a message's ``error`` object, never as an HTTP answer.
+MESSAGE_ERROR_CODES: Final[frozenset[str]] = frozenset(
+    {"invalid_recipient", "duplicate_recipient", "provider_rejected", "routing_exhausted", "interrupted"}
+)
+
+
+class GatewayError(Exception):
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    @property
+    def status(self) -> int:
+        return ERROR_STATUS[self.code]
+
+    def body(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, **self.extra}
+
+
+class RequestError(GatewayError):
+    pass
+
+
+class InvalidJSON(RequestError):
+    code = "invalid_json"
+
+
+class InvalidParameter(RequestError):
+    code = "invalid_parameter"
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message, param=param)
+
+
+class InvalidIdempotencyKey(RequestError):
+    code = "invalid_idempotency_key"
+
+
+class Unauthorized(RequestError):
+    code = "unauthorized"
+
+
+class InvalidApiKey(RequestError):
+    code = "invalid_api_key"
+
+
+class NotFound(RequestError):
+    code = "not_found"
+
+
+class MessageNotFound(RequestError):
+    code = "message_not_found"
+
+
+class MethodNotAllowed(RequestError):
+    code = "method_not_allowed"
+
+
+class PayloadTooLarge(RequestError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(RequestError):
+    code = "unsupported_media_type"
+
+
+class ValidationFailed(RequestError):
+    code = "validation_error"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, field=field)
+        self.field = field
+
+
+class IdempotencyConflict(GatewayError):
+    pass
+
+
+class IdempotencyKeyReused(IdempotencyConflict):
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(IdempotencyConflict):
+    code = "idempotency_key_in_progress"
+
+
+class DeliveryError(GatewayError):
+    pass
+
+
+class ProviderRejected(DeliveryError):
+    code = "provider_rejected"
+
+
+class RoutingExhausted(DeliveryError):
+    code = "routing_exhausted"
+
+
+class InternalError(GatewayError):
+    code = "internal_error"
+
+
+class Interrupted(GatewayError):
+    code = "interrupted"
+
+
+# Starlette raises HTTPException for routing misses; these are the codes they become.
+CODE_FOR_HTTP_STATUS: Final[dict[int, str]] = {
+    400: "invalid_json",
+    401: "unauthorized",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}

@@ -1,0 +1,139 @@
+"""The values the store keeps and the API renders: messages, their attempts and their events.
+
+A message's life::
+
+    queued ──provider accepted──> sent ──delivery report──> delivered | undelivered
+       └──hard failure / chain exhausted / invalid item / interrupted──> failed
+
+``queued`` means stored and not yet accepted by any provider. Delivery reports (a later part of
+the gateway) move ``sent`` on; the store keeps status as free text plus an event history so new
+states need no schema change.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final, Literal
+
+Status = Literal["queued", "sent", "failed", "delivered", "undelivered"]
+STATUSES: Final[tuple[str, ...]] = ("queued", "sent", "failed", "delivered", "undelivered")
+AttemptOutcome = Literal["accepted", "retryable", "hard"]
+
+_BASE62: Final = string.digits + string.ascii_uppercase + string.ascii_lowercase
+
+
+def new_id(prefix: str, length: int = 25) -> str:
+    return prefix + "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def new_message_id() -> str:
+    return new_id("msg_", 25)
+
+
+def new_request_id() -> str:
+    return new_id("req_", 20)
+
+
+def now_iso() -> str:
+    """ISO 8601, UTC, second precision: ``2026-05-12T11:34:21+00:00``."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Attempt:
+    provider: str
+    outcome: AttemptOutcome
+    at: str
+    duration_ms: int
+    reason: str | None = None  # the adapters' shared failure reason, e.g. "timeout"
+    message: str | None = None
+    provider_code: str | None = None
+    http_status: int | None = None
+    provider_message_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "message": self.message,
+            "provider_code": self.provider_code,
+            "http_status": self.http_status,
+            "provider_message_id": self.provider_message_id,
+            "duration_ms": self.duration_ms,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True)
+class MessageError:
+    code: str
+    message: str
+    provider: str | None = None
+    reason: str | None = None
+    provider_code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        extra = {"provider": self.provider, "reason": self.reason, "provider_code": self.provider_code}
+        return {"code": self.code, "message": self.message, **{k: v for k, v in extra.items() if v is not None}}
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    to: str
+    sender: str
+    body: str
+    status: Status
+    segments: int
+    encoding: str
+    created_at: str
+    updated_at: str
+    reference: str | None = None
+    route_id: int | None = None
+    provider: str | None = None  # the provider that accepted it
+    provider_message_id: str | None = None
+    cost: Decimal = Decimal("0")
+    currency: str = "USD"
+    error: MessageError | None = None
+    sent_at: str | None = None
+    attempt_log: tuple[Attempt, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "message",
+            "to": self.to,
+            "from": self.sender,
+            "body": self.body,
+            "status": self.status,
+            "cost": float(self.cost),
+            "currency": self.currency,
+            "provider": self.provider,
+            "provider_message_id": self.provider_message_id,
+            "attempts": len(self.attempt_log),
+            "reference": self.reference,
+            "segments": self.segments,
+            "encoding": self.encoding,
+            "route_id": self.route_id,
+            "error": self.error.to_json() if self.error else None,
+            "created_at": self.created_at,
+            "sent_at": self.sent_at,
+            "updated_at": self.updated_at,
+            "attempt_log": [attempt.to_json() for attempt in self.attempt_log],
+        }
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # queued, attempt, sent, failed (later: delivered, undelivered, webhook)
+    at: str
+    status: str | None = None  # the message's status after this event
+    detail: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "at": self.at, "status": self.status, **(self.detail or {})}

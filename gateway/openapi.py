@@ -1,0 +1,261 @@
+"""The OpenAPI 3.1 document of the gateway API, written as data.
+
+Hand-written rather than generated from the handlers: the contract is the spec, and a test
+checks that every route of the app appears here and that every error code is listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.errors import ERROR_STATUS
+from gateway.models import STATUSES
+from gateway.validation import MAX_BODY_CHARS, MAX_LIMIT, MAX_RECIPIENTS, MAX_REFERENCE_CHARS
+
+PROVIDERS = ["twilio", "sinch", "infobip", "clicksend"]
+_REF = "#/components/schemas/"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF + name}
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [schema, {"type": "null"}]}
+
+
+def _envelope(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["success", "data", "meta"],
+        "properties": {"success": {"const": True}, "data": data, "meta": _ref("Meta")},
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): {"$ref": f"#/components/responses/Error{s}"} for s in statuses}
+
+
+_SEND_FIELDS: dict[str, Any] = {
+    "from": {"type": "string", "description": "Up to 11 alphanumeric characters, or a numeric long/short code.",
+             "examples": ["LynSMS"]},
+    "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS},
+    "route_id": _nullable({"type": "integer", "description": "A configured route id."}),
+    "provider": _nullable({"enum": PROVIDERS}),
+    "reference": _nullable({"type": "string", "maxLength": MAX_REFERENCE_CHARS}),
+}
+_E164 = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "examples": ["+12025550143"]}
+
+SCHEMAS: dict[str, Any] = {
+    "Meta": {"type": "object", "required": ["request_id"], "properties": {"request_id": {"type": "string", "pattern": "^req_"}}},
+    "Error": {
+        "type": "object",
+        "required": ["success", "error", "meta"],
+        "properties": {
+            "success": {"const": False},
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"enum": sorted(ERROR_STATUS)},
+                    "message": {"type": "string"},
+                    "field": {"type": "string", "description": "validation_error: the offending body field"},
+                    "param": {"type": "string", "description": "invalid_parameter: the offending query parameter"},
+                    "message_id": {"type": "string", "description": "provider_rejected, routing_exhausted: the stored message"},
+                    "attempts": {"type": "array", "items": _ref("Attempt")},
+                },
+            },
+            "meta": _ref("Meta"),
+        },
+    },
+    "SendRequest": {
+        "type": "object", "additionalProperties": False, "required": ["to", "from", "body"],
+        "properties": {"to": _E164, **_SEND_FIELDS},
+    },
+    "BulkRequest": {
+        "type": "object", "additionalProperties": False, "required": ["recipients", "from", "body"],
+        "properties": {
+            "recipients": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_RECIPIENTS},
+            **_SEND_FIELDS,
+        },
+    },
+    "QuoteRequest": {
+        "type": "object", "additionalProperties": False, "required": ["body"],
+        "properties": {"body": _SEND_FIELDS["body"], "to": _nullable(_E164)},
+    },
+    "MessageError": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {
+            "code": {"enum": ["invalid_recipient", "duplicate_recipient", "provider_rejected", "routing_exhausted", "interrupted"]},
+            "message": {"type": "string"}, "provider": {"type": "string"}, "reason": {"type": "string"},
+            "provider_code": {"type": "string"},
+        },
+    },
+    "Attempt": {
+        "type": "object", "required": ["provider", "outcome", "duration_ms", "at"],
+        "properties": {
+            "provider": {"enum": PROVIDERS}, "outcome": {"enum": ["accepted", "retryable", "hard"]},
+            "reason": _nullable({"type": "string"}), "message": _nullable({"type": "string"}),
+            "provider_code": _nullable({"type": "string"}), "http_status": _nullable({"type": "integer"}),
+            "provider_message_id": _nullable({"type": "string"}),
+            "duration_ms": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "Message": {
+        "type": "object",
+        "required": ["id", "object", "to", "from", "body", "status", "cost", "currency", "attempts", "segments", "encoding", "created_at"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^msg_[0-9A-Za-z]{25}$"},
+            "object": {"const": "message"},
+            "to": {"type": "string"}, "from": {"type": "string"}, "body": {"type": "string"},
+            "status": {"enum": list(STATUSES)},
+            "cost": {"type": "number"}, "currency": {"const": "USD"},
+            "provider": _nullable({"enum": PROVIDERS}), "provider_message_id": _nullable({"type": "string"}),
+            "attempts": {"type": "integer", "description": "How many provider attempts were made."},
+            "reference": _nullable({"type": "string"}),
+            "segments": {"type": "integer", "minimum": 1}, "encoding": {"enum": ["GSM-7", "UCS-2"]},
+            "route_id": _nullable({"type": "integer"}),
+            "error": _nullable(_ref("MessageError")),
+            "created_at": {"type": "string", "format": "date-time"},
+            "sent_at": _nullable({"type": "string", "format": "date-time"}),
+            "updated_at": {"type": "string", "format": "date-time"},
+            "attempt_log": {"type": "array", "items": _ref("Attempt")},
+        },
+    },
+    "BulkResult": {
+        "type": "object", "required": ["object", "total", "sent", "failed", "messages"],
+        "properties": {
+            "object": {"const": "bulk_result"}, "total": {"type": "integer"}, "sent": {"type": "integer"},
+            "failed": {"type": "integer"},
+            "messages": {"type": "array", "items": {
+                "type": "object", "required": ["id", "to", "status", "cost", "error"],
+                "properties": {"id": {"type": "string"}, "to": {"type": "string"}, "status": {"enum": list(STATUSES)},
+                               "cost": {"type": "number"}, "error": _nullable(_ref("MessageError"))},
+            }},
+        },
+    },
+    "Quote": {
+        "type": "object", "required": ["object", "characters", "encoding", "segments", "units", "currency", "providers"],
+        "properties": {
+            "object": {"const": "quote"}, "to": _nullable({"type": "string"}), "country": _nullable({"type": "string"}),
+            "characters": {"type": "integer"}, "encoding": {"enum": ["GSM-7", "UCS-2"]},
+            "segments": {"type": "integer"}, "units": {"type": "integer"},
+            "parts": {"type": "array", "items": {"type": "string"}}, "currency": {"const": "USD"},
+            "providers": {"type": "array", "items": {
+                "type": "object", "required": ["provider", "price_per_segment", "cost"],
+                "properties": {"provider": {"enum": PROVIDERS}, "price_per_segment": {"type": "number"}, "cost": {"type": "number"}},
+            }},
+        },
+    },
+    "MessageList": {
+        "type": "object", "required": ["object", "messages", "has_more", "next_cursor"],
+        "properties": {
+            "object": {"const": "list"}, "messages": {"type": "array", "items": _ref("Message")},
+            "has_more": {"type": "boolean"}, "next_cursor": _nullable({"type": "string"}),
+        },
+    },
+    "EventList": {
+        "type": "object", "required": ["object", "message_id", "events"],
+        "properties": {
+            "object": {"const": "list"}, "message_id": {"type": "string"},
+            "events": {"type": "array", "items": {
+                "type": "object", "required": ["type", "at"],
+                "properties": {"type": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+                               "status": _nullable({"type": "string"})},
+            }},
+        },
+    },
+    "Health": {
+        "type": "object", "required": ["status", "providers"],
+        "properties": {"status": {"const": "ok"}, "providers": {"type": "object", "additionalProperties": {
+            "type": "object", "properties": {"circuit": {"enum": ["closed", "open", "half_open"]},
+                                              "consecutive_failures": {"type": "integer"},
+                                              "retry_in_seconds": _nullable({"type": "number"})}}}},
+    },
+}
+
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 255},
+    "description": "A repeat with the same key and body returns the first result and sends nothing.",
+}
+_MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _paths() -> dict[str, Any]:
+    write_errors = _errors(400, 401, 409, 413, 415, 422, 500)
+    return {
+        "/api/health": {"get": {
+            "operationId": "health", "summary": "Liveness and circuit breaker states", "security": [],
+            "responses": {"200": _json(_envelope(_ref("Health")), "The gateway is up")},
+        }},
+        "/api/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This document", "security": [],
+            "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
+        }},
+        "/api/v1/messages/send": {"post": {
+            "operationId": "sendMessage", "summary": "Send one message", "parameters": [_IDEMPOTENCY],
+            "requestBody": _body("SendRequest"),
+            "responses": {"201": _json(_envelope(_ref("Message")), "Accepted by a provider"),
+                          **write_errors, **_errors(502)},
+        }},
+        "/api/v1/messages/bulk": {"post": {
+            "operationId": "sendBulk", "summary": "Send one body to up to 1,000 recipients", "parameters": [_IDEMPOTENCY],
+            "requestBody": _body("BulkRequest"),
+            "responses": {"201": _json(_envelope(_ref("BulkResult")), "Every recipient became a message; inspect each item"),
+                          **write_errors},
+        }},
+        "/api/v1/messages/quote": {"post": {
+            "operationId": "quoteMessage", "summary": "Segments, encoding and cost per provider; sends nothing",
+            "requestBody": _body("QuoteRequest"),
+            "responses": {"200": _json(_envelope(_ref("Quote")), "The quote"), **_errors(400, 401, 413, 415, 422)},
+        }},
+        "/api/v1/messages": {"get": {
+            "operationId": "listMessages", "summary": "Messages, newest first",
+            "parameters": [
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}),
+                _query("cursor", {"type": "string"}), _query("status", {"enum": list(STATUSES)}),
+                _query("provider", {"enum": PROVIDERS}), _query("reference", {"type": "string"}), _query("to", _E164),
+            ],
+            "responses": {"200": _json(_envelope(_ref("MessageList")), "One page"), **_errors(400, 401)},
+        }},
+        "/api/v1/messages/{message_id}": {"get": {
+            "operationId": "getMessage", "summary": "One message", "parameters": [_MESSAGE_ID],
+            "responses": {"200": _json(_envelope(_ref("Message")), "The message"), **_errors(401, 404)},
+        }},
+        "/api/v1/messages/{message_id}/events": {"get": {
+            "operationId": "listMessageEvents", "summary": "A message's status history", "parameters": [_MESSAGE_ID],
+            "responses": {"200": _json(_envelope(_ref("EventList")), "Its events, oldest first"), **_errors(401, 404)},
+        }},
+    }
+
+
+def document() -> dict[str, Any]:
+    statuses = sorted({*ERROR_STATUS.values(), 409, 502})
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "LynSMS sending API", "version": "1.0.0",
+                 "description": "The LynSMS Local reference gateway. Error codes: docs/gateway.md."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}],
+        "paths": _paths(),
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}},
+            "schemas": SCHEMAS,
+            "responses": {
+                f"Error{status}": _json(_ref("Error"), ", ".join(c for c, s in ERROR_STATUS.items() if s == status) or "error")
+                for status in statuses
+            },
+        },
+    }

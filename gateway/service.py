@@ -1,0 +1,250 @@
+"""Sending: store, walk the provider chain, record every attempt, settle each message.
+
+The same routing loop serves one message and a thousand. Each round hands every still-pending
+message to the next provider of the chain, in the provider's batch size (``send_many``) or, for
+providers with one request per message, with bounded concurrency. Retryable failures stay
+pending for the next round; acceptance and hard failures settle the message. Each round is one
+store transaction, so a crash leaves every message sent with its provider id, failed, or queued
+(and the next start marks queued ones ``interrupted``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from gateway.config import GatewayConfig
+from gateway.models import Attempt, Message, MessageError, new_message_id, now_iso
+from gateway.pricing import CURRENCY, PriceTable, country_of
+from gateway.providers.base import Accepted, Failed, Outbound, ProviderAdapter, SendResult
+from gateway.routing import CircuitBreaker, compute_chain
+from gateway.segmentation import Segmentation, segment
+from gateway.store import Completion, Store
+from gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
+
+log = logging.getLogger("lynsms.gateway")
+
+# Requests in flight to one provider during a bulk: enough to hide latency, few enough not to
+# trip the provider's own rate limits.
+SINGLE_CONCURRENCY: Final = 16
+BATCH_CONCURRENCY: Final = 4
+
+
+@dataclass(frozen=True)
+class _Result:
+    result: SendResult
+    duration_ms: int
+    at: str
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        store: Store,
+        adapters: Mapping[str, ProviderAdapter],
+        breaker: CircuitBreaker,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.adapters = adapters
+        self.breaker = breaker
+        self.prices = PriceTable.from_config(config.providers)
+        self.context = Context(providers=tuple(config.providers), routes=tuple(config.routes))
+
+    def chain_for(self, provider: str | None, route_id: int | None) -> tuple[str, ...]:
+        base = self.config.routes[route_id].chain if route_id is not None else self.config.default_chain
+        return compute_chain(provider, base)
+
+    async def send(self, request: SendRequest) -> Message:
+        """The stored message after routing: ``sent``, or ``failed`` with its error and attempts."""
+        message = self._new(request.to, request, segment(request.body))
+        self.store.insert([message])
+        await self._route([message], self.chain_for(request.provider, request.route_id))
+        stored = self.store.get(message.id)
+        assert stored is not None
+        return stored
+
+    async def bulk(self, request: BulkRequest) -> list[Message]:
+        """One stored message per recipient, in request order. Invalid numbers and repeats of an
+        earlier recipient become failed messages without being sent."""
+        seg = segment(request.body)
+        messages: list[Message] = []
+        seen: set[str] = set()
+        for to in request.recipients:
+            message = self._new(to, request, seg)
+            problem = e164_problem(to)
+            if problem:
+                error = MessageError("invalid_recipient", f"{to!r} {problem}")
+            elif to in seen:
+                error = MessageError("duplicate_recipient", f"{to} appears earlier in recipients; it is sent once")
+            else:
+                error = None
+            seen.add(to)
+            messages.append(replace(message, status="failed", error=error) if error else message)
+        self.store.insert(messages)
+        await self._route([m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id))
+        return self.store.get_many([m.id for m in messages])
+
+    def quote(self, request: QuoteRequest) -> dict[str, Any]:
+        seg = segment(request.body)
+        country = country_of(request.to) if request.to else None
+        return {
+            "object": "quote",
+            "to": request.to,
+            "country": country,
+            "characters": len(request.body),
+            "encoding": seg.encoding,
+            "segments": seg.segments,
+            "units": seg.units,
+            "parts": list(seg.parts),
+            "currency": CURRENCY,
+            "providers": [
+                {
+                    "provider": name,
+                    "price_per_segment": float(self.prices.price(name, country)),
+                    "cost": float(self.prices.cost(name, country, seg.segments)),
+                }
+                for name in self.config.providers
+            ],
+        }
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "providers": {
+                name: {
+                    "circuit": snap.state,
+                    "consecutive_failures": snap.consecutive_failures,
+                    "retry_in_seconds": snap.retry_in_seconds,
+                }
+                for name in self.config.providers
+                for snap in [self.breaker.snapshot(name)]
+            },
+        }
+
+    def _new(self, to: str, request: SendRequest | BulkRequest, seg: Segmentation) -> Message:
+        now = now_iso()
+        return Message(
+            id=new_message_id(), to=to, sender=request.sender, body=request.body, status="queued",
+            segments=seg.segments, encoding=seg.encoding, created_at=now, updated_at=now,
+            reference=request.reference, route_id=request.route_id, currency=CURRENCY,
+        )
+
+    def _outbound(self, message: Message, provider: str) -> Outbound:
+        callback = f"{self.config.public_url}/api/v1/webhooks/{provider}" if self.config.public_url else None
+        return Outbound(
+            message_id=message.id, to=message.to, sender=message.sender, body=message.body,
+            reference=message.reference, status_callback_url=callback,
+        )
+
+    async def _route(self, messages: Sequence[Message], chain: Sequence[str]) -> None:
+        pending = list(messages)
+        failures: dict[str, list[str]] = {m.id: [] for m in pending}
+        countries = {m.id: country_of(m.to) for m in pending}
+        if not pending:
+            return
+        # The generator claims a provider (and a half-open probe slot) only when asked for the
+        # next one, so breaking out early never strands a probe.
+        for provider in self.breaker.walk(chain):
+            results = await self._dispatch(provider, [self._outbound(m, provider) for m in pending])
+            completions: list[Completion] = []
+            still_pending: list[Message] = []
+            for message, outcome in zip(pending, results, strict=True):
+                completion = self._settle(provider, message, outcome, countries[message.id])
+                if completion.status is None:
+                    still_pending.append(message)
+                    failures[message.id].append(f"{provider}: {completion.attempts[0].reason}")
+                completions.append(completion)
+            self.store.complete(completions)
+            pending = still_pending
+            if not pending:
+                return
+        self.store.complete([
+            Completion(
+                message_id=m.id,
+                attempts=(),
+                status="failed",
+                error=MessageError(
+                    "routing_exhausted",
+                    "every provider in the chain failed with a retryable error ("
+                    + "; ".join(failures[m.id]) + ")",
+                ),
+            )
+            for m in pending
+        ])
+
+    def _settle(self, provider: str, message: Message, outcome: _Result, country: str | None) -> Completion:
+        result = outcome.result
+        if isinstance(result, Accepted):
+            self.breaker.record(provider, "accepted")
+            attempt = Attempt(
+                provider=provider, outcome="accepted", at=outcome.at, duration_ms=outcome.duration_ms,
+                provider_message_id=result.provider_message_id,
+            )
+            return Completion(
+                message_id=message.id, attempts=(attempt,), status="sent", provider=provider,
+                provider_message_id=result.provider_message_id,
+                cost=self.prices.cost(provider, country, message.segments),
+            )
+        self.breaker.record(provider, result.kind)
+        attempt = Attempt(
+            provider=provider, outcome=result.kind, at=outcome.at, duration_ms=outcome.duration_ms,
+            reason=result.reason, message=result.message, provider_code=result.provider_code,
+            http_status=result.http_status,
+        )
+        if result.kind == "retryable":
+            return Completion(message_id=message.id, attempts=(attempt,))
+        error = MessageError(
+            "provider_rejected", f"{provider} rejected the message: {result.message}",
+            provider=provider, reason=result.reason, provider_code=result.provider_code,
+        )
+        return Completion(message_id=message.id, attempts=(attempt,), status="failed", error=error)
+
+    async def _dispatch(self, provider: str, outbound: Sequence[Outbound]) -> list[_Result]:
+        adapter = self.adapters[provider]
+        size = max(1, adapter.max_batch)
+        if size == 1 or len(outbound) == 1:
+            limit = asyncio.Semaphore(SINGLE_CONCURRENCY)
+
+            async def one(message: Outbound) -> list[_Result]:
+                async with limit:
+                    return await _timed(provider, lambda: _as_list(adapter.send(message)), 1)
+
+            batches = await asyncio.gather(*(one(m) for m in outbound))
+        else:
+            limit = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+            async def many(chunk: Sequence[Outbound]) -> list[_Result]:
+                async with limit:
+                    return await _timed(provider, lambda: adapter.send_many(chunk), len(chunk))
+
+            chunks = [outbound[i : i + size] for i in range(0, len(outbound), size)]
+            batches = await asyncio.gather(*(many(c) for c in chunks))
+        return [result for batch in batches for result in batch]
+
+
+async def _as_list(result: Awaitable[SendResult]) -> list[SendResult]:
+    return [await result]
+
+
+async def _timed(provider: str, call: Callable[[], Awaitable[list[SendResult]]], expected: int) -> list[_Result]:
+    """Run one provider request; an adapter that raises or miscounts counts as a retryable failure,
+    so a bug in one adapter moves traffic to the next provider instead of failing the request."""
+    at = now_iso()
+    started = time.perf_counter()
+    try:
+        results: list[SendResult] = list(await call())
+        if len(results) != expected:
+            reason = f"adapter returned {len(results)} results for {expected} messages"
+            results = [Failed(kind="retryable", reason="malformed_response", message=reason)] * expected
+    except Exception as exc:  # noqa: BLE001 - any adapter bug must not lose the message
+        log.exception("%s adapter raised", provider)
+        failure = Failed(kind="retryable", reason="adapter_error", message=f"{type(exc).__name__}: {exc}")
+        results = [failure] * expected
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    return [_Result(result=r, duration_ms=duration_ms, at=at) for r in results]

@@ -1,0 +1,322 @@
+"""SQLite persistence for messages, attempts, events and idempotency keys (stdlib ``sqlite3``).
+
+One connection, used from the event loop: every statement here is a short indexed write or read,
+cheaper than a hop to a thread. WAL lets readers (another process, ``sqlite3`` in a shell) look
+while the gateway writes. ``synchronous=NORMAL`` means a power cut may lose the last commits,
+but a process crash loses nothing and the file is never corrupt.
+
+Crash safety for routing: messages are committed as ``queued`` *before* any provider is called,
+and every routing round commits its attempts and final states in one transaction. At startup,
+messages still ``queued`` from a previous run are marked failed with ``interrupted`` (resending
+them could send an SMS twice), and idempotency keys left in flight answer ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from gateway.errors import Interrupted
+from gateway.models import Attempt, Event, Message, MessageError, now_iso
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    to_number TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reference TEXT,
+    route_id INTEGER,
+    status TEXT NOT NULL,
+    provider TEXT,
+    provider_message_id TEXT,
+    cost TEXT NOT NULL DEFAULT '0',
+    currency TEXT NOT NULL DEFAULT 'USD',
+    segments INTEGER NOT NULL,
+    encoding TEXT NOT NULL,
+    error_code TEXT,
+    error_json TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_status ON messages (status, seq);
+CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq);
+CREATE INDEX IF NOT EXISTS messages_to ON messages (to_number, seq);
+CREATE INDEX IF NOT EXISTS messages_provider ON messages (provider, seq);
+CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider, provider_message_id);
+CREATE TABLE IF NOT EXISTS attempts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL REFERENCES messages (id),
+    attempt_json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attempts_message ON attempts (message_id, seq);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL REFERENCES messages (id),
+    type TEXT NOT NULL,
+    status TEXT,
+    at TEXT NOT NULL,
+    detail_json TEXT
+);
+CREATE INDEX IF NOT EXISTS events_message ON events (message_id, seq);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    status_code INTEGER,
+    response_json TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+"""
+
+_COLUMNS = (
+    "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
+    "segments, encoding, error_json, created_at, sent_at, updated_at, seq"
+)
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What one routing round did to one message: new attempts, and its final state if reached."""
+
+    message_id: str
+    attempts: tuple[Attempt, ...]
+    status: Literal["sent", "failed"] | None = None  # None: still queued, more providers to try
+    provider: str | None = None
+    provider_message_id: str | None = None
+    cost: Decimal = Decimal("0")
+    error: MessageError | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    state: Literal["new", "replay", "mismatch", "in_progress"]
+    status_code: int | None = None
+    response: dict[str, Any] | None = None
+
+
+def _error_json(error: MessageError | None) -> str | None:
+    return json.dumps(error.to_json()) if error else None
+
+
+def _final_event(completion: Completion, now: str) -> tuple[str, str, str | None, str, str]:
+    status = completion.status or "failed"
+    detail: dict[str, Any]
+    if status == "sent":
+        detail = {"provider": completion.provider, "provider_message_id": completion.provider_message_id}
+    else:
+        detail = {"error": completion.error.to_json() if completion.error else None}
+    return (completion.message_id, status, status, now, json.dumps(detail))
+
+
+class Store:
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        # check_same_thread=False: the lifespan may open it on a different thread than the one
+        # serving; all use is still sequential on the event loop.
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def insert(self, messages: Sequence[Message]) -> None:
+        """Store new messages (queued, or failed items that will never be routed) in one transaction."""
+        with self._tx():
+            self.db.executemany(
+                "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
+                "error_code, error_json, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (m.id, m.to, m.sender, m.body, m.reference, m.route_id, m.status, m.segments, m.encoding,
+                     m.error.code if m.error else None, _error_json(m.error), m.created_at, m.updated_at)
+                    for m in messages
+                ],
+            )
+            self.db.executemany(
+                "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)",
+                [
+                    (m.id, m.status, m.status, m.created_at, json.dumps({"error": m.error.to_json()}) if m.error else None)
+                    for m in messages
+                ],
+            )
+
+    def complete(self, completions: Sequence[Completion]) -> None:
+        """Record a routing round: every attempt, and each message that reached a final state."""
+        now = now_iso()
+        attempts = [(c.message_id, a) for c in completions for a in c.attempts]
+        finals = [c for c in completions if c.status is not None]
+        with self._tx():
+            self.db.executemany(
+                "INSERT INTO attempts (message_id, attempt_json) VALUES (?,?)",
+                [(mid, json.dumps(a.to_json())) for mid, a in attempts],
+            )
+            self.db.executemany(
+                "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
+                "sent_at=?, updated_at=? WHERE id=?",
+                [
+                    (c.status, c.provider, c.provider_message_id, str(c.cost), c.error.code if c.error else None,
+                     _error_json(c.error), now if c.status == "sent" else None, now, c.message_id)
+                    for c in finals
+                ],
+            )
+            events: list[tuple[str, str, str | None, str, str]] = [
+                (mid, "attempt", None, a.at, json.dumps(a.to_json())) for mid, a in attempts
+            ]
+            events += [_final_event(c, now) for c in finals]
+            self.db.executemany("INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)", events)
+
+    def recover_interrupted(self) -> int:
+        """Fail messages a previous run left queued; answer its in-flight idempotency keys."""
+        now = now_iso()
+        error = MessageError(
+            code="interrupted",
+            message="the gateway stopped before a provider accepted this message; it was not resent, "
+            "because a provider may already have taken it",
+        )
+        with self._tx():
+            ids = [row[0] for row in self.db.execute("SELECT id FROM messages WHERE status='queued'")]
+            self.db.executemany(
+                "UPDATE messages SET status='failed', error_code=?, error_json=?, updated_at=? WHERE id=?",
+                [(error.code, _error_json(error), now, mid) for mid in ids],
+            )
+            self.db.executemany(
+                "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?, 'failed', 'failed', ?, ?)",
+                [(mid, now, json.dumps({"error": error.to_json()})) for mid in ids],
+            )
+            body = {"success": False, "error": Interrupted(
+                "the gateway stopped while this request was in flight; its messages were marked failed "
+                "with error code interrupted and were not resent").body()}
+            self.db.execute(
+                "UPDATE idempotency_keys SET state='done', status_code=500, response_json=? WHERE state='in_progress'",
+                (json.dumps(body),),
+            )
+        return len(ids)
+
+    def get(self, message_id: str) -> Message | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id=?", (message_id,)).fetchone()
+        return self._hydrate([row])[0] if row else None
+
+    def get_many(self, message_ids: Sequence[str]) -> list[Message]:
+        found: dict[str, Message] = {}
+        for start in range(0, len(message_ids), 500):  # stay under SQLite's bound-parameter limit
+            chunk = message_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id IN ({marks})", chunk).fetchall()
+            found.update((m.id, m) for m in self._hydrate(rows))
+        return [found[mid] for mid in message_ids]
+
+    def page(self, *, limit: int, after_seq: int | None = None, status: str | None = None,
+             provider: str | None = None, reference: str | None = None, to: str | None = None) -> tuple[list[Message], int | None]:
+        """Newest first; returns the page and the seq to continue after (None on the last page)."""
+        clauses: list[str] = []
+        args: list[str | int] = []
+        for column, value in (("status", status), ("provider", provider), ("reference", reference), ("to_number", to)):
+            if value is not None:
+                clauses.append(f"{column}=?")
+                args.append(value)
+        if after_seq is not None:
+            clauses.append("seq<?")
+            args.append(after_seq)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages {where} ORDER BY seq DESC LIMIT ?", (*args, limit + 1)
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return self._hydrate(rows), (int(rows[-1][-1]) if more and rows else None)
+
+    def events(self, message_id: str) -> list[Event]:
+        rows = self.db.execute(
+            "SELECT type, status, at, detail_json FROM events WHERE message_id=? ORDER BY seq", (message_id,)
+        )
+        return [Event(type=t, status=s, at=at, detail=json.loads(d) if d else None) for t, s, at, d in rows]
+
+    def count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    def _hydrate(self, rows: Iterable[Sequence[Any]]) -> list[Message]:
+        rows = list(rows)
+        ids = [row[0] for row in rows]
+        attempts: dict[str, list[Attempt]] = {mid: [] for mid in ids}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for mid, data in self.db.execute(
+                f"SELECT message_id, attempt_json FROM attempts WHERE message_id IN ({marks}) ORDER BY seq", chunk
+            ):
+                attempts[mid].append(Attempt(**json.loads(data)))
+        messages = []
+        for (mid, to, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency,
+             segments, encoding, error_json, created_at, sent_at, updated_at, _seq) in rows:
+            error = MessageError(**json.loads(error_json)) if error_json else None
+            messages.append(Message(
+                id=mid, to=to, sender=sender, body=body, reference=reference, route_id=route_id, status=status,
+                provider=provider, provider_message_id=provider_message_id, cost=Decimal(cost), currency=currency,
+                segments=segments, encoding=encoding, error=error, created_at=created_at, sent_at=sent_at,
+                updated_at=updated_at, attempt_log=tuple(attempts[mid]),
+            ))
+        return messages
+
+    # -- idempotency ------------------------------------------------------------------------
+
+    def claim_key(self, scope: str, key: str, request_hash: str) -> Claim:
+        """Atomically claim ``key`` for this request, or say why it cannot be claimed."""
+        with self._tx():
+            row = self.db.execute(
+                "SELECT request_hash, state, status_code, response_json FROM idempotency_keys WHERE scope=? AND key=?",
+                (scope, key),
+            ).fetchone()
+            if row is None:
+                self.db.execute(
+                    "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at) "
+                    "VALUES (?, ?, ?, 'in_progress', ?)",
+                    (scope, key, request_hash, now_iso()),
+                )
+                return Claim("new")
+        stored_hash, state, status_code, response_json = row
+        if stored_hash != request_hash:
+            return Claim("mismatch")
+        if state == "in_progress":
+            return Claim("in_progress")
+        return Claim("replay", status_code=status_code, response=json.loads(response_json))
+
+    def finish_key(self, scope: str, key: str, status_code: int, response: dict[str, Any]) -> None:
+        with self._tx():
+            self.db.execute(
+                "UPDATE idempotency_keys SET state='done', status_code=?, response_json=? WHERE scope=? AND key=?",
+                (status_code, json.dumps(response), scope, key),
+            )
+
+    def release_key(self, scope: str, key: str) -> None:
+        """Forget a claim whose request never ran (it failed before anything was stored or sent)."""
+        with self._tx():
+            self.db.execute("DELETE FROM idempotency_keys WHERE scope=? AND key=? AND state='in_progress'", (scope, key))
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error (autocommit mode otherwise)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

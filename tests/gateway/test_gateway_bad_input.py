@@ -1,0 +1,136 @@
+"""Bad input never stores or sends anything: every case is a 4xx in the error envelope."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from conftest import API_KEY, BULK, SEND, Client, FakeAdapter, total_sent
+
+JSON = {"Content-Type": "application/json"}
+SEND_URL = "/api/v1/messages/send"
+BULK_URL = "/api/v1/messages/bulk"
+
+
+def raw(content: bytes, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"content": content, "headers": {**JSON, **(headers or {})}}
+
+
+def body(data: Any) -> dict[str, Any]:
+    return raw(json.dumps(data).encode())
+
+
+# (id, url, request kwargs, status, code, field or None)
+CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
+    ("malformed json", SEND_URL, raw(b'{"to": "+12025550143",'), 400, "invalid_json", None),
+    ("empty body", SEND_URL, raw(b""), 400, "invalid_json", None),
+    ("whitespace body", SEND_URL, raw(b"  \n"), 400, "invalid_json", None),
+    ("json array", SEND_URL, body([SEND]), 400, "invalid_json", None),
+    ("json string", SEND_URL, body("hello"), 400, "invalid_json", None),
+    ("NaN constant", SEND_URL, raw(b'{"to": NaN}'), 400, "invalid_json", None),
+    ("duplicate key", SEND_URL, raw(b'{"to": "+12025550143", "to": "+4748640969"}'), 400, "invalid_json", None),
+    ("invalid utf-8", SEND_URL, raw(b'{"to": "+12025550143", "from": "LynSMS", "body": "caf\xe9"}'), 400, "invalid_json", None),
+    ("utf-16 body", SEND_URL, raw(json.dumps(SEND).encode("utf-16")), 400, "invalid_json", None),
+    ("lone surrogate", SEND_URL, raw(b'{"to": "+12025550143", "from": "LynSMS", "body": "\\ud83d"}'), 422, "validation_error", "body"),
+    ("missing to", SEND_URL, body({k: v for k, v in SEND.items() if k != "to"}), 422, "validation_error", "to"),
+    ("missing from", SEND_URL, body({k: v for k, v in SEND.items() if k != "from"}), 422, "validation_error", "from"),
+    ("missing body", SEND_URL, body({k: v for k, v in SEND.items() if k != "body"}), 422, "validation_error", "body"),
+    ("empty object", SEND_URL, body({}), 422, "validation_error", "to"),
+    ("null to", SEND_URL, body({**SEND, "to": None}), 422, "validation_error", "to"),
+    ("null body", SEND_URL, body({**SEND, "body": None}), 422, "validation_error", "body"),
+    ("number to", SEND_URL, body({**SEND, "to": 12025550143}), 422, "validation_error", "to"),
+    ("list body", SEND_URL, body({**SEND, "body": ["hi"]}), 422, "validation_error", "body"),
+    ("bool from", SEND_URL, body({**SEND, "from": True}), 422, "validation_error", "from"),
+    ("local format to", SEND_URL, body({**SEND, "to": "2025550143"}), 422, "validation_error", "to"),
+    ("national uk to", SEND_URL, body({**SEND, "to": "07700900100"}), 422, "validation_error", "to"),
+    ("spaces in to", SEND_URL, body({**SEND, "to": "+1 202 555 0143"}), 422, "validation_error", "to"),
+    ("too short to", SEND_URL, body({**SEND, "to": "+1202"}), 422, "validation_error", "to"),
+    ("unknown country code", SEND_URL, body({**SEND, "to": "+99912345678"}), 422, "validation_error", "to"),
+    ("empty body text", SEND_URL, body({**SEND, "body": ""}), 422, "validation_error", "body"),
+    ("1601 characters", SEND_URL, body({**SEND, "body": "a" * 1601}), 422, "validation_error", "body"),
+    ("1601 emoji", SEND_URL, body({**SEND, "body": "😀" * 1601}), 422, "validation_error", "body"),
+    ("12 char sender", SEND_URL, body({**SEND, "from": "LynSMSLynSMS"}), 422, "validation_error", "from"),
+    ("symbol sender", SEND_URL, body({**SEND, "from": "Lyn-SMS!"}), 422, "validation_error", "from"),
+    ("empty sender", SEND_URL, body({**SEND, "from": ""}), 422, "validation_error", "from"),
+    ("16 digit sender", SEND_URL, body({**SEND, "from": "1234567890123456"}), 422, "validation_error", "from"),
+    ("string route_id", SEND_URL, body({**SEND, "route_id": "1"}), 422, "validation_error", "route_id"),
+    ("float route_id", SEND_URL, body({**SEND, "route_id": 1.0}), 422, "validation_error", "route_id"),
+    ("bool route_id", SEND_URL, body({**SEND, "route_id": True}), 422, "validation_error", "route_id"),
+    ("unknown route_id", SEND_URL, body({**SEND, "route_id": 99}), 422, "validation_error", "route_id"),
+    ("unknown provider", SEND_URL, body({**SEND, "provider": "nexmo"}), 422, "validation_error", "provider"),
+    ("uppercase provider", SEND_URL, body({**SEND, "provider": "Twilio"}), 422, "validation_error", "provider"),
+    ("number reference", SEND_URL, body({**SEND, "reference": 42}), 422, "validation_error", "reference"),
+    ("long reference", SEND_URL, body({**SEND, "reference": "r" * 129}), 422, "validation_error", "reference"),
+    ("unknown field", SEND_URL, body({**SEND, "recipient": "+12025550143"}), 422, "validation_error", "recipient"),
+    ("5 MiB payload", SEND_URL, body({**SEND, "body": "a" * (5 * 1024 * 1024)}), 413, "payload_too_large", None),
+    ("text/plain", SEND_URL, {"content": json.dumps(SEND).encode(), "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type", None),
+    ("form encoded", SEND_URL, {"data": SEND}, 415, "unsupported_media_type", None),
+    ("no content type", SEND_URL, {"content": json.dumps(SEND).encode(), "headers": {"Content-Type": ""}}, 415, "unsupported_media_type", None),
+    ("latin-1 charset", SEND_URL, raw(json.dumps(SEND).encode(), {"Content-Type": "application/json; charset=latin-1"}), 415, "unsupported_media_type", None),
+    ("missing key", SEND_URL, {**body(SEND), "headers": {**JSON, "Authorization": ""}}, 401, "unauthorized", None),
+    ("wrong key", SEND_URL, {**body(SEND), "headers": {**JSON, "Authorization": "Bearer nope"}}, 401, "invalid_api_key", None),
+    ("key without scheme", SEND_URL, {**body(SEND), "headers": {**JSON, "Authorization": API_KEY}}, 401, "unauthorized", None),
+    ("bad idempotency key", SEND_URL, {**body(SEND), "headers": {**JSON, "Idempotency-Key": "x" * 256}}, 400, "invalid_idempotency_key", None),
+    ("bulk 1001 recipients", BULK_URL, body({**BULK, "recipients": ["+12025550143"] * 1001}), 422, "validation_error", "recipients"),
+    ("bulk empty recipients", BULK_URL, body({**BULK, "recipients": []}), 422, "validation_error", "recipients"),
+    ("bulk recipients string", BULK_URL, body({**BULK, "recipients": "+12025550143"}), 422, "validation_error", "recipients"),
+    ("bulk null recipients", BULK_URL, body({**BULK, "recipients": None}), 422, "validation_error", "recipients"),
+    ("bulk number recipient", BULK_URL, body({**BULK, "recipients": ["+12025550143", 4748640969]}), 422, "validation_error", "recipients[1]"),
+    ("bulk null recipient", BULK_URL, body({**BULK, "recipients": [None]}), 422, "validation_error", "recipients[0]"),
+    ("bulk with to", BULK_URL, body({**BULK, "to": "+12025550143"}), 422, "validation_error", "to"),
+    ("bulk 1601 characters", BULK_URL, body({**BULK, "body": "b" * 1601}), 422, "validation_error", "body"),
+    ("bulk malformed json", BULK_URL, raw(b"{recipients: []}"), 400, "invalid_json", None),
+    ("bulk 5 MiB payload", BULK_URL, body({**BULK, "recipients": ["+12025550143"] * 400_000}), 413, "payload_too_large", None),
+]
+
+
+@pytest.mark.parametrize(("url", "kwargs", "status", "code", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_request_is_a_4xx_envelope_and_nothing_is_stored_or_sent(
+    client: Client, fakes: dict[str, FakeAdapter], url: str, kwargs: dict[str, Any], status: int, code: str, field: str | None
+) -> None:
+    response = client.post(url, **kwargs)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    envelope = response.json()
+    assert envelope["success"] is False and envelope["meta"]["request_id"].startswith("req_")
+    assert envelope["error"]["code"] == code
+    if field is not None:
+        assert envelope["error"]["field"] == field
+        assert field.split("[")[0] in envelope["error"]["message"]
+    assert total_sent(fakes) == 0
+    assert client.get("/api/v1/messages").json()["data"]["messages"] == []
+    assert client.app.state.gateway.store.count() == 0
+
+
+def test_lying_content_length_cannot_smuggle_a_large_body(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+    async def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(6):
+            yield b" " * (1024 * 1024)
+
+    response = client.post(SEND_URL, content=chunks(), headers=JSON)
+    assert response.status_code == 413
+    assert total_sent(fakes) == 0
+
+
+def test_exactly_1600_characters_is_accepted(client: Client) -> None:
+    response = client.post(SEND_URL, json={**SEND, "body": "a" * 1600})
+    assert response.status_code == 201
+    assert response.json()["data"]["segments"] == 11
+
+
+def test_null_optional_fields_mean_not_given(client: Client) -> None:
+    response = client.post(SEND_URL, json={**SEND, "route_id": None, "provider": None, "reference": None})
+    assert response.status_code == 201
+    assert response.json()["data"]["reference"] is None
+
+
+@pytest.mark.parametrize("sender", ["LynSMS", "A", "Lyn SMS 24", "ABCDEFGHIJK", "12345", "+447700900100", "447700900100123"])
+def test_accepted_sender_ids(client: Client, sender: str) -> None:
+    assert client.post(SEND_URL, json={**SEND, "from": sender}).status_code == 201
+
+
+@pytest.mark.parametrize("to", ["+12025550143", "+447700900100", "+4748640969", "+12125550199", "+441632960123"])
+def test_every_spec_number_and_reserved_fiction_number_passes(client: Client, to: str) -> None:
+    assert client.post(SEND_URL, json={**SEND, "to": to}).status_code == 201

@@ -1,0 +1,92 @@
+"""Durability: accepted work survives a restart; interrupted work is failed, never lost or resent."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
+from gateway.models import Message, now_iso
+from gateway.providers.base import Outbound, SendResult
+from gateway.store import Store
+
+URL = "/api/v1/messages/send"
+
+
+def test_messages_survive_a_restart_with_a_file_database(tmp_path: Path) -> None:
+    db = str(tmp_path / "gateway.db")
+    with make_client(make_config(), make_fakes(), db) as client:
+        sent = client.post(URL, json=SEND).json()["data"]
+    with make_client(make_config(), make_fakes(), db) as client:
+        again = client.get(f"/api/v1/messages/{sent['id']}")
+        assert again.status_code == 200
+        assert again.json()["data"] == sent
+        events = client.get(f"/api/v1/messages/{sent['id']}/events").json()["data"]["events"]
+        assert [e["type"] for e in events] == ["queued", "attempt", "sent"]
+
+
+def test_database_uses_wal_journal_mode(tmp_path: Path) -> None:
+    db = str(tmp_path / "wal.db")
+    store = Store(db)
+    store.close()
+    assert sqlite3.connect(db).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
+    db = str(tmp_path / "gateway.db")
+    first_fakes, second_fakes = make_fakes(), make_fakes()
+    with make_client(make_config(), first_fakes, db) as client:
+        first = client.post(URL, json=SEND, headers={"Idempotency-Key": "restart"}).json()
+    with make_client(make_config(), second_fakes, db) as client:
+        second = client.post(URL, json=SEND, headers={"Idempotency-Key": "restart"}).json()
+    assert second["data"] == first["data"]
+    assert total_sent(second_fakes) == 0
+
+
+def _queued(message_id: str) -> Message:
+    now = now_iso()
+    return Message(id=message_id, to="+12025550143", sender="LynSMS", body="hi", status="queued",
+                   segments=1, encoding="GSM-7", created_at=now, updated_at=now)
+
+
+def test_messages_left_queued_by_a_crash_are_marked_interrupted_and_not_resent(tmp_path: Path) -> None:
+    db = str(tmp_path / "crash.db")
+    crashed = Store(db)  # a previous run stored a bulk as queued, then died before routing it
+    crashed.insert([_queued("msg_" + "a" * 25), _queued("msg_" + "b" * 25)])
+    crashed.db.execute(
+        "INSERT INTO idempotency_keys VALUES ('scope', 'k', 'hash', 'in_progress', NULL, NULL, ?)", (now_iso(),)
+    )
+    crashed.close()
+    fakes: dict[str, FakeAdapter] = make_fakes()
+    with make_client(make_config(), fakes, db) as client:
+        for suffix in "ab":
+            message = client.get(f"/api/v1/messages/msg_{suffix * 25}").json()["data"]
+            assert message["status"] == "failed"
+            assert message["error"]["code"] == "interrupted"
+            events = client.get(f"/api/v1/messages/msg_{suffix * 25}/events").json()["data"]["events"]
+            assert [e["type"] for e in events] == ["queued", "failed"]
+    assert total_sent(fakes) == 0
+    row = sqlite3.connect(db).execute("SELECT state, status_code, response_json FROM idempotency_keys").fetchone()
+    assert row[:2] == ("done", 500)
+    assert json.loads(row[2])["error"]["code"] == "interrupted"
+
+
+def test_routing_round_is_committed_before_the_next_provider_is_called(tmp_path: Path) -> None:
+    # A retryable attempt is on disk while the message waits for the next provider, so a crash
+    # then would still show the attempt that was made.
+    db = str(tmp_path / "rounds.db")
+    fakes = make_fakes()
+    seen_on_disk: list[int] = []
+
+    def sinch(message: Outbound) -> SendResult:
+        reader = sqlite3.connect(db)
+        seen_on_disk.append(reader.execute("SELECT COUNT(*) FROM attempts").fetchone()[0])
+        reader.close()
+        return fakes["sinch"].accept(message)
+
+    fakes["twilio"].script = failing("retryable", "timeout")
+    fakes["sinch"].script = sinch
+    with make_client(make_config(), fakes, db) as client:
+        assert client.post(URL, json=SEND).json()["data"]["provider"] == "sinch"
+    assert seen_on_disk == [1]
