@@ -1,0 +1,330 @@
+"""The HTTP mechanics every provider adapter shares, written once.
+
+An adapter module only knows its wire: how to build a request, how to read its provider's error
+body into ``(code, text)``, which codes mean what, and how to parse a success answer. Everything
+else lives here: sending, the mapping of transport trouble and HTTP status classes to failures,
+JSON decoding, splitting ``send_many`` into requests with bounded concurrency, and halving a
+batch refused for one recipient's sake until that recipient fails alone.
+
+    one provider request
+     ├── httpx.TimeoutException (connect, read, write, pool)   -> Failed(retryable, "timeout")
+     ├── httpx.TransportError / other httpx.HTTPError
+     │    (ConnectError, ReadError, RemoteProtocolError: reset, empty reply...)
+     │                                                         -> Failed(retryable, "connection_error")
+     ├── 2xx, JSON body                                        -> Reply, parsed by the adapter
+     │    ├── the expected shape                               -> Accepted / per-message Failed
+     │    └── anything else (not JSON, wrong shape)            -> Failed(retryable, "malformed_response")
+     ├── 1xx / 3xx (redirects are not followed)                -> Failed(retryable, "malformed_response")
+     ├── 429                                                   -> Failed(retryable, "rate_limited", retry_after)
+     ├── 408                                                   -> Failed(retryable, "timeout")
+     ├── 5xx                                                   -> Failed(retryable, "server_error")
+     └── other 4xx: the adapter's rule for the provider's code, if it has one; else
+          ├── 401 / 403                                        -> Failed(hard, "auth_failed")
+          └── any other                                        -> Failed(hard, "rejected")
+
+Shared reasons: timeout, connection_error, malformed_response, rate_limited, server_error (all
+retryable) and invalid_number, unsubscribed, insufficient_funds, invalid_sender, body_too_long,
+auth_failed, invalid_request, rejected (hard, unless a provider code says otherwise).
+
+The 2xx trade-off: a 2xx we cannot parse may mean the provider accepted the message (and will
+deliver it) or that something in between garbled the answer. We call it retryable, so the next
+provider may send it again: a rare duplicate SMS is a smaller harm than a message silently lost
+because we assumed it went out. The attempt keeps the HTTP status so the record shows the doubt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from gateway.providers.base import Failed, FailureKind, Outbound, ProviderSettings, SendResult
+
+# Requests in flight at once for one ``send_many``: hides latency without tripping rate limits.
+CONCURRENCY: Final = 16
+# Hard reasons that belong to one recipient, not to the request: a batch failing with one of these
+# is split until each failure is pinned on its own recipient (sender and body are shared, so
+# invalid_sender, body_too_long, auth_failed... fail every part alike and are not split).
+RECIPIENT_REASONS: Final = frozenset({"invalid_number", "unsubscribed"})
+# How much of a non-JSON error body to keep in a failure message.
+_SNIPPET: Final = 200
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a provider code means: retry elsewhere or stop, and the shared reason."""
+
+    kind: FailureKind
+    reason: str
+
+    def fail(self, message: str, code: str | None = None, status: int | None = None) -> Failed:
+        return Failed(kind=self.kind, reason=self.reason, message=message, provider_code=code, http_status=status)
+
+
+def hard(reason: str) -> Rule:
+    return Rule("hard", reason)
+
+
+def retryable(reason: str) -> Rule:
+    return Rule("retryable", reason)
+
+
+REJECTED: Final = hard("rejected")
+AUTH_FAILED: Final = hard("auth_failed")
+RATE_LIMITED: Final = retryable("rate_limited")
+SERVER_ERROR: Final = retryable("server_error")
+
+
+@dataclass(frozen=True)
+class ErrorFormat:
+    """How one provider speaks about errors.
+
+    ``read`` takes the decoded JSON of an error body (None when it was not JSON) and returns the
+    provider's code and text; ``classify`` maps them to a ``Rule``, or None for "no opinion", in
+    which case the HTTP status class decides.
+    """
+
+    read: Callable[[Any], tuple[str | None, str | None]]
+    classify: Callable[[str | None, str], Rule | None]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A 2xx answer whose body was valid JSON."""
+
+    status: int
+    data: Any
+
+
+class Malformed(ValueError):
+    """A 2xx body that does not have the shape the adapter expects."""
+
+
+def basic_auth(username: str, password: str) -> str:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+async def exchange(
+    client: httpx.AsyncClient,
+    url: str,
+    errors: ErrorFormat,
+    *,
+    headers: Mapping[str, str],
+    json_body: Any = None,
+    form: Mapping[str, str] | None = None,
+    method: str = "POST",
+) -> Reply | Failed:
+    """One request; a ``Reply`` for a 2xx JSON answer, otherwise the classified ``Failed``."""
+    try:
+        response = await client.request(
+            method, url, headers={"Accept": "application/json", **headers}, json=json_body, data=form
+        )
+    except httpx.TimeoutException as exc:
+        return Failed(kind="retryable", reason="timeout", message=f"no answer in time: {_describe(exc)}")
+    except httpx.DecodingError as exc:
+        # The body arrived but its content encoding was broken: an answer we cannot read.
+        return Failed(kind="retryable", reason="malformed_response", message=f"undecodable body: {exc}")
+    except httpx.HTTPError as exc:
+        return Failed(kind="retryable", reason="connection_error", message=f"connection failed: {_describe(exc)}")
+    status = response.status_code
+    data = _json(response)
+    if 200 <= status < 300:
+        if data is _NOT_JSON:
+            return malformed(f"HTTP {status} with a body that is not JSON: {_snippet(response)}", status)
+        return Reply(status, data)
+    if status < 200 or 300 <= status < 400:
+        return malformed(f"unexpected HTTP {status}", status)
+    code, text = errors.read(None if data is _NOT_JSON else data)
+    text = text or _snippet(response) or response.reason_phrase
+    return classify(status, code, text, errors, retry_after(response.headers.get("Retry-After")))
+
+
+def classify(status: int, code: str | None, text: str, errors: ErrorFormat, retry: float | None = None) -> Failed:
+    """Transient status classes win over any code; for other 4xx the provider's code decides."""
+    message = f"HTTP {status}: {text}"
+    if status == 429:
+        rule = RATE_LIMITED
+    elif status >= 500:
+        rule = SERVER_ERROR
+    elif status == 408:
+        rule = retryable("timeout")
+    else:
+        rule = errors.classify(code, text) or (AUTH_FAILED if status in (401, 403) else REJECTED)
+    failed = rule.fail(message, code, status)
+    # Retry-After only means something for a retry (429, 503); on a hard failure nobody retries.
+    return replace(failed, retry_after=retry) if failed.kind == "retryable" else failed
+
+
+def malformed(message: str, status: int | None = None) -> Failed:
+    return Failed(kind="retryable", reason="malformed_response", message=message, http_status=status)
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+# ---- reading 2xx bodies: each raises Malformed, which becomes one retryable failure per message ---
+
+
+def field(data: Any, key: str) -> Any:
+    if not isinstance(data, dict) or key not in data:
+        raise Malformed(f"missing {key!r}")
+    return data[key]
+
+
+def text_field(data: Any, key: str) -> str:
+    value = field(data, key)
+    if not isinstance(value, str) or not value:
+        raise Malformed(f"{key!r} is not a non-empty string")
+    return value
+
+
+def list_field(data: Any, key: str) -> list[Any]:
+    value = field(data, key)
+    if not isinstance(value, list):
+        raise Malformed(f"{key!r} is not a list")
+    return value
+
+
+def optional_text(data: Any, key: str) -> str | None:
+    value = data.get(key) if isinstance(data, dict) else None
+    return str(value) if value is not None and not isinstance(value, (dict, list)) else None
+
+
+def match_entries(entries: Sequence[Any], keys: Sequence[str], key_field: str) -> list[Any]:
+    """Pair answer entries with request items: by the id we sent (``key_field``) where the answer
+    echoes it, else by position, which both providers promise is request order."""
+    by_key = {entry.get(key_field): entry for entry in entries if isinstance(entry, dict)}
+    matched: list[Any] = []
+    for position, key in enumerate(keys):
+        entry = by_key.get(key)
+        if entry is None:
+            if len(entries) != len(keys):
+                raise Malformed(f"{len(entries)} entries for {len(keys)} messages, and no {key_field} for {key}")
+            entry = entries[position]
+        matched.append(entry)
+    return matched
+
+
+# ---- the adapter skeleton ------------------------------------------------------------------------
+
+
+class HttpAdapter(ABC):
+    """``send`` and ``send_many`` for every provider: split the messages into requests (at most
+    ``max_batch`` each, one per ``batch_key``), run them with bounded concurrency, and hand each a
+    list of results in message order. A request that fails as a whole fails each of its messages
+    with the same reason, unless the reason belongs to one recipient (``RECIPIENT_REASONS``)."""
+
+    name: str
+    # The most recipients one request of this provider may carry.
+    limit: ClassVar[int]
+
+    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+        self.base_url = settings.base_url.rstrip("/")
+        self.max_batch = max(1, min(settings.max_batch, self.limit))
+
+    def credential(self, key: str) -> str:
+        value = self.settings.credentials.get(key)
+        if not value:
+            raise ValueError(f"{self.name}: credentials need {key!r}")
+        return value
+
+    async def send(self, message: Outbound) -> SendResult:
+        return (await self.send_many([message]))[0]
+
+    async def send_many(self, messages: Sequence[Outbound]) -> list[SendResult]:
+        results: list[SendResult | None] = [None] * len(messages)
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def run(indices: list[int]) -> None:
+            batch = [messages[i] for i in indices]
+            for i, result in zip(indices, await self._request(batch, gate), strict=True):
+                results[i] = result
+
+        await asyncio.gather(*(run(indices) for indices in self._split(messages)))
+        done = [r for r in results if r is not None]
+        assert len(done) == len(messages)  # every index belongs to exactly one request
+        return done
+
+    def batch_key(self, message: Outbound) -> Hashable:
+        """Messages with different keys never share a request (e.g. a batch-level callback URL)."""
+        return None
+
+    def _split(self, messages: Sequence[Outbound]) -> list[list[int]]:
+        groups: dict[Hashable, list[int]] = {}
+        for i, message in enumerate(messages):
+            groups.setdefault(self.batch_key(message), []).append(i)
+        return [g[at : at + self.max_batch] for g in groups.values() for at in range(0, len(g), self.max_batch)]
+
+    async def _request(self, batch: list[Outbound], gate: asyncio.Semaphore) -> list[SendResult]:
+        async with gate:
+            reply = await self.post(batch)
+        if isinstance(reply, Failed):
+            if len(batch) > 1 and reply.reason in RECIPIENT_REASONS:
+                # One recipient can sink a whole batch (Sinch refuses a batch holding one bad
+                # number). The provider took none of it, so halving the batch until the culprits
+                # stand alone is safe, and costs about 2 log2(n) requests per bad recipient.
+                half = len(batch) // 2
+                left, right = await asyncio.gather(self._request(batch[:half], gate), self._request(batch[half:], gate))
+                return left + right
+            return [reply] * len(batch)
+        try:
+            results = self.parse(reply, batch)
+        except Malformed as exc:
+            return [malformed(f"HTTP {reply.status} answer not understood: {exc}", reply.status)] * len(batch)
+        if len(results) != len(batch):
+            raise AssertionError(f"{self.name}.parse returned {len(results)} results for {len(batch)}")
+        return results
+
+    @abstractmethod
+    async def post(self, batch: list[Outbound]) -> Reply | Failed:
+        """Send one request carrying ``batch`` (at most ``max_batch`` messages, same ``batch_key``)."""
+
+    @abstractmethod
+    def parse(self, reply: Reply, batch: list[Outbound]) -> list[SendResult]:
+        """One result per message of ``batch``, in order; raise ``Malformed`` for a wrong shape."""
+
+
+_NOT_JSON: Final[Any] = object()
+
+
+def _json(response: httpx.Response) -> Any:
+    if not response.content:
+        return _NOT_JSON
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError):
+        return _NOT_JSON
+
+
+def _snippet(response: httpx.Response) -> str:
+    return response.content[:_SNIPPET].decode("utf-8", "replace").strip()
+
+
+def _describe(exc: Exception) -> str:
+    # httpx exceptions often carry an empty message (a bare ReadTimeout); the type still says what.
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

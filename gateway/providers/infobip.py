@@ -1,0 +1,174 @@
+"""Infobip SMS API v3: one request carries up to 1,000 destinations.
+
+Request: ``POST {base}/sms/3/messages``, ``Authorization: App <api_key>``, JSON
+``{"messages": [{"sender", "destinations": [{"to", "messageId"}], "content": {"text"},
+"webhooks": {"delivery": {"url"}, "contentType": "application/json", "callbackData"}}]}``.
+Messages sharing a delivery URL and reference share one ``messages[]`` entry; the others get
+their own entry in the same request. ``messageId`` is the gateway's own ``msg_...`` id: Infobip
+uses a client's id as its message id, so delivery reports name the gateway's message directly,
+and Infobip refuses a second send of the same id. ``callbackData`` is the customer's reference.
+
+Success: HTTP 200 ``{"bulkId", "messages": [{"messageId", "destination", "status": {"groupId",
+"groupName", "id", "name", "description"}}]}``, one entry per destination in request order. Each
+destination has its own outcome:
+
+| status group | status name | kind | reason |
+|---|---|---|---|
+| 0 ACCEPTED, 1 PENDING, 3 DELIVERED | any | Accepted(messageId, status name) | |
+| 5 REJECTED | REJECTED_DESTINATION, REJECTED_INVALID_DESTINATION, REJECTED_PREFIX_MISSING | hard | invalid_number |
+| | REJECTED_DESTINATION_NOT_REGISTERED, REJECTED_NETWORK, MISSING_TO | hard | invalid_number |
+| | REJECTED_DND | hard | unsubscribed |
+| | REJECTED_NOT_ENOUGH_CREDITS, REJECTED_PREPAID_PACKAGE_EXPIRED | hard | insufficient_funds |
+| | REJECTED_SOURCE, REJECTED_SENDER | hard | invalid_sender |
+| | REJECTED_MESSAGE_TOO_LONG | hard | body_too_long |
+| 2 UNDELIVERABLE, 4 EXPIRED, 5 REJECTED | any other | hard | rejected |
+
+Errors fail the whole request, v3 ``{"errorCode", "description", "violations": [{"property",
+"violation"}]}`` or v2 ``{"requestError": {"serviceException": {"messageId", "text"}}}``:
+
+| HTTP | code | kind | reason |
+|---|---|---|---|
+| 400 | E400 / BAD_REQUEST, a violation on a destination | hard | invalid_number |
+| 400 | E400 / BAD_REQUEST, a violation on the sender | hard | invalid_sender |
+| 400, 413, 415 | E400 / BAD_REQUEST otherwise, E413, E415 | hard | invalid_request |
+| 401, 403 | E401 / UNAUTHORIZED, E403 / FORBIDDEN | hard | auth_failed |
+| 429 | E429 / TOO_MANY_REQUESTS | retryable | rate_limited (with Retry-After) |
+| 5xx | E500, E503 / GENERAL_ERROR | retryable | server_error |
+| other 4xx | | hard | rejected |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from gateway.providers import http
+from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+
+ACCEPTED_GROUPS: Final = frozenset({"ACCEPTED", "PENDING", "DELIVERED"})
+_GROUP_NAMES: Final = {0: "ACCEPTED", 1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
+
+_STATUS_RULES: Final[dict[str, http.Rule]] = {
+    **dict.fromkeys(
+        (
+            "REJECTED_DESTINATION",
+            "REJECTED_INVALID_DESTINATION",
+            "REJECTED_PREFIX_MISSING",
+            "REJECTED_DESTINATION_NOT_REGISTERED",
+            "REJECTED_NETWORK",
+            "MISSING_TO",
+        ),
+        http.hard("invalid_number"),
+    ),
+    "REJECTED_DND": http.hard("unsubscribed"),
+    **dict.fromkeys(
+        ("REJECTED_NOT_ENOUGH_CREDITS", "REJECTED_PREPAID_PACKAGE_EXPIRED"), http.hard("insufficient_funds")
+    ),
+    **dict.fromkeys(("REJECTED_SOURCE", "REJECTED_SENDER"), http.hard("invalid_sender")),
+    "REJECTED_MESSAGE_TOO_LONG": http.hard("body_too_long"),
+}
+
+INVALID_REQUEST: Final = http.hard("invalid_request")
+_ERROR_RULES: Final[dict[str, http.Rule]] = {
+    **dict.fromkeys(("E413", "E415", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"), INVALID_REQUEST),
+    **dict.fromkeys(("E401", "E403", "UNAUTHORIZED", "FORBIDDEN"), http.AUTH_FAILED),
+    **dict.fromkeys(("E404", "NOT_FOUND"), http.REJECTED),
+    **dict.fromkeys(("E429", "TOO_MANY_REQUESTS"), http.RATE_LIMITED),
+    **dict.fromkeys(("E500", "E503", "GENERAL_ERROR"), http.SERVER_ERROR),
+}
+
+
+def _read(data: Any) -> tuple[str | None, str | None]:
+    if isinstance(data, dict) and isinstance(data.get("requestError"), dict):
+        exception = data["requestError"].get("serviceException")
+        return http.optional_text(exception, "messageId"), http.optional_text(exception, "text")
+    text = http.optional_text(data, "description")
+    # The violations name the field at fault; keep them in the text so the rule can see them.
+    violations = data.get("violations") if isinstance(data, dict) else None
+    if isinstance(violations, list) and violations:
+        details = "; ".join(
+            f"{http.optional_text(v, 'property')}: {http.optional_text(v, 'violation')}" for v in violations
+        )
+        text = f"{text or 'Bad request'} ({details})"
+    return http.optional_text(data, "errorCode"), text
+
+
+def _classify(code: str | None, text: str) -> http.Rule | None:
+    if code in ("E400", "BAD_REQUEST"):
+        if "destinations" in text:
+            return http.hard("invalid_number")
+        return http.hard("invalid_sender") if ".sender" in text else INVALID_REQUEST
+    return _ERROR_RULES.get(code or "")
+
+
+ERRORS: Final = http.ErrorFormat(read=_read, classify=_classify)
+
+
+def _groups(batch: list[Outbound]) -> list[list[Outbound]]:
+    """Messages sharing webhook settings, as ``messages[]`` entries, in first-seen order."""
+    groups: dict[Hashable, list[Outbound]] = {}
+    for message in batch:
+        groups.setdefault((message.status_callback_url, message.reference), []).append(message)
+    return list(groups.values())
+
+
+def _entry(members: list[Outbound]) -> dict[str, Any]:
+    first = members[0]
+    entry: dict[str, Any] = {
+        "sender": first.sender,
+        "destinations": [{"to": m.to, "messageId": m.message_id} for m in members],
+        "content": {"text": first.body},
+    }
+    webhooks: dict[str, Any] = {}
+    if first.status_callback_url:
+        webhooks["delivery"] = {"url": first.status_callback_url}
+        webhooks["contentType"] = "application/json"
+    if first.reference:
+        webhooks["callbackData"] = first.reference
+    if webhooks:
+        entry["webhooks"] = webhooks
+    return entry
+
+
+def _result(entry: Any) -> SendResult:
+    status = http.field(entry, "status")
+    if not isinstance(status, dict):
+        raise http.Malformed("'status' is not an object")
+    name = http.optional_text(status, "name")
+    group_id = status.get("groupId")
+    group = http.optional_text(status, "groupName") or (
+        _GROUP_NAMES.get(group_id) if isinstance(group_id, int) else None
+    )
+    if group is None:
+        raise http.Malformed("status has neither groupName nor a known groupId")
+    if group in ACCEPTED_GROUPS:
+        return Accepted(http.text_field(entry, "messageId"), name or group)
+    rule = _STATUS_RULES.get(name or "", http.REJECTED)
+    description = http.optional_text(status, "description") or group
+    return rule.fail(f"{name or group}: {description}", code=name or group, status=200)
+
+
+class InfobipAdapter(http.HttpAdapter):
+    name = "infobip"
+    limit: ClassVar[int] = 1000
+
+    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+        super().__init__(settings, client)
+        self.authorization = f"App {self.credential('api_key')}"
+        self.url = f"{self.base_url}/sms/3/messages"
+
+    async def post(self, batch: list[Outbound]) -> http.Reply | Failed:
+        body = {"messages": [_entry(members) for members in _groups(batch)]}
+        return await http.exchange(
+            self.client, self.url, ERRORS, headers={"Authorization": self.authorization}, json_body=body
+        )
+
+    def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
+        ordered = [m for members in _groups(batch) for m in members]  # the order destinations were sent
+        entries = http.match_entries(
+            http.list_field(reply.data, "messages"), [m.message_id for m in ordered], "messageId"
+        )
+        by_id = {m.message_id: _result(entry) for m, entry in zip(ordered, entries, strict=True)}
+        return [by_id[m.message_id] for m in batch]

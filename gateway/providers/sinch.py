@@ -1,0 +1,195 @@
+"""Sinch SMS REST API ("XMS"): one batch carries up to 1,000 recipients.
+
+Request: ``POST {base}/xms/v1/{service_plan_id or project_id}/batches``, JSON
+``{"to": [...], "from", "body", "type": "mt_text", "delivery_report": "per_recipient",
+"callback_url", "client_reference"}`` (the last two when the message has them). A batch has one
+callback URL and one client reference, so ``send_many`` puts messages that differ in either into
+separate batches.
+
+Auth, from the credentials:
+- service plan ``{service_plan_id, api_token}``: ``Authorization: Bearer <api_token>``;
+- project ``{project_id, key_id, key_secret}`` (optional ``auth_base_url``, default the base URL):
+  ``POST {auth_base_url}/oauth2/token`` with Basic ``key_id:key_secret`` and
+  ``grant_type=client_credentials``; the token is cached until shortly before ``expires_in`` and,
+  when a send using a cached token gets a 401, fetched anew and the send repeated once.
+
+Provider message ids: a batch has one id, but delivery reports come per recipient
+(``recipient_delivery_report_sms`` with ``batch_id`` and ``recipient``, the number without "+").
+So each accepted message gets ``"{batch_id}:{+E.164 recipient}"``, unique per message; the
+webhook handler builds the same key from a report with ``recipient_message_id(batch_id, recipient)``.
+
+Success: 201 with the batch (``id``). Errors are ``{"code": "...", "text": "..."}`` (the OAuth
+endpoint answers ``{"error", "error_description"}``). A batch fails as a whole, so a batch refused
+over one recipient (invalid or opted-out number) is halved until that recipient fails alone and
+the others go out (``http.RECIPIENT_REASONS``):
+
+| HTTP | code | text | kind | reason |
+|---|---|---|---|---|
+| 400 | syntax_invalid_parameter_format | mentions the from address / sender | hard | invalid_sender |
+| 400 | syntax_invalid_parameter_format | mentions a number, recipient, MSISDN or "to" | hard | invalid_number |
+| 400 | syntax_invalid_parameter_format | anything else | hard | invalid_request |
+| 400 | syntax_constraint_violation | about the body's size / length | hard | body_too_long |
+| 400 | syntax_constraint_violation, syntax_invalid_json | otherwise | hard | invalid_request |
+| 403 | illegal_number_type | "opted out" | hard | unsubscribed |
+| 403 | illegal_number_type | otherwise (number type not allowed) | hard | invalid_number |
+| 403 | blocked_account | (Sinch blocks accounts out of credit) | hard | insufficient_funds |
+| 403 | unprovisioned_region | | hard | rejected |
+| 403 | missing_callback_url, unknown_group, unknown_campaign | | hard | invalid_request |
+| 401 | unauthorized (or any 401/403 without a known code) | | hard | auth_failed |
+| 429 | too_many_requests | | retryable | rate_limited (with Retry-After) |
+| 5xx | internal_error, service_unavailable, ... | | retryable | server_error |
+| other 4xx | | | hard | rejected |
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Hashable
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from gateway.providers import http
+from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+
+# A token is renewed this long before Sinch says it expires, so no request races its expiry.
+TOKEN_MARGIN: Final = 60.0
+
+INVALID_REQUEST: Final = http.hard("invalid_request")
+_RULES: Final[dict[str, http.Rule]] = {
+    "syntax_invalid_json": INVALID_REQUEST,
+    "blocked_account": http.hard("insufficient_funds"),
+    "unprovisioned_region": http.REJECTED,
+    **dict.fromkeys(("missing_callback_url", "unknown_group", "unknown_campaign"), INVALID_REQUEST),
+    **dict.fromkeys(("unauthorized", "forbidden", "invalid_client", "unauthorized_client"), http.AUTH_FAILED),
+    "too_many_requests": http.RATE_LIMITED,
+    **dict.fromkeys(("internal_error", "service_unavailable"), http.SERVER_ERROR),
+}
+_SENDER = re.compile(r"\bfrom\b|\bsender\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\bnumber|\brecipient|\bmsisdn\b|\bto\b", re.IGNORECASE)
+_LENGTH = re.compile(r"\bsize\b|\blength\b|\blong\b|characters", re.IGNORECASE)
+
+
+def _read(data: Any) -> tuple[str | None, str | None]:
+    if isinstance(data, dict) and "error" in data:  # the OAuth endpoint's format
+        return http.optional_text(data, "error"), http.optional_text(data, "error_description")
+    return http.optional_text(data, "code"), http.optional_text(data, "text")
+
+
+def _classify(code: str | None, text: str) -> http.Rule | None:
+    # One code covers several fields; only the text says which one was wrong.
+    if code == "syntax_invalid_parameter_format":
+        if _SENDER.search(text):
+            return http.hard("invalid_sender")
+        return http.hard("invalid_number") if _NUMBER.search(text) else INVALID_REQUEST
+    if code == "syntax_constraint_violation":
+        return http.hard("body_too_long") if "body" in text.lower() and _LENGTH.search(text) else INVALID_REQUEST
+    if code == "illegal_number_type":
+        return http.hard("unsubscribed") if "opted out" in text.lower() else http.hard("invalid_number")
+    return _RULES.get(code or "")
+
+
+ERRORS: Final = http.ErrorFormat(read=_read, classify=_classify)
+
+
+def recipient_message_id(batch_id: str, recipient: str) -> str:
+    """The provider message id of one recipient of a batch; ``recipient`` with or without "+"."""
+    return f"{batch_id}:+{recipient.lstrip('+')}"
+
+
+class _Token:
+    """An OAuth2 client-credentials token, fetched on demand and shared by concurrent sends."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str, authorization: str) -> None:
+        self.client = client
+        self.url = url
+        self.authorization = authorization
+        self.cached: str | None = None
+        self.expires_at = 0.0
+        self.lock = asyncio.Lock()
+
+    def forget(self, token: str) -> None:
+        if self.cached == token:
+            self.cached = None
+
+    async def bearer(self) -> str | Failed:
+        async with self.lock:  # one fetch, however many batches wait for it
+            if self.cached is not None and time.monotonic() < self.expires_at:
+                return self.cached
+            reply = await http.exchange(
+                self.client,
+                self.url,
+                ERRORS,
+                headers={"Authorization": self.authorization},
+                form={"grant_type": "client_credentials"},
+            )
+            if isinstance(reply, Failed):
+                return reply
+            try:
+                token = http.text_field(reply.data, "access_token")
+                lifetime = http.field(reply.data, "expires_in")
+                if not isinstance(lifetime, (int, float)) or isinstance(lifetime, bool):
+                    raise http.Malformed("'expires_in' is not a number")
+            except http.Malformed as exc:
+                return http.malformed(f"token answer not understood: {exc}", reply.status)
+            self.cached = token
+            self.expires_at = time.monotonic() + max(0.0, float(lifetime) - TOKEN_MARGIN)
+            return token
+
+
+class SinchAdapter(http.HttpAdapter):
+    name = "sinch"
+    limit: ClassVar[int] = 1000
+
+    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
+        super().__init__(settings, client)
+        self.token: _Token | None = None
+        self.api_token = ""
+        if self.settings.credentials.get("service_plan_id"):
+            account = self.credential("service_plan_id")
+            self.api_token = self.credential("api_token")
+        else:
+            account = self.credential("project_id")
+            auth_base = self.settings.credentials.get("auth_base_url") or self.base_url
+            authorization = http.basic_auth(self.credential("key_id"), self.credential("key_secret"))
+            self.token = _Token(client, f"{auth_base.rstrip('/')}/oauth2/token", authorization)
+        self.url = f"{self.base_url}/xms/v1/{account}/batches"
+
+    def batch_key(self, message: Outbound) -> Hashable:
+        return (message.status_callback_url, message.reference)
+
+    async def post(self, batch: list[Outbound]) -> http.Reply | Failed:
+        first = batch[0]
+        body: dict[str, Any] = {
+            "to": [m.to for m in batch],
+            "from": first.sender,
+            "body": first.body,
+            "type": "mt_text",
+            "delivery_report": "per_recipient",
+        }
+        if first.status_callback_url:
+            body["callback_url"] = first.status_callback_url
+        if first.reference:
+            body["client_reference"] = first.reference
+        was_cached = self.token.cached if self.token is not None else None
+        reply = await self._post(body)
+        if isinstance(reply, Failed) and reply.http_status == 401 and self.token is not None and was_cached:
+            # A cached token can be revoked or expire early; a fresh one gets one more try.
+            self.token.forget(was_cached)
+            reply = await self._post(body)
+        return reply
+
+    async def _post(self, body: dict[str, Any]) -> http.Reply | Failed:
+        bearer = self.api_token if self.token is None else await self.token.bearer()
+        if isinstance(bearer, Failed):
+            return bearer
+        return await http.exchange(
+            self.client, self.url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, json_body=body
+        )
+
+    def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
+        batch_id = http.text_field(reply.data, "id")
+        # A Sinch batch carries no per-recipient status at creation, so none is recorded.
+        return [Accepted(recipient_message_id(batch_id, m.to)) for m in batch]
