@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import asyncio
 import contextlib
 import os
@@ -65,8 +66,10 @@ def _gateway_app(args: argparse.Namespace, simulator_url: str, public_url: str, 
     from gateway import create_app
     from gateway.config import load_config
 
-    config = load_config(args.config, simulator_url=simulator_url)
-    config = config.with_overrides(public_url=public_url, api_key=api_key, webhook_url=args.webhook_url)
+    config = load_config(args.config, simulator_url=simulator_url).with_api_key(api_key, name="lynsms-cli")
+    if config.public_url is None:
+        # Providers call the gateway back where it actually listens.
+        config = dataclasses.replace(config, public_url=public_url)
     return create_app(config, db_path=args.db)
 
 
@@ -148,7 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
-    up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs message events")
     up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
     up.set_defaults(run=cmd_up)
 
@@ -164,7 +166,6 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument("--port", type=_port, default=DEFAULT_GATEWAY_PORT)
     gw.add_argument("--config", metavar="FILE")
     gw.add_argument("--db", default=":memory:", metavar="PATH")
-    gw.add_argument("--webhook-url", metavar="URL")
     gw.add_argument(
         "--simulator-url",
         default=f"http://127.0.0.1:{DEFAULT_SIMULATOR_PORT}",
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
-    except OSError as exc:  # a taken port, an unreadable file: say so, no traceback
+    except (OSError, ValueError) as exc:  # a taken port, a bad config or scenario file: say so, no traceback
         print(f"lynsms: {exc}", file=sys.stderr)
         return 2
     return code
