@@ -11,10 +11,10 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 
 MAX_BODY_BYTES = 1024 * 1024  # real providers refuse far smaller bodies; 1 MiB is plenty for 1,000 messages
@@ -69,7 +69,36 @@ async def read_json(request: Request) -> dict[str, Any]:
     return data
 
 
-async def read_form(request: Request) -> FormData:
+class Form:
+    """A url-encoded form: text fields only, repeated keys keep every value (Twilio ``MediaUrl``).
+
+    Lighter than Starlette's ``FormData``, which also models file uploads a url-encoded body
+    never has; this sits on the hot path of every Twilio send.
+    """
+
+    __slots__ = ("_last", "_pairs")
+
+    def __init__(self, pairs: list[tuple[str, str]] | None = None) -> None:
+        self._pairs = pairs or []
+        self._last = dict(self._pairs)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._last.get(name, default)
+
+    def getlist(self, name: str) -> list[str]:
+        return [value for key, value in self._pairs if key == name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._last
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._last.items())
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+
+async def read_form(request: Request) -> Form:
     """An application/x-www-form-urlencoded body; repeated keys keep every value (Twilio MediaUrl)."""
     if _media_type(request) != "application/x-www-form-urlencoded":
         raise WireProblem(
@@ -81,7 +110,7 @@ async def read_form(request: Request) -> FormData:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireProblem("form", f"malformed form body: {exc}") from None
-    return FormData(pairs)
+    return Form(pairs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +121,13 @@ class BasicAuth:
 
 def basic_auth(request: Request) -> BasicAuth | None:
     """The Basic credentials of a request, or None when absent or malformed."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return _basic_auth(request.headers.get("authorization", ""))
+
+
+@lru_cache(maxsize=256)
+def _basic_auth(header: str) -> BasicAuth | None:
+    # Cached: a client sends the same header on every request, and handlers may ask twice.
+    scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or not value:
         return None
     try:

@@ -16,14 +16,13 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
-import phonenumbers
-from phonenumbers import carrier as carriers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.segmentation import segment
 from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
+from simulator.numbers import PhoneNumber, lookup
 from simulator.providers import clicksend_wire as cw
 from simulator.providers.base import Callback, Provider, ProviderError, Rejected, SendResult
 from simulator.state import JournalEntry
@@ -129,7 +128,7 @@ class ClickSend(Provider):
         sender = item.get("from")
         extra: dict[str, Any] = {
             "country": country,
-            "carrier": carriers.name_for_number(number, "en") if number is not None else "",
+            "carrier": number.carrier if number is not None else "",
             "schedule": schedule or None,
             "shared_sender": sender is None,
             "source": item.get("source"),
@@ -140,7 +139,7 @@ class ClickSend(Provider):
         if sender is None:  # ClickSend picks a number from its shared pool
             sender = "+6144" + self.sim.state.ids.digits(7)
         submission = Submission(
-            to=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if number else (to or ""),
+            to=number.e164 if number else (to or ""),
             sender=sender,
             body=body,
             client_ref=item.get("custom_string") or None,
@@ -387,21 +386,13 @@ def _history_row(message: SimMessage) -> dict[str, Any]:
     }
 
 
-def _parse_number(to: str, country: str | None) -> tuple[phonenumbers.PhoneNumber | None, str | None]:
+def _parse_number(to: str, country: str | None) -> tuple[PhoneNumber | None, str | None]:
     """The recipient and its country; local numbers need ``country``, bare digits are read as E.164."""
-    text = to.strip()
     region = country.upper() if country else None
-    if region is None and text.isdigit():
-        text = "+" + text
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
+    number = lookup(to.strip(), region)
+    if number is None:
         return None, region
-    if not phonenumbers.is_possible_number(number):
-        return None, region
-    found = phonenumbers.region_code_for_number(number)
-    found = found or phonenumbers.region_code_for_country_code(number.country_code or 0)
-    return number, found if found != "ZZ" else region
+    return number, number.region or region
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
-import phonenumbers
-
 from gateway.segmentation import segment
 from simulator.model import RejectReason, Submission
+from simulator.numbers import lookup
 
 Api = Literal["v2", "v3"]
 
@@ -111,11 +110,8 @@ def timestamp(at: datetime) -> str:
 
 
 def mcc_mnc(number: str) -> str | None:
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse("+" + number.lstrip("+")))
-    except phonenumbers.NumberParseException:
-        return None
-    return _MCC_MNC.get(region or "")
+    found = lookup("+" + number.lstrip("+"))
+    return _MCC_MNC.get(found.region or "") if found else None
 
 
 def precheck(submission: Submission) -> RejectReason | None:
@@ -123,10 +119,7 @@ def precheck(submission: Submission) -> RejectReason | None:
     digits = submission.to.removeprefix("+")
     if not digits.isdigit():
         return "invalid_number"
-    try:
-        if not phonenumbers.is_possible_number(phonenumbers.parse("+" + digits)):
-            return "invalid_number"
-    except phonenumbers.NumberParseException:
+    if lookup("+" + digits) is None:
         return "invalid_number"
     if segment(submission.body).segments > MAX_PARTS or len(submission.body.encode()) > MAX_TEXT_BYTES:
         return "body_too_long"

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,7 +40,7 @@ from simulator.providers.twilio_wire import (
     valid_sender,
 )
 from simulator.state import JournalEntry
-from simulator.wire import BasicAuth, WireProblem, basic_auth, read_form
+from simulator.wire import BasicAuth, Form, WireProblem, basic_auth, read_form
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000  # Twilio caps PageSize; the SDK sends list(limit=N) as PageSize=N
@@ -249,14 +248,14 @@ class Twilio(Provider):
     def _invalid(self, code: int, message: str) -> ProviderError:
         return ProviderError(self.error(400, message, code), "invalid_request", f"{code}: {message}")
 
-    def _submission(self, form: FormData) -> Submission:
+    def _submission(self, form: Form) -> Submission:
         """Validate a create form in Twilio's order and with Twilio's codes."""
-        to = _text(form, "To")
+        to = form.get("To")
         if not to:
             raise self._invalid(Code.TO_REQUIRED, "A 'To' phone number is required.")
         if e164(to) is None:
             raise self._invalid(Code.INVALID_TO, f"Invalid 'To' Phone Number: {to}")
-        sender, service = _text(form, "From"), _text(form, "MessagingServiceSid")
+        sender, service = form.get("From"), form.get("MessagingServiceSid")
         if sender and SERVICE_SID.fullmatch(sender) and not service:
             sender, service = None, sender  # Twilio takes a Messaging Service sid in From too
         if not sender and not service:
@@ -267,21 +266,21 @@ class Twilio(Provider):
                     Code.INVALID_FROM,
                     f"The 'From' number {given} is not a valid phone number, shortcode, or alphanumeric sender ID.",
                 )
-        body = _text(form, "Body") or ""
-        media = [url for url in form.getlist("MediaUrl") if isinstance(url, str) and url]
+        body = form.get("Body") or ""
+        media = [url for url in form.getlist("MediaUrl") if url]
         if not body and not media:
             raise self._invalid(Code.BODY_REQUIRED, "Message body is required.")
         if body_length(body) > BODY_LIMIT:
             raise self._invalid(Code.BODY_TOO_LONG, "The concatenated message body exceeds the 1600 character limit.")
-        callback = _text(form, "StatusCallback")
+        callback = form.get("StatusCallback")
         if callback and not callback.startswith(("http://", "https://")):
             raise self._invalid(Code.INVALID_CALLBACK_URL, f"The StatusCallback URL {callback} is not a valid URL.")
-        extra: dict[str, Any] = {key: _text(form, field) for field, key in _KEPT_FIELDS if _text(form, field)}
+        extra: dict[str, Any] = {key: form.get(field) for field, key in _KEPT_FIELDS if form.get(field)}
         if media:
             extra["media_urls"] = media
         if service:
             extra["messaging_service_sid"] = service
-        schedule = _text(form, "ScheduleType")
+        schedule = form.get("ScheduleType")
         if schedule is not None:
             self._check_schedule(schedule, extra.get("send_at"), service)
             extra["schedule_type"] = schedule
@@ -303,10 +302,10 @@ class Twilio(Provider):
             raise self._invalid(Code.SERVICE_REQUIRED_TO_SCHEDULE, "MessagingServiceSid is required to schedule a message")
 
 
-async def _form(request: Request) -> FormData:
+async def _form(request: Request) -> Form:
     """The request's form; a POST with no body at all is an empty form to Twilio, not a malformed one."""
     if "content-type" not in request.headers and request.headers.get("content-length", "0") == "0":
-        return FormData()
+        return Form()
     return await read_form(request)
 
 
@@ -316,12 +315,6 @@ def _username(credentials: BasicAuth | None) -> str | None:
         return None
     name = credentials.username
     return name if ACCOUNT_SID.fullmatch(name) or API_KEY_SID.fullmatch(name) else None
-
-
-def _text(form: FormData, field: str) -> str | None:
-    """A form field's text; Starlette's FormData can also hold uploads, which a Twilio form never has."""
-    value = form.get(field)
-    return value if isinstance(value, str) else None
 
 
 def _whole(params: Mapping[str, str], name: str, default: int, minimum: int) -> int:

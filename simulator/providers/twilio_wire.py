@@ -15,11 +15,12 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email.utils import format_datetime
+from functools import lru_cache
 from typing import Any, Final
 
-import phonenumbers
 
 from simulator.model import SimMessage
+from simulator.numbers import lookup
 
 API_VERSION: Final = "2010-04-01"
 PREFIX: Final = f"/{API_VERSION}"
@@ -91,7 +92,13 @@ def error_body(status: int, message: str, code: int) -> dict[str, Any]:
 
 def rfc2822(moment: datetime) -> str:
     """``Tue, 05 May 2026 10:00:00 +0000``, the format of every Twilio 2010 API date."""
-    return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
+    return _rfc2822(int(moment.timestamp()))
+
+
+@lru_cache(maxsize=64)
+def _rfc2822(epoch: int) -> str:
+    # Every resource renders two or three dates of the same second; formatting is the costly part.
+    return format_datetime(datetime.fromtimestamp(epoch, UTC))
 
 
 def e164(number: str) -> str | None:
@@ -99,11 +106,7 @@ def e164(number: str) -> str | None:
     if not _DIGITS.fullmatch(number):
         return None
     plus = number if number.startswith("+") else f"+{number}"
-    try:
-        parsed = phonenumbers.parse(plus, None)
-    except phonenumbers.NumberParseException:
-        return None
-    return plus if phonenumbers.is_possible_number(parsed) else None
+    return plus if lookup(plus) is not None else None
 
 
 def valid_sender(sender: str) -> bool:
