@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,10 +15,12 @@ from starlette.routing import BaseRoute
 
 from simulator import control, inbox
 from simulator.deliveries import Deliveries
-from simulator.engine import Engine
+from simulator.engine import Engine, Loaded, Scope
 from simulator.faults import Faults
 from simulator.providers import PROVIDER_CLASSES
 from simulator.providers.base import Provider
+from simulator.rules import Scenario
+from simulator.scenario import load as load_scenario_file
 from simulator.state import DEFAULT_JOURNAL_SIZE, SimState
 
 
@@ -30,10 +33,29 @@ class Simulator:
         self.faults = Faults()
         self.deliveries = Deliveries()
         self.providers: dict[str, Provider] = {cls.name: cls(self) for cls in PROVIDER_CLASSES}
+        self._startup: list[tuple[Scenario, Scope]] = []
 
     def reset(self) -> None:
+        """Back to the start, like WireMock's reset: messages, journal, counters and pending deliveries
+        go; scenarios loaded at runtime are unloaded; the startup scenarios stay, with fresh counters."""
         self.state.reset()
-        self.engine.reset()
+        self.deliveries.reset()
+        self.engine.unload_all()
+        for scenario, scope in self._startup:
+            self.engine.load(scenario, scope)
+
+    def load_scenario(self, scenario: Scenario | str | os.PathLike[str], account: Scope = None, *, startup: bool = False) -> Loaded:
+        """Load a scenario (a ``Scenario`` or a file path) for ``account`` (default: what the file says,
+        else every credential). Startup scenarios survive ``reset``. Raises ``ScenarioError``."""
+        loaded_scenario = scenario if isinstance(scenario, Scenario) else load_scenario_file(scenario)
+        scope = account if account is not None else loaded_scenario.account
+        if startup:
+            self._startup.append((loaded_scenario, scope))
+        return self.engine.load(loaded_scenario, scope, self.state.calls)
+
+    def reset_scenarios(self) -> None:
+        """Rule hits and generators back to their start, call numbering from now; scenarios stay."""
+        self.engine.reset(self.state.calls)
 
     def provider_for(self, path: str) -> Provider | None:
         for provider in self.providers.values():
@@ -42,14 +64,25 @@ class Simulator:
         return None
 
     def routes(self) -> list[BaseRoute]:
-        routes: list[BaseRoute] = [*control.routes(self), *inbox.routes]
+        # Provider routes first: they carry the load, and Starlette tries routes in order.
+        routes: list[BaseRoute] = []
         for provider in self.providers.values():
             routes.extend(provider.routes())
-        return routes
+        return [*routes, *control.routes(self), *inbox.routes]
 
 
-def create_app(*, seed: int = 0, journal_size: int = DEFAULT_JOURNAL_SIZE, sim: Simulator | None = None) -> Starlette:
+def create_app(
+    *,
+    seed: int = 0,
+    journal_size: int = DEFAULT_JOURNAL_SIZE,
+    sim: Simulator | None = None,
+    scenario: Scenario | str | os.PathLike[str] | None = None,
+) -> Starlette:
+    """The simulator app; ``scenario`` (a file path or a ``Scenario``) is loaded at start and kept
+    across ``POST /_sim/reset``. An invalid file raises ``simulator.scenario.ScenarioError``."""
     simulator = sim or Simulator(seed=seed, journal_size=journal_size)
+    if scenario is not None:
+        simulator.load_scenario(scenario, startup=True)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500

@@ -1,4 +1,4 @@
-"""The control API under /_sim/: health, reset, what the providers accepted, and the journal."""
+"""The control API under /_sim/: health, reset, scenarios, what the providers accepted, and the journal."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulator.model import PROVIDERS
+from simulator.scenario import ScenarioError
+from simulator.scenario import parse as parse_scenario
+from simulator.wire import WireProblem, read_body
 
 if TYPE_CHECKING:
     from simulator.app import Simulator
@@ -57,7 +60,45 @@ def routes(sim: Simulator) -> list[Route]:
             }
         )
 
+    async def scenario_put(request: Request) -> Response:
+        account = request.query_params.get("account")
+        if account is not None and not account.strip():
+            return _bad("account must not be empty")
+        try:
+            text = (await read_body(request)).decode("utf-8")
+        except WireProblem as problem:
+            return _bad(problem.detail)
+        except UnicodeDecodeError as exc:
+            return _bad(f"scenario body is not UTF-8 text (byte {exc.start})")
+        try:
+            scenario = parse_scenario(text, "<request>")
+        except ScenarioError as exc:
+            problems = [f"{p.line}: {p.message}" if p.line else p.message for p in exc.problems]
+            return JSONResponse({"error": "invalid scenario", "problems": problems}, status_code=400)
+        loaded = sim.load_scenario(scenario, account)
+        return JSONResponse({"status": "loaded", "scenario": loaded.to_json()})
+
+    async def scenario_get(request: Request) -> Response:
+        return JSONResponse({"scenarios": [loaded.to_json() for loaded in sim.engine.loaded()]})
+
+    async def scenario_delete(request: Request) -> Response:
+        params = request.query_params
+        if params.get("all", "").lower() in ("1", "true", "yes"):
+            count = len(sim.engine.loaded())
+            sim.engine.unload_all()
+            return JSONResponse({"status": "unloaded", "count": count})
+        found = sim.engine.unload(params.get("account"))
+        return JSONResponse({"status": "unloaded" if found else "nothing loaded", "count": int(found)})
+
+    async def scenario_reset(request: Request) -> Response:
+        sim.reset_scenarios()
+        return JSONResponse({"status": "reset", "scenarios": len(sim.engine.loaded())})
+
     return [
+        Route("/_sim/scenario", scenario_put, methods=["PUT"]),
+        Route("/_sim/scenario", scenario_get, methods=["GET"]),
+        Route("/_sim/scenario", scenario_delete, methods=["DELETE"]),
+        Route("/_sim/scenario/reset", scenario_reset, methods=["POST"]),
         Route("/_sim/health", health, methods=["GET"]),
         Route("/_sim/reset", reset, methods=["POST"]),
         Route("/_sim/messages", messages, methods=["GET"]),

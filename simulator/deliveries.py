@@ -1,20 +1,129 @@
-"""Delivery reports for accepted messages: scheduled, pushed to callbacks, kept for polling."""
+"""Delivery reports for accepted messages: scheduled, pushed to callbacks, kept for polling.
+
+Each scheduled message gets a timer: the intermediate status ("sent", which each provider words
+its own way) half-way, the final status at ``plan.after``. Every report is appended to
+``message.reports`` for the polling endpoints and, when the provider says the client asked for it,
+POSTed as a separate task so a slow receiver never delays the next status (real providers do not
+wait either, which is why callbacks can arrive out of order). Receivers answering 5xx/429 or
+unreachable are retried with exponential backoff, a bounded number of times; every attempt is a
+journal entry (method ``CALLBACK``) so users see exactly what the simulator sent.
+
+All timers and tasks are tracked: ``reset`` cancels them, ``close`` (app shutdown) cancels and awaits them and
+closes the one shared HTTP client.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
 
 from simulator.engine import DeliveryPlan
-from simulator.model import SimMessage
+from simulator.model import DeliveryStatus, SimMessage
 
 if TYPE_CHECKING:
-    from simulator.providers.base import Provider
+    from simulator.providers.base import Callback, Provider
+
+log = logging.getLogger("lynsms.simulator")
+
+INTERMEDIATE = "sent"  # the generic word; each provider's delivery_report maps it (Dispatched, ENROUTE...)
+CALLBACK_TIMEOUT = 5.0
 
 
 class Deliveries:
+    def __init__(self) -> None:
+        # Timers, not tasks, for the waits: an accepted message costs one heap entry until its
+        # report is due, which keeps the default "accept and deliver" cheap under load.
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def pending(self) -> int:
+        return len(self._timers) + len(self._tasks)
+
     def schedule(self, provider: Provider, message: SimMessage, plan: DeliveryPlan) -> None:
-        report = provider.delivery_report(message, plan.status, plan.error_code)
-        message.reports.append(report)
+        # A message that failed never left the provider, so it has no "sent" step.
+        if plan.intermediate and plan.status != "failed":
+            self._later(plan.after / 2, provider, message, INTERMEDIATE, plan)
+        else:
+            self._later(plan.after, provider, message, plan.status, plan)
+
+    def reset(self) -> None:
+        """Cancel every pending report and callback (``POST /_sim/reset``)."""
+        for timer in self._timers:
+            timer.cancel()
+        for task in self._tasks:
+            task.cancel()
+        self._timers.clear()
+        self._tasks.clear()
 
     async def close(self) -> None:
-        """Cancel pending deliveries (app shutdown)."""
+        """Cancel pending deliveries and close the HTTP client (app shutdown)."""
+        tasks = list(self._tasks)
+        self.reset()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _later(self, delay: float, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan) -> None:
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._report(provider, message, status, plan)
+
+        handle = asyncio.get_running_loop().call_later(delay, fire)
+        self._timers.add(handle)
+
+    def _report(self, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan) -> None:
+        final = status == plan.status
+        try:
+            report = provider.delivery_report(message, status, plan.error_code if final else None)
+            message.reports.append(report)
+            callback = provider.callback(message, report)
+        except Exception:
+            log.exception("%s: cannot report %s for %s", provider.name, status, message.id)
+            return
+        if not final:
+            # Chained, not scheduled up front: equal due times would not keep their order in the heap.
+            self._later(plan.after / 2, provider, message, plan.status, plan)
+        if callback is not None:
+            task = asyncio.get_running_loop().create_task(self._push(provider, message, report, callback, plan))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # trust_env off: a developer's HTTP(S)_PROXY must not swallow callbacks to 127.0.0.1.
+            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT, trust_env=False, follow_redirects=False)
+        return self._client
+
+    async def _push(
+        self, provider: Provider, message: SimMessage, report: dict[str, Any], callback: Callback, plan: DeliveryPlan
+    ) -> None:
+        journal = provider.sim.state.journal
+        for attempt in range(1, plan.attempts + 1):
+            entry = journal.open("CALLBACK", callback.url, provider.name)
+            entry.account = message.account
+            entry.message_ids = [message.id]
+            entry.messages = [report]
+            outcome: dict[str, Any] = {"kind": "callback", "attempt": attempt, "attempts": plan.attempts}
+            started = time.perf_counter()
+            retry = True
+            try:
+                answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
+                entry.status = answer.status_code
+                retry = answer.status_code >= 500 or answer.status_code == 429
+                outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"
+            except httpx.HTTPError as exc:
+                outcome.update(result="retry", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+            entry.duration_ms = (time.perf_counter() - started) * 1000
+            if retry and attempt == plan.attempts:
+                outcome["result"] = "gave_up"
+            entry.outcome = outcome
+            if not retry or attempt == plan.attempts:
+                return
+            await asyncio.sleep(plan.backoff * 2 ** (attempt - 1))

@@ -167,11 +167,13 @@ class Provider(ABC):
         call = state.count_call(self.name, account)
         decisions = [self.sim.engine.decide(self.name, account, s, call) for s in submissions]
         latency = max((d.latency for d in decisions), default=0.0)
-        trouble = next((d for d in decisions if d.kind in ("http_error", "fault")), None)
+        # Request-level trouble answers for the whole request. Body faults (malformed/slow body) are
+        # not trouble here: the provider accepts the message, only its success response is garbled.
+        trouble = next((d for d in decisions if d.kind == "http_error" or (d.kind == "fault" and not d.accepts)), None)
         if trouble is not None:
             entry.outcome = trouble.to_json()
             await _wait(latency)
-            return self.sim.faults.render(self, trouble)
+            return self.sim.faults.render(self, trouble, entry)
         for submission, decision in zip(submissions, decisions):
             if decision.kind == "reject" and decision.reason is not None:
                 whole = self.reject(decision.reason, submission)
@@ -210,6 +212,9 @@ class Provider(ABC):
             for message, decision in zip(results, decisions):
                 if isinstance(message, SimMessage) and decision.delivery is not None:
                     self.sim.deliveries.schedule(self, message, decision.delivery)
+            garbled = next((d for d in decisions if d.kind == "fault"), None)
+            if garbled is not None:
+                response = self.sim.faults.garble(response, garbled, entry)
         return response
 
     # Providers whose every send creates a batch/bulk id, even for one recipient (Sinch, Infobip).

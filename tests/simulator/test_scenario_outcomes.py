@@ -1,0 +1,218 @@
+"""Every scripted outcome through every provider, over real HTTP: the wire (status, body shape,
+provider code) and, where it decides what a client does, what the official SDK raises."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from scenario_wires import HTTP_ERRORS, REJECTS, TO, TWILIO_AC, TWILIO_TOKEN, WIRES, Wire, load, one_rule, outcomes
+
+from simulator.model import REJECT_REASONS
+
+# No keep-alive: a fresh connection per request avoids delayed-ACK stalls, and a fault that kills
+# a connection can never poison the next request.
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
+PROVIDERS = list(WIRES)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_http() -> Iterator[None]:
+    yield
+    http.close()
+
+
+@pytest.fixture(params=PROVIDERS)
+def wire(request: pytest.FixtureRequest) -> Wire:
+    return WIRES[request.param]
+
+
+def script(simulator: Any, wire: Wire, rule: dict[str, Any]) -> None:
+    load(http, simulator.url, one_rule(wire.name, rule))
+
+
+def stored(simulator: Any, wire: Wire) -> list[dict[str, Any]]:
+    return simulator.messages(provider=wire.name)
+
+
+# ---- reject ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reason", REJECT_REASONS)
+def test_a_scripted_rejection_carries_the_providers_own_code(simulator: Any, wire: Wire, reason: str) -> None:
+    script(simulator, wire, {"reject": reason})
+    response = wire.send(http, simulator.url)
+    status, code = REJECTS[wire.name][reason]
+    assert (response.status_code, wire.code(response)) == (status, code)
+    assert stored(simulator, wire) == []  # a rejected message is never accepted
+    assert outcomes(http, simulator.url)[-1]["reason"] == reason
+
+
+def test_twilio_sdk_raises_its_exception_with_the_scripted_code(simulator: Any) -> None:
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+
+    script(simulator, WIRES["twilio"], {"reject": "unsubscribed"})
+    client = Client(TWILIO_AC, TWILIO_TOKEN)
+    client.api.base_url = simulator.url
+    with pytest.raises(TwilioRestException) as raised:
+        client.messages.create(to=TO, from_="+12025550100", body="Hello")
+    assert (raised.value.status, raised.value.code) == (400, 21610)
+
+
+def test_infobip_sdk_sees_a_per_destination_rejection_in_a_200(simulator: Any) -> None:
+    from infobip_api_client import ApiClient, Configuration
+    from infobip_api_client.api.sms_api import SmsApi
+    from infobip_api_client.models import SmsDestination, SmsMessage, SmsMessageContent, SmsRequest, SmsTextContent
+
+    script(simulator, WIRES["infobip"], {"reject": "insufficient_funds"})
+    api = SmsApi(ApiClient(Configuration(host=simulator.url, api_key=WIRES["infobip"].account)))
+    message = SmsMessage(sender="InfoSMS", destinations=[SmsDestination(to=TO)],
+                         content=SmsMessageContent(SmsTextContent(text="Hello")))
+    answer = api.send_sms_messages(SmsRequest(messages=[message]))
+    assert answer is not None and answer.messages is not None
+    assert (answer.messages[0].status.group_name, answer.messages[0].status.name) == ("REJECTED", "REJECTED_NOT_ENOUGH_CREDITS")
+
+
+# ---- http_error --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_http_trouble_is_the_providers_error_with_retry_after(simulator: Any, wire: Wire, status: int) -> None:
+    script(simulator, wire, {"http_error": {"status": status, "retry_after": 7}})
+    response = wire.send(http, simulator.url)
+    assert response.status_code == status
+    assert wire.code(response) == HTTP_ERRORS[wire.name][status]
+    assert response.headers["retry-after"] == "7"
+    assert stored(simulator, wire) == []
+
+
+def test_any_status_with_a_raw_body_is_sent_verbatim(simulator: Any, wire: Wire) -> None:
+    page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+    script(simulator, wire, {"http_error": {"status": 502, "body": page, "content_type": "text/html"}})
+    response = wire.send(http, simulator.url)
+    assert (response.status_code, response.text) == (502, page)
+    assert response.headers["content-type"].startswith("text/html")
+
+
+def test_infobip_sdk_raises_service_exception_on_a_5xx(simulator: Any) -> None:
+    from infobip_api_client import ApiClient, Configuration
+    from infobip_api_client.api.sms_api import SmsApi
+    from infobip_api_client.exceptions import ServiceException
+    from infobip_api_client.models import SmsDestination, SmsMessage, SmsMessageContent, SmsRequest, SmsTextContent
+
+    script(simulator, WIRES["infobip"], {"http_error": 503})
+    api = SmsApi(ApiClient(Configuration(host=simulator.url, api_key=WIRES["infobip"].account)))
+    message = SmsMessage(sender="InfoSMS", destinations=[SmsDestination(to=TO)],
+                         content=SmsMessageContent(SmsTextContent(text="Hello")))
+    with pytest.raises(ServiceException) as raised:
+        api.send_sms_messages(SmsRequest(messages=[message]))
+    assert raised.value.status == 503
+
+
+def test_twilio_sdk_raises_on_a_scripted_503(simulator: Any) -> None:
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest import Client
+
+    script(simulator, WIRES["twilio"], {"http_error": {"status": 503, "retry_after": 30}})
+    client = Client(TWILIO_AC, TWILIO_TOKEN)
+    client.api.base_url = simulator.url
+    with pytest.raises(TwilioRestException) as raised:
+        client.messages.create(to=TO, from_="+12025550100", body="Hello")
+    assert (raised.value.status, raised.value.code) == (503, 20503)
+
+
+# ---- network faults ------------------------------------------------------------------------------------
+
+
+def test_connection_reset_aborts_without_a_response(simulator: Any, wire: Wire) -> None:
+    script(simulator, wire, {"fault": "connection_reset", "times": 1})
+    with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+        wire.send(http, simulator.url)
+    assert wire.send(http, simulator.url).status_code == wire.success  # the simulator keeps serving
+    first = simulator.journal()[0]
+    assert (first["status"], first["outcome"]["fault"]) == (None, "connection_reset")
+
+
+def test_empty_reply_closes_the_connection_without_a_byte(simulator: Any, wire: Wire) -> None:
+    script(simulator, wire, {"fault": "empty_reply"})
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending"):
+        wire.send(http, simulator.url)
+    assert simulator.journal()[-1]["status"] is None
+
+
+def test_timeout_holds_until_the_client_gives_up_while_other_requests_flow(simulator: Any, wire: Wire) -> None:
+    script(simulator, wire, {"match": {"body": "hang"}, "fault": {"kind": "timeout", "seconds": 10}})
+    normal: list[float] = []
+
+    def others() -> None:
+        for _ in range(5):
+            started = time.perf_counter()
+            assert wire.send(http, simulator.url, body="fine").status_code == wire.success
+            normal.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    flowing = threading.Thread(target=others)
+    with pytest.raises(httpx.ReadTimeout):
+        flowing.start()
+        wire.send(http, simulator.url, body="hang", timeout=httpx.Timeout(10, read=0.5))
+    flowing.join()
+    assert time.perf_counter() - started < 5
+    assert len(normal) == 5 and max(normal) < 0.4
+    held = _wait_for(lambda: next(e for e in simulator.journal() if e["outcome"].get("fault") == "timeout"),
+                     lambda e: "client_gave_up" in e["outcome"])
+    assert (held["status"], held["outcome"]["client_gave_up"]) == (None, True)
+
+
+def test_timeout_answers_the_providers_504_at_its_cap(simulator: Any, wire: Wire) -> None:
+    script(simulator, wire, {"fault": {"kind": "timeout", "seconds": 0.3}})
+    started = time.perf_counter()
+    response = wire.send(http, simulator.url)
+    assert response.status_code == 504 and time.perf_counter() - started >= 0.3
+    assert wire.code(response)  # the provider's own error body, with its code
+    assert simulator.journal()[-1]["outcome"]["client_gave_up"] is False
+
+
+def test_malformed_body_truncates_a_real_success_and_the_message_is_accepted(simulator: Any, wire: Wire) -> None:
+    script(simulator, wire, {"fault": "malformed_body"})
+    response = wire.send(http, simulator.url)
+    assert response.status_code == wire.success
+    assert response.headers["content-type"].startswith("application/json")
+    with pytest.raises(ValueError):
+        response.json()
+    assert len(stored(simulator, wire)) == 1  # the provider took it: a blind retry sends it twice
+
+
+def test_slow_body_dribbles_a_valid_success_over_the_given_time(simulator: Any, wire: Wire) -> None:
+    script(simulator, wire, {"fault": {"kind": "slow_body", "seconds": 0.6}})
+    started = time.perf_counter()
+    response = wire.send(http, simulator.url)
+    assert time.perf_counter() - started >= 0.55
+    assert response.status_code == wire.success
+    accepted = stored(simulator, wire)[0]
+    assert wire.message_id(response.json()) in (accepted["id"], accepted["batch_id"])  # Sinch answers a batch
+
+
+# ---- latency -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rule", [{"reject": "invalid_number"}, {"http_error": 500}, {"accept": True}])
+def test_latency_delays_any_outcome(simulator: Any, wire: Wire, rule: dict[str, Any]) -> None:
+    script(simulator, wire, {**rule, "latency": "300ms"})
+    started = time.perf_counter()
+    wire.send(http, simulator.url)
+    assert time.perf_counter() - started >= 0.3
+    assert outcomes(http, simulator.url)[-1]["latency"] == 0.3
+
+
+def _wait_for(get: Any, ready: Any, within: float = 3.0) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = get()
+        if ready(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.02)
