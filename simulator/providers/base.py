@@ -158,9 +158,15 @@ class Provider(ABC):
         return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
 
     async def submit(
-        self, request: Request, entry: JournalEntry, account: str, submissions: Sequence[Submission]
+        self,
+        request: Request,
+        entry: JournalEntry,
+        account: str,
+        submissions: Sequence[Submission],
+        batch_id: str | None = None,
     ) -> Response:
-        """Decide, store and render one send request carrying ``submissions``."""
+        """Decide, store and render one send request carrying ``submissions``. ``batch_id`` is the
+        client's own bulk id where the provider lets clients choose it (Infobip ``bulkId``)."""
         state = self.sim.state
         entry.account = account
         entry.messages = [s.to_json() for s in submissions]
@@ -182,7 +188,8 @@ class Provider(ABC):
                     await _wait(latency)
                     return whole
         now = datetime.now(UTC)
-        batch_id = self.new_batch_id() if len(submissions) > 1 or self.batches else None
+        if batch_id is None and (len(submissions) > 1 or self.batches):
+            batch_id = self.new_batch_id()
         results: list[SendResult] = []
         for submission, decision in zip(submissions, decisions):
             if decision.kind == "reject" and decision.reason is not None:
@@ -190,7 +197,7 @@ class Provider(ABC):
                 continue
             shape = segment(submission.body)
             message = SimMessage(
-                id=self.new_message_id(),
+                id=self.message_id_for(submission),
                 provider=self.name,
                 account=account,
                 submission=submission,
@@ -201,9 +208,9 @@ class Provider(ABC):
                 updated_at=now,
                 batch_id=batch_id,
             )
+            state.add([message])  # stored at once, so the next message_id_for sees this id taken
             results.append(message)
         accepted = [r for r in results if isinstance(r, SimMessage)]
-        state.add(accepted)
         entry.message_ids = [m.id for m in accepted]
         entry.outcome = _summarise(decisions)
         await _wait(latency)
@@ -222,6 +229,10 @@ class Provider(ABC):
 
     def new_batch_id(self) -> str:
         return self.sim.state.ids.uuid()
+
+    def message_id_for(self, submission: Submission) -> str:
+        """The id of an accepted message: a fresh one, unless the provider lets clients choose."""
+        return self.new_message_id()
 
     def message(self, message_id: str) -> SimMessage | None:
         found = self.sim.state.messages.get(message_id)

@@ -173,7 +173,7 @@ class Infobip(Provider):
                 prerejected[index] = reason
         valid = [s for i, s in enumerate(parsed.submissions) if i not in prerejected]
         request.state.infobip = _Send(api, entry, parsed.bulk_id, prerejected, parsed.submissions)
-        response = await self.submit(request, entry, account, valid)
+        response = await self.submit(request, entry, account, valid, batch_id=parsed.bulk_id)
         if prerejected:
             entry.messages = [s.to_json() for s in parsed.submissions]
             if not valid:
@@ -186,9 +186,6 @@ class Infobip(Provider):
         send: _Send = request.state.infobip
         accepted = [r for r in results if isinstance(r, SimMessage)]
         bulk_id = send.bulk_id or (accepted[0].batch_id if accepted else None) or self.new_batch_id()
-        for message in accepted:
-            message.batch_id = bulk_id
-            self._adopt_client_id(message, send.entry)
         pending = iter(results)
         rows: list[dict[str, Any]] = []
         for index, submission in enumerate(send.submissions):
@@ -200,17 +197,12 @@ class Infobip(Provider):
             rows.append(self._row(result, send.api))
         return JSONResponse({"bulkId": bulk_id, "messages": rows}, status_code=200)
 
-    def _adopt_client_id(self, message: SimMessage, entry: JournalEntry) -> None:
-        """Infobip uses the client's ``destinations[].messageId`` as the message id; base.submit
-        assigned ours, so re-key the stored message (unless that id is already taken)."""
-        wanted = message.submission.extra.get("message_id")
-        messages = self.sim.state.messages
-        if not wanted or wanted in messages:
-            return
-        del messages[message.id]
-        entry.message_ids = [wanted if i == message.id else i for i in entry.message_ids]
-        message.id = wanted
-        messages[wanted] = message
+    def message_id_for(self, submission: Submission) -> str:
+        """Infobip takes the client's ``destinations[].messageId`` as the message id (unless taken)."""
+        wanted = submission.extra.get("message_id")
+        if wanted and wanted not in self.sim.state.messages:
+            return str(wanted)
+        return self.new_message_id()
 
     def _row(self, result: SendResult, api: wire.Api) -> dict[str, Any]:
         if isinstance(result, SimMessage):

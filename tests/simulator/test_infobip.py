@@ -454,3 +454,20 @@ def test_the_simulator_keeps_serving_after_the_battery(simulator: Any) -> None:
         HTTP.post(simulator.url + "/sms/3/messages", content=content, headers={**AUTH, "Content-Type": "application/json"})
     assert send(simulator, v3("41793026727")).status_code == 200
     assert all(e.status is not None and e.status < 500 for e in simulator.sim.state.journal)
+
+
+def test_a_client_message_id_used_twice_in_one_request_names_only_the_first_message(simulator: Any) -> None:
+    body = {
+        "messages": [
+            {
+                "sender": "InfoSMS",
+                "destinations": [{"to": "+12025550143", "messageId": "dup-1"}, {"to": "+12025550144", "messageId": "dup-1"}],
+                "content": {"text": "hi"},
+            }
+        ]
+    }
+    response = httpx.post(f"{simulator.url}/sms/3/messages", json=body, headers={"Authorization": "App key-1"})
+    assert response.status_code == 200
+    ids = [m["messageId"] for m in response.json()["messages"]]
+    assert ids[0] == "dup-1" and ids[1] != "dup-1"
+    assert sorted(m["id"] for m in simulator.messages(provider="infobip")) == sorted(ids)
