@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 ProviderName = Literal["twilio", "sinch", "infobip", "clicksend"]
-PROVIDERS: tuple[ProviderName, ...] = ("twilio", "sinch", "infobip", "clicksend")
+PROVIDERS: tuple[ProviderName, ...] = get_args(ProviderName)
 
 # Semantic rejections a scenario can script; each provider renders them with its own real code.
 RejectReason = Literal[
@@ -19,14 +19,7 @@ RejectReason = Literal[
     "body_too_long",
     "auth_failed",
 ]
-REJECT_REASONS: tuple[RejectReason, ...] = (
-    "invalid_number",
-    "unsubscribed",
-    "insufficient_funds",
-    "invalid_sender",
-    "body_too_long",
-    "auth_failed",
-)
+REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 
 # Final delivery outcomes a scenario can script.
 DeliveryStatus = Literal["delivered", "undelivered", "failed", "expired"]
