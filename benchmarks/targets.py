@@ -5,6 +5,7 @@ Every target runs on the same uvicorn settings so ratios compare applications, n
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from typing import Any
 
@@ -37,21 +38,66 @@ def simulator_app(scenario: str | None = None) -> Any:
     return create_app(scenario=scenario) if scenario else create_app()
 
 
-def gateway_app(simulator_url: str, api_key: str) -> Any:
+def gateway_app(simulator_url: str, api_key: str, *options: str, public_url: str | None = None) -> Any:
+    """The gateway pointed at the simulator. Options: ``--db PATH`` (default ``:memory:``),
+    ``--callbacks`` (send the gateway's own URL as the delivery-report URL, as ``lynsms up`` does)."""
     from gateway import create_app
     from gateway.config import load_config
 
-    config = load_config(None, simulator_url=simulator_url).with_overrides(api_key=api_key)
-    return create_app(config, db_path=":memory:")
+    db_path, callbacks = ":memory:", False
+    rest = list(options)
+    while rest:
+        option = rest.pop(0)
+        if option == "--db":
+            db_path = rest.pop(0)
+        elif option == "--callbacks":
+            callbacks = True
+        else:
+            raise SystemExit(f"gateway target: unknown option {option!r}")
+    config = load_config(None, simulator_url=simulator_url).with_api_key(api_key)
+    if callbacks:
+        config = dataclasses.replace(config, public_url=public_url)
+    return create_app(config, db_path=db_path)
 
 
 def main(argv: list[str]) -> None:
+    """``NAME ARGS...``; ``--profile FILE`` (anywhere) writes a cProfile of the server to FILE on exit."""
+    profile_path = None
+    if "--profile" in argv:
+        at = argv.index("--profile")
+        profile_path = argv[at + 1]
+        argv = argv[:at] + argv[at + 2 :]
     name, *args = argv
-    app = {"bare": bare_app, "simulator": simulator_app, "gateway": gateway_app}[name](*args)
     sock = bind("127.0.0.1", 0)
-    print(url_of(sock), flush=True)
+    url = url_of(sock)
+    if name == "gateway":
+        app = gateway_app(*args, public_url=url)
+    else:
+        app = {"bare": bare_app, "simulator": simulator_app}[name](*args)
+    print(url, flush=True)
+    # loop="auto" is uvloop when installed (it is a dependency via uvicorn[standard]); Server.run
+    # uses the config's loop factory, as simulator.server.run_loop does.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    if profile_path is None:
+        server.run(sockets=[sock])
+        return
+    import cProfile
+
+    import signal
+
+    profiler = cProfile.Profile()
+
+    def dump(*_: object) -> None:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
+        sys.exit(0)
+
+    # uvicorn shuts down on SIGTERM, then re-raises it with the previous handler in place: this one.
+    signal.signal(signal.SIGTERM, dump)
+    profiler.enable()
+    server.run(sockets=[sock])
+    dump()
 
 
 if __name__ == "__main__":

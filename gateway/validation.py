@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 import phonenumbers
@@ -138,6 +139,7 @@ def _string(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
+@lru_cache(maxsize=16_384)  # phonenumbers.parse costs tens of microseconds; traffic repeats numbers
 def e164_problem(value: str) -> str | None:
     """Why ``value`` is not an acceptable E.164 number, or None when it is.
 
