@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from gateway import validation
+from gateway import validation, webhooks
 from gateway.config import ApiKey
 from gateway.errors import (
     CODE_FOR_HTTP_STATUS,
@@ -192,7 +192,7 @@ async def send(request: Request) -> Response:
     parsed = validation.send_request(body, gateway.context)
 
     async def run() -> tuple[int, Payload]:
-        return _delivery_outcome(await gateway.send(parsed))
+        return _delivery_outcome(await gateway.send(parsed, api_key=request.state.api_key.name))
 
     return await idempotent(request, body, run)
 
@@ -203,7 +203,7 @@ async def bulk(request: Request) -> Response:
     parsed = validation.bulk_request(body, gateway.context)
 
     async def run() -> tuple[int, Payload]:
-        messages = await gateway.bulk(parsed)
+        messages = await gateway.bulk(parsed, api_key=request.state.api_key.name)
         sent = sum(1 for m in messages if m.status == "sent")
         items = [
             {"id": m.id, "to": m.to, "status": m.status, "cost": float(m.cost), "error": m.error.to_json() if m.error else None}
@@ -256,7 +256,14 @@ async def get_message(request: Request) -> Response:
 async def message_events(request: Request) -> Response:
     message = _message_or_404(request)
     events = [event.to_json() for event in _gateway(request).store.events(message.id)]
+    tracking: webhooks.Tracking | None = getattr(request.app.state, "tracking", None)
+    if tracking is not None:  # with the customer webhooks announcing its changes, and how they went
+        events = tracking.timeline(message.id, events)
     return render(request, 200, ok({"object": "list", "message_id": message.id, "events": events}))
+
+
+async def provider_webhook(request: Request) -> Response:
+    return render(request, 200, ok(await webhooks.receive(request)))
 
 
 async def health(request: Request) -> Response:
@@ -298,4 +305,6 @@ routes = [
     Route("/api/v1/messages", _endpoint(list_messages), methods=["GET"]),
     Route("/api/v1/messages/{message_id}", _endpoint(get_message), methods=["GET"]),
     Route("/api/v1/messages/{message_id}/events", _endpoint(message_events), methods=["GET"]),
+    # Providers call this with no Bearer key; Twilio's signature is checked inside.
+    Route("/api/v1/webhooks/{provider}", _endpoint(provider_webhook, auth=False), methods=["POST"]),
 ]

@@ -37,6 +37,11 @@ DEFAULT_CREDENTIALS: Final[Mapping[str, Mapping[str, str]]] = {
 }
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
+# Top-level keys of the webhook settings (``WebhookSettings``), flat as the docs show them.
+_WEBHOOK_KEYS: Final = (
+    "webhook_url", "webhook_secret", "webhook_timeout_seconds", "webhook_retry_seconds",
+    "webhook_max_age_seconds", "poll_after_seconds", "report_park_seconds",
+)
 
 
 class ConfigError(ValueError):
@@ -75,6 +80,22 @@ class Route:
 class ApiKey:
     key: str = field(repr=False)  # never in logs or reprs
     name: str
+    # Where events of messages this key sent go, and what signs them (else the global settings).
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Customer webhooks and delivery-report tracking (docs/gateway.md, "Delivery reports and webhooks")."""
+
+    url: str | None = None  # where message events are POSTed; None (and no per-key URL): no webhooks
+    secret: str | None = field(default=None, repr=False)  # None: derived from the sending API key
+    timeout_seconds: float = 10.0
+    retry_seconds: float = 1.0  # wait before the first retry; doubles each time, at most an hour
+    max_age_seconds: float = 3 * 86400.0  # an event not delivered by then is marked failed
+    poll_after_seconds: float | None = None  # poll providers for messages stuck in sent this long; None: off
+    park_seconds: float = 600.0  # how long a report for a message not (yet) known waits for it
 
 
 @dataclass(frozen=True)
@@ -92,6 +113,7 @@ class GatewayConfig:
     breaker: BreakerConfig = BreakerConfig()
     # Base URL providers call back (delivery reports); None sends no callback URL.
     public_url: str | None = None
+    webhooks: WebhookSettings = WebhookSettings()
 
     def with_api_key(self, key: str, name: str = "default") -> GatewayConfig:
         return replace(self, api_keys=(*self.api_keys, ApiKey(key=key, name=name)))
@@ -202,7 +224,7 @@ class _Parser:
 
     def config(self, data: object) -> GatewayConfig:
         top = self.mapping(data, "")
-        self.known_keys(top, "", {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url"})
+        self.known_keys(top, "", {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS})
         providers = self.providers(top.get("providers"))
         chain = (
             self.chain(top["default_chain"], "default_chain", providers)
@@ -216,6 +238,22 @@ class _Parser:
             api_keys=self.api_keys(top.get("api_keys", [])),
             breaker=self.breaker(top.get("breaker", {})),
             public_url=self.url(top["public_url"], "public_url") if top.get("public_url") is not None else None,
+            webhooks=self.webhooks(top),
+        )
+
+    def webhooks(self, top: dict[Any, Any]) -> WebhookSettings:
+        def seconds(key: str, default: float) -> float:
+            return self.positive(top.get(key, default), key)
+
+        poll = top.get("poll_after_seconds")
+        return WebhookSettings(
+            url=self.url(top["webhook_url"], "webhook_url") if top.get("webhook_url") is not None else None,
+            secret=self.string(top["webhook_secret"], "webhook_secret") if top.get("webhook_secret") is not None else None,
+            timeout_seconds=seconds("webhook_timeout_seconds", 10.0),
+            retry_seconds=seconds("webhook_retry_seconds", 1.0),
+            max_age_seconds=seconds("webhook_max_age_seconds", 3 * 86400.0),
+            poll_after_seconds=self.positive(poll, "poll_after_seconds") if poll is not None else None,
+            park_seconds=seconds("report_park_seconds", 600.0),
         )
 
     def providers(self, value: object) -> dict[str, ProviderConfig]:
@@ -280,12 +318,15 @@ class _Parser:
             if isinstance(item, str):
                 item = {"key": item}
             spec = self.mapping(item, where)
-            self.known_keys(spec, where, {"key", "name"})
+            self.known_keys(spec, where, {"key", "name", "webhook_url", "webhook_secret"})
             key = self.string(spec.get("key"), f"{where}.key")
             if any(ch.isspace() for ch in key):
                 raise self.fail(f"{where}.key", "must not contain whitespace")
             name = self.string(spec["name"], f"{where}.name") if "name" in spec else f"key-{i + 1}"
-            keys.append(ApiKey(key=key, name=name))
+            url = self.url(spec["webhook_url"], f"{where}.webhook_url") if spec.get("webhook_url") is not None else None
+            secret = spec.get("webhook_secret")
+            secret = self.string(secret, f"{where}.webhook_secret") if secret is not None else None
+            keys.append(ApiKey(key=key, name=name, webhook_url=url, webhook_secret=secret))
         return tuple(keys)
 
     def breaker(self, value: object) -> BreakerConfig:

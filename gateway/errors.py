@@ -5,8 +5,10 @@
      │    ├── InvalidJSON             400 invalid_json
      │    ├── InvalidParameter        400 invalid_parameter          (query string; names ``param``)
      │    ├── InvalidIdempotencyKey   400 invalid_idempotency_key
+     │    ├── InvalidReport           400 invalid_report             (a provider webhook that is not its report)
      │    ├── Unauthorized            401 unauthorized               (no or malformed Authorization)
      │    ├── InvalidApiKey           401 invalid_api_key
+     │    ├── InvalidSignature        403 invalid_signature          (a forged or unsigned provider webhook)
      │    ├── NotFound                404 not_found                  (no such route)
      │    ├── MessageNotFound         404 message_not_found
      │    ├── MethodNotAllowed        405 method_not_allowed
@@ -38,8 +40,10 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "invalid_json": 400,
     "invalid_parameter": 400,
     "invalid_idempotency_key": 400,
+    "invalid_report": 400,
     "unauthorized": 401,
     "invalid_api_key": 401,
+    "invalid_signature": 403,
     "not_found": 404,
     "message_not_found": 404,
     "method_not_allowed": 405,
@@ -56,7 +60,8 @@ ERROR_STATUS: Final[dict[str, int]] = {
 
 # Codes that only appear inside a message's ``error`` object, never as an HTTP answer.
 MESSAGE_ERROR_CODES: Final[frozenset[str]] = frozenset(
-    {"invalid_recipient", "duplicate_recipient", "provider_rejected", "routing_exhausted", "interrupted"}
+    {"invalid_recipient", "duplicate_recipient", "provider_rejected", "routing_exhausted", "interrupted",
+     "undelivered", "delivery_failed"}
 )
 
 
@@ -101,6 +106,14 @@ class Unauthorized(RequestError):
 
 class InvalidApiKey(RequestError):
     code = "invalid_api_key"
+
+
+class InvalidReport(RequestError):
+    code = "invalid_report"
+
+
+class InvalidSignature(RequestError):
+    code = "invalid_signature"
 
 
 class NotFound(RequestError):

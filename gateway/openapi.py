@@ -48,6 +48,7 @@ _SEND_FIELDS: dict[str, Any] = {
     "provider": _nullable({"enum": PROVIDERS}),
     "reference": _nullable({"type": "string", "maxLength": MAX_REFERENCE_CHARS}),
 }
+_EVENT_TYPES = ["message.sent", "message.delivered", "message.undelivered", "message.failed"]
 _E164 = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "examples": ["+12025550143"]}
 
 SCHEMAS: dict[str, Any] = {
@@ -90,7 +91,8 @@ SCHEMAS: dict[str, Any] = {
     "MessageError": {
         "type": "object", "required": ["code", "message"],
         "properties": {
-            "code": {"enum": ["invalid_recipient", "duplicate_recipient", "provider_rejected", "routing_exhausted", "interrupted"]},
+            "code": {"enum": ["invalid_recipient", "duplicate_recipient", "provider_rejected", "routing_exhausted",
+                              "interrupted", "undelivered", "delivery_failed"]},
             "message": {"type": "string"}, "provider": {"type": "string"}, "reason": {"type": "string"},
             "provider_code": {"type": "string"},
         },
@@ -164,9 +166,45 @@ SCHEMAS: dict[str, Any] = {
             "object": {"const": "list"}, "message_id": {"type": "string"},
             "events": {"type": "array", "items": {
                 "type": "object", "required": ["type", "at"],
-                "properties": {"type": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
-                               "status": _nullable({"type": "string"})},
+                "description": "queued, attempt, sent, failed, delivery_report (every provider report, applied or "
+                               "not) and webhook (one per customer event, with its delivery state)",
+                "properties": {
+                    "type": {"enum": ["queued", "attempt", "sent", "failed", "delivery_report", "webhook"]},
+                    "at": {"type": "string", "format": "date-time"}, "status": _nullable({"type": "string"}),
+                    "source": {"enum": ["webhook", "poll"]}, "applied": {"type": "boolean"},
+                    "report_status": _nullable({"enum": ["sent", "delivered", "undelivered", "failed"]}),
+                    "provider_status": {"type": "string"}, "error_code": _nullable({"type": "string"}),
+                    "error_text": _nullable({"type": "string"}), "note": {"type": "string"},
+                    "event_id": {"type": "string"}, "event_type": {"enum": _EVENT_TYPES},
+                    "delivery": {"enum": ["pending", "delivered", "failed"]}, "attempts": {"type": "integer"},
+                    "last_http_status": _nullable({"type": "integer"}), "last_error": _nullable({"type": "string"}),
+                    "next_attempt_at": _nullable({"type": "string"}), "delivered_at": _nullable({"type": "string"}),
+                },
             }},
+        },
+    },
+    "ReportReceipt": {
+        "type": "object", "required": ["object", "provider", "reports", "changed", "recorded", "parked"],
+        "properties": {
+            "object": {"const": "report_receipt"}, "provider": {"enum": PROVIDERS},
+            "reports": {"type": "integer"}, "changed": {"type": "integer", "description": "moved a message's status"},
+            "recorded": {"type": "integer", "description": "stored as events only: duplicate, late or informational"},
+            "parked": {"type": "integer", "description": "for messages not known (yet); applied when they appear"},
+        },
+    },
+    "ProviderReport": {
+        "type": "object", "additionalProperties": True,
+        "description": "The provider's own format: a Twilio status callback form, a Sinch recipient or batch "
+                       "report, Infobip {\"results\": [...]}, a ClickSend receipt (form or JSON).",
+    },
+    "WebhookEvent": {
+        "type": "object", "required": ["id", "object", "type", "created_at", "sequence", "message_id", "reference", "data"],
+        "properties": {
+            "id": {"type": "string", "pattern": "^evt_"}, "object": {"const": "event"}, "type": {"enum": _EVENT_TYPES},
+            "created_at": {"type": "string", "format": "date-time"},
+            "sequence": {"type": "integer", "description": "1, 2, ... per message, in the order delivered"},
+            "message_id": {"type": "string"}, "reference": _nullable({"type": "string"}),
+            "data": _ref("Message"),
         },
     },
     "Health": {
@@ -234,6 +272,17 @@ def _paths() -> dict[str, Any]:
             "operationId": "getMessage", "summary": "One message", "parameters": [_MESSAGE_ID],
             "responses": {"200": _json(_envelope(_ref("Message")), "The message"), **_errors(401, 404)},
         }},
+        "/api/v1/webhooks/{provider}": {"post": {
+            "operationId": "receiveDeliveryReport", "security": [],
+            "summary": "Delivery reports from a provider, in its own format (no Bearer key; Twilio's is signed)",
+            "parameters": [{"name": "provider", "in": "path", "required": True, "schema": {"enum": PROVIDERS}}],
+            "requestBody": {"required": True, "content": {
+                "application/x-www-form-urlencoded": {"schema": _ref("ProviderReport")},
+                "application/json": {"schema": _ref("ProviderReport")},
+            }},
+            "responses": {"200": _json(_envelope(_ref("ReportReceipt")), "Accepted, including reports for unknown messages"),
+                          **_errors(400, 403, 404, 413, 415, 500)},
+        }},
         "/api/v1/messages/{message_id}/events": {"get": {
             "operationId": "listMessageEvents", "summary": "A message's status history", "parameters": [_MESSAGE_ID],
             "responses": {"200": _json(_envelope(_ref("EventList")), "Its events, oldest first"), **_errors(401, 404)},
@@ -250,6 +299,14 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
+        # What the gateway POSTs to the customer's webhook URL (signed: LynSMS-Signature).
+        "webhooks": {"messageEvent": {"post": {
+            "operationId": "messageEvent", "summary": "A message changed status", "security": [],
+            "parameters": [{"name": "LynSMS-Signature", "in": "header", "required": True, "schema": {"type": "string"},
+                            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + '.' + body)>"}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("WebhookEvent")}}},
+            "responses": {"200": {"description": "Any 2xx acknowledges the event; anything else is retried"}},
+        }}},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}},
             "schemas": SCHEMAS,

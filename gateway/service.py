@@ -60,16 +60,16 @@ class Gateway:
         base = self.config.routes[route_id].chain if route_id is not None else self.config.default_chain
         return compute_chain(provider, base)
 
-    async def send(self, request: SendRequest) -> Message:
+    async def send(self, request: SendRequest, api_key: str | None = None) -> Message:
         """The stored message after routing: ``sent``, or ``failed`` with its error and attempts."""
         message = self._new(request.to, request, segment(request.body))
-        self.store.insert([message])
+        self.store.insert([message], api_key=api_key)  # the key's name decides where webhooks go
         await self._route([message], self.chain_for(request.provider, request.route_id))
         stored = self.store.get(message.id)
         assert stored is not None
         return stored
 
-    async def bulk(self, request: BulkRequest) -> list[Message]:
+    async def bulk(self, request: BulkRequest, api_key: str | None = None) -> list[Message]:
         """One stored message per recipient, in request order. Invalid numbers and repeats of an
         earlier recipient become failed messages without being sent."""
         seg = segment(request.body)
@@ -86,7 +86,7 @@ class Gateway:
                 error = None
             seen.add(to)
             messages.append(replace(message, status="failed", error=error) if error else message)
-        self.store.insert(messages)
+        self.store.insert(messages, api_key=api_key)
         await self._route([m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id))
         return self.store.get_many([m.id for m in messages])
 
@@ -208,7 +208,9 @@ class Gateway:
     async def _dispatch(self, provider: str, outbound: Sequence[Outbound]) -> list[_Result]:
         adapter = self.adapters[provider]
         size = max(1, adapter.max_batch)
-        if size == 1 or len(outbound) == 1:
+        if len(outbound) == 1:  # a single send: no semaphore, no extra task
+            return await _timed(provider, lambda: _as_list(adapter.send(outbound[0])), 1)
+        if size == 1:
             limit = asyncio.Semaphore(SINGLE_CONCURRENCY)
 
             async def one(message: Outbound) -> list[_Result]:

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS messages (
     error_json TEXT,
     created_at TEXT NOT NULL,
     sent_at TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    api_key TEXT  -- the name (never the key) of the API key that sent it: picks its webhook target
 );
 CREATE INDEX IF NOT EXISTS messages_status ON messages (status, seq);
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq);
@@ -127,6 +128,9 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
+        # Databases made before messages had an api_key column get it (NULL: the global webhook).
+        if "api_key" not in {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}:
+            self.db.execute("ALTER TABLE messages ADD COLUMN api_key TEXT")
 
     def close(self) -> None:
         self.db.close()
@@ -136,15 +140,16 @@ class Store:
 
     # -- messages ---------------------------------------------------------------------------
 
-    def insert(self, messages: Sequence[Message]) -> None:
-        """Store new messages (queued, or failed items that will never be routed) in one transaction."""
+    def insert(self, messages: Sequence[Message], api_key: str | None = None) -> None:
+        """Store new messages (queued, or failed items that will never be routed) in one transaction;
+        ``api_key`` is the name of the key that sent them."""
         with self._tx():
             self.db.executemany(
                 "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
-                "error_code, error_json, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "error_code, error_json, created_at, updated_at, api_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (m.id, m.to, m.sender, m.body, m.reference, m.route_id, m.status, m.segments, m.encoding,
-                     m.error.code if m.error else None, _error_json(m.error), m.created_at, m.updated_at)
+                     m.error.code if m.error else None, _error_json(m.error), m.created_at, m.updated_at, api_key)
                     for m in messages
                 ],
             )
@@ -159,12 +164,13 @@ class Store:
     def complete(self, completions: Sequence[Completion]) -> None:
         """Record a routing round: every attempt, and each message that reached a final state."""
         now = now_iso()
-        attempts = [(c.message_id, a) for c in completions for a in c.attempts]
+        # Each attempt is stored twice (its row and its event) from one encoding.
+        attempts = [(c.message_id, a, json.dumps(a.to_json())) for c in completions for a in c.attempts]
         finals = [c for c in completions if c.status is not None]
         with self._tx():
             self.db.executemany(
                 "INSERT INTO attempts (message_id, attempt_json) VALUES (?,?)",
-                [(mid, json.dumps(a.to_json())) for mid, a in attempts],
+                [(mid, data) for mid, _, data in attempts],
             )
             self.db.executemany(
                 "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
@@ -176,7 +182,7 @@ class Store:
                 ],
             )
             events: list[tuple[str, str, str | None, str, str]] = [
-                (mid, "attempt", None, a.at, json.dumps(a.to_json())) for mid, a in attempts
+                (mid, "attempt", None, a.at, data) for mid, a, data in attempts
             ]
             events += [_final_event(c, now) for c in finals]
             self.db.executemany("INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)", events)

@@ -31,6 +31,10 @@ log = logging.getLogger("lynsms.simulator")
 
 INTERMEDIATE = "sent"  # the generic word; each provider's delivery_report maps it (Dispatched, ENROUTE...)
 CALLBACK_TIMEOUT = 5.0
+# Callbacks in flight at once. A burst of reports (1,000 messages delivered in the same second) must
+# queue here: handing them all to the HTTP pool at once made it thrash and starved the event loop,
+# so the simulator stopped answering its own API.
+CALLBACK_CONCURRENCY = 32
 
 
 class Deliveries:
@@ -40,6 +44,7 @@ class Deliveries:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
+        self._slots = asyncio.Semaphore(CALLBACK_CONCURRENCY)
 
     @property
     def pending(self) -> int:
@@ -98,7 +103,12 @@ class Deliveries:
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             # trust_env off: a developer's HTTP(S)_PROXY must not swallow callbacks to 127.0.0.1.
-            self._client = httpx.AsyncClient(timeout=CALLBACK_TIMEOUT, trust_env=False, follow_redirects=False)
+            self._client = httpx.AsyncClient(
+                timeout=CALLBACK_TIMEOUT,
+                trust_env=False,
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=CALLBACK_CONCURRENCY, max_keepalive_connections=CALLBACK_CONCURRENCY),
+            )
         return self._client
 
     async def _push(
@@ -106,21 +116,22 @@ class Deliveries:
     ) -> None:
         journal = provider.sim.state.journal
         for attempt in range(1, plan.attempts + 1):
-            entry = journal.open("CALLBACK", callback.url, provider.name)
-            entry.account = message.account
-            entry.message_ids = [message.id]
-            entry.messages = [report]
-            outcome: dict[str, Any] = {"kind": "callback", "attempt": attempt, "attempts": plan.attempts}
-            started = time.perf_counter()
-            retry = True
-            try:
-                answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
-                entry.status = answer.status_code
-                retry = answer.status_code >= 500 or answer.status_code == 429
-                outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"
-            except httpx.HTTPError as exc:
-                outcome.update(result="retry", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
-            entry.duration_ms = (time.perf_counter() - started) * 1000
+            async with self._slots:
+                entry = journal.open("CALLBACK", callback.url, provider.name)
+                entry.account = message.account
+                entry.message_ids = [message.id]
+                entry.messages = [report]
+                outcome: dict[str, Any] = {"kind": "callback", "attempt": attempt, "attempts": plan.attempts}
+                started = time.perf_counter()
+                retry = True
+                try:
+                    answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
+                    entry.status = answer.status_code
+                    retry = answer.status_code >= 500 or answer.status_code == 429
+                    outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"
+                except httpx.HTTPError as exc:
+                    outcome.update(result="retry", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+                entry.duration_ms = (time.perf_counter() - started) * 1000
             if retry and attempt == plan.attempts:
                 outcome["result"] = "gave_up"
             entry.outcome = outcome

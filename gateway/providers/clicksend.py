@@ -48,6 +48,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from gateway.providers import http
+from gateway import reports
 from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 SOURCE: Final = "lynsms"
@@ -120,6 +121,13 @@ class ClickSendAdapter(http.HttpAdapter):
             http.list_field(http.field(reply.data, "data"), "messages"), [m.message_id for m in batch], "custom_string"
         )
         return [_result(entry) for entry in entries]
+
+    async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
+        """The message's latest receipt, ``GET /v3/sms/receipts/{message_id}`` (404: none yet)."""
+        return await http.fetch_reports(
+            self.client, f"{self.base_url}/v3/sms/receipts/{provider_message_id}", ERRORS, headers=self.headers,
+            parse=lambda data: reports.clicksend(http.field(data, "data")), none_yet=(404,),
+        )
 
     async def register_receipts(self, url: str) -> Failed | None:
         """Have ClickSend POST delivery receipts to ``url``; idempotent across restarts."""

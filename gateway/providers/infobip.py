@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from gateway.providers import http
+from gateway import reports
 from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 ACCEPTED_GROUPS: Final = frozenset({"ACCEPTED", "PENDING", "DELIVERED"})
@@ -164,6 +165,21 @@ class InfobipAdapter(http.HttpAdapter):
         return await http.exchange(
             self.client, self.url, ERRORS, headers={"Authorization": self.authorization}, json_body=body
         )
+
+    async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
+        """``GET /sms/3/reports?messageId=`` hands each report out once and only once, so whatever it
+        returns must be applied now (the caller does, in the same step). When it has nothing (not
+        final yet, or another consumer took it), ``GET /sms/3/logs``, which is not consumed, still
+        tells the current status."""
+        headers = {"Authorization": self.authorization}
+        for endpoint in ("reports", "logs"):
+            found = await http.fetch_reports(
+                self.client, f"{self.base_url}/sms/3/{endpoint}?messageId={provider_message_id}", ERRORS,
+                headers=headers, parse=reports.infobip,
+            )
+            if isinstance(found, Failed) or found:
+                return found
+        return []
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         ordered = [m for members in _groups(batch) for m in members]  # the order destinations were sent

@@ -52,6 +52,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from gateway.providers import http
+from gateway import reports
 from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
@@ -187,6 +188,17 @@ class SinchAdapter(http.HttpAdapter):
             return bearer
         return await http.exchange(
             self.client, self.url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, json_body=body
+        )
+
+    async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
+        """The recipient's latest report, ``GET .../batches/{batch_id}/delivery_report/{msisdn}``."""
+        batch_id, _, recipient = provider_message_id.partition(":")
+        bearer = self.api_token if self.token is None else await self.token.bearer()
+        if isinstance(bearer, Failed):
+            return bearer
+        url = f"{self.url}/{batch_id}/delivery_report/{recipient.lstrip('+')}"
+        return await http.fetch_reports(
+            self.client, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=reports.sinch
         )
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:

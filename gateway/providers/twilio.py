@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from gateway.providers import http
+from gateway import reports
 from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 _RULES: Final[dict[str, http.Rule]] = {
@@ -82,3 +83,10 @@ class TwilioAdapter(http.HttpAdapter):
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         return [Accepted(http.text_field(reply.data, "sid"), http.optional_text(reply.data, "status"))]
+
+    async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
+        """The message's status from its resource, ``GET .../Messages/{Sid}.json``."""
+        url = self.url.removesuffix(".json") + f"/{provider_message_id}.json"
+        return await http.fetch_reports(
+            self.client, url, ERRORS, headers={"Authorization": self.authorization}, parse=reports.twilio_resource
+        )
