@@ -70,7 +70,19 @@ def _gateway_app(args: argparse.Namespace, simulator_url: str, public_url: str, 
     if config.public_url is None:
         # Providers call the gateway back where it actually listens.
         config = dataclasses.replace(config, public_url=public_url)
+    if getattr(args, "webhook_url", None):
+        config = dataclasses.replace(config, webhooks=dataclasses.replace(config.webhooks, url=args.webhook_url))
     return create_app(config, db_path=args.db)
+
+
+def _webhook_lines(app: Any, api_key: str) -> list[str]:
+    """Where message events go and the secret that signs them (derived from the key unless configured)."""
+    from gateway.signing import derive_secret
+
+    webhooks = app.state.config.webhooks
+    if webhooks.url is None:
+        return []
+    return [f"  webhooks   {webhooks.url}", f"  webhook secret  {webhooks.secret or derive_secret(api_key)}"]
 
 
 def _api_key() -> str:
@@ -89,7 +101,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     url = url_of(sock)
     key = _api_key()
     app = _gateway_app(args, args.simulator_url, url, key)
-    print(f"LynSMS gateway    {url}/api\nAPI key           {key}", flush=True)
+    print("\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *_webhook_lines(app, key)]), flush=True)
     return _run([(_server(app), sock)])
 
 
@@ -100,17 +112,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     key = _api_key()
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key)
-    print(_banner(sim_url, gw_url, key), flush=True)
+    print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
     return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
 
 
-def _banner(sim_url: str, gw_url: str, key: str) -> str:
+def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -> str:
     return "\n".join(
         [
             "LynSMS Local is up. Ctrl-C stops both servers.",
             f"  gateway    {gw_url}/api",
             f"  simulator  {sim_url}   (inbox {sim_url}/_sim/)",
             f"  API key    {key}",
+            *webhooks,
             "",
             "Send a message:",
             f"  curl {gw_url}/api/v1/messages/send \\",
@@ -133,6 +146,14 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scenario_run(args: argparse.Namespace) -> int:
+    from simulator.replay import run_command
+
+    return run_command(
+        args.paths, gateway_url=args.gateway, simulator_url=args.simulator, api_key=args.api_key, junit=args.junit_xml
+    )
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -152,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
     up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     up.set_defaults(run=cmd_up)
 
     sim = commands.add_parser("simulator", help="run the provider simulator alone")
@@ -171,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=f"http://127.0.0.1:{DEFAULT_SIMULATOR_PORT}",
         help="where the built-in config finds the simulator (ignored for providers a --config file sets)",
     )
+    gw.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     gw.set_defaults(run=cmd_gateway)
 
     scenario = commands.add_parser("scenario", help="work with scenario files")
@@ -178,6 +201,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = scenario_commands.add_parser("check", help="validate scenario files; exit 1 listing file:line: problems")
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.set_defaults(run=cmd_scenario_check)
+    run = scenario_commands.add_parser("run", help="replay scenario files against a gateway; exit 0 iff every scenario passes")
+    run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    run.add_argument("--gateway", metavar="URL", help="drive this running gateway (with --simulator) instead of starting one")
+    run.add_argument("--simulator", metavar="URL", help="the running simulator that gateway sends to")
+    run.add_argument("--api-key", metavar="KEY", help="the external gateway's API key (default: $LYNSMS_API_KEY)")
+    run.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report for CI")
+    run.set_defaults(run=cmd_scenario_run)
     return parser
 
 

@@ -13,12 +13,15 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 
 from simulator.engine import Decision, DeliveryPlan, Facts, Scope, number
 from simulator.model import ProviderName
 from simulator.numbers import lookup
+
+if TYPE_CHECKING:
+    from simulator.steps import Step
 
 PatternKind = Literal["exact", "glob", "regex", "contains"]
 LatencyKind = Literal["fixed", "uniform", "lognormal"]
@@ -266,3 +269,6 @@ class Scenario:
     rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)  # provider name -> rules
     source: str | None = None  # file path, or None for a scenario sent over HTTP
     definition: Mapping[str, Any] | None = None  # the document as written, for GET /_sim/scenario
+    # For the replay runner (simulator.replay): settings of the gateway it starts, and what it does.
+    gateway: Mapping[str, Any] = field(default_factory=dict)
+    steps: tuple[Step, ...] = ()

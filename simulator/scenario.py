@@ -28,6 +28,7 @@ from simulator.engine import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
 from simulator.model import DeliveryStatus, ProviderName
 from simulator.rules import Defaults, Match, Rule, Scenario
 from simulator.scenario_schema import SCHEMA, KeyPath, schema_problems
+from simulator.steps import build_steps, gateway_problems
 
 __all__ = ["SCHEMA", "Problem", "Scenario", "ScenarioError", "check_paths", "check_text", "load", "parse"]
 
@@ -221,6 +222,10 @@ class _Builder:
         for provider, items in data.get("providers", {}).items():
             providers[provider] = self.provider_rules(provider, items, defaults)
         account = data.get("account")
+        steps, step_problems = build_steps(data.get("steps", []), self.lines.of)
+        self.problems.extend(step_problems)
+        if "gateway" in data:
+            self.problems.extend(gateway_problems(data["gateway"]))
         return Scenario(
             name=data["name"],
             description=data.get("description", ""),
@@ -229,6 +234,8 @@ class _Builder:
             defaults=defaults,
             rules=providers,
             definition=data,
+            gateway=dict(data.get("gateway", {})),
+            steps=steps,
         )
 
     def defaults(self, data: dict[str, Any]) -> Defaults:

@@ -52,9 +52,13 @@ def make_server(app: Any, **config: Any) -> uvicorn.Server:
 class ServerThread:
     """A uvicorn server on its own thread and event loop; ``url`` is valid once ``start`` returns."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", port: int = 0, *, sock: socket.socket | None = None, **config: Any
+    ) -> None:
         self.app = app
-        self.socket = bind(host, port)
+        # A socket bound beforehand lets a caller know the URL before building the app (a gateway
+        # that must tell providers where to call it back).
+        self.socket = sock if sock is not None else bind(host, port)
         self.url = url_of(self.socket)
         self.server = make_server(app, **config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn {self.url}", daemon=True)

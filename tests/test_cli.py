@@ -69,3 +69,22 @@ def test_bad_port_is_rejected_by_the_parser(port: str) -> None:
     )
     assert result.returncode == 2
     assert "--port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0") as (process, lines):
+        assert process.stdout is not None
+        while not lines[-1].lstrip().startswith("-d "):  # the helper stops at the banner's first blank line
+            lines.append(process.stdout.readline().rstrip("\n"))
+        banner = "\n".join(lines)
+        # The printed curl, parsed back: URL, headers and JSON body, sent as curl would send them.
+        url = re.search(r"curl (\S+)", banner).group(1)  # type: ignore[union-attr]
+        headers = dict(h.split(": ", 1) for h in re.findall(r'-H "([^"]+)"', banner))
+        body = re.search(r"-d '([^']+)'", banner).group(1)  # type: ignore[union-attr]
+        response = httpx.post(url, headers=headers, content=body.encode(), timeout=30)
+        assert response.status_code == 201, response.text
+        assert response.json()["data"]["status"] == "sent"
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        assert process.returncode == 0, err
+        assert "stopped" in out and "Traceback" not in err

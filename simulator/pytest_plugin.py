@@ -1,0 +1,176 @@
+"""The ``lynsms`` pytest plugin (entry point ``pytest11``): a real simulator and gateway as fixtures.
+
+- ``sms_simulator``: one simulator per session on a free port, reset before each test that uses it;
+- ``sms_gateway``: the reference gateway wired to it, fresh (store, circuit breaker, config) per test;
+- ``@pytest.mark.sms_scenario(scenario, account=None)``: load a scenario for one test;
+- scenario files with ``steps`` under a collected path run as test items (``pytest scenarios/``).
+
+Settings are fixtures a conftest can override: ``lynsms_seed`` (session), ``lynsms_api_key`` and
+``lynsms_gateway_config``. Nothing starts until a test asks for a fixture, so merely having the
+plugin installed costs a session nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    # The plugin loads in every pytest session of every project that has lynsms installed: the
+    # simulator, gateway and httpx are imported by the fixtures, only when a test asks for them.
+    from simulator.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
+    from simulator.testing import ScenarioSource, SmsSimulator
+
+MARKER = "sms_scenario"
+DEFAULT_API_KEY = "lyn_test_pytest"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "lynsms_collect_scenarios",
+        type="bool",
+        default=True,
+        help="lynsms: collect *.yaml/*.yml scenario files that have 'steps' as test items (default: true)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here so --strict-markers accepts it in every project that has the plugin.
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(scenario, account=None): load a simulator scenario (file path, inline YAML or mapping) "
+        "for this test only; relative paths are looked up beside the test file first",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml") or not parent.config.getini("lynsms_collect_scenarios"):
+        return None
+    # Imported only when a YAML file is seen: the replay runner pulls in the whole stack.
+    from simulator.scenario_items import ScenarioFile, is_replayable
+
+    return ScenarioFile.from_parent(parent, path=file_path) if is_replayable(file_path) else None
+
+
+# ---- settings ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lynsms_seed() -> int:
+    """Seed of the session's simulator (ids, scenario draws). Override it session-scoped."""
+    return 0
+
+
+@pytest.fixture
+def lynsms_api_key() -> str:
+    """The key ``sms_gateway`` accepts and its ``client`` sends."""
+    return DEFAULT_API_KEY
+
+
+@pytest.fixture
+def lynsms_gateway_config() -> GatewayConfigSetting:
+    """The gateway's configuration for a test: None (every provider, at the simulator), a mapping in
+    the config file format (docs/gateway.md), or a ``gateway.config.GatewayConfig``."""
+    return None
+
+
+# ---- the simulator -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
+    """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
+    from simulator.app import create_app
+    from simulator.server import ServerThread
+    from simulator.testing import SmsSimulator
+
+    with ServerThread(create_app(seed=lynsms_seed)) as server:
+        handle = SmsSimulator(server.url)
+        try:
+            yield handle
+        finally:
+            handle.close()
+
+
+@pytest.fixture
+def sms_simulator(request: pytest.FixtureRequest, lynsms_simulator_session: SmsSimulator) -> SmsSimulator:
+    """The session's simulator, reset for this test, with this test's ``sms_scenario`` markers loaded."""
+    from simulator.scenario import ScenarioError
+
+    simulator = lynsms_simulator_session
+    simulator.reset()
+    # iter_markers yields the closest first; load the farthest first so the closest wins a scope.
+    for marker in reversed(list(request.node.iter_markers(MARKER))):
+        scenario, account = _marker_arguments(marker)
+        problem = None
+        try:
+            simulator.load(scenario, account, base=request.path.parent)
+        except (ScenarioError, FileNotFoundError) as exc:
+            problem = str(exc)
+        if problem is not None:  # failed outside the except: no "during handling" chain in the report
+            pytest.fail(f"@pytest.mark.{MARKER}: {problem}", pytrace=False)
+    return simulator
+
+
+@pytest.fixture(autouse=True)
+def _lynsms_scenario_marker(request: pytest.FixtureRequest) -> None:
+    # A marked test gets its scenario loaded even if it only talks to the simulator's URL indirectly.
+    if request.node.get_closest_marker(MARKER) is not None:
+        request.getfixturevalue("sms_simulator")
+
+
+def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
+    unknown = set(marker.kwargs) - {"scenario", "account"}
+    arguments = [*marker.args, *([marker.kwargs["scenario"]] if "scenario" in marker.kwargs else [])]
+    if unknown or len(arguments) != 1:
+        pytest.fail(
+            f"@pytest.mark.{MARKER} takes one scenario (a file path, YAML text or a mapping) and an "
+            f"optional account=...; got args={marker.args!r} kwargs={marker.kwargs!r}",
+            pytrace=False,
+        )
+    scenario = arguments[0]
+    if not isinstance(scenario, str | Path | Mapping):
+        pytest.fail(f"@pytest.mark.{MARKER}: the scenario must be a path, YAML text or a mapping, not {type(scenario).__name__}", pytrace=False)
+    account: Any = marker.kwargs.get("account")
+    if account is not None and not isinstance(account, str):
+        pytest.fail(f"@pytest.mark.{MARKER}: account must be a string", pytrace=False)
+    return scenario, account
+
+
+# ---- the gateway ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _lynsms_gateway_host() -> Iterator[GatewayHost]:
+    from simulator.gateway_host import GatewayHost
+
+    with GatewayHost() as host:
+        yield host
+
+
+@pytest.fixture
+def sms_gateway(
+    sms_simulator: SmsSimulator,
+    _lynsms_gateway_host: GatewayHost,
+    lynsms_gateway_config: GatewayConfigSetting,
+    lynsms_api_key: str,
+) -> Iterator[SmsGateway]:
+    """A fresh reference gateway for this test (empty store, closed circuits), sending to ``sms_simulator``."""
+    import httpx
+
+    from gateway import create_app
+    from simulator.gateway_host import SmsGateway, gateway_config
+
+    host = _lynsms_gateway_host
+    config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)
+    # environ={}: a LYNSMS_API_KEY in the developer's shell must not change what the tests accept.
+    host.mount(create_app(config, environ={}))
+    try:
+        headers = {"Authorization": f"Bearer {lynsms_api_key}"}
+        with httpx.Client(base_url=host.url, headers=headers, timeout=30.0) as client:
+            yield SmsGateway(url=host.url, api_key=lynsms_api_key, config=config, client=client)
+    finally:
+        host.unmount()

@@ -1,0 +1,81 @@
+"""``lynsms scenario run``: check the files, replay each, print progress and reports, write JUnit XML."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TextIO
+
+from simulator.replay.report import format_report, junit_xml, summary
+from simulator.replay.runner import ScenarioResult, run_scenario
+from simulator.replay.stack import Stack, external_stack, start_stack
+from simulator.scenario import SUFFIXES, check_paths, load
+
+API_KEY_ENV = "LYNSMS_API_KEY"
+
+
+class UsageError(ValueError):
+    """Bad arguments or unusable files: exit 2."""
+
+
+def scenario_files(paths: Iterable[str]) -> list[str]:
+    """The files named, with folders expanded to their *.yaml, *.yml and *.json in name order."""
+    files: list[str] = []
+    for name in paths:
+        folder = Path(name)
+        if folder.is_dir():
+            files.extend(str(p) for p in sorted(folder.rglob("*")) if p.suffix in SUFFIXES and p.is_file())
+        else:
+            files.append(name)
+    return files
+
+
+def run_command(
+    paths: Sequence[str],
+    *,
+    gateway_url: str | None = None,
+    simulator_url: str | None = None,
+    api_key: str | None = None,
+    junit: str | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Exit status: 0 every scenario passed, 1 some failed, 2 usage or file errors."""
+    # Looked up per call, not as defaults: pytest's capsys swaps sys.stdout after import.
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if (gateway_url is None) != (simulator_url is None):
+        print("lynsms: --gateway and --simulator go together: give both to drive running servers, or neither", file=err)
+        return 2
+    key = api_key or os.environ.get(API_KEY_ENV)
+    if gateway_url is not None and not key:
+        print(f"lynsms: driving an external gateway needs its API key: --api-key KEY or {API_KEY_ENV}", file=err)
+        return 2
+    problems = check_paths(paths)
+    if problems:
+        for problem in problems:
+            print(problem, file=out)
+        print(f"{len(problems)} problem(s)", file=err)
+        return 2
+    scenarios = [load(f) for f in scenario_files(paths)]
+    started = time.monotonic()
+    results: list[ScenarioResult] = []
+    for scenario in scenarios:
+        context: AbstractContextManager[Stack]
+        if gateway_url is not None and simulator_url is not None and key:
+            context = nullcontext(external_stack(gateway_url, simulator_url, key))
+        else:
+            context = start_stack(scenario)
+        with context as stack:
+            result = run_scenario(scenario, stack)
+        results.append(result)
+        print(format_report(result), file=out, flush=True)
+    elapsed = time.monotonic() - started
+    print(summary(results, elapsed), file=out, flush=True)
+    if junit is not None:
+        Path(junit).write_text(junit_xml(results, elapsed), "utf-8")
+    return 0 if all(r.passed for r in results) else 1

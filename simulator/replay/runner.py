@@ -1,0 +1,339 @@
+"""Replaying one scenario: reset the simulator, load the scenario, run its steps against the gateway.
+
+Each step is bracketed by the simulator's journal sequence (``GET /_sim/requests?since=SEQ``), so
+the per-provider counts and the journal lines in a failure report are exactly what that step caused.
+The first failing step ends the scenario: later steps usually build on it, and their failures
+would only repeat the first one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from simulator.matchers import Difference, differences, render
+from simulator.replay.stack import Stack
+from simulator.rules import Scenario
+from simulator.steps import (
+    FINAL_STATUSES,
+    MISSING,
+    Step,
+    UnresolvedReference,
+    message_id_of,
+    resolve,
+)
+
+POLL: Final = 0.05  # between looks at a message in wait_for, and at the webhook receiver
+WEBHOOK_WAIT: Final = 3.0  # how long expected webhooks may take to arrive after their step
+COUNTS: Final = ("requests", "messages", "accepted")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    step: int  # 0-based step index; -1 when the scenario could not start
+    label: str  # "step 2 'replay' (send)"
+    line: int  # of the step in its file; 0 when not from a step
+    expectation: str  # "expect.status", "expect.json", "expect.message", "expect.simulator", "wait_for"...
+    expected: str
+    actual: str
+    diff: tuple[str, ...] = ()  # one line per difference, with its path
+    journal: tuple[str, ...] = ()  # the simulator journal lines of the step
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    step: Step
+    seconds: float
+    summary: str  # what was done and what came back: "POST /api/v1/messages/send -> 201"
+    failures: tuple[Failure, ...] = ()
+    journal: tuple[str, ...] = ()
+    response: Any = None  # the response JSON, shown in reports
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioResult:
+    name: str
+    source: str | None
+    steps: tuple[StepResult, ...]
+    total_steps: int
+    seconds: float
+    error: Failure | None = None  # the scenario could not run at all (servers unreachable, scenario refused)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(s.passed for s in self.steps) and len(self.steps) == self.total_steps
+
+    @property
+    def failures(self) -> tuple[Failure, ...]:
+        found = tuple(f for s in self.steps for f in s.failures)
+        return (self.error, *found) if self.error else found
+
+
+class _Setup(Exception):
+    pass
+
+
+def run_scenario(scenario: Scenario, stack: Stack, *, on_step: Callable[[StepResult], None] | None = None) -> ScenarioResult:
+    """Replay ``scenario`` on ``stack``; ``on_step`` sees each step's result as it finishes."""
+    started = time.monotonic()
+    notes: list[str] = []
+    if scenario.gateway and not stack.managed:
+        notes.append("the scenario's gateway settings were not applied: the gateway is external")
+    if not scenario.steps:
+        notes.append("no steps: the scenario was loaded, nothing was replayed")
+    results: list[StepResult] = []
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    with httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False) as sim, \
+            httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False) as gateway:
+        run = _Run(scenario, stack, sim, gateway)
+        try:
+            run.prepare()
+        except (_Setup, httpx.HTTPError) as exc:
+            detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, httpx.HTTPError) else str(exc)
+            error = Failure(-1, "setup", 0, "setup", "the simulator to load the scenario", detail)
+            return ScenarioResult(scenario.name, scenario.source, (), len(scenario.steps), time.monotonic() - started, error, tuple(notes))
+        for step in scenario.steps:
+            result = run.step(step)
+            results.append(result)
+            if on_step is not None:
+                on_step(result)
+            if not result.passed:
+                break
+    return ScenarioResult(scenario.name, scenario.source, tuple(results), len(scenario.steps),
+                          time.monotonic() - started, None, tuple(notes))
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    summary: str
+    status: int | None = None
+    answer: Any = None  # the response JSON
+    message_ids: tuple[str, ...] = ()  # the messages the step is about
+    message: Any = None  # the stored message when the answer is one (get, wait_for)
+    failure: tuple[str, str, str] | None = None  # (expectation, expected, actual) when the action itself failed
+
+
+class _Run:
+    def __init__(self, scenario: Scenario, stack: Stack, sim: httpx.Client, gateway: httpx.Client) -> None:
+        self.scenario = scenario
+        self.stack = stack
+        self.sim = sim
+        self.gateway = gateway
+        self.answers: dict[str, Any] = {}  # step name -> response JSON, for ${steps.NAME...}
+        self.message_of: dict[str, str] = {}  # step name -> the message it is about
+
+    def prepare(self) -> None:
+        """Fresh simulator state with exactly this scenario loaded, so scenario files are independent."""
+        self.sim.post("/_sim/reset").raise_for_status()
+        self.sim.delete("/_sim/scenario", params={"all": "true"}).raise_for_status()
+        text = _source_text(self.scenario)
+        response = self.sim.put("/_sim/scenario", content=text.encode(), headers={"Content-Type": "application/yaml"})
+        if response.status_code != 200:
+            raise _Setup(f"the simulator refused the scenario: {response.status_code} {response.text[:500]}")
+        if self.stack.webhooks is not None:
+            self.stack.webhooks.clear()
+
+    def step(self, step: Step) -> StepResult:
+        before = self._last_seq()
+        started = time.monotonic()
+        try:
+            outcome = self._act(step)
+        except UnresolvedReference as exc:
+            outcome = _Outcome("not sent", failure=("reference", "a value from an earlier step", str(exc)))
+        except httpx.HTTPError as exc:
+            outcome = _Outcome("no answer", failure=("request", "an answer from the gateway", f"{type(exc).__name__}: {exc}"))
+        failures: list[tuple[str, str, str, tuple[str, ...]]] = []
+        if outcome.failure is not None:
+            failures.append((*outcome.failure, ()))
+        else:
+            failures.extend(self._check(step, outcome, before))
+        journal = self._journal(before)
+        if step.name is not None:
+            self.answers[step.name] = outcome.answer
+            if outcome.message_ids:
+                self.message_of[step.name] = outcome.message_ids[0]
+        built = tuple(Failure(step.index, step.label, step.line, kind, want, got, diff, journal)
+                      for kind, want, got, diff in failures)
+        return StepResult(step, time.monotonic() - started, outcome.summary, built, journal, outcome.answer)
+
+    # ---- actions ---------------------------------------------------------------------------------
+
+    def _act(self, step: Step) -> _Outcome:
+        headers = resolve(dict(step.headers), self.answers)
+        if step.action in ("send", "bulk"):
+            path = f"/api/v1/messages/{step.action}"
+            response = self.gateway.post(path, json=resolve(dict(step.body or {}), self.answers), headers=headers)
+            answer = _json(response)
+            if step.action == "send":
+                ids: tuple[str, ...] = tuple(filter(None, [message_id_of(answer)]))
+            else:
+                items = answer.get("data", {}).get("messages", []) if isinstance(answer, dict) else []
+                ids = tuple(item["id"] for item in items if isinstance(item, dict) and "id" in item)
+            return _Outcome(f"POST {path} -> {response.status_code}", response.status_code, answer, ids)
+        if step.action == "get":
+            message_id = self._target(step)
+            response = self.gateway.get(f"/api/v1/messages/{message_id}", headers=headers)
+            answer = _json(response)
+            found = answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
+            return _Outcome(f"GET /api/v1/messages/{message_id} -> {response.status_code}", response.status_code,
+                            answer, (message_id,), found)
+        if step.action == "wait_for":
+            return self._wait_for(step)
+        time.sleep(step.seconds)
+        return _Outcome(f"slept {step.seconds:g} s")
+
+    def _target(self, step: Step) -> str:
+        target = str(resolve(step.target, self.answers))
+        return self.message_of.get(target, target)
+
+    def _wait_for(self, step: Step) -> _Outcome:
+        message_id = self._target(step)
+        deadline = time.monotonic() + step.seconds
+        while True:
+            response = self.gateway.get(f"/api/v1/messages/{message_id}")
+            answer = _json(response)
+            message = answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
+            status = message.get("status") if isinstance(message, dict) else None
+            finished = status == step.status or status in FINAL_STATUSES or response.status_code != 200
+            if finished or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL)
+        summary = f"waited for {message_id} to be {step.status}: {status or response.status_code}"
+        failure = None
+        if status != step.status:
+            why = "" if status in FINAL_STATUSES else f" within {step.seconds:g} s"
+            error = message.get("error") if isinstance(message, dict) else None
+            got = f"{status or f'HTTP {response.status_code}'}" + (f" (error {render(error)})" if error else "")
+            failure = ("wait_for", f"status {step.status}{why}", got)
+        return _Outcome(summary, response.status_code, answer, (message_id,), message, failure)
+
+    # ---- expectations ----------------------------------------------------------------------------
+
+    def _check(self, step: Step, outcome: _Outcome, before: int) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        expect = step.expect
+        found: list[tuple[str, str, str, tuple[str, ...]]] = []
+        if expect.status is not None and outcome.status != expect.status:
+            found.append(("expect.status", str(expect.status), f"{outcome.status}: {render(outcome.answer, 300)}", ()))
+        if expect.json is not MISSING:
+            wanted = resolve(expect.json, self.answers)
+            found.extend(_compare("expect.json", wanted, outcome.answer))
+        if expect.message is not None:
+            message = outcome.message if outcome.message is not None else self._message(outcome.message_ids[:1])
+            wanted = resolve(dict(expect.message), self.answers)
+            if message is None:
+                found.append(("expect.message", "a stored message", f"none: the answer names no message ({outcome.summary})", ()))
+            else:
+                found.extend(_compare("expect.message", wanted, message))
+        if expect.messages is not None:
+            stored = [self._message((i,)) for i in outcome.message_ids]
+            found.extend(_compare("expect.messages", resolve(list(expect.messages), self.answers), stored))
+        if expect.simulator is not None:
+            counts = _counts(self._entries(before))
+            wanted_counts = {p: dict(c) for p, c in expect.simulator.items()}
+            actual = {p: {k: counts.get(p, {}).get(k, 0) for k in c} for p, c in wanted_counts.items()}
+            found.extend(_compare("expect.simulator", wanted_counts, actual))
+        if expect.webhooks is not None:
+            found.extend(self._webhooks(step, outcome))
+        return found
+
+    def _message(self, ids: tuple[str, ...]) -> Any:
+        if not ids:
+            return None
+        response = self.gateway.get(f"/api/v1/messages/{ids[0]}")
+        answer = _json(response)
+        return answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
+
+    def _webhooks(self, step: Step, outcome: _Outcome) -> list[tuple[str, str, str, tuple[str, ...]]]:
+        receiver = self.stack.webhooks
+        assert step.expect.webhooks is not None
+        if receiver is None:
+            return [("expect.webhooks", "webhook events", "no webhook receiver: webhooks are checked only on a stack the runner starts", ())]
+        wanted = resolve(list(step.expect.webhooks), self.answers)
+        ids = set(outcome.message_ids)
+        deadline = time.monotonic() + WEBHOOK_WAIT
+        while True:
+            events = [e for e in receiver.events() if not ids or (isinstance(e, dict) and e.get("message_id") in ids)]
+            if len(events) >= len(wanted) or time.monotonic() >= deadline:
+                break
+            time.sleep(POLL)
+        return _compare("expect.webhooks", wanted, events)
+
+    # ---- the simulator's journal -----------------------------------------------------------------
+
+    def _last_seq(self) -> int:
+        entries = self.sim.get("/_sim/requests", params={"limit": 1}).json()["requests"]
+        return int(entries[-1]["seq"]) if entries else 0
+
+    def _entries(self, since: int) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.sim.get("/_sim/requests", params={"since": since, "limit": 10_000}).json()["requests"]
+        return entries
+
+    def _journal(self, since: int) -> tuple[str, ...]:
+        try:
+            return tuple(journal_line(e) for e in self._entries(since))
+        except httpx.HTTPError as exc:
+            return (f"(journal unavailable: {type(exc).__name__}: {exc})",)
+
+
+def _compare(kind: str, expected: Any, actual: Any) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    found: list[Difference] = differences(expected, actual)
+    if not found:
+        return []
+    return [(kind, render(expected, 300), render(actual, 300), tuple(str(d) for d in found))]
+
+
+def _counts(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per provider (and ``total``): send requests (POSTs; callbacks and polling are not sends), the
+    messages they carried, and the messages the provider accepted."""
+    counts: dict[str, dict[str, int]] = {"total": dict.fromkeys(COUNTS, 0)}
+    for entry in entries:
+        provider = entry.get("provider")
+        if provider is None or entry.get("method") != "POST":
+            continue
+        for bucket in (counts.setdefault(provider, dict.fromkeys(COUNTS, 0)), counts["total"]):
+            bucket["requests"] += 1
+            bucket["messages"] += len(entry.get("messages") or [])
+            bucket["accepted"] += len(entry.get("message_ids") or [])
+    return counts
+
+
+def journal_line(entry: Mapping[str, Any]) -> str:
+    """``#3 twilio POST /2010-04-01/.../Messages.json -> 503  http_error 503 (rule 'outage')  2 ms``"""
+    outcome = entry.get("outcome") or {}
+    kind = str(outcome.get("kind", ""))
+    detail = {
+        "reject": outcome.get("reason"), "http_error": outcome.get("status"), "fault": outcome.get("fault"),
+        "accept": None,
+    }.get(kind)
+    what = " ".join(str(part) for part in (kind, detail) if part is not None)
+    if outcome.get("rule"):
+        what += f" (rule {outcome['rule']!r})"
+    if entry.get("method") == "CALLBACK" and outcome.get("result"):
+        what = f"callback {outcome['result']}"
+    status = entry.get("status")
+    answered = f"-> {status}" if status is not None else "-> no response"
+    return f"#{entry.get('seq')} {entry.get('provider') or '-'} {entry.get('method')} {entry.get('path')} {answered}  {what}  {entry.get('duration_ms', 0):g} ms"
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"non_json_body": response.text[:2000]}
+
+
+def _source_text(scenario: Scenario) -> str:
+    if scenario.source is not None:
+        return Path(scenario.source).read_text("utf-8")
+    return json.dumps(scenario.definition, default=str)

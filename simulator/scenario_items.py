@@ -1,0 +1,71 @@
+"""Scenario files as pytest items: ``pytest scenarios/`` replays every file that has ``steps``.
+
+Collected through pytest's documented non-Python-test hook (``pytest_collect_file``), one item
+per file. A YAML file counts as a replayable scenario when it has a top-level ``steps:`` key: a
+look at the text, not a parse, so a scenario broken enough not to parse is still collected and
+fails with its ``file:line`` problems instead of silently dropping out of the run. YAML files
+without ``steps`` (library scenarios that only script providers, CI configs, anything else) are
+left alone. Each item starts its own simulator and gateway with the scenario's settings, exactly
+as ``lynsms scenario run`` does, and fails with the same report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_STEPS = re.compile(r"^steps[ \t]*:", re.MULTILINE)
+
+
+def is_replayable(path: Path) -> bool:
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return _STEPS.search(text) is not None
+
+
+class ScenarioFailed(Exception):
+    """The replay runner's report of a failed scenario; shown as is, without a Python traceback."""
+
+    def __init__(self, report: str) -> None:
+        super().__init__(report)
+        self.report = report
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        # Named after the file: library scenarios are named after their file anyway, and the name
+        # must be known without parsing a file that may not parse.
+        yield ScenarioItem.from_parent(self, name=self.path.stem)
+
+
+class ScenarioItem(pytest.Item):
+    def runtest(self) -> None:
+        from simulator.replay import format_report, run_scenario, start_stack
+        from simulator.scenario import ScenarioError, parse
+
+        # Named as pytest names it (relative to the rootdir), like the path a user gives the CLI.
+        name = self.nodeid.split("::")[0]
+        try:
+            scenario = parse(self.path.read_text("utf-8"), name, path=name)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioFailed(f"{name}: cannot read: {exc}") from None
+        except ScenarioError as exc:
+            raise ScenarioFailed(str(exc)) from None
+        with start_stack(scenario) as stack:
+            result = run_scenario(scenario, stack)
+        if not result.passed:
+            raise ScenarioFailed(format_report(result))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | Any:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return excinfo.value.report
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"scenario {self.path.name}"

@@ -1,0 +1,179 @@
+"""``lynsms scenario run``: the library replays green, every kind of expectation fails readably,
+JUnit XML counts right, and a scenario drives servers someone else started."""
+
+from __future__ import annotations
+
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import simulator
+from gateway import create_app
+from gateway.config import load_config
+from simulator.cli import main
+from simulator.replay import external_stack, format_report, run_scenario, start_stack
+from simulator.scenario import load
+from simulator.server import ServerThread
+
+LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
+SEND = '{to: "+12025550143", from: LynSMS, body: "Your code is 482194", reference: ref-1}'
+OUTAGE = """
+name: {name}
+providers:
+  twilio:
+    - http_error: 503
+gateway:
+  timeout: 1s
+steps:
+  - name: first
+    send: {send}
+    expect:
+{expect}
+"""
+
+
+def scenario_file(tmp_path: Path, name: str, expect: str, *, extra_steps: str = "") -> Path:
+    body = OUTAGE.format(name=name, send=SEND, expect=textwrap.indent(textwrap.dedent(expect).strip(), " " * 6))
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(body + textwrap.indent(textwrap.dedent(extra_steps), "  "), "utf-8")
+    return path
+
+
+def test_the_whole_library_replays_green(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["scenario", "run", str(LIBRARY)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    names = sorted(p.stem for p in LIBRARY.glob("*.yaml"))
+    for name in names:
+        assert f"✓ {name}  (" in out
+    assert "✗" not in out
+    assert f"{len(names)} scenario(s): {len(names)} passed, 0 failed" in out
+
+
+# One deliberately failing expectation per kind: (expect block, what the report must say).
+FAILING = {
+    "status": ("status: 200", ["expect.status: expected 200", "got 201"]),
+    "json": ("json: {data: {provider: twilio}}", ['data.provider: expected "twilio", got "sinch"']),
+    "json-regex": ("json: {data: {id: {regex: '^sms_'}}}", ["data.id: expected a string matching /^sms_/, got \"msg_"]),
+    "json-approx": ("json: {data: {cost: {approx: 0.5, tolerance: 0.01}}}", ["data.cost: expected 0.5 ± 0.01, got 0.05"]),
+    "json-any": ("json: {data: {carrier: any}}", ["data.carrier: expected any value, got nothing (no such key)"]),
+    "message-status": ("message: {status: delivered}", ['status: expected "delivered", got "sent"']),
+    "message-attempts": ("message: {attempts: 1}", ["attempts: expected 1, got 2"]),
+    "message-provider": ("message: {provider: twilio}", ['provider: expected "twilio", got "sinch"']),
+    "simulator": ("simulator: {twilio: {requests: 0}, sinch: {accepted: 2}}",
+                  ["twilio.requests: expected 0, got 1", "sinch.accepted: expected 2, got 1"]),
+    "webhooks": ("webhooks: [{type: message.delivered}]", ['[0].type: expected "message.delivered", got "message.sent"']),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FAILING))
+def test_a_failing_expectation_names_the_step_the_expectation_and_the_actual_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    expect, says = FAILING[kind]
+    path = scenario_file(tmp_path, f"fails-{kind}", expect)
+    code = main(["scenario", "run", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert f"✗ fails-{kind}" in out
+    assert f"FAILED {path}:9: step 1 'first' (send)" in out
+    assert f"expect.{kind.split('-')[0]}" in out
+    for text in says:
+        assert text in out, out
+    # QA sees what each provider was asked and answered during the step.
+    assert "simulator journal of this step:" in out
+    assert "twilio POST /2010-04-01/Accounts/" in out and "-> 503  http_error 503" in out
+
+
+def test_wait_for_that_times_out_reports_the_last_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    steps = """
+      - wait_for: {message: first, status: delivered, timeout: 300ms}
+    """
+    path = scenario_file(tmp_path, "never-delivered", "status: 201", extra_steps=steps)
+    path.write_text(path.read_text().replace("gateway:", "defaults:\n  deliver: false\ngateway:"))
+    code = main(["scenario", "run", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "step 2 (wait_for)" in out
+    assert "wait_for: expected status delivered within 0.3 s" in out and "got sent" in out
+
+
+def test_a_failed_step_stops_the_scenario_and_later_steps_are_counted_not_run(tmp_path: Path) -> None:
+    steps = """
+      - get: first
+        expect: {status: 200}
+    """
+    path = scenario_file(tmp_path, "stops", "status: 500", extra_steps=steps)
+    scenario = load(path)
+    with start_stack(scenario) as stack:
+        result = run_scenario(scenario, stack)
+    assert not result.passed and len(result.steps) == 1
+    [failure] = result.failures
+    assert (failure.step, failure.expectation, failure.expected) == (0, "expect.status", "500")
+    assert failure.actual.startswith("201: ")
+    assert any("sinch POST" in line and "-> 201" in line for line in failure.journal)
+    assert "- 1 later step(s) not run" in format_report(result)
+
+
+def test_references_to_earlier_steps_and_idempotent_replays(tmp_path: Path) -> None:
+    steps = """
+      - name: again
+        send: {to: "+12025550143", from: LynSMS, body: "Your code is 482194", reference: ref-1}
+        headers: {Idempotency-Key: "${steps.first.data.id}"}
+      - name: replay
+        send: {to: "+12025550143", from: LynSMS, body: "Your code is 482194", reference: ref-1}
+        headers: {Idempotency-Key: "${steps.first.data.id}"}
+        expect:
+          json: {data: {id: "${steps.again.data.id}"}}
+          simulator: {total: {requests: 0}}
+      - get: "${steps.replay.data.id}"
+        expect: {message: {reference: ref-1, attempts: 2}}
+    """
+    path = scenario_file(tmp_path, "refs", "status: 201", extra_steps=steps)
+    assert main(["scenario", "run", str(path)]) == 0
+
+
+def test_junit_xml_has_one_testcase_per_scenario_and_counts_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario_file(tmp_path, "passes", "status: 201")
+    scenario_file(tmp_path, "fails", "message: {provider: twilio}")
+    report = tmp_path / "out" / "report.xml"
+    report.parent.mkdir()
+    code = main(["scenario", "run", str(tmp_path), "--junit-xml", str(report)])
+    capsys.readouterr()
+    assert code == 1
+    root = ET.parse(report).getroot()
+    [suite] = root.findall("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("2", "1", "0")
+    cases = {case.get("name"): case for case in suite.findall("testcase")}
+    assert set(cases) == {"passes", "fails"}
+    assert cases["passes"].find("failure") is None
+    failure = cases["fails"].find("failure")
+    assert failure is not None and failure.get("message") == "step 1 'first' (send): expect.message"
+    assert 'provider: expected "twilio", got "sinch"' in (failure.text or "")
+
+
+def test_a_scenario_drives_servers_started_elsewhere(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with ServerThread(simulator.create_app()) as sim:
+        config = load_config(None, sim.url).with_api_key("external-key")
+        with ServerThread(create_app(config, environ={})) as gateway:
+            path = scenario_file(tmp_path, "external", "status: 201\nmessage: {provider: sinch, attempts: 2}")
+            code = main(["scenario", "run", str(path), "--gateway", f"{gateway.url}/api", "--simulator", sim.url,
+                         "--api-key", "external-key"])
+            out = capsys.readouterr().out
+            assert code == 0, out
+            assert "note: the scenario's gateway settings were not applied: the gateway is external" in out
+            # The same API the pytest plugin uses.
+            result = run_scenario(load(path), external_stack(gateway.url, sim.url, "external-key"))
+            assert result.passed, format_report(result)
+
+
+def test_invalid_files_and_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: broken\nsteps:\n  - send: {to: '+12025550143'}\n    expect: {stauts: 201}\n", "utf-8")
+    assert main(["scenario", "run", str(broken)]) == 2
+    out = capsys.readouterr().out
+    assert f"{broken}:4: steps[0].expect.stauts: unknown key 'stauts' (did you mean 'status'?)" in out
+    assert main(["scenario", "run", str(LIBRARY), "--gateway", "http://127.0.0.1:1"]) == 2
+    assert "--gateway and --simulator go together" in capsys.readouterr().err
