@@ -1,0 +1,278 @@
+"""The pytest plugin, exercised the way a user meets it: a fresh pytest session in a temporary
+project (pytest's own ``pytester``), with the plugin loaded from its ``pytest11`` entry point.
+
+Sub-sessions run in a subprocess: they start servers on threads, which must not outlive them
+inside this process. Each sub-session runs with a strict config (strict markers, warnings as
+errors), as a careful project would, so the plugin is held to it too.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+STRICT_INI = """
+[pytest]
+addopts = --strict-markers -ra -p no:cacheprovider -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio
+filterwarnings = error
+xfail_strict = true
+"""
+
+TWILIO_DOWN = """
+name: twilio-down
+providers:
+  twilio:
+    - name: twilio-503
+      http_error: 503
+"""
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini(STRICT_INI)
+    return pytester
+
+
+def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        def test_send(sms_gateway, sms_simulator):
+            assert sms_gateway.url.startswith("http://127.0.0.1:")
+            assert sms_gateway.client.headers["Authorization"] == f"Bearer {sms_gateway.api_key}"
+            answer = sms_gateway.send(to="+447700900123", body="Your code is 1234")
+            assert answer.status_code == 201, answer.text
+            data = answer.json()["data"]
+            assert (data["status"], data["provider"]) == ("sent", "twilio")
+
+            [sent] = sms_simulator.assert_sent(to="+447700900123", provider="twilio", body_contains="code")
+            assert sent.id == data["provider_message_id"]
+            assert sms_simulator.messages(provider="twilio", to="447700900123") == [sent]
+            assert [r["provider"] for r in sms_simulator.requests(provider="twilio")] == ["twilio"]
+            sms_simulator.assert_nothing_sent(provider="sinch")
+
+        def test_the_client_is_a_plain_httpx_client(sms_gateway):
+            answer = sms_gateway.client.post(
+                "/api/v1/messages/send", json={"to": "+12025550143", "from": "Acme", "body": "Hi"}
+            )
+            assert answer.status_code == 201
+        """
+    )
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+
+
+def test_state_does_not_leak_between_tests(project: pytest.Pytester) -> None:
+    # Test A leaves a message, an idempotency key and an open Twilio circuit behind; test B sees none.
+    project.makefile(".yaml", twilio_down=TWILIO_DOWN)
+    project.makepyfile(
+        """
+        def test_a_leaves_state_behind(sms_gateway, sms_simulator):
+            assert sms_gateway.send(to="+12025550143", body="first", idempotency_key="k1").status_code == 201
+            sms_simulator.load("twilio_down.yaml")
+            for _ in range(5):  # five retryable failures open Twilio's circuit for 30 s
+                sms_gateway.send(to="+12025550143", body="fallback")
+            assert sms_gateway.client.get("/api/health").json()["data"]["providers"]["twilio"]["circuit"] == "open"
+
+        def test_b_starts_clean(sms_gateway, sms_simulator):
+            assert sms_simulator.messages() == []
+            assert sms_simulator.arrivals() == []  # the journal may hold the new gateway's own setup calls
+            assert sms_gateway.client.get("/api/v1/messages").json()["data"]["messages"] == []
+            answer = sms_gateway.send(to="+12025550143", body="second", idempotency_key="k1")
+            assert answer.status_code == 201 and "Idempotent-Replayed" not in answer.headers
+            assert answer.json()["data"]["provider"] == "twilio"  # scenario unloaded, circuit closed
+        """
+    )
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=2)
+
+
+def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> None:
+    project.makefile(".yaml", twilio_down=TWILIO_DOWN)
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.sms_scenario("twilio_down.yaml")
+        def test_file_beside_the_test(sms_gateway, sms_simulator):
+            assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
+            sms_simulator.assert_sent(provider="sinch")
+
+        @pytest.mark.sms_scenario('''
+        name: inline
+        providers:
+          twilio: [{http_error: 503}]
+        ''')
+        def test_inline_yaml(sms_gateway):
+            assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
+
+        @pytest.mark.sms_scenario({"name": "x", "providers": {"twilio": [{"http_error": 503}]}}, account="AC" + "9" * 32)
+        def test_mapping_for_another_account(sms_gateway):
+            # The gateway's Twilio account is not the scripted one: Twilio still accepts.
+            assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "twilio"
+
+        @pytest.mark.sms_scenario("twilio_down.yaml")
+        def test_marker_alone_resets_and_loads(request):
+            # No fixture asked for: the marker still loads the scenario into the session simulator.
+            simulator = request.getfixturevalue("lynsms_simulator_session")
+            [loaded] = simulator.control.get("/_sim/scenario").json()["scenarios"]
+            assert loaded["name"] == "twilio-down"
+
+        def test_unmarked_test_after_them(sms_gateway, sms_simulator):
+            assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "twilio"
+            assert sms_simulator.control.get("/_sim/scenario").json()["scenarios"] == []
+
+        @pytest.mark.sms_scenario("no_such_file.yaml")
+        def test_missing_file(sms_simulator):
+            pass
+
+        @pytest.mark.sms_scenario("name: broken\\nproviders:\\n  twilio:\\n    - tims: 3\\n")
+        def test_invalid_scenario(sms_simulator):
+            pass
+        """
+    )
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=5, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.sms_scenario: scenario file 'no_such_file.yaml' not found*",
+            "*@pytest.mark.sms_scenario: <inline scenario>:4: providers.twilio*.tims: unknown key 'tims' (did you mean 'times'?)",
+        ]
+    )
+
+
+def test_assert_sent_lists_the_near_misses(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.sms_scenario('''
+        name: sinch-rejects-uk
+        providers:
+          sinch:
+            - match: {country: GB}
+              reject: invalid_number
+        ''')
+        def test_wrong_number(sms_gateway, sms_simulator):
+            sms_gateway.send(to="+12025550143", body="Your code is 1234")
+            sms_gateway.send(to="+447700900123", body="Your code is 5678", provider="sinch")
+            sms_gateway.send(to="+447700900999", body="Welcome aboard")
+            sms_simulator.assert_sent(to="+447700900123", provider="sinch", body_contains="code")
+
+        def test_sent_twice(sms_gateway, sms_simulator):
+            sms_gateway.send(to="+12025550143", body="once")
+            sms_gateway.send(to="+12025550143", body="once")
+            sms_simulator.assert_sent(to="+12025550143")
+
+        def test_nothing_arrived(sms_simulator):
+            sms_simulator.assert_sent(to="+12025550143")
+
+        def test_something_was_sent(sms_gateway, sms_simulator):
+            sms_gateway.send(to="+12025550143", body="oops")
+            sms_simulator.assert_nothing_sent(provider="twilio")
+        """
+    )
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*expected 1 message(s) sent to +447700900123 via sinch with body containing 'code', found 0.",
+            "*Near misses (closest first; 3 message(s) reached the simulator in this test):",
+            "*sinch*to=+447700900123*body='Your code is 5678'*-> 400 reject invalid_number*differs: not accepted",
+            "*twilio*to=+12025550143*body='Your code is 1234'*-> 201 accepted*differs: provider, to",
+            "*twilio*to=+447700900999*body='Welcome aboard'*differs: provider, to, body",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*expected 1 message(s) sent to +12025550143, found 2.", "*Matching messages:", "*SM*twilio*'once'*", "*SM*twilio*'once'*"])
+    result.stdout.fnmatch_lines(["*Nothing reached the simulator at http://127.0.0.1:* in this test: is the code under test pointed at it?"])
+    result.stdout.fnmatch_lines(["*expected nothing sent via twilio, but 1 message(s) were accepted:", "*SM*twilio*to=+12025550143*'oops'*"])
+
+
+def test_settings_are_fixtures_a_conftest_overrides(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture
+        def lynsms_gateway_config():
+            return {"default_chain": ["sinch", "twilio"]}
+
+        @pytest.fixture
+        def lynsms_api_key():
+            return "lyn_test_mine"
+        """
+    )
+    project.makepyfile(
+        """
+        def test_overrides_apply(sms_gateway, sms_simulator):
+            assert sms_gateway.api_key == "lyn_test_mine"
+            assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
+            sms_simulator.assert_sent(provider="sinch", count=None)
+        """
+    )
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+
+
+PASSING_SCENARIO = """
+name: falls-back-to-sinch
+providers:
+  twilio:
+    - http_error: 503
+steps:
+  - name: send
+    send: {to: "+12025550143", from: LynSMS, body: "Hello"}
+    expect:
+      status: 201
+      json: {data: {status: sent, provider: sinch}}
+"""
+
+FAILING_SCENARIO = """
+name: expects-twilio
+providers:
+  twilio:
+    - http_error: 503
+steps:
+  - name: send
+    send: {to: "+12025550143", from: LynSMS, body: "Hello"}
+    expect:
+      json: {data: {provider: twilio}}
+"""
+
+
+def test_scenario_files_with_steps_run_as_test_items(project: pytest.Pytester) -> None:
+    project.makefile(".yaml", falls_back=PASSING_SCENARIO, expects_twilio=FAILING_SCENARIO)
+    # Not replayable (no steps): a provider script, and a YAML file that is no scenario at all.
+    project.makefile(".yaml", script_only="name: script-only\nproviders: {twilio: [{http_error: 503}]}\n")
+    project.makefile(".yml", ci="on: push\njobs: {}\n")
+    project.makefile(".yaml", broken="name: broken\nsteps:\n  - name: send\n    sned: {}\n")
+
+    result = project.runpytest_subprocess("-v")
+
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(["*falls_back.yaml::falls_back PASSED*"], consecutive=False)
+    # The failure is the replay runner's own report, not a Python traceback.
+    result.stdout.fnmatch_lines(
+        [
+            "*_ scenario expects_twilio.yaml _*",
+            "✗ expects-twilio  (expects_twilio.yaml)  * s",
+            "    ✗ step 1 'send' (send)  POST /api/v1/messages/send -> 201 *",
+            "  FAILED expects_twilio.yaml:*: step 1 'send' (send)",
+            "    expect.json: (expected, got)",
+            '      data.provider: expected "twilio", got "sinch"',
+            "    simulator journal of this step:",
+            "      #1 twilio POST /2010-04-01/Accounts/*/Messages.json -> 503  http_error 503*",
+            "      #2 sinch POST /xms/v1/*/batches -> 201  accept*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["broken.yaml:4: steps[[]0[]].sned: unknown key 'sned' (did you mean 'send'?)"])
+    assert "Traceback" not in result.stdout.str() and "runtest" not in result.stdout.str()
+    result.stdout.no_fnmatch_line("*script_only*")
+    result.stdout.no_fnmatch_line("*ci.yml*")
+
+
+def test_scenario_collection_can_be_switched_off(project: pytest.Pytester) -> None:
+    project.makefile(".yaml", falls_back=PASSING_SCENARIO)
+    result = project.runpytest_subprocess("-o", "lynsms_collect_scenarios=false")
+    result.assert_outcomes()
+    assert "no tests ran" in result.stdout.str()
