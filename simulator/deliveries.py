@@ -121,7 +121,10 @@ class Deliveries:
                 entry.account = message.account
                 entry.message_ids = [message.id]
                 entry.messages = [report]
-                outcome: dict[str, Any] = {"kind": "callback", "attempt": attempt, "attempts": plan.attempts}
+                # Visible in the journal while the receiver is still answering.
+                outcome: dict[str, Any] = {"kind": "callback", "attempt": attempt, "attempts": plan.attempts,
+                                           "result": "in_flight"}
+                entry.outcome = outcome
                 started = time.perf_counter()
                 retry = True
                 try:
