@@ -21,14 +21,16 @@ from simulator.providers import PROVIDER_CLASSES
 from simulator.providers.base import Provider
 from simulator.rules import Scenario
 from simulator.scenario import load as load_scenario_file
-from simulator.state import DEFAULT_JOURNAL_SIZE, SimState
+from simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
 
 
 class Simulator:
     """One simulator instance: its state, engine and providers. Nothing is module-global."""
 
-    def __init__(self, seed: int = 0, journal_size: int = DEFAULT_JOURNAL_SIZE) -> None:
-        self.state = SimState(seed=seed, journal_size=journal_size)
+    def __init__(
+        self, seed: int = 0, journal_size: int = DEFAULT_JOURNAL_SIZE, max_messages: int = DEFAULT_MAX_MESSAGES
+    ) -> None:
+        self.state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages)
         self.engine = Engine()
         self.faults = Faults()
         self.deliveries = Deliveries()
@@ -75,12 +77,13 @@ def create_app(
     *,
     seed: int = 0,
     journal_size: int = DEFAULT_JOURNAL_SIZE,
+    max_messages: int = DEFAULT_MAX_MESSAGES,
     sim: Simulator | None = None,
     scenario: Scenario | str | os.PathLike[str] | None = None,
 ) -> Starlette:
     """The simulator app; ``scenario`` (a file path or a ``Scenario``) is loaded at start and kept
     across ``POST /_sim/reset``. An invalid file raises ``simulator.scenario.ScenarioError``."""
-    simulator = sim or Simulator(seed=seed, journal_size=journal_size)
+    simulator = sim or Simulator(seed=seed, journal_size=journal_size, max_messages=max_messages)
     if scenario is not None:
         simulator.load_scenario(scenario, startup=True)
 

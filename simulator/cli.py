@@ -56,7 +56,7 @@ def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
 def _simulator_app(args: argparse.Namespace) -> Any:
     from simulator.app import create_app
 
-    options: dict[str, Any] = {"seed": args.seed}
+    options: dict[str, Any] = {"seed": args.seed, "journal_size": args.journal_size, "max_messages": args.max_messages}
     if getattr(args, "scenario", None):
         options["scenario"] = args.scenario
     return create_app(**options)
@@ -161,6 +161,22 @@ def _port(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _memory_options(parser: argparse.ArgumentParser) -> None:
+    from simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES
+
+    parser.add_argument("--journal-size", type=_positive, default=DEFAULT_JOURNAL_SIZE, metavar="N",
+                        help=f"how many of the newest requests the journal keeps (default {DEFAULT_JOURNAL_SIZE:,})")
+    parser.add_argument("--max-messages", type=_positive, default=DEFAULT_MAX_MESSAGES, metavar="N",
+                        help=f"how many accepted messages are kept; the oldest go first (default {DEFAULT_MAX_MESSAGES:,})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lynsms", description="LynSMS Local: an offline test bench for SMS sending.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -173,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
     up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    _memory_options(up)
     up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     up.set_defaults(run=cmd_up)
 
@@ -180,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
     sim.add_argument("--scenario", metavar="FILE")
-    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    _memory_options(sim)
     sim.set_defaults(run=cmd_simulator)
 
     gw = commands.add_parser("gateway", help="run the reference gateway alone")

@@ -32,7 +32,14 @@ def routes(sim: Simulator) -> list[Route]:
         if provider is not None and provider not in PROVIDERS:
             return _bad(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
         found = sim.state.find(provider=provider, to=request.query_params.get("to"))
-        return JSONResponse({"messages": [m.to_json() for m in found], "count": len(found)})
+        return JSONResponse(
+            {
+                "messages": [m.to_json() for m in found],
+                "count": len(found),
+                "max_messages": sim.state.max_messages,
+                "dropped": sim.state.dropped_messages,
+            }
+        )
 
     async def requests(request: Request) -> Response:
         params = request.query_params

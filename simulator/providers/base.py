@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -135,7 +135,8 @@ class Provider(ABC):
         """A route whose every request is journaled and whose every failure is in this provider's voice."""
 
         async def run(request: Request) -> Response:
-            entry = self.sim.state.journal.open(request.method, request.url.path, self.name)
+            # scope["path"], not request.url.path: building the URL object costs more than the lookup.
+            entry = self.sim.state.journal.open(request.method, request.scope["path"], self.name)
             started = time.perf_counter()
             try:
                 response = await handler(request, entry)
@@ -147,8 +148,13 @@ class Provider(ABC):
                 if exc.detail:
                     entry.outcome["detail"] = exc.detail
                 response = exc.response
+            except ClientDisconnect:
+                # The client hung up mid-body: nobody is left to answer.
+                entry.outcome = {"kind": "client_gave_up"}
+                entry.duration_ms = (time.perf_counter() - started) * 1000
+                return Response(status_code=499)
             except Exception:
-                log.exception("%s %s failed", request.method, request.url.path)
+                log.exception("%s %s failed", request.method, request.scope["path"])
                 entry.outcome = {"kind": "internal_error"}
                 response = self.error(500, "Internal simulator error")
             entry.status = response.status_code
@@ -240,9 +246,9 @@ class Provider(ABC):
 
 
 def _summarise(decisions: Sequence[Decision]) -> dict[str, Any]:
-    kinds = {d.kind for d in decisions}
-    if len(decisions) == 1 or len(kinds) == 1 and all(d == decisions[0] for d in decisions):
-        return decisions[0].to_json()
+    first = decisions[0] if decisions else None
+    if first is not None and all(d is first or d == first for d in decisions):
+        return first.to_json()
     return {"kind": "mixed", "per_message": [d.to_json() for d in decisions]}
 
 

@@ -119,3 +119,18 @@ def test_id_shapes() -> None:
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", ids.uuid())
     assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", ids.ulid())
     assert re.fullmatch(r"[0-9a-f]{32}", ids.hex(32))
+
+
+def test_message_store_keeps_the_newest_and_counts_the_dropped() -> None:
+    sim = Simulator(seed=3, max_messages=2)
+    messages = [_message(sim, "twilio", f"+1202555014{n}") for n in range(4)]
+    sim.state.add(messages)
+    assert list(sim.state.messages) == [messages[2].id, messages[3].id]
+    assert sim.state.dropped_messages == 2
+    sim.reset()
+    assert sim.state.dropped_messages == 0 and sim.state.messages == {}
+
+
+async def test_messages_endpoint_reports_the_bound(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/_sim/messages")).json()
+    assert (body["max_messages"], body["dropped"]) == (20_000, 0)
