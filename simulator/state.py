@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.model import SimMessage
+from simulator.model import SimMessage, Submission
 
 DEFAULT_JOURNAL_SIZE = 10_000
 # Like Mailpit's --max, the oldest messages go once there are this many, so a soak test of
@@ -60,7 +60,9 @@ class JournalEntry:
     path: str
     provider: str | None
     account: str | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    # Submissions as parsed (serialised only when the journal is read: most entries never are) or
+    # JSON-ready dicts (callback reports).
+    messages: list[Submission | dict[str, Any]] = field(default_factory=list)
     outcome: dict[str, Any] = field(default_factory=lambda: {"kind": "accept"})
     status: int | None = None  # None when no response was sent (connection reset, client gave up)
     duration_ms: float = 0.0
@@ -74,7 +76,7 @@ class JournalEntry:
             "path": self.path,
             "provider": self.provider,
             "account": self.account,
-            "messages": self.messages,
+            "messages": [m.to_json() if isinstance(m, Submission) else m for m in self.messages],
             "message_ids": self.message_ids,
             "outcome": self.outcome,
             "status": self.status,

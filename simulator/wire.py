@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse as StarletteJSONResponse
 
 MAX_BODY_BYTES = 1024 * 1024  # real providers refuse far smaller bodies; 1 MiB is plenty for 1,000 messages
 
@@ -60,6 +61,37 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise WireProblem("encoding", f"request body is not valid UTF-8 (byte {exc.start})") from None
+
+
+# Starlette's JSONResponse builds a new JSONEncoder for every response; one shared encoder with
+# the same settings renders the same bytes for less.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+class JSONResponse(StarletteJSONResponse):
+    """Starlette's JSONResponse, rendered by one shared encoder: every provider answer is one."""
+
+    def render(self, content: Any) -> bytes:
+        return _ENCODER.encode(content).encode("utf-8")
+
+
+def parse_urlencoded(text: str) -> list[tuple[str, str]]:
+    """``a=1&b=x+y`` as pairs, blank values kept; raises UnicodeDecodeError on bad %-escapes.
+
+    ``urllib.parse.parse_qsl`` does the same with more generality than a form body needs; this
+    runs on every Twilio send and unquotes only the fields that are escaped.
+    """
+    pairs: list[tuple[str, str]] = []
+    for part in text.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        if "%" in name or "+" in name:
+            name = unquote_plus(name, errors="strict")
+        if "%" in value or "+" in value:
+            value = unquote_plus(value, errors="strict")
+        pairs.append((name, value))
+    return pairs
 
 
 async def read_json(request: Request) -> dict[str, Any]:
@@ -114,7 +146,7 @@ async def read_form(request: Request) -> Form:
         )
     text = _decode(await read_body(request))
     try:
-        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+        pairs = parse_urlencoded(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise WireProblem("form", f"malformed form body: {exc}") from None
     return Form(pairs)

@@ -175,7 +175,7 @@ class Provider(ABC):
         client's own bulk id where the provider lets clients choose it (Infobip ``bulkId``)."""
         state = self.sim.state
         entry.account = account
-        entry.messages = [s.to_json() for s in submissions]
+        entry.messages = list(submissions)
         call = state.count_call(self.name, account)
         decisions = [self.sim.engine.decide(self.name, account, s, call) for s in submissions]
         latency = max((d.latency for d in decisions), default=0.0)

@@ -102,7 +102,7 @@ class ClickSend(Provider):
         request.state.clicksend_invalid = invalid
         response = await self.submit(request, entry, account, valid)
         if invalid and response.status_code == 200:
-            entry.messages = [*entry.messages, *(i.submission.to_json() for i in invalid)]
+            entry.messages = [*entry.messages, *(i.submission for i in invalid)]
             statuses = [{"index": i.index, "status": i.status} for i in invalid]
             base = entry.outcome if valid else {"kind": "invalid_request"}
             entry.outcome = {**base, "invalid": statuses}

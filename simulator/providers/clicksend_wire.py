@@ -14,9 +14,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Final
 from starlette.datastructures import URL
-from starlette.responses import JSONResponse
 
 from simulator.model import RejectReason
+from simulator.wire import JSONResponse
 
 CURRENCY: Final = {
     "currency_name_short": "USD",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.segmentation import segment
@@ -35,7 +35,7 @@ from simulator.providers.base import (
     SendResult,
 )
 from simulator.state import JournalEntry
-from simulator.wire import WireProblem, basic_auth, bearer_token, read_json
+from simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_json
 
 _DOCS = "https://www.infobip.com/docs/essentials"
 _API_DOCS = ("API documentation", "https://www.infobip.com/docs/api")
@@ -175,7 +175,7 @@ class Infobip(Provider):
         request.state.infobip = _Send(api, entry, parsed.bulk_id, prerejected, parsed.submissions)
         response = await self.submit(request, entry, account, valid, batch_id=parsed.bulk_id)
         if prerejected:
-            entry.messages = [s.to_json() for s in parsed.submissions]
+            entry.messages = list(parsed.submissions)
             if not valid:
                 entry.outcome = {"kind": "reject", "reason": next(iter(prerejected.values())), "source": "validation"}
             else:

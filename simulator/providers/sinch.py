@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any, ClassVar, Final
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
@@ -39,7 +39,7 @@ from simulator.providers.sinch_wire import (
     recipient_report,
 )
 from simulator.state import JournalEntry
-from simulator.wire import WireProblem, basic_auth, bearer_token, read_form, read_json
+from simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
 
 TOKEN_LIFETIME: Final = 3600
 DEFAULT_PAGE_SIZE: Final = 30

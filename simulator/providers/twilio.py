@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
@@ -40,7 +40,7 @@ from simulator.providers.twilio_wire import (
     valid_sender,
 )
 from simulator.state import JournalEntry
-from simulator.wire import BasicAuth, Form, WireProblem, basic_auth, read_form
+from simulator.wire import BasicAuth, Form, JSONResponse, WireProblem, basic_auth, read_form
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000  # Twilio caps PageSize; the SDK sends list(limit=N) as PageSize=N
