@@ -17,6 +17,8 @@ import argparse
 import asyncio
 import base64
 import json
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -79,22 +81,43 @@ def twilio_headers() -> dict[str, str]:
     return {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {auth}"}
 
 
-async def held_while_measuring(url: str, held: int, seconds: float, concurrency: int) -> tuple[Stats, Stats, Stats, int]:
-    """p99 of normal requests with nothing held, then with ``held`` requests parked on a timeout."""
-    normal = twilio_create(url)
+async def _hold(url: str, held: int) -> None:
+    """Open ``held`` connections whose requests hit the timeout fault, say so, and keep them."""
     parts = urlsplit(url)
-    await run_load(url, normal, concurrency=concurrency, duration=1.0, expect=201)  # warm-up
-    quiet = await run_load(url, normal, concurrency=concurrency, duration=seconds, expect=201)
     connections = []
     for _ in range(held):
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         writer.write(hanging_request(url))
         connections.append((reader, writer))
     await asyncio.sleep(0.5)  # let every held request reach its fault
-    busy = await run_load(url, normal, concurrency=concurrency, duration=seconds, expect=201)
-    still_held = sum(1 for reader, _ in connections if not reader.at_eof())
-    for _, writer in connections:
-        writer.close()
+    print(sum(1 for reader, _ in connections if not reader.at_eof()), flush=True)  # still unanswered
+    await asyncio.sleep(3600)
+
+
+async def held_while_measuring(
+    url: str, held: int, seconds: float, concurrency: int
+) -> tuple[Stats, Stats, Stats, int]:
+    """p99 of normal requests with nothing held, with ``held`` requests parked on a timeout, and after.
+
+    The held connections live in a separate process: kept in the load generator's own event loop,
+    they slowed the generator itself, which read as a slower server."""
+    normal = twilio_create(url)
+    await run_load(url, normal, concurrency=concurrency, duration=1.0, expect=201)  # warm-up
+    quiet = await run_load(url, normal, concurrency=concurrency, duration=seconds, expect=201)
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.scenario_bench", "--hold", url, "--held", str(held)],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    try:
+        assert holder.stdout is not None
+        answer = holder.stdout.readline().strip()
+        if not answer.isdigit():
+            raise SystemExit("the holder process failed to open its connections")
+        still_held = int(answer)
+        busy = await run_load(url, normal, concurrency=concurrency, duration=seconds, expect=201)
+    finally:
+        holder.kill()
+        holder.wait()
     # Measured again once released: the spread between the two quiet runs is the machine's noise.
     after = await run_load(url, normal, concurrency=concurrency, duration=seconds, expect=201)
     return quiet, busy, after, still_held
@@ -106,7 +129,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--held", type=int, default=200)
+    parser.add_argument("--hold", metavar="URL", help=argparse.SUPPRESS)  # the holder process's own mode
     args = parser.parse_args()
+    if args.hold:
+        asyncio.run(_hold(args.hold, args.held))
+        return
 
     with tempfile.TemporaryDirectory() as folder:
         rules = write({"name": "twenty-rules", "seed": 1, "providers": {"twilio": TWENTY_RULES}}, Path(folder), "twenty")
