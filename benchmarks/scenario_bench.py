@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from benchmarks.loadgen import Stats, build_request, median, run_load, server_process
+from benchmarks import simulator_bench
 from benchmarks.simulator_bench import PATH, twilio_create
 from benchmarks.targets import TWILIO_ACCOUNT
 
@@ -60,14 +61,7 @@ def write(scenario: dict[str, object], folder: Path, name: str) -> str:
 
 
 def throughput(target_args: tuple[str, ...], label: str, seconds: float, concurrency: int) -> float:
-    with server_process("simulator", *target_args) as server:
-        request = twilio_create(server.url)
-        asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=1.0, expect=201))  # warm-up
-        stats = asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=seconds, expect=201))
-        print(f"  {label:<16} {stats.describe()}", flush=True)
-        if stats.errors:
-            raise SystemExit(f"{label}: {stats.errors} unexpected responses")
-        return stats.throughput
+    return simulator_bench.throughput("simulator", seconds, concurrency, *target_args, label=label)
 
 
 def hanging_request(url: str) -> bytes:

@@ -27,14 +27,16 @@ def twilio_create(url: str) -> bytes:
     return build_request(url + PATH, "POST", body, headers)
 
 
-def throughput(target: str, seconds: float, concurrency: int) -> float:
-    with server_process(target) as server:
+def throughput(target: str, seconds: float, concurrency: int, *target_args: str, label: str | None = None) -> float:
+    """Twilio-create throughput of ``target`` (started with ``target_args``) after a 1 s warm-up."""
+    label = label or target
+    with server_process(target, *target_args) as server:
         request = twilio_create(server.url)
         asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=1.0, expect=201))  # warm-up
         stats = asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=seconds, expect=201))
-        print(f"  {target:<10} {stats.describe()}", flush=True)
+        print(f"  {label:<16} {stats.describe()}", flush=True)
         if stats.errors:
-            raise SystemExit(f"{target}: {stats.errors} unexpected responses")
+            raise SystemExit(f"{label}: {stats.errors} unexpected responses")
         return stats.throughput
 
 
