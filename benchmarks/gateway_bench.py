@@ -2,7 +2,7 @@
 and peak RSS during bulks.
 
     python -m benchmarks.gateway_bench [--seconds 5] [--rounds 3] [--bulk-rounds 3] [--db memory|file|PATH]
-                                       [--callbacks]
+                                       [--callbacks] [--profile FILE]
 
 Issue targets (all measured in one run, one simulator process and one gateway process pointed at
 it, the load generator in this process):
@@ -70,10 +70,12 @@ class Stack:
 
 
 @contextmanager
-def stack(db: str, callbacks: bool) -> Iterator[Stack]:
+def stack(db: str, callbacks: bool, profile: str | None = None) -> Iterator[Stack]:
     with tempfile.TemporaryDirectory(prefix="lynsms-bench-") as tmp:
         db_path = {"memory": ":memory:", "file": os.path.join(tmp, "gateway.db")}.get(db, db)
         options = ["--db", db_path] + (["--callbacks"] if callbacks else [])
+        if profile:  # benchmarks.targets: a cProfile of the gateway process, written on exit
+            options += ["--profile", profile]
         with server_process("simulator") as simulator:
             with server_process("gateway", simulator.url, API_KEY, *options) as gateway:
                 yield Stack(simulator, gateway)
@@ -172,10 +174,11 @@ def main() -> None:
     parser.add_argument("--rss-bulks", type=int, default=10)
     parser.add_argument("--db", default="memory", help="gateway database: memory (default), file (a temp file) or a path")
     parser.add_argument("--callbacks", action="store_true", help="have the simulator POST delivery reports back")
+    parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the (first) gateway process to FILE")
     args = parser.parse_args()
 
     print(f"single-send throughput, {args.concurrency} connections, {args.seconds:g} s per measurement")
-    with stack(args.db, args.callbacks) as running:
+    with stack(args.db, args.callbacks, args.profile) as running:
         direct, through = throughput(running, args.seconds, args.rounds, args.concurrency)
         print(f"bulk against sequential sends ({len(RECIPIENTS)} recipients)")
         sequential, sinch, twilio = bulks(running, args.bulk_rounds)
