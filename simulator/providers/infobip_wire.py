@@ -6,6 +6,7 @@ short descriptions are the ones its API puts in ``status.description``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -203,15 +204,20 @@ class _Checker:
         return value is True
 
 
+def _messages(check: _Checker, body: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each message object of ``messages`` with its property path; other items become violations."""
+    for i, raw in enumerate(check.items(body.get("messages"), "messages")):
+        path = f"messages[{i}]"
+        if isinstance(raw, dict):
+            yield path, raw
+        else:
+            check.obj(raw, path, required=True)
+
+
 def parse_v3(body: dict[str, Any]) -> Parsed:
     check = _Checker()
     submissions: list[Submission] = []
-    for i, raw in enumerate(check.items(body.get("messages"), "messages")):
-        p = f"messages[{i}]"
-        if not isinstance(raw, dict):
-            check.obj(raw, p, required=True)
-            continue
-        message = raw
+    for p, message in _messages(check, body):
         sender = check.text(message.get("sender"), f"{p}.sender")
         text = check.text(check.obj(message.get("content"), f"{p}.content", True).get("text"), f"{p}.content.text", True)
         webhooks = check.obj(message.get("webhooks"), f"{p}.webhooks")
@@ -236,12 +242,7 @@ def parse_v3(body: dict[str, Any]) -> Parsed:
 def parse_v2(body: dict[str, Any]) -> Parsed:
     check = _Checker()
     submissions: list[Submission] = []
-    for i, raw in enumerate(check.items(body.get("messages"), "messages")):
-        p = f"messages[{i}]"
-        if not isinstance(raw, dict):
-            check.obj(raw, p, required=True)
-            continue
-        message = raw
+    for p, message in _messages(check, body):
         hooks = {
             "url": check.text(message.get("notifyUrl"), f"{p}.notifyUrl"),
             "intermediate": check.flag(message.get("intermediateReport"), f"{p}.intermediateReport"),
