@@ -172,28 +172,11 @@ class ClickSend(Provider):
     def _render_result(self, result: SendResult) -> dict[str, Any]:
         if isinstance(result, Rejected):
             return self._render_blocked(result.submission, cw.REJECT_STATUS[result.reason])
-        sub, extra = result.submission, result.submission.extra
-        user_id, subaccount_id = cw.account_numbers(result.account)
         date = int(result.created_at.timestamp())
         return {
-            "direction": "out",
-            "date": date,
-            "to": sub.to,
-            "body": sub.body,
-            "from": sub.sender,
-            "schedule": extra["schedule"] or date,
-            "message_id": result.id,
-            "message_parts": result.segments,
-            "message_price": cw.price(result.segments),
-            "from_email": extra["from_email"],
-            "list_id": extra["list_id"],
-            "custom_string": sub.client_ref or "",
-            "contact_id": extra["contact_id"],
-            "user_id": user_id,
-            "subaccount_id": subaccount_id,
-            "is_shared_system_number": extra["shared_sender"],
-            "country": extra["country"],
-            "carrier": extra["carrier"],
+            **_message_fields(result),
+            "schedule": result.submission.extra["schedule"] or date,
+            "is_shared_system_number": result.submission.extra["shared_sender"],
             "status": "SUCCESS",
         }
 
@@ -352,23 +335,16 @@ def _receipt_json(
     }
 
 
-def _history_row(message: SimMessage) -> dict[str, Any]:
+def _message_fields(message: SimMessage) -> dict[str, Any]:
+    """What a send answer and a history row say alike about an accepted message."""
     sub, extra = message.submission, message.submission.extra
-    line: cw.Receipt | None = message.extra.get("receipt")
     user_id, subaccount_id = cw.account_numbers(message.account)
-    date = int(message.created_at.timestamp())
     return {
         "direction": "out",
-        "date": date,
+        "date": int(message.created_at.timestamp()),
         "to": sub.to,
         "body": sub.body,
-        "status": message.status,
         "from": sub.sender,
-        "schedule": str(extra["schedule"] or date),
-        "status_code": None if line is None else str(line.status_code),
-        "status_text": None if line is None else line.status_text,
-        "error_code": message.error_code,
-        "error_text": None if line is None else line.error_text,
         "message_id": message.id,
         "message_parts": message.segments,
         "message_price": cw.price(message.segments),
@@ -380,6 +356,21 @@ def _history_row(message: SimMessage) -> dict[str, Any]:
         "subaccount_id": subaccount_id,
         "country": extra["country"],
         "carrier": extra["carrier"],
+    }
+
+
+def _history_row(message: SimMessage) -> dict[str, Any]:
+    line: cw.Receipt | None = message.extra.get("receipt")
+    fields = _message_fields(message)
+    return {
+        **fields,
+        "status": message.status,
+        # History types differ from the send answer's: the schedule is a string here.
+        "schedule": str(message.submission.extra["schedule"] or fields["date"]),
+        "status_code": None if line is None else str(line.status_code),
+        "status_text": None if line is None else line.status_text,
+        "error_code": message.error_code,
+        "error_text": None if line is None else line.error_text,
         "first_name": None,
         "last_name": None,
         "_api_username": message.account,
