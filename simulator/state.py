@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import string
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -125,7 +125,10 @@ class SimState:
         self.seed = seed
         self.journal = Journal(journal_size)
         self.ids = Ids(seed)
-        self.messages: dict[str, SimMessage] = {}  # oldest first
+        # Oldest first. An OrderedDict because the store is a FIFO once full: evicting the oldest
+        # of a plain dict (``next(iter(d))``) walks the holes earlier evictions left, ~7 us a
+        # message at 20,000 entries, against O(1) for ``popitem(last=False)``.
+        self.messages: OrderedDict[str, SimMessage] = OrderedDict()
         self.max_messages = max_messages
         self.dropped_messages = 0
         # Counters for "the n-th call to this provider", per (provider, account).
@@ -157,7 +160,7 @@ class SimState:
         for message in messages:
             stored[message.id] = message
             if len(stored) > self.max_messages:
-                del stored[next(iter(stored))]
+                stored.popitem(last=False)
                 self.dropped_messages += 1
 
     def find(self, provider: str | None = None, to: str | None = None) -> list[SimMessage]:
