@@ -1,12 +1,11 @@
-"""``create_app()``: the gateway as an ASGI app that owns its store and provider clients.
+"""``create_app()``: the gateway as an ASGI app that owns its store and provider connections.
 
-The store and the pooled ``httpx.AsyncClient``s open in the Starlette lifespan and close with
+The store and the providers' pooled transports open in the Starlette lifespan and close with
 it, so one process can start and stop gateways (tests, ``lynsms up``) without leaking sockets.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
 import logging
 import os
 import time
@@ -46,10 +45,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store = Store(db_path)
-        clients: list[httpx.AsyncClient] = []
+        transports: list[httpx.AsyncBaseTransport] = []
         tracking: Tracking | None = None
         try:
-            chosen = dict(adapters) if adapters is not None else _real_adapters(config, clients)
+            chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports)
             # Before recovery: messages it fails are announced to the customer like any other change.
             tracking = app.state.tracking = Tracking(config, store, chosen, api_keys)
             interrupted = store.recover_interrupted()
@@ -62,8 +61,8 @@ def create_app(
         finally:
             if tracking is not None:
                 await tracking.stop()
-            for client in clients:
-                await client.aclose()
+            for transport in transports:
+                await transport.aclose()
             store.close()
 
     app = Starlette(
@@ -76,31 +75,17 @@ def create_app(
     return app
 
 
-def _real_adapters(config: GatewayConfig, clients: list[httpx.AsyncClient]) -> dict[str, ProviderAdapter]:
+def _real_adapters(config: GatewayConfig, transports: list[httpx.AsyncBaseTransport]) -> dict[str, ProviderAdapter]:
     # Imported here so the pure parts of the gateway load without the adapter package.
     from gateway.providers import build_adapter
     from gateway.providers.transport import Http11Transport
 
     built: dict[str, ProviderAdapter] = {}
     for name, provider in config.providers.items():
-        # One pooled client per provider: a slow provider cannot starve the others' connections.
+        # One connection pool per provider: a slow provider cannot starve the others' connections.
         # Http11Transport rather than httpx's default: about a third of the CPU per request, and
         # no per-request scan of the pool (see its module docstring).
-        client = httpx.AsyncClient(
-            timeout=provider.settings.timeout,
-            transport=Http11Transport(max_connections=64),
-            cookies=_NoCookies(),
-        )
-        clients.append(client)
-        built[name] = build_adapter(provider.settings, client)
+        transport = Http11Transport(max_connections=64)
+        transports.append(transport)
+        built[name] = build_adapter(provider.settings, transport)
     return built
-
-
-class _NoCookies(http.cookiejar.CookieJar):
-    """A jar that keeps nothing. Provider APIs authenticate every request by header; a cookie one
-    set would only leak state between unrelated sends. Skipping the jar also saves httpx's
-    per-response Set-Cookie parsing (~10 us a request); a ``DefaultCookiePolicy`` rejecting every
-    domain would still parse each response before refusing."""
-
-    def extract_cookies(self, response: object, request: object) -> None:
-        return None

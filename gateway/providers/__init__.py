@@ -1,8 +1,8 @@
 """The provider adapters, by name: the one place the gateway core turns settings into adapters.
 
-Each adapter speaks its provider's real HTTP API through the ``httpx.AsyncClient`` it is given
-(the core owns one pooled client per provider, with that provider's timeout), so pointing
-``base_url`` at the real provider with real credentials really sends.
+Each adapter speaks its provider's real HTTP API through the httpx transport it is given (the
+core owns one pooled transport per provider; the adapter applies that provider's timeout), so
+pointing ``base_url`` at the real provider with real credentials really sends.
 """
 
 from __future__ import annotations
@@ -33,13 +33,13 @@ def default_max_batch(name: str) -> int:
     return _adapter_class(name).limit
 
 
-def build_adapter(settings: ProviderSettings, client: httpx.AsyncClient) -> ProviderAdapter:
+def build_adapter(settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> ProviderAdapter:
     """The adapter for ``settings.name``; ``max_batch`` is capped at what the provider takes.
 
     Raises ``ValueError`` for an unknown provider or missing credentials, so a bad config fails at
     start-up rather than on the first message.
     """
-    return _adapter_class(settings.name)(settings, client)
+    return _adapter_class(settings.name)(settings, transport)
 
 
 def _adapter_class(name: str) -> type[HttpAdapter]:

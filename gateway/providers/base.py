@@ -10,8 +10,9 @@ failure is ``retryable`` (try the next provider) or ``hard`` (stop the chain).
           ├── kind="retryable"  5xx, 429, timeouts, connection errors, malformed answers
           └── kind="hard"       validation, auth, billing, blocked recipient
 
-Every adapter receives an injected ``httpx.AsyncClient`` so the same code runs against a
-``MockTransport``, the simulator in-process (``ASGITransport``) or a real provider over TCP.
+Every adapter receives an injected httpx transport so the same code runs against a
+``MockTransport``, the simulator in-process (``ASGITransport``) or a real provider over TCP
+(``Http11Transport``); ``providers/http.py`` says why a transport and not an ``AsyncClient``.
 """
 
 from __future__ import annotations

@@ -96,8 +96,8 @@ class ClickSendAdapter(http.HttpAdapter):
     name = "clicksend"
     limit: ClassVar[int] = 1000
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
-        super().__init__(settings, client)
+    def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
+        super().__init__(settings, transport)
         self.headers = {"Authorization": http.basic_auth(self.credential("username"), self.credential("api_key"))}
         self.url = f"{self.base_url}/v3/sms/send"
         self.rules_url = f"{self.base_url}/v3/automations/sms/receipts"
@@ -108,7 +108,7 @@ class ClickSendAdapter(http.HttpAdapter):
             for m in batch
         ]
         return await http.exchange(
-            self.client, self.url, ERRORS, headers=self.headers, json_body={"messages": messages}
+            self.wire, self.url, ERRORS, headers=self.headers, json_body={"messages": messages}
         )
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
@@ -125,20 +125,20 @@ class ClickSendAdapter(http.HttpAdapter):
     async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
         """The message's latest receipt, ``GET /v3/sms/receipts/{message_id}`` (404: none yet)."""
         return await http.fetch_reports(
-            self.client, f"{self.base_url}/v3/sms/receipts/{provider_message_id}", ERRORS, headers=self.headers,
+            self.wire, f"{self.base_url}/v3/sms/receipts/{provider_message_id}", ERRORS, headers=self.headers,
             parse=lambda data: reports.clicksend(http.field(data, "data")), none_yet=(404,),
         )
 
     async def register_receipts(self, url: str) -> Failed | None:
         """Have ClickSend POST delivery receipts to ``url``; idempotent across restarts."""
         listed = await http.exchange(
-            self.client, f"{self.rules_url}?page=1&limit=100", ERRORS, headers=self.headers, method="GET"
+            self.wire, f"{self.rules_url}?page=1&limit=100", ERRORS, headers=self.headers, method="GET"
         )
         # Listing only avoids a duplicate rule; if it fails, creating one is still right.
         if isinstance(listed, http.Reply) and any(_forwards_to(rule, url) for rule in _rules(listed.data)):
             return None
         rule = {"rule_name": RULE_NAME, "match_type": 0, "action": "URL", "action_address": url, "enabled": 1}
-        created = await http.exchange(self.client, self.rules_url, ERRORS, headers=self.headers, json_body=rule)
+        created = await http.exchange(self.wire, self.rules_url, ERRORS, headers=self.headers, json_body=rule)
         return created if isinstance(created, Failed) else None
 
 

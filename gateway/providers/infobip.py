@@ -155,15 +155,15 @@ class InfobipAdapter(http.HttpAdapter):
     name = "infobip"
     limit: ClassVar[int] = 1000
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
-        super().__init__(settings, client)
+    def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
+        super().__init__(settings, transport)
         self.authorization = f"App {self.credential('api_key')}"
         self.url = f"{self.base_url}/sms/3/messages"
 
     async def post(self, batch: list[Outbound]) -> http.Reply | Failed:
         body = {"messages": [_entry(members) for members in _groups(batch)]}
         return await http.exchange(
-            self.client, self.url, ERRORS, headers={"Authorization": self.authorization}, json_body=body
+            self.wire, self.url, ERRORS, headers={"Authorization": self.authorization}, json_body=body
         )
 
     async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
@@ -174,7 +174,7 @@ class InfobipAdapter(http.HttpAdapter):
         headers = {"Authorization": self.authorization}
         for endpoint in ("reports", "logs"):
             found = await http.fetch_reports(
-                self.client, f"{self.base_url}/sms/3/{endpoint}?messageId={provider_message_id}", ERRORS,
+                self.wire, f"{self.base_url}/sms/3/{endpoint}?messageId={provider_message_id}", ERRORS,
                 headers=headers, parse=reports.infobip,
             )
             if isinstance(found, Failed) or found:

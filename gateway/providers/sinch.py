@@ -103,8 +103,8 @@ def recipient_message_id(batch_id: str, recipient: str) -> str:
 class _Token:
     """An OAuth2 client-credentials token, fetched on demand and shared by concurrent sends."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str, authorization: str) -> None:
-        self.client = client
+    def __init__(self, wire: http.Wire, url: str, authorization: str) -> None:
+        self.wire = wire
         self.url = url
         self.authorization = authorization
         self.cached: str | None = None
@@ -120,7 +120,7 @@ class _Token:
             if self.cached is not None and time.monotonic() < self.expires_at:
                 return self.cached
             reply = await http.exchange(
-                self.client,
+                self.wire,
                 self.url,
                 ERRORS,
                 headers={"Authorization": self.authorization},
@@ -144,8 +144,8 @@ class SinchAdapter(http.HttpAdapter):
     name = "sinch"
     limit: ClassVar[int] = 1000
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
-        super().__init__(settings, client)
+    def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
+        super().__init__(settings, transport)
         self.token: _Token | None = None
         self.api_token = ""
         if self.settings.credentials.get("service_plan_id"):
@@ -155,7 +155,7 @@ class SinchAdapter(http.HttpAdapter):
             account = self.credential("project_id")
             auth_base = self.settings.credentials.get("auth_base_url") or self.base_url
             authorization = http.basic_auth(self.credential("key_id"), self.credential("key_secret"))
-            self.token = _Token(client, f"{auth_base.rstrip('/')}/oauth2/token", authorization)
+            self.token = _Token(self.wire, f"{auth_base.rstrip('/')}/oauth2/token", authorization)
         self.url = f"{self.base_url}/xms/v1/{account}/batches"
 
     def batch_key(self, message: Outbound) -> Hashable:
@@ -187,7 +187,7 @@ class SinchAdapter(http.HttpAdapter):
         if isinstance(bearer, Failed):
             return bearer
         return await http.exchange(
-            self.client, self.url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, json_body=body
+            self.wire, self.url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, json_body=body
         )
 
     async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
@@ -198,7 +198,7 @@ class SinchAdapter(http.HttpAdapter):
             return bearer
         url = f"{self.url}/{batch_id}/delivery_report/{recipient.lstrip('+')}"
         return await http.fetch_reports(
-            self.client, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=reports.sinch
+            self.wire, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=reports.sinch
         )
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:

@@ -1,13 +1,14 @@
-"""A lean HTTP/1.1 keep-alive transport for the providers' ``httpx.AsyncClient``.
+"""A lean HTTP/1.1 keep-alive transport for the provider adapters.
 
 Why it exists: httpx's default transport (httpcore over anyio) costs about a millisecond of CPU
 per request, and its pool re-examines every connection (polling each idle socket) whenever a
 request starts or ends, so with 32 sends in flight the HTTP client, not the provider, capped the
 gateway at ~300 messages/s. This transport speaks the part of HTTP/1.1 that provider APIs use over
 asyncio streams: the request in one write, the answer read whole, keep-alive connections reused
-newest-first. Adapters still take any ``httpx.AsyncClient`` (tests inject ``MockTransport`` or
-``ASGITransport``); only ``create_app`` picks this transport, and httpx still does everything
-above the wire (URLs, auth headers, content decoding, env proxies through its mounts).
+newest-first. Adapters take any httpx transport (tests inject ``MockTransport`` or
+``ASGITransport``); only ``create_app`` picks this one, and httpx still builds the requests and
+decodes the answers (``providers/http.py``). Like any transport handed to httpx explicitly, it
+does not read HTTP(S)_PROXY from the environment.
 
 Failures are raised as the httpx exceptions the adapters already classify (``providers/http.py``):
 

@@ -62,8 +62,8 @@ class TwilioAdapter(http.HttpAdapter):
     name = "twilio"
     limit: ClassVar[int] = 1
 
-    def __init__(self, settings: ProviderSettings, client: httpx.AsyncClient) -> None:
-        super().__init__(settings, client)
+    def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
+        super().__init__(settings, transport)
         self.account_sid = self.credential("account_sid")
         # An API key (SK...) authenticates in place of the account's auth token.
         if self.settings.credentials.get("api_key_sid"):
@@ -78,7 +78,7 @@ class TwilioAdapter(http.HttpAdapter):
         if message.status_callback_url:
             form["StatusCallback"] = message.status_callback_url
         return await http.exchange(
-            self.client, self.url, ERRORS, headers={"Authorization": self.authorization}, form=form
+            self.wire, self.url, ERRORS, headers={"Authorization": self.authorization}, form=form
         )
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
@@ -88,5 +88,5 @@ class TwilioAdapter(http.HttpAdapter):
         """The message's status from its resource, ``GET .../Messages/{Sid}.json``."""
         url = self.url.removesuffix(".json") + f"/{provider_message_id}.json"
         return await http.fetch_reports(
-            self.client, url, ERRORS, headers={"Authorization": self.authorization}, parse=reports.twilio_resource
+            self.wire, url, ERRORS, headers={"Authorization": self.authorization}, parse=reports.twilio_resource
         )

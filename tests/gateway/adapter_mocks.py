@@ -102,8 +102,8 @@ def drive(
         return await response if isinstance(response, Awaitable) else response
 
     async def main() -> T:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
-            adapter = build_adapter(settings(name, credentials, max_batch), client)
+        async with httpx.MockTransport(handler) as transport:
+            adapter = build_adapter(settings(name, credentials, max_batch), transport)
             assert isinstance(adapter, HttpAdapter)
             return await action(adapter)
 

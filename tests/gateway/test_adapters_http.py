@@ -162,15 +162,29 @@ def test_build_adapter_caps_max_batch_at_what_the_provider_takes(name: str) -> N
     assert drive(name, reply(200, {}), batch_size, max_batch=1)[0] == 1
 
 
+def _unused(request: httpx.Request) -> httpx.Response:
+    raise AssertionError(f"no request expected, got {request.method} {request.url}")
+
+
 def test_build_adapter_refuses_an_unknown_provider() -> None:
     with pytest.raises(ValueError, match="unknown provider 'nexmo'"):
-        build_adapter(ProviderSettings(name="nexmo", base_url="https://x.test"), httpx.AsyncClient())
+        build_adapter(ProviderSettings(name="nexmo", base_url="https://x.test"), httpx.MockTransport(_unused))
 
 
 @every_provider
 def test_build_adapter_refuses_missing_credentials(name: str) -> None:
     with pytest.raises(ValueError, match=f"{name}: credentials need"):
-        build_adapter(ProviderSettings(name=name, base_url="https://x.test", credentials={}), httpx.AsyncClient())
+        build_adapter(ProviderSettings(name=name, base_url="https://x.test", credentials={}), httpx.MockTransport(_unused))
+
+
+@every_provider
+def test_every_request_carries_the_providers_timeout_and_names_the_gateway(name: str) -> None:
+    sent = send(name, reply(503, {}))  # Sinch also fetches a token first: both requests count
+    assert sent.requests
+    for request in sent.requests:
+        assert request.extensions["timeout"] == dict.fromkeys(("connect", "read", "write", "pool"), 10.0)
+        assert request.headers["User-Agent"].startswith("LynSMS-Gateway/")
+        assert request.headers["Accept"] == "application/json"
 
 
 @every_provider

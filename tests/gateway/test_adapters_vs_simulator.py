@@ -43,8 +43,9 @@ def run(
     settings = ProviderSettings(name, simulator.url, credentials or dict(DEFAULT_CREDENTIALS[name]), timeout, 1000)
 
     async def main() -> T:
-        async with httpx.AsyncClient(timeout=timeout) as client:
-            return await action(build_adapter(settings, client))
+        # httpx's own TCP transport: the adapters are not tied to the gateway's Http11Transport.
+        async with httpx.AsyncHTTPTransport() as transport:
+            return await action(build_adapter(settings, transport))
 
     return asyncio.run(main())
 
