@@ -23,9 +23,14 @@ from typing import Any, Literal
 from gateway.errors import Interrupted
 from gateway.models import Attempt, Event, Message, MessageError, now_iso
 
+# messages and events are never deleted, so a plain INTEGER PRIMARY KEY already keeps seq
+# increasing (the cursor order); AUTOINCREMENT would add a sqlite_sequence write per row.
+# The indexes on columns a send leaves NULL (no reference; no provider until one accepts) are
+# partial: an insert skips them, and ``col = ?`` filters still use them. A message's attempts are
+# its events of type "attempt" (databases from before kept a separate attempts table, unused now).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
     to_number TEXT NOT NULL,
     sender TEXT NOT NULL,
@@ -47,18 +52,13 @@ CREATE TABLE IF NOT EXISTS messages (
     api_key TEXT  -- the name (never the key) of the API key that sent it: picks its webhook target
 );
 CREATE INDEX IF NOT EXISTS messages_status ON messages (status, seq);
-CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq);
+CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq) WHERE reference IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_to ON messages (to_number, seq);
-CREATE INDEX IF NOT EXISTS messages_provider ON messages (provider, seq);
-CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider, provider_message_id);
-CREATE TABLE IF NOT EXISTS attempts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    message_id TEXT NOT NULL REFERENCES messages (id),
-    attempt_json TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS attempts_message ON attempts (message_id, seq);
+CREATE INDEX IF NOT EXISTS messages_provider ON messages (provider, seq) WHERE provider IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider, provider_message_id)
+    WHERE provider_message_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     message_id TEXT NOT NULL REFERENCES messages (id),
     type TEXT NOT NULL,
     status TEXT,
@@ -165,16 +165,13 @@ class Store:
         """Record a routing round: every attempt, and each message that reached a final state.
         Returns the time it recorded as ``updated_at`` (and ``sent_at``) of those messages."""
         now = now_iso()
-        attempts: list[tuple[str, str]] = []
         events: list[tuple[str, str, str | None, str, str]] = []
         updates: list[tuple[Any, ...]] = []
         finals: list[tuple[str, str, str | None, str, str]] = []
         for c in completions:
             mid = c.message_id
             for a in c.attempts:
-                data = json.dumps(a.to_json())  # stored twice (its row and its event), encoded once
-                attempts.append((mid, data))
-                events.append((mid, "attempt", None, a.at, data))
+                events.append((mid, "attempt", None, a.at, json.dumps(a.to_json())))
             if c.status is not None:
                 error = c.error
                 updates.append((
@@ -184,8 +181,6 @@ class Store:
                 finals.append(_final_event(c, now))
         events += finals  # every attempt event first, as before: a message's final event follows its attempts
         with self._tx():
-            if attempts:
-                self.db.executemany("INSERT INTO attempts (message_id, attempt_json) VALUES (?,?)", attempts)
             if updates:
                 self.db.executemany(
                     "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, "
@@ -272,7 +267,8 @@ class Store:
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for mid, data in self.db.execute(
-                f"SELECT message_id, attempt_json FROM attempts WHERE message_id IN ({marks}) ORDER BY seq", chunk
+                f"SELECT message_id, detail_json FROM events WHERE message_id IN ({marks}) AND type='attempt' ORDER BY seq",
+                chunk,
             ):
                 attempts[mid].append(Attempt(**json.loads(data)))
         messages = []

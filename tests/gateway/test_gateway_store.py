@@ -81,7 +81,7 @@ def test_routing_round_is_committed_before_the_next_provider_is_called(tmp_path:
 
     def sinch(message: Outbound) -> SendResult:
         reader = sqlite3.connect(db)
-        seen_on_disk.append(reader.execute("SELECT COUNT(*) FROM attempts").fetchone()[0])
+        seen_on_disk.append(reader.execute("SELECT COUNT(*) FROM events WHERE type='attempt'").fetchone()[0])
         reader.close()
         return fakes["sinch"].accept(message)
 
