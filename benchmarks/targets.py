@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator.server import bind, url_of
+from simulator.server import bind, tune_gc_for_serving, url_of
 
 TWILIO_ACCOUNT = "AC" + "0" * 31 + "1"
 CONSTANT = {"sid": "SM" + "0" * 32, "status": "queued", "num_segments": "1"}
@@ -79,6 +79,7 @@ def main(argv: list[str]) -> None:
     # uses the config's loop factory, as simulator.server.run_loop does.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
     server = uvicorn.Server(config)
+    tune_gc_for_serving()  # as the CLI serves (simulator.cli), for every target alike
     if profile_path is None:
         server.run(sockets=[sock])
         return

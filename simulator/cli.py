@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from simulator.server import bind, run_loop, url_of
+from simulator.server import bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
@@ -48,6 +48,7 @@ async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
 
 
 def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
+    tune_gc_for_serving()
     run_loop(_serve_all(servers), servers[0][0].config)
     print("stopped", flush=True)
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
 import threading
 from collections.abc import Coroutine, Iterator
@@ -41,6 +42,21 @@ def run_loop(main: Coroutine[Any, Any, None], config: uvicorn.Config) -> None:
     factory = config.get_loop_factory()
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main)
+
+
+def tune_gc_for_serving() -> None:
+    """Garbage-collector settings for a process that only serves: the CLI's, not a test process
+    that hosts servers on threads (its collector is its owner's business).
+
+    A request allocates hundreds of container objects, so at CPython's default gen-0 threshold
+    (700) a busy server runs a young collection every few requests, each one walking every object
+    of the requests in flight. At 50,000 that happens ~70 times less often (measured on the
+    gateway: ~8% less CPU per send; memory stays flat, as reference counting still frees nearly
+    everything at once). Freezing what start-up built (modules, apps, config) keeps it out of
+    every later full collection.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 def make_server(app: Any, **config: Any) -> uvicorn.Server:
