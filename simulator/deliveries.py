@@ -3,7 +3,8 @@
 Each scheduled message waits in a tick's queue (one timer per 10 ms tick, however many reports are
 due in it): the intermediate status ("sent", which each provider words
 its own way) half-way, the final status at ``plan.after``. Every report is appended to
-``message.reports`` for the polling endpoints and, when the provider says the client asked for it,
+``message.reports`` for the polling endpoints (unless the provider has none and nobody asked for
+a callback: then only the status moves on) and, when the provider says the client asked for it,
 POSTed as a separate task so a slow receiver never delays the next status (real providers do not
 wait either, which is why callbacks can arrive out of order). Receivers answering 5xx/429 or
 unreachable are retried with exponential backoff, a bounded number of times; every attempt is a
@@ -102,15 +103,17 @@ class Deliveries:
         final = status == plan.status
         try:
             report = provider.delivery_report(message, status, plan.error_code if final else None)
-            message.reports.append(report)
-            callback = provider.callback(message, report)
+            callback = None
+            if report is not None:
+                message.reports.append(report)
+                callback = provider.callback(message, report)
         except Exception:
             log.exception("%s: cannot report %s for %s", provider.name, status, message.id)
             return
         if not final:
             # Chained, not scheduled up front: equal due times would not keep their order in the heap.
             self._later(plan.after / 2, provider, message, plan.status, plan)
-        if callback is not None:
+        if report is not None and callback is not None:
             task = asyncio.get_running_loop().create_task(self._push(provider, message, report, callback, plan))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -113,10 +113,11 @@ class Provider(ABC):
     @abstractmethod
     def delivery_report(
         self, message: SimMessage, status: DeliveryStatus | str, error_code: str | None
-    ) -> dict[str, Any]:
-        """The provider's delivery report for ``message`` reaching ``status`` (a final status, or an
-        intermediate one such as "sent"), as the JSON-able dict its polling endpoint lists. Also moves
-        ``message.status`` into the provider's vocabulary."""
+    ) -> dict[str, Any] | None:
+        """Move ``message.status`` into the provider's vocabulary for ``status`` (a final status, or an
+        intermediate one such as "sent"), and return the provider's delivery report as the JSON-able
+        dict its polling endpoint lists and its callback carries; None when nothing could ever read
+        it (a provider without a report endpoint, for a message that asked for no callback)."""
 
     @abstractmethod
     def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
@@ -222,9 +223,9 @@ class Provider(ABC):
         await _wait(latency)
         response = self.render_sent(request, results)
         if 200 <= response.status_code < 300:
-            for message, decision in zip(results, decisions):
-                if isinstance(message, SimMessage) and decision.delivery is not None:
-                    self.sim.deliveries.schedule(self, message, decision.delivery)
+            for result, decision in zip(results, decisions):
+                if isinstance(result, SimMessage) and decision.delivery is not None:
+                    self.sim.deliveries.schedule(self, result, decision.delivery)
             garbled = next((d for d in decisions if d.kind == "fault"), None)
             if garbled is not None:
                 response = self.sim.faults.garble(response, garbled, entry)

@@ -123,10 +123,11 @@ class Twilio(Provider):
 
     def delivery_report(
         self, message: SimMessage, status: DeliveryStatus | str, error_code: str | None
-    ) -> dict[str, Any]:
+    ) -> dict[str, Any] | None:
         now = datetime.now(UTC)
         advance(message, status, error_code, now)
-        return status_callback(message, now)
+        # Twilio has no report list: the status callback is the only place a report appears.
+        return status_callback(message, now) if message.submission.callback_url else None
 
     def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
         url = message.submission.callback_url
