@@ -166,7 +166,7 @@ class Gateway:
             for message, outcome in zip(pending, results, strict=True):
                 completion = self._settle(provider, message, outcome, countries[message.id])
                 if completion.status is None:
-                    failures[message.id].append(f"{provider}: {completion.attempts[0].reason}")
+                    failures[message.id].append(f"{provider}: {completion.attempts[-1].reason}")
                 completions.append(completion)
             now = self.store.complete(completions)
             for message, completion in zip(pending, completions, strict=True):
@@ -181,7 +181,7 @@ class Gateway:
         exhausted = [
             Completion(
                 message_id=m.id,
-                attempts=(),
+                attempts=m.attempt_log,
                 status="failed",
                 error=MessageError(
                     "routing_exhausted",
@@ -205,7 +205,7 @@ class Gateway:
                 provider_message_id=result.provider_message_id,
             )
             return Completion(
-                message_id=message.id, attempts=(attempt,), status="sent", provider=provider,
+                message_id=message.id, attempts=(*message.attempt_log, attempt), status="sent", provider=provider,
                 provider_message_id=result.provider_message_id, cost=self._cost(provider, country, message.segments),
             )
         self.breaker.record(provider, result.kind)
@@ -214,13 +214,14 @@ class Gateway:
             reason=result.reason, message=result.message, provider_code=result.provider_code,
             http_status=result.http_status,
         )
+        attempts = (*message.attempt_log, attempt)
         if result.kind == "retryable":
-            return Completion(message_id=message.id, attempts=(attempt,))
+            return Completion(message_id=message.id, attempts=attempts)
         error = MessageError(
             "provider_rejected", f"{provider} rejected the message: {result.message}",
             provider=provider, reason=result.reason, provider_code=result.provider_code,
         )
-        return Completion(message_id=message.id, attempts=(attempt,), status="failed", error=error)
+        return Completion(message_id=message.id, attempts=attempts, status="failed", error=error)
 
     def _cost(self, provider: str, country: str | None, segments: int) -> Decimal:
         # Few distinct keys (providers x countries x 1..11 segments); a bulk asks 1,000 times.
@@ -257,7 +258,7 @@ class Gateway:
 
 def _applied(message: Message, completion: Completion, now: str) -> Message:
     """``message`` after ``Store.complete(..)`` recorded ``completion`` at ``now``."""
-    attempt_log = message.attempt_log + completion.attempts
+    attempt_log = completion.attempts
     if completion.status is None:
         return replace(message, attempt_log=attempt_log)
     # Spelled out rather than dataclasses.replace, which costs ~3x as much: a bulk makes 1,000.

@@ -9,6 +9,11 @@ Crash safety for routing: messages are committed as ``queued`` *before* any prov
 and every routing round commits its attempts and final states in one transaction. At startup,
 messages still ``queued`` from a previous run are marked failed with ``interrupted`` (resending
 them could send an SMS twice), and idempotency keys left in flight answer ``interrupted``.
+
+One row per message carries its routing history: its attempts (``attempts_json``) and the times
+of its states. The history the events endpoint shows (queued, each attempt, sent or failed) is
+read back from that row, so a send writes one row and updates it once; the ``events`` table
+holds what happens after routing, the provider's delivery reports.
 """
 
 from __future__ import annotations
@@ -26,8 +31,7 @@ from gateway.models import Attempt, Event, Message, MessageError, now_iso
 # messages and events are never deleted, so a plain INTEGER PRIMARY KEY already keeps seq
 # increasing (the cursor order); AUTOINCREMENT would add a sqlite_sequence write per row.
 # The indexes on columns a send leaves NULL (no reference; no provider until one accepts) are
-# partial: an insert skips them, and ``col = ?`` filters still use them. A message's attempts are
-# its events of type "attempt" (databases from before kept a separate attempts table, unused now).
+# partial: an insert skips them, and ``col = ?`` filters still use them.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     seq INTEGER PRIMARY KEY,
@@ -49,7 +53,8 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at TEXT NOT NULL,
     sent_at TEXT,
     updated_at TEXT NOT NULL,
-    api_key TEXT  -- the name (never the key) of the API key that sent it: picks its webhook target
+    api_key TEXT,  -- the name (never the key) of the API key that sent it: picks its webhook target
+    attempts_json TEXT  -- its provider attempts so far, a JSON list; NULL: rejected before routing
 );
 CREATE INDEX IF NOT EXISTS messages_status ON messages (status, seq);
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq) WHERE reference IS NOT NULL;
@@ -57,6 +62,7 @@ CREATE INDEX IF NOT EXISTS messages_to ON messages (to_number, seq);
 CREATE INDEX IF NOT EXISTS messages_provider ON messages (provider, seq) WHERE provider IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider, provider_message_id)
     WHERE provider_message_id IS NOT NULL;
+-- What happened after routing (delivery reports); routing itself is read from the message row.
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
     message_id TEXT NOT NULL REFERENCES messages (id),
@@ -80,13 +86,15 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 
 _COLUMNS = (
     "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
-    "segments, encoding, error_json, created_at, sent_at, updated_at, seq"
+    "segments, encoding, error_json, created_at, sent_at, updated_at, attempts_json, seq"
 )
+# Routing events a database written before attempts_json kept as rows; moved into the row on open.
+_ROUTING_EVENTS = "('queued', 'attempt', 'sent', 'failed')"
 
 
 @dataclass(frozen=True)
 class Completion:
-    """What one routing round did to one message: new attempts, and its final state if reached."""
+    """A message after one routing round: all its attempts so far, and its final state if reached."""
 
     message_id: str
     attempts: tuple[Attempt, ...]
@@ -108,14 +116,8 @@ def _error_json(error: MessageError | None) -> str | None:
     return json.dumps(error.to_json()) if error else None
 
 
-def _final_event(completion: Completion, now: str) -> tuple[str, str, str | None, str, str]:
-    status = completion.status or "failed"
-    detail: dict[str, Any]
-    if status == "sent":
-        detail = {"provider": completion.provider, "provider_message_id": completion.provider_message_id}
-    else:
-        detail = {"error": completion.error.to_json() if completion.error else None}
-    return (completion.message_id, status, status, now, json.dumps(detail))
+def _attempts_json(attempts: Sequence[Attempt]) -> str:
+    return json.dumps([a.to_json() for a in attempts])
 
 
 class Store:
@@ -128,12 +130,39 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
         # Databases made before messages had an api_key column get it (NULL: the global webhook).
-        if "api_key" not in {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}:
+        if "api_key" not in columns:
             self.db.execute("ALTER TABLE messages ADD COLUMN api_key TEXT")
+        if "attempts_json" not in columns:
+            self._move_routing_events_into_messages()
 
     def close(self) -> None:
         self.db.close()
+
+    def _move_routing_events_into_messages(self) -> None:
+        """A database from before ``attempts_json`` kept a message's routing history as event rows:
+        fold its attempts into the message row (routed messages had a ``queued`` event; the others
+        were rejected up front) and drop the rows now read from the message."""
+        with self._tx():
+            self.db.execute("ALTER TABLE messages ADD COLUMN attempts_json TEXT")
+            self.db.execute(
+                "UPDATE messages SET attempts_json = (SELECT json_group_array(json(detail_json)) FROM "
+                "(SELECT detail_json FROM events WHERE events.message_id = messages.id AND type = 'attempt' ORDER BY seq)) "
+                "WHERE EXISTS (SELECT 1 FROM events WHERE events.message_id = messages.id AND type = 'queued')"
+            )
+            self.db.execute(f"DELETE FROM events WHERE type IN {_ROUTING_EVENTS}")
+
+    def _write(self, *statements: tuple[str, Sequence[tuple[Any, ...]]]) -> None:
+        """Run each ``(sql, rows)`` for its rows, all in one transaction. A single row needs none:
+        one statement in autocommit mode is atomic by itself (and two statements cheaper)."""
+        work = [(sql, rows) for sql, rows in statements if rows]
+        if len(work) == 1 and len(work[0][1]) == 1:
+            self.db.execute(work[0][0], work[0][1][0])
+            return
+        with self._tx():
+            for sql, rows in work:
+                self.db.executemany(sql, rows)
 
     def _tx(self) -> _Transaction:
         return _Transaction(self.db)
@@ -143,51 +172,38 @@ class Store:
     def insert(self, messages: Sequence[Message], api_key: str | None = None) -> None:
         """Store new messages (queued, or failed items that will never be routed) in one transaction;
         ``api_key`` is the name of the key that sent them."""
-        with self._tx():
-            self.db.executemany(
-                "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
-                "error_code, error_json, created_at, updated_at, api_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (m.id, m.to, m.sender, m.body, m.reference, m.route_id, m.status, m.segments, m.encoding,
-                     m.error.code if m.error else None, _error_json(m.error), m.created_at, m.updated_at, api_key)
-                    for m in messages
-                ],
-            )
-            self.db.executemany(
-                "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)",
-                [
-                    (m.id, m.status, m.status, m.created_at, json.dumps({"error": m.error.to_json()}) if m.error else None)
-                    for m in messages
-                ],
-            )
+        self._write((
+            "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
+            "error_code, error_json, created_at, updated_at, api_key, attempts_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (m.id, m.to, m.sender, m.body, m.reference, m.route_id, m.status, m.segments, m.encoding,
+                 m.error.code if m.error else None, _error_json(m.error), m.created_at, m.updated_at, api_key,
+                 "[]" if m.status == "queued" else None)
+                for m in messages
+            ],
+        ))
 
     def complete(self, completions: Sequence[Completion]) -> str:
-        """Record a routing round: every attempt, and each message that reached a final state.
+        """Record a routing round: each message's attempts, and its final state if it reached one.
         Returns the time it recorded as ``updated_at`` (and ``sent_at``) of those messages."""
         now = now_iso()
-        events: list[tuple[str, str, str | None, str, str]] = []
-        updates: list[tuple[Any, ...]] = []
-        finals: list[tuple[str, str, str | None, str, str]] = []
+        finals: list[tuple[Any, ...]] = []
+        rounds: list[tuple[str, str]] = []
         for c in completions:
-            mid = c.message_id
-            for a in c.attempts:
-                events.append((mid, "attempt", None, a.at, json.dumps(a.to_json())))
-            if c.status is not None:
-                error = c.error
-                updates.append((
-                    c.status, c.provider, c.provider_message_id, str(c.cost), error.code if error else None,
-                    _error_json(error), now if c.status == "sent" else None, now, mid,
-                ))
-                finals.append(_final_event(c, now))
-        events += finals  # every attempt event first, as before: a message's final event follows its attempts
-        with self._tx():
-            if updates:
-                self.db.executemany(
-                    "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, "
-                    "error_json=?, sent_at=?, updated_at=? WHERE id=?",
-                    updates,
-                )
-            self.db.executemany("INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)", events)
+            attempts = _attempts_json(c.attempts)
+            if c.status is None:
+                rounds.append((attempts, c.message_id))
+                continue
+            error = c.error
+            finals.append((
+                c.status, c.provider, c.provider_message_id, str(c.cost), error.code if error else None,
+                _error_json(error), now if c.status == "sent" else None, now, attempts, c.message_id,
+            ))
+        self._write(
+            ("UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
+             "sent_at=?, updated_at=?, attempts_json=? WHERE id=?", finals),
+            ("UPDATE messages SET attempts_json=? WHERE id=?", rounds),
+        )
         return now
 
     def recover_interrupted(self) -> int:
@@ -203,10 +219,6 @@ class Store:
             self.db.executemany(
                 "UPDATE messages SET status='failed', error_code=?, error_json=?, updated_at=? WHERE id=?",
                 [(error.code, _error_json(error), now, mid) for mid in ids],
-            )
-            self.db.executemany(
-                "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?, 'failed', 'failed', ?, ?)",
-                [(mid, now, json.dumps({"error": error.to_json()})) for mid in ids],
             )
             body = {"success": False, "error": Interrupted(
                 "the gateway stopped while this request was in flight; its messages were marked failed "
@@ -251,35 +263,33 @@ class Store:
         return self._hydrate(rows), (int(rows[-1][-1]) if more and rows else None)
 
     def events(self, message_id: str) -> list[Event]:
-        rows = self.db.execute(
+        """The message's history, oldest first: its routing (read from its row), then what the
+        ``events`` table recorded after it (delivery reports come only once a provider took it)."""
+        row = self.db.execute(
+            "SELECT status, error_json, created_at, sent_at, updated_at, provider, provider_message_id, attempts_json "
+            "FROM messages WHERE id=?", (message_id,)
+        ).fetchone()
+        if row is None:
+            return []
+        later = self.db.execute(
             "SELECT type, status, at, detail_json FROM events WHERE message_id=? ORDER BY seq", (message_id,)
         )
-        return [Event(type=t, status=s, at=at, detail=json.loads(d) if d else None) for t, s, at, d in rows]
+        return _routing(*row) + [Event(type=t, status=s, at=at, detail=json.loads(d) if d else None) for t, s, at, d in later]
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
     def _hydrate(self, rows: Iterable[Sequence[Any]]) -> list[Message]:
-        rows = list(rows)
-        ids = [row[0] for row in rows]
-        attempts: dict[str, list[Attempt]] = {mid: [] for mid in ids}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for mid, data in self.db.execute(
-                f"SELECT message_id, detail_json FROM events WHERE message_id IN ({marks}) AND type='attempt' ORDER BY seq",
-                chunk,
-            ):
-                attempts[mid].append(Attempt(**json.loads(data)))
         messages = []
         for (mid, to, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency,
-             segments, encoding, error_json, created_at, sent_at, updated_at, _seq) in rows:
+             segments, encoding, error_json, created_at, sent_at, updated_at, attempts_json, _seq) in rows:
             error = MessageError(**json.loads(error_json)) if error_json else None
+            attempts = tuple(Attempt(**a) for a in json.loads(attempts_json)) if attempts_json else ()
             messages.append(Message(
                 id=mid, to=to, sender=sender, body=body, reference=reference, route_id=route_id, status=status,
                 provider=provider, provider_message_id=provider_message_id, cost=Decimal(cost), currency=currency,
                 segments=segments, encoding=encoding, error=error, created_at=created_at, sent_at=sent_at,
-                updated_at=updated_at, attempt_log=tuple(attempts[mid]),
+                updated_at=updated_at, attempt_log=attempts,
             ))
         return messages
 
@@ -317,6 +327,23 @@ class Store:
         """Forget a claim whose request never ran (it failed before anything was stored or sent)."""
         with self._tx():
             self.db.execute("DELETE FROM idempotency_keys WHERE scope=? AND key=? AND state='in_progress'", (scope, key))
+
+
+def _routing(
+    status: str, error_json: str | None, created_at: str, sent_at: str | None, updated_at: str,
+    provider: str | None, provider_message_id: str | None, attempts_json: str | None,
+) -> list[Event]:
+    """queued, one event per attempt, then sent or failed: a message's routing, from its row."""
+    error = json.loads(error_json) if error_json else None
+    if attempts_json is None:  # rejected before routing (a bulk item: invalid or repeated number)
+        return [Event(status, created_at, status, {"error": error})]
+    events = [Event("queued", created_at, "queued")]
+    events += [Event("attempt", a["at"], None, a) for a in json.loads(attempts_json or "[]")]
+    if sent_at is not None:  # later statuses (delivered...) are delivery-report events
+        events.append(Event("sent", sent_at, "sent", {"provider": provider, "provider_message_id": provider_message_id}))
+    elif status == "failed":  # a failed message is never updated again: updated_at is when it failed
+        events.append(Event("failed", updated_at, "failed", {"error": error}))
+    return events
 
 
 class _Transaction:

@@ -143,6 +143,39 @@ def test_events_record_queued_each_attempt_and_the_outcome(client: Client, fakes
     error_of(client.get("/api/v1/messages/msg_nope/events"), 404, "message_not_found")
 
 
+def events_of(client: Client, message_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/api/v1/messages/{message_id}/events")
+    assert response.status_code == 200, response.text
+    events: list[dict[str, Any]] = response.json()["data"]["events"]
+    return events
+
+
+def test_events_of_a_hard_rejection_end_with_the_failure(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+    fakes["twilio"].script = failing("hard", "invalid_number", code="21211", status=400)
+    message = client.post("/api/v1/messages/send", json=SEND).json()["error"]
+    events = events_of(client, message["message_id"])
+    assert [(e["type"], e["status"]) for e in events] == [("queued", "queued"), ("attempt", None), ("failed", "failed")]
+    assert events[1]["provider_code"] == "21211"
+    assert events[2]["error"]["code"] == "provider_rejected" and events[2]["at"] >= events[0]["at"]
+
+
+def test_events_of_an_exhausted_chain_show_every_attempt(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+    for fake in fakes.values():
+        fake.script = failing("retryable", "server_error")
+    message = client.post("/api/v1/messages/send", json=SEND).json()["error"]
+    events = events_of(client, message["message_id"])
+    assert [e["type"] for e in events] == ["queued", "attempt", "attempt", "attempt", "attempt", "failed"]
+    assert events[-1]["error"]["code"] == "routing_exhausted"
+
+
+def test_a_bulk_item_rejected_up_front_has_one_failed_event(client: Client) -> None:
+    bulk = {"from": "LynSMS", "recipients": ["+12025550143", "12345"], "body": "hi"}
+    items = client.post("/api/v1/messages/bulk", json=bulk).json()["data"]["messages"]
+    sent, invalid = (events_of(client, item["id"]) for item in items)
+    assert [e["type"] for e in sent] == ["queued", "attempt", "sent"]
+    assert [(e["type"], e["status"], e["error"]["code"]) for e in invalid] == [("failed", "failed", "invalid_recipient")]
+
+
 def test_list_is_newest_first_with_cursor_pagination(client: Client) -> None:
     ids = [client.post("/api/v1/messages/send", json={**SEND, "reference": f"r{i}"}).json()["data"]["id"] for i in range(5)]
     seen: list[str] = []
@@ -252,7 +285,7 @@ def test_unknown_route_and_wrong_method_answer_in_the_envelope(client: Client) -
 
 def test_a_crash_inside_the_gateway_is_a_500_envelope_not_a_traceback(fakes: dict[str, FakeAdapter]) -> None:
     with make_client(make_config(), fakes) as client:
-        client.app.state.gateway.store.db.execute("DROP TABLE events")  # sabotage the store
+        client.app.state.gateway.store.db.execute("DROP TABLE messages")  # sabotage the store
         response = client.post("/api/v1/messages/send", json=SEND)
         error = error_of(response, 500, "internal_error")
-        assert "Traceback" not in response.text and "events" not in error["message"]
+        assert "Traceback" not in response.text and "messages" not in error["message"]

@@ -81,7 +81,8 @@ def test_routing_round_is_committed_before_the_next_provider_is_called(tmp_path:
 
     def sinch(message: Outbound) -> SendResult:
         reader = sqlite3.connect(db)
-        seen_on_disk.append(reader.execute("SELECT COUNT(*) FROM events WHERE type='attempt'").fetchone()[0])
+        (attempts,) = reader.execute("SELECT attempts_json FROM messages").fetchone()
+        seen_on_disk.append(len(json.loads(attempts)))
         reader.close()
         return fakes["sinch"].accept(message)
 
@@ -90,3 +91,64 @@ def test_routing_round_is_committed_before_the_next_provider_is_called(tmp_path:
     with make_client(make_config(), fakes, db) as client:
         assert client.post(URL, json=SEND).json()["data"]["provider"] == "sinch"
     assert seen_on_disk == [1]
+
+
+# The layout before attempts_json: a message's routing history was kept as event rows.
+_OLD_LAYOUT = """
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, to_number TEXT NOT NULL, sender TEXT NOT NULL,
+    body TEXT NOT NULL, reference TEXT, route_id INTEGER, status TEXT NOT NULL, provider TEXT, provider_message_id TEXT,
+    cost TEXT NOT NULL DEFAULT '0', currency TEXT NOT NULL DEFAULT 'USD', segments INTEGER NOT NULL,
+    encoding TEXT NOT NULL, error_code TEXT, error_json TEXT, created_at TEXT NOT NULL, sent_at TEXT,
+    updated_at TEXT NOT NULL, api_key TEXT
+);
+CREATE TABLE attempts (seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL, attempt_json TEXT NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL, type TEXT NOT NULL, status TEXT,
+    at TEXT NOT NULL, detail_json TEXT
+);
+"""
+
+
+def test_a_database_from_before_attempts_json_keeps_every_message_history(tmp_path: Path) -> None:
+    db = str(tmp_path / "old.db")
+    old = sqlite3.connect(db)
+    old.executescript(_OLD_LAYOUT)
+    t0, t1, t2 = "2026-11-20T10:00:00+00:00", "2026-11-20T10:00:01+00:00", "2026-11-20T10:00:05+00:00"
+    timeout = {"provider": "twilio", "outcome": "retryable", "reason": "timeout", "message": "no answer",
+               "provider_code": None, "http_status": None, "provider_message_id": None, "duration_ms": 10000, "at": t0}
+    accepted = {**timeout, "provider": "sinch", "outcome": "accepted", "reason": None, "message": None,
+                "provider_message_id": "B1", "duration_ms": 40, "at": t1}
+    error = {"code": "invalid_recipient", "message": "'12345' is not E.164"}
+    old.executemany(
+        "INSERT INTO messages (id, to_number, sender, body, status, provider, provider_message_id, segments, encoding, "
+        "error_code, error_json, created_at, sent_at, updated_at) VALUES (?,?,?,?,?,?,?,1,'GSM-7',?,?,?,?,?)",
+        [("msg_" + "s" * 25, "+12025550143", "LynSMS", "hi", "delivered", "sinch", "B1", None, None, t0, t1, t2),
+         ("msg_" + "f" * 25, "12345", "LynSMS", "hi", "failed", None, None, "invalid_recipient", json.dumps(error), t0, None, t0)],
+    )
+    sent, failed = "msg_" + "s" * 25, "msg_" + "f" * 25
+    old.executemany(
+        "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)",
+        [(sent, "queued", "queued", t0, None),
+         (sent, "attempt", None, t0, json.dumps(timeout)),
+         (sent, "attempt", None, t1, json.dumps(accepted)),
+         (sent, "sent", "sent", t1, json.dumps({"provider": "sinch", "provider_message_id": "B1"})),
+         (sent, "delivery_report", "delivered", t2, json.dumps({"report_status": "delivered", "applied": True})),
+         (failed, "failed", "failed", t0, json.dumps({"error": error}))],
+    )
+    old.commit()
+    old.close()
+
+    store = Store(db)
+    message = store.get(sent)
+    assert message is not None
+    assert [(a.provider, a.outcome) for a in message.attempt_log] == [("twilio", "retryable"), ("sinch", "accepted")]
+    assert [(e.type, e.status, e.at) for e in store.events(sent)] == [
+        ("queued", "queued", t0), ("attempt", None, t0), ("attempt", None, t1), ("sent", "sent", t1),
+        ("delivery_report", "delivered", t2),
+    ]
+    assert [e.to_json() for e in store.events(failed)] == [{"type": "failed", "at": t0, "status": "failed", "error": error}]
+    store.close()
+    reopened = Store(db)  # the move happens once; opening again changes nothing
+    assert len(reopened.events(sent)) == 5 and reopened.get(failed).attempt_log == ()  # type: ignore[union-attr]
+    reopened.close()
