@@ -14,9 +14,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
+import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse as StarletteJSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import validation, webhooks
@@ -54,6 +56,14 @@ DELIVERY_ERRORS: Final[dict[str, type[GatewayError]]] = {
     "routing_exhausted": RoutingExhausted,
 }
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class JSONResponse(StarletteJSONResponse):
+    """Every answer the API gives, rendered by orjson: the same compact UTF-8 JSON as Starlette's
+    encoder for these payloads (no NaN ever reaches them), about five times faster."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
 
 
 def request_id(request: Request) -> str:

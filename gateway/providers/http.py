@@ -44,8 +44,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from gateway.providers.base import Failed, FailureKind, Outbound, ProviderSettings, SendResult
 from gateway.reports import Report, ReportError
@@ -136,9 +138,14 @@ class Wire:
         self, method: str, url: str, *, headers: Mapping[str, str], json_body: Any = None, form: Mapping[str, str] | None = None
     ) -> httpx.Response:
         """The whole answer, read; httpx exceptions as the transport raises them."""
-        request = httpx.Request(
-            method, _parsed_url(url), headers={**_HEADERS, **headers}, json=json_body, data=form, extensions=self.extensions
-        )
+        # Bodies encoded here, as httpx would (same bytes), without its per-request encoder setup.
+        if form is not None:
+            headers, content = {**_FORM, **headers}, urlencode(form).encode()
+        elif json_body is not None:
+            headers, content = {**_JSON, **headers}, orjson.dumps(json_body)
+        else:
+            headers, content = {**_HEADERS, **headers}, None
+        request = httpx.Request(method, _parsed_url(url), headers=headers, content=content, extensions=self.extensions)
         response = await self.transport.handle_async_request(request)
         response.request = request
         try:
@@ -149,6 +156,8 @@ class Wire:
 
 
 _HEADERS: Final = {"Accept": "application/json", "User-Agent": "LynSMS-Gateway/1.0"}
+_FORM: Final = {**_HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
+_JSON: Final = {**_HEADERS, "Content-Type": "application/json"}
 
 
 async def exchange(

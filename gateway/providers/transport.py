@@ -105,11 +105,9 @@ class Http11Transport(httpx.AsyncBaseTransport):
             self._slots.release()
             if connection is not None:
                 self._release(origin, connection, keep)
+        # content=, not a stream: the body is already whole, and httpx then skips its async reads.
         return httpx.Response(
-            status,
-            headers=headers,
-            stream=httpx.ByteStream(body),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+            status, headers=headers, content=body, extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason}
         )
 
     async def aclose(self) -> None:
