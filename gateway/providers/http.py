@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -363,11 +362,13 @@ _NOT_JSON: Final[Any] = object()
 
 
 def _json(response: httpx.Response) -> Any:
+    # orjson, ~3x the stdlib's speed on a provider answer; it is stricter only where an answer is
+    # broken anyway (invalid UTF-8, NaN, a lone surrogate): not JSON, so malformed, as before.
     if not response.content:
         return _NOT_JSON
     try:
-        return json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return _NOT_JSON
 
 
