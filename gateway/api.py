@@ -67,9 +67,11 @@ class JSONResponse(StarletteJSONResponse):
 
 
 def request_id(request: Request) -> str:
-    rid: str | None = getattr(request.state, "request_id", None)
+    """Made on first use and kept in the ASGI scope, which the endpoint and Starlette's exception
+    handlers share (each builds its own Request)."""
+    rid: str | None = request.scope.get("lynsms.request_id")
     if rid is None:
-        rid = request.state.request_id = new_request_id()
+        rid = request.scope["lynsms.request_id"] = new_request_id()
     return rid
 
 
@@ -306,11 +308,11 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(request, InternalError("internal error; the gateway logged it with this request_id"))
 
 
-routes = [
-    Route("/api/health", _endpoint(health, auth=False), methods=["GET"]),
-    Route("/api/openapi.json", _endpoint(openapi, auth=False), methods=["GET"]),
+routes = [  # Starlette tries them in order: the sends first
     Route("/api/v1/messages/send", _endpoint(send), methods=["POST"]),
     Route("/api/v1/messages/bulk", _endpoint(bulk), methods=["POST"]),
+    Route("/api/health", _endpoint(health, auth=False), methods=["GET"]),
+    Route("/api/openapi.json", _endpoint(openapi, auth=False), methods=["GET"]),
     Route("/api/v1/messages/quote", _endpoint(quote), methods=["POST"]),
     Route("/api/v1/messages", _endpoint(list_messages), methods=["GET"]),
     Route("/api/v1/messages/{message_id}", _endpoint(get_message), methods=["GET"]),

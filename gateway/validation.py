@@ -93,7 +93,7 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InvalidJSON(f"the request body is not valid UTF-8 (byte {exc.start})") from exc
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        data = _DECODER.decode(text)
     except (ValueError, RecursionError) as exc:
         raise InvalidJSON(f"the request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
@@ -112,6 +112,10 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+# Built once: json.loads with hooks builds a new decoder for every body.
+_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
 
 
 def _json_type(value: object) -> str:
