@@ -81,20 +81,13 @@ def stack(db: str, callbacks: bool, profile: str | None = None) -> Iterator[Stac
                 yield Stack(simulator, gateway)
 
 
-def cpu_seconds(server: ServerProcess) -> float:
-    """User + system CPU time the server process has used so far."""
-    with open(f"/proc/{server.pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def load(server: ServerProcess, request: bytes, expect: int, **kwargs: float | int) -> tuple[float, float]:
     """Throughput, and the server's CPU microseconds per request."""
-    before = cpu_seconds(server)
+    before = server.cpu_seconds()
     stats = asyncio.run(run_load(server.url, request, expect=expect, **kwargs))  # type: ignore[arg-type]
     if stats.errors:
         raise SystemExit(f"{server.url}: {stats.errors} unexpected responses")
-    return stats.throughput, (cpu_seconds(server) - before) / max(1, stats.requests) * 1e6
+    return stats.throughput, (server.cpu_seconds() - before) / max(1, stats.requests) * 1e6
 
 
 def throughput(stack: Stack, seconds: float, rounds: int, concurrency: int) -> tuple[float, float]:

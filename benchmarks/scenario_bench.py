@@ -61,7 +61,8 @@ def write(scenario: dict[str, object], folder: Path, name: str) -> str:
 
 
 def throughput(target_args: tuple[str, ...], label: str, seconds: float, concurrency: int) -> float:
-    return simulator_bench.throughput("simulator", seconds, concurrency, *target_args, label=label)
+    rate, _cpu = simulator_bench.throughput("simulator", seconds, concurrency, *target_args, label=label)
+    return rate
 
 
 def hanging_request(url: str) -> bytes:

@@ -5,6 +5,10 @@
 Issue targets: full simulator (journal on) >= 0.6x the bare endpoint's Twilio-create throughput
 at 32 concurrent connections; peak RSS after 100,000 requests < 200 MB. Rounds alternate the two
 targets so machine noise hits both alike.
+
+Next to each throughput the server's CPU time per request is printed, and the ratio of those
+(bare / simulator) at the end: on a 2-core machine the load generator competes with the server,
+and the bare endpoint's throughput swings most with it, while CPU per request hardly moves.
 """
 
 from __future__ import annotations
@@ -27,17 +31,22 @@ def twilio_create(url: str) -> bytes:
     return build_request(url + PATH, "POST", body, headers)
 
 
-def throughput(target: str, seconds: float, concurrency: int, *target_args: str, label: str | None = None) -> float:
-    """Twilio-create throughput of ``target`` (started with ``target_args``) after a 1 s warm-up."""
+def throughput(
+    target: str, seconds: float, concurrency: int, *target_args: str, label: str | None = None
+) -> tuple[float, float]:
+    """Twilio-create throughput of ``target`` (started with ``target_args``) after a 1 s warm-up,
+    and the server's CPU microseconds per request meanwhile."""
     label = label or target
     with server_process(target, *target_args) as server:
         request = twilio_create(server.url)
         asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=1.0, expect=201))  # warm-up
+        before = server.cpu_seconds()
         stats = asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=seconds, expect=201))
-        print(f"  {label:<16} {stats.describe()}", flush=True)
+        cpu = (server.cpu_seconds() - before) / max(1, stats.requests) * 1e6
+        print(f"  {label:<16} {stats.describe()}  {cpu:4.0f} us CPU/req", flush=True)
         if stats.errors:
             raise SystemExit(f"{label}: {stats.errors} unexpected responses")
-        return stats.throughput
+        return stats.throughput, cpu
 
 
 def peak_rss(requests: int, concurrency: int) -> float:
@@ -57,15 +66,17 @@ def main() -> None:
     parser.add_argument("--rss-requests", type=int, default=100_000)
     args = parser.parse_args()
 
-    bare: list[float] = []
-    full: list[float] = []
+    bare: list[tuple[float, float]] = []
+    full: list[tuple[float, float]] = []
     for round_no in range(1, args.rounds + 1):
         print(f"round {round_no}/{args.rounds}")
         bare.append(throughput("bare", args.seconds, args.concurrency))
         full.append(throughput("simulator", args.seconds, args.concurrency))
-    ratio = median(full) / median(bare)
-    print(f"throughput: simulator {median(full):.0f} req/s, bare Starlette {median(bare):.0f} req/s, "
-          f"ratio {ratio:.2f} (target >= 0.60)")
+    rate, bare_rate = median([r for r, _ in full]), median([r for r, _ in bare])
+    cpu, bare_cpu = median([c for _, c in full]), median([c for _, c in bare])
+    print(f"throughput: simulator {rate:.0f} req/s, bare Starlette {bare_rate:.0f} req/s, "
+          f"ratio {rate / bare_rate:.2f} (target >= 0.60)")
+    print(f"CPU per request: simulator {cpu:.0f} us, bare Starlette {bare_cpu:.0f} us, ratio {bare_cpu / cpu:.2f}")
     rss = peak_rss(args.rss_requests, args.concurrency)
     print(f"peak RSS after {args.rss_requests} requests: {rss:.1f} MB (target < 200 MB)")
 
