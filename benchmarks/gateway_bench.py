@@ -20,6 +20,9 @@ The gateway's database is in memory by default, as ``lynsms up`` and ``lynsms ga
 WAL). Next to each throughput the servers' CPU time per request is printed: unlike req/s, it
 hardly moves when other processes compete for the machine.
 
+Nothing is pinned to a core here (``simulator_bench`` pins): three processes share two cores, and
+the gateway path needs the gateway and the simulator running at once.
+
 By default the gateway has no ``public_url``, so it asks for no delivery reports and the simulator
 sends no callbacks: both sides of the throughput ratio then do the same work. ``--callbacks``
 makes the gateway send its own URL, as ``lynsms up`` does, so every accepted message also costs

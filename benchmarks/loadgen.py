@@ -154,9 +154,24 @@ class ServerProcess:
         return float("nan")
 
 
+def split_cores() -> tuple[set[int], set[int]] | None:
+    """Cores for the load generator and cores for the server, or None on a one-core machine.
+
+    Unpinned, the scheduler sometimes lets the load generator and the server share a core for a
+    whole run: on the 2-core machine this bench was written on, the simulator's CPU per request
+    then rose ~10% (bimodal between runs, 125 or 140 us) while the bare endpoint's did not.
+    """
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    half = len(cores) // 2
+    return set(cores[:half]), set(cores[half:])
+
+
 @contextmanager
-def server_process(target: str, *args: str) -> Iterator[ServerProcess]:
-    """Run ``python -m benchmarks.targets TARGET ARGS...`` and yield once it prints its URL."""
+def server_process(target: str, *args: str, cores: set[int] | None = None) -> Iterator[ServerProcess]:
+    """Run ``python -m benchmarks.targets TARGET ARGS...`` (on ``cores`` if given) and yield once
+    it prints its URL."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.targets", target, *args],
@@ -164,6 +179,7 @@ def server_process(target: str, *args: str) -> Iterator[ServerProcess]:
         text=True,
         env=env,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
     )
     try:
         assert process.stdout is not None

@@ -6,9 +6,9 @@ Issue targets: full simulator (journal on) >= 0.6x the bare endpoint's Twilio-cr
 at 32 concurrent connections; peak RSS after 100,000 requests < 200 MB. Rounds alternate the two
 targets so machine noise hits both alike.
 
-Next to each throughput the server's CPU time per request is printed, and the ratio of those
-(bare / simulator) at the end: on a 2-core machine the load generator competes with the server,
-and the bare endpoint's throughput swings most with it, while CPU per request hardly moves.
+The load generator and the servers run on separate cores (``loadgen.split_cores``). Next to each
+throughput the server's CPU time per request is printed, and the ratio of those (bare /
+simulator) at the end: it hardly moves when something else competes for the machine.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 from urllib.parse import urlencode
 
-from benchmarks.loadgen import build_request, median, run_load, server_process
+from benchmarks.loadgen import build_request, median, run_load, server_process, split_cores
 from benchmarks.targets import TWILIO_ACCOUNT
 
 PATH = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Messages.json"
@@ -32,12 +33,13 @@ def twilio_create(url: str) -> bytes:
 
 
 def throughput(
-    target: str, seconds: float, concurrency: int, *target_args: str, label: str | None = None
+    target: str, seconds: float, concurrency: int, *target_args: str, label: str | None = None,
+    cores: set[int] | None = None,
 ) -> tuple[float, float]:
-    """Twilio-create throughput of ``target`` (started with ``target_args``) after a 1 s warm-up,
-    and the server's CPU microseconds per request meanwhile."""
+    """Twilio-create throughput of ``target`` (started with ``target_args``, on ``cores``) after a
+    1 s warm-up, and the server's CPU microseconds per request meanwhile."""
     label = label or target
-    with server_process(target, *target_args) as server:
+    with server_process(target, *target_args, cores=cores) as server:
         request = twilio_create(server.url)
         asyncio.run(run_load(server.url, request, concurrency=concurrency, duration=1.0, expect=201))  # warm-up
         before = server.cpu_seconds()
@@ -66,12 +68,18 @@ def main() -> None:
     parser.add_argument("--rss-requests", type=int, default=100_000)
     args = parser.parse_args()
 
+    split = split_cores()
+    servers: set[int] | None = None
+    if split is not None:
+        generator, servers = split
+        os.sched_setaffinity(0, generator)
+        print(f"load generator on cores {sorted(generator)}, servers on cores {sorted(servers)}")
     bare: list[tuple[float, float]] = []
     full: list[tuple[float, float]] = []
     for round_no in range(1, args.rounds + 1):
         print(f"round {round_no}/{args.rounds}")
-        bare.append(throughput("bare", args.seconds, args.concurrency))
-        full.append(throughput("simulator", args.seconds, args.concurrency))
+        bare.append(throughput("bare", args.seconds, args.concurrency, cores=servers))
+        full.append(throughput("simulator", args.seconds, args.concurrency, cores=servers))
     rate, bare_rate = median([r for r, _ in full]), median([r for r, _ in bare])
     cpu, bare_cpu = median([c for _, c in full]), median([c for _, c in bare])
     print(f"throughput: simulator {rate:.0f} req/s, bare Starlette {bare_rate:.0f} req/s, "
