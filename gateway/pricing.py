@@ -14,22 +14,22 @@ from typing import Final
 
 import phonenumbers
 
+from gateway import numbers
 from gateway.config import DEFAULT_PRICE, ProviderConfig
 
 CURRENCY: Final = "USD"
 _FOUR_PLACES: Final = Decimal("0.0001")
 
 
-@lru_cache(maxsize=16_384)  # phonenumbers.parse costs tens of microseconds; traffic repeats numbers
+@lru_cache(maxsize=16_384)  # the checks after the (shared) parse cost ~10 us more
 def country_of(e164: str) -> str | None:
     """ISO 3166 alpha-2 country of a number, or None when phonenumbers cannot tell.
 
     Numbers in fictional ranges (+44 7700 900xxx, +1 555-01xx) have no region of their own; they
     are priced as the calling code's main country, which is the country they pretend to be in.
     """
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+    number = numbers.parse(e164)
+    if number is None:
         return None
     region = phonenumbers.region_code_for_number(number)
     if region and region != "001":

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import phonenumbers
 
+from gateway import numbers
 from gateway.errors import InvalidJSON, InvalidParameter, ValidationFailed
 from gateway.models import STATUSES
 
@@ -143,7 +144,7 @@ def _string(data: Mapping[str, Any], name: str) -> str:
     return value
 
 
-@lru_cache(maxsize=16_384)  # phonenumbers.parse costs tens of microseconds; traffic repeats numbers
+@lru_cache(maxsize=16_384)  # the checks after the (shared) parse cost ~10 us more
 def e164_problem(value: str) -> str | None:
     """Why ``value`` is not an acceptable E.164 number, or None when it is.
 
@@ -154,9 +155,8 @@ def e164_problem(value: str) -> str | None:
         return "must be an E.164 number: a leading + and digits only, e.g. +12025550143"
     if any(rng.fullmatch(value) for rng in _RESERVED_RANGES):
         return None
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
+    number = numbers.parse(value)
+    if number is None:
         return "has an unknown country calling code"
     if not phonenumbers.is_valid_number(number):
         return "is not a valid phone number for its country"
