@@ -28,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from simulator.engine import Decision
+from simulator.model import Submission
 from simulator.state import JournalEntry
 
 if TYPE_CHECKING:
@@ -40,19 +41,22 @@ _LINGER_ZERO = struct.pack("ii", 1, 0)
 
 
 class Faults:
-    def render(self, provider: Provider, decision: Decision, entry: JournalEntry | None = None) -> Response:
-        """The response for request-level trouble: an ``http_error`` or a socket-level fault."""
+    def render(
+        self, provider: Provider, decision: Decision, entry: JournalEntry | None = None, submission: Submission | None = None
+    ) -> Response:
+        """The response for request-level trouble: an ``http_error`` or a socket-level fault
+        (``submission``: the request's first message, which picks the error format's API version)."""
         if decision.kind == "http_error":
             status = decision.status or 500
             if decision.body is None:
-                return provider.http_error(status, decision.retry_after)
+                return provider.http_error(status, decision.retry_after, submission)
             response = Response(decision.body, status_code=status, media_type=decision.content_type or "application/json")
             if decision.retry_after is not None:
                 response.headers["Retry-After"] = str(decision.retry_after)
             return response
         if decision.fault == "timeout":
             cap = decision.fault_seconds if decision.fault_seconds is not None else DEFAULT_TIMEOUT
-            return _Hold(cap, provider.http_error(504), entry)
+            return _Hold(cap, provider.http_error(504, submission=submission), entry)
         if decision.fault in ("connection_reset", "empty_reply"):
             return _Drop(reset=decision.fault == "connection_reset", entry=entry)
         raise ValueError(f"cannot render {decision.kind} {decision.fault} without a success response")

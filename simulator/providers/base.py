@@ -123,12 +123,18 @@ class Provider(ABC):
     def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
         """The HTTP request that pushes ``report`` to the client, or None when nobody asked for it."""
 
-    def http_error(self, status: int, retry_after: int | None = None) -> Response:
-        """Scripted HTTP trouble (429, 500, 503...) in this provider's own error format."""
-        response = self.error(status, _STATUS_TEXT.get(status, "Error"))
+    def http_error(self, status: int, retry_after: int | None = None, submission: Submission | None = None) -> Response:
+        """Scripted HTTP trouble (429, 500, 503...) in this provider's own error format, for the
+        request that carried ``submission`` (its first message, when it had any)."""
+        response = self.error_for(submission, status, _STATUS_TEXT.get(status, "Error"))
         if retry_after is not None:
             response.headers["Retry-After"] = str(retry_after)
         return response
+
+    def error_for(self, submission: Submission | None, status: int, message: str) -> Response:
+        """``error`` in the format of the API ``submission`` arrived on; providers with one error
+        format (all but Infobip, whose v1/v2 paths answer in an older one) need not override it."""
+        return self.error(status, message)
 
     # ---- shared mechanics ------------------------------------------------------------------------
 
@@ -186,7 +192,7 @@ class Provider(ABC):
         if trouble is not None:
             entry.outcome = trouble.to_json()
             await _wait(latency)
-            return self.sim.faults.render(self, trouble, entry)
+            return self.sim.faults.render(self, trouble, entry, submissions[0] if submissions else None)
         for submission, decision in zip(submissions, decisions):
             if decision.kind == "reject" and decision.reason is not None:
                 whole = self.reject(decision.reason, submission)

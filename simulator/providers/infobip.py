@@ -101,6 +101,11 @@ class Infobip(Provider):
             body = wire.api_error(str(code or known[0]), known[1], known[2], resources=known[3])
         return JSONResponse(body, status_code=status)
 
+    def error_for(self, submission: Submission | None, status: int, message: str) -> Response:
+        if submission is not None and submission.extra.get("api", "v3") != "v3":
+            return self.legacy(status, message)
+        return self.error(status, message)
+
     def legacy(self, status: int, text: str, violations: list[tuple[str, str]] | None = None) -> Response:
         message_id = _LEGACY_IDS.get(status, "GENERAL_ERROR")
         return JSONResponse(wire.legacy_error(message_id, text, violations), status_code=status)

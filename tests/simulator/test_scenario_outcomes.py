@@ -99,6 +99,31 @@ def test_any_status_with_a_raw_body_is_sent_verbatim(simulator: Any, wire: Wire)
     assert response.headers["content-type"].startswith("text/html")
 
 
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/sms/3/messages", {"messages": [{"sender": "InfoSMS", "destinations": [{"to": TO}], "content": {"text": "Hi"}}]}),
+        ("/sms/2/text/advanced", {"messages": [{"from": "InfoSMS", "destinations": [{"to": TO}], "text": "Hi"}]}),
+    ],
+)
+def test_infobip_scripted_trouble_answers_in_the_error_format_of_the_api_called(
+    simulator: Any, path: str, body: dict[str, Any]
+) -> None:
+    # v3 answers ApiError bodies; the v1/v2 endpoints the older requestError, as for their own errors.
+    account = WIRES["infobip"].account
+    script(simulator, WIRES["infobip"], {"http_error": {"status": 429, "retry_after": 9}})
+    response = http.post(simulator.url + path, json=body, headers={"Authorization": f"App {account}"})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "9"
+    if path.startswith("/sms/3"):
+        assert response.json()["errorCode"] == "E429"
+    else:
+        assert response.json()["requestError"]["serviceException"]["messageId"] == "TOO_MANY_REQUESTS"
+    script(simulator, WIRES["infobip"], {"fault": {"kind": "timeout", "seconds": 0.1}})
+    capped = http.post(simulator.url + path, json=body, headers={"Authorization": f"App {account}"})
+    assert capped.status_code == 504
+    assert ("errorCode" in capped.json()) == path.startswith("/sms/3")
+
+
 def test_infobip_sdk_raises_service_exception_on_a_5xx(simulator: Any) -> None:
     from infobip_api_client import ApiClient, Configuration
     from infobip_api_client.api.sms_api import SmsApi
