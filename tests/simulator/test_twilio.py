@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
+from scenario_wires import REJECTS
 from twilio.request_validator import RequestValidator
 
 from simulator.engine import Decision
@@ -350,14 +351,8 @@ def test_bad_list_parameters_answer_400(simulator: Any, params: dict[str, str]) 
 
 # ---- scripted outcomes -------------------------------------------------------------------------
 
-REJECTIONS = {
-    "invalid_number": (400, 21211),
-    "unsubscribed": (400, 21610),
-    "insufficient_funds": (401, 10001),
-    "invalid_sender": (400, 21606),
-    "body_too_long": (400, 21617),
-    "auth_failed": (401, 20003),
-}
+# (HTTP status, Twilio code) per reason: the one table the scenario tests check too.
+REJECTIONS = {reason: (status, int(code)) for reason, (status, code) in REJECTS["twilio"].items()}
 
 
 @pytest.mark.parametrize("reason", REJECT_REASONS)
