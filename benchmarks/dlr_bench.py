@@ -39,9 +39,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from benchmarks.loadgen import ServerProcess, server_process
-from gateway.providers.transport import Http11Transport
-from gateway.signing import derive_secret, verify
-from simulator.server import ServerThread
+from lynsms.gateway.providers.transport import Http11Transport
+from lynsms.gateway.signing import derive_secret, verify
+from lynsms.simulator.server import ServerThread
 
 KEY = "bench-dlr-key"
 SECRET = derive_secret(KEY)
@@ -74,9 +74,25 @@ class Receiver:
 
 def start_gateway(sim_url: str, hook_url: str, db: Path, config: Path) -> ServerProcess:
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "gateway", "--port", "0", "--db", str(db), "--simulator-url", sim_url,
-         "--webhook-url", hook_url, "--config", str(config)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "LYNSMS_API_KEY": KEY},
+        [
+            sys.executable,
+            "-m",
+            "lynsms.simulator.cli",
+            "gateway",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--simulator-url",
+            sim_url,
+            "--webhook-url",
+            hook_url,
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LYNSMS_API_KEY": KEY},
     )
     assert process.stdout is not None
     found = GATEWAY_URL.search(process.stdout.readline())
@@ -103,10 +119,12 @@ async def post_reports(gateway_url: str, message_ids: list[str], concurrency: in
     async with httpx.AsyncClient(base_url=gateway_url, transport=transport, timeout=60) as client:
 
         async def one(message_id: str) -> None:
-            result = {"messageId": message_id, "status": {"groupId": 3, "groupName": "DELIVERED", "id": 5,
-                                                          "name": "DELIVERED_TO_HANDSET"},
-                      "error": {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR"},
-                      "doneAt": "2026-05-12T11:34:25.000+0000"}
+            result = {
+                "messageId": message_id,
+                "status": {"groupId": 3, "groupName": "DELIVERED", "id": 5, "name": "DELIVERED_TO_HANDSET"},
+                "error": {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR"},
+                "doneAt": "2026-05-12T11:34:25.000+0000",
+            }
             async with gate:
                 answer = await client.post("/api/v1/webhooks/infobip", json={"results": [result]})
             if answer.status_code != 200 or answer.json()["data"]["changed"] != 1:
@@ -152,9 +170,14 @@ def main(argv: list[str] | None = None) -> None:
     receiver = Receiver()
     recipients = [f"+447700900{n:03d}" for n in range(args.count)]  # Ofcom's drama range: 1,000 numbers
     deliver = "{status: delivered, after: 1}" if args.mode == "callbacks" else "false"
-    with tempfile.TemporaryDirectory() as tmp, server_process("simulator") as sim, \
-            ServerThread(receiver.app()) as hooks:
-        httpx.put(f"{sim.url}/_sim/scenario", content=f"name: dlr-bench\ndefaults:\n  deliver: {deliver}\n".encode()).raise_for_status()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        server_process("simulator") as sim,
+        ServerThread(receiver.app()) as hooks,
+    ):
+        httpx.put(
+            f"{sim.url}/_sim/scenario", content=f"name: dlr-bench\ndefaults:\n  deliver: {deliver}\n".encode()
+        ).raise_for_status()
         config = Path(tmp) / "gateway.yaml"
         config.write_text("webhook_retry_seconds: 0.2\n")
         gateway = start_gateway(sim.url, f"{hooks.url}/hooks", Path(tmp) / "gateway.db", config)
@@ -162,16 +185,29 @@ def main(argv: list[str] | None = None) -> None:
             with httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as gw:
                 wait(lambda: gw.get("/api/health").status_code == 200, 10, "the gateway")
                 started = time.perf_counter()
-                bulk = gw.post("/api/v1/messages/bulk", json={
-                    "from": "LynSMS", "recipients": recipients, "body": "Your code is 482194", "provider": "infobip"})
+                bulk = gw.post(
+                    "/api/v1/messages/bulk",
+                    json={
+                        "from": "LynSMS",
+                        "recipients": recipients,
+                        "body": "Your code is 482194",
+                        "provider": "infobip",
+                    },
+                )
                 bulk.raise_for_status()
                 message_ids = [m["id"] for m in bulk.json()["data"]["messages"] if m["status"] == "sent"]
                 assert len(message_ids) == args.count, f"only {len(message_ids)} of {args.count} sent"
                 sent_s = time.perf_counter() - started
                 wait(lambda: receiver.count("message.sent") >= args.count, 60, "every message.sent event")
                 started = time.perf_counter()
-                ingest_s = asyncio.run(post_reports(gateway.url, message_ids, args.concurrency)) if args.mode == "post" else None
-                done = wait(lambda: receiver.count("message.delivered") >= args.count, 120, "every message.delivered event")
+                ingest_s = (
+                    asyncio.run(post_reports(gateway.url, message_ids, args.concurrency))
+                    if args.mode == "post"
+                    else None
+                )
+                done = wait(
+                    lambda: receiver.count("message.delivered") >= args.count, 120, "every message.delivered event"
+                )
                 total_s = done - started
                 time.sleep(0.5)  # room for a duplicate to show up
                 final = statuses(gw)
@@ -185,12 +221,18 @@ def main(argv: list[str] | None = None) -> None:
                 gateway.process.stdout.close()
     print(f"mode {args.mode}: {args.count} messages via Infobip bulk in {sent_s:.2f} s")
     if ingest_s is not None:
-        print(f"  {args.count} reports POSTed ({args.concurrency} concurrent) and applied in {ingest_s:.2f} s "
-              f"({args.count / ingest_s:.0f} reports/s)")
-    print(f"  all {args.count} message.delivered events at the receiver {total_s:.2f} s after the first report "
-          f"({'including the simulator delay of 1 s' if args.mode == 'callbacks' else 'end to end'})")
-    print(f"  {2 * args.count} events, each delivered exactly once, sent before delivered for every message; "
-          f"gateway peak RSS {rss:.1f} MB")
+        print(
+            f"  {args.count} reports POSTed ({args.concurrency} concurrent) and applied in {ingest_s:.2f} s "
+            f"({args.count / ingest_s:.0f} reports/s)"
+        )
+    print(
+        f"  all {args.count} message.delivered events at the receiver {total_s:.2f} s after the first report "
+        f"({'including the simulator delay of 1 s' if args.mode == 'callbacks' else 'end to end'})"
+    )
+    print(
+        f"  {2 * args.count} events, each delivered exactly once, sent before delivered for every message; "
+        f"gateway peak RSS {rss:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

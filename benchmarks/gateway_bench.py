@@ -108,8 +108,11 @@ def throughput(stack: Stack, seconds: float, rounds: int, concurrency: int) -> t
         direct.append(rate)
         rate, gw_cpu = load(stack.gateway, gateway_send, 201, concurrency=concurrency, duration=seconds)
         through.append(rate)
-        print(f"  round {round_no}/{rounds}: simulator direct {direct[-1]:6.0f} req/s ({sim_cpu:4.0f} us CPU/req)   "
-              f"gateway send {through[-1]:6.0f} req/s ({gw_cpu:4.0f} us gateway CPU/req)", flush=True)
+        print(
+            f"  round {round_no}/{rounds}: simulator direct {direct[-1]:6.0f} req/s ({sim_cpu:4.0f} us CPU/req)   "
+            f"gateway send {through[-1]:6.0f} req/s ({gw_cpu:4.0f} us gateway CPU/req)",
+            flush=True,
+        )
     return median(direct), median(through)
 
 
@@ -130,7 +133,9 @@ async def check_bulk(url: str, request: bytes) -> None:
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+    length = next(
+        int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+    )
     result = json.loads(await reader.readexactly(length))["data"]
     writer.close()
     if result["sent"] != len(RECIPIENTS):
@@ -149,11 +154,15 @@ def bulks(stack: Stack, rounds: int) -> tuple[float, float, float, float]:
         sequential.append(timed(url, single, 201, len(RECIPIENTS)))
         batch.append(timed(url, sinch, 201, 1))
         one_by_one.append(timed(url, twilio, 201, 1))
-        print(f"  round {round_no}/{rounds}: 1,000 sequential sends {sequential[-1] * 1000:7.0f} ms   "
-              f"bulk via sinch {batch[-1] * 1000:6.0f} ms   bulk via twilio {one_by_one[-1] * 1000:6.0f} ms",
-              flush=True)
+        print(
+            f"  round {round_no}/{rounds}: 1,000 sequential sends {sequential[-1] * 1000:7.0f} ms   "
+            f"bulk via sinch {batch[-1] * 1000:6.0f} ms   bulk via twilio {one_by_one[-1] * 1000:6.0f} ms",
+            flush=True,
+        )
     first_sight = timed(url, bulk_request(url, "sinch", FIRST_SIGHT), 201, 1)
-    print(f"  bulk via sinch to {len(FIRST_SIGHT):,} numbers never seen before: {first_sight * 1000:.0f} ms", flush=True)
+    print(
+        f"  bulk via sinch to {len(FIRST_SIGHT):,} numbers never seen before: {first_sight * 1000:.0f} ms", flush=True
+    )
     return median(sequential), median(batch), median(one_by_one), first_sight
 
 
@@ -173,7 +182,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--bulk-rounds", type=int, default=3)
     parser.add_argument("--rss-bulks", type=int, default=10)
-    parser.add_argument("--db", default="memory", help="gateway database: memory (default), file (a temp file) or a path")
+    parser.add_argument(
+        "--db", default="memory", help="gateway database: memory (default), file (a temp file) or a path"
+    )
     parser.add_argument("--callbacks", action="store_true", help="have the simulator POST delivery reports back")
     parser.add_argument("--profile", metavar="FILE", help="write a cProfile of the (first) gateway process to FILE")
     args = parser.parse_args()
@@ -188,14 +199,22 @@ def main() -> None:
         rss = peak_rss(running, args.rss_bulks)
 
     print()
-    print(f"throughput: gateway send {through:.0f} req/s, simulator direct {direct:.0f} req/s, "
-          f"ratio {through / direct:.2f} (target >= 0.35)")
-    print(f"bulk via sinch: {sinch * 1000:.0f} ms = {sinch / sequential:.1%} of {sequential * 1000:.0f} ms "
-          f"for 1,000 sequential sends (target < 10%)")
-    print(f"bulk via twilio: {twilio * 1000:.0f} ms = {twilio / sequential:.1%} of {sequential * 1000:.0f} ms "
-          f"(target < 40%)")
-    print(f"bulk via sinch to never-seen numbers: {first_sight * 1000:.0f} ms = {first_sight / sequential:.1%} "
-          f"(information: each new number is parsed once)")
+    print(
+        f"throughput: gateway send {through:.0f} req/s, simulator direct {direct:.0f} req/s, "
+        f"ratio {through / direct:.2f} (target >= 0.35)"
+    )
+    print(
+        f"bulk via sinch: {sinch * 1000:.0f} ms = {sinch / sequential:.1%} of {sequential * 1000:.0f} ms "
+        f"for 1,000 sequential sends (target < 10%)"
+    )
+    print(
+        f"bulk via twilio: {twilio * 1000:.0f} ms = {twilio / sequential:.1%} of {sequential * 1000:.0f} ms "
+        f"(target < 40%)"
+    )
+    print(
+        f"bulk via sinch to never-seen numbers: {first_sight * 1000:.0f} ms = {first_sight / sequential:.1%} "
+        f"(information: each new number is parsed once)"
+    )
     print(f"gateway peak RSS: {rss:.1f} MB (target < 250 MB)")
 
 

@@ -23,8 +23,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from benchmarks.loadgen import Stats, build_request, median, run_load, server_process
 from benchmarks import simulator_bench
+from benchmarks.loadgen import Stats, build_request, median, run_load, server_process
 from benchmarks.simulator_bench import PATH, twilio_create
 from benchmarks.targets import TWILIO_ACCOUNT
 
@@ -101,7 +101,9 @@ async def held_while_measuring(
     quiet = await run_load(url, normal, concurrency=concurrency, duration=seconds, expect=201)
     holder = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.scenario_bench", "--hold", url, "--held", str(held)],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
     )
     try:
         assert holder.stdout is not None
@@ -131,7 +133,9 @@ def main() -> None:
         return
 
     with tempfile.TemporaryDirectory() as folder:
-        rules = write({"name": "twenty-rules", "seed": 1, "providers": {"twilio": TWENTY_RULES}}, Path(folder), "twenty")
+        rules = write(
+            {"name": "twenty-rules", "seed": 1, "providers": {"twilio": TWENTY_RULES}}, Path(folder), "twenty"
+        )
         hold = write({"name": "hold", "seed": 1, "providers": {"twilio": [HOLD]}}, Path(folder), "hold")
 
         none: list[float] = []
@@ -141,8 +145,10 @@ def main() -> None:
             none.append(throughput((), "no scenario", args.seconds, args.concurrency))
             loaded.append(throughput((rules,), "20-rule scenario", args.seconds, args.concurrency))
         ratio = median(loaded) / median(none)
-        print(f"throughput: 20-rule scenario {median(loaded):.0f} req/s, no scenario {median(none):.0f} req/s, "
-              f"ratio {ratio:.2f} (target >= 0.80)")
+        print(
+            f"throughput: 20-rule scenario {median(loaded):.0f} req/s, no scenario {median(none):.0f} req/s, "
+            f"ratio {ratio:.2f} (target >= 0.80)"
+        )
 
         with server_process("simulator", hold) as server:
             quiet, busy, after, still_held = asyncio.run(held_while_measuring(server.url, args.held, args.seconds, 8))
@@ -150,8 +156,10 @@ def main() -> None:
         print(f"normal requests, {still_held} held timeouts: {busy.describe()}")
         print(f"normal requests, released again:     {after.describe()}")
         unheld = max(quiet.percentile(99), after.percentile(99))
-        print(f"p99 with {args.held} held: {busy.percentile(99) * 1000:.2f} ms vs {unheld * 1000:.2f} ms without "
-              f"(ratio {busy.percentile(99) / unheld:.2f}; target: not slowed)")
+        print(
+            f"p99 with {args.held} held: {busy.percentile(99) * 1000:.2f} ms vs {unheld * 1000:.2f} ms without "
+            f"(ratio {busy.percentile(99) / unheld:.2f}; target: not slowed)"
+        )
 
 
 if __name__ == "__main__":

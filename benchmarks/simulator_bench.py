@@ -33,7 +33,11 @@ def twilio_create(url: str) -> bytes:
 
 
 def throughput(
-    target: str, seconds: float, concurrency: int, *target_args: str, label: str | None = None,
+    target: str,
+    seconds: float,
+    concurrency: int,
+    *target_args: str,
+    label: str | None = None,
     cores: set[int] | None = None,
 ) -> tuple[float, float]:
     """Twilio-create throughput of ``target`` (started with ``target_args``, on ``cores``) after a
@@ -82,8 +86,10 @@ def main() -> None:
         full.append(throughput("simulator", args.seconds, args.concurrency, cores=servers))
     rate, bare_rate = median([r for r, _ in full]), median([r for r, _ in bare])
     cpu, bare_cpu = median([c for _, c in full]), median([c for _, c in bare])
-    print(f"throughput: simulator {rate:.0f} req/s, bare Starlette {bare_rate:.0f} req/s, "
-          f"ratio {rate / bare_rate:.2f} (target >= 0.60)")
+    print(
+        f"throughput: simulator {rate:.0f} req/s, bare Starlette {bare_rate:.0f} req/s, "
+        f"ratio {rate / bare_rate:.2f} (target >= 0.60)"
+    )
     print(f"CPU per request: simulator {cpu:.0f} us, bare Starlette {bare_cpu:.0f} us, ratio {bare_cpu / cpu:.2f}")
     rss = peak_rss(args.rss_requests, args.concurrency)
     print(f"peak RSS after {args.rss_requests} requests: {rss:.1f} MB (target < 200 MB)")

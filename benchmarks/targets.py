@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator.server import bind, tune_gc_for_serving, url_of
+from lynsms.simulator.server import bind, tune_gc_for_serving, url_of
 
 TWILIO_ACCOUNT = "AC" + "0" * 31 + "1"
 CONSTANT = {"sid": "SM" + "0" * 32, "status": "queued", "num_segments": "1"}
@@ -33,7 +33,7 @@ def bare_app() -> Starlette:
 
 
 def simulator_app(scenario: str | None = None) -> Any:
-    from simulator import create_app
+    from lynsms.simulator import create_app
 
     return create_app(scenario=scenario) if scenario else create_app()
 
@@ -41,8 +41,8 @@ def simulator_app(scenario: str | None = None) -> Any:
 def gateway_app(simulator_url: str, api_key: str, *options: str, public_url: str | None = None) -> Any:
     """The gateway pointed at the simulator. Options: ``--db PATH`` (default ``:memory:``),
     ``--callbacks`` (send the gateway's own URL as the delivery-report URL, as ``lynsms up`` does)."""
-    from gateway import create_app
-    from gateway.config import load_config
+    from lynsms.gateway import create_app
+    from lynsms.gateway.config import load_config
 
     db_path, callbacks = ":memory:", False
     rest = list(options)
@@ -84,7 +84,6 @@ def main(argv: list[str]) -> None:
         server.run(sockets=[sock])
         return
     import cProfile
-
     import signal
 
     profiler = cProfile.Profile()

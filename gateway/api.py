@@ -21,9 +21,9 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import validation, webhooks
-from gateway.config import ApiKey
-from gateway.errors import (
+from lynsms.gateway import validation, webhooks
+from lynsms.gateway.config import ApiKey
+from lynsms.gateway.errors import (
     CODE_FOR_HTTP_STATUS,
     ERROR_STATUS,
     GatewayError,
@@ -41,9 +41,9 @@ from gateway.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from gateway.models import Message, new_request_id
-from gateway.openapi import document
-from gateway.service import Gateway
+from lynsms.gateway.models import Message, new_request_id
+from lynsms.gateway.openapi import document
+from lynsms.gateway.service import Gateway
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -106,7 +106,9 @@ def _endpoint(handler: Handler, *, auth: bool = True) -> Handler:
         except GatewayError as exc:
             return error_response(request, exc)
         except Exception:
-            log.exception("unhandled error in %s %s (request %s)", request.method, request.url.path, request_id(request))
+            log.exception(
+                "unhandled error in %s %s (request %s)", request.method, request.url.path, request_id(request)
+            )
             return error_response(request, InternalError("internal error; the gateway logged it with this request_id"))
 
     return endpoint
@@ -151,7 +153,9 @@ async def read_json(request: Request) -> dict[str, Any]:
     return validation.parse_json(b"".join(chunks))
 
 
-async def idempotent(request: Request, body: dict[str, Any], run: Callable[[], Awaitable[tuple[int, Payload]]]) -> Response:
+async def idempotent(
+    request: Request, body: dict[str, Any], run: Callable[[], Awaitable[tuple[int, Payload]]]
+) -> Response:
     """Run ``run`` once per (API key, Idempotency-Key); repeats get the stored answer.
 
     Called only after validation, so a rejected request never burns its key.
@@ -218,10 +222,22 @@ async def bulk(request: Request) -> Response:
         messages = await gateway.bulk(parsed, api_key=request.state.api_key.name)
         sent = sum(1 for m in messages if m.status == "sent")
         items = [
-            {"id": m.id, "to": m.to, "status": m.status, "cost": float(m.cost), "error": m.error.to_json() if m.error else None}
+            {
+                "id": m.id,
+                "to": m.to,
+                "status": m.status,
+                "cost": float(m.cost),
+                "error": m.error.to_json() if m.error else None,
+            }
             for m in messages
         ]
-        result = {"object": "bulk_result", "total": len(messages), "sent": sent, "failed": len(messages) - sent, "messages": items}
+        result = {
+            "object": "bulk_result",
+            "total": len(messages),
+            "sent": sent,
+            "failed": len(messages) - sent,
+            "messages": items,
+        }
         return 201, ok(result)
 
     return await idempotent(request, body, run)
@@ -241,8 +257,12 @@ async def list_messages(request: Request) -> Response:
             raise InvalidParameter(key, f"{key} was given more than once")
     query = validation.list_query(dict(params), gateway.context, list(params.keys()))
     page, next_seq = gateway.store.page(
-        limit=query.limit, after_seq=query.after_seq, status=query.status,
-        provider=query.provider, reference=query.reference, to=query.to,
+        limit=query.limit,
+        after_seq=query.after_seq,
+        status=query.status,
+        provider=query.provider,
+        reference=query.reference,
+        to=query.to,
     )
     data = {
         "object": "list",

@@ -16,13 +16,13 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
-from gateway import api
-from gateway.config import GatewayConfig, default_config, effective_api_keys
-from gateway.providers.base import ProviderAdapter
-from gateway.routing import CircuitBreaker, Clock
-from gateway.service import Gateway
-from gateway.store import Store
-from gateway.webhooks import Tracking
+from lynsms.gateway import api
+from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
+from lynsms.gateway.providers.base import ProviderAdapter
+from lynsms.gateway.routing import CircuitBreaker, Clock
+from lynsms.gateway.service import Gateway
+from lynsms.gateway.store import Store
+from lynsms.gateway.webhooks import Tracking
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -77,8 +77,8 @@ def create_app(
 
 def _real_adapters(config: GatewayConfig, transports: list[httpx.AsyncBaseTransport]) -> dict[str, ProviderAdapter]:
     # Imported here so the pure parts of the gateway load without the adapter package.
-    from gateway.providers import build_adapter
-    from gateway.providers.transport import Http11Transport
+    from lynsms.gateway.providers import build_adapter
+    from lynsms.gateway.providers.transport import Http11Transport
 
     built: dict[str, ProviderAdapter] = {}
     for name, provider in config.providers.items():

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import yaml
 
-from gateway.providers.base import ProviderSettings
+from lynsms.gateway.providers.base import ProviderSettings
 
 PROVIDER_NAMES: Final = ("twilio", "sinch", "infobip", "clicksend")
 DEFAULT_SIMULATOR_URL: Final = "http://127.0.0.1:8900"
@@ -39,8 +39,13 @@ DEFAULT_CREDENTIALS: Final[Mapping[str, Mapping[str, str]]] = {
 _COUNTRY = re.compile(r"[A-Z]{2}")
 # Top-level keys of the webhook settings (``WebhookSettings``), flat as the docs show them.
 _WEBHOOK_KEYS: Final = (
-    "webhook_url", "webhook_secret", "webhook_timeout_seconds", "webhook_retry_seconds",
-    "webhook_max_age_seconds", "poll_after_seconds", "report_park_seconds",
+    "webhook_url",
+    "webhook_secret",
+    "webhook_timeout_seconds",
+    "webhook_retry_seconds",
+    "webhook_max_age_seconds",
+    "poll_after_seconds",
+    "report_park_seconds",
 )
 
 
@@ -151,7 +156,7 @@ def load_config(path: str | None, simulator_url: str | None = None) -> GatewayCo
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     try:
-        data = yaml.load(text, Loader=_Yaml12Loader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return parse_config(data if data is not None else {}, simulator_url, source=str(path))
@@ -224,7 +229,9 @@ class _Parser:
 
     def config(self, data: object) -> GatewayConfig:
         top = self.mapping(data, "")
-        self.known_keys(top, "", {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS})
+        self.known_keys(
+            top, "", {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS}
+        )
         providers = self.providers(top.get("providers"))
         chain = (
             self.chain(top["default_chain"], "default_chain", providers)
@@ -248,7 +255,9 @@ class _Parser:
         poll = top.get("poll_after_seconds")
         return WebhookSettings(
             url=self.url(top["webhook_url"], "webhook_url") if top.get("webhook_url") is not None else None,
-            secret=self.string(top["webhook_secret"], "webhook_secret") if top.get("webhook_secret") is not None else None,
+            secret=self.string(top["webhook_secret"], "webhook_secret")
+            if top.get("webhook_secret") is not None
+            else None,
             timeout_seconds=seconds("webhook_timeout_seconds", 10.0),
             retry_seconds=seconds("webhook_retry_seconds", 1.0),
             max_age_seconds=seconds("webhook_max_age_seconds", 3 * 86400.0),
@@ -286,7 +295,9 @@ class _Parser:
                 base_url=self.url(body["base_url"], f"{where}.base_url") if "base_url" in body else self.simulator_url,
                 credentials=credentials,
                 timeout=self.positive(body.get("timeout", DEFAULT_TIMEOUT), f"{where}.timeout"),
-                max_batch=int(self.positive(body.get("max_batch", DEFAULT_MAX_BATCH[name]), f"{where}.max_batch", True)),
+                max_batch=int(
+                    self.positive(body.get("max_batch", DEFAULT_MAX_BATCH[name]), f"{where}.max_batch", True)
+                ),
             ),
             price=self.price(body.get("price", 0.05), f"{where}.price"),
             prices=prices,
@@ -306,7 +317,9 @@ class _Parser:
             name = self.string(spec["name"], f"{where}.name") if "name" in spec else f"route-{route_id}"
             if "chain" not in spec:
                 raise self.fail(f"{where}.chain", "is required")
-            routes[route_id] = Route(id=route_id, name=name, chain=self.chain(spec["chain"], f"{where}.chain", providers))
+            routes[route_id] = Route(
+                id=route_id, name=name, chain=self.chain(spec["chain"], f"{where}.chain", providers)
+            )
         return routes
 
     def api_keys(self, value: object) -> tuple[ApiKey, ...]:

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
-from gateway.models import MessageError, now_iso
-from gateway.reports import FINAL, Report
+from lynsms.gateway.models import MessageError, now_iso
+from lynsms.gateway.reports import FINAL, Report
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -55,8 +55,12 @@ class Applied:
     parked: int = 0  # no such message (yet)
 
     def __add__(self, other: Applied) -> Applied:
-        return Applied(self.reports + other.reports, self.changed + other.changed,
-                       self.recorded + other.recorded, self.parked + other.parked)
+        return Applied(
+            self.reports + other.reports,
+            self.changed + other.changed,
+            self.recorded + other.recorded,
+            self.parked + other.parked,
+        )
 
     def to_json(self) -> dict[str, int]:
         return {"reports": self.reports, "changed": self.changed, "recorded": self.recorded, "parked": self.parked}
@@ -111,22 +115,30 @@ class Tracker:
             return 0
         horizon = self.clock() - self.park_seconds
         with transaction(self.db):
-            rows = self.db.execute("SELECT seq, source, report_json, received_at FROM parked_reports ORDER BY seq").fetchall()
+            rows = self.db.execute(
+                "SELECT seq, source, report_json, received_at FROM parked_reports ORDER BY seq"
+            ).fetchall()
             done: list[int] = []
             for seq, source, report_json, received_at in rows:
                 report = Report(**json.loads(report_json))
                 if self._apply_one(report, source) is not None:
                     done.append(seq)
                 elif received_at < horizon:
-                    log.warning("dropped a %s report for unknown message %s after %.0f s",
-                                report.provider, report.provider_message_id or report.batch_id, self.park_seconds)
+                    log.warning(
+                        "dropped a %s report for unknown message %s after %.0f s",
+                        report.provider,
+                        report.provider_message_id or report.batch_id,
+                        self.park_seconds,
+                    )
                     done.append(seq)
             self.db.executemany("DELETE FROM parked_reports WHERE seq=?", [(seq,) for seq in done])
         self.parked = len(rows) - len(done)
         return self.parked
 
     def _park(self, report: Report, source: Source) -> None:
-        log.info("%s report for unknown message %s parked", report.provider, report.provider_message_id or report.batch_id)
+        log.info(
+            "%s report for unknown message %s parked", report.provider, report.provider_message_id or report.batch_id
+        )
         self.db.execute(
             "INSERT INTO parked_reports (source, report_json, received_at) VALUES (?,?,?)",
             (source, json.dumps(asdict(report)), self.clock()),
@@ -160,8 +172,14 @@ class Tracker:
                 # The status guard makes the update a no-op if anything moved the message meanwhile.
                 self.db.execute(
                     "UPDATE messages SET status=?, error_code=?, error_json=?, updated_at=? WHERE id=? AND status=?",
-                    (new, error.code if error else None, json.dumps(error.to_json()) if error else None, now,
-                     message_id, current),
+                    (
+                        new,
+                        error.code if error else None,
+                        json.dumps(error.to_json()) if error else None,
+                        now,
+                        message_id,
+                        current,
+                    ),
                 )
                 changed += 1
             else:
@@ -187,4 +205,3 @@ def _error(report: Report, status: str) -> MessageError | None:
         provider=report.provider,
         provider_code=report.error_code,
     )
-

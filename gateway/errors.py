@@ -60,8 +60,15 @@ ERROR_STATUS: Final[dict[str, int]] = {
 
 # Codes that only appear inside a message's ``error`` object, never as an HTTP answer.
 MESSAGE_ERROR_CODES: Final[frozenset[str]] = frozenset(
-    {"invalid_recipient", "duplicate_recipient", "provider_rejected", "routing_exhausted", "interrupted",
-     "undelivered", "delivery_failed"}
+    {
+        "invalid_recipient",
+        "duplicate_recipient",
+        "provider_rejected",
+        "routing_exhausted",
+        "interrupted",
+        "undelivered",
+        "delivery_failed",
+    }
 )
 
 

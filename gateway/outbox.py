@@ -38,9 +38,9 @@ from typing import Any, Final
 
 import httpx
 
-from gateway import signing
-from gateway.config import ApiKey, WebhookSettings
-from gateway.models import Message
+from lynsms.gateway import signing
+from lynsms.gateway.config import ApiKey, WebhookSettings
+from lynsms.gateway.models import Message
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -118,8 +118,10 @@ class Targets:
         key = self.keys.get(name or "")
         url = (key.webhook_url if key else None) or self.settings.url
         owner = key or self.first
-        secret = (key.webhook_secret if key else None) or self.settings.secret or (
-            signing.derive_secret(owner.key) if owner else None
+        secret = (
+            (key.webhook_secret if key else None)
+            or self.settings.secret
+            or (signing.derive_secret(owner.key) if owner else None)
         )
         return Target(url, secret) if url and secret else None
 
@@ -150,18 +152,30 @@ def _iso(unix: float | None) -> str | None:
     return None if unix is None else datetime.fromtimestamp(unix, UTC).replace(microsecond=0).isoformat()
 
 
-def body(event_id: str, event_type: str, created_at: float, sequence: int, message: Message, snapshot: dict[str, Any]) -> bytes:
+def body(
+    event_id: str, event_type: str, created_at: float, sequence: int, message: Message, snapshot: dict[str, Any]
+) -> bytes:
     """The event as the receiver gets it: the message object as it was when the event happened."""
     data = message.to_json()
     error_json = snapshot.get("error_json")
     data.update(
-        status=snapshot["status"], provider=snapshot["provider"], provider_message_id=snapshot["provider_message_id"],
-        cost=float(snapshot["cost"]), sent_at=snapshot["sent_at"], updated_at=snapshot["updated_at"],
+        status=snapshot["status"],
+        provider=snapshot["provider"],
+        provider_message_id=snapshot["provider_message_id"],
+        cost=float(snapshot["cost"]),
+        sent_at=snapshot["sent_at"],
+        updated_at=snapshot["updated_at"],
         error=json.loads(error_json) if error_json else None,
     )
     event = {
-        "id": event_id, "object": "event", "type": event_type, "created_at": _iso(created_at),
-        "sequence": sequence, "message_id": message.id, "reference": message.reference, "data": data,
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created_at": _iso(created_at),
+        "sequence": sequence,
+        "message_id": message.id,
+        "reference": message.reference,
+        "data": data,
     }
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -249,14 +263,34 @@ class Outbox:
         ).fetchall()
         return [
             {
-                "type": "webhook", "at": _iso(created), "status": json.loads(snapshot)["status"],
-                "event_id": event_id, "event_type": event_type, "delivery": state, "attempts": attempts,
+                "type": "webhook",
+                "at": _iso(created),
+                "status": json.loads(snapshot)["status"],
+                "event_id": event_id,
+                "event_type": event_type,
+                "delivery": state,
+                "attempts": attempts,
                 "next_attempt_at": _iso(next_at) if state == "pending" else None,
-                "last_attempt_at": _iso(last_at), "last_http_status": last_status, "last_error": last_error,
-                "delivered_at": _iso(delivered), "url": url,
+                "last_attempt_at": _iso(last_at),
+                "last_http_status": last_status,
+                "last_error": last_error,
+                "delivered_at": _iso(delivered),
+                "url": url,
             }
-            for (event_id, event_type, state, attempts, created, next_at, last_at, last_status, last_error,
-                 delivered, url, snapshot) in rows
+            for (
+                event_id,
+                event_type,
+                state,
+                attempts,
+                created,
+                next_at,
+                last_at,
+                last_status,
+                last_error,
+                delivered,
+                url,
+                snapshot,
+            ) in rows
         ]
 
     def counts(self) -> dict[str, int]:

@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Final, Protocol, runtime_checkable
 
-from gateway.dlr import Tracker
-from gateway.providers.base import Failed
-from gateway.reports import FINAL, Report
+from lynsms.gateway.dlr import Tracker
+from lynsms.gateway.providers.base import Failed
+from lynsms.gateway.reports import FINAL, Report
 
 log = logging.getLogger("lynsms.gateway")
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Final
 
 import phonenumbers
 
-from gateway import numbers
-from gateway.config import DEFAULT_PRICE, ProviderConfig
+from lynsms.gateway import numbers
+from lynsms.gateway.config import DEFAULT_PRICE, ProviderConfig
 
 CURRENCY: Final = "USD"
 _FOUR_PLACES: Final = Decimal("0.0001")

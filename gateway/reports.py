@@ -101,17 +101,29 @@ def _error(status: Outcome | None, code: str | None, text: str | None) -> tuple[
 # ---- Twilio: form callbacks and the Message resource -------------------------------------------------
 
 _TWILIO_STATUS: Final[dict[str, Outcome | None]] = {
-    "queued": None, "accepted": None, "scheduled": None, "sending": None,
+    "queued": None,
+    "accepted": None,
+    "scheduled": None,
+    "sending": None,
     "sent": "sent",
-    "delivered": "delivered", "read": "delivered",
-    "undelivered": "undelivered", "partially_delivered": "undelivered",
-    "failed": "failed", "canceled": "failed",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "partially_delivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
 }
 # Twilio's callbacks carry the code only; the texts are Twilio's error catalogue.
 _TWILIO_ERRORS: Final = {
-    "30001": "Queue overflow", "30002": "Account suspended", "30003": "Unreachable destination handset",
-    "30004": "Message blocked", "30005": "Unknown destination handset", "30006": "Landline or unreachable carrier",
-    "30007": "Message filtered", "30008": "Unknown error", "30034": "Message from an unregistered number",
+    "30001": "Queue overflow",
+    "30002": "Account suspended",
+    "30003": "Unreachable destination handset",
+    "30004": "Message blocked",
+    "30005": "Unknown destination handset",
+    "30006": "Landline or unreachable carrier",
+    "30007": "Message filtered",
+    "30008": "Unknown error",
+    "30034": "Message from an unregistered number",
     "30036": "Validity period expired",
 }
 
@@ -144,28 +156,47 @@ def twilio_resource(data: Any) -> list[Report]:
         at = _iso(parsedate_to_datetime(updated)) if updated else None
     except (TypeError, ValueError):
         at = None
-    return [_twilio(
-        _required(resource, "sid", "Twilio"), _required(resource, "status", "Twilio"),
-        _text(resource, "error_code"), _text(resource, "error_message"), at,
-    )]
+    return [
+        _twilio(
+            _required(resource, "sid", "Twilio"),
+            _required(resource, "status", "Twilio"),
+            _text(resource, "error_code"),
+            _text(resource, "error_message"),
+            at,
+        )
+    ]
 
 
 # ---- Sinch: recipient and batch reports -------------------------------------------------------------
 
 _SINCH_STATUS: Final[dict[str, Outcome | None]] = {
-    "Queued": None, "Unknown": None,
+    "Queued": None,
+    "Unknown": None,
     "Dispatched": "sent",
     "Delivered": "delivered",
     # Failed/Expired/Deleted: the operator had it and could not (or no longer) deliver.
-    "Failed": "undelivered", "Expired": "undelivered", "Deleted": "undelivered",
+    "Failed": "undelivered",
+    "Expired": "undelivered",
+    "Deleted": "undelivered",
     # Aborted/Rejected/Cancelled: Sinch or the SMSC refused it; it never reached a handset.
-    "Aborted": "failed", "Rejected": "failed", "Cancelled": "failed",
+    "Aborted": "failed",
+    "Rejected": "failed",
+    "Cancelled": "failed",
 }
 _SINCH_ERRORS: Final = {
-    "402": "Message unroutable", "403": "Internal error", "404": "Temporary delivery failure",
-    "405": "Unmatched parameter", "406": "Internal expiry", "407": "Cancelled", "408": "Internal reject",
-    "410": "Unmatched default originator", "411": "Exceeded parts limit", "412": "Unprovisioned region",
-    "413": "Blocked", "1": "Unknown subscriber", "27": "Absent subscriber",
+    "402": "Message unroutable",
+    "403": "Internal error",
+    "404": "Temporary delivery failure",
+    "405": "Unmatched parameter",
+    "406": "Internal expiry",
+    "407": "Cancelled",
+    "408": "Internal reject",
+    "410": "Unmatched default originator",
+    "411": "Exceeded parts limit",
+    "412": "Unprovisioned region",
+    "413": "Blocked",
+    "1": "Unknown subscriber",
+    "27": "Absent subscriber",
 }
 
 
@@ -207,7 +238,9 @@ def sinch(data: Any) -> list[Report]:
         word = _required(entry, "status", "Sinch")
         recipients = entry.get("recipients")
         if isinstance(recipients, list) and recipients:
-            reports += [_sinch_report(_sinch_id(batch_id, str(r)), batch_id, word, entry.get("code"), None) for r in recipients]
+            reports += [
+                _sinch_report(_sinch_id(batch_id, str(r)), batch_id, word, entry.get("code"), None) for r in recipients
+            ]
         elif len(statuses) == 1 and entry.get("count") == report.get("total_message_count"):
             reports.append(_sinch_report(None, batch_id, word, entry.get("code"), None))
     return reports
@@ -216,8 +249,12 @@ def sinch(data: Any) -> list[Report]:
 # ---- Infobip: {"results": [...]} pushed, from /sms/3/reports and from /sms/3/logs --------------------
 
 _INFOBIP_GROUP: Final[dict[str, Outcome | None]] = {
-    "ACCEPTED": None, "PENDING": "sent", "DELIVERED": "delivered",
-    "UNDELIVERABLE": "undelivered", "EXPIRED": "undelivered", "REJECTED": "failed",
+    "ACCEPTED": None,
+    "PENDING": "sent",
+    "DELIVERED": "delivered",
+    "UNDELIVERABLE": "undelivered",
+    "EXPIRED": "undelivered",
+    "REJECTED": "failed",
 }
 # Statuses inside UNDELIVERABLE that mean the operator turned the message away.
 _INFOBIP_REFUSED: Final = frozenset({"UNDELIVERABLE_REJECTED_OPERATOR"})
@@ -241,9 +278,17 @@ def infobip(data: Any) -> list[Report]:
             code = _text(error, "id")
             text = _text(error, "description") or _text(error, "name")
         code, text = _error(status, code, text)
-        reports.append(Report(
-            "infobip", _required(entry, "messageId", "Infobip"), status, name, code, text, _iso_text(entry.get("doneAt")),
-        ))
+        reports.append(
+            Report(
+                "infobip",
+                _required(entry, "messageId", "Infobip"),
+                status,
+                name,
+                code,
+                text,
+                _iso_text(entry.get("doneAt")),
+            )
+        )
     return reports
 
 

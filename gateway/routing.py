@@ -53,7 +53,9 @@ class CircuitSnapshot:
 
 
 class CircuitBreaker:
-    def __init__(self, failure_threshold: int = 5, cooldown_seconds: float = 30.0, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, failure_threshold: int = 5, cooldown_seconds: float = 30.0, clock: Clock = time.monotonic
+    ) -> None:
         if failure_threshold < 1 or cooldown_seconds < 0:
             raise ValueError("failure_threshold must be >= 1 and cooldown_seconds >= 0")
         self.failure_threshold = failure_threshold

@@ -18,14 +18,14 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
-from gateway.config import GatewayConfig
-from gateway.models import Attempt, Message, MessageError, new_message_id, now_iso
-from gateway.pricing import CURRENCY, PriceTable, country_of
-from gateway.providers.base import Accepted, Failed, Outbound, ProviderAdapter, SendResult
-from gateway.routing import CircuitBreaker, compute_chain
-from gateway.segmentation import Segmentation, segment
-from gateway.store import Completion, Store
-from gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
+from lynsms.gateway.config import GatewayConfig
+from lynsms.gateway.models import Attempt, Message, MessageError, new_message_id, now_iso
+from lynsms.gateway.pricing import CURRENCY, PriceTable, country_of
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderAdapter, SendResult
+from lynsms.gateway.routing import CircuitBreaker, compute_chain
+from lynsms.gateway.segmentation import Segmentation, segment
+from lynsms.gateway.store import Completion, Store
+from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -58,7 +58,9 @@ class Gateway:
         self.context = Context(providers=tuple(config.providers), routes=tuple(config.routes))
         # Where each provider is asked to send its delivery reports (none without a public URL).
         self._callbacks = (
-            {name: f"{config.public_url}/api/v1/webhooks/{name}" for name in config.providers} if config.public_url else {}
+            {name: f"{config.public_url}/api/v1/webhooks/{name}" for name in config.providers}
+            if config.public_url
+            else {}
         )
 
     def chain_for(self, provider: str | None, route_id: int | None) -> tuple[str, ...]:
@@ -90,7 +92,9 @@ class Gateway:
             seen.add(to)
             messages.append(replace(message, status="failed", error=error) if error else message)
         self.store.insert(messages, api_key=api_key)
-        routed = await self._route([m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id))
+        routed = await self._route(
+            [m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id)
+        )
         return [routed.get(m.id, m) for m in messages]
 
     def quote(self, request: QuoteRequest) -> dict[str, Any]:
@@ -133,16 +137,29 @@ class Gateway:
     def _new(self, to: str, request: SendRequest | BulkRequest, seg: Segmentation) -> Message:
         now = now_iso()
         return Message(
-            id=new_message_id(), to=to, sender=request.sender, body=request.body, status="queued",
-            segments=seg.segments, encoding=seg.encoding, created_at=now, updated_at=now,
-            reference=request.reference, route_id=request.route_id, currency=CURRENCY,
+            id=new_message_id(),
+            to=to,
+            sender=request.sender,
+            body=request.body,
+            status="queued",
+            segments=seg.segments,
+            encoding=seg.encoding,
+            created_at=now,
+            updated_at=now,
+            reference=request.reference,
+            route_id=request.route_id,
+            currency=CURRENCY,
         )
 
     def _outbound(self, message: Message, provider: str) -> Outbound:
         callback = self._callbacks.get(provider)
         return Outbound(
-            message_id=message.id, to=message.to, sender=message.sender, body=message.body,
-            reference=message.reference, status_callback_url=callback,
+            message_id=message.id,
+            to=message.to,
+            sender=message.sender,
+            body=message.body,
+            reference=message.reference,
+            status_callback_url=callback,
         )
 
     async def _route(self, messages: Sequence[Message], chain: Sequence[str]) -> dict[str, Message]:
@@ -185,8 +202,7 @@ class Gateway:
                 status="failed",
                 error=MessageError(
                     "routing_exhausted",
-                    "every provider in the chain failed with a retryable error ("
-                    + "; ".join(failures[m.id]) + ")",
+                    "every provider in the chain failed with a retryable error (" + "; ".join(failures[m.id]) + ")",
                 ),
             )
             for m in pending
@@ -201,25 +217,40 @@ class Gateway:
         if isinstance(result, Accepted):
             self.breaker.record(provider, "accepted")
             attempt = Attempt(
-                provider=provider, outcome="accepted", at=outcome.at, duration_ms=outcome.duration_ms,
+                provider=provider,
+                outcome="accepted",
+                at=outcome.at,
+                duration_ms=outcome.duration_ms,
                 provider_message_id=result.provider_message_id,
             )
             return Completion(
-                message_id=message.id, attempts=(*message.attempt_log, attempt), status="sent", provider=provider,
-                provider_message_id=result.provider_message_id, cost=self._cost(provider, country, message.segments),
+                message_id=message.id,
+                attempts=(*message.attempt_log, attempt),
+                status="sent",
+                provider=provider,
+                provider_message_id=result.provider_message_id,
+                cost=self._cost(provider, country, message.segments),
             )
         self.breaker.record(provider, result.kind)
         attempt = Attempt(
-            provider=provider, outcome=result.kind, at=outcome.at, duration_ms=outcome.duration_ms,
-            reason=result.reason, message=result.message, provider_code=result.provider_code,
+            provider=provider,
+            outcome=result.kind,
+            at=outcome.at,
+            duration_ms=outcome.duration_ms,
+            reason=result.reason,
+            message=result.message,
+            provider_code=result.provider_code,
             http_status=result.http_status,
         )
         attempts = (*message.attempt_log, attempt)
         if result.kind == "retryable":
             return Completion(message_id=message.id, attempts=attempts)
         error = MessageError(
-            "provider_rejected", f"{provider} rejected the message: {result.message}",
-            provider=provider, reason=result.reason, provider_code=result.provider_code,
+            "provider_rejected",
+            f"{provider} rejected the message: {result.message}",
+            provider=provider,
+            reason=result.reason,
+            provider_code=result.provider_code,
         )
         return Completion(message_id=message.id, attempts=attempts, status="failed", error=error)
 
@@ -263,11 +294,24 @@ def _applied(message: Message, completion: Completion, now: str) -> Message:
         return replace(message, attempt_log=attempt_log)
     # Spelled out rather than dataclasses.replace, which costs ~3x as much: a bulk makes 1,000.
     return Message(
-        id=message.id, to=message.to, sender=message.sender, body=message.body, status=completion.status,
-        segments=message.segments, encoding=message.encoding, created_at=message.created_at, updated_at=now,
-        reference=message.reference, route_id=message.route_id, provider=completion.provider,
-        provider_message_id=completion.provider_message_id, cost=completion.cost, currency=message.currency,
-        error=completion.error, sent_at=now if completion.status == "sent" else None, attempt_log=attempt_log,
+        id=message.id,
+        to=message.to,
+        sender=message.sender,
+        body=message.body,
+        status=completion.status,
+        segments=message.segments,
+        encoding=message.encoding,
+        created_at=message.created_at,
+        updated_at=now,
+        reference=message.reference,
+        route_id=message.route_id,
+        provider=completion.provider,
+        provider_message_id=completion.provider_message_id,
+        cost=completion.cost,
+        currency=message.currency,
+        error=completion.error,
+        sent_at=now if completion.status == "sent" else None,
+        attempt_log=attempt_log,
     )
 
 
@@ -285,7 +329,7 @@ async def _timed(provider: str, call: Callable[[], Awaitable[list[SendResult]]],
         if len(results) != expected:
             reason = f"adapter returned {len(results)} results for {expected} messages"
             results = [Failed(kind="retryable", reason="malformed_response", message=reason)] * expected
-    except Exception as exc:  # noqa: BLE001 - any adapter bug must not lose the message
+    except Exception as exc:
         log.exception("%s adapter raised", provider)
         failure = Failed(kind="retryable", reason="adapter_error", message=f"{type(exc).__name__}: {exc}")
         results = [failure] * expected

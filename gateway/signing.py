@@ -39,7 +39,9 @@ def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     return f"t={t},{SCHEME}={_mac(secret, t, body)}"
 
 
-def verify(secret: str, body: bytes, header: str, tolerance: float = DEFAULT_TOLERANCE, now: float | None = None) -> bool:
+def verify(
+    secret: str, body: bytes, header: str, tolerance: float = DEFAULT_TOLERANCE, now: float | None = None
+) -> bool:
     """True if ``header`` signs ``body`` with ``secret`` within ``tolerance`` seconds of ``now``
     (the receiver's side, used by the tests and shown in the docs)."""
     fields: dict[str, list[str]] = {}

@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 import orjson
 
-from gateway.errors import Interrupted
-from gateway.models import Attempt, Event, Message, MessageError, now_iso
+from lynsms.gateway.errors import Interrupted
+from lynsms.gateway.models import Attempt, Event, Message, MessageError, now_iso
 
 # messages and events are never deleted, so a plain INTEGER PRIMARY KEY already keeps seq
 # increasing (the cursor order); AUTOINCREMENT would add a sqlite_sequence write per row.
@@ -175,16 +175,32 @@ class Store:
     def insert(self, messages: Sequence[Message], api_key: str | None = None) -> None:
         """Store new messages (queued, or failed items that will never be routed) in one transaction;
         ``api_key`` is the name of the key that sent them."""
-        self._write((
-            "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
-            "error_code, error_json, created_at, updated_at, api_key, attempts_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (m.id, m.to, m.sender, m.body, m.reference, m.route_id, m.status, m.segments, m.encoding,
-                 m.error.code if m.error else None, _error_json(m.error), m.created_at, m.updated_at, api_key,
-                 "[]" if m.status == "queued" else None)
-                for m in messages
-            ],
-        ))
+        self._write(
+            (
+                "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
+                "error_code, error_json, created_at, updated_at, api_key, attempts_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        m.id,
+                        m.to,
+                        m.sender,
+                        m.body,
+                        m.reference,
+                        m.route_id,
+                        m.status,
+                        m.segments,
+                        m.encoding,
+                        m.error.code if m.error else None,
+                        _error_json(m.error),
+                        m.created_at,
+                        m.updated_at,
+                        api_key,
+                        "[]" if m.status == "queued" else None,
+                    )
+                    for m in messages
+                ],
+            )
+        )
 
     def complete(self, completions: Sequence[Completion]) -> str:
         """Record a routing round: each message's attempts, and its final state if it reached one.
@@ -198,13 +214,26 @@ class Store:
                 rounds.append((attempts, c.message_id))
                 continue
             error = c.error
-            finals.append((
-                c.status, c.provider, c.provider_message_id, str(c.cost), error.code if error else None,
-                _error_json(error), now if c.status == "sent" else None, now, attempts, c.message_id,
-            ))
+            finals.append(
+                (
+                    c.status,
+                    c.provider,
+                    c.provider_message_id,
+                    str(c.cost),
+                    error.code if error else None,
+                    _error_json(error),
+                    now if c.status == "sent" else None,
+                    now,
+                    attempts,
+                    c.message_id,
+                )
+            )
         self._write(
-            ("UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
-             "sent_at=?, updated_at=?, attempts_json=? WHERE id=?", finals),
+            (
+                "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
+                "sent_at=?, updated_at=?, attempts_json=? WHERE id=?",
+                finals,
+            ),
             ("UPDATE messages SET attempts_json=? WHERE id=?", rounds),
         )
         return now
@@ -223,9 +252,13 @@ class Store:
                 "UPDATE messages SET status='failed', error_code=?, error_json=?, updated_at=? WHERE id=?",
                 [(error.code, _error_json(error), now, mid) for mid in ids],
             )
-            body = {"success": False, "error": Interrupted(
-                "the gateway stopped while this request was in flight; its messages were marked failed "
-                "with error code interrupted and were not resent").body()}
+            body = {
+                "success": False,
+                "error": Interrupted(
+                    "the gateway stopped while this request was in flight; its messages were marked failed "
+                    "with error code interrupted and were not resent"
+                ).body(),
+            }
             self.db.execute(
                 "UPDATE idempotency_keys SET state='done', status_code=500, response_json=? WHERE state='in_progress'",
                 (json.dumps(body),),
@@ -245,8 +278,16 @@ class Store:
             found.update((m.id, m) for m in self._hydrate(rows))
         return [found[mid] for mid in message_ids]
 
-    def page(self, *, limit: int, after_seq: int | None = None, status: str | None = None,
-             provider: str | None = None, reference: str | None = None, to: str | None = None) -> tuple[list[Message], int | None]:
+    def page(
+        self,
+        *,
+        limit: int,
+        after_seq: int | None = None,
+        status: str | None = None,
+        provider: str | None = None,
+        reference: str | None = None,
+        to: str | None = None,
+    ) -> tuple[list[Message], int | None]:
         """Newest first; returns the page and the seq to continue after (None on the last page)."""
         clauses: list[str] = []
         args: list[str | int] = []
@@ -270,30 +311,68 @@ class Store:
         ``events`` table recorded after it (delivery reports come only once a provider took it)."""
         row = self.db.execute(
             "SELECT status, error_json, created_at, sent_at, updated_at, provider, provider_message_id, attempts_json "
-            "FROM messages WHERE id=?", (message_id,)
+            "FROM messages WHERE id=?",
+            (message_id,),
         ).fetchone()
         if row is None:
             return []
         later = self.db.execute(
             "SELECT type, status, at, detail_json FROM events WHERE message_id=? ORDER BY seq", (message_id,)
         )
-        return _routing(*row) + [Event(type=t, status=s, at=at, detail=json.loads(d) if d else None) for t, s, at, d in later]
+        return _routing(*row) + [
+            Event(type=t, status=s, at=at, detail=json.loads(d) if d else None) for t, s, at, d in later
+        ]
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
     def _hydrate(self, rows: Iterable[Sequence[Any]]) -> list[Message]:
         messages = []
-        for (mid, to, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency,
-             segments, encoding, error_json, created_at, sent_at, updated_at, attempts_json, _seq) in rows:
+        for (
+            mid,
+            to,
+            sender,
+            body,
+            reference,
+            route_id,
+            status,
+            provider,
+            provider_message_id,
+            cost,
+            currency,
+            segments,
+            encoding,
+            error_json,
+            created_at,
+            sent_at,
+            updated_at,
+            attempts_json,
+            _seq,
+        ) in rows:
             error = MessageError(**json.loads(error_json)) if error_json else None
             attempts = tuple(Attempt(**a) for a in json.loads(attempts_json)) if attempts_json else ()
-            messages.append(Message(
-                id=mid, to=to, sender=sender, body=body, reference=reference, route_id=route_id, status=status,
-                provider=provider, provider_message_id=provider_message_id, cost=Decimal(cost), currency=currency,
-                segments=segments, encoding=encoding, error=error, created_at=created_at, sent_at=sent_at,
-                updated_at=updated_at, attempt_log=attempts,
-            ))
+            messages.append(
+                Message(
+                    id=mid,
+                    to=to,
+                    sender=sender,
+                    body=body,
+                    reference=reference,
+                    route_id=route_id,
+                    status=status,
+                    provider=provider,
+                    provider_message_id=provider_message_id,
+                    cost=Decimal(cost),
+                    currency=currency,
+                    segments=segments,
+                    encoding=encoding,
+                    error=error,
+                    created_at=created_at,
+                    sent_at=sent_at,
+                    updated_at=updated_at,
+                    attempt_log=attempts,
+                )
+            )
         return messages
 
     # -- idempotency ------------------------------------------------------------------------
@@ -329,12 +408,20 @@ class Store:
     def release_key(self, scope: str, key: str) -> None:
         """Forget a claim whose request never ran (it failed before anything was stored or sent)."""
         with self._tx():
-            self.db.execute("DELETE FROM idempotency_keys WHERE scope=? AND key=? AND state='in_progress'", (scope, key))
+            self.db.execute(
+                "DELETE FROM idempotency_keys WHERE scope=? AND key=? AND state='in_progress'", (scope, key)
+            )
 
 
 def _routing(
-    status: str, error_json: str | None, created_at: str, sent_at: str | None, updated_at: str,
-    provider: str | None, provider_message_id: str | None, attempts_json: str | None,
+    status: str,
+    error_json: str | None,
+    created_at: str,
+    sent_at: str | None,
+    updated_at: str,
+    provider: str | None,
+    provider_message_id: str | None,
+    attempts_json: str | None,
 ) -> list[Event]:
     """queued, one event per attempt, then sent or failed: a message's routing, from its row."""
     error = json.loads(error_json) if error_json else None
@@ -343,7 +430,9 @@ def _routing(
     events = [Event("queued", created_at, "queued")]
     events += [Event("attempt", a["at"], None, a) for a in json.loads(attempts_json or "[]")]
     if sent_at is not None:  # later statuses (delivered...) are delivery-report events
-        events.append(Event("sent", sent_at, "sent", {"provider": provider, "provider_message_id": provider_message_id}))
+        events.append(
+            Event("sent", sent_at, "sent", {"provider": provider, "provider_message_id": provider_message_id})
+        )
     elif status == "failed":  # a failed message is never updated again: updated_at is when it failed
         events.append(Event("failed", updated_at, "failed", {"error": error}))
     return events

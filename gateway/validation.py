@@ -19,9 +19,9 @@ from typing import Any, Final
 
 import phonenumbers
 
-from gateway import numbers
-from gateway.errors import InvalidJSON, InvalidParameter, ValidationFailed
-from gateway.models import STATUSES
+from lynsms.gateway import numbers
+from lynsms.gateway.errors import InvalidJSON, InvalidParameter, ValidationFailed
+from lynsms.gateway.models import STATUSES
 
 MAX_BODY_CHARS: Final = 1600
 MAX_RECIPIENTS: Final = 1000
@@ -224,7 +224,9 @@ def bulk_request(data: Mapping[str, Any], ctx: Context) -> BulkRequest:
     if not isinstance(recipients, list):
         raise ValidationFailed("recipients", f"recipients must be an array of strings, got {_json_type(recipients)}")
     if not 1 <= len(recipients) <= MAX_RECIPIENTS:
-        raise ValidationFailed("recipients", f"recipients must hold 1 to {MAX_RECIPIENTS} numbers, got {len(recipients)}")
+        raise ValidationFailed(
+            "recipients", f"recipients must hold 1 to {MAX_RECIPIENTS} numbers, got {len(recipients)}"
+        )
     for i, item in enumerate(recipients):
         # A non-string is a bug in the caller's code, not a bad number in their list: reject it all.
         if not isinstance(item, str):
@@ -233,7 +235,12 @@ def bulk_request(data: Mapping[str, Any], ctx: Context) -> BulkRequest:
     sender, body = _sender(data), _body(data)
     route_id, provider, reference = _options(data, ctx)
     return BulkRequest(
-        recipients=tuple(recipients), sender=sender, body=body, route_id=route_id, provider=provider, reference=reference
+        recipients=tuple(recipients),
+        sender=sender,
+        body=body,
+        route_id=route_id,
+        provider=provider,
+        reference=reference,
     )
 
 

@@ -27,22 +27,22 @@ from urllib.parse import parse_qsl
 import httpx
 from starlette.requests import Request
 
-from gateway import signing
-from gateway.config import ApiKey, GatewayConfig
-from gateway.dlr import Tracker
-from gateway.errors import (
+from lynsms.gateway import signing
+from lynsms.gateway.config import ApiKey, GatewayConfig
+from lynsms.gateway.dlr import Tracker
+from lynsms.gateway.errors import (
     InvalidReport,
     InvalidSignature,
     NotFound,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from gateway.outbox import Outbox, Targets
-from gateway.polling import Poller
-from gateway.providers.clicksend import ClickSendAdapter
-from gateway.providers.transport import Http11Transport
-from gateway.reports import PARSERS, Report, ReportError
-from gateway.store import Store
+from lynsms.gateway.outbox import Outbox, Targets
+from lynsms.gateway.polling import Poller
+from lynsms.gateway.providers.clicksend import ClickSendAdapter
+from lynsms.gateway.providers.transport import Http11Transport
+from lynsms.gateway.reports import PARSERS, Report, ReportError
+from lynsms.gateway.store import Store
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -61,7 +61,9 @@ ACCEPTS: Final[dict[str, tuple[str, ...]]] = {
 class Tracking:
     """Delivery-report ingestion, customer webhooks and polling for one running gateway."""
 
-    def __init__(self, config: GatewayConfig, store: Store, adapters: Mapping[str, object], api_keys: Sequence[ApiKey]) -> None:
+    def __init__(
+        self, config: GatewayConfig, store: Store, adapters: Mapping[str, object], api_keys: Sequence[ApiKey]
+    ) -> None:
         self.config = config
         settings = config.webhooks
         self.tracker = Tracker(store.db, settings.park_seconds)
@@ -74,7 +76,11 @@ class Tracking:
         )
         self.targets = Targets(settings, api_keys)
         self.outbox = Outbox(store.db, self.targets, settings, store.get, self.client)
-        self.poller = Poller(store.db, adapters, self.tracker, settings.poll_after_seconds) if settings.poll_after_seconds else None
+        self.poller = (
+            Poller(store.db, adapters, self.tracker, settings.poll_after_seconds)
+            if settings.poll_after_seconds
+            else None
+        )
         self.adapters = adapters
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -114,8 +120,12 @@ class Tracking:
         # In the background: a provider that is down must not hold up the gateway's start.
         failed = await adapter.register_receipts(url)
         if failed is not None:
-            log.warning("ClickSend receipts not registered for %s (%s: %s); polling or a manual rule is needed",
-                        url, failed.reason, failed.message)
+            log.warning(
+                "ClickSend receipts not registered for %s (%s: %s); polling or a manual rule is needed",
+                url,
+                failed.reason,
+                failed.message,
+            )
 
 
 async def receive(request: Request) -> dict[str, Any]:
@@ -126,7 +136,9 @@ async def receive(request: Request) -> dict[str, Any]:
     tracking: Tracking = request.app.state.tracking
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media not in ACCEPTS[provider]:
-        raise UnsupportedMediaType(f"{provider} delivery reports are {' or '.join(ACCEPTS[provider])}, not {media or 'untyped'}")
+        raise UnsupportedMediaType(
+            f"{provider} delivery reports are {' or '.join(ACCEPTS[provider])}, not {media or 'untyped'}"
+        )
     raw = await _read(request)
     if media == FORM:
         try:

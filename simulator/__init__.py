@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from simulator.app import Simulator, create_app
+    from lynsms.simulator.app import Simulator, create_app
 
 __all__ = ["Simulator", "create_app"]
 
@@ -14,7 +14,7 @@ def __getattr__(name: str) -> Any:
     # Imported lazily: the pytest plugin (simulator.pytest_plugin) loads in every pytest session of
     # every project with lynsms installed, and must not pay ~0.4 s for the app it may never start.
     if name in __all__:
-        from simulator import app
+        from lynsms.simulator import app
 
         return getattr(app, name)
     raise AttributeError(f"module 'simulator' has no attribute {name!r}")

@@ -13,15 +13,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from simulator import control, inbox
-from simulator.deliveries import Deliveries
-from simulator.engine import Engine, Loaded, Scope
-from simulator.faults import Faults
-from simulator.providers import PROVIDER_CLASSES
-from simulator.providers.base import Provider
-from simulator.rules import Scenario
-from simulator.scenario import load as load_scenario_file
-from simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
+from lynsms.simulator import control, inbox
+from lynsms.simulator.deliveries import Deliveries
+from lynsms.simulator.engine import Engine, Loaded, Scope
+from lynsms.simulator.faults import Faults
+from lynsms.simulator.providers import PROVIDER_CLASSES
+from lynsms.simulator.providers.base import Provider
+from lynsms.simulator.rules import Scenario
+from lynsms.simulator.scenario import load as load_scenario_file
+from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
 
 
 class Simulator:
@@ -46,7 +46,9 @@ class Simulator:
         for scenario, scope in self._startup:
             self.engine.load(scenario, scope)
 
-    def load_scenario(self, scenario: Scenario | str | os.PathLike[str], account: Scope = None, *, startup: bool = False) -> Loaded:
+    def load_scenario(
+        self, scenario: Scenario | str | os.PathLike[str], account: Scope = None, *, startup: bool = False
+    ) -> Loaded:
         """Load a scenario (a ``Scenario`` or a file path) for ``account`` (default: what the file says,
         else every credential). Startup scenarios survive ``reset``. Raises ``ScenarioError``."""
         loaded_scenario = scenario if isinstance(scenario, Scenario) else load_scenario_file(scenario)

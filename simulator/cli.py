@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import asyncio
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from simulator.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.server import bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
@@ -55,7 +55,7 @@ def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
 
 
 def _simulator_app(args: argparse.Namespace) -> Any:
-    from simulator.app import create_app
+    from lynsms.simulator.app import create_app
 
     options: dict[str, Any] = {"seed": args.seed, "journal_size": args.journal_size, "max_messages": args.max_messages}
     if getattr(args, "scenario", None):
@@ -64,8 +64,8 @@ def _simulator_app(args: argparse.Namespace) -> Any:
 
 
 def _gateway_app(args: argparse.Namespace, simulator_url: str, public_url: str, api_key: str) -> Any:
-    from gateway import create_app
-    from gateway.config import load_config
+    from lynsms.gateway import create_app
+    from lynsms.gateway.config import load_config
 
     config = load_config(args.config, simulator_url=simulator_url).with_api_key(api_key, name="lynsms-cli")
     if config.public_url is None:
@@ -78,7 +78,7 @@ def _gateway_app(args: argparse.Namespace, simulator_url: str, public_url: str, 
 
 def _webhook_lines(app: Any, api_key: str) -> list[str]:
     """Where message events go and the secret that signs them (derived from the key unless configured)."""
-    from gateway.signing import derive_secret
+    from lynsms.gateway.signing import derive_secret
 
     webhooks = app.state.config.webhooks
     if webhooks.url is None:
@@ -102,7 +102,9 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     url = url_of(sock)
     key = _api_key()
     app = _gateway_app(args, args.simulator_url, url, key)
-    print("\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *_webhook_lines(app, key)]), flush=True)
+    print(
+        "\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *_webhook_lines(app, key)]), flush=True
+    )
     return _run([(_server(app), sock)])
 
 
@@ -136,7 +138,7 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
 
 
 def cmd_scenario_check(args: argparse.Namespace) -> int:
-    from simulator.scenario import check_paths
+    from lynsms.simulator.scenario import check_paths
 
     problems = check_paths(args.paths)
     for problem in problems:
@@ -148,7 +150,7 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
 
 
 def cmd_scenario_run(args: argparse.Namespace) -> int:
-    from simulator.replay import run_command
+    from lynsms.simulator.replay import run_command
 
     return run_command(
         args.paths, gateway_url=args.gateway, simulator_url=args.simulator, api_key=args.api_key, junit=args.junit_xml
@@ -170,12 +172,22 @@ def _positive(text: str) -> int:
 
 
 def _memory_options(parser: argparse.ArgumentParser) -> None:
-    from simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES
+    from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES
 
-    parser.add_argument("--journal-size", type=_positive, default=DEFAULT_JOURNAL_SIZE, metavar="N",
-                        help=f"how many of the newest requests the journal keeps (default {DEFAULT_JOURNAL_SIZE:,})")
-    parser.add_argument("--max-messages", type=_positive, default=DEFAULT_MAX_MESSAGES, metavar="N",
-                        help=f"how many accepted messages are kept; the oldest go first (default {DEFAULT_MAX_MESSAGES:,})")
+    parser.add_argument(
+        "--journal-size",
+        type=_positive,
+        default=DEFAULT_JOURNAL_SIZE,
+        metavar="N",
+        help=f"how many of the newest requests the journal keeps (default {DEFAULT_JOURNAL_SIZE:,})",
+    )
+    parser.add_argument(
+        "--max-messages",
+        type=_positive,
+        default=DEFAULT_MAX_MESSAGES,
+        metavar="N",
+        help=f"how many accepted messages are kept; the oldest go first (default {DEFAULT_MAX_MESSAGES:,})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,9 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = scenario_commands.add_parser("check", help="validate scenario files; exit 1 listing file:line: problems")
     check.add_argument("paths", nargs="+", metavar="PATH")
     check.set_defaults(run=cmd_scenario_check)
-    run = scenario_commands.add_parser("run", help="replay scenario files against a gateway; exit 0 iff every scenario passes")
+    run = scenario_commands.add_parser(
+        "run", help="replay scenario files against a gateway; exit 0 iff every scenario passes"
+    )
     run.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
-    run.add_argument("--gateway", metavar="URL", help="drive this running gateway (with --simulator) instead of starting one")
+    run.add_argument(
+        "--gateway", metavar="URL", help="drive this running gateway (with --simulator) instead of starting one"
+    )
     run.add_argument("--simulator", metavar="URL", help="the running simulator that gateway sends to")
     run.add_argument("--api-key", metavar="KEY", help="the external gateway's API key (default: $LYNSMS_API_KEY)")
     run.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report for CI")

@@ -8,13 +8,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator.model import PROVIDERS
-from simulator.scenario import ScenarioError
-from simulator.scenario import parse as parse_scenario
-from simulator.wire import WireProblem, read_body
+from lynsms.simulator.model import PROVIDERS
+from lynsms.simulator.scenario import ScenarioError
+from lynsms.simulator.scenario import parse as parse_scenario
+from lynsms.simulator.wire import WireProblem, read_body
 
 if TYPE_CHECKING:
-    from simulator.app import Simulator
+    from lynsms.simulator.app import Simulator
 
 DEFAULT_LIMIT = 1000
 
@@ -54,9 +54,7 @@ def routes(sim: Simulator) -> list[Route]:
             return _bad("since must be a journal sequence number")
         since, limit = int(since_text), int(limit_text)
         entries = [
-            e.to_json()
-            for e in sim.state.journal
-            if e.seq > since and (provider is None or e.provider == provider)
+            e.to_json() for e in sim.state.journal if e.seq > since and (provider is None or e.provider == provider)
         ]
         return JSONResponse(
             {

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from simulator.engine import DeliveryPlan
-from simulator.model import DeliveryStatus, SimMessage
+from lynsms.simulator.engine import DeliveryPlan
+from lynsms.simulator.model import DeliveryStatus, SimMessage
 
 if TYPE_CHECKING:
-    from simulator.providers.base import Callback, Provider
+    from lynsms.simulator.providers.base import Callback, Provider
 
 log = logging.getLogger("lynsms.simulator")
 
@@ -85,7 +85,9 @@ class Deliveries:
             await self._client.aclose()
             self._client = None
 
-    def _later(self, delay: float, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan) -> None:
+    def _later(
+        self, delay: float, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
+    ) -> None:
         loop = asyncio.get_running_loop()
         tick = math.ceil((loop.time() + delay) / TICK)
         due = self._due.get(tick)
@@ -99,7 +101,9 @@ class Deliveries:
         for provider, message, status, plan in self._due.pop(tick, ()):
             self._report(provider, message, status, plan)
 
-    def _report(self, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan) -> None:
+    def _report(
+        self, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
+    ) -> None:
         final = status == plan.status
         try:
             report = provider.delivery_report(message, status, plan.error_code if final else None)
@@ -125,7 +129,9 @@ class Deliveries:
                 timeout=CALLBACK_TIMEOUT,
                 trust_env=False,
                 follow_redirects=False,
-                limits=httpx.Limits(max_connections=CALLBACK_CONCURRENCY, max_keepalive_connections=CALLBACK_CONCURRENCY),
+                limits=httpx.Limits(
+                    max_connections=CALLBACK_CONCURRENCY, max_keepalive_connections=CALLBACK_CONCURRENCY
+                ),
             )
         return self._client
 
@@ -140,8 +146,12 @@ class Deliveries:
                 entry.message_ids = [message.id]
                 entry.messages = [report]
                 # Visible in the journal while the receiver is still answering.
-                outcome: dict[str, Any] = {"kind": "callback", "attempt": attempt, "attempts": plan.attempts,
-                                           "result": "in_flight"}
+                outcome: dict[str, Any] = {
+                    "kind": "callback",
+                    "attempt": attempt,
+                    "attempts": plan.attempts,
+                    "result": "in_flight",
+                }
                 entry.outcome = outcome
                 started = time.perf_counter()
                 retry = True

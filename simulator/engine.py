@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 import random
 from collections.abc import Mapping
-from types import MappingProxyType
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from simulator.model import DeliveryStatus, RejectReason, Submission
+from lynsms.simulator.model import DeliveryStatus, RejectReason, Submission
 
 if TYPE_CHECKING:
-    from simulator.rules import Rule, Scenario
+    from lynsms.simulator.rules import Rule, Scenario
 
 DecisionKind = Literal["accept", "reject", "http_error", "fault"]
 FaultKind = Literal["timeout", "connection_reset", "empty_reply", "malformed_body", "slow_body"]
@@ -231,4 +231,3 @@ class Engine:
         """Forget rule hits, reseed every generator and number calls afresh (scenarios stay loaded)."""
         for loaded in self.loaded():
             loaded.reset(calls or {})
-

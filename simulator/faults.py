@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from simulator.engine import Decision
-from simulator.model import Submission
-from simulator.state import JournalEntry
+from lynsms.simulator.engine import Decision
+from lynsms.simulator.model import Submission
+from lynsms.simulator.state import JournalEntry
 
 if TYPE_CHECKING:
-    from simulator.providers.base import Provider
+    from lynsms.simulator.providers.base import Provider
 
 DEFAULT_TIMEOUT = 30.0  # timeout cap when a decision names none
 DEFAULT_SLOW_BODY = 3.0
@@ -42,7 +42,11 @@ _LINGER_ZERO = struct.pack("ii", 1, 0)
 
 class Faults:
     def render(
-        self, provider: Provider, decision: Decision, entry: JournalEntry | None = None, submission: Submission | None = None
+        self,
+        provider: Provider,
+        decision: Decision,
+        entry: JournalEntry | None = None,
+        submission: Submission | None = None,
     ) -> Response:
         """The response for request-level trouble: an ``http_error`` or a socket-level fault
         (``submission``: the request's first message, which picks the error format's API version)."""
@@ -50,7 +54,9 @@ class Faults:
             status = decision.status or 500
             if decision.body is None:
                 return provider.http_error(status, decision.retry_after, submission)
-            response = Response(decision.body, status_code=status, media_type=decision.content_type or "application/json")
+            response = Response(
+                decision.body, status_code=status, media_type=decision.content_type or "application/json"
+            )
             if decision.retry_after is not None:
                 response.headers["Retry-After"] = str(decision.retry_after)
             return response
@@ -67,7 +73,9 @@ class Faults:
         if decision.fault == "malformed_body":
             # Cut inside the document: valid UTF-8, never valid JSON, the Content-Type still promising it.
             cut = body[: max(1, len(body) // 2)].decode("utf-8", "ignore").encode("utf-8")
-            return Response(cut, status_code=success.status_code, headers=_headers(success), media_type=success.media_type)
+            return Response(
+                cut, status_code=success.status_code, headers=_headers(success), media_type=success.media_type
+            )
         if decision.fault == "slow_body":
             seconds = decision.fault_seconds if decision.fault_seconds is not None else DEFAULT_SLOW_BODY
             return _Dribble(body, seconds, success, entry)
@@ -130,7 +138,9 @@ class _Drop(Response):
         transport = _transport(receive)
         if transport is None:
             _finish(self.entry, None)
-            raise ConnectionResetError("network faults need a real server connection (no transport in this ASGI server)")
+            raise ConnectionResetError(
+                "network faults need a real server connection (no transport in this ASGI server)"
+            )
         if self.reset:
             sock = transport.get_extra_info("socket")
             if sock is not None:

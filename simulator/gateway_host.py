@@ -22,8 +22,8 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from gateway.config import GatewayConfig, default_config, parse_config
-from simulator.server import ServerThread
+from lynsms.gateway.config import GatewayConfig, default_config, parse_config
+from lynsms.simulator.server import ServerThread
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -189,7 +189,9 @@ class SmsGateway:
     config: GatewayConfig = field(repr=False)
     client: httpx.Client = field(repr=False)
 
-    def send(self, *, to: str, body: str, from_: str = "LynSMS", idempotency_key: str | None = None, **fields: Any) -> httpx.Response:
+    def send(
+        self, *, to: str, body: str, from_: str = "LynSMS", idempotency_key: str | None = None, **fields: Any
+    ) -> httpx.Response:
         """``POST /api/v1/messages/send``; ``fields`` are the other request fields (``route_id``,
         ``provider``, ``reference``...). Returns the response whatever its status: failures are
         what many tests are about."""

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-_PAGE = resources.files("simulator").joinpath("static/inbox.html").read_text(encoding="utf-8")
+_PAGE = resources.files("lynsms.simulator").joinpath("static/inbox.html").read_text(encoding="utf-8")
 
 
 async def inbox(request: Request) -> Response:

@@ -28,8 +28,11 @@ ANY: Final = "any"
 DEFAULT_TOLERANCE: Final = 1e-6
 # A mapping is a matcher exactly when its keys are one of these sets; any other mapping is data.
 _SHAPES: Final = (
-    frozenset({"regex"}), frozenset({"approx"}), frozenset({"approx", "tolerance"}),
-    frozenset({"length"}), frozenset({"equals"}),
+    frozenset({"regex"}),
+    frozenset({"approx"}),
+    frozenset({"approx", "tolerance"}),
+    frozenset({"length"}),
+    frozenset({"equals"}),
 )
 _MISSING: Final = object()
 
@@ -134,12 +137,16 @@ def _matches(matcher: Any, actual: Any) -> bool:
 
 def _exactly(expected: Any, actual: Any) -> bool:
     if isinstance(expected, Mapping):
-        return isinstance(actual, Mapping) and expected.keys() == actual.keys() and all(
-            _exactly(v, actual[k]) for k, v in expected.items()
+        return (
+            isinstance(actual, Mapping)
+            and expected.keys() == actual.keys()
+            and all(_exactly(v, actual[k]) for k, v in expected.items())
         )
     if isinstance(expected, list):
-        return isinstance(actual, list) and len(expected) == len(actual) and all(
-            _exactly(a, b) for a, b in zip(expected, actual, strict=True)
+        return (
+            isinstance(actual, list)
+            and len(expected) == len(actual)
+            and all(_exactly(a, b) for a, b in zip(expected, actual, strict=True))
         )
     return _equal(expected, actual)
 

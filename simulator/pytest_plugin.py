@@ -21,8 +21,8 @@ import pytest
 if TYPE_CHECKING:
     # The plugin loads in every pytest session of every project that has lynsms installed: the
     # simulator, gateway and httpx are imported by the fixtures, only when a test asks for them.
-    from simulator.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
-    from simulator.testing import ScenarioSource, SmsSimulator
+    from lynsms.simulator.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
+    from lynsms.simulator.testing import ScenarioSource, SmsSimulator
 
 MARKER = "sms_scenario"
 DEFAULT_API_KEY = "lyn_test_pytest"
@@ -50,7 +50,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix not in (".yaml", ".yml") or not parent.config.getini("lynsms_collect_scenarios"):
         return None
     # Imported only when a YAML file is seen: the replay runner pulls in the whole stack.
-    from simulator.scenario_items import ScenarioFile, is_replayable
+    from lynsms.simulator.scenario_items import ScenarioFile, is_replayable
 
     return ScenarioFile.from_parent(parent, path=file_path) if is_replayable(file_path) else None
 
@@ -83,9 +83,9 @@ def lynsms_gateway_config() -> GatewayConfigSetting:
 @pytest.fixture(scope="session")
 def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
     """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
-    from simulator.app import create_app
-    from simulator.server import ServerThread
-    from simulator.testing import SmsSimulator
+    from lynsms.simulator.app import create_app
+    from lynsms.simulator.server import ServerThread
+    from lynsms.simulator.testing import SmsSimulator
 
     with ServerThread(create_app(seed=lynsms_seed)) as server:
         handle = SmsSimulator(server.url)
@@ -98,7 +98,7 @@ def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
 @pytest.fixture
 def sms_simulator(request: pytest.FixtureRequest, lynsms_simulator_session: SmsSimulator) -> SmsSimulator:
     """The session's simulator, reset for this test, with this test's ``sms_scenario`` markers loaded."""
-    from simulator.scenario import ScenarioError
+    from lynsms.simulator.scenario import ScenarioError
 
     simulator = lynsms_simulator_session
     simulator.reset()
@@ -133,7 +133,10 @@ def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
         )
     scenario = arguments[0]
     if not isinstance(scenario, str | Path | Mapping):
-        pytest.fail(f"@pytest.mark.{MARKER}: the scenario must be a path, YAML text or a mapping, not {type(scenario).__name__}", pytrace=False)
+        pytest.fail(
+            f"@pytest.mark.{MARKER}: the scenario must be a path, YAML text or a mapping, not {type(scenario).__name__}",
+            pytrace=False,
+        )
     account: Any = marker.kwargs.get("account")
     if account is not None and not isinstance(account, str):
         pytest.fail(f"@pytest.mark.{MARKER}: account must be a string", pytrace=False)
@@ -145,7 +148,7 @@ def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
 
 @pytest.fixture(scope="session")
 def _lynsms_gateway_host() -> Iterator[GatewayHost]:
-    from simulator.gateway_host import GatewayHost
+    from lynsms.simulator.gateway_host import GatewayHost
 
     with GatewayHost() as host:
         yield host
@@ -161,8 +164,8 @@ def sms_gateway(
     """A fresh reference gateway for this test (empty store, closed circuits), sending to ``sms_simulator``."""
     import httpx
 
-    from gateway import create_app
-    from simulator.gateway_host import SmsGateway, gateway_config
+    from lynsms.gateway import create_app
+    from lynsms.simulator.gateway_host import SmsGateway, gateway_config
 
     host = _lynsms_gateway_host
     config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)

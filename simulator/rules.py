@@ -15,13 +15,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-
-from simulator.engine import Decision, DeliveryPlan, Facts, Scope, number
-from simulator.model import ProviderName
-from simulator.numbers import lookup
+from lynsms.simulator.engine import Decision, DeliveryPlan, Facts, Scope, number
+from lynsms.simulator.model import ProviderName
+from lynsms.simulator.numbers import lookup
 
 if TYPE_CHECKING:
-    from simulator.steps import Step
+    from lynsms.simulator.steps import Step
 
 PatternKind = Literal["exact", "glob", "regex", "contains"]
 LatencyKind = Literal["fixed", "uniform", "lognormal"]

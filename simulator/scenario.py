@@ -23,12 +23,12 @@ from typing import Any, cast
 import phonenumbers
 import yaml
 
-from simulator import rules as compiled
-from simulator.engine import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
-from simulator.model import DeliveryStatus, ProviderName
-from simulator.rules import Defaults, Match, Rule, Scenario
-from simulator.scenario_schema import SCHEMA, KeyPath, schema_problems
-from simulator.steps import build_steps, gateway_problems
+from lynsms.simulator import rules as compiled
+from lynsms.simulator.engine import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
+from lynsms.simulator.model import DeliveryStatus, ProviderName
+from lynsms.simulator.rules import Defaults, Match, Rule, Scenario
+from lynsms.simulator.scenario_schema import SCHEMA, KeyPath, schema_problems
+from lynsms.simulator.steps import build_steps, gateway_problems
 
 __all__ = ["SCHEMA", "Problem", "Scenario", "ScenarioError", "check_paths", "check_text", "load", "parse"]
 
@@ -120,8 +120,9 @@ def _check(text: str, source: str) -> tuple[Scenario | None, list[Problem]]:
         builder = _Builder(lines)
         scenario = builder.scenario(cast(dict[str, Any], data))
         found.extend((path, message, lines.of(path)) for path, message in builder.problems)
-    problems = sorted({Problem(source, line, _say(path, message)) for path, message, line in found},
-                      key=lambda p: (p.line, p.message))
+    problems = sorted(
+        {Problem(source, line, _say(path, message)) for path, message, line in found}, key=lambda p: (p.line, p.message)
+    )
     return scenario, problems
 
 
@@ -268,10 +269,17 @@ class _Builder:
             intermediate=value.get("intermediate", True),
         )
         if plan.error_code is not None and plan.status == "delivered":
-            self.problems.append((path + ("error_code",), "error_code on a delivered message: only undelivered, failed and expired carry one"))
+            self.problems.append(
+                (
+                    path + ("error_code",),
+                    "error_code on a delivered message: only undelivered, failed and expired carry one",
+                )
+            )
         return plan
 
-    def provider_rules(self, provider: ProviderName, items: list[dict[str, Any]], defaults: Defaults) -> tuple[Rule, ...]:
+    def provider_rules(
+        self, provider: ProviderName, items: list[dict[str, Any]], defaults: Defaults
+    ) -> tuple[Rule, ...]:
         built: list[Rule] = []
         names: set[str] = set()
         shadowed = False
@@ -296,12 +304,16 @@ class _Builder:
         name = item.get("name", f"{provider}[{index}]")
         outcomes = [k for k in _OUTCOMES if k in item]
         if len(outcomes) > 1:
-            self.problems.append((path + (outcomes[1],), f"a rule has one outcome; this one has {' and '.join(outcomes)}"))
+            self.problems.append(
+                (path + (outcomes[1],), f"a rule has one outcome; this one has {' and '.join(outcomes)}")
+            )
         kind = outcomes[0] if outcomes else "accept"
         decision = self.outcome(path, kind, item.get(kind), defaults)
         if "deliver" in item and not decision.accepts:
             what = decision.fault if decision.kind == "fault" else decision.kind
-            self.problems.append((path + ("deliver",), f"deliver on a {what} outcome: only accepted messages are delivered"))
+            self.problems.append(
+                (path + ("deliver",), f"deliver on a {what} outcome: only accepted messages are delivered")
+            )
         if decision.accepts and "deliver" in item:
             plan = self.plan(path + ("deliver",), item["deliver"], defaults.deliver or self.retry)
             decision = dataclasses.replace(decision, delivery=plan)
@@ -343,7 +355,12 @@ class _Builder:
             held = {"timeout": defaults.timeout, "slow_body": defaults.slow_body}.get(fault)
             if "seconds" in spec:
                 if held is None:
-                    self.problems.append((path + ("fault", "seconds"), f"seconds has no meaning for {fault}: only timeout and slow_body take time"))
+                    self.problems.append(
+                        (
+                            path + ("fault", "seconds"),
+                            f"seconds has no meaning for {fault}: only timeout and slow_body take time",
+                        )
+                    )
                 held = compiled.seconds(spec["seconds"])
             delivery = defaults.deliver if fault in BODY_FAULTS else None
             return Decision(kind="fault", fault=fault, fault_seconds=held, delivery=delivery)

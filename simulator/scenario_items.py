@@ -46,8 +46,8 @@ class ScenarioFile(pytest.File):
 
 class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
-        from simulator.replay import format_report, run_scenario, start_stack
-        from simulator.scenario import ScenarioError, parse
+        from lynsms.simulator.replay import format_report, run_scenario, start_stack
+        from lynsms.simulator.scenario import ScenarioError, parse
 
         # Named as pytest names it (relative to the rootdir), like the path a user gives the CLI.
         name = self.nodeid.split("::")[0]

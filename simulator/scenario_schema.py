@@ -15,18 +15,32 @@ from typing import Any, cast
 
 import jsonschema
 
-from simulator.model import PROVIDERS
+from lynsms.simulator.model import PROVIDERS
 
 KeyPath = tuple[str | int, ...]
-SCHEMA: dict[str, Any] = json.loads(resources.files("simulator").joinpath("scenario.schema.json").read_text("utf-8"))
+SCHEMA: dict[str, Any] = json.loads(
+    resources.files("lynsms.simulator").joinpath("scenario.schema.json").read_text("utf-8")
+)
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 _KINDS = {
-    bool: "a boolean", int: "an integer", float: "a number", str: "a string",
-    dict: "a mapping", list: "a list", type(None): "null",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+    dict: "a mapping",
+    list: "a list",
+    type(None): "null",
 }
-_TYPES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-          "number": "a number", "boolean": "a boolean", "null": "null"}
+_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "null": "null",
+}
 
 
 def _kind(value: Any) -> str:
@@ -66,7 +80,9 @@ def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[KeyPath, str]]
             for sub in inner:
                 yield from _explain(sub)
             return
-        message = f"{schema.get('x-message', 'has an unexpected shape')}, got {_kind(value)} {json.dumps(value, default=str)}"
+        message = (
+            f"{schema.get('x-message', 'has an unexpected shape')}, got {_kind(value)} {json.dumps(value, default=str)}"
+        )
         if path[-1:] in (("to",), ("from",)) and isinstance(value, int):
             message += f" (quote phone numbers: '+{value}')"
         yield path, message

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from simulator.model import SimMessage, Submission
+from lynsms.simulator.model import SimMessage, Submission
 
 DEFAULT_JOURNAL_SIZE = 10_000
 # Like Mailpit's --max, the oldest messages go once there are this many, so a soak test of
@@ -166,10 +166,7 @@ class SimState:
     def find(self, provider: str | None = None, to: str | None = None) -> list[SimMessage]:
         found = self.messages.values()
         return [
-            m
-            for m in found
-            if (provider is None or m.provider == provider)
-            and (to is None or _same_number(m.to, to))
+            m for m in found if (provider is None or m.provider == provider) and (to is None or _same_number(m.to, to))
         ]
 
 

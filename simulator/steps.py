@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from simulator.matchers import KeyPath, matcher_problems
-from simulator.rules import seconds
+from lynsms.simulator.matchers import KeyPath, matcher_problems
+from lynsms.simulator.rules import seconds
 
 Action = Literal["send", "bulk", "get", "wait_for", "sleep"]
 ACTIONS: Final[tuple[Action, ...]] = ("send", "bulk", "get", "wait_for", "sleep")
@@ -56,9 +56,12 @@ class Expect:
     @property
     def kinds(self) -> tuple[str, ...]:
         given = (
-            ("status", self.status is not None), ("json", self.json is not MISSING),
-            ("message", self.message is not None), ("messages", self.messages is not None),
-            ("simulator", self.simulator is not None), ("webhooks", self.webhooks is not None),
+            ("status", self.status is not None),
+            ("json", self.json is not MISSING),
+            ("message", self.message is not None),
+            ("messages", self.messages is not None),
+            ("simulator", self.simulator is not None),
+            ("webhooks", self.webhooks is not None),
         )
         return tuple(kind for kind, present in given if present)
 
@@ -85,7 +88,9 @@ class Step:
 # ---- building and checking --------------------------------------------------------------------------
 
 
-def build_steps(items: list[dict[str, Any]], line_of: Callable[[KeyPath], int]) -> tuple[tuple[Step, ...], list[tuple[KeyPath, str]]]:
+def build_steps(
+    items: list[dict[str, Any]], line_of: Callable[[KeyPath], int]
+) -> tuple[tuple[Step, ...], list[tuple[KeyPath, str]]]:
     """Compile the ``steps`` list; returns the steps and every problem as (key path, message)."""
     problems: list[tuple[KeyPath, str]] = []
     built: list[Step] = []
@@ -99,8 +104,14 @@ def build_steps(items: list[dict[str, Any]], line_of: Callable[[KeyPath], int]) 
     return tuple(built), problems
 
 
-def _step(index: int, item: dict[str, Any], path: KeyPath, line: int, earlier: Mapping[str, Action],
-          problems: list[tuple[KeyPath, str]]) -> Step:
+def _step(
+    index: int,
+    item: dict[str, Any],
+    path: KeyPath,
+    line: int,
+    earlier: Mapping[str, Action],
+    problems: list[tuple[KeyPath, str]],
+) -> Step:
     actions = [a for a in ACTIONS if a in item]
     if not actions:
         problems.append((path, "a step needs an action: send, bulk, get, wait_for or sleep"))
@@ -110,7 +121,12 @@ def _step(index: int, item: dict[str, Any], path: KeyPath, line: int, earlier: M
     name = item.get("name")
     if name is not None:
         if not _NAME.match(name):
-            problems.append(((*path, "name"), f"step name {name!r}: use letters, digits, '-' and '_' (names are used in ${{steps.NAME...}})"))
+            problems.append(
+                (
+                    (*path, "name"),
+                    f"step name {name!r}: use letters, digits, '-' and '_' (names are used in ${{steps.NAME...}})",
+                )
+            )
         elif name in earlier:
             problems.append(((*path, "name"), f"duplicate step name {name!r}"))
     for ref_path, ref in _references(item, path):
@@ -150,11 +166,15 @@ def _expect(action: Action, data: dict[str, Any], path: KeyPath, problems: list[
     )
 
 
-def _target_problems(value: str, path: KeyPath, earlier: Mapping[str, Action], problems: list[tuple[KeyPath, str]]) -> None:
+def _target_problems(
+    value: str, path: KeyPath, earlier: Mapping[str, Action], problems: list[tuple[KeyPath, str]]
+) -> None:
     if "${" in value or value.startswith("msg_"):
         return
     if value not in earlier:
-        problems.append((path, f"{value!r} is not an earlier step's name, a message id (msg_...) or ${{steps.NAME...}}"))
+        problems.append(
+            (path, f"{value!r} is not an earlier step's name, a message id (msg_...) or ${{steps.NAME...}}")
+        )
     elif earlier[value] in ("bulk", "sleep"):
         hint = f": name one message, e.g. ${{steps.{value}.data.messages[0].id}}" if earlier[value] == "bulk" else ""
         problems.append((path, f"step {value!r} is a {earlier[value]}, not one message{hint}"))
@@ -214,7 +234,9 @@ def _lookup(ref: str, answers: Mapping[str, Any]) -> Any:
             ok = isinstance(current, Mapping) and key in current
             current = current[key] if ok else None
         if not ok:
-            raise UnresolvedReference(f"${{{ref}}}: step {found.group(1)!r}'s answer has no {key or f'[{index}]'} there")
+            raise UnresolvedReference(
+                f"${{{ref}}}: step {found.group(1)!r}'s answer has no {key or f'[{index}]'} there"
+            )
     return current
 
 
@@ -235,7 +257,7 @@ def message_id_of(answer: Any) -> str | None:
 def gateway_data(settings: Mapping[str, Any]) -> dict[str, Any]:
     """A scenario's ``gateway`` block as a gateway config document (``gateway.config.parse_config``):
     every provider stays configured, ``timeout`` applies to each one that sets none, durations become seconds."""
-    from gateway.config import PROVIDER_NAMES
+    from lynsms.gateway.config import PROVIDER_NAMES
 
     timeout = settings.get("timeout")
     providers: dict[str, dict[str, Any]] = {}
@@ -260,13 +282,16 @@ def gateway_data(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def gateway_problems(settings: Mapping[str, Any]) -> list[tuple[KeyPath, str]]:
     """What the gateway's own config parser says about the block (route ids, chains...)."""
-    from gateway.config import ConfigError, parse_config
+    from lynsms.gateway.config import ConfigError, parse_config
 
     try:
         parse_config(gateway_data(settings), "http://127.0.0.1:8900", source="gateway")
     except ConfigError as exc:
         where, _, message = str(exc).removeprefix("gateway: ").partition(": ")
         parts = [p for p in re.split(r"[.\[\]]", where) if p]
-        path: KeyPath = ("gateway", *(int(p) if p.isdigit() and i and parts[i - 1] != "routes" else p for i, p in enumerate(parts)))
+        path: KeyPath = (
+            "gateway",
+            *(int(p) if p.isdigit() and i and parts[i - 1] != "routes" else p for i, p in enumerate(parts)),
+        )
         return [(path, message or where)]
     return []

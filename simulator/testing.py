@@ -19,9 +19,9 @@ from typing import Any
 
 import httpx
 
-from simulator.engine import BODY_FAULTS
-from simulator.scenario import SUFFIXES
-from simulator.scenario import parse as parse_scenario
+from lynsms.simulator.engine import BODY_FAULTS
+from lynsms.simulator.scenario import SUFFIXES
+from lynsms.simulator.scenario import parse as parse_scenario
 
 ScenarioSource = str | os.PathLike[str] | Mapping[str, Any]
 
@@ -206,17 +206,23 @@ class SmsSimulator:
         if found:
             what = f" {expected}" if provider or to else ""
             lines = [f"expected nothing sent{what}, but {len(found)} message(s) were accepted:"]
-            lines.extend(f"  {m.id}  {m.provider:<9} to={m.to}  body={m.body[:BODY_SNIPPET]!r}  status={m.status}" for m in found)
+            lines.extend(
+                f"  {m.id}  {m.provider:<9} to={m.to}  body={m.body[:BODY_SNIPPET]!r}  status={m.status}" for m in found
+            )
             raise AssertionError("\n".join(lines))
 
     def _explain(self, expected: Expectation, found: Sequence[SentMessage]) -> str:
         lines: list[str] = []
         if found:
             lines.append("Matching messages:")
-            lines.extend(f"  {m.id}  {m.provider:<9} to={m.to}  body={m.body[:BODY_SNIPPET]!r}  status={m.status}" for m in found)
+            lines.extend(
+                f"  {m.id}  {m.provider:<9} to={m.to}  body={m.body[:BODY_SNIPPET]!r}  status={m.status}" for m in found
+            )
         arrivals = self.arrivals()
         if not arrivals:
-            lines.append(f"Nothing reached the simulator at {self.url} in this test: is the code under test pointed at it?")
+            lines.append(
+                f"Nothing reached the simulator at {self.url} in this test: is the code under test pointed at it?"
+            )
             return "\n".join(lines)
         ranked = sorted(arrivals, key=lambda a: (len(_misses(expected, a)), -a.seq))
         misses = [(a, _misses(expected, a)) for a in ranked]
@@ -226,7 +232,9 @@ class SmsSimulator:
             for arrival, missed in near[:NEAR_MISSES_SHOWN]:
                 lines.append(f"  {arrival.describe()}   differs: {', '.join(missed)}")
             if len(near) > NEAR_MISSES_SHOWN:
-                lines.append(f"  ... and {len(near) - NEAR_MISSES_SHOWN} more (sms_simulator.arrivals() lists them all)")
+                lines.append(
+                    f"  ... and {len(near) - NEAR_MISSES_SHOWN} more (sms_simulator.arrivals() lists them all)"
+                )
         return "\n".join(lines)
 
 
@@ -279,4 +287,6 @@ def _scenario_text(scenario: ScenarioSource, base: Path | None) -> tuple[str, st
     for candidate in candidates:
         if candidate.is_file():
             return candidate.read_text("utf-8"), str(candidate)
-    raise FileNotFoundError(f"scenario file {os.fspath(scenario)!r} not found (looked in: {', '.join(map(str, candidates))})")
+    raise FileNotFoundError(
+        f"scenario file {os.fspath(scenario)!r} not found (looked in: {', '.join(map(str, candidates))})"
+    )

@@ -94,7 +94,9 @@ def parse_urlencoded(text: str) -> list[tuple[str, str]]:
 async def read_json(request: Request) -> dict[str, Any]:
     """A JSON object body; anything else is a ``WireProblem``."""
     if _media_type(request) not in ("application/json", ""):
-        raise WireProblem("content_type", f"unsupported content type {_media_type(request)!r}, expected application/json")
+        raise WireProblem(
+            "content_type", f"unsupported content type {_media_type(request)!r}, expected application/json"
+        )
     text = _decode(await read_body(request))
     try:
         data = json.loads(text)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from simulator import Simulator, create_app
-from simulator.server import ServerThread
+from lynsms.simulator import Simulator, create_app
+from lynsms.simulator.server import ServerThread
 
 
 @dataclass

@@ -183,9 +183,20 @@ def test_assert_sent_lists_the_near_misses(project: pytest.Pytester) -> None:
             "*twilio*to=+447700900999*body='Welcome aboard'*differs: provider, to, body",
         ]
     )
-    result.stdout.fnmatch_lines(["*expected 1 message(s) sent to +12025550143, found 2.", "*Matching messages:", "*SM*twilio*'once'*", "*SM*twilio*'once'*"])
-    result.stdout.fnmatch_lines(["*Nothing reached the simulator at http://127.0.0.1:* in this test: is the code under test pointed at it?"])
-    result.stdout.fnmatch_lines(["*expected nothing sent via twilio, but 1 message(s) were accepted:", "*SM*twilio*to=+12025550143*'oops'*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*expected 1 message(s) sent to +12025550143, found 2.",
+            "*Matching messages:",
+            "*SM*twilio*'once'*",
+            "*SM*twilio*'once'*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["*Nothing reached the simulator at http://127.0.0.1:* in this test: is the code under test pointed at it?"]
+    )
+    result.stdout.fnmatch_lines(
+        ["*expected nothing sent via twilio, but 1 message(s) were accepted:", "*SM*twilio*to=+12025550143*'oops'*"]
+    )
 
 
 def test_settings_are_fixtures_a_conftest_overrides(project: pytest.Pytester) -> None:

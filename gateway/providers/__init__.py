@@ -11,12 +11,12 @@ from typing import Final
 
 import httpx
 
-from gateway.providers.base import ProviderAdapter, ProviderSettings
-from gateway.providers.clicksend import ClickSendAdapter
-from gateway.providers.http import HttpAdapter
-from gateway.providers.infobip import InfobipAdapter
-from gateway.providers.sinch import SinchAdapter
-from gateway.providers.twilio import TwilioAdapter
+from lynsms.gateway.providers.base import ProviderAdapter, ProviderSettings
+from lynsms.gateway.providers.clicksend import ClickSendAdapter
+from lynsms.gateway.providers.http import HttpAdapter
+from lynsms.gateway.providers.infobip import InfobipAdapter
+from lynsms.gateway.providers.sinch import SinchAdapter
+from lynsms.gateway.providers.twilio import TwilioAdapter
 
 PROVIDERS: tuple[str, ...] = ("twilio", "sinch", "infobip", "clicksend")
 

@@ -47,9 +47,9 @@ from typing import Any, ClassVar, Final
 
 import httpx
 
-from gateway.providers import http
-from gateway import reports
-from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway import reports
+from lynsms.gateway.providers import http
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 SOURCE: Final = "lynsms"
 RULE_NAME: Final = "LynSMS delivery receipts"
@@ -107,9 +107,7 @@ class ClickSendAdapter(http.HttpAdapter):
             {"to": m.to, "from": m.sender, "body": m.body, "source": SOURCE, "custom_string": m.message_id}
             for m in batch
         ]
-        return await http.exchange(
-            self.wire, self.url, ERRORS, headers=self.headers, json_body={"messages": messages}
-        )
+        return await http.exchange(self.wire, self.url, ERRORS, headers=self.headers, json_body={"messages": messages})
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         data = reply.data.get("data") if isinstance(reply.data, dict) else None
@@ -125,8 +123,12 @@ class ClickSendAdapter(http.HttpAdapter):
     async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
         """The message's latest receipt, ``GET /v3/sms/receipts/{message_id}`` (404: none yet)."""
         return await http.fetch_reports(
-            self.wire, f"{self.base_url}/v3/sms/receipts/{provider_message_id}", ERRORS, headers=self.headers,
-            parse=lambda data: reports.clicksend(http.field(data, "data")), none_yet=(404,),
+            self.wire,
+            f"{self.base_url}/v3/sms/receipts/{provider_message_id}",
+            ERRORS,
+            headers=self.headers,
+            parse=lambda data: reports.clicksend(http.field(data, "data")),
+            none_yet=(404,),
         )
 
     async def register_receipts(self, url: str) -> Failed | None:

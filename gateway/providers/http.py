@@ -48,8 +48,8 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
-from gateway.providers.base import Failed, FailureKind, Outbound, ProviderSettings, SendResult
-from gateway.reports import Report, ReportError
+from lynsms.gateway.providers.base import Failed, FailureKind, Outbound, ProviderSettings, SendResult
+from lynsms.gateway.reports import Report, ReportError
 
 # Requests in flight at once for one ``send_many``: hides latency without tripping rate limits.
 CONCURRENCY: Final = 16
@@ -134,7 +134,13 @@ class Wire:
         self.extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}
 
     async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], json_body: Any = None, form: Mapping[str, str] | None = None
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """The whole answer, read; httpx exceptions as the transport raises them."""
         # Bodies encoded here, as httpx would (same bytes), without its per-request encoder setup.

@@ -44,9 +44,9 @@ from typing import Any, ClassVar, Final
 
 import httpx
 
-from gateway.providers import http
-from gateway import reports
-from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway import reports
+from lynsms.gateway.providers import http
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 ACCEPTED_GROUPS: Final = frozenset({"ACCEPTED", "PENDING", "DELIVERED"})
 _GROUP_NAMES: Final = {0: "ACCEPTED", 1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
@@ -174,8 +174,11 @@ class InfobipAdapter(http.HttpAdapter):
         headers = {"Authorization": self.authorization}
         for endpoint in ("reports", "logs"):
             found = await http.fetch_reports(
-                self.wire, f"{self.base_url}/sms/3/{endpoint}?messageId={provider_message_id}", ERRORS,
-                headers=headers, parse=reports.infobip,
+                self.wire,
+                f"{self.base_url}/sms/3/{endpoint}?messageId={provider_message_id}",
+                ERRORS,
+                headers=headers,
+                parse=reports.infobip,
             )
             if isinstance(found, Failed) or found:
                 return found

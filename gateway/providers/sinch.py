@@ -51,9 +51,9 @@ from typing import Any, ClassVar, Final
 
 import httpx
 
-from gateway.providers import http
-from gateway import reports
-from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway import reports
+from lynsms.gateway.providers import http
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
 TOKEN_MARGIN: Final = 60.0

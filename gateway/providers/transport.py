@@ -51,7 +51,7 @@ _NO_BODY_STATUS: Final = frozenset({204, 304})
 
 
 class _Connection:
-    __slots__ = ("reader", "writer", "idle_since")
+    __slots__ = ("idle_since", "reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -252,9 +252,7 @@ def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> list[bytes]:
     return [value for key, value in headers if key.lower() == name]
 
 
-async def _read_body(
-    reader: asyncio.StreamReader, method: str, status: int, headers: Headers
-) -> tuple[bytes, bool]:
+async def _read_body(reader: asyncio.StreamReader, method: str, status: int, headers: Headers) -> tuple[bytes, bool]:
     """The body, and whether its end was delimited (rather than the connection closing)."""
     if method == "HEAD" or status in _NO_BODY_STATUS or status < 200:
         return b"", True

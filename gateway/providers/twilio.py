@@ -34,9 +34,9 @@ from typing import Any, ClassVar, Final
 
 import httpx
 
-from gateway.providers import http
-from gateway import reports
-from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway import reports
+from lynsms.gateway.providers import http
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 
 _RULES: Final[dict[str, http.Rule]] = {
     **dict.fromkeys(("21211", "21614", "21612", "21421", "21635", "21604"), http.hard("invalid_number")),

@@ -26,14 +26,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.segmentation import segment
-from simulator.engine import Decision
-from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
-from simulator.state import JournalEntry
-from simulator.wire import WireProblem
+from lynsms.gateway.segmentation import segment
+from lynsms.simulator.engine import Decision
+from lynsms.simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
+from lynsms.simulator.state import JournalEntry
+from lynsms.simulator.wire import WireProblem
 
 if TYPE_CHECKING:
-    from simulator.app import Simulator
+    from lynsms.simulator.app import Simulator
 
 log = logging.getLogger("lynsms.simulator")
 

@@ -20,13 +20,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.segmentation import segment
-from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
-from simulator.numbers import PhoneNumber, lookup
-from simulator.providers import clicksend_wire as cw
-from simulator.providers.base import Callback, Provider, ProviderError, Rejected, SendResult
-from simulator.state import JournalEntry
-from simulator.wire import WireProblem, basic_auth, read_json
+from lynsms.gateway.segmentation import segment
+from lynsms.simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
+from lynsms.simulator.numbers import PhoneNumber, lookup
+from lynsms.simulator.providers import clicksend_wire as cw
+from lynsms.simulator.providers.base import Callback, Provider, ProviderError, Rejected, SendResult
+from lynsms.simulator.state import JournalEntry
+from lynsms.simulator.wire import WireProblem, basic_auth, read_json
 
 _PHONE_SENDER = re.compile(r"\+?\d{3,16}")
 _ALPHA_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ._&-]{1,11}")

@@ -13,10 +13,11 @@ import math
 import zlib
 from dataclasses import dataclass
 from typing import Any, Final
+
 from starlette.datastructures import URL
 
-from simulator.model import RejectReason
-from simulator.wire import JSONResponse
+from lynsms.simulator.model import RejectReason
+from lynsms.simulator.wire import JSONResponse
 
 CURRENCY: Final = {
     "currency_name_short": "USD",

@@ -17,47 +17,66 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.segmentation import segment
-from simulator.engine import Decision
-from simulator.model import (
+from lynsms.gateway.segmentation import segment
+from lynsms.simulator.engine import Decision
+from lynsms.simulator.model import (
     DeliveryStatus,
     ProviderName,
     RejectReason,
     SimMessage,
     Submission,
 )
-from simulator.providers import infobip_wire as wire
-from simulator.providers.base import (
+from lynsms.simulator.providers import infobip_wire as wire
+from lynsms.simulator.providers.base import (
     Callback,
     Provider,
     ProviderError,
     Rejected,
     SendResult,
 )
-from simulator.state import JournalEntry
-from simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_json
+from lynsms.simulator.state import JournalEntry
+from lynsms.simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_json
 
 _DOCS = "https://www.infobip.com/docs/essentials"
 _API_DOCS = ("API documentation", "https://www.infobip.com/docs/api")
 # status -> (errorCode, description, action, resources): Infobip's ApiError texts.
 _API_ERRORS: dict[int, tuple[str, str, str, list[tuple[str, str]]]] = {
     400: ("E400", "Request cannot be processed.", "Check the syntax, violations and adjust the request.", []),
-    401: ("E401", "The request lacks valid authentication credentials for the requested resource.",
-          "Check the resources and adjust authentication credentials.",
-          [("API Authentication", f"{_DOCS}/api-authentication")]),
-    403: ("E403", "Insufficient permissions to access the requested resource.",
-          "Repeat the request with new or different credentials.", []),
+    401: (
+        "E401",
+        "The request lacks valid authentication credentials for the requested resource.",
+        "Check the resources and adjust authentication credentials.",
+        [("API Authentication", f"{_DOCS}/api-authentication")],
+    ),
+    403: (
+        "E403",
+        "Insufficient permissions to access the requested resource.",
+        "Repeat the request with new or different credentials.",
+        [],
+    ),
     404: ("E404", "Requested resource not found.", "Check the request path.", [_API_DOCS]),
     405: ("E405", "Request method not supported.", "Check the request method.", [_API_DOCS]),
     413: ("E413", "Request payload too large.", "Reduce the size of the request.", []),
     415: ("E415", "Unsupported media type.", "Send the request as application/json.", []),
-    429: ("E429", "Too many requests sent.", "Check request rate limit specified in the API endpoint documentation resource.",
-          [("Throttling handling errors", f"{_DOCS}/integration-best-practices#throttling-handling-errors")]),
+    429: (
+        "E429",
+        "Too many requests sent.",
+        "Check request rate limit specified in the API endpoint documentation resource.",
+        [("Throttling handling errors", f"{_DOCS}/integration-best-practices#throttling-handling-errors")],
+    ),
     500: ("E500", "Something went wrong.", "Contact the support.", []),
     503: ("E503", "Service temporarily unavailable.", "Retry the request later.", []),
 }
-_LEGACY_IDS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 413: "PAYLOAD_TOO_LARGE",
-               415: "UNSUPPORTED_MEDIA_TYPE", 429: "TOO_MANY_REQUESTS", 500: "GENERAL_ERROR"}
+_LEGACY_IDS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "TOO_MANY_REQUESTS",
+    500: "GENERAL_ERROR",
+}
 _PROBLEM_STATUS = {"too_large": 413, "content_type": 415}
 _AUTH_SCHEMES = ("App", "Bearer", "IBSSO")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
@@ -143,7 +162,9 @@ class Infobip(Provider):
         basic = basic_auth(request)
         if basic is not None:
             return basic.username
-        raise ProviderError(self._unauthorized(api), outcome="unauthorized", detail="missing or malformed Authorization")
+        raise ProviderError(
+            self._unauthorized(api), outcome="unauthorized", detail="missing or malformed Authorization"
+        )
 
     # ---- sending -------------------------------------------------------------------------------
 
@@ -169,8 +190,9 @@ class Infobip(Provider):
             raise self._invalid("v2", exc.violations, str(exc)) from None
         return await self._send(request, entry, account, parsed, "v2")
 
-    async def _send(self, request: Request, entry: JournalEntry, account: str, parsed: wire.Parsed,
-                    api: wire.Api) -> Response:
+    async def _send(
+        self, request: Request, entry: JournalEntry, account: str, parsed: wire.Parsed, api: wire.Api
+    ) -> Response:
         prerejected: dict[int, RejectReason] = {}
         for index, submission in enumerate(parsed.submissions):
             reason = wire.precheck(submission)
@@ -219,8 +241,12 @@ class Infobip(Provider):
             parts = segment(submission.body).segments
         if api == "v2":
             return {"to": to, "status": wire.status_json(status), "messageId": message_id, "smsCount": parts}
-        return {"messageId": message_id, "status": wire.status_json(status), "destination": to,
-                "details": {"messageCount": parts}}
+        return {
+            "messageId": message_id,
+            "status": wire.status_json(status),
+            "destination": to,
+            "details": {"messageCount": parts},
+        }
 
     def new_message_id(self) -> str:
         return self.sim.state.ids.uuid()
@@ -311,8 +337,10 @@ class Infobip(Provider):
         return [
             m
             for m in self.sim.state.messages.values()
-            if m.provider == self.name and m.account == account
-            and (not bulk_ids or m.batch_id in bulk_ids) and (not message_ids or m.id in message_ids)
+            if m.provider == self.name
+            and m.account == account
+            and (not bulk_ids or m.batch_id in bulk_ids)
+            and (not message_ids or m.id in message_ids)
         ]
 
     def _limit(self, request: Request, api: wire.Api) -> int:
@@ -351,6 +379,17 @@ def _log(message: SimMessage, api: wire.Api) -> dict[str, Any]:
     }
     sender = message.submission.sender or wire.DEFAULT_SENDER
     if api == "v2":
-        return {"to": message.to, "from": sender, "text": message.submission.body, "smsCount": message.segments, **common}
-    return {"sender": sender, "destination": message.to, "messageCount": message.segments,
-            "content": {"text": message.submission.body}, **common}
+        return {
+            "to": message.to,
+            "from": sender,
+            "text": message.submission.body,
+            "smsCount": message.segments,
+            **common,
+        }
+    return {
+        "sender": sender,
+        "destination": message.to,
+        "messageCount": message.segments,
+        "content": {"text": message.submission.body},
+        **common,
+    }

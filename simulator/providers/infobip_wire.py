@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any, Literal
 from xml.sax.saxutils import escape
 
-from gateway.segmentation import segment
-from simulator.model import RejectReason, Submission
-from simulator.numbers import lookup
+from lynsms.gateway.segmentation import segment
+from lynsms.simulator.model import RejectReason, Submission
+from lynsms.simulator.numbers import lookup
 
 Api = Literal["v2", "v3"]
 
@@ -75,8 +75,20 @@ MAX_TEXT_BYTES = 4000
 DEFAULT_SENDER = "InfoSMS"
 
 # A few operators' MCC+MNC by country, so reports carry a plausible mccMnc.
-_MCC_MNC = {"US": "310260", "CA": "302720", "GB": "23415", "DE": "26201", "FR": "20801", "CH": "22801",
-            "HR": "21910", "ES": "21401", "IT": "22201", "NL": "20404", "IN": "40410", "BR": "72405"}
+_MCC_MNC = {
+    "US": "310260",
+    "CA": "302720",
+    "GB": "23415",
+    "DE": "26201",
+    "FR": "20801",
+    "CH": "22801",
+    "HR": "21910",
+    "ES": "21401",
+    "IT": "22201",
+    "NL": "20404",
+    "IN": "40410",
+    "BR": "72405",
+}
 
 
 def status_json(name: str) -> dict[str, Any]:
@@ -130,8 +142,13 @@ def precheck(submission: Submission) -> RejectReason | None:
 # ---- error bodies --------------------------------------------------------------------------------
 
 
-def api_error(code: str, description: str, action: str, violations: list[tuple[str, str]] | None = None,
-              resources: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+def api_error(
+    code: str,
+    description: str,
+    action: str,
+    violations: list[tuple[str, str]] | None = None,
+    resources: list[tuple[str, str]] | None = None,
+) -> dict[str, Any]:
     """The v3 ApiError: the SDK fails to parse it unless all five keys are present."""
     return {
         "errorCode": code,
@@ -219,7 +236,9 @@ def parse_v3(body: dict[str, Any]) -> Parsed:
     submissions: list[Submission] = []
     for p, message in _messages(check, body):
         sender = check.text(message.get("sender"), f"{p}.sender")
-        text = check.text(check.obj(message.get("content"), f"{p}.content", True).get("text"), f"{p}.content.text", True)
+        text = check.text(
+            check.obj(message.get("content"), f"{p}.content", True).get("text"), f"{p}.content.text", True
+        )
         webhooks = check.obj(message.get("webhooks"), f"{p}.webhooks")
         delivery = check.obj(webhooks.get("delivery"), f"{p}.webhooks.delivery")
         check.flag(delivery.get("notify"), f"{p}.webhooks.delivery.notify")
@@ -258,8 +277,15 @@ def parse_v2(body: dict[str, Any]) -> Parsed:
     return Parsed(submissions, bulk_id)
 
 
-def _destinations(check: _Checker, message: dict[str, Any], p: str, sender: str | None, text: str | None,
-                  hooks: dict[str, Any], api: Api) -> list[Submission]:
+def _destinations(
+    check: _Checker,
+    message: dict[str, Any],
+    p: str,
+    sender: str | None,
+    text: str | None,
+    hooks: dict[str, Any],
+    api: Api,
+) -> list[Submission]:
     found: list[Submission] = []
     for j, raw in enumerate(check.items(message.get("destinations"), f"{p}.destinations")):
         destination = check.obj(raw, f"{p}.destinations[{j}]", required=True)
@@ -274,8 +300,12 @@ def _destinations(check: _Checker, message: dict[str, Any], p: str, sender: str 
                 body=text,
                 callback_url=hooks["url"],
                 client_ref=hooks["callback_data"],
-                extra={"api": api, "message_id": message_id, "intermediate": hooks["intermediate"],
-                       "content_type": hooks["content_type"] or "application/json"},
+                extra={
+                    "api": api,
+                    "message_id": message_id,
+                    "intermediate": hooks["intermediate"],
+                    "content_type": hooks["content_type"] or "application/json",
+                },
             )
         )
     return found

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
-from simulator.providers.base import Callback, Provider, ProviderError, SendResult
-from simulator.providers.sinch_wire import (
+from lynsms.simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
+from lynsms.simulator.providers.base import Callback, Provider, ProviderError, SendResult
+from lynsms.simulator.providers.sinch_wire import (
     FINAL_STATUSES,
     STATUSES,
     Batch,
@@ -38,8 +38,8 @@ from simulator.providers.sinch_wire import (
     recipient,
     recipient_report,
 )
-from simulator.state import JournalEntry
-from simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
+from lynsms.simulator.state import JournalEntry
+from lynsms.simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
 
 TOKEN_LIFETIME: Final = 3600
 DEFAULT_PAGE_SIZE: Final = 30
@@ -86,7 +86,9 @@ class Sinch(Provider):
         if reason == "insufficient_funds":
             return self.error(403, "Account is blocked: insufficient credit", "blocked_account")
         if reason == "invalid_sender":
-            return self.error(400, f"Invalid from address: {submission.sender or ''}", "syntax_invalid_parameter_format")
+            return self.error(
+                400, f"Invalid from address: {submission.sender or ''}", "syntax_invalid_parameter_format"
+            )
         if reason == "body_too_long":
             return self.error(400, "body: size must be between 1 and 2000", "syntax_constraint_violation")
         return self.error(401, "Invalid credentials", "unauthorized")
@@ -295,7 +297,9 @@ class Sinch(Provider):
         entry.account = account
         token = bearer_token(request)
         if token is None:
-            raise ProviderError(self.error(401, "Missing or malformed Authorization header", "unauthorized"), "auth_failed")
+            raise ProviderError(
+                self.error(401, "Missing or malformed Authorization header", "unauthorized"), "auth_failed"
+            )
         issued = self._tokens().get(token)
         if issued is None:
             if looks_like_jwt(token):  # an OAuth token this simulator never issued (or forgot on reset)
@@ -308,7 +312,9 @@ class Sinch(Provider):
         if issued.project is None:
             issued.project = account
         elif issued.project != account:
-            raise ProviderError(self.error(401, f"Token is not valid for project {account}", "unauthorized"), "auth_failed")
+            raise ProviderError(
+                self.error(401, f"Token is not valid for project {account}", "unauthorized"), "auth_failed"
+            )
         return account
 
 

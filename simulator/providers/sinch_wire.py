@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from simulator.model import SimMessage
+from lynsms.simulator.model import SimMessage
 
 MAX_RECIPIENTS: Final = 1000
 MAX_BODY_CHARS: Final = 2000  # Sinch's mt_text limit; longer bodies are a syntax_constraint_violation
@@ -144,7 +144,9 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
     sender = _optional(data, "from", str)
     mode = _optional(data, "delivery_report", str) or "none"
     if mode not in REPORT_MODES:
-        raise Invalid("syntax_invalid_json", f"delivery_report: unknown value {mode!r}, expected one of {', '.join(REPORT_MODES)}")
+        raise Invalid(
+            "syntax_invalid_json", f"delivery_report: unknown value {mode!r}, expected one of {', '.join(REPORT_MODES)}"
+        )
     callback_url = _optional(data, "callback_url", str)
     client_reference = _optional(data, "client_reference", str)
     parameters = _parameters(data.get("parameters"))

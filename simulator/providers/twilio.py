@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
-from simulator.providers.base import Callback, Provider, ProviderError, Rejected, SendResult
-from simulator.providers.twilio_wire import (
+from lynsms.simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
+from lynsms.simulator.providers.base import Callback, Provider, ProviderError, Rejected, SendResult
+from lynsms.simulator.providers.twilio_wire import (
     ACCOUNT_SID,
     API_KEY_SID,
     BODY_LIMIT,
@@ -39,8 +39,8 @@ from simulator.providers.twilio_wire import (
     status_callback,
     valid_sender,
 )
-from simulator.state import JournalEntry
-from simulator.wire import BasicAuth, Form, JSONResponse, WireProblem, basic_auth, read_form
+from lynsms.simulator.state import JournalEntry
+from lynsms.simulator.wire import BasicAuth, Form, JSONResponse, WireProblem, basic_auth, read_form
 
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000  # Twilio caps PageSize; the SDK sends list(limit=N) as PageSize=N
@@ -225,7 +225,9 @@ class Twilio(Provider):
         """The path's account sid, once the Basic credentials are acceptable for it."""
         username = _username(basic_auth(request))
         if username is None:
-            raise ProviderError(self.error(401, "Authenticate"), "unauthorized", "missing or malformed Basic credentials")
+            raise ProviderError(
+                self.error(401, "Authenticate"), "unauthorized", "missing or malformed Basic credentials"
+            )
         account: str = request.path_params["account_sid"]
         if not ACCOUNT_SID.fullmatch(account):
             raise ProviderError(self._not_found(request), "not_found", f"{account!r} is not an account sid")
@@ -300,7 +302,9 @@ class Twilio(Provider):
                 "SendAt time must be between 300 seconds and 35 days (3024000 seconds) in the future, inclusive",
             )
         if not service:
-            raise self._invalid(Code.SERVICE_REQUIRED_TO_SCHEDULE, "MessagingServiceSid is required to schedule a message")
+            raise self._invalid(
+                Code.SERVICE_REQUIRED_TO_SCHEDULE, "MessagingServiceSid is required to schedule a message"
+            )
 
 
 async def _form(request: Request) -> Form:

@@ -18,9 +18,8 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any, Final
 
-
-from simulator.model import SimMessage
-from simulator.numbers import lookup
+from lynsms.simulator.model import SimMessage
+from lynsms.simulator.numbers import lookup
 
 API_VERSION: Final = "2010-04-01"
 PREFIX: Final = f"/{API_VERSION}"
@@ -38,8 +37,21 @@ _ALPHANUMERIC: Final = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 
 # The Message resource statuses (MessageInstance.Status); other providers' intermediate words map to "sent".
 STATUSES: Final = frozenset(
-    {"queued", "sending", "sent", "failed", "delivered", "undelivered", "receiving", "received",
-     "accepted", "scheduled", "read", "partially_delivered", "canceled"}
+    {
+        "queued",
+        "sending",
+        "sent",
+        "failed",
+        "delivered",
+        "undelivered",
+        "receiving",
+        "received",
+        "accepted",
+        "scheduled",
+        "read",
+        "partially_delivered",
+        "canceled",
+    }
 )
 # Scripted final status -> (Twilio status, default error code). Twilio has no "expired": a message
 # that outlives its ValidityPeriod ends failed with 30036.
@@ -112,7 +124,9 @@ def e164(number: str) -> str | None:
 def valid_sender(sender: str) -> bool:
     """A phone number, a short code or an alphanumeric sender id (or a Messaging Service sid)."""
     return bool(
-        e164(sender) or _SHORT_CODE.fullmatch(sender) or _ALPHANUMERIC.fullmatch(sender)
+        e164(sender)
+        or _SHORT_CODE.fullmatch(sender)
+        or _ALPHANUMERIC.fullmatch(sender)
         or SERVICE_SID.fullmatch(sender)
     )
 

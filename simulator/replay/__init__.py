@@ -2,8 +2,8 @@
 
 The API the CLI (``lynsms scenario run``) and the pytest plugin share::
 
-    from simulator.replay import start_stack, run_scenario, format_report
-    from simulator.scenario import load
+    from lynsms.simulator.replay import start_stack, run_scenario, format_report
+    from lynsms.simulator.scenario import load
 
     scenario = load("scenarios/twilio-503-outage.yaml")
     with start_stack(scenario) as stack:          # or external_stack(gateway_url, simulator_url, api_key)
@@ -12,12 +12,22 @@ The API the CLI (``lynsms scenario run``) and the pytest plugin share::
     assert result.passed
 """
 
-from simulator.replay.command import run_command, scenario_files
-from simulator.replay.report import format_report, junit_xml
-from simulator.replay.runner import Failure, ScenarioResult, StepResult, run_scenario
-from simulator.replay.stack import Stack, WebhookReceiver, external_stack, start_stack
+from lynsms.simulator.replay.command import run_command, scenario_files
+from lynsms.simulator.replay.report import format_report, junit_xml
+from lynsms.simulator.replay.runner import Failure, ScenarioResult, StepResult, run_scenario
+from lynsms.simulator.replay.stack import Stack, WebhookReceiver, external_stack, start_stack
 
 __all__ = [
-    "Failure", "ScenarioResult", "Stack", "StepResult", "WebhookReceiver", "external_stack", "format_report",
-    "junit_xml", "run_command", "run_scenario", "scenario_files", "start_stack",
+    "Failure",
+    "ScenarioResult",
+    "Stack",
+    "StepResult",
+    "WebhookReceiver",
+    "external_stack",
+    "format_report",
+    "junit_xml",
+    "run_command",
+    "run_scenario",
+    "scenario_files",
+    "start_stack",
 ]

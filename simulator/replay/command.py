@@ -10,10 +10,10 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
-from simulator.replay.report import format_report, junit_xml, summary
-from simulator.replay.runner import ScenarioResult, run_scenario
-from simulator.replay.stack import Stack, external_stack, start_stack
-from simulator.scenario import SUFFIXES, check_paths, load
+from lynsms.simulator.replay.report import format_report, junit_xml, summary
+from lynsms.simulator.replay.runner import ScenarioResult, run_scenario
+from lynsms.simulator.replay.stack import Stack, external_stack, start_stack
+from lynsms.simulator.scenario import SUFFIXES, check_paths, load
 
 API_KEY_ENV = "LYNSMS_API_KEY"
 

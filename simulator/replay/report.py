@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any, Final
 
-from simulator.replay.runner import ScenarioResult, StepResult
+from lynsms.simulator.replay.runner import ScenarioResult, StepResult
 
 PASS: Final = "✓"
 FAIL: Final = "✗"
@@ -50,7 +50,9 @@ def _failed_step(step: StepResult, source: str | None) -> list[str]:
     if step.response is not None and not shown:
         lines.append("    response:")
         lines.extend(f"      {line}" for line in _pretty(step.response))
-    lines.append("    simulator journal of this step:" if step.journal else "    simulator journal of this step: (no requests)")
+    lines.append(
+        "    simulator journal of this step:" if step.journal else "    simulator journal of this step: (no requests)"
+    )
     lines.extend(f"      {line}" for line in step.journal)
     return lines
 
@@ -66,7 +68,7 @@ def _pretty(value: Any, depth: int = 0) -> list[str]:
     if isinstance(value, dict) and value and depth < 2:
         lines: list[str] = []
         for key, item in value.items():
-            nested = isinstance(item, dict | list) and item and depth < 1 or isinstance(item, list) and item
+            nested = (isinstance(item, dict | list) and item and depth < 1) or (isinstance(item, list) and item)
             if nested:
                 lines.append(f"{pad}{key}:")
                 lines.extend(_pretty(item, depth + 1))
@@ -91,8 +93,16 @@ def junit_xml(results: Sequence[ScenarioResult], seconds: float, suite: str = "l
     """One testsuite, one testcase per scenario; a failing scenario carries its report as text."""
     failed = sum(1 for r in results if not r.passed)
     root = ET.Element("testsuites", tests=str(len(results)), failures=str(failed), errors="0", time=f"{seconds:.3f}")
-    node = ET.SubElement(root, "testsuite", name=suite, tests=str(len(results)), failures=str(failed),
-                         errors="0", skipped="0", time=f"{seconds:.3f}")
+    node = ET.SubElement(
+        root,
+        "testsuite",
+        name=suite,
+        tests=str(len(results)),
+        failures=str(failed),
+        errors="0",
+        skipped="0",
+        time=f"{seconds:.3f}",
+    )
     for result in results:
         case = ET.SubElement(node, "testcase", classname="scenarios", name=result.name, time=f"{result.seconds:.3f}")
         if result.source:

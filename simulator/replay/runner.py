@@ -17,10 +17,10 @@ from typing import Any, Final
 
 import httpx
 
-from simulator.matchers import Difference, differences, render
-from simulator.replay.stack import Stack
-from simulator.rules import Scenario
-from simulator.steps import (
+from lynsms.simulator.matchers import Difference, differences, render
+from lynsms.simulator.replay.stack import Stack
+from lynsms.simulator.rules import Scenario
+from lynsms.simulator.steps import (
     FINAL_STATUSES,
     MISSING,
     Step,
@@ -84,7 +84,9 @@ class _Setup(Exception):
     pass
 
 
-def run_scenario(scenario: Scenario, stack: Stack, *, on_step: Callable[[StepResult], None] | None = None) -> ScenarioResult:
+def run_scenario(
+    scenario: Scenario, stack: Stack, *, on_step: Callable[[StepResult], None] | None = None
+) -> ScenarioResult:
     """Replay ``scenario`` on ``stack``; ``on_step`` sees each step's result as it finishes."""
     started = time.monotonic()
     notes: list[str] = []
@@ -94,15 +96,19 @@ def run_scenario(scenario: Scenario, stack: Stack, *, on_step: Callable[[StepRes
         notes.append("no steps: the scenario was loaded, nothing was replayed")
     results: list[StepResult] = []
     headers = {"Authorization": f"Bearer {stack.api_key}"}
-    with httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False) as sim, \
-            httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False) as gateway:
+    with (
+        httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False) as sim,
+        httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False) as gateway,
+    ):
         run = _Run(scenario, stack, sim, gateway)
         try:
             run.prepare()
         except (_Setup, httpx.HTTPError) as exc:
             detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, httpx.HTTPError) else str(exc)
             error = Failure(-1, "setup", 0, "setup", "the simulator to load the scenario", detail)
-            return ScenarioResult(scenario.name, scenario.source, (), len(scenario.steps), time.monotonic() - started, error, tuple(notes))
+            return ScenarioResult(
+                scenario.name, scenario.source, (), len(scenario.steps), time.monotonic() - started, error, tuple(notes)
+            )
         for step in scenario.steps:
             result = run.step(step)
             results.append(result)
@@ -110,8 +116,15 @@ def run_scenario(scenario: Scenario, stack: Stack, *, on_step: Callable[[StepRes
                 on_step(result)
             if not result.passed:
                 break
-    return ScenarioResult(scenario.name, scenario.source, tuple(results), len(scenario.steps),
-                          time.monotonic() - started, None, tuple(notes))
+    return ScenarioResult(
+        scenario.name,
+        scenario.source,
+        tuple(results),
+        len(scenario.steps),
+        time.monotonic() - started,
+        None,
+        tuple(notes),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +165,9 @@ class _Run:
         except UnresolvedReference as exc:
             outcome = _Outcome("not sent", failure=("reference", "a value from an earlier step", str(exc)))
         except httpx.HTTPError as exc:
-            outcome = _Outcome("no answer", failure=("request", "an answer from the gateway", f"{type(exc).__name__}: {exc}"))
+            outcome = _Outcome(
+                "no answer", failure=("request", "an answer from the gateway", f"{type(exc).__name__}: {exc}")
+            )
         failures: list[tuple[str, str, str, tuple[str, ...]]] = []
         if outcome.failure is not None:
             failures.append((*outcome.failure, ()))
@@ -163,8 +178,10 @@ class _Run:
             self.answers[step.name] = outcome.answer
             if outcome.message_ids:
                 self.message_of[step.name] = outcome.message_ids[0]
-        built = tuple(Failure(step.index, step.label, step.line, kind, want, got, diff, journal)
-                      for kind, want, got, diff in failures)
+        built = tuple(
+            Failure(step.index, step.label, step.line, kind, want, got, diff, journal)
+            for kind, want, got, diff in failures
+        )
         return StepResult(step, time.monotonic() - started, outcome.summary, built, journal, outcome.answer)
 
     # ---- actions ---------------------------------------------------------------------------------
@@ -186,8 +203,13 @@ class _Run:
             response = self.gateway.get(f"/api/v1/messages/{message_id}", headers=headers)
             answer = _json(response)
             found = answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
-            return _Outcome(f"GET /api/v1/messages/{message_id} -> {response.status_code}", response.status_code,
-                            answer, (message_id,), found)
+            return _Outcome(
+                f"GET /api/v1/messages/{message_id} -> {response.status_code}",
+                response.status_code,
+                answer,
+                (message_id,),
+                found,
+            )
         if step.action == "wait_for":
             return self._wait_for(step)
         time.sleep(step.seconds)
@@ -232,7 +254,9 @@ class _Run:
             message = outcome.message if outcome.message is not None else self._message(outcome.message_ids[:1])
             wanted = resolve(dict(expect.message), self.answers)
             if message is None:
-                found.append(("expect.message", "a stored message", f"none: the answer names no message ({outcome.summary})", ()))
+                found.append(
+                    ("expect.message", "a stored message", f"none: the answer names no message ({outcome.summary})", ())
+                )
             else:
                 found.extend(_compare("expect.message", wanted, message))
         if expect.messages is not None:
@@ -258,7 +282,14 @@ class _Run:
         receiver = self.stack.webhooks
         assert step.expect.webhooks is not None
         if receiver is None:
-            return [("expect.webhooks", "webhook events", "no webhook receiver: webhooks are checked only on a stack the runner starts", ())]
+            return [
+                (
+                    "expect.webhooks",
+                    "webhook events",
+                    "no webhook receiver: webhooks are checked only on a stack the runner starts",
+                    (),
+                )
+            ]
         wanted = resolve(list(step.expect.webhooks), self.answers)
         ids = set(outcome.message_ids)
         deadline = time.monotonic() + WEBHOOK_WAIT
@@ -276,7 +307,9 @@ class _Run:
         return int(entries[-1]["seq"]) if entries else 0
 
     def _entries(self, since: int) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = self.sim.get("/_sim/requests", params={"since": since, "limit": 10_000}).json()["requests"]
+        entries: list[dict[str, Any]] = self.sim.get("/_sim/requests", params={"since": since, "limit": 10_000}).json()[
+            "requests"
+        ]
         return entries
 
     def _journal(self, since: int) -> tuple[str, ...]:
@@ -313,7 +346,9 @@ def journal_line(entry: Mapping[str, Any]) -> str:
     outcome = entry.get("outcome") or {}
     kind = str(outcome.get("kind", ""))
     detail = {
-        "reject": outcome.get("reason"), "http_error": outcome.get("status"), "fault": outcome.get("fault"),
+        "reject": outcome.get("reason"),
+        "http_error": outcome.get("status"),
+        "fault": outcome.get("fault"),
         "accept": None,
     }.get(kind)
     what = " ".join(str(part) for part in (kind, detail) if part is not None)

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from simulator.rules import Scenario
-from simulator.server import ServerThread, bind, url_of
-from simulator.steps import gateway_data
+from lynsms.simulator.rules import Scenario
+from lynsms.simulator.server import ServerThread, bind, url_of
+from lynsms.simulator.steps import gateway_data
 
 WEBHOOK_PATH = "/webhooks"
 
@@ -85,10 +85,11 @@ def needs_webhooks(scenario: Scenario | None) -> bool:
     return scenario is not None and any(step.expect.webhooks is not None for step in scenario.steps)
 
 
-def gateway_config(settings: Mapping[str, Any], simulator_url: str, public_url: str, api_key: str,
-                   webhook_url: str | None = None) -> Any:
+def gateway_config(
+    settings: Mapping[str, Any], simulator_url: str, public_url: str, api_key: str, webhook_url: str | None = None
+) -> Any:
     """The reference gateway's config for a scenario's ``gateway`` block (a ``GatewayConfig``)."""
-    from gateway.config import parse_config
+    from lynsms.gateway.config import parse_config
 
     data = gateway_data(settings)
     if webhook_url is not None:
@@ -100,8 +101,8 @@ def gateway_config(settings: Mapping[str, Any], simulator_url: str, public_url: 
 @contextmanager
 def start_stack(scenario: Scenario | None = None, *, api_key: str | None = None) -> Iterator[Stack]:
     """A simulator (with ``scenario`` loaded, kept across resets) and a gateway configured from it."""
-    import simulator as sim_package
-    from gateway import create_app
+    import lynsms.simulator as sim_package
+    from lynsms.gateway import create_app
 
     key = api_key or f"lyn_test_{secrets.token_urlsafe(18)}"
     with ExitStack() as servers:

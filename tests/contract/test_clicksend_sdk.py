@@ -28,7 +28,7 @@ from clicksend.models import (
     ViewSpecificSmsReceipt,
 )
 
-from simulator.engine import ACCEPT, Decision
+from lynsms.simulator.engine import ACCEPT, Decision
 
 USER, KEY = "acme-user", "API-KEY-1"
 UUID_UPPER = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
@@ -51,7 +51,9 @@ def api(simulator) -> Iterator[clicksend.SmsApi]:
     yield from sms_api(simulator.url)
 
 
-def message(to: str = "+12025550143", body: str = "Hello from the SDK", **fields: object) -> SendSmsRequestMessagesInner:
+def message(
+    to: str = "+12025550143", body: str = "Hello from the SDK", **fields: object
+) -> SendSmsRequestMessagesInner:
     return SendSmsRequestMessagesInner(to=to, body=body, **fields)
 
 

@@ -33,8 +33,8 @@ from infobip_api_client.models import (
     SmsWebhooks,
 )
 
-from simulator.engine import ACCEPT, Decision
-from simulator.model import SimMessage
+from lynsms.simulator.engine import ACCEPT, Decision
+from lynsms.simulator.model import SimMessage
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -45,12 +45,14 @@ def sms_api(url: str, key: str | None = "sdk-key") -> SmsApi:
 
 def request(*destinations: str, text: str = "Hello from the SDK", **message: Any) -> SmsRequest:
     return SmsRequest(
-        messages=[SmsMessage(
-            sender="InfoSMS",
-            destinations=[SmsDestination(to=d) for d in destinations],
-            content=SmsMessageContent(SmsTextContent(text=text)),
-            **message,
-        )],
+        messages=[
+            SmsMessage(
+                sender="InfoSMS",
+                destinations=[SmsDestination(to=d) for d in destinations],
+                content=SmsMessageContent(SmsTextContent(text=text)),
+                **message,
+            )
+        ],
         options=SmsMessageRequestOptions(include_sms_count_in_response=True),
     )
 
@@ -88,15 +90,23 @@ def test_send_returns_the_typed_response_not_none(simulator: Any, api: SmsApi, s
     assert message.destination == "41793026727"
     assert message.status is not None
     assert (message.status.group_id, message.status.group_name, message.status.id, message.status.name) == (
-        1, MessageGeneralStatus.PENDING, 26, "PENDING_ACCEPTED")
+        1,
+        MessageGeneralStatus.PENDING,
+        26,
+        "PENDING_ACCEPTED",
+    )
     assert message.details is not None and message.details.message_count == 1
     assert stored(simulator, message.message_id).account == "sdk-key"
 
 
 def test_many_destinations_and_messages_each_get_an_entry_under_one_bulk(api: SmsApi, scripted: Any) -> None:
     body = request("41793026727", "41793026834")
-    body.messages.append(SmsMessage(destinations=[SmsDestination(to="41793026835", message_id="mine-1")],
-                                    content=SmsMessageContent(SmsTextContent(text="ж" * 71))))
+    body.messages.append(
+        SmsMessage(
+            destinations=[SmsDestination(to="41793026835", message_id="mine-1")],
+            content=SmsMessageContent(SmsTextContent(text="ж" * 71)),
+        )
+    )
     body.options = SmsMessageRequestOptions(schedule=SmsRequestSchedulingSettings(bulk_id="BULK-ID-123-xyz"))
     response = api.send_sms_messages(body)
     assert response.bulk_id == "BULK-ID-123-xyz"
@@ -105,8 +115,11 @@ def test_many_destinations_and_messages_each_get_an_entry_under_one_bulk(api: Sm
     assert [m.details.message_count for m in response.messages if m.details] == [1, 1, 2]
 
 
-@pytest.mark.parametrize(("text", "parts"), [("a" * 160, 1), ("a" * 161, 2), ("ж" * 70, 1), ("ж" * 71, 2)],
-                         ids=["gsm-160", "gsm-161", "ucs2-70", "ucs2-71"])
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [("a" * 160, 1), ("a" * 161, 2), ("ж" * 70, 1), ("ж" * 71, 2)],
+    ids=["gsm-160", "gsm-161", "ucs2-70", "ucs2-71"],
+)
 def test_segment_counts_reach_the_sdk_model(api: SmsApi, scripted: Any, text: str, parts: int) -> None:
     details = api.send_sms_messages(request("41793026727", text=text)).messages[0].details
     assert details is not None and details.message_count == parts
@@ -123,12 +136,19 @@ def test_an_unroutable_number_comes_back_rejected_inside_the_200(api: SmsApi, sc
     assert good.status is not None and good.status.group_name == MessageGeneralStatus.PENDING
 
 
-@pytest.mark.parametrize(("reason", "status_id", "name"), [
-    ("invalid_number", 52, "REJECTED_DESTINATION"), ("unsubscribed", 10, "REJECTED_DND"),
-    ("insufficient_funds", 12, "REJECTED_NOT_ENOUGH_CREDITS"), ("invalid_sender", 11, "REJECTED_SOURCE"),
-    ("body_too_long", 25, "REJECTED_MESSAGE_TOO_LONG"),
-])
-def test_scripted_rejections_parse_as_rejected_statuses(api: SmsApi, scripted: Any, reason: Any, status_id: int, name: str) -> None:
+@pytest.mark.parametrize(
+    ("reason", "status_id", "name"),
+    [
+        ("invalid_number", 52, "REJECTED_DESTINATION"),
+        ("unsubscribed", 10, "REJECTED_DND"),
+        ("insufficient_funds", 12, "REJECTED_NOT_ENOUGH_CREDITS"),
+        ("invalid_sender", 11, "REJECTED_SOURCE"),
+        ("body_too_long", 25, "REJECTED_MESSAGE_TOO_LONG"),
+    ],
+)
+def test_scripted_rejections_parse_as_rejected_statuses(
+    api: SmsApi, scripted: Any, reason: Any, status_id: int, name: str
+) -> None:
     scripted(Decision(kind="reject", reason=reason))
     (message,) = api.send_sms_messages(request("41793026727")).messages
     assert message.status is not None and message.status.group_id == 5
@@ -141,7 +161,9 @@ def test_validation_errors_raise_bad_request_with_the_infobip_code(api: SmsApi) 
     assert caught.value.status == 400
     error = caught.value.data
     assert isinstance(error, ApiError) and error.error_code == "E400"
-    assert [(v.var_property, v.violation) for v in error.violations] == [("messages[0].destinations[0].to", "must not be blank")]
+    assert [(v.var_property, v.violation) for v in error.violations] == [
+        ("messages[0].destinations[0].to", "must not be blank")
+    ]
 
 
 def test_missing_credentials_raise_unauthorized(simulator: Any) -> None:

@@ -68,7 +68,7 @@ def test_sdk_snippet_sends_through_the_simulator(code: str, simulator: Any, monk
     for name in ("TWILIO_REGION", "TWILIO_EDGE"):  # the README says to leave them unset
         monkeypatch.delenv(name, raising=False)
 
-    exec(compile(code.replace(README_URL, simulator.url), "README.md", "exec"), {"__name__": "readme_snippet"})  # noqa: S102 - running the README is the point
+    exec(compile(code.replace(README_URL, simulator.url), "README.md", "exec"), {"__name__": "readme_snippet"})
 
     [message] = simulator.messages()
     assert message["provider"] == provider_of(code)
@@ -80,7 +80,9 @@ def test_pytest_plugin_example_passes_in_a_fresh_session(pytester: pytest.Pytest
     conftests = [code for code in blocks if code.startswith("# conftest.py")]
     tests = [code for code in blocks if not code.startswith("# conftest.py")]
     assert len(conftests) == 1 and len(tests) == 1
-    pytester.makeini("[pytest]\naddopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\nfilterwarnings = error\n    ignore::DeprecationWarning:twilio.*\n")
+    pytester.makeini(
+        "[pytest]\naddopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\nfilterwarnings = error\n    ignore::DeprecationWarning:twilio.*\n"
+    )
     pytester.makeconftest(conftests[0])
     pytester.makepyfile(test_readme_example=tests[0])
     pytester.makepyfile(

@@ -17,15 +17,14 @@ from sinch import SinchClient
 from sinch.domains.sms.api.v1.exceptions import SmsException
 from sinch.domains.sms.models.v1.response import BatchDeliveryReport, RecipientDeliveryReport
 from sinch.domains.sms.models.v1.shared import MessageDeliveryStatus, TextResponse
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulator.engine import ACCEPT, Decision, DeliveryPlan, Engine
-from simulator.model import SimMessage, Submission
-from simulator.server import ServerThread
+from lynsms.simulator.engine import ACCEPT, Decision, DeliveryPlan, Engine
+from lynsms.simulator.model import SimMessage, Submission
+from lynsms.simulator.server import ServerThread
 
 TO = "+12025550143"
 SENDER = "+12025550100"
@@ -238,7 +237,9 @@ def test_callback_bodies_parse_with_the_sdks_event_parser(simulator: Any, engine
     expected = RecipientDeliveryReport if mode == "per_recipient" else BatchDeliveryReport
     assert type(event) is expected
     assert event.batch_id == batch.id and event.client_reference == "r"
-    assert json.loads(callback.body)["type"] == ("recipient_delivery_report_sms" if mode == "per_recipient" else "delivery_report_sms")
+    assert json.loads(callback.body)["type"] == (
+        "recipient_delivery_report_sms" if mode == "per_recipient" else "delivery_report_sms"
+    )
 
 
 def test_scheduled_deliveries_reach_a_real_receiver_and_parse_with_the_sdk(simulator: Any, engine: Any) -> None:

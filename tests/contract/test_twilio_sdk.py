@@ -16,8 +16,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance, MessagePage
 
-from simulator.engine import Decision
-from simulator.model import REJECT_REASONS, RejectReason
+from lynsms.simulator.engine import Decision
+from lynsms.simulator.model import REJECT_REASONS, RejectReason
 
 AC = "AC" + "5a" * 16
 TOKEN = "sdk-token"
@@ -116,7 +116,10 @@ def test_list_walks_every_page(client: Client) -> None:
 
 def test_a_scheduled_message_is_canceled(client: Client) -> None:
     scheduled = client.messages.create(
-        to=TO, messaging_service_sid=SERVICE, body="later", schedule_type="fixed",
+        to=TO,
+        messaging_service_sid=SERVICE,
+        body="later",
+        schedule_type="fixed",
         send_at=datetime.now(UTC) + timedelta(hours=1),
     )
     assert scheduled.status == "scheduled"
@@ -145,8 +148,16 @@ def test_redact_then_delete(client: Client) -> None:
         ({"to": TO, "from_": "bad sender!", "body": "x"}, 21212),
         ({"to": TO, "from_": SENDER}, 21602),
         ({"to": TO, "from_": SENDER, "body": "a" * 1601}, 21617),
-        ({"to": TO, "from_": SENDER, "body": "x", "schedule_type": "fixed",
-          "send_at": datetime.now(UTC) + timedelta(hours=1)}, 35118),
+        (
+            {
+                "to": TO,
+                "from_": SENDER,
+                "body": "x",
+                "schedule_type": "fixed",
+                "send_at": datetime.now(UTC) + timedelta(hours=1),
+            },
+            35118,
+        ),
     ],
 )
 def test_validation_errors_raise_with_twilio_codes(client: Client, fields: dict[str, Any], code: int) -> None:
@@ -156,7 +167,9 @@ def test_validation_errors_raise_with_twilio_codes(client: Client, fields: dict[
 
 
 def test_media_without_body_is_accepted(client: Client) -> None:
-    message = client.messages.create(to=TO, from_=SENDER, media_url=["https://example.com/a.png", "https://example.com/b.png"])
+    message = client.messages.create(
+        to=TO, from_=SENDER, media_url=["https://example.com/a.png", "https://example.com/b.png"]
+    )
     assert message.num_media == "2"
 
 
@@ -210,6 +223,8 @@ def test_scripted_http_errors_raise_with_twilio_codes(
 def test_list_answers_exactly_200_with_one_data_key(simulator: Any, client: Client) -> None:
     """The SDK's Page refuses anything but 200 and finds the records as the one non-paging key."""
     client.messages.create(to=TO, from_=SENDER, body="x")
-    response = client.request("GET", f"{simulator.url}/2010-04-01/Accounts/{AC}/Messages.json", params={"PageSize": "1"})
+    response = client.request(
+        "GET", f"{simulator.url}/2010-04-01/Accounts/{AC}/Messages.json", params={"PageSize": "1"}
+    )
     assert response.status_code == 200
     assert set(json.loads(response.text)) - Page.META_KEYS == {"messages"}

@@ -34,10 +34,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from gateway import create_app
-from gateway.config import GatewayConfig, WebhookSettings, load_config
-from gateway.signing import derive_secret
-from simulator.server import ServerThread, make_server
+from lynsms.gateway import create_app
+from lynsms.gateway.config import GatewayConfig, WebhookSettings, load_config
+from lynsms.gateway.signing import derive_secret
+from lynsms.simulator.server import ServerThread, make_server
 
 
 class RunningSimulator(Protocol):
@@ -158,9 +158,16 @@ def gateway(config: GatewayConfig, callbacks: bool = True) -> Iterator[httpx.Cli
 
 
 def send(gw: httpx.Client, to: str, provider: str, reference: str) -> dict[str, Any]:
-    response = gw.post("/api/v1/messages/send", json={
-        "to": to, "from": "LynSMS", "body": "Your code is 482194", "provider": provider, "reference": reference,
-    })
+    response = gw.post(
+        "/api/v1/messages/send",
+        json={
+            "to": to,
+            "from": "LynSMS",
+            "body": "Your code is 482194",
+            "provider": provider,
+            "reference": reference,
+        },
+    )
     assert response.status_code == 201, response.text
     message: dict[str, Any] = response.json()["data"]
     assert message["provider"] == provider
@@ -193,12 +200,19 @@ def test_each_outcome_reaches_the_message_and_the_customer_signed(
     load(simulator, scenario(provider))
     with gateway(gateway_config(simulator.url, hook_url)) as gw:
         if provider == "clicksend":  # receipts are per account: the gateway registers its URL at start
-            wait_for(lambda: any(e["path"] == "/v3/automations/sms/receipts" and e["method"] == "POST"
-                                 for e in simulator.journal()), what="ClickSend receipt URL registration")
+            wait_for(
+                lambda: any(
+                    e["path"] == "/v3/automations/sms/receipts" and e["method"] == "POST" for e in simulator.journal()
+                ),
+                what="ClickSend receipt URL registration",
+            )
         sent = {to: send(gw, to, provider, f"ref-{provider}-{to[-1]}") for to in OUTCOMES}
         for to, expected in OUTCOMES.items():
             message_id = sent[to]["id"]
-            wait_for(lambda message_id=message_id, expected=expected: len(hooks.of(message_id)) == 2, what=f"two events for {expected}")
+            wait_for(
+                lambda message_id=message_id, expected=expected: len(hooks.of(message_id)) == 2,
+                what=f"two events for {expected}",
+            )
             assert hooks.of(message_id) == ["message.sent", f"message.{expected}"]
             message = fetch(gw, message_id)
             assert message["status"] == expected
@@ -206,7 +220,10 @@ def test_each_outcome_reaches_the_message_and_the_customer_signed(
                 assert message["error"] is None
             else:
                 assert message["error"]["code"] == ("undelivered" if expected == "undelivered" else "delivery_failed")
-                assert (message["error"]["provider"], message["error"]["provider_code"]) == (provider, CODES[provider][to])
+                assert (message["error"]["provider"], message["error"]["provider_code"]) == (
+                    provider,
+                    CODES[provider][to],
+                )
             final = [e for e in hooks.events if e["message_id"] == message_id][-1]
             assert final["reference"] == final["data"]["reference"] == f"ref-{provider}-{to[-1]}"
             assert final["data"]["status"] == expected and final["sequence"] == 2
@@ -214,7 +231,11 @@ def test_each_outcome_reaches_the_message_and_the_customer_signed(
             reports = [e for e in timeline if e["type"] == "delivery_report"]
             assert [r["applied"] for r in reports][-1] is True and reports[-1]["report_status"] == expected
             webhooks = [e for e in timeline if e["type"] == "webhook"]
-            wait_for(lambda message_id=message_id: all(w["delivery"] == "delivered" for w in events(gw, message_id) if w["type"] == "webhook"))
+            wait_for(
+                lambda message_id=message_id: all(
+                    w["delivery"] == "delivered" for w in events(gw, message_id) if w["type"] == "webhook"
+                )
+            )
             assert [w["event_type"] for w in webhooks] == ["message.sent", f"message.{expected}"]
     assert hooks.forged == 0
     assert set(hooks.counts().values()) == {1}
@@ -231,7 +252,11 @@ def test_forged_or_unsigned_twilio_callback_is_refused_and_changes_nothing(
     with gateway(gateway_config(simulator.url, hook_url)) as gw:
         message = send(gw, SILENT, "twilio", "forged")
         url = str(gw.base_url).rstrip("/") + "/api/v1/webhooks/twilio"  # the gateway's public URL + path
-        form = {"MessageSid": message["provider_message_id"], "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+        form = {
+            "MessageSid": message["provider_message_id"],
+            "MessageStatus": "delivered",
+            "AccountSid": "AC" + "0" * 32,
+        }
         before = events(gw, message["id"])
         forged = RequestValidator("not-the-token").compute_signature(url, form)
         for headers in ({"X-Twilio-Signature": forged}, {}):
@@ -242,7 +267,9 @@ def test_forged_or_unsigned_twilio_callback_is_refused_and_changes_nothing(
         elsewhere = RequestValidator(TWILIO_TOKEN).compute_signature(url + "?x=1", form)
         assert httpx.post(url, data=form, headers={"X-Twilio-Signature": elsewhere}).status_code == 403
         assert fetch(gw, message["id"])["status"] == "sent"
-        assert [e for e in events(gw, message["id"]) if e["type"] != "webhook"] == [e for e in before if e["type"] != "webhook"]
+        assert [e for e in events(gw, message["id"]) if e["type"] != "webhook"] == [
+            e for e in before if e["type"] != "webhook"
+        ]
         # The genuine article, signed as the twilio SDK's validator signs, goes through.
         genuine = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
         assert httpx.post(url, data=form, headers={"X-Twilio-Signature": genuine}).status_code == 200
@@ -258,9 +285,12 @@ def test_duplicate_and_reversed_reports_set_one_final_status_and_notify_once(
         message = send(gw, SILENT, "infobip", "dups")
 
         def report(group: str, name: str, error_id: int = 0) -> dict[str, Any]:
-            result = {"messageId": message["provider_message_id"], "status": {"groupName": group, "name": name},
-                      "error": {"groupId": 1 if error_id else 0, "id": error_id, "description": "Absent subscriber"},
-                      "doneAt": "2026-05-12T11:34:25.000+0000"}
+            result = {
+                "messageId": message["provider_message_id"],
+                "status": {"groupName": group, "name": name},
+                "error": {"groupId": 1 if error_id else 0, "id": error_id, "description": "Absent subscriber"},
+                "doneAt": "2026-05-12T11:34:25.000+0000",
+            }
             answer = gw.post("/api/v1/webhooks/infobip", json={"results": [result]}, headers={"Authorization": ""})
             assert answer.status_code == 200, answer.text
             data: dict[str, Any] = answer.json()["data"]
@@ -268,7 +298,13 @@ def test_duplicate_and_reversed_reports_set_one_final_status_and_notify_once(
 
         assert report("DELIVERED", "DELIVERED_TO_HANDSET")["changed"] == 1
         assert report("DELIVERED", "DELIVERED_TO_HANDSET") == {  # the provider's retry: a duplicate
-            "object": "report_receipt", "provider": "infobip", "reports": 1, "changed": 0, "recorded": 1, "parked": 0}
+            "object": "report_receipt",
+            "provider": "infobip",
+            "reports": 1,
+            "changed": 0,
+            "recorded": 1,
+            "parked": 0,
+        }
         assert report("PENDING", "PENDING_ENROUTE")["recorded"] == 1  # the late intermediate report
         assert report("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", 27)["recorded"] == 1  # a second final one
         wait_for(lambda: len(hooks.of(message["id"])) == 2, what="two events")
@@ -278,7 +314,11 @@ def test_duplicate_and_reversed_reports_set_one_final_status_and_notify_once(
         assert (stored["status"], stored["error"]) == ("delivered", None)
         reports = [e for e in events(gw, message["id"]) if e["type"] == "delivery_report"]
         assert [(r["report_status"], r["applied"]) for r in reports] == [
-            ("delivered", True), ("delivered", False), ("sent", False), ("undelivered", False)]
+            ("delivered", True),
+            ("delivered", False),
+            ("sent", False),
+            ("undelivered", False),
+        ]
         assert reports[1]["note"] == "the message is already delivered"
 
 
@@ -334,9 +374,25 @@ GATEWAY_URL = re.compile(r"LynSMS gateway\s+(http://\S+)/api")
 @contextmanager
 def gateway_process(db: Path, sim_url: str, hook_url: str, config: Path) -> Iterator[tuple[httpx.Client, list[str]]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "gateway", "--port", "0", "--db", str(db), "--simulator-url", sim_url,
-         "--webhook-url", hook_url, "--config", str(config)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "LYNSMS_API_KEY": KEY},
+        [
+            sys.executable,
+            "-m",
+            "lynsms.simulator.cli",
+            "gateway",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--simulator-url",
+            sim_url,
+            "--webhook-url",
+            hook_url,
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LYNSMS_API_KEY": KEY},
     )
     try:
         assert process.stdout is not None
@@ -395,8 +451,14 @@ def test_polling_finds_final_statuses_when_no_callback_comes(
     with gateway(config, callbacks=False) as gw:  # no public URL: providers are given no callback URL
         sent = {to: send(gw, to, provider, f"poll-{to[-1]}")["id"] for to in OUTCOMES}
         for to, expected in OUTCOMES.items():
-            wait_for(lambda to=to, expected=expected: fetch(gw, sent[to])["status"] == expected, what=f"{expected} by polling")
+            wait_for(
+                lambda to=to, expected=expected: fetch(gw, sent[to])["status"] == expected,
+                what=f"{expected} by polling",
+            )
             reports = [e for e in events(gw, sent[to]) if e["type"] == "delivery_report"]
             assert [(r["source"], r["applied"]) for r in reports] == [("poll", True)]
-            wait_for(lambda to=to, expected=expected: hooks.of(sent[to]) == ["message.sent", f"message.{expected}"], what="the events")
+            wait_for(
+                lambda to=to, expected=expected: hooks.of(sent[to]) == ["message.sent", f"message.{expected}"],
+                what="the events",
+            )
     assert not [e for e in simulator.journal() if e["method"] == "CALLBACK"]

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-import simulator
-from gateway import create_app
-from gateway.config import load_config
-from simulator.cli import main
-from simulator.replay import external_stack, format_report, run_scenario, start_stack
-from simulator.scenario import load
-from simulator.server import ServerThread
+from lynsms import simulator
+from lynsms.gateway import create_app
+from lynsms.gateway.config import load_config
+from lynsms.simulator.cli import main
+from lynsms.simulator.replay import external_stack, format_report, run_scenario, start_stack
+from lynsms.simulator.scenario import load
+from lynsms.simulator.server import ServerThread
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 SEND = '{to: "+12025550143", from: LynSMS, body: "Your code is 482194", reference: ref-1}'
@@ -56,15 +56,23 @@ def test_the_whole_library_replays_green(capsys: pytest.CaptureFixture[str]) -> 
 FAILING = {
     "status": ("status: 200", ["expect.status: expected 200", "got 201"]),
     "json": ("json: {data: {provider: twilio}}", ['data.provider: expected "twilio", got "sinch"']),
-    "json-regex": ("json: {data: {id: {regex: '^sms_'}}}", ["data.id: expected a string matching /^sms_/, got \"msg_"]),
-    "json-approx": ("json: {data: {cost: {approx: 0.5, tolerance: 0.01}}}", ["data.cost: expected 0.5 ± 0.01, got 0.05"]),
+    "json-regex": ("json: {data: {id: {regex: '^sms_'}}}", ['data.id: expected a string matching /^sms_/, got "msg_']),
+    "json-approx": (
+        "json: {data: {cost: {approx: 0.5, tolerance: 0.01}}}",
+        ["data.cost: expected 0.5 ± 0.01, got 0.05"],
+    ),
     "json-any": ("json: {data: {carrier: any}}", ["data.carrier: expected any value, got nothing (no such key)"]),
     "message-status": ("message: {status: delivered}", ['status: expected "delivered", got "sent"']),
     "message-attempts": ("message: {attempts: 1}", ["attempts: expected 1, got 2"]),
     "message-provider": ("message: {provider: twilio}", ['provider: expected "twilio", got "sinch"']),
-    "simulator": ("simulator: {twilio: {requests: 0}, sinch: {accepted: 2}}",
-                  ["twilio.requests: expected 0, got 1", "sinch.accepted: expected 2, got 1"]),
-    "webhooks": ("webhooks: [{type: message.delivered}]", ['[0].type: expected "message.delivered", got "message.sent"']),
+    "simulator": (
+        "simulator: {twilio: {requests: 0}, sinch: {accepted: 2}}",
+        ["twilio.requests: expected 0, got 1", "sinch.accepted: expected 2, got 1"],
+    ),
+    "webhooks": (
+        "webhooks: [{type: message.delivered}]",
+        ['[0].type: expected "message.delivered", got "message.sent"'],
+    ),
 }
 
 
@@ -79,7 +87,7 @@ def test_a_failing_expectation_names_the_step_the_expectation_and_the_actual_val
     assert code == 1, out
     assert f"✗ fails-{kind}" in out
     assert f"FAILED {path}:9: step 1 'first' (send)" in out
-    assert f"expect.{kind.split('-')[0]}" in out
+    assert f"expect.{kind.split('-', maxsplit=1)[0]}" in out
     for text in says:
         assert text in out, out
     # QA sees what each provider was asked and answered during the step.
@@ -135,7 +143,9 @@ def test_references_to_earlier_steps_and_idempotent_replays(tmp_path: Path) -> N
     assert main(["scenario", "run", str(path)]) == 0
 
 
-def test_junit_xml_has_one_testcase_per_scenario_and_counts_failures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_junit_xml_has_one_testcase_per_scenario_and_counts_failures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     scenario_file(tmp_path, "passes", "status: 201")
     scenario_file(tmp_path, "fails", "message: {provider: twilio}")
     report = tmp_path / "out" / "report.xml"
@@ -159,8 +169,19 @@ def test_a_scenario_drives_servers_started_elsewhere(tmp_path: Path, capsys: pyt
         config = load_config(None, sim.url).with_api_key("external-key")
         with ServerThread(create_app(config, environ={})) as gateway:
             path = scenario_file(tmp_path, "external", "status: 201\nmessage: {provider: sinch, attempts: 2}")
-            code = main(["scenario", "run", str(path), "--gateway", f"{gateway.url}/api", "--simulator", sim.url,
-                         "--api-key", "external-key"])
+            code = main(
+                [
+                    "scenario",
+                    "run",
+                    str(path),
+                    "--gateway",
+                    f"{gateway.url}/api",
+                    "--simulator",
+                    sim.url,
+                    "--api-key",
+                    "external-key",
+                ]
+            )
             out = capsys.readouterr().out
             assert code == 0, out
             assert "note: the scenario's gateway settings were not applied: the gateway is external" in out

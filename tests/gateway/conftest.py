@@ -14,9 +14,9 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gateway import create_app
-from gateway.config import GatewayConfig, parse_config
-from gateway.providers.base import Accepted, Failed, FailureKind, Outbound, SendResult
+from lynsms.gateway import create_app
+from lynsms.gateway.config import GatewayConfig, parse_config
+from lynsms.gateway.providers.base import Accepted, Failed, FailureKind, Outbound, SendResult
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -48,7 +48,9 @@ class FakeAdapter:
         return [self.script(m) for m in messages]
 
 
-def failing(kind: FailureKind, reason: str = "server_error", code: str | None = None, status: int | None = 503) -> Script:
+def failing(
+    kind: FailureKind, reason: str = "server_error", code: str | None = None, status: int | None = 503
+) -> Script:
     def script(message: Outbound) -> SendResult:
         return Failed(kind=kind, reason=reason, message=f"scripted {reason}", provider_code=code, http_status=status)
 
@@ -128,7 +130,9 @@ class Client:
         self.close()
 
 
-def make_client(config: GatewayConfig, fakes: dict[str, FakeAdapter], db_path: str = ":memory:", **kwargs: Any) -> Client:
+def make_client(
+    config: GatewayConfig, fakes: dict[str, FakeAdapter], db_path: str = ":memory:", **kwargs: Any
+) -> Client:
     return Client(create_app(config, db_path, adapters=fakes, environ={}, **kwargs), headers=AUTH)
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from adapter_mocks import BASE, basic, body_json, drive, in_turn, many, outbound, reply, send
 
-from gateway.providers.base import Accepted, Failed, FailureKind
+from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
 
 AUTH = basic("alice", "cs-key")
 RECEIPTS = "https://gw.test/api/v1/webhooks/clicksend"

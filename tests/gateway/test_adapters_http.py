@@ -10,9 +10,9 @@ import httpx
 import pytest
 from adapter_mocks import drive, many, raises, reply, send
 
-from gateway.providers import PROVIDERS, build_adapter, default_max_batch
-from gateway.providers.base import Failed, FailureKind, ProviderSettings
-from gateway.providers.http import retry_after
+from lynsms.gateway.providers import PROVIDERS, build_adapter, default_max_batch
+from lynsms.gateway.providers.base import Failed, FailureKind, ProviderSettings
+from lynsms.gateway.providers.http import retry_after
 
 every_provider = pytest.mark.parametrize("name", PROVIDERS)
 
@@ -174,7 +174,9 @@ def test_build_adapter_refuses_an_unknown_provider() -> None:
 @every_provider
 def test_build_adapter_refuses_missing_credentials(name: str) -> None:
     with pytest.raises(ValueError, match=f"{name}: credentials need"):
-        build_adapter(ProviderSettings(name=name, base_url="https://x.test", credentials={}), httpx.MockTransport(_unused))
+        build_adapter(
+            ProviderSettings(name=name, base_url="https://x.test", credentials={}), httpx.MockTransport(_unused)
+        )
 
 
 @every_provider

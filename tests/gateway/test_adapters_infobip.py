@@ -8,7 +8,7 @@ import httpx
 import pytest
 from adapter_mocks import BASE, body_json, many, outbound, reply, send
 
-from gateway.providers.base import Accepted, Failed, FailureKind
+from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
 
 PENDING = {
     "groupId": 1,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from adapter_mocks import BASE, CREDENTIALS, basic, body_form, in_turn, many, outbound, reply, send
 
-from gateway.providers.base import Accepted, Failed, FailureKind
+from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
 
 SID = CREDENTIALS["twilio"]["account_sid"]
 CREATED = {"sid": "SM" + "0" * 32, "status": "queued", "num_segments": "1", "error_code": None}

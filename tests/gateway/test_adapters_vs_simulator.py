@@ -15,11 +15,11 @@ import httpx
 import pytest
 from adapter_mocks import outbound as mock_outbound
 
-from gateway.config import DEFAULT_CREDENTIALS
-from gateway.providers import PROVIDERS, build_adapter
-from gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
-from gateway.providers.clicksend import ClickSendAdapter
-from gateway.providers.sinch import recipient_message_id
+from lynsms.gateway.config import DEFAULT_CREDENTIALS
+from lynsms.gateway.providers import PROVIDERS, build_adapter
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway.providers.clicksend import ClickSendAdapter
+from lynsms.gateway.providers.sinch import recipient_message_id
 
 if TYPE_CHECKING:
     from tests.conftest import RunningSimulator

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-import simulator
-from gateway import create_app
-from gateway.config import GatewayConfig, load_config
-from simulator.server import serving
+from lynsms import simulator
+from lynsms.gateway import create_app
+from lynsms.gateway.config import GatewayConfig, load_config
+from lynsms.simulator.server import serving
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 KEY = "e2e-key"
@@ -141,7 +141,10 @@ def test_every_provider_down_is_502_routing_exhausted(gw: httpx.Client, sim: htt
     error = response.json()["error"]
     assert error["code"] == "routing_exhausted"
     assert [(a["provider"], a["outcome"]) for a in error["attempts"]] == [
-        ("twilio", "retryable"), ("sinch", "retryable"), ("infobip", "retryable"), ("clicksend", "retryable")
+        ("twilio", "retryable"),
+        ("sinch", "retryable"),
+        ("infobip", "retryable"),
+        ("clicksend", "retryable"),
     ]
     assert sim_messages(sim) == []
 
@@ -151,7 +154,12 @@ def test_failed_sinch_batch_falls_back_to_twilio_once_per_recipient(gw: httpx.Cl
     # and each must then reach Twilio exactly once.
     load_scenario(sim, "uk-numbers-fail-on-sinch")
     recipients = ["+12025550143", "+442079460123", "+4748640969"]
-    body = {"from": "LynSMS", "recipients": recipients, "body": "Tickets for tonight — bit.ly/lens-friday", "provider": "sinch"}
+    body = {
+        "from": "LynSMS",
+        "recipients": recipients,
+        "body": "Tickets for tonight — bit.ly/lens-friday",
+        "provider": "sinch",
+    }
     response = gw.post("/api/v1/messages/bulk", json=body)
     assert response.status_code == 201, response.text
     data = response.json()["data"]
@@ -160,12 +168,20 @@ def test_failed_sinch_batch_falls_back_to_twilio_once_per_recipient(gw: httpx.Cl
     assert sim_messages(sim, "sinch") == []
     assert sorted(m["to"] for m in sim_messages(sim, "twilio")) == sorted(recipients)
     first = gw.get(f"/api/v1/messages/{data['messages'][0]['id']}").json()["data"]
-    assert [(a["provider"], a["outcome"]) for a in first["attempt_log"]] == [("sinch", "retryable"), ("twilio", "accepted")]
+    assert [(a["provider"], a["outcome"]) for a in first["attempt_log"]] == [
+        ("sinch", "retryable"),
+        ("twilio", "accepted"),
+    ]
 
 
 def test_bulk_to_sinch_is_one_batch_request(gw: httpx.Client, sim: httpx.Client) -> None:
     recipients = ["+12025550143", "+447700900100", "+4748640969"]
-    body = {"from": "LynSMS", "recipients": recipients, "body": "Tickets for tonight — bit.ly/lens-friday", "provider": "sinch"}
+    body = {
+        "from": "LynSMS",
+        "recipients": recipients,
+        "body": "Tickets for tonight — bit.ly/lens-friday",
+        "provider": "sinch",
+    }
     data = gw.post("/api/v1/messages/bulk", json=body).json()["data"]
     assert (data["sent"], data["failed"]) == (3, 0)
     assert sim.get("/_sim/requests", params={"provider": "sinch"}).json()["count"] == 1
@@ -174,7 +190,9 @@ def test_bulk_to_sinch_is_one_batch_request(gw: httpx.Client, sim: httpx.Client)
 
 def test_bulk_of_a_thousand_through_a_batch_provider(gw: httpx.Client, sim: httpx.Client) -> None:
     recipients = [f"+1202{2000000 + i:07d}" for i in range(1000)]
-    response = gw.post("/api/v1/messages/bulk", json={"from": "LynSMS", "recipients": recipients, "body": "hi", "provider": "infobip"})
+    response = gw.post(
+        "/api/v1/messages/bulk", json={"from": "LynSMS", "recipients": recipients, "body": "hi", "provider": "infobip"}
+    )
     assert response.status_code == 201, response.text
     assert response.json()["data"]["sent"] == 1000
     assert len(sim_messages(sim, "infobip")) == 1000

@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import AUTH, SEND, Client, FakeAdapter, failing, make_client, make_config, total_sent
-from gateway import create_app
-from gateway.providers.base import Failed, Outbound, SendResult
+
+from lynsms.gateway import create_app
+from lynsms.gateway.providers.base import Failed, Outbound, SendResult
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 
@@ -101,17 +101,23 @@ def test_falls_back_to_sinch_when_twilio_fails_retryably(client: Client, fakes: 
     assert message["cost"] == 0.045
 
 
-def test_hard_rejection_stops_the_chain_with_422_provider_rejected(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_hard_rejection_stops_the_chain_with_422_provider_rejected(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     fakes["twilio"].script = failing("hard", "invalid_number", code="21211", status=400)
     error = error_of(client.post("/api/v1/messages/send", json=SEND), 422, "provider_rejected")
-    assert [(a["provider"], a["outcome"], a["provider_code"]) for a in error["attempts"]] == [("twilio", "hard", "21211")]
+    assert [(a["provider"], a["outcome"], a["provider_code"]) for a in error["attempts"]] == [
+        ("twilio", "hard", "21211")
+    ]
     assert total_sent(fakes) == 1  # nothing after the hard failure
     stored = client.get(f"/api/v1/messages/{error['message_id']}").json()["data"]
     assert stored["status"] == "failed" and stored["cost"] == 0
     assert stored["error"]["code"] == "provider_rejected" and stored["error"]["provider"] == "twilio"
 
 
-def test_every_provider_failing_retryably_is_502_routing_exhausted(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_every_provider_failing_retryably_is_502_routing_exhausted(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     for fake in fakes.values():
         fake.script = failing("retryable", "server_error")
     error = error_of(client.post("/api/v1/messages/send", json=SEND), 502, "routing_exhausted")
@@ -173,11 +179,15 @@ def test_a_bulk_item_rejected_up_front_has_one_failed_event(client: Client) -> N
     items = client.post("/api/v1/messages/bulk", json=bulk).json()["data"]["messages"]
     sent, invalid = (events_of(client, item["id"]) for item in items)
     assert [e["type"] for e in sent] == ["queued", "attempt", "sent"]
-    assert [(e["type"], e["status"], e["error"]["code"]) for e in invalid] == [("failed", "failed", "invalid_recipient")]
+    assert [(e["type"], e["status"], e["error"]["code"]) for e in invalid] == [
+        ("failed", "failed", "invalid_recipient")
+    ]
 
 
 def test_list_is_newest_first_with_cursor_pagination(client: Client) -> None:
-    ids = [client.post("/api/v1/messages/send", json={**SEND, "reference": f"r{i}"}).json()["data"]["id"] for i in range(5)]
+    ids = [
+        client.post("/api/v1/messages/send", json={**SEND, "reference": f"r{i}"}).json()["data"]["id"] for i in range(5)
+    ]
     seen: list[str] = []
     url = "/api/v1/messages?limit=2"
     while True:
@@ -210,9 +220,15 @@ def test_list_filters_by_status_provider_reference_and_to(client: Client, fakes:
 @pytest.mark.parametrize(
     ("query", "param"),
     [
-        ("limit=0", "limit"), ("limit=101", "limit"), ("limit=ten", "limit"), ("status=lost", "status"),
-        ("provider=nexmo", "provider"), ("to=12025550143", "to"), ("cursor=garbage!", "cursor"),
-        ("sort=asc", "sort"), ("limit=1&limit=2", "limit"),
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("status=lost", "status"),
+        ("provider=nexmo", "provider"),
+        ("to=12025550143", "to"),
+        ("cursor=garbage!", "cursor"),
+        ("sort=asc", "sort"),
+        ("limit=1&limit=2", "limit"),
     ],
 )
 def test_bad_list_parameter_is_400_naming_it(client: Client, query: str, param: str) -> None:
@@ -220,7 +236,9 @@ def test_bad_list_parameter_is_400_naming_it(client: Client, query: str, param: 
     assert error["param"] == param
 
 
-def test_quote_gives_segments_encoding_and_cost_per_provider_without_sending(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_quote_gives_segments_encoding_and_cost_per_provider_without_sending(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     response = client.post("/api/v1/messages/quote", json={"body": "a" * 161, "to": "+447700900100"})
     assert response.status_code == 200
     quote = response.json()["data"]
@@ -263,10 +281,17 @@ def test_wrong_key_is_401_invalid_api_key(client: Client, key: str) -> None:
 
 
 def test_every_v1_route_requires_a_key(client: Client) -> None:
-    for method, path in [("POST", "/api/v1/messages/send"), ("POST", "/api/v1/messages/bulk"),
-                         ("POST", "/api/v1/messages/quote"), ("GET", "/api/v1/messages"),
-                         ("GET", "/api/v1/messages/msg_x"), ("GET", "/api/v1/messages/msg_x/events")]:
-        error_of(client.request(method, path, headers={"Authorization": "Bearer nope"}, json={}), 401, "invalid_api_key")
+    for method, path in [
+        ("POST", "/api/v1/messages/send"),
+        ("POST", "/api/v1/messages/bulk"),
+        ("POST", "/api/v1/messages/quote"),
+        ("GET", "/api/v1/messages"),
+        ("GET", "/api/v1/messages/msg_x"),
+        ("GET", "/api/v1/messages/msg_x/events"),
+    ]:
+        error_of(
+            client.request(method, path, headers={"Authorization": "Bearer nope"}, json={}), 401, "invalid_api_key"
+        )
 
 
 def test_lynsms_api_key_env_var_is_accepted_alongside_config_keys(fakes: dict[str, FakeAdapter]) -> None:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-
 from conftest import API_KEY, BULK, SEND, Client, FakeAdapter, total_sent
 
 JSON = {"Content-Type": "application/json"}
@@ -31,9 +30,23 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("json string", SEND_URL, body("hello"), 400, "invalid_json", None),
     ("NaN constant", SEND_URL, raw(b'{"to": NaN}'), 400, "invalid_json", None),
     ("duplicate key", SEND_URL, raw(b'{"to": "+12025550143", "to": "+4748640969"}'), 400, "invalid_json", None),
-    ("invalid utf-8", SEND_URL, raw(b'{"to": "+12025550143", "from": "LynSMS", "body": "caf\xe9"}'), 400, "invalid_json", None),
+    (
+        "invalid utf-8",
+        SEND_URL,
+        raw(b'{"to": "+12025550143", "from": "LynSMS", "body": "caf\xe9"}'),
+        400,
+        "invalid_json",
+        None,
+    ),
     ("utf-16 body", SEND_URL, raw(json.dumps(SEND).encode("utf-16")), 400, "invalid_json", None),
-    ("lone surrogate", SEND_URL, raw(b'{"to": "+12025550143", "from": "LynSMS", "body": "\\ud83d"}'), 422, "validation_error", "body"),
+    (
+        "lone surrogate",
+        SEND_URL,
+        raw(b'{"to": "+12025550143", "from": "LynSMS", "body": "\\ud83d"}'),
+        422,
+        "validation_error",
+        "body",
+    ),
     ("missing to", SEND_URL, body({k: v for k, v in SEND.items() if k != "to"}), 422, "validation_error", "to"),
     ("missing from", SEND_URL, body({k: v for k, v in SEND.items() if k != "from"}), 422, "validation_error", "from"),
     ("missing body", SEND_URL, body({k: v for k, v in SEND.items() if k != "body"}), 422, "validation_error", "body"),
@@ -65,30 +78,108 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("long reference", SEND_URL, body({**SEND, "reference": "r" * 129}), 422, "validation_error", "reference"),
     ("unknown field", SEND_URL, body({**SEND, "recipient": "+12025550143"}), 422, "validation_error", "recipient"),
     ("5 MiB payload", SEND_URL, body({**SEND, "body": "a" * (5 * 1024 * 1024)}), 413, "payload_too_large", None),
-    ("text/plain", SEND_URL, {"content": json.dumps(SEND).encode(), "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type", None),
+    (
+        "text/plain",
+        SEND_URL,
+        {"content": json.dumps(SEND).encode(), "headers": {"Content-Type": "text/plain"}},
+        415,
+        "unsupported_media_type",
+        None,
+    ),
     ("form encoded", SEND_URL, {"data": SEND}, 415, "unsupported_media_type", None),
-    ("no content type", SEND_URL, {"content": json.dumps(SEND).encode(), "headers": {"Content-Type": ""}}, 415, "unsupported_media_type", None),
-    ("latin-1 charset", SEND_URL, raw(json.dumps(SEND).encode(), {"Content-Type": "application/json; charset=latin-1"}), 415, "unsupported_media_type", None),
+    (
+        "no content type",
+        SEND_URL,
+        {"content": json.dumps(SEND).encode(), "headers": {"Content-Type": ""}},
+        415,
+        "unsupported_media_type",
+        None,
+    ),
+    (
+        "latin-1 charset",
+        SEND_URL,
+        raw(json.dumps(SEND).encode(), {"Content-Type": "application/json; charset=latin-1"}),
+        415,
+        "unsupported_media_type",
+        None,
+    ),
     ("missing key", SEND_URL, {**body(SEND), "headers": {**JSON, "Authorization": ""}}, 401, "unauthorized", None),
-    ("wrong key", SEND_URL, {**body(SEND), "headers": {**JSON, "Authorization": "Bearer nope"}}, 401, "invalid_api_key", None),
-    ("key without scheme", SEND_URL, {**body(SEND), "headers": {**JSON, "Authorization": API_KEY}}, 401, "unauthorized", None),
-    ("bad idempotency key", SEND_URL, {**body(SEND), "headers": {**JSON, "Idempotency-Key": "x" * 256}}, 400, "invalid_idempotency_key", None),
-    ("bulk 1001 recipients", BULK_URL, body({**BULK, "recipients": ["+12025550143"] * 1001}), 422, "validation_error", "recipients"),
+    (
+        "wrong key",
+        SEND_URL,
+        {**body(SEND), "headers": {**JSON, "Authorization": "Bearer nope"}},
+        401,
+        "invalid_api_key",
+        None,
+    ),
+    (
+        "key without scheme",
+        SEND_URL,
+        {**body(SEND), "headers": {**JSON, "Authorization": API_KEY}},
+        401,
+        "unauthorized",
+        None,
+    ),
+    (
+        "bad idempotency key",
+        SEND_URL,
+        {**body(SEND), "headers": {**JSON, "Idempotency-Key": "x" * 256}},
+        400,
+        "invalid_idempotency_key",
+        None,
+    ),
+    (
+        "bulk 1001 recipients",
+        BULK_URL,
+        body({**BULK, "recipients": ["+12025550143"] * 1001}),
+        422,
+        "validation_error",
+        "recipients",
+    ),
     ("bulk empty recipients", BULK_URL, body({**BULK, "recipients": []}), 422, "validation_error", "recipients"),
-    ("bulk recipients string", BULK_URL, body({**BULK, "recipients": "+12025550143"}), 422, "validation_error", "recipients"),
+    (
+        "bulk recipients string",
+        BULK_URL,
+        body({**BULK, "recipients": "+12025550143"}),
+        422,
+        "validation_error",
+        "recipients",
+    ),
     ("bulk null recipients", BULK_URL, body({**BULK, "recipients": None}), 422, "validation_error", "recipients"),
-    ("bulk number recipient", BULK_URL, body({**BULK, "recipients": ["+12025550143", 4748640969]}), 422, "validation_error", "recipients[1]"),
+    (
+        "bulk number recipient",
+        BULK_URL,
+        body({**BULK, "recipients": ["+12025550143", 4748640969]}),
+        422,
+        "validation_error",
+        "recipients[1]",
+    ),
     ("bulk null recipient", BULK_URL, body({**BULK, "recipients": [None]}), 422, "validation_error", "recipients[0]"),
     ("bulk with to", BULK_URL, body({**BULK, "to": "+12025550143"}), 422, "validation_error", "to"),
     ("bulk 1601 characters", BULK_URL, body({**BULK, "body": "b" * 1601}), 422, "validation_error", "body"),
     ("bulk malformed json", BULK_URL, raw(b"{recipients: []}"), 400, "invalid_json", None),
-    ("bulk 5 MiB payload", BULK_URL, body({**BULK, "recipients": ["+12025550143"] * 400_000}), 413, "payload_too_large", None),
+    (
+        "bulk 5 MiB payload",
+        BULK_URL,
+        body({**BULK, "recipients": ["+12025550143"] * 400_000}),
+        413,
+        "payload_too_large",
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("url", "kwargs", "status", "code", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("url", "kwargs", "status", "code", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_bad_request_is_a_4xx_envelope_and_nothing_is_stored_or_sent(
-    client: Client, fakes: dict[str, FakeAdapter], url: str, kwargs: dict[str, Any], status: int, code: str, field: str | None
+    client: Client,
+    fakes: dict[str, FakeAdapter],
+    url: str,
+    kwargs: dict[str, Any],
+    status: int,
+    code: str,
+    field: str | None,
 ) -> None:
     response = client.post(url, **kwargs)
     assert response.status_code == status, response.text
@@ -126,7 +217,9 @@ def test_null_optional_fields_mean_not_given(client: Client) -> None:
     assert response.json()["data"]["reference"] is None
 
 
-@pytest.mark.parametrize("sender", ["LynSMS", "A", "Lyn SMS 24", "ABCDEFGHIJK", "12345", "+447700900100", "447700900100123"])
+@pytest.mark.parametrize(
+    "sender", ["LynSMS", "A", "Lyn SMS 24", "ABCDEFGHIJK", "12345", "+447700900100", "447700900100123"]
+)
 def test_accepted_sender_ids(client: Client, sender: str) -> None:
     assert client.post(SEND_URL, json={**SEND, "from": sender}).status_code == 201
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import BULK, Client, FakeAdapter, failing, make_client, make_config, total_sent
-from gateway.providers.base import Accepted, Failed, Outbound, SendResult
+
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, SendResult
 
 
 def numbers(count: int, start: int = 0) -> list[str]:
@@ -51,7 +51,9 @@ def test_duplicate_recipient_is_sent_once_and_reported_as_failed(client: Client,
     assert [m.to for m in fakes["twilio"].sent].count("+12025550143") == 1
 
 
-def test_thousand_recipients_to_a_batch_provider_take_one_request(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_thousand_recipients_to_a_batch_provider_take_one_request(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     recipients = numbers(1000)
     response = client.post("/api/v1/messages/bulk", json={**BULK, "recipients": recipients, "provider": "sinch"})
     assert response.status_code == 201
@@ -73,7 +75,9 @@ def test_batches_are_chunked_at_the_providers_max_batch(fakes: dict[str, FakeAda
     assert [len(request) for request in fakes["infobip"].requests] == [100, 100, 50]
 
 
-def test_retryable_recipients_move_to_the_next_provider_and_hard_ones_stop(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_retryable_recipients_move_to_the_next_provider_and_hard_ones_stop(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     recipients = numbers(6)
 
     def sinch(message: Outbound) -> SendResult:
@@ -93,7 +97,9 @@ def test_retryable_recipients_move_to_the_next_provider_and_hard_ones_stop(clien
     assert [a["provider"] for a in first["attempt_log"]] == ["sinch", "infobip"] and first["provider"] == "infobip"
 
 
-def test_bulk_where_every_provider_fails_reports_each_item_failed(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_bulk_where_every_provider_fails_reports_each_item_failed(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     for fake in fakes.values():
         fake.script = failing("retryable")
     response = client.post("/api/v1/messages/bulk", json=BULK)
@@ -109,7 +115,9 @@ def test_bulk_items_are_priced_per_recipient_country(client: Client) -> None:
 
 
 @pytest.mark.parametrize("count", [0, 1001])
-def test_recipient_count_outside_1_to_1000_is_rejected(client: Client, fakes: dict[str, FakeAdapter], count: int) -> None:
+def test_recipient_count_outside_1_to_1000_is_rejected(
+    client: Client, fakes: dict[str, FakeAdapter], count: int
+) -> None:
     response = client.post("/api/v1/messages/bulk", json={**BULK, "recipients": numbers(count)})
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "recipients"

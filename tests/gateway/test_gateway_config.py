@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import (
+from lynsms.gateway.config import (
     DEFAULT_MAX_BATCH,
     PROVIDER_NAMES,
     ConfigError,
@@ -15,8 +15,8 @@ from gateway.config import (
     load_config,
     parse_config,
 )
-from gateway.pricing import PriceTable, country_of
-from gateway.validation import e164_problem
+from lynsms.gateway.pricing import PriceTable, country_of
+from lynsms.gateway.validation import e164_problem
 
 
 def test_default_config_points_every_provider_at_the_simulator() -> None:
@@ -37,7 +37,7 @@ def test_default_simulator_url_is_port_8900() -> None:
 
 
 def test_provider_registry_and_batch_sizes_agree_with_the_adapters() -> None:
-    providers = pytest.importorskip("gateway.providers")
+    providers = pytest.importorskip("lynsms.gateway.providers")
     assert tuple(providers.PROVIDERS) == PROVIDER_NAMES
     for name in PROVIDER_NAMES:
         assert providers.default_max_batch(name) == DEFAULT_MAX_BATCH[name]
@@ -148,7 +148,13 @@ def test_empty_file_is_the_default_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("number", "country"),
-    [("+12025550143", "US"), ("+447700900100", "GB"), ("+4748640969", "NO"), ("+14165550123", "CA"), ("+61491570156", "AU")],
+    [
+        ("+12025550143", "US"),
+        ("+447700900100", "GB"),
+        ("+4748640969", "NO"),
+        ("+14165550123", "CA"),
+        ("+61491570156", "AU"),
+    ],
 )
 def test_country_of_numbers_including_fictional_ranges(number: str, country: str) -> None:
     assert country_of(number) == country
@@ -174,7 +180,17 @@ def test_accepted_numbers(number: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "number", ["12025550143", "+012025550143", "+1 2025550143", "+1-202-555-0143", "+1202555014", "+4470000000000", "+", "+99912345"]
+    "number",
+    [
+        "12025550143",
+        "+012025550143",
+        "+1 2025550143",
+        "+1-202-555-0143",
+        "+1202555014",
+        "+4470000000000",
+        "+",
+        "+99912345",
+    ],
 )
 def test_rejected_numbers(number: str) -> None:
     assert e164_problem(number) is not None

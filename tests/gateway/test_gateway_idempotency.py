@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Sequence
 
 import httpx
-
 from conftest import AUTH, BULK, SEND, Client, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
-from gateway.providers.base import Outbound, SendResult
+
+from lynsms.gateway.providers.base import Outbound, SendResult
 
 URL = "/api/v1/messages/send"
 
@@ -17,7 +17,9 @@ def key(value: str) -> dict[str, str]:
     return {"Idempotency-Key": value}
 
 
-def test_repeat_with_same_key_and_body_returns_the_first_result_and_sends_nothing(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_repeat_with_same_key_and_body_returns_the_first_result_and_sends_nothing(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     first = client.post(URL, json=SEND, headers=key("k-1"))
     second = client.post(URL, json=SEND, headers=key("k-1"))
     assert first.status_code == second.status_code == 201
@@ -28,14 +30,18 @@ def test_repeat_with_same_key_and_body_returns_the_first_result_and_sends_nothin
     assert len(client.get("/api/v1/messages").json()["data"]["messages"]) == 1
 
 
-def test_same_body_with_keys_in_another_order_is_the_same_request(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_same_body_with_keys_in_another_order_is_the_same_request(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     client.post(URL, json=SEND, headers=key("k-order"))
     reordered = dict(reversed(list(SEND.items())))
     assert client.post(URL, json=reordered, headers=key("k-order")).status_code == 201
     assert total_sent(fakes) == 1
 
 
-def test_same_key_with_a_different_body_is_409_idempotency_key_reused(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_same_key_with_a_different_body_is_409_idempotency_key_reused(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     client.post(URL, json=SEND, headers=key("k-2"))
     response = client.post(URL, json={**SEND, "body": "another"}, headers=key("k-2"))
     assert response.status_code == 409
@@ -56,7 +62,9 @@ def test_bulk_repeat_sends_nothing_twice(client: Client, fakes: dict[str, FakeAd
     assert total_sent(fakes) == 3
 
 
-def test_failed_send_is_replayed_as_the_same_error_without_retrying(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+def test_failed_send_is_replayed_as_the_same_error_without_retrying(
+    client: Client, fakes: dict[str, FakeAdapter]
+) -> None:
     fakes["twilio"].script = failing("hard", "insufficient_funds")
     first = client.post(URL, json=SEND, headers=key("k-fail"))
     fakes["twilio"].script = fakes["twilio"].accept

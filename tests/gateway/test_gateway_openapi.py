@@ -8,11 +8,11 @@ from typing import Any
 
 import openapi_spec_validator
 import pytest
+from conftest import SEND, Client
 from starlette.routing import Route
 
-from conftest import SEND, Client
-from gateway import api
-from gateway.errors import ERROR_STATUS
+from lynsms.gateway import api
+from lynsms.gateway.errors import ERROR_STATUS
 
 
 def resolve(doc: dict[str, Any], ref: str) -> Any:
@@ -47,7 +47,9 @@ def test_document_is_structurally_sound(doc: dict[str, Any]) -> None:
     assert doc["openapi"].startswith("3.1")
     assert doc["info"]["title"] and doc["info"]["version"]
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": "An API key"
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key",
     }
     for ref in refs(doc):
         assert resolve(doc, ref) is not None, ref

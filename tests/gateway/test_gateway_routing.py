@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes
-from gateway.routing import CircuitBreaker, compute_chain
+
+from lynsms.gateway.routing import CircuitBreaker, compute_chain
 
 CHAIN = ("twilio", "sinch", "infobip", "clicksend")
 

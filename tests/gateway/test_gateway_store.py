@@ -7,9 +7,10 @@ import sqlite3
 from pathlib import Path
 
 from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
-from gateway.models import Message, now_iso
-from gateway.providers.base import Outbound, SendResult
-from gateway.store import Store
+
+from lynsms.gateway.models import Message, now_iso
+from lynsms.gateway.providers.base import Outbound, SendResult
+from lynsms.gateway.store import Store
 
 URL = "/api/v1/messages/send"
 
@@ -46,8 +47,17 @@ def test_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
 
 def _queued(message_id: str) -> Message:
     now = now_iso()
-    return Message(id=message_id, to="+12025550143", sender="LynSMS", body="hi", status="queued",
-                   segments=1, encoding="GSM-7", created_at=now, updated_at=now)
+    return Message(
+        id=message_id,
+        to="+12025550143",
+        sender="LynSMS",
+        body="hi",
+        status="queued",
+        segments=1,
+        encoding="GSM-7",
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def test_messages_left_queued_by_a_crash_are_marked_interrupted_and_not_resent(tmp_path: Path) -> None:
@@ -115,26 +125,60 @@ def test_a_database_from_before_attempts_json_keeps_every_message_history(tmp_pa
     old = sqlite3.connect(db)
     old.executescript(_OLD_LAYOUT)
     t0, t1, t2 = "2026-11-20T10:00:00+00:00", "2026-11-20T10:00:01+00:00", "2026-11-20T10:00:05+00:00"
-    timeout = {"provider": "twilio", "outcome": "retryable", "reason": "timeout", "message": "no answer",
-               "provider_code": None, "http_status": None, "provider_message_id": None, "duration_ms": 10000, "at": t0}
-    accepted = {**timeout, "provider": "sinch", "outcome": "accepted", "reason": None, "message": None,
-                "provider_message_id": "B1", "duration_ms": 40, "at": t1}
+    timeout = {
+        "provider": "twilio",
+        "outcome": "retryable",
+        "reason": "timeout",
+        "message": "no answer",
+        "provider_code": None,
+        "http_status": None,
+        "provider_message_id": None,
+        "duration_ms": 10000,
+        "at": t0,
+    }
+    accepted = {
+        **timeout,
+        "provider": "sinch",
+        "outcome": "accepted",
+        "reason": None,
+        "message": None,
+        "provider_message_id": "B1",
+        "duration_ms": 40,
+        "at": t1,
+    }
     error = {"code": "invalid_recipient", "message": "'12345' is not E.164"}
     old.executemany(
         "INSERT INTO messages (id, to_number, sender, body, status, provider, provider_message_id, segments, encoding, "
         "error_code, error_json, created_at, sent_at, updated_at) VALUES (?,?,?,?,?,?,?,1,'GSM-7',?,?,?,?,?)",
-        [("msg_" + "s" * 25, "+12025550143", "LynSMS", "hi", "delivered", "sinch", "B1", None, None, t0, t1, t2),
-         ("msg_" + "f" * 25, "12345", "LynSMS", "hi", "failed", None, None, "invalid_recipient", json.dumps(error), t0, None, t0)],
+        [
+            ("msg_" + "s" * 25, "+12025550143", "LynSMS", "hi", "delivered", "sinch", "B1", None, None, t0, t1, t2),
+            (
+                "msg_" + "f" * 25,
+                "12345",
+                "LynSMS",
+                "hi",
+                "failed",
+                None,
+                None,
+                "invalid_recipient",
+                json.dumps(error),
+                t0,
+                None,
+                t0,
+            ),
+        ],
     )
     sent, failed = "msg_" + "s" * 25, "msg_" + "f" * 25
     old.executemany(
         "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)",
-        [(sent, "queued", "queued", t0, None),
-         (sent, "attempt", None, t0, json.dumps(timeout)),
-         (sent, "attempt", None, t1, json.dumps(accepted)),
-         (sent, "sent", "sent", t1, json.dumps({"provider": "sinch", "provider_message_id": "B1"})),
-         (sent, "delivery_report", "delivered", t2, json.dumps({"report_status": "delivered", "applied": True})),
-         (failed, "failed", "failed", t0, json.dumps({"error": error}))],
+        [
+            (sent, "queued", "queued", t0, None),
+            (sent, "attempt", None, t0, json.dumps(timeout)),
+            (sent, "attempt", None, t1, json.dumps(accepted)),
+            (sent, "sent", "sent", t1, json.dumps({"provider": "sinch", "provider_message_id": "B1"})),
+            (sent, "delivery_report", "delivered", t2, json.dumps({"report_status": "delivered", "applied": True})),
+            (failed, "failed", "failed", t0, json.dumps({"error": error})),
+        ],
     )
     old.commit()
     old.close()
@@ -144,10 +188,15 @@ def test_a_database_from_before_attempts_json_keeps_every_message_history(tmp_pa
     assert message is not None
     assert [(a.provider, a.outcome) for a in message.attempt_log] == [("twilio", "retryable"), ("sinch", "accepted")]
     assert [(e.type, e.status, e.at) for e in store.events(sent)] == [
-        ("queued", "queued", t0), ("attempt", None, t0), ("attempt", None, t1), ("sent", "sent", t1),
+        ("queued", "queued", t0),
+        ("attempt", None, t0),
+        ("attempt", None, t1),
+        ("sent", "sent", t1),
         ("delivery_report", "delivered", t2),
     ]
-    assert [e.to_json() for e in store.events(failed)] == [{"type": "failed", "at": t0, "status": "failed", "error": error}]
+    assert [e.to_json() for e in store.events(failed)] == [
+        {"type": "failed", "at": t0, "status": "failed", "error": error}
+    ]
     store.close()
     reopened = Store(db)  # the move happens once; opening again changes nothing
     assert len(reopened.events(sent)) == 5 and reopened.get(failed).attempt_log == ()  # type: ignore[union-attr]

@@ -12,13 +12,16 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import signing
-from gateway.config import ApiKey, WebhookSettings
-from gateway.models import Message, MessageError, now_iso
-from gateway.outbox import Outbox, Targets
-from gateway.store import Completion, Store
+from lynsms.gateway import signing
+from lynsms.gateway.config import ApiKey, WebhookSettings
+from lynsms.gateway.models import Message, MessageError, now_iso
+from lynsms.gateway.outbox import Outbox, Targets
+from lynsms.gateway.store import Completion, Store
 
-KEYS = (ApiKey(key="key-a", name="a"), ApiKey(key="key-b", name="b", webhook_url="http://b.test/hooks", webhook_secret="whsec_b"))
+KEYS = (
+    ApiKey(key="key-a", name="a"),
+    ApiKey(key="key-b", name="b", webhook_url="http://b.test/hooks", webhook_secret="whsec_b"),
+)
 FAST = WebhookSettings(url="http://hooks.test/events", retry_seconds=0.01, max_age_seconds=60, timeout_seconds=1)
 
 
@@ -42,16 +45,36 @@ class Hooks:
 
 def new_message(store: Store, n: int, key: str | None = "a", status: str = "queued") -> str:
     now = now_iso()
-    message = Message(id=f"msg_{n:025d}", to="+12025550143", sender="LynSMS", body="hi", status=status,  # type: ignore[arg-type]
-                      segments=1, encoding="GSM-7", created_at=now, updated_at=now, reference=f"ref-{n}",
-                      error=MessageError("invalid_recipient", "bad") if status == "failed" else None)
+    message = Message(
+        id=f"msg_{n:025d}",
+        to="+12025550143",
+        sender="LynSMS",
+        body="hi",
+        status=status,  # type: ignore[arg-type]
+        segments=1,
+        encoding="GSM-7",
+        created_at=now,
+        updated_at=now,
+        reference=f"ref-{n}",
+        error=MessageError("invalid_recipient", "bad") if status == "failed" else None,
+    )
     store.insert([message], api_key=key)
     return message.id
 
 
 def send(store: Store, message_id: str) -> None:
-    store.complete([Completion(message_id, (), status="sent", provider="twilio", provider_message_id="SM" + message_id,
-                               cost=Decimal("0.05"))])
+    store.complete(
+        [
+            Completion(
+                message_id,
+                (),
+                status="sent",
+                provider="twilio",
+                provider_message_id="SM" + message_id,
+                cost=Decimal("0.05"),
+            )
+        ]
+    )
 
 
 def report(store: Store, message_id: str, status: str) -> None:
@@ -94,7 +117,10 @@ async def test_every_status_change_and_only_those_becomes_one_event(running: Cal
     await until(lambda: len(hooks.seen) == 3)
     # In order per message; messages are independent of each other.
     assert sorted((e["message_id"], e["sequence"], e["type"]) for e in hooks.events()) == [
-        (first, 1, "message.sent"), (first, 2, "message.delivered"), ("msg_" + "2".zfill(25), 1, "message.failed")]
+        (first, 1, "message.sent"),
+        (first, 2, "message.delivered"),
+        ("msg_" + "2".zfill(25), 1, "message.failed"),
+    ]
     assert outbox.counts() == {"delivered": 3}
 
 
@@ -151,7 +177,12 @@ async def test_failures_are_retried_with_backoff_and_keep_order(running: Callabl
     assert [json.loads(r.content)["type"] for r in hooks.seen] == ["message.sent"] * 5 + ["message.delivered"]
     assert len({r.content for r in hooks.seen[:5]}) == 1  # the same bytes every time
     sent, delivered = outbox.deliveries(message_id)
-    assert (sent["delivery"], sent["attempts"], sent["last_http_status"], sent["last_error"]) == ("delivered", 5, 200, None)
+    assert (sent["delivery"], sent["attempts"], sent["last_http_status"], sent["last_error"]) == (
+        "delivered",
+        5,
+        200,
+        None,
+    )
     assert (delivered["attempts"], delivered["event_type"]) == (1, "message.delivered")
 
 

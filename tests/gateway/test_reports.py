@@ -10,30 +10,44 @@ from typing import Any
 import pytest
 from twilio.request_validator import RequestValidator
 
-from gateway import reports, signing
-from gateway.dlr import Tracker, transition
-from gateway.models import Message, now_iso
-from gateway.reports import Report, ReportError
-from gateway.store import Completion, Store
+from lynsms.gateway import reports, signing
+from lynsms.gateway.dlr import Tracker, transition
+from lynsms.gateway.models import Message, now_iso
+from lynsms.gateway.reports import Report, ReportError
+from lynsms.gateway.store import Completion, Store
 
 # ---- Twilio ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("word", "status"), [
-    ("queued", None), ("accepted", None), ("sending", None), ("sent", "sent"), ("delivered", "delivered"),
-    ("read", "delivered"), ("undelivered", "undelivered"), ("failed", "failed"), ("canceled", "failed"),
-    ("something-new", None),
-])
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("queued", None),
+        ("accepted", None),
+        ("sending", None),
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+        ("read", "delivered"),
+        ("undelivered", "undelivered"),
+        ("failed", "failed"),
+        ("canceled", "failed"),
+        ("something-new", None),
+    ],
+)
 def test_twilio_callback_statuses(word: str, status: str | None) -> None:
     [report] = reports.twilio({"MessageSid": "SM1", "MessageStatus": word, "SmsStatus": word})
     assert (report.provider_message_id, report.status, report.provider_status) == ("SM1", status, word)
 
 
 def test_twilio_error_code_gets_its_catalogue_text_and_the_done_date() -> None:
-    [report] = reports.twilio({"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003",
-                               "RawDlrDoneDate": "2605121134"})
+    [report] = reports.twilio(
+        {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003", "RawDlrDoneDate": "2605121134"}
+    )
     assert (report.error_code, report.error_text, report.at) == (
-        "30003", "Unreachable destination handset", "2026-05-12T11:34:00+00:00")
+        "30003",
+        "Unreachable destination handset",
+        "2026-05-12T11:34:00+00:00",
+    )
 
 
 def test_twilio_delivered_carries_no_error_and_sms_sid_is_enough() -> None:
@@ -42,44 +56,90 @@ def test_twilio_delivered_carries_no_error_and_sms_sid_is_enough() -> None:
 
 
 def test_twilio_resource_reads_a_polled_message() -> None:
-    [report] = reports.twilio_resource({"sid": "SM3", "status": "failed", "error_code": 30001, "error_message": None,
-                                        "date_updated": "Tue, 12 May 2026 11:34:21 +0000"})
+    [report] = reports.twilio_resource(
+        {
+            "sid": "SM3",
+            "status": "failed",
+            "error_code": 30001,
+            "error_message": None,
+            "date_updated": "Tue, 12 May 2026 11:34:21 +0000",
+        }
+    )
     assert (report.status, report.error_code, report.error_text, report.at) == (
-        "failed", "30001", "Queue overflow", "2026-05-12T11:34:21+00:00")
+        "failed",
+        "30001",
+        "Queue overflow",
+        "2026-05-12T11:34:21+00:00",
+    )
 
 
 # ---- Sinch ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("word", "code", "status", "error"), [
-    ("Queued", 400, None, None), ("Dispatched", 401, "sent", None), ("Delivered", 0, "delivered", None),
-    ("Failed", 27, "undelivered", ("27", "Absent subscriber")), ("Expired", 406, "undelivered", ("406", "Internal expiry")),
-    ("Aborted", 408, "failed", ("408", "Internal reject")), ("Rejected", 55, "failed", ("55", "Operator error 55")),
-    ("Cancelled", 407, "failed", ("407", "Cancelled")),
-])
+@pytest.mark.parametrize(
+    ("word", "code", "status", "error"),
+    [
+        ("Queued", 400, None, None),
+        ("Dispatched", 401, "sent", None),
+        ("Delivered", 0, "delivered", None),
+        ("Failed", 27, "undelivered", ("27", "Absent subscriber")),
+        ("Expired", 406, "undelivered", ("406", "Internal expiry")),
+        ("Aborted", 408, "failed", ("408", "Internal reject")),
+        ("Rejected", 55, "failed", ("55", "Operator error 55")),
+        ("Cancelled", 407, "failed", ("407", "Cancelled")),
+    ],
+)
 def test_sinch_recipient_report(word: str, code: int, status: str | None, error: tuple[str, str] | None) -> None:
-    [report] = reports.sinch({"type": "recipient_delivery_report_sms", "batch_id": "B1", "recipient": "12025550143",
-                              "code": code, "status": word, "at": "2026-05-12T11:34:21.120Z"})
+    [report] = reports.sinch(
+        {
+            "type": "recipient_delivery_report_sms",
+            "batch_id": "B1",
+            "recipient": "12025550143",
+            "code": code,
+            "status": word,
+            "at": "2026-05-12T11:34:21.120Z",
+        }
+    )
     assert report.provider_message_id == "B1:+12025550143"
-    assert (report.status, (report.error_code, report.error_text) if error else (None, None)) == (status, error or (None, None))
+    assert (report.status, (report.error_code, report.error_text) if error else (None, None)) == (
+        status,
+        error or (None, None),
+    )
     assert report.at == "2026-05-12T11:34:21+00:00"
 
 
 def test_sinch_full_batch_report_names_each_recipient() -> None:
-    found = reports.sinch({"type": "delivery_report_sms", "batch_id": "B2", "total_message_count": 3, "statuses": [
-        {"code": 0, "status": "Delivered", "count": 2, "recipients": ["12025550143", "+447700900100"]},
-        {"code": 27, "status": "Failed", "count": 1, "recipients": ["4748640969"]},
-    ]})
+    found = reports.sinch(
+        {
+            "type": "delivery_report_sms",
+            "batch_id": "B2",
+            "total_message_count": 3,
+            "statuses": [
+                {"code": 0, "status": "Delivered", "count": 2, "recipients": ["12025550143", "+447700900100"]},
+                {"code": 27, "status": "Failed", "count": 1, "recipients": ["4748640969"]},
+            ],
+        }
+    )
     assert [(r.provider_message_id, r.status) for r in found] == [
-        ("B2:+12025550143", "delivered"), ("B2:+447700900100", "delivered"), ("B2:+4748640969", "undelivered")]
+        ("B2:+12025550143", "delivered"),
+        ("B2:+447700900100", "delivered"),
+        ("B2:+4748640969", "undelivered"),
+    ]
 
 
 def test_sinch_summary_applies_to_the_batch_only_when_one_status_covers_everyone() -> None:
-    whole = {"type": "delivery_report_sms", "batch_id": "B3", "total_message_count": 2,
-             "statuses": [{"code": 0, "status": "Delivered", "count": 2}]}
+    whole = {
+        "type": "delivery_report_sms",
+        "batch_id": "B3",
+        "total_message_count": 2,
+        "statuses": [{"code": 0, "status": "Delivered", "count": 2}],
+    }
     [report] = reports.sinch(whole)
     assert (report.provider_message_id, report.batch_id, report.status) == (None, "B3", "delivered")
-    mixed = {**whole, "statuses": [{"code": 0, "status": "Delivered", "count": 1}, {"code": 27, "status": "Failed", "count": 1}]}
+    mixed = {
+        **whole,
+        "statuses": [{"code": 0, "status": "Delivered", "count": 1}, {"code": 27, "status": "Failed", "count": 1}],
+    }
     assert reports.sinch(mixed) == []
 
 
@@ -87,41 +147,85 @@ def test_sinch_summary_applies_to_the_batch_only_when_one_status_covers_everyone
 
 
 def infobip_result(group: str, name: str, error: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"messageId": "msg_1", "status": {"groupName": group, "name": name}, "doneAt": "2026-05-12T11:34:21.000+0000",
-            "error": error or {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR"}}
+    return {
+        "messageId": "msg_1",
+        "status": {"groupName": group, "name": name},
+        "doneAt": "2026-05-12T11:34:21.000+0000",
+        "error": error or {"groupId": 0, "groupName": "OK", "id": 0, "name": "NO_ERROR"},
+    }
 
 
-@pytest.mark.parametrize(("group", "name", "status"), [
-    ("PENDING", "PENDING_ENROUTE", "sent"), ("DELIVERED", "DELIVERED_TO_HANDSET", "delivered"),
-    ("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", "undelivered"), ("EXPIRED", "EXPIRED_EXPIRED", "undelivered"),
-    ("UNDELIVERABLE", "UNDELIVERABLE_REJECTED_OPERATOR", "failed"), ("REJECTED", "REJECTED_DND", "failed"),
-    ("ACCEPTED", "ACCEPTED", None),
-])
+@pytest.mark.parametrize(
+    ("group", "name", "status"),
+    [
+        ("PENDING", "PENDING_ENROUTE", "sent"),
+        ("DELIVERED", "DELIVERED_TO_HANDSET", "delivered"),
+        ("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", "undelivered"),
+        ("EXPIRED", "EXPIRED_EXPIRED", "undelivered"),
+        ("UNDELIVERABLE", "UNDELIVERABLE_REJECTED_OPERATOR", "failed"),
+        ("REJECTED", "REJECTED_DND", "failed"),
+        ("ACCEPTED", "ACCEPTED", None),
+    ],
+)
 def test_infobip_status_groups(group: str, name: str, status: str | None) -> None:
     [report] = reports.infobip({"results": [infobip_result(group, name)]})
-    assert (report.provider_message_id, report.status, report.provider_status, report.error_code) == ("msg_1", status, name, None)
+    assert (report.provider_message_id, report.status, report.provider_status, report.error_code) == (
+        "msg_1",
+        status,
+        name,
+        None,
+    )
     assert report.at == "2026-05-12T11:34:21+00:00"
 
 
 def test_infobip_error_and_several_results() -> None:
-    error = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 27, "name": "EC_ABSENT_SUBSCRIBER",
-             "description": "Absent Subscriber", "permanent": False}
-    found = reports.infobip({"results": [infobip_result("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", error),
-                                         infobip_result("DELIVERED", "DELIVERED_TO_HANDSET")]})
+    error = {
+        "groupId": 1,
+        "groupName": "HANDSET_ERRORS",
+        "id": 27,
+        "name": "EC_ABSENT_SUBSCRIBER",
+        "description": "Absent Subscriber",
+        "permanent": False,
+    }
+    found = reports.infobip(
+        {
+            "results": [
+                infobip_result("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", error),
+                infobip_result("DELIVERED", "DELIVERED_TO_HANDSET"),
+            ]
+        }
+    )
     assert [(r.status, r.error_code, r.error_text) for r in found] == [
-        ("undelivered", "27", "Absent Subscriber"), ("delivered", None, None)]
+        ("undelivered", "27", "Absent Subscriber"),
+        ("delivered", None, None),
+    ]
 
 
 # ---- ClickSend --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("code", "error", "status"), [
-    ("200", "", "sent"), ("201", "", "delivered"), ("300", "16", "sent"),
-    ("301", "12", "undelivered"), ("301", "20", "undelivered"), ("301", "8", "failed"), ("301", "19", "failed"),
-])
+@pytest.mark.parametrize(
+    ("code", "error", "status"),
+    [
+        ("200", "", "sent"),
+        ("201", "", "delivered"),
+        ("300", "16", "sent"),
+        ("301", "12", "undelivered"),
+        ("301", "20", "undelivered"),
+        ("301", "8", "failed"),
+        ("301", "19", "failed"),
+    ],
+)
 def test_clicksend_receipts_pushed_as_forms(code: str, error: str, status: str) -> None:
-    form = {"message_id": "BF7AD270", "status_code": code, "status_text": "x", "error_code": error,
-            "error_text": "why" if error else "", "custom_string": "msg_1", "timestamp": "1778585661"}
+    form = {
+        "message_id": "BF7AD270",
+        "status_code": code,
+        "status_text": "x",
+        "error_code": error,
+        "error_text": "why" if error else "",
+        "custom_string": "msg_1",
+        "timestamp": "1778585661",
+    }
     [report] = reports.clicksend(form)
     assert (report.provider_message_id, report.status) == ("BF7AD270", status)
     assert report.error_code == (error or None)
@@ -129,17 +233,30 @@ def test_clicksend_receipts_pushed_as_forms(code: str, error: str, status: str) 
 
 
 def test_clicksend_polled_receipt_keeps_ints_and_lists_work() -> None:
-    receipt = {"message_id": "A", "status_code": 301, "error_code": 12, "error_text": "Absent Subscriber", "timestamp": 1}
+    receipt = {
+        "message_id": "A",
+        "status_code": 301,
+        "error_code": 12,
+        "error_text": "Absent Subscriber",
+        "timestamp": 1,
+    }
     [report] = reports.clicksend([receipt])
     assert (report.status, report.error_code, report.error_text) == ("undelivered", "12", "Absent Subscriber")
 
 
-@pytest.mark.parametrize(("provider", "body"), [
-    ("twilio", {"MessageStatus": "delivered"}), ("sinch", {"type": "recipient_delivery_report_sms"}),
-    ("sinch", {"type": "mo_text", "batch_id": "B"}), ("sinch", []), ("infobip", {"results": "no"}),
-    ("infobip", {"results": [{"status": {"groupName": "DELIVERED"}}]}), ("clicksend", {"status_code": 201}),
-    ("clicksend", "text"),
-])
+@pytest.mark.parametrize(
+    ("provider", "body"),
+    [
+        ("twilio", {"MessageStatus": "delivered"}),
+        ("sinch", {"type": "recipient_delivery_report_sms"}),
+        ("sinch", {"type": "mo_text", "batch_id": "B"}),
+        ("sinch", []),
+        ("infobip", {"results": "no"}),
+        ("infobip", {"results": [{"status": {"groupName": "DELIVERED"}}]}),
+        ("clicksend", {"status_code": 201}),
+        ("clicksend", "text"),
+    ],
+)
 def test_a_body_that_is_not_the_providers_report_is_an_error(provider: str, body: Any) -> None:
     with pytest.raises(ReportError):
         reports.PARSERS[provider](body)
@@ -176,22 +293,41 @@ def test_twilio_signature_matches_the_twilio_sdk() -> None:
 # ---- the state machine ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("current", "incoming", "new"), [
-    ("sent", "delivered", "delivered"), ("sent", "failed", "failed"), ("sent", "sent", None),
-    ("delivered", "sent", None), ("delivered", "undelivered", None), ("failed", "delivered", None),
-    ("undelivered", "delivered", None), ("sent", None, None), ("queued", "delivered", "delivered"),
-])
+@pytest.mark.parametrize(
+    ("current", "incoming", "new"),
+    [
+        ("sent", "delivered", "delivered"),
+        ("sent", "failed", "failed"),
+        ("sent", "sent", None),
+        ("delivered", "sent", None),
+        ("delivered", "undelivered", None),
+        ("failed", "delivered", None),
+        ("undelivered", "delivered", None),
+        ("sent", None, None),
+        ("queued", "delivered", "delivered"),
+    ],
+)
 def test_transition_only_moves_forward_once(current: str, incoming: str | None, new: str | None) -> None:
     assert transition(current, incoming)[0] == new
 
 
 def sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1") -> str:
     now = now_iso()
-    message = Message(id="msg_" + pmid.replace(":", "").ljust(25, "0")[:25], to="+12025550143", sender="LynSMS",
-                      body="hi", status="queued", segments=1, encoding="GSM-7", created_at=now, updated_at=now)
+    message = Message(
+        id="msg_" + pmid.replace(":", "").ljust(25, "0")[:25],
+        to="+12025550143",
+        sender="LynSMS",
+        body="hi",
+        status="queued",
+        segments=1,
+        encoding="GSM-7",
+        created_at=now,
+        updated_at=now,
+    )
     store.insert([message])
-    store.complete([Completion(message.id, (), status="sent", provider=provider, provider_message_id=pmid,
-                               cost=Decimal("0.05"))])
+    store.complete(
+        [Completion(message.id, (), status="sent", provider=provider, provider_message_id=pmid, cost=Decimal("0.05"))]
+    )
     return message.id
 
 
@@ -225,8 +361,14 @@ def test_sinch_batch_summary_reaches_every_recipient_of_the_batch() -> None:
     tracker = Tracker(store.db, park_seconds=60)
     ids = [sent_message(store, "sinch", f"BATCH:+1202555014{i}") for i in range(2)]
     other = sent_message(store, "sinch", "BATCHX:+12025550149")
-    [report] = reports.sinch({"type": "delivery_report_sms", "batch_id": "BATCH", "total_message_count": 2,
-                              "statuses": [{"code": 0, "status": "Delivered", "count": 2}]})
+    [report] = reports.sinch(
+        {
+            "type": "delivery_report_sms",
+            "batch_id": "BATCH",
+            "total_message_count": 2,
+            "statuses": [{"code": 0, "status": "Delivered", "count": 2}],
+        }
+    )
     assert tracker.apply([report], "webhook").changed == 2
     assert [m.status for m in store.get_many([*ids, other])] == ["delivered", "delivered", "sent"]
     assert json.loads(json.dumps(report.to_json()))["report_status"] == "delivered"

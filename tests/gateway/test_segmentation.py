@@ -6,7 +6,7 @@ from typing import NamedTuple
 import pytest
 import regex
 
-from gateway.segmentation import (
+from lynsms.gateway.segmentation import (
     Encoding,
     Segmentation,
     count_segments,

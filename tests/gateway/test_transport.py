@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from gateway.providers.transport import Http11Transport
+from lynsms.gateway.providers.transport import Http11Transport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
@@ -61,7 +61,7 @@ def client(timeout: float = 2.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=timeout, transport=Http11Transport(max_connections=4))
 
 
-OK = b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"sid\":\"1\"}"
+OK = b'HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{"sid":"1"}'
 
 
 async def test_sends_the_body_in_one_request_and_reuses_the_connection() -> None:
@@ -82,7 +82,9 @@ async def test_sends_the_body_in_one_request_and_reuses_the_connection() -> None
 
 
 async def test_reads_a_chunked_answer() -> None:
-    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3;x=y\r\n:1}\r\n0\r\nTrailer: t\r\n\r\n"
+    chunked = (
+        b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{"a"\r\n3;x=y\r\n:1}\r\n0\r\nTrailer: t\r\n\r\n'
+    )
     async with raw_server(answers(chunked, chunked)) as (url, connections), client() as http:
         assert (await http.get(url)).json() == {"a": 1}
         assert (await http.get(url)).json() == {"a": 1}

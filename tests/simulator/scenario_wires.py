@@ -29,13 +29,21 @@ class Wire:
     message_id: Callable[[dict[str, Any]], str]
 
     def send(
-        self, client: httpx.Client, url: str, to: str = TO, body: str = "Hello", account: str | None = None,
-        callback: str | None = None, **options: Any,
+        self,
+        client: httpx.Client,
+        url: str,
+        to: str = TO,
+        body: str = "Hello",
+        account: str | None = None,
+        callback: str | None = None,
+        **options: Any,
     ) -> httpx.Response:
         path, request = self.build(url, account or self.account, to, body, callback)
         return client.post(path, **request, **options)
 
-    def request(self, url: str, to: str = TO, body: str = "Hello", account: str | None = None) -> tuple[str, dict[str, Any]]:
+    def request(
+        self, url: str, to: str = TO, body: str = "Hello", account: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
         return self.build(url, account or self.account, to, body, None)
 
 
@@ -77,43 +85,92 @@ def _clicksend_code(response: httpx.Response) -> str:
 
 
 WIRES: dict[str, Wire] = {
-    "twilio": Wire("twilio", TWILIO_AC, TWILIO_OTHER_AC, 201, False, _twilio,
-                   lambda r: str(r.json()["code"]), lambda d: str(d["sid"])),
-    "sinch": Wire("sinch", "plan-scenario-a", "plan-scenario-b", 201, False, _sinch,
-                  lambda r: str(r.json()["code"]), lambda d: str(d["id"])),
-    "infobip": Wire("infobip", "key-scenario-a", "key-scenario-b", 200, True, _infobip,
-                    _infobip_code, lambda d: str(d["messages"][0]["messageId"])),
-    "clicksend": Wire("clicksend", "user-scenario-a", "user-scenario-b", 200, True, _clicksend,
-                      _clicksend_code, lambda d: str(d["data"]["messages"][0]["message_id"])),
+    "twilio": Wire(
+        "twilio",
+        TWILIO_AC,
+        TWILIO_OTHER_AC,
+        201,
+        False,
+        _twilio,
+        lambda r: str(r.json()["code"]),
+        lambda d: str(d["sid"]),
+    ),
+    "sinch": Wire(
+        "sinch",
+        "plan-scenario-a",
+        "plan-scenario-b",
+        201,
+        False,
+        _sinch,
+        lambda r: str(r.json()["code"]),
+        lambda d: str(d["id"]),
+    ),
+    "infobip": Wire(
+        "infobip",
+        "key-scenario-a",
+        "key-scenario-b",
+        200,
+        True,
+        _infobip,
+        _infobip_code,
+        lambda d: str(d["messages"][0]["messageId"]),
+    ),
+    "clicksend": Wire(
+        "clicksend",
+        "user-scenario-a",
+        "user-scenario-b",
+        200,
+        True,
+        _clicksend,
+        _clicksend_code,
+        lambda d: str(d["data"]["messages"][0]["message_id"]),
+    ),
 }
 
 # (HTTP status, provider code) for each scripted rejection: docs/providers/*.md.
 REJECTS: dict[str, dict[str, tuple[int, str]]] = {
     "twilio": {
-        "invalid_number": (400, "21211"), "unsubscribed": (400, "21610"), "insufficient_funds": (401, "10001"),
-        "invalid_sender": (400, "21606"), "body_too_long": (400, "21617"), "auth_failed": (401, "20003"),
+        "invalid_number": (400, "21211"),
+        "unsubscribed": (400, "21610"),
+        "insufficient_funds": (401, "10001"),
+        "invalid_sender": (400, "21606"),
+        "body_too_long": (400, "21617"),
+        "auth_failed": (401, "20003"),
     },
     "sinch": {
-        "invalid_number": (400, "syntax_invalid_parameter_format"), "unsubscribed": (403, "illegal_number_type"),
-        "insufficient_funds": (403, "blocked_account"), "invalid_sender": (400, "syntax_invalid_parameter_format"),
-        "body_too_long": (400, "syntax_constraint_violation"), "auth_failed": (401, "unauthorized"),
+        "invalid_number": (400, "syntax_invalid_parameter_format"),
+        "unsubscribed": (403, "illegal_number_type"),
+        "insufficient_funds": (403, "blocked_account"),
+        "invalid_sender": (400, "syntax_invalid_parameter_format"),
+        "body_too_long": (400, "syntax_constraint_violation"),
+        "auth_failed": (401, "unauthorized"),
     },
     "infobip": {
-        "invalid_number": (200, "REJECTED_DESTINATION"), "unsubscribed": (200, "REJECTED_DND"),
-        "insufficient_funds": (200, "REJECTED_NOT_ENOUGH_CREDITS"), "invalid_sender": (200, "REJECTED_SOURCE"),
-        "body_too_long": (200, "REJECTED_MESSAGE_TOO_LONG"), "auth_failed": (401, "E401"),
+        "invalid_number": (200, "REJECTED_DESTINATION"),
+        "unsubscribed": (200, "REJECTED_DND"),
+        "insufficient_funds": (200, "REJECTED_NOT_ENOUGH_CREDITS"),
+        "invalid_sender": (200, "REJECTED_SOURCE"),
+        "body_too_long": (200, "REJECTED_MESSAGE_TOO_LONG"),
+        "auth_failed": (401, "E401"),
     },
     "clicksend": {
-        "invalid_number": (200, "INVALID_RECIPIENT"), "unsubscribed": (200, "BLOCKED"),
-        "insufficient_funds": (200, "INSUFFICIENT_CREDIT"), "invalid_sender": (200, "INVALID_SENDER_ID"),
-        "body_too_long": (200, "MESSAGE_TOO_LONG"), "auth_failed": (401, "UNAUTHORIZED"),
+        "invalid_number": (200, "INVALID_RECIPIENT"),
+        "unsubscribed": (200, "BLOCKED"),
+        "insufficient_funds": (200, "INSUFFICIENT_CREDIT"),
+        "invalid_sender": (200, "INVALID_SENDER_ID"),
+        "body_too_long": (200, "MESSAGE_TOO_LONG"),
+        "auth_failed": (401, "UNAUTHORIZED"),
     },
 }
 
 # Provider code for scripted HTTP trouble.
 HTTP_ERRORS: dict[str, dict[int, str]] = {
     "twilio": {429: "20429", 500: "20500", 503: "20503"},
-    "sinch": {429: "too_many_requests", 500: "internal_server_error", 503: "service_unavailable"},  # docs say internal_error
+    "sinch": {
+        429: "too_many_requests",
+        500: "internal_server_error",
+        503: "service_unavailable",
+    },  # docs say internal_error
     "infobip": {429: "E429", 500: "E500", 503: "E503"},
     "clicksend": {429: "TOO_MANY_REQUESTS", 500: "INTERNAL_SERVER_ERROR", 503: "SERVICE_UNAVAILABLE"},
 }

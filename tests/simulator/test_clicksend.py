@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from simulator.engine import ACCEPT, Decision, DeliveryPlan
-from simulator.model import REJECT_REASONS, Submission
-from simulator.server import serving
+from lynsms.simulator.engine import ACCEPT, Decision, DeliveryPlan
+from lynsms.simulator.model import REJECT_REASONS, Submission
+from lynsms.simulator.server import serving
 
 AUTH = ("acme", "key-1")
 OTHER = ("rival", "key-2")
@@ -78,7 +78,11 @@ def test_send_answers_200_with_exact_types(simulator) -> None:
     before = int(time.time())
     body = send(simulator, msg(**{"from": "Acme", "custom_string": "cs-1", "source": "tests"})).json()
 
-    assert (body["http_code"], body["response_code"], body["response_msg"]) == (200, "SUCCESS", "Messages queued for delivery.")
+    assert (body["http_code"], body["response_code"], body["response_msg"]) == (
+        200,
+        "SUCCESS",
+        "Messages queued for delivery.",
+    )
     data = body["data"]
     assert list(data) == ["total_price", "total_count", "queued_count", "messages", "_currency", "blocked_count"]
     assert (data["total_price"], data["total_count"], data["queued_count"], data["blocked_count"]) == (0.0792, 1, 1, 0)
@@ -166,16 +170,16 @@ def test_a_thousand_messages_are_accepted_in_order(simulator) -> None:
 
 
 MALFORMED_SENDS: list[dict[str, Any]] = [
-        {},
-        {"messages": "x"},
-        {"messages": []},
-        {"messages": ["x"]},
-        {"messages": [msg() for _ in range(1001)]},
-        {"messages": [{"to": 12025550143, "body": "x"}]},
-        {"messages": [{"to": "+12025550143", "body": 5}]},
-        {"messages": [{"to": "+12025550143", "body": "x", "from": ["a"]}]},
-        {"messages": [{"to": "+12025550143", "body": "x", "schedule": "tomorrow"}]},
-        {"messages": [{"to": "+12025550143", "body": "x", "schedule": True}]},
+    {},
+    {"messages": "x"},
+    {"messages": []},
+    {"messages": ["x"]},
+    {"messages": [msg() for _ in range(1001)]},
+    {"messages": [{"to": 12025550143, "body": "x"}]},
+    {"messages": [{"to": "+12025550143", "body": 5}]},
+    {"messages": [{"to": "+12025550143", "body": "x", "from": ["a"]}]},
+    {"messages": [{"to": "+12025550143", "body": "x", "schedule": "tomorrow"}]},
+    {"messages": [{"to": "+12025550143", "body": "x", "schedule": True}]},
 ]
 
 
@@ -214,13 +218,22 @@ BAD_AUTH = [None, "Bearer abc", "Basic !!!notbase64", "Basic " + base64.b64encod
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("POST", SEND), ("GET", HISTORY), ("GET", RECEIPTS), ("GET", f"{RECEIPTS}/X"),
-     ("POST", RECEIPTS), ("GET", RULES), ("POST", RULES)],  # fmt: skip
+    [
+        ("POST", SEND),
+        ("GET", HISTORY),
+        ("GET", RECEIPTS),
+        ("GET", f"{RECEIPTS}/X"),
+        ("POST", RECEIPTS),
+        ("GET", RULES),
+        ("POST", RULES),
+    ],  # fmt: skip
 )
 def test_missing_or_malformed_credentials_are_401(simulator, method: str, path: str) -> None:
     for header in BAD_AUTH:
         headers = {} if header is None else {"Authorization": header}
-        response = http.request(method, simulator.url + path, headers=headers, json={"messages": [msg()], "url": "poll"})
+        response = http.request(
+            method, simulator.url + path, headers=headers, json={"messages": [msg()], "url": "poll"}
+        )
         assert assert_envelope(response, 401, "UNAUTHORIZED")["data"] is None
 
 
@@ -242,7 +255,12 @@ def test_history_is_paged_and_isolated_per_account(simulator) -> None:
     assert page["next_page_url"].startswith(simulator.url + HISTORY) and "page=2" in page["next_page_url"]
     assert [r["body"] for r in second["data"]] == ["n15", "n16"] and second["next_page_url"] is None
     row = page["data"][0]
-    assert (row["status"], row["status_code"], row["error_code"], row["_api_username"]) == ("Queued", None, None, "acme")
+    assert (row["status"], row["status_code"], row["error_code"], row["_api_username"]) == (
+        "Queued",
+        None,
+        None,
+        "acme",
+    )
     assert isinstance(row["schedule"], str) and isinstance(row["date"], int) and isinstance(row["message_parts"], int)
     assert http.get(simulator.url + HISTORY, auth=OTHER).json()["data"]["total"] == 1
 
@@ -268,7 +286,9 @@ def test_bad_history_queries_are_400(simulator, params: dict[str, str]) -> None:
 
 
 def test_receipts_are_listed_and_fetched_per_account(simulator, provider) -> None:
-    ours, theirs = (sent_messages(send(simulator, msg(custom_string="x"), auth=a))[0]["message_id"] for a in (AUTH, OTHER))
+    ours, theirs = (
+        sent_messages(send(simulator, msg(custom_string="x"), auth=a))[0]["message_id"] for a in (AUTH, OTHER)
+    )
     for message_id in (ours, theirs):
         message = provider.message(message_id)
         message.reports.append(provider.delivery_report(message, "delivered", None))
@@ -290,7 +310,11 @@ def test_a_message_without_receipt_is_404(simulator) -> None:
 
 def test_registering_a_receipt_url_answers_a_sample_receipt(simulator, provider) -> None:
     body = http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": "http://127.0.0.1:9/r"}).json()
-    assert (body["http_code"], body["response_code"], body["response_msg"]) == (200, "SUCCESS", "Receipt has been added")
+    assert (body["http_code"], body["response_code"], body["response_msg"]) == (
+        200,
+        "SUCCESS",
+        "Receipt has been added",
+    )
     assert (body["data"]["status_code"], body["data"]["message_type"]) == (201, "sms")
     assert provider._settings("acme")["receipt_url"] == "http://127.0.0.1:9/r"
     http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": "poll"}).raise_for_status()
@@ -427,15 +451,15 @@ def test_bad_bodies_get_clicksend_errors(simulator, content: bytes, content_type
 
 
 WRONG_ROUTES = [
-        ("GET", "/v3/sms/nope", 404, "NOT_FOUND"),
-        ("POST", "/v3/", 404, "NOT_FOUND"),
-        ("GET", "/v3/sms/receipts/a/b", 404, "NOT_FOUND"),
-        ("DELETE", SEND, 405, "METHOD_NOT_FOUND"),
-        ("GET", SEND, 405, "METHOD_NOT_FOUND"),
-        ("PUT", HISTORY, 405, "METHOD_NOT_FOUND"),
-        ("PATCH", RECEIPTS, 405, "METHOD_NOT_FOUND"),
-        ("POST", f"{RECEIPTS}/ABC", 405, "METHOD_NOT_FOUND"),
-        ("DELETE", RULES, 405, "METHOD_NOT_FOUND"),
+    ("GET", "/v3/sms/nope", 404, "NOT_FOUND"),
+    ("POST", "/v3/", 404, "NOT_FOUND"),
+    ("GET", "/v3/sms/receipts/a/b", 404, "NOT_FOUND"),
+    ("DELETE", SEND, 405, "METHOD_NOT_FOUND"),
+    ("GET", SEND, 405, "METHOD_NOT_FOUND"),
+    ("PUT", HISTORY, 405, "METHOD_NOT_FOUND"),
+    ("PATCH", RECEIPTS, 405, "METHOD_NOT_FOUND"),
+    ("POST", f"{RECEIPTS}/ABC", 405, "METHOD_NOT_FOUND"),
+    ("DELETE", RULES, 405, "METHOD_NOT_FOUND"),
 ]
 
 
@@ -452,6 +476,8 @@ def test_not_found_uses_clicksends_words(simulator) -> None:
 def test_the_simulator_keeps_serving_after_the_battery(simulator) -> None:
     for content in (b"{", b"\xff", b"[]", b'{"messages": 1}'):
         for path in POSTS:
-            response = http.post(simulator.url + path, auth=AUTH, content=content, headers={"Content-Type": "application/json"})
+            response = http.post(
+                simulator.url + path, auth=AUTH, content=content, headers={"Content-Type": "application/json"}
+            )
             assert response.status_code < 500 and "Traceback" not in response.text
     assert sent_messages(send(simulator, msg()))[0]["status"] == "SUCCESS"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
-from simulator import Simulator, create_app
-from simulator.model import SimMessage, Submission
-from simulator.state import Ids, Journal
+from lynsms.simulator import Simulator, create_app
+from lynsms.simulator.model import SimMessage, Submission
+from lynsms.simulator.state import Ids, Journal
 
 
 def _message(sim: Simulator, provider: str, to: str) -> SimMessage:
@@ -47,8 +47,13 @@ async def test_health_lists_the_four_providers(client: httpx.AsyncClient) -> Non
 async def test_messages_filter_by_provider_and_number_with_or_without_plus(
     sim: Simulator, client: httpx.AsyncClient
 ) -> None:
-    sim.state.add([_message(sim, "twilio", "+12025550143"), _message(sim, "sinch", "12025550143"),
-                   _message(sim, "sinch", "+447700900100")])
+    sim.state.add(
+        [
+            _message(sim, "twilio", "+12025550143"),
+            _message(sim, "sinch", "12025550143"),
+            _message(sim, "sinch", "+447700900100"),
+        ]
+    )
     by_provider = (await client.get("/_sim/messages", params={"provider": "sinch"})).json()
     assert [m["to"] for m in by_provider["messages"]] == ["12025550143", "+447700900100"]
     by_number = (await client.get("/_sim/messages", params={"to": "+12025550143"})).json()

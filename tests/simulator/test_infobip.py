@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.engine import ACCEPT
-from simulator.model import REJECT_REASONS, SimMessage, Submission
-from simulator.providers.infobip import Infobip
+from lynsms.simulator.engine import ACCEPT
+from lynsms.simulator.model import REJECT_REASONS, SimMessage, Submission
+from lynsms.simulator.providers.infobip import Infobip
 
 AUTH = {"Authorization": "App key-one"}
 OTHER = {"Authorization": "App key-two"}
@@ -39,8 +39,16 @@ def no_scripted_deliveries(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def v3(*destinations: str, text: str = "Hello", **message: Any) -> dict[str, Any]:
-    return {"messages": [{"sender": "InfoSMS", "destinations": [{"to": d} for d in destinations],
-                          "content": {"text": text}, **message}]}
+    return {
+        "messages": [
+            {
+                "sender": "InfoSMS",
+                "destinations": [{"to": d} for d in destinations],
+                "content": {"text": text},
+                **message,
+            }
+        ]
+    }
 
 
 def send(sim: Any, body: Any, headers: dict[str, str] = AUTH, path: str = "/sms/3/messages") -> httpx.Response:
@@ -95,8 +103,13 @@ def test_v3_send_answers_200_with_one_pending_entry_per_destination(simulator: A
     for entry in body["messages"]:
         assert set(entry) == {"messageId", "status", "destination", "details"}
         assert UUID.match(entry["messageId"])
-        assert entry["status"] == {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
-                                   "description": "Message sent to next instance"}
+        assert entry["status"] == {
+            "groupId": 1,
+            "groupName": "PENDING",
+            "id": 26,
+            "name": "PENDING_ACCEPTED",
+            "description": "Message sent to next instance",
+        }
         assert entry["details"] == {"messageCount": 1}
     messages = stored(simulator)
     assert {m["batch_id"] for m in messages} == {body["bulkId"]}
@@ -136,8 +149,18 @@ def test_message_count_is_the_segment_count(simulator: Any, text: str, parts: in
 
 
 def test_v2_send_answers_200_in_the_v2_shape(simulator: Any) -> None:
-    body = {"bulkId": "my-bulk", "messages": [{"from": "InfoSMS", "destinations": [{"to": "41793026727"}, {"to": "41793026834", "messageId": "m2"}],
-                                               "text": "Hi", "notifyUrl": "http://127.0.0.1:9/dlr", "callbackData": "cb"}]}
+    body = {
+        "bulkId": "my-bulk",
+        "messages": [
+            {
+                "from": "InfoSMS",
+                "destinations": [{"to": "41793026727"}, {"to": "41793026834", "messageId": "m2"}],
+                "text": "Hi",
+                "notifyUrl": "http://127.0.0.1:9/dlr",
+                "callbackData": "cb",
+            }
+        ],
+    }
     response = send(simulator, body, path="/sms/2/text/advanced")
     assert response.status_code == 200
     data = response.json()
@@ -156,8 +179,10 @@ def test_doubled_slash_paths_from_a_trailing_slash_host_are_served(simulator: An
     assert HTTP.get(simulator.url + "//sms/3/reports", headers=AUTH).status_code == 200
 
 
-@pytest.mark.parametrize("scheme", ["App key-one", "Bearer key-one", "IBSSO key-one",
-                                    "Basic " + base64.b64encode(b"key-one:secret").decode()])
+@pytest.mark.parametrize(
+    "scheme",
+    ["App key-one", "Bearer key-one", "IBSSO key-one", "Basic " + base64.b64encode(b"key-one:secret").decode()],
+)
 def test_every_infobip_auth_scheme_is_accepted_as_the_same_account(simulator: Any, scheme: str) -> None:
     assert send(simulator, v3("41793026727"), headers={"Authorization": scheme}).status_code == 200
     assert stored(simulator)[0]["account"] == "key-one"
@@ -171,7 +196,9 @@ def test_sender_is_optional(simulator: Any) -> None:
 # ---- auth and validation ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("header", [None, "", "App", "Token abc", "Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode()])
+@pytest.mark.parametrize(
+    "header", [None, "", "App", "Token abc", "Basic !!!", "Basic " + base64.b64encode(b"nocolon").decode()]
+)
 def test_missing_or_malformed_credentials_are_401(simulator: Any, header: str | None) -> None:
     headers = {} if header is None else {"Authorization": header}
     body = assert_api_error(send(simulator, v3("41793026727"), headers=headers), 401, "E401")
@@ -189,16 +216,51 @@ def test_missing_or_malformed_credentials_are_401(simulator: Any, header: str | 
         ({"messages": []}, "messages", "must not be empty"),
         ({"messages": "x"}, "messages", "must be an array"),
         ({"messages": [None]}, "messages[0]", "must not be null"),
-        ({"messages": [{"destinations": [], "content": {"text": "x"}}]}, "messages[0].destinations", "must not be empty"),
+        (
+            {"messages": [{"destinations": [], "content": {"text": "x"}}]},
+            "messages[0].destinations",
+            "must not be empty",
+        ),
         ({"messages": [{"content": {"text": "x"}}]}, "messages[0].destinations", "must not be empty"),
-        ({"messages": [{"destinations": [{"to": ""}], "content": {"text": "x"}}]}, "messages[0].destinations[0].to", "must not be blank"),
-        ({"messages": [{"destinations": [{}], "content": {"text": "x"}}]}, "messages[0].destinations[0].to", "must not be blank"),
-        ({"messages": [{"destinations": [{"to": 123}], "content": {"text": "x"}}]}, "messages[0].destinations[0].to", "must be a string"),
-        ({"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": " "}}]}, "messages[0].content.text", "must not be blank"),
+        (
+            {"messages": [{"destinations": [{"to": ""}], "content": {"text": "x"}}]},
+            "messages[0].destinations[0].to",
+            "must not be blank",
+        ),
+        (
+            {"messages": [{"destinations": [{}], "content": {"text": "x"}}]},
+            "messages[0].destinations[0].to",
+            "must not be blank",
+        ),
+        (
+            {"messages": [{"destinations": [{"to": 123}], "content": {"text": "x"}}]},
+            "messages[0].destinations[0].to",
+            "must be a string",
+        ),
+        (
+            {"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": " "}}]},
+            "messages[0].content.text",
+            "must not be blank",
+        ),
         ({"messages": [{"destinations": [{"to": "41793026727"}]}]}, "messages[0].content", "must not be null"),
-        ({"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": "x"}, "sender": 7}]}, "messages[0].sender", "must be a string"),
-        ({"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": "x"}, "webhooks": {"delivery": {"intermediateReport": "yes"}}}]},
-         "messages[0].webhooks.delivery.intermediateReport", "must be a boolean"),
+        (
+            {"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": "x"}, "sender": 7}]},
+            "messages[0].sender",
+            "must be a string",
+        ),
+        (
+            {
+                "messages": [
+                    {
+                        "destinations": [{"to": "41793026727"}],
+                        "content": {"text": "x"},
+                        "webhooks": {"delivery": {"intermediateReport": "yes"}},
+                    }
+                ]
+            },
+            "messages[0].webhooks.delivery.intermediateReport",
+            "must be a boolean",
+        ),
     ],
 )
 def test_schema_violations_are_400_e400_with_the_property(simulator: Any, body: Any, prop: str, violation: str) -> None:
@@ -209,9 +271,13 @@ def test_schema_violations_are_400_e400_with_the_property(simulator: Any, body: 
 
 
 def test_v2_violations_use_the_request_error_format(simulator: Any) -> None:
-    exception = assert_legacy(send(simulator, {"messages": [{"destinations": [{"to": ""}]}]}, path="/sms/2/text/advanced"), 400, "BAD_REQUEST")
-    assert exception["validationErrors"] == {"messages[0].text": ["must not be blank"],
-                                             "messages[0].destinations[0].to": ["must not be blank"]}
+    exception = assert_legacy(
+        send(simulator, {"messages": [{"destinations": [{"to": ""}]}]}, path="/sms/2/text/advanced"), 400, "BAD_REQUEST"
+    )
+    assert exception["validationErrors"] == {
+        "messages[0].text": ["must not be blank"],
+        "messages[0].destinations[0].to": ["must not be blank"],
+    }
 
 
 @pytest.mark.parametrize("to", ["abc", "+1", "12", "4179302672712345678", "+41 79 302 67 27"])
@@ -220,8 +286,13 @@ def test_an_unroutable_number_is_rejected_per_destination_inside_the_200(simulat
     assert response.status_code == 200
     bad, good = response.json()["messages"]
     assert bad["destination"] == to and UUID.match(bad["messageId"])
-    assert bad["status"] == {"groupId": 5, "groupName": "REJECTED", "id": 52, "name": "REJECTED_DESTINATION",
-                             "description": "Invalid destination address"}
+    assert bad["status"] == {
+        "groupId": 5,
+        "groupName": "REJECTED",
+        "id": 52,
+        "name": "REJECTED_DESTINATION",
+        "description": "Invalid destination address",
+    }
     assert good["status"]["name"] == "PENDING_ACCEPTED"
     assert [m["to"] for m in stored(simulator)] == ["41793026727"]
 
@@ -253,7 +324,10 @@ def test_scripted_auth_failure_is_a_whole_request_401(simulator: Any) -> None:
     assert response is not None and response.status_code == 401
     assert json.loads(bytes(response.body))["errorCode"] == "E401"
     legacy = infobip.reject("auth_failed", Submission(to="1", sender=None, body="b", extra={"api": "v2"}))
-    assert legacy is not None and json.loads(bytes(legacy.body))["requestError"]["serviceException"]["messageId"] == "UNAUTHORIZED"
+    assert (
+        legacy is not None
+        and json.loads(bytes(legacy.body))["requestError"]["serviceException"]["messageId"] == "UNAUTHORIZED"
+    )
 
 
 def test_http_error_429_carries_retry_after_and_the_api_error_body(simulator: Any) -> None:
@@ -274,7 +348,9 @@ def test_http_error_429_carries_retry_after_and_the_api_error_body(simulator: An
         ("enroute", 1, "PENDING_ENROUTE", 0),
     ],
 )
-def test_delivery_reports_use_infobip_status_and_error_groups(simulator: Any, status: str, group: int, name: str, error: int) -> None:
+def test_delivery_reports_use_infobip_status_and_error_groups(
+    simulator: Any, status: str, group: int, name: str, error: int
+) -> None:
     message = sent_message(simulator, webhooks={"delivery": {"url": "http://127.0.0.1:9/dlr"}, "callbackData": "cb-1"})
     report = provider(simulator).delivery_report(message, status, None)
     assert message.reports == []  # the caller appends
@@ -297,14 +373,23 @@ def test_a_scripted_error_code_is_looked_up_by_id_or_name(simulator: Any) -> Non
     message = sent_message(simulator)
     infobip = provider(simulator)
     by_id = infobip.delivery_report(message, "undelivered", "6")["error"]
-    assert by_id == {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 6, "name": "EC_ABSENT_SUBSCRIBER_SM",
-                     "description": "Absent Subscriber", "permanent": False}
+    assert by_id == {
+        "groupId": 1,
+        "groupName": "HANDSET_ERRORS",
+        "id": 6,
+        "name": "EC_ABSENT_SUBSCRIBER_SM",
+        "description": "Absent Subscriber",
+        "permanent": False,
+    }
     assert infobip.delivery_report(message, "failed", "EC_CALL_BARRED")["error"]["id"] == 13
     assert message.error_code == "13"
 
 
 def test_intermediate_reports_are_pushed_only_when_asked_and_xml_when_asked(simulator: Any) -> None:
-    hooks = {"delivery": {"url": "http://127.0.0.1:9/dlr", "intermediateReport": True}, "contentType": "application/xml"}
+    hooks = {
+        "delivery": {"url": "http://127.0.0.1:9/dlr", "intermediateReport": True},
+        "contentType": "application/xml",
+    }
     message = sent_message(simulator, webhooks=hooks)
     infobip = provider(simulator)
     callback = infobip.callback(message, infobip.delivery_report(message, "sent", None))
@@ -315,7 +400,9 @@ def test_intermediate_reports_are_pushed_only_when_asked_and_xml_when_asked(simu
 
 def test_no_callback_without_a_url(simulator: Any) -> None:
     message = sent_message(simulator)
-    assert provider(simulator).callback(message, provider(simulator).delivery_report(message, "delivered", None)) is None
+    assert (
+        provider(simulator).callback(message, provider(simulator).delivery_report(message, "delivered", None)) is None
+    )
 
 
 # ---- polling ---------------------------------------------------------------------------------------
@@ -357,7 +444,9 @@ def test_v1_reports_use_sms_count(simulator: Any) -> None:
 
 @pytest.mark.parametrize("limit", ["0", "1001", "x", "-1"])
 def test_a_bad_limit_is_400(simulator: Any, limit: str) -> None:
-    error = assert_api_error(HTTP.get(simulator.url + "/sms/3/reports", params={"limit": limit}, headers=AUTH), 400, "E400")
+    error = assert_api_error(
+        HTTP.get(simulator.url + "/sms/3/reports", params={"limit": limit}, headers=AUTH), 400, "E400"
+    )
     assert error["violations"][0]["property"] == "limit"
     assert_legacy(HTTP.get(simulator.url + "/sms/1/logs", params={"limit": limit}, headers=AUTH), 400, "BAD_REQUEST")
 
@@ -379,7 +468,9 @@ def test_logs_show_current_status_newest_first_in_both_shapes(simulator: Any) ->
     assert logs[1]["status"]["name"] == "DELIVERED_TO_HANDSET" and STAMP.match(logs[1]["doneAt"])
     assert logs[1]["content"] == {"text": "Hello"} and logs[1]["messageCount"] == 1
     v1 = HTTP.get(simulator.url + "/sms/1/logs", params={"messageId": old.id}, headers=AUTH).json()["results"]
-    assert [(log["to"], log["from"], log["text"], log["smsCount"]) for log in v1] == [("41793026727", "InfoSMS", "Hello", 1)]
+    assert [(log["to"], log["from"], log["text"], log["smsCount"]) for log in v1] == [
+        ("41793026727", "InfoSMS", "Hello", 1)
+    ]
     assert len(HTTP.get(simulator.url + "/sms/3/logs", params={"limit": 1}, headers=AUTH).json()["results"]) == 1
 
 
@@ -411,10 +502,17 @@ def _assert_provider_error(response: httpx.Response, path: str) -> None:
         (b'{"messages": "\xc3\x28"}', "application/json", 400),
         (b"messages=1", "application/x-www-form-urlencoded", 415),
         (b"hello", "text/plain", 415),
-        (b'{"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": "x"}}]}' + b" " * (2 * 1024 * 1024), "application/json", 413),
+        (
+            b'{"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": "x"}}]}'
+            + b" " * (2 * 1024 * 1024),
+            "application/json",
+            413,
+        ),
     ],
 )
-def test_unreadable_bodies_get_infobip_errors_never_a_500(simulator: Any, content: bytes, content_type: str, status: int) -> None:
+def test_unreadable_bodies_get_infobip_errors_never_a_500(
+    simulator: Any, content: bytes, content_type: str, status: int
+) -> None:
     for path in SEND_PATHS:
         response = HTTP.post(simulator.url + path, content=content, headers={**AUTH, "Content-Type": content_type})
         assert response.status_code == status
@@ -423,8 +521,14 @@ def test_unreadable_bodies_get_infobip_errors_never_a_500(simulator: Any, conten
 
 @pytest.mark.parametrize(
     "body",
-    [{"messages": "x"}, {"messages": [1]}, {"messages": [{"destinations": "x"}]}, {"messages": [{"destinations": [5]}]},
-     {"messages": [{"destinations": [{"to": ["a"]}], "text": 1, "content": 1}]}, {"bulkId": 1, "options": "x"}],
+    [
+        {"messages": "x"},
+        {"messages": [1]},
+        {"messages": [{"destinations": "x"}]},
+        {"messages": [{"destinations": [5]}]},
+        {"messages": [{"destinations": [{"to": ["a"]}], "text": 1, "content": 1}]},
+        {"bulkId": 1, "options": "x"},
+    ],
 )
 def test_wrong_types_are_400(simulator: Any, body: Any) -> None:
     for path in SEND_PATHS:
@@ -433,11 +537,21 @@ def test_wrong_types_are_400(simulator: Any, body: Any) -> None:
         _assert_provider_error(response, path)
 
 
-@pytest.mark.parametrize(("method", "path", "status"), [
-    ("GET", "/sms/3/messages", 405), ("DELETE", "/sms/2/text/advanced", 405), ("POST", "/sms/3/reports", 405),
-    ("PUT", "/sms/3/logs", 405), ("GET", "/sms/3/nothing", 404), ("POST", "/sms/9/text/advanced", 404), ("GET", "//sms/x", 404),
-])
-def test_unknown_paths_and_wrong_methods_answer_in_infobip_format(simulator: Any, method: str, path: str, status: int) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/sms/3/messages", 405),
+        ("DELETE", "/sms/2/text/advanced", 405),
+        ("POST", "/sms/3/reports", 405),
+        ("PUT", "/sms/3/logs", 405),
+        ("GET", "/sms/3/nothing", 404),
+        ("POST", "/sms/9/text/advanced", 404),
+        ("GET", "//sms/x", 404),
+    ],
+)
+def test_unknown_paths_and_wrong_methods_answer_in_infobip_format(
+    simulator: Any, method: str, path: str, status: int
+) -> None:
     response = HTTP.request(method, simulator.url + path, headers=AUTH)
     assert response.status_code == status and "Traceback" not in response.text
     assert set(response.json()) == API_ERROR_KEYS
@@ -445,13 +559,17 @@ def test_unknown_paths_and_wrong_methods_answer_in_infobip_format(simulator: Any
 
 def test_read_endpoints_survive_odd_queries(simulator: Any) -> None:
     for path in READ_PATHS:
-        response = HTTP.get(simulator.url + path, params={"bulkId": "\u00e9" * 300, "messageId": "", "limit": "5"}, headers=AUTH)
+        response = HTTP.get(
+            simulator.url + path, params={"bulkId": "\u00e9" * 300, "messageId": "", "limit": "5"}, headers=AUTH
+        )
         assert response.status_code == 200 and response.json() == {"results": []}
 
 
 def test_the_simulator_keeps_serving_after_the_battery(simulator: Any) -> None:
     for content in (b"{", b"\xff", b"[]", b"x" * (2 * 1024 * 1024)):
-        HTTP.post(simulator.url + "/sms/3/messages", content=content, headers={**AUTH, "Content-Type": "application/json"})
+        HTTP.post(
+            simulator.url + "/sms/3/messages", content=content, headers={**AUTH, "Content-Type": "application/json"}
+        )
     assert send(simulator, v3("41793026727")).status_code == 200
     assert all(e.status is not None and e.status < 500 for e in simulator.sim.state.journal)
 
@@ -461,7 +579,10 @@ def test_a_client_message_id_used_twice_in_one_request_names_only_the_first_mess
         "messages": [
             {
                 "sender": "InfoSMS",
-                "destinations": [{"to": "+12025550143", "messageId": "dup-1"}, {"to": "+12025550144", "messageId": "dup-1"}],
+                "destinations": [
+                    {"to": "+12025550143", "messageId": "dup-1"},
+                    {"to": "+12025550144", "messageId": "dup-1"},
+                ],
                 "content": {"text": "hi"},
             }
         ]

@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from simulator.server import serving
+from lynsms.simulator.server import serving
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 
@@ -82,8 +82,15 @@ def receiver(_receiver_server: Receiver) -> Receiver:
 
 
 def deliver(simulator: Any, provider: str, plan: dict[str, Any], **defaults: Any) -> None:
-    load(http, simulator.url, {"name": "dlr", "defaults": {"callback_backoff": 0.05, **defaults},
-                               "providers": {provider: [{"deliver": plan}]}})
+    load(
+        http,
+        simulator.url,
+        {
+            "name": "dlr",
+            "defaults": {"callback_backoff": 0.05, **defaults},
+            "providers": {provider: [{"deliver": plan}]},
+        },
+    )
 
 
 def test_twilio_status_callbacks_are_signed_and_validate_with_the_sdk(simulator: Any, receiver: Receiver) -> None:
@@ -96,8 +103,10 @@ def test_twilio_status_callbacks_are_signed_and_validate_with_the_sdk(simulator:
         assert validator.validate(callback, report.form(), report.headers["x-twilio-signature"])
     assert (sent.form()["MessageStatus"], final.form()["MessageStatus"]) == ("sent", "undelivered")
     assert final.form()["ErrorCode"] == "30003" and final.form()["MessageSid"] == created["sid"]
-    polled = http.get(f"{simulator.url}/2010-04-01/Accounts/{TWILIO_AC}/Messages/{created['sid']}.json",
-                      auth=(TWILIO_AC, TWILIO_TOKEN)).json()
+    polled = http.get(
+        f"{simulator.url}/2010-04-01/Accounts/{TWILIO_AC}/Messages/{created['sid']}.json",
+        auth=(TWILIO_AC, TWILIO_TOKEN),
+    ).json()
     assert (polled["status"], polled["error_code"]) == ("undelivered", 30003)
 
 
@@ -109,7 +118,10 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(simulator: 
     assert report.form()["MessageStatus"] == "delivered"
     attempts = [e for e in simulator.journal() if e["method"] == "CALLBACK"]
     assert [(e["status"], e["outcome"]["attempt"], e["outcome"]["result"]) for e in attempts] == [
-        (503, 1, "retry"), (503, 2, "retry"), (200, 3, "delivered")]
+        (503, 1, "retry"),
+        (503, 2, "retry"),
+        (200, 3, "delivered"),
+    ]
     assert attempts[0]["provider"] == "twilio" and attempts[0]["path"] == f"{receiver.url}/twilio"
     at = [datetime.fromisoformat(e["at"]).timestamp() for e in attempts]
     assert at[2] - at[1] > at[1] - at[0] >= 0.05  # exponential backoff: 0.05 s, then 0.1 s
@@ -135,8 +147,10 @@ def test_sinch_pushes_per_recipient_reports_and_serves_them(simulator: Any, rece
     assert [r.json()["status"] for r in (sent, final)] == ["Dispatched", "Delivered"]
     assert final.json()["type"] == "recipient_delivery_report_sms" and final.json()["batch_id"] == batch["id"]
     account = WIRES["sinch"].account
-    polled = http.get(f"{simulator.url}/xms/v1/{account}/batches/{batch['id']}/delivery_report/{TO.lstrip('+')}",
-                      headers={"Authorization": "Bearer 0123456789abcdef0123456789abcdef"}).json()
+    polled = http.get(
+        f"{simulator.url}/xms/v1/{account}/batches/{batch['id']}/delivery_report/{TO.lstrip('+')}",
+        headers={"Authorization": "Bearer 0123456789abcdef0123456789abcdef"},
+    ).json()
     assert (polled["status"], polled["code"]) == ("Delivered", 0)
 
 
@@ -146,14 +160,18 @@ def test_infobip_posts_the_webhook_and_serves_the_report(simulator: Any, receive
     [report] = receiver.wait(1)  # the intermediate PENDING report is pushed only on request
     [result] = report.json()["results"]
     assert (result["messageId"], result["status"]["name"]) == (sent["messages"][0]["messageId"], "EXPIRED_EXPIRED")
-    polled = http.get(f"{simulator.url}/sms/3/reports", headers={"Authorization": f"App {WIRES['infobip'].account}"}).json()
+    polled = http.get(
+        f"{simulator.url}/sms/3/reports", headers={"Authorization": f"App {WIRES['infobip'].account}"}
+    ).json()
     assert [r["status"]["groupName"] for r in polled["results"]] == ["EXPIRED"]
 
 
 def test_clicksend_posts_receipts_to_the_accounts_registered_url(simulator: Any, receiver: Receiver) -> None:
     wire = WIRES["clicksend"]
     auth = (wire.account, "clicksend-api-key")
-    http.post(f"{simulator.url}/v3/sms/receipts", json={"url": f"{receiver.url}/clicksend"}, auth=auth).raise_for_status()
+    http.post(
+        f"{simulator.url}/v3/sms/receipts", json={"url": f"{receiver.url}/clicksend"}, auth=auth
+    ).raise_for_status()
     deliver(simulator, "clicksend", {"status": "undelivered", "after": 0.1})
     message_id = wire.message_id(wire.send(http, simulator.url).json())
     sent, final = receiver.wait(2)

@@ -12,11 +12,11 @@ import httpx
 import pytest
 from scenario_wires import TWILIO_AC, WIRES, load, one_rule, outcomes
 
-from simulator import Simulator, create_app
-from simulator.engine import Facts
-from simulator.model import Submission
-from simulator.scenario import ScenarioError, parse
-from simulator.server import serving
+from lynsms.simulator import Simulator, create_app
+from lynsms.simulator.engine import Facts
+from lynsms.simulator.model import Submission
+from lynsms.simulator.scenario import ScenarioError, parse
+from lynsms.simulator.server import serving
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 twilio = WIRES["twilio"]
@@ -49,13 +49,17 @@ def codes(simulator: Any, *sends: dict[str, Any]) -> list[int]:
         ({"country": ["CA", "US"]}, {"to": "+14165550123"}, {"to": "+447700900123"}),
     ],
 )
-def test_a_rule_matches_on_the_submission(simulator: Any, match: dict[str, Any], hit: dict[str, Any], miss: dict[str, Any]) -> None:
+def test_a_rule_matches_on_the_submission(
+    simulator: Any, match: dict[str, Any], hit: dict[str, Any], miss: dict[str, Any]
+) -> None:
     load(http, simulator.url, one_rule("twilio", {"match": match, "http_error": 503}))
     assert codes(simulator, hit, miss) == [503, 201]
 
 
 def test_a_rule_matches_on_the_sender() -> None:
-    scenario = parse(json.dumps(one_rule("twilio", {"match": {"from": ["InfoSMS", "+1202*"]}, "reject": "invalid_sender"})))
+    scenario = parse(
+        json.dumps(one_rule("twilio", {"match": {"from": ["InfoSMS", "+1202*"]}, "reject": "invalid_sender"}))
+    )
     rule = scenario.rules["twilio"][0]
     assert rule.match.test(Facts.of(Submission(to="+1", sender="InfoSMS", body="")), 1)
     assert rule.match.test(Facts.of(Submission(to="+1", sender="12025550100", body="")), 1)
@@ -63,10 +67,19 @@ def test_a_rule_matches_on_the_sender() -> None:
 
 
 def test_the_first_matching_rule_wins_and_no_match_accepts(simulator: Any) -> None:
-    load(http, simulator.url, {"name": "order", "providers": {"twilio": [
-        {"match": {"to": "+44*"}, "http_error": 500},
-        {"match": {"to": "+447700900123"}, "http_error": 503},
-    ]}})
+    load(
+        http,
+        simulator.url,
+        {
+            "name": "order",
+            "providers": {
+                "twilio": [
+                    {"match": {"to": "+44*"}, "http_error": 500},
+                    {"match": {"to": "+447700900123"}, "http_error": 503},
+                ]
+            },
+        },
+    )
     assert codes(simulator, {"to": "+447700900123"}, {"to": "+12025550143"}) == [500, 201]
 
 
@@ -75,12 +88,15 @@ def test_fail_3_times_then_recover_is_one_rule_with_times(simulator: Any) -> Non
     assert codes(simulator, *[{}] * 5) == [500, 500, 500, 201, 201]
 
 
-@pytest.mark.parametrize(("calls", "expected"), [
-    (2, [201, 503, 201, 201, 201]),
-    ("2-3", [201, 503, 503, 201, 201]),
-    (">3", [201, 201, 201, 503, 503]),
-    ("<=2", [503, 503, 201, 201, 201]),
-])
+@pytest.mark.parametrize(
+    ("calls", "expected"),
+    [
+        (2, [201, 503, 201, 201, 201]),
+        ("2-3", [201, 503, 503, 201, 201]),
+        (">3", [201, 201, 201, 503, 503]),
+        ("<=2", [503, 503, 201, 201, 201]),
+    ],
+)
 def test_calls_pick_the_nth_calls_to_the_provider(simulator: Any, calls: Any, expected: list[int]) -> None:
     load(http, simulator.url, one_rule("twilio", {"match": {"calls": calls}, "http_error": 503}))
     assert codes(simulator, *[{}] * 5) == expected
@@ -93,11 +109,17 @@ def test_calls_are_counted_from_when_the_scenario_was_loaded(simulator: Any) -> 
 
 
 def test_same_seed_and_requests_give_identical_journals(simulator: Any) -> None:
-    scenario = {"name": "coin", "seed": 42, "providers": {"twilio": [
-        {"probability": 0.3, "http_error": 500},
-        {"probability": 0.5, "latency": {"uniform": [0, 0.01]}, "reject": "invalid_number"},
-        {"latency": {"lognormal": {"median": 0.002, "sigma": 1, "cap": 0.01}}},
-    ]}}
+    scenario = {
+        "name": "coin",
+        "seed": 42,
+        "providers": {
+            "twilio": [
+                {"probability": 0.3, "http_error": 500},
+                {"probability": 0.5, "latency": {"uniform": [0, 0.01]}, "reject": "invalid_number"},
+                {"latency": {"lognormal": {"median": 0.002, "sigma": 1, "cap": 0.01}}},
+            ]
+        },
+    }
     runs = []
     for _ in range(2):
         http.post(f"{simulator.url}/_sim/reset")
@@ -112,7 +134,11 @@ def test_a_different_seed_gives_a_different_sequence(simulator: Any) -> None:
     seen = []
     for seed in (1, 2):
         http.post(f"{simulator.url}/_sim/reset")
-        load(http, simulator.url, {"name": "coin", "seed": seed, "providers": {"twilio": [{"probability": 0.5, "http_error": 500}]}})
+        load(
+            http,
+            simulator.url,
+            {"name": "coin", "seed": seed, "providers": {"twilio": [{"probability": 0.5, "http_error": 500}]}},
+        )
         seen.append(codes(simulator, *[{}] * 20))
     assert seen[0] != seen[1]
 
@@ -124,7 +150,12 @@ def test_a_different_seed_gives_a_different_sequence(simulator: Any) -> None:
 def test_a_scenario_for_one_credential_never_touches_another_under_concurrency(simulator: Any, provider: str) -> None:
     wire = WIRES[provider]
     load(http, simulator.url, one_rule(provider, {"times": 10, "http_error": 503}), account=wire.account)
-    load(http, simulator.url, one_rule(provider, {"match": {"calls": "<=5"}, "reject": "auth_failed"}), account=wire.other)
+    load(
+        http,
+        simulator.url,
+        one_rule(provider, {"match": {"calls": "<=5"}, "reject": "auth_failed"}),
+        account=wire.other,
+    )
 
     def send(account: str) -> tuple[str, int]:
         return account, wire.send(http, simulator.url, account=account).status_code
@@ -144,7 +175,11 @@ def test_a_credential_scenario_wins_over_the_global_one(simulator: Any) -> None:
 
 
 def test_a_file_may_name_its_credential_per_provider(simulator: Any) -> None:
-    load(http, simulator.url, {"name": "mine", "account": {"twilio": TWILIO_AC}, "providers": {"twilio": [{"http_error": 503}]}})
+    load(
+        http,
+        simulator.url,
+        {"name": "mine", "account": {"twilio": TWILIO_AC}, "providers": {"twilio": [{"http_error": 503}]}},
+    )
     assert codes(simulator, {}, {"account": "AC" + "9" * 32}) == [503, 201]
     assert http.delete(f"{simulator.url}/_sim/scenario", params={"account": TWILIO_AC}).json()["count"] == 1
     assert codes(simulator, {}) == [201]
@@ -154,10 +189,20 @@ def test_a_file_may_name_its_credential_per_provider(simulator: Any) -> None:
 
 
 def test_get_shows_each_rules_hit_count(simulator: Any) -> None:
-    load(http, simulator.url, {"name": "counted", "seed": 9, "providers": {"twilio": [
-        {"name": "first-two", "times": 2, "http_error": 500},
-        {"name": "uk", "match": {"to": "+44*"}, "reject": "invalid_number"},
-    ]}})
+    load(
+        http,
+        simulator.url,
+        {
+            "name": "counted",
+            "seed": 9,
+            "providers": {
+                "twilio": [
+                    {"name": "first-two", "times": 2, "http_error": 500},
+                    {"name": "uk", "match": {"to": "+44*"}, "reject": "invalid_number"},
+                ]
+            },
+        },
+    )
     codes(simulator, {}, {}, {}, {"to": "+447700900123"})
     [active] = http.get(f"{simulator.url}/_sim/scenario").json()["scenarios"]
     rules = active["rules"]["twilio"]
@@ -197,6 +242,7 @@ def test_delete_unloads_the_global_scenario(simulator: Any) -> None:
 def test_a_startup_scenario_survives_reset_with_fresh_counters() -> None:
     app = create_app(sim=Simulator(seed=5), scenario=LIBRARY / "fail-3-times-then-recover.yaml")
     with serving(app) as url:
+
         def statuses(n: int) -> list[int]:
             return [twilio.send(http, url).status_code for _ in range(n)]
 
@@ -210,5 +256,7 @@ def test_a_startup_scenario_survives_reset_with_fresh_counters() -> None:
 def test_create_app_refuses_an_invalid_scenario_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: x\nprovider: {}\n")
-    with pytest.raises(ScenarioError, match=r"broken.yaml:2: provider: unknown key 'provider' \(did you mean 'providers'\?\)"):
+    with pytest.raises(
+        ScenarioError, match=r"broken.yaml:2: provider: unknown key 'provider' \(did you mean 'providers'\?\)"
+    ):
         create_app(scenario=broken)

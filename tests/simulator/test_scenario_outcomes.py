@@ -12,7 +12,7 @@ import httpx
 import pytest
 from scenario_wires import HTTP_ERRORS, REJECTS, TO, TWILIO_AC, TWILIO_TOKEN, WIRES, Wire, load, one_rule, outcomes
 
-from simulator.model import REJECT_REASONS
+from lynsms.simulator.model import REJECT_REASONS
 
 # No keep-alive: a fresh connection per request avoids delayed-ACK stalls, and a fault that kills
 # a connection can never poison the next request.
@@ -71,11 +71,15 @@ def test_infobip_sdk_sees_a_per_destination_rejection_in_a_200(simulator: Any) -
 
     script(simulator, WIRES["infobip"], {"reject": "insufficient_funds"})
     api = SmsApi(ApiClient(Configuration(host=simulator.url, api_key=WIRES["infobip"].account)))
-    message = SmsMessage(sender="InfoSMS", destinations=[SmsDestination(to=TO)],
-                         content=SmsMessageContent(SmsTextContent(text="Hello")))
+    message = SmsMessage(
+        sender="InfoSMS", destinations=[SmsDestination(to=TO)], content=SmsMessageContent(SmsTextContent(text="Hello"))
+    )
     answer = api.send_sms_messages(SmsRequest(messages=[message]))
     assert answer is not None and answer.messages is not None
-    assert (answer.messages[0].status.group_name, answer.messages[0].status.name) == ("REJECTED", "REJECTED_NOT_ENOUGH_CREDITS")
+    assert (answer.messages[0].status.group_name, answer.messages[0].status.name) == (
+        "REJECTED",
+        "REJECTED_NOT_ENOUGH_CREDITS",
+    )
 
 
 # ---- http_error --------------------------------------------------------------------------------------
@@ -102,7 +106,10 @@ def test_any_status_with_a_raw_body_is_sent_verbatim(simulator: Any, wire: Wire)
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/sms/3/messages", {"messages": [{"sender": "InfoSMS", "destinations": [{"to": TO}], "content": {"text": "Hi"}}]}),
+        (
+            "/sms/3/messages",
+            {"messages": [{"sender": "InfoSMS", "destinations": [{"to": TO}], "content": {"text": "Hi"}}]},
+        ),
         ("/sms/2/text/advanced", {"messages": [{"from": "InfoSMS", "destinations": [{"to": TO}], "text": "Hi"}]}),
     ],
 )
@@ -132,8 +139,9 @@ def test_infobip_sdk_raises_service_exception_on_a_5xx(simulator: Any) -> None:
 
     script(simulator, WIRES["infobip"], {"http_error": 503})
     api = SmsApi(ApiClient(Configuration(host=simulator.url, api_key=WIRES["infobip"].account)))
-    message = SmsMessage(sender="InfoSMS", destinations=[SmsDestination(to=TO)],
-                         content=SmsMessageContent(SmsTextContent(text="Hello")))
+    message = SmsMessage(
+        sender="InfoSMS", destinations=[SmsDestination(to=TO)], content=SmsMessageContent(SmsTextContent(text="Hello"))
+    )
     with pytest.raises(ServiceException) as raised:
         api.send_sms_messages(SmsRequest(messages=[message]))
     assert raised.value.status == 503
@@ -188,8 +196,10 @@ def test_timeout_holds_until_the_client_gives_up_while_other_requests_flow(simul
     flowing.join()
     assert time.perf_counter() - started < 5
     assert len(normal) == 5 and max(normal) < 0.4
-    held = _wait_for(lambda: next(e for e in simulator.journal() if e["outcome"].get("fault") == "timeout"),
-                     lambda e: "client_gave_up" in e["outcome"])
+    held = _wait_for(
+        lambda: next(e for e in simulator.journal() if e["outcome"].get("fault") == "timeout"),
+        lambda e: "client_gave_up" in e["outcome"],
+    )
     assert (held["status"], held["outcome"]["client_gave_up"]) == (None, True)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from simulator.matchers import differences
-from simulator.scenario import check_paths
+from lynsms.simulator.matchers import differences
+from lynsms.simulator.scenario import check_paths
 
 BROKEN = """\
 name: broken-steps
@@ -43,11 +43,15 @@ def test_steps_problems_are_reported_with_line_and_key_path(tmp_path: Path) -> N
         "8: steps[0].get: a step has one action; this one has send and get",
         "9: steps[1].name: duplicate step name 'first'",
         "10: steps[1].get: 'nope' is not an earlier step's name, a message id (msg_...) or ${steps.NAME...}",
-        ("12: steps[1].expect.json.data.id.regex: invalid regular expression /(unclosed/: "
-         "missing ), unterminated subpattern at position 0"),
+        (
+            "12: steps[1].expect.json.data.id.regex: invalid regular expression /(unclosed/: "
+            "missing ), unterminated subpattern at position 0"
+        ),
         "15: steps[2].expect.message: message cannot be expected after bulk (use messages: a list, one per recipient)",
-        ("16: steps[3].wait_for.message: step 'fanout' is a bulk, not one message: "
-         "name one message, e.g. ${steps.fanout.data.messages[0].id}"),
+        (
+            "16: steps[3].wait_for.message: step 'fanout' is a bulk, not one message: "
+            "name one message, e.g. ${steps.fanout.data.messages[0].id}"
+        ),
         "17: steps[4].get: ${steps.later.data.id} refers to step 'later', which is not an earlier named step",
         "19: steps[5].expect.status: status cannot be expected after sleep",
         "20: steps[6]: a step needs an action: send, bulk, get, wait_for or sleep",
@@ -56,8 +60,19 @@ def test_steps_problems_are_reported_with_line_and_key_path(tmp_path: Path) -> N
 
 def test_matchers_subset_any_regex_approx_length_and_equals() -> None:
     actual = {"id": "msg_1", "cost": 0.0501, "tags": ["a", "b"], "error": None, "word": "any", "n": 1}
-    assert differences({"id": {"regex": "^msg_"}, "cost": {"approx": 0.05, "tolerance": 0.001}, "error": "any",
-                        "tags": {"length": 2}, "word": {"equals": "any"}}, actual) == []
+    assert (
+        differences(
+            {
+                "id": {"regex": "^msg_"},
+                "cost": {"approx": 0.05, "tolerance": 0.001},
+                "error": "any",
+                "tags": {"length": 2},
+                "word": {"equals": "any"},
+            },
+            actual,
+        )
+        == []
+    )
     found = [str(d) for d in differences({"id": "msg_2", "tags": ["a"], "missing": "any", "n": True}, actual)]
     assert found == [
         'id: expected "msg_2", got "msg_1"',
@@ -65,4 +80,6 @@ def test_matchers_subset_any_regex_approx_length_and_equals() -> None:
         "missing: expected any value, got nothing (no such key)",
         "n: expected true, got 1",
     ]
-    assert [str(d) for d in differences({"equals": {"a": 1}}, {"a": 1, "b": 2})] == ['expected {"a": 1}, got {"a": 1, "b": 2}']
+    assert [str(d) for d in differences({"equals": {"a": 1}}, {"a": 1, "b": 2})] == [
+        'expected {"a": 1}, got {"a": 1, "b": 2}'
+    ]

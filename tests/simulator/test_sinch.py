@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from simulator.engine import ACCEPT, Decision, Engine
-from simulator.model import SimMessage, Submission
-from simulator.providers.base import Provider
+from lynsms.simulator.engine import ACCEPT, Decision, Engine
+from lynsms.simulator.model import SimMessage, Submission
+from lynsms.simulator.providers.base import Provider
 
 # One client for the module, without keep-alive: a fresh connection per request answers in ~2 ms where
 # a reused one waits ~40 ms on delayed ACKs, and a new client per request costs ~50 ms of TLS setup.
@@ -224,7 +224,15 @@ TOKEN_ERRORS: list[tuple[dict[str, Any], int, str]] = [
     ({"data": {"grant_type": "password"}, "auth": ("k", "s")}, 400, "unsupported_grant_type"),
     ({"data": {}, "auth": ("k", "s")}, 400, "invalid_request"),
     ({"json": {"grant_type": "client_credentials"}, "auth": ("k", "s")}, 400, "invalid_request"),
-    ({"content": b"grant_type=\xff", "auth": ("k", "s"), "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 400, "invalid_request"),
+    (
+        {
+            "content": b"grant_type=\xff",
+            "auth": ("k", "s"),
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+        },
+        400,
+        "invalid_request",
+    ),
 ]
 
 
@@ -237,7 +245,10 @@ def test_token_errors_use_the_oauth_format(simulator: Any) -> None:
 
 def test_issued_tokens_are_remembered_with_their_project(simulator: Any) -> None:
     value = token(simulator.url)
-    assert send(simulator.url, batch(), account="project-1", headers={"Authorization": f"Bearer {value}"}).status_code == 201
+    assert (
+        send(simulator.url, batch(), account="project-1", headers={"Authorization": f"Bearer {value}"}).status_code
+        == 201
+    )
     issued = simulator.sim.state.extra("sinch")["tokens"][value]
     assert (issued.key_id, issued.project) == ("key-id", "project-1")
     # The token is for project-1 only.
@@ -300,7 +311,11 @@ def test_list_rejects_bad_paging(simulator: Any) -> None:
 
 def test_batches_are_visible_only_under_their_account(simulator: Any) -> None:
     batch_id = sent(simulator.url)["id"]
-    for path in (f"batches/{batch_id}", f"batches/{batch_id}/delivery_report", f"batches/{batch_id}/delivery_report/{TO}"):
+    for path in (
+        f"batches/{batch_id}",
+        f"batches/{batch_id}/delivery_report",
+        f"batches/{batch_id}/delivery_report/{TO}",
+    ):
         response = get(simulator.url, path, account=OTHER)
         assert response.status_code == 404 and response.json()["code"] == "not_found", path
     assert http.delete(f"{simulator.url}/xms/v1/{OTHER}/batches/{batch_id}", headers=API_TOKEN).status_code == 404
@@ -385,7 +400,9 @@ def test_reject_renders_each_reason_as_a_whole_request_error(simulator: Any) -> 
     for reason, (status, code, text) in REJECTIONS.items():
         response = sinch(simulator).reject(reason, Submission(to=TO, sender="+12025550100", body="hi"))  # type: ignore[arg-type]
         assert response is not None
-        assert (response.status_code, json.loads(bytes(response.body))) == (status, {"code": code, "text": text}), reason
+        assert (response.status_code, json.loads(bytes(response.body))) == (status, {"code": code, "text": text}), (
+            reason
+        )
     auth = sinch(simulator).reject("auth_failed", Submission(to=TO, sender=None, body="hi"))
     assert auth is not None
     assert 'error="invalid_token"' in auth.headers["WWW-Authenticate"]
@@ -454,7 +471,11 @@ def test_delivery_report_moves_the_message_into_sinch_words(simulator: Any) -> N
         assert (message.status, message.error_code) == (words[0], str(words[1]))
         assert message.reports == []  # the caller appends
         assert report["type"] == "recipient_delivery_report_sms"
-        assert (report["batch_id"], report["recipient"], report["client_reference"]) == (body["id"], "12025550143", "ref-4")
+        assert (report["batch_id"], report["recipient"], report["client_reference"]) == (
+            body["id"],
+            "12025550143",
+            "ref-4",
+        )
         assert TIMESTAMP.fullmatch(report["at"])
         assert ("operator_status_at" in report) == (words[0] in ("Delivered", "Failed", "Expired"))
 
@@ -511,7 +532,10 @@ def test_batch_callbacks_wait_for_the_whole_batch(simulator: Any, mode: str) -> 
 
 
 def test_no_callback_without_a_mode_or_a_url(simulator: Any) -> None:
-    for fields in ({"delivery_report": "none", "callback_url": "http://127.0.0.1:9/x"}, {"delivery_report": "per_recipient"}):
+    for fields in (
+        {"delivery_report": "none", "callback_url": "http://127.0.0.1:9/x"},
+        {"delivery_report": "per_recipient"},
+    ):
         message = members(simulator, sent(simulator.url, **fields)["id"])[0]
         assert deliver(simulator, message, "delivered") is None, fields
 
@@ -588,7 +612,11 @@ def test_unknown_paths_and_wrong_methods_answer_in_sinchs_voice(simulator: Any) 
 
 
 def test_bad_input_is_journaled_and_the_simulator_keeps_serving(simulator: Any) -> None:
-    http.post(f"{simulator.url}/xms/v1/{PLAN}/batches", content=b"{", headers={**API_TOKEN, "Content-Type": "application/json"})
+    http.post(
+        f"{simulator.url}/xms/v1/{PLAN}/batches",
+        content=b"{",
+        headers={**API_TOKEN, "Content-Type": "application/json"},
+    )
     entry = simulator.journal()[-1]
     assert (entry["provider"], entry["status"], entry["outcome"]["kind"]) == ("sinch", 400, "invalid_request")
     assert send(simulator.url, batch()).status_code == 201

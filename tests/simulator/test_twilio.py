@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,8 +16,8 @@ import pytest
 from scenario_wires import REJECTS
 from twilio.request_validator import RequestValidator
 
-from simulator.engine import Decision
-from simulator.model import REJECT_REASONS, RejectReason, Submission
+from lynsms.simulator.engine import Decision
+from lynsms.simulator.model import REJECT_REASONS, RejectReason, Submission
 
 AC = "AC" + "1f" * 16
 OTHER_AC = "AC" + "2e" * 16
@@ -28,9 +28,26 @@ TO = "+12025550143"
 CALLBACK = "http://127.0.0.1:9/twilio/status?tenant=7"
 RFC2822 = re.compile(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} \+0000")
 RESOURCE_KEYS = {
-    "body", "num_segments", "direction", "from", "to", "date_updated", "price", "error_message", "uri",
-    "account_sid", "num_media", "status", "messaging_service_sid", "sid", "date_sent", "date_created",
-    "error_code", "price_unit", "api_version", "subresource_uris",
+    "body",
+    "num_segments",
+    "direction",
+    "from",
+    "to",
+    "date_updated",
+    "price",
+    "error_message",
+    "uri",
+    "account_sid",
+    "num_media",
+    "status",
+    "messaging_service_sid",
+    "sid",
+    "date_sent",
+    "date_created",
+    "error_code",
+    "price_unit",
+    "api_version",
+    "subresource_uris",
 }
 ERROR_KEYS = {"code", "message", "more_info", "status"}
 # One pooled client: httpx.get() and friends build a fresh client (and SSL context) per call.
@@ -303,13 +320,26 @@ def test_list_pages_newest_first_with_twilio_paging_keys(simulator: Any) -> None
         response = http.get(url, auth=(AC, TOKEN))
         assert response.status_code == 200
         page = response.json()
-        assert set(page) == {"messages", "first_page_uri", "next_page_uri", "previous_page_uri", "page",
-                             "page_size", "uri", "start", "end"}
+        assert set(page) == {
+            "messages",
+            "first_page_uri",
+            "next_page_uri",
+            "previous_page_uri",
+            "page",
+            "page_size",
+            "uri",
+            "start",
+            "end",
+        }
         pages.append(page)
         seen += [m["sid"] for m in page["messages"]]
         url = simulator.url + page["next_page_uri"] if page["next_page_uri"] else None
     assert seen == sids[::-1]
-    assert [(p["page"], p["start"], p["end"], len(p["messages"])) for p in pages] == [(0, 0, 1, 2), (1, 2, 3, 2), (2, 4, 4, 1)]
+    assert [(p["page"], p["start"], p["end"], len(p["messages"])) for p in pages] == [
+        (0, 0, 1, 2),
+        (1, 2, 3, 2),
+        (2, 4, 4, 1),
+    ]
     assert pages[0]["previous_page_uri"] is None
     assert pages[0]["first_page_uri"] == f"/2010-04-01/Accounts/{AC}/Messages.json?PageSize=2&Page=0"
     back = http.get(simulator.url + pages[2]["previous_page_uri"], auth=(AC, TOKEN)).json()
@@ -360,11 +390,15 @@ def test_reject_renders_each_reason_with_its_twilio_code(simulator: Any, reason:
     twilio = simulator.sim.providers["twilio"]
     response = twilio.reject(reason, Submission(to=TO, sender=SENDER, body="x"))
     status, code = REJECTIONS[reason]
-    assert_error(httpx.Response(response.status_code, content=response.body, headers=dict(response.headers)), status, code)
+    assert_error(
+        httpx.Response(response.status_code, content=response.body, headers=dict(response.headers)), status, code
+    )
 
 
 @pytest.mark.parametrize("reason", REJECT_REASONS)
-def test_a_scripted_rejection_reaches_the_wire(simulator: Any, monkeypatch: pytest.MonkeyPatch, reason: RejectReason) -> None:
+def test_a_scripted_rejection_reaches_the_wire(
+    simulator: Any, monkeypatch: pytest.MonkeyPatch, reason: RejectReason
+) -> None:
     monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(kind="reject", reason=reason))
     assert_error(send(simulator), *REJECTIONS[reason])
     assert stored_messages(simulator) == []
@@ -399,8 +433,16 @@ def test_delivery_report_moves_the_message_and_signs_the_callback(
     message = simulator.sim.state.messages[sid]
     report = twilio.delivery_report(message, scripted, code)
     assert message.reports == []  # the caller appends
-    expected = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status, "AccountSid": AC,
-                "From": SENDER, "To": TO, "ApiVersion": "2010-04-01"}
+    expected = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "AccountSid": AC,
+        "From": SENDER,
+        "To": TO,
+        "ApiVersion": "2010-04-01",
+    }
     assert {k: v for k, v in report.items() if k in expected} == expected
     assert report.get("ErrorCode") == (str(error_code) if error_code else None)
     assert ("RawDlrDoneDate" in report) == (status in ("delivered", "undelivered"))
@@ -476,15 +518,28 @@ def test_bad_input_never_breaks_any_endpoint(simulator: Any) -> None:
                 assert_twilio_voice(client.post(url, content=content, headers=headers))
         for query in ("To=%ff%fe&From=%C3", "PageSize=1e9", "Page=x", "PageToken=", "DateSent%3C=x", "%%%&&=="):
             assert_twilio_voice(client.get(f"{messages_url(simulator)}?{query}"))
-        for path in ("/2010-04-01/Accounts", f"/2010-04-01/Accounts/{AC}/Calls.json", f"/2010-04-01/Accounts/{AC}/Messages",
-                     f"/2010-04-01/Accounts/{AC}/Messages/{sid}.xml", f"/2010-04-01/Accounts/{AC}/Messages/{sid}/Media.json"):
+        for path in (
+            "/2010-04-01/Accounts",
+            f"/2010-04-01/Accounts/{AC}/Calls.json",
+            f"/2010-04-01/Accounts/{AC}/Messages",
+            f"/2010-04-01/Accounts/{AC}/Messages/{sid}.xml",
+            f"/2010-04-01/Accounts/{AC}/Messages/{sid}/Media.json",
+        ):
             assert_error(client.get(simulator.url + path), 404, 20404)
-        for method, url in (("PUT", messages_url(simulator)), ("DELETE", messages_url(simulator)),
-                            ("PATCH", message_url(simulator, sid)), ("PUT", message_url(simulator, sid))):
+        for method, url in (
+            ("PUT", messages_url(simulator)),
+            ("DELETE", messages_url(simulator)),
+            ("PATCH", message_url(simulator, sid)),
+            ("PUT", message_url(simulator, sid)),
+        ):
             assert_error(client.request(method, url), 405, 20405)
-        too_large = client.post(messages_url(simulator), content=b"a" * (2 * 1024 * 1024), headers={"Content-Type": FORM})
+        too_large = client.post(
+            messages_url(simulator), content=b"a" * (2 * 1024 * 1024), headers={"Content-Type": FORM}
+        )
         assert_error(too_large, 413, 20413)
-        assert_error(client.post(messages_url(simulator), content=b"To=%ff", headers={"Content-Type": FORM}), 400, 20400)
+        assert_error(
+            client.post(messages_url(simulator), content=b"To=%ff", headers={"Content-Type": FORM}), 400, 20400
+        )
         assert_error(client.post(messages_url(simulator), json={"To": TO}), 400, 20400)
     assert send(simulator).status_code == 201
     assert http.get(message_url(simulator, sid), auth=(AC, TOKEN)).json()["body"] == "Hello from the bench"
