@@ -14,8 +14,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from lynsms.simulator import control, inbox
+from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
-from lynsms.simulator.engine import Engine, Loaded, Scope
+from lynsms.simulator.engine import Engine, Loaded
 from lynsms.simulator.faults import Faults
 from lynsms.simulator.providers import PROVIDER_CLASSES
 from lynsms.simulator.providers.base import Provider

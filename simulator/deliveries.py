@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from lynsms.simulator.engine import DeliveryPlan
+from lynsms.simulator.decision import DeliveryPlan
 from lynsms.simulator.model import DeliveryStatus, SimMessage
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from lynsms.simulator.engine import Decision
+from lynsms.simulator.decision import Decision
 from lynsms.simulator.model import Submission
 from lynsms.simulator.state import JournalEntry
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from lynsms.simulator.engine import Decision, DeliveryPlan, Facts, Scope, number
+from lynsms.simulator.decision import Decision, DeliveryPlan, Facts, Scope, number
 from lynsms.simulator.model import ProviderName
 from lynsms.simulator.numbers import lookup
 

@@ -24,7 +24,7 @@ import phonenumbers
 import yaml
 
 from lynsms.simulator import rules as compiled
-from lynsms.simulator.engine import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
+from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
 from lynsms.simulator.model import DeliveryStatus, ProviderName
 from lynsms.simulator.rules import Defaults, Match, Rule, Scenario
 from lynsms.simulator.scenario_schema import SCHEMA, KeyPath, schema_problems

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from lynsms.simulator.engine import BODY_FAULTS
+from lynsms.simulator.decision import BODY_FAULTS
 from lynsms.simulator.scenario import SUFFIXES
 from lynsms.simulator.scenario import parse as parse_scenario
 

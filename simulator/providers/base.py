@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynsms.gateway.segmentation import segment
-from lynsms.simulator.engine import Decision
+from lynsms.simulator.decision import Decision
 from lynsms.simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
 from lynsms.simulator.state import JournalEntry
 from lynsms.simulator.wire import WireProblem

@@ -28,7 +28,7 @@ from clicksend.models import (
     ViewSpecificSmsReceipt,
 )
 
-from lynsms.simulator.engine import ACCEPT, Decision
+from lynsms.simulator.decision import ACCEPT, Decision
 
 USER, KEY = "acme-user", "API-KEY-1"
 UUID_UPPER = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")

@@ -33,7 +33,7 @@ from infobip_api_client.models import (
     SmsWebhooks,
 )
 
-from lynsms.simulator.engine import ACCEPT, Decision
+from lynsms.simulator.decision import ACCEPT, Decision
 from lynsms.simulator.model import SimMessage
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -22,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.simulator.engine import ACCEPT, Decision, DeliveryPlan, Engine
+from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan
+from lynsms.simulator.engine import Engine
 from lynsms.simulator.model import SimMessage, Submission
 from lynsms.simulator.server import ServerThread
 

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance, MessagePage
 
-from lynsms.simulator.engine import Decision
+from lynsms.simulator.decision import Decision
 from lynsms.simulator.model import REJECT_REASONS, RejectReason
 
 AC = "AC" + "5a" * 16

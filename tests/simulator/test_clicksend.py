@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from lynsms.simulator.engine import ACCEPT, Decision, DeliveryPlan
+from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan
 from lynsms.simulator.model import REJECT_REASONS, Submission
 from lynsms.simulator.server import serving
 

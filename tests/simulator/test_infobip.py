@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lynsms.simulator.engine import ACCEPT
+from lynsms.simulator.decision import ACCEPT
 from lynsms.simulator.model import REJECT_REASONS, SimMessage, Submission
 from lynsms.simulator.providers.infobip import Infobip
 

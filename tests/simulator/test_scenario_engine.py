@@ -13,7 +13,7 @@ import pytest
 from scenario_wires import TWILIO_AC, WIRES, load, one_rule, outcomes
 
 from lynsms.simulator import Simulator, create_app
-from lynsms.simulator.engine import Facts
+from lynsms.simulator.decision import Facts
 from lynsms.simulator.model import Submission
 from lynsms.simulator.scenario import ScenarioError, parse
 from lynsms.simulator.server import serving

@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from lynsms.simulator.engine import ACCEPT, Decision, Engine
+from lynsms.simulator.decision import ACCEPT, Decision
+from lynsms.simulator.engine import Engine
 from lynsms.simulator.model import SimMessage, Submission
 from lynsms.simulator.providers.base import Provider
 

@@ -16,7 +16,7 @@ import pytest
 from scenario_wires import REJECTS
 from twilio.request_validator import RequestValidator
 
-from lynsms.simulator.engine import Decision
+from lynsms.simulator.decision import Decision
 from lynsms.simulator.model import REJECT_REASONS, RejectReason, Submission
 
 AC = "AC" + "1f" * 16
