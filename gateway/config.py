@@ -49,8 +49,25 @@ _WEBHOOK_KEYS: Final = (
 )
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a config: where (``providers.twilio.price``; "" for the whole file) and what."""
+
+    source: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.path}: {self.message}" if self.path else f"{self.source}: {self.message}"
+
+
 class ConfigError(ValueError):
-    pass
+    """A config that cannot be used. ``problems`` says what is wrong, structured, so callers need
+    not parse the text; ``str(error)`` is ``"FILE: key.path: what is wrong"``."""
+
+    def __init__(self, *problems: ConfigProblem) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems: tuple[ConfigProblem, ...] = problems
 
 
 class _Yaml12Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs
@@ -154,11 +171,11 @@ def load_config(path: str | None, simulator_url: str | None = None) -> GatewayCo
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        raise ConfigError(ConfigProblem(str(path), "", f"cannot read: {exc}")) from exc
     try:
         data = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(ConfigProblem(str(path), "", f"not valid YAML: {exc}")) from exc
     return parse_config(data if data is not None else {}, simulator_url, source=str(path))
 
 
@@ -179,7 +196,7 @@ class _Parser:
         self.simulator_url = simulator_url.rstrip("/")
 
     def fail(self, where: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+        return ConfigError(ConfigProblem(self.source, where, message))
 
     def mapping(self, value: object, where: str) -> dict[Any, Any]:
         if not isinstance(value, dict):

@@ -44,7 +44,6 @@ from lynsms.gateway.models import Message
 
 log = logging.getLogger("lynsms.gateway")
 
-EVENT_TYPES: Final = ("message.sent", "message.delivered", "message.undelivered", "message.failed")
 CONCURRENCY: Final = 32  # events in flight at once (each for a different message)
 MAX_BACKOFF: Final = 3600.0
 IDLE: Final = 1.0  # longest sleep between looks at the table, should a wake-up be missed

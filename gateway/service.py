@@ -292,23 +292,13 @@ def _applied(message: Message, completion: Completion, now: str) -> Message:
     attempt_log = completion.attempts
     if completion.status is None:
         return replace(message, attempt_log=attempt_log)
-    # Spelled out rather than dataclasses.replace, which costs ~3x as much: a bulk makes 1,000.
-    return Message(
-        id=message.id,
-        to=message.to,
-        sender=message.sender,
-        body=message.body,
+    return replace(
+        message,
         status=completion.status,
-        segments=message.segments,
-        encoding=message.encoding,
-        created_at=message.created_at,
         updated_at=now,
-        reference=message.reference,
-        route_id=message.route_id,
         provider=completion.provider,
         provider_message_id=completion.provider_message_id,
         cost=completion.cost,
-        currency=message.currency,
         error=completion.error,
         sent_at=now if completion.status == "sent" else None,
         attempt_log=attempt_log,

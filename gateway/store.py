@@ -90,8 +90,10 @@ _COLUMNS = (
     "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
     "segments, encoding, error_json, created_at, sent_at, updated_at, attempts_json, seq"
 )
-# Routing events a database written before attempts_json kept as rows; moved into the row on open.
-_ROUTING_EVENTS = "('queued', 'attempt', 'sent', 'failed')"
+
+
+class StoreFormatError(RuntimeError):
+    """The database file is in a format this gateway does not read."""
 
 
 @dataclass(frozen=True)
@@ -134,27 +136,13 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(_SCHEMA)
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
-        # Databases made before messages had an api_key column get it (NULL: the global webhook).
-        if "api_key" not in columns:
-            self.db.execute("ALTER TABLE messages ADD COLUMN api_key TEXT")
-        if "attempts_json" not in columns:
-            self._move_routing_events_into_messages()
+        if not {"api_key", "attempts_json"} <= columns:
+            # Written by a pre-release gateway: say so at start-up rather than fail on the first read.
+            self.db.close()
+            raise StoreFormatError(f"{path} was written by a pre-release gateway; start with a new database file")
 
     def close(self) -> None:
         self.db.close()
-
-    def _move_routing_events_into_messages(self) -> None:
-        """A database from before ``attempts_json`` kept a message's routing history as event rows:
-        fold its attempts into the message row (routed messages had a ``queued`` event; the others
-        were rejected up front) and drop the rows now read from the message."""
-        with self._tx():
-            self.db.execute("ALTER TABLE messages ADD COLUMN attempts_json TEXT")
-            self.db.execute(
-                "UPDATE messages SET attempts_json = (SELECT json_group_array(json(detail_json)) FROM "
-                "(SELECT detail_json FROM events WHERE events.message_id = messages.id AND type = 'attempt' ORDER BY seq)) "
-                "WHERE EXISTS (SELECT 1 FROM events WHERE events.message_id = messages.id AND type = 'queued')"
-            )
-            self.db.execute(f"DELETE FROM events WHERE type IN {_ROUTING_EVENTS}")
 
     def _write(self, *statements: tuple[str, Sequence[tuple[Any, ...]]]) -> None:
         """Run each ``(sql, rows)`` for its rows, all in one transaction. A single row needs none:

@@ -200,3 +200,11 @@ def test_norway_country_code_is_a_string_not_yaml_false(tmp_path: Path) -> None:
     path = tmp_path / "no.yaml"
     path.write_text("providers: {sinch: {prices: {NO: 0.07, ON: 0.02}}}")
     assert load_config(str(path)).providers["sinch"].prices == {"NO": Decimal("0.07"), "ON": Decimal("0.02")}
+
+
+def test_config_error_lists_its_problems_with_key_paths() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"providers": {"twilio": {"price": "free"}}}, source="gw.yaml")
+    (problem,) = info.value.problems
+    assert (problem.source, problem.path) == ("gw.yaml", "providers.twilio.price")
+    assert str(info.value) == str(problem) == f"gw.yaml: providers.twilio.price: {problem.message}"
