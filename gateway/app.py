@@ -77,7 +77,7 @@ def create_app(
 
 def _real_adapters(config: GatewayConfig, transports: list[httpx.AsyncBaseTransport]) -> dict[str, ProviderAdapter]:
     # Imported here so the pure parts of the gateway load without the adapter package.
-    from lynsms.gateway.providers import build_adapter
+    from lynsms.gateway.providers.registry import build_adapter
     from lynsms.gateway.providers.transport import Http11Transport
 
     built: dict[str, ProviderAdapter] = {}

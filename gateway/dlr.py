@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
 from lynsms.gateway.models import MessageError, now_iso
-from lynsms.gateway.reports import FINAL, Report
+from lynsms.gateway.providers.reports import FINAL, Report
 
 log = logging.getLogger("lynsms.gateway")
 

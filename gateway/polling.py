@@ -18,11 +18,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Final, Protocol, runtime_checkable
+from typing import Final
 
 from lynsms.gateway.dlr import Tracker
-from lynsms.gateway.providers.base import Failed
-from lynsms.gateway.reports import FINAL, Report
+from lynsms.gateway.providers.base import Failed, ProviderAdapter
+from lynsms.gateway.providers.reports import FINAL
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -40,11 +40,6 @@ CREATE TABLE IF NOT EXISTS poll_state (
 """
 
 
-@runtime_checkable
-class Pollable(Protocol):
-    async def poll(self, provider_message_id: str) -> list[Report] | Failed: ...
-
-
 def _iso(unix: float) -> str:
     return datetime.fromtimestamp(unix, UTC).replace(microsecond=0).isoformat()
 
@@ -53,13 +48,13 @@ class Poller:
     def __init__(
         self,
         db: sqlite3.Connection,
-        adapters: Mapping[str, object],
+        adapters: Mapping[str, ProviderAdapter],
         tracker: Tracker,
         poll_after: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
-        self.adapters = {name: a for name, a in adapters.items() if isinstance(a, Pollable)}
+        self.adapters = adapters
         self.tracker = tracker
         self.poll_after = poll_after
         self.clock = clock
@@ -93,7 +88,9 @@ class Poller:
             async with gate:
                 found = await adapter.poll(provider_message_id)
             error = None
-            if isinstance(found, Failed):
+            if found is None:  # this provider cannot be asked: no news
+                pass
+            elif isinstance(found, Failed):
                 error = f"{found.reason}: {found.message}"
             else:
                 final = [r for r in found if r.status in FINAL]

@@ -27,7 +27,6 @@ from urllib.parse import parse_qsl
 import httpx
 from starlette.requests import Request
 
-from lynsms.gateway import signing
 from lynsms.gateway.config import ApiKey, GatewayConfig
 from lynsms.gateway.dlr import Tracker
 from lynsms.gateway.errors import (
@@ -39,30 +38,25 @@ from lynsms.gateway.errors import (
 )
 from lynsms.gateway.outbox import Outbox, Targets
 from lynsms.gateway.polling import Poller
-from lynsms.gateway.providers.clicksend import ClickSendAdapter
+from lynsms.gateway.providers import registry
+from lynsms.gateway.providers.base import ProviderAdapter, ReportVerifier
+from lynsms.gateway.providers.http import FORM_TYPE
+from lynsms.gateway.providers.names import PROVIDER_NAMES
+from lynsms.gateway.providers.reports import Report, ReportError
 from lynsms.gateway.providers.transport import Http11Transport
-from lynsms.gateway.reports import PARSERS, Report, ReportError
 from lynsms.gateway.store import Store
 
 log = logging.getLogger("lynsms.gateway")
 
 MAX_REPORT_BYTES: Final = 1024 * 1024
 RECONCILE_INTERVAL: Final = 0.25  # how soon a parked report follows its message's commit
-FORM: Final = "application/x-www-form-urlencoded"
-# What each provider sends: Twilio and ClickSend push forms, the others JSON (ClickSend JSON too).
-ACCEPTS: Final[dict[str, tuple[str, ...]]] = {
-    "twilio": (FORM,),
-    "sinch": ("application/json",),
-    "infobip": ("application/json",),
-    "clicksend": (FORM, "application/json"),
-}
 
 
 class Tracking:
     """Delivery-report ingestion, customer webhooks and polling for one running gateway."""
 
     def __init__(
-        self, config: GatewayConfig, store: Store, adapters: Mapping[str, object], api_keys: Sequence[ApiKey]
+        self, config: GatewayConfig, store: Store, adapters: Mapping[str, ProviderAdapter], api_keys: Sequence[ApiKey]
     ) -> None:
         self.config = config
         settings = config.webhooks
@@ -89,9 +83,9 @@ class Tracking:
         self._spawn(self._reconcile())
         if self.poller is not None:
             self._spawn(self.poller.run())
-        clicksend = self.adapters.get("clicksend")
-        if isinstance(clicksend, ClickSendAdapter) and self.config.public_url:
-            self._spawn(self._register(clicksend, f"{self.config.public_url}/api/v1/webhooks/clicksend"))
+        if self.config.public_url:
+            for name, adapter in self.adapters.items():
+                self._spawn(self._register(adapter, f"{self.config.public_url}/api/v1/webhooks/{name}"))
 
     async def stop(self) -> None:
         await self.outbox.close()
@@ -116,12 +110,13 @@ class Tracking:
             except Exception:
                 log.exception("applying parked delivery reports failed")
 
-    async def _register(self, adapter: ClickSendAdapter, url: str) -> None:
+    async def _register(self, adapter: ProviderAdapter, url: str) -> None:
         # In the background: a provider that is down must not hold up the gateway's start.
-        failed = await adapter.register_receipts(url)
+        failed = await adapter.register_report_url(url)
         if failed is not None:
             log.warning(
-                "ClickSend receipts not registered for %s (%s: %s); polling or a manual rule is needed",
+                "%s delivery reports not registered for %s (%s: %s); polling or a manual rule is needed",
+                adapter.name,
                 url,
                 failed.reason,
                 failed.message,
@@ -131,22 +126,23 @@ class Tracking:
 async def receive(request: Request) -> dict[str, Any]:
     """Parse, verify and apply one provider webhook; the ``data`` of the 200 answer."""
     provider = request.path_params["provider"]
-    if provider not in PARSERS:
-        raise NotFound(f"no such provider webhook: {provider!r} (expected one of {', '.join(PARSERS)})")
+    if provider not in PROVIDER_NAMES:
+        raise NotFound(f"no such provider webhook: {provider!r} (expected one of {', '.join(PROVIDER_NAMES)})")
+    spec = registry.provider(provider)
     tracking: Tracking = request.app.state.tracking
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media not in ACCEPTS[provider]:
+    if media not in spec.report_media_types:
         raise UnsupportedMediaType(
-            f"{provider} delivery reports are {' or '.join(ACCEPTS[provider])}, not {media or 'untyped'}"
+            f"{provider} delivery reports are {' or '.join(spec.report_media_types)}, not {media or 'untyped'}"
         )
     raw = await _read(request)
-    if media == FORM:
+    if media == FORM_TYPE:
         try:
             pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw))
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidReport(f"the {provider} report is not a UTF-8 form: {exc}") from None
-        if provider == "twilio":
-            _verify_twilio(request, tracking.config, pairs)
+        if spec.verify_report is not None:
+            _verify(request, tracking.config, spec.verify_report, pairs)
         data: Any = dict(pairs)
     else:
         try:
@@ -154,7 +150,7 @@ async def receive(request: Request) -> dict[str, Any]:
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidReport(f"the {provider} report is not JSON: {exc}") from None
     try:
-        reports: list[Report] = PARSERS[provider](data)
+        reports: list[Report] = spec.parse_reports(data)
     except ReportError as exc:
         raise InvalidReport(str(exc)) from None
     applied = tracking.tracker.apply(reports, "webhook")
@@ -171,14 +167,12 @@ async def _read(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def _verify_twilio(request: Request, config: GatewayConfig, pairs: Sequence[tuple[str, str]]) -> None:
-    provider = config.providers.get("twilio")
+def _verify(request: Request, config: GatewayConfig, verify: ReportVerifier, pairs: Sequence[tuple[str, str]]) -> None:
+    provider = config.providers.get(request.path_params["provider"])
     credentials = provider.settings.credentials if provider else {}
-    # Twilio signs with the account's auth token; the simulator, sent through an API key, with its secret.
-    tokens = [credentials[k] for k in ("auth_token", "api_key_secret") if credentials.get(k)]
-    if not tokens:
-        raise InvalidSignature("no Twilio auth token is configured, so no Twilio callback can be verified")
+    # Signed over the URL the provider was given: public_url + path + query.
     base = config.public_url or str(request.base_url).rstrip("/")
     url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if not signing.twilio_valid(tokens, url, pairs, request.headers.get("x-twilio-signature")):
-        raise InvalidSignature("the X-Twilio-Signature header is missing or does not sign this request")
+    problem = verify(credentials, url, pairs, request.headers)
+    if problem is not None:
+        raise InvalidSignature(problem)

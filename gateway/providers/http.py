@@ -49,7 +49,7 @@ import httpx
 import orjson
 
 from lynsms.gateway.providers.base import Failed, FailureKind, Outbound, ProviderSettings, SendResult
-from lynsms.gateway.reports import Report, ReportError
+from lynsms.gateway.providers.reports import Report, ReportError
 
 # Requests in flight at once for one ``send_many``: hides latency without tripping rate limits.
 CONCURRENCY: Final = 16
@@ -160,9 +160,11 @@ class Wire:
         return response
 
 
-_HEADERS: Final = {"Accept": "application/json", "User-Agent": "LynSMS-Gateway/1.0"}
-_FORM: Final = {**_HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
-_JSON: Final = {**_HEADERS, "Content-Type": "application/json"}
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
+JSON_TYPE: Final = "application/json"
+_HEADERS: Final = {"Accept": JSON_TYPE, "User-Agent": "LynSMS-Gateway/1.0"}
+_FORM: Final = {**_HEADERS, "Content-Type": FORM_TYPE}
+_JSON: Final = {**_HEADERS, "Content-Type": JSON_TYPE}
 
 
 async def exchange(
@@ -329,6 +331,14 @@ class HttpAdapter(ABC):
         """Messages with different keys never share a request (e.g. a batch-level callback URL)."""
         return None
 
+    async def poll(self, provider_message_id: str) -> list[Report] | Failed | None:
+        """A provider whose reports can be fetched overrides this (see ``fetch_reports``)."""
+        return None
+
+    async def register_report_url(self, url: str) -> Failed | None:
+        """A provider that takes no callback URL per message overrides this."""
+        return None
+
     def _split(self, messages: Sequence[Outbound]) -> list[list[int]]:
         groups: dict[Hashable, list[int]] = {}
         for i, message in enumerate(messages):
@@ -399,7 +409,7 @@ async def fetch_reports(
     parse: Callable[[Any], list[Report]],
     none_yet: tuple[int, ...] = (),
 ) -> list[Report] | Failed:
-    """GET a provider's report endpoint and read the answer with ``parse`` (``gateway.reports``).
+    """GET a provider's report endpoint and read the answer with ``parse`` (the provider module's report parser).
     An HTTP status in ``none_yet`` means "no report yet" (ClickSend answers 404 before its first)."""
     reply = await exchange(wire, url, errors, headers=headers, method="GET")
     if isinstance(reply, Failed):

@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, parse_config
 from lynsms.gateway.providers.base import Accepted, Failed, FailureKind, Outbound, SendResult
+from lynsms.gateway.providers.reports import Report
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -46,6 +47,12 @@ class FakeAdapter:
     async def send_many(self, messages: Sequence[Outbound]) -> list[SendResult]:
         self.requests.append(list(messages))
         return [self.script(m) for m in messages]
+
+    async def poll(self, provider_message_id: str) -> list[Report] | Failed | None:
+        return None  # a fake provider keeps no reports
+
+    async def register_report_url(self, url: str) -> Failed | None:
+        return None
 
 
 def failing(

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from adapter_mocks import drive, many, raises, reply, send
 
-from lynsms.gateway.providers import PROVIDERS, build_adapter, default_max_batch
 from lynsms.gateway.providers.base import Failed, FailureKind, ProviderSettings
 from lynsms.gateway.providers.http import retry_after
+from lynsms.gateway.providers.names import PROVIDER_NAMES as PROVIDERS
+from lynsms.gateway.providers.registry import build_adapter, default_max_batch
 
 every_provider = pytest.mark.parametrize("name", PROVIDERS)
 

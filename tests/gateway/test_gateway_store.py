@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
 
 from lynsms.gateway.models import Message, now_iso

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from twilio.request_validator import RequestValidator
 
-from lynsms.gateway import reports, signing
+from lynsms.gateway import signing
 from lynsms.gateway.dlr import Tracker, transition
 from lynsms.gateway.models import Message, now_iso
-from lynsms.gateway.reports import Report, ReportError
+from lynsms.gateway.providers import clicksend, infobip, registry, sinch, twilio
+from lynsms.gateway.providers.reports import Report, ReportError
 from lynsms.gateway.store import Completion, Store
 
 # ---- Twilio ------------------------------------------------------------------------------------------
@@ -35,12 +36,12 @@ from lynsms.gateway.store import Completion, Store
     ],
 )
 def test_twilio_callback_statuses(word: str, status: str | None) -> None:
-    [report] = reports.twilio({"MessageSid": "SM1", "MessageStatus": word, "SmsStatus": word})
+    [report] = twilio.parse_reports({"MessageSid": "SM1", "MessageStatus": word, "SmsStatus": word})
     assert (report.provider_message_id, report.status, report.provider_status) == ("SM1", status, word)
 
 
 def test_twilio_error_code_gets_its_catalogue_text_and_the_done_date() -> None:
-    [report] = reports.twilio(
+    [report] = twilio.parse_reports(
         {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003", "RawDlrDoneDate": "2605121134"}
     )
     assert (report.error_code, report.error_text, report.at) == (
@@ -51,12 +52,12 @@ def test_twilio_error_code_gets_its_catalogue_text_and_the_done_date() -> None:
 
 
 def test_twilio_delivered_carries_no_error_and_sms_sid_is_enough() -> None:
-    [report] = reports.twilio({"SmsSid": "SM2", "SmsStatus": "delivered", "ErrorCode": "0"})
+    [report] = twilio.parse_reports({"SmsSid": "SM2", "SmsStatus": "delivered", "ErrorCode": "0"})
     assert (report.provider_message_id, report.error_code, report.error_text) == ("SM2", None, None)
 
 
 def test_twilio_resource_reads_a_polled_message() -> None:
-    [report] = reports.twilio_resource(
+    [report] = twilio.parse_resource(
         {
             "sid": "SM3",
             "status": "failed",
@@ -90,7 +91,7 @@ def test_twilio_resource_reads_a_polled_message() -> None:
     ],
 )
 def test_sinch_recipient_report(word: str, code: int, status: str | None, error: tuple[str, str] | None) -> None:
-    [report] = reports.sinch(
+    [report] = sinch.parse_reports(
         {
             "type": "recipient_delivery_report_sms",
             "batch_id": "B1",
@@ -109,7 +110,7 @@ def test_sinch_recipient_report(word: str, code: int, status: str | None, error:
 
 
 def test_sinch_full_batch_report_names_each_recipient() -> None:
-    found = reports.sinch(
+    found = sinch.parse_reports(
         {
             "type": "delivery_report_sms",
             "batch_id": "B2",
@@ -134,13 +135,13 @@ def test_sinch_summary_applies_to_the_batch_only_when_one_status_covers_everyone
         "total_message_count": 2,
         "statuses": [{"code": 0, "status": "Delivered", "count": 2}],
     }
-    [report] = reports.sinch(whole)
+    [report] = sinch.parse_reports(whole)
     assert (report.provider_message_id, report.batch_id, report.status) == (None, "B3", "delivered")
     mixed = {
         **whole,
         "statuses": [{"code": 0, "status": "Delivered", "count": 1}, {"code": 27, "status": "Failed", "count": 1}],
     }
-    assert reports.sinch(mixed) == []
+    assert sinch.parse_reports(mixed) == []
 
 
 # ---- Infobip ----------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def infobip_result(group: str, name: str, error: dict[str, Any] | None = None) -
     ],
 )
 def test_infobip_status_groups(group: str, name: str, status: str | None) -> None:
-    [report] = reports.infobip({"results": [infobip_result(group, name)]})
+    [report] = infobip.parse_reports({"results": [infobip_result(group, name)]})
     assert (report.provider_message_id, report.status, report.provider_status, report.error_code) == (
         "msg_1",
         status,
@@ -187,7 +188,7 @@ def test_infobip_error_and_several_results() -> None:
         "description": "Absent Subscriber",
         "permanent": False,
     }
-    found = reports.infobip(
+    found = infobip.parse_reports(
         {
             "results": [
                 infobip_result("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", error),
@@ -226,7 +227,7 @@ def test_clicksend_receipts_pushed_as_forms(code: str, error: str, status: str) 
         "custom_string": "msg_1",
         "timestamp": "1778585661",
     }
-    [report] = reports.clicksend(form)
+    [report] = clicksend.parse_reports(form)
     assert (report.provider_message_id, report.status) == ("BF7AD270", status)
     assert report.error_code == (error or None)
     assert report.at == "2026-05-12T11:34:21+00:00"
@@ -240,7 +241,7 @@ def test_clicksend_polled_receipt_keeps_ints_and_lists_work() -> None:
         "error_text": "Absent Subscriber",
         "timestamp": 1,
     }
-    [report] = reports.clicksend([receipt])
+    [report] = clicksend.parse_reports([receipt])
     assert (report.status, report.error_code, report.error_text) == ("undelivered", "12", "Absent Subscriber")
 
 
@@ -259,7 +260,7 @@ def test_clicksend_polled_receipt_keeps_ints_and_lists_work() -> None:
 )
 def test_a_body_that_is_not_the_providers_report_is_an_error(provider: str, body: Any) -> None:
     with pytest.raises(ReportError):
-        reports.PARSERS[provider](body)
+        registry.provider(provider).parse_reports(body)
 
 
 # ---- signatures -------------------------------------------------------------------------------------
@@ -361,7 +362,7 @@ def test_sinch_batch_summary_reaches_every_recipient_of_the_batch() -> None:
     tracker = Tracker(store.db, park_seconds=60)
     ids = [sent_message(store, "sinch", f"BATCH:+1202555014{i}") for i in range(2)]
     other = sent_message(store, "sinch", "BATCHX:+12025550149")
-    [report] = reports.sinch(
+    [report] = sinch.parse_reports(
         {
             "type": "delivery_report_sms",
             "batch_id": "BATCH",
