@@ -59,7 +59,7 @@ class ConfigError(ValueError):
         self.problems: tuple[ConfigProblem, ...] = problems
 
 
-class _Yaml12Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs
+class _Yaml12Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false. Under YAML 1.1 the country code ``NO``
     (Norway) in a price table would load as ``False``."""
 

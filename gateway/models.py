@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
+
 Status = Literal["queued", "sent", "failed", "delivered", "undelivered"]
 STATUSES: Final[tuple[str, ...]] = ("queued", "sent", "failed", "delivered", "undelivered")
 AttemptOutcome = Literal["accepted", "retryable", "hard"]
@@ -67,10 +69,10 @@ def new_request_id() -> str:
 _last_iso: tuple[int, str] = (0, "")
 
 
-def now_iso() -> str:
+def now_iso(clock: Clock = SYSTEM_CLOCK) -> str:
     """ISO 8601, UTC, second precision: ``2026-05-12T11:34:21+00:00``."""
     global _last_iso
-    second = int(time.time())
+    second = int(clock.time())
     if second != _last_iso[0]:  # a send asks several times a second; format once per second
         _last_iso = (second, datetime.fromtimestamp(second, UTC).isoformat())
     return _last_iso[1]

@@ -18,6 +18,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.config import GatewayConfig
 from lynsms.gateway.models import Attempt, Message, MessageError, new_message_id, now_iso
 from lynsms.gateway.pricing import CURRENCY, PriceTable, country_of
@@ -48,7 +49,9 @@ class Gateway:
         store: Store,
         adapters: Mapping[str, ProviderAdapter],
         breaker: CircuitBreaker,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.clock = clock
         self.config = config
         self.store = store
         self.adapters = adapters
@@ -135,7 +138,7 @@ class Gateway:
         }
 
     def _new(self, to: str, request: SendRequest | BulkRequest, seg: Segmentation) -> Message:
-        now = now_iso()
+        now = now_iso(self.clock)
         return Message(
             id=new_message_id(),
             to=to,
@@ -266,13 +269,13 @@ class Gateway:
         adapter = self.adapters[provider]
         size = max(1, adapter.max_batch)
         if len(outbound) == 1:  # a single send: no semaphore, no extra task
-            return await _timed(provider, lambda: _as_list(adapter.send(outbound[0])), 1)
+            return await _timed(self.clock, provider, lambda: _as_list(adapter.send(outbound[0])), 1)
         if size == 1:
             limit = asyncio.Semaphore(SINGLE_CONCURRENCY)
 
             async def one(message: Outbound) -> list[_Result]:
                 async with limit:
-                    return await _timed(provider, lambda: _as_list(adapter.send(message)), 1)
+                    return await _timed(self.clock, provider, lambda: _as_list(adapter.send(message)), 1)
 
             batches = await asyncio.gather(*(one(m) for m in outbound))
         else:
@@ -280,7 +283,7 @@ class Gateway:
 
             async def many(chunk: Sequence[Outbound]) -> list[_Result]:
                 async with limit:
-                    return await _timed(provider, lambda: adapter.send_many(chunk), len(chunk))
+                    return await _timed(self.clock, provider, lambda: adapter.send_many(chunk), len(chunk))
 
             chunks = [outbound[i : i + size] for i in range(0, len(outbound), size)]
             batches = await asyncio.gather(*(many(c) for c in chunks))
@@ -309,11 +312,13 @@ async def _as_list(result: Awaitable[SendResult]) -> list[SendResult]:
     return [await result]
 
 
-async def _timed(provider: str, call: Callable[[], Awaitable[list[SendResult]]], expected: int) -> list[_Result]:
+async def _timed(
+    clock: Clock, provider: str, call: Callable[[], Awaitable[list[SendResult]]], expected: int
+) -> list[_Result]:
     """Run one provider request; an adapter that raises or miscounts counts as a retryable failure,
     so a bug in one adapter moves traffic to the next provider instead of failing the request."""
-    at = now_iso()
-    started = time.perf_counter()
+    at = now_iso(clock)
+    started = time.perf_counter()  # the request's real duration, whatever the clock says
     try:
         results: list[SendResult] = list(await call())
         if len(results) != expected:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes
 
+from lynsms.clock import ManualClock
 from lynsms.gateway.routing import CircuitBreaker, compute_chain
 
 CHAIN = ("twilio", "sinch", "infobip", "clicksend")
@@ -137,7 +138,7 @@ def test_breaker_rejects_nonsense_settings() -> None:
 
 
 def test_gateway_skips_a_dead_provider_after_the_threshold_then_probes_it() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     fakes: dict[str, FakeAdapter] = make_fakes()
     fakes["twilio"].script = failing("retryable", "timeout")
     config = make_config(breaker={"failure_threshold": 3, "cooldown_seconds": 30})

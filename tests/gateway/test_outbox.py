@@ -1,4 +1,4 @@
-"""The webhook outbox: filled by triggers on every status change, drained in order, retried, given up."""
+"""The webhook outbox: filled by the store with every status change, drained in order, retried, given up."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import pytest
 
 from lynsms.gateway import signing
 from lynsms.gateway.config import ApiKey, WebhookSettings
+from lynsms.gateway.delivery.outbox import Outbox, Targets
 from lynsms.gateway.models import Message, MessageError, now_iso
-from lynsms.gateway.outbox import Outbox, Targets
 from lynsms.gateway.store import Completion, Store
 
 KEYS = (
@@ -78,7 +78,10 @@ def send(store: Store, message_id: str) -> None:
 
 
 def report(store: Store, message_id: str, status: str) -> None:
-    store.db.execute("UPDATE messages SET status=? WHERE id=?", (status, message_id))
+    """Move the message as a delivery report does (a no-op when it already has ``status``)."""
+    (current,) = store.db.execute("SELECT status FROM messages WHERE id=?", (message_id,)).fetchone()
+    if current != status:
+        store.reports.move(message_id, current, status, None, None, now_iso())
 
 
 async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -94,7 +97,7 @@ async def running() -> AsyncIterator[Callable[..., Any]]:
 
     def start(store: Store, hooks: Hooks, settings: WebhookSettings = FAST, keys: tuple[ApiKey, ...] = KEYS) -> Outbox:
         client = httpx.AsyncClient(transport=httpx.MockTransport(hooks.handler))
-        outbox = Outbox(store.db, Targets(settings, keys), settings, store.get, client)
+        outbox = Outbox(store, Targets(settings, keys), settings, client)
         started.append((outbox, asyncio.create_task(outbox.run()), client))
         return outbox
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from twilio.request_validator import RequestValidator
 
+from lynsms.clock import ManualClock
 from lynsms.gateway import signing
-from lynsms.gateway.dlr import Tracker, transition
+from lynsms.gateway.delivery.status import ReportApplier, transition
 from lynsms.gateway.models import Message, now_iso
 from lynsms.gateway.providers import clicksend, infobip, registry, sinch, twilio
 from lynsms.gateway.providers.reports import Report, ReportError
@@ -334,8 +335,8 @@ def sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1") -> s
 
 def test_tracker_applies_records_and_parks() -> None:
     store = Store()
-    clock = [1000.0]
-    tracker = Tracker(store.db, park_seconds=60, clock=lambda: clock[0])
+    clock = ManualClock()
+    tracker = ReportApplier(store, park_seconds=60, clock=clock)
     message_id = sent_message(store)
     undelivered = Report("twilio", "SM1", "undelivered", "undelivered", "30003", "Unreachable destination handset")
     late = Report("twilio", "SM1", "sent", "sent")
@@ -352,14 +353,14 @@ def test_tracker_applies_records_and_parks() -> None:
     assert (store.get(later_id) or message).status == "delivered"
     tracker.apply([Report("twilio", "SM-never", "delivered", "delivered")], "webhook")
     assert tracker.reconcile() == 1
-    clock[0] += 61
+    clock.advance(61)
     assert tracker.reconcile() == 0
     assert store.db.execute("SELECT COUNT(*) FROM parked_reports").fetchone()[0] == 0
 
 
 def test_sinch_batch_summary_reaches_every_recipient_of_the_batch() -> None:
     store = Store()
-    tracker = Tracker(store.db, park_seconds=60)
+    tracker = ReportApplier(store, park_seconds=60)
     ids = [sent_message(store, "sinch", f"BATCH:+1202555014{i}") for i in range(2)]
     other = sent_message(store, "sinch", "BATCHX:+12025550149")
     [report] = sinch.parse_reports(
