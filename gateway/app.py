@@ -37,8 +37,8 @@ def create_app(
 ) -> Starlette:
     """The gateway. ``adapters`` replaces the real provider adapters (tests); ``clock`` is what the
     gateway reads and waits on (timestamps, circuit-breaker cool-downs, webhook back-off, polling,
-    parked-report expiry; provider HTTP timeouts stay real); ``environ`` is where
-    ``LYNSMS_API_KEY`` is read from."""
+    parked-report expiry; provider HTTP timeouts stay real); ``environ`` is where ``LYNSMS_API_KEY``
+    and the proxy variables (``HTTPS_PROXY``...) are read from."""
     config = config or default_config()
     api_keys = effective_api_keys(config, environ)
     if not api_keys:
@@ -50,7 +50,7 @@ def create_app(
         transports: list[httpx.AsyncBaseTransport] = []
         tracking: Tracking | None = None
         try:
-            chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports)
+            chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports, environ)
             # Before recovery: messages it fails are announced to the customer like any other change.
             tracking = app.state.tracking = Tracking(config, store, chosen, api_keys, clock)
             interrupted = store.recover_interrupted()
@@ -77,17 +77,20 @@ def create_app(
     return app
 
 
-def _real_adapters(config: GatewayConfig, transports: list[httpx.AsyncBaseTransport]) -> dict[str, ProviderAdapter]:
+def _real_adapters(
+    config: GatewayConfig, transports: list[httpx.AsyncBaseTransport], environ: Mapping[str, str]
+) -> dict[str, ProviderAdapter]:
     # Imported here so the pure parts of the gateway load without the adapter package.
     from lynsms.gateway.providers.registry import build_adapter
-    from lynsms.gateway.providers.transport import Http11Transport
+    from lynsms.gateway.providers.transport import for_provider
 
     built: dict[str, ProviderAdapter] = {}
     for name, provider in config.providers.items():
         # One connection pool per provider: a slow provider cannot starve the others' connections.
         # Http11Transport rather than httpx's default: about a third of the CPU per request, and
-        # no per-request scan of the pool (see its module docstring).
-        transport = Http11Transport(max_connections=64)
+        # no per-request scan of the pool; httpx's own only where a proxy is configured (see
+        # providers/transport.py).
+        transport = for_provider(provider.settings.base_url, environ)
         transports.append(transport)
         built[name] = build_adapter(provider.settings, transport)
     return built
