@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from adapter_mocks import BASE, basic, body_json, drive, in_turn, many, outbound, reply, send
 
 from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
+from tests.gateway.adapter_mocks import BASE, basic, body_json, drive, in_turn, many, outbound, reply, send
 
 AUTH = basic("alice", "cs-key")
 RECEIPTS = "https://gw.test/api/v1/webhooks/clicksend"

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from adapter_mocks import drive, many, raises, reply, send
 
 from lynsms.gateway.providers.base import Failed, FailureKind, ProviderSettings
 from lynsms.gateway.providers.http import retry_after
 from lynsms.gateway.providers.names import PROVIDER_NAMES as PROVIDERS
 from lynsms.gateway.providers.registry import build_adapter, default_max_batch
+from tests.gateway.adapter_mocks import drive, many, raises, reply, send
 
 every_provider = pytest.mark.parametrize("name", PROVIDERS)
 

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
-from adapter_mocks import outbound as mock_outbound
 
 from lynsms.gateway.providers import registry
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
@@ -21,6 +20,7 @@ from lynsms.gateway.providers.clicksend import ClickSendAdapter
 from lynsms.gateway.providers.names import PROVIDER_NAMES as PROVIDERS
 from lynsms.gateway.providers.registry import build_adapter
 from lynsms.gateway.providers.sinch import recipient_message_id
+from tests.gateway.adapter_mocks import outbound as mock_outbound
 
 if TYPE_CHECKING:
     from tests.conftest import RunningSimulator

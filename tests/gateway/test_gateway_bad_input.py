@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import API_KEY, BULK, SEND, Client, FakeAdapter, total_sent
+
+from tests.gateway.helpers import API_KEY, BULK, SEND, Client, FakeAdapter, total_sent
 
 JSON = {"Content-Type": "application/json"}
 SEND_URL = "/api/v1/messages/send"

@@ -8,11 +8,11 @@ from typing import Any
 
 import openapi_spec_validator
 import pytest
-from conftest import SEND, Client
 from starlette.routing import Route
 
 from lynsms.gateway import api
 from lynsms.gateway.errors import ERROR_STATUS
+from tests.gateway.helpers import SEND, Client
 
 
 def resolve(doc: dict[str, Any], ref: str) -> Any:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes
 
 from lynsms.clock import ManualClock
 from lynsms.gateway.routing import CircuitBreaker, compute_chain
+from tests.gateway.helpers import SEND, FakeAdapter, failing, make_client, make_config, make_fakes
 
 CHAIN = ("twilio", "sinch", "infobip", "clicksend")
 

@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
 
 from lynsms.gateway.models import Message, now_iso
 from lynsms.gateway.providers.base import Outbound, SendResult
 from lynsms.gateway.store import Store, StoreFormatError
+from tests.gateway.helpers import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
 
 URL = "/api/v1/messages/send"
 
