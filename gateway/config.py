@@ -334,9 +334,7 @@ class _Parser:
         keys: list[ApiKey] = []
         for i, item in enumerate(value):
             where = f"api_keys[{i}]"
-            if isinstance(item, str):
-                item = {"key": item}
-            spec = self.mapping(item, where)
+            spec = self.mapping({"key": item} if isinstance(item, str) else item, where)
             self.known_keys(spec, where, {"key", "name", "webhook_url", "webhook_secret"})
             key = self.string(spec.get("key"), f"{where}.key")
             if any(ch.isspace() for ch in key):

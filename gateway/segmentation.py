@@ -178,5 +178,5 @@ def segment(body: str) -> Segmentation:
         if units <= UCS2_SINGLE:
             return Segmentation(encoding, 1, (body,), units)
         ends = _ucs2_part_ends(body, units)
-    parts = tuple(body[start:end] for start, end in zip([0, *ends], ends))
+    parts = tuple(body[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True))
     return Segmentation(encoding, len(parts), parts, units)

@@ -190,11 +190,11 @@ class Gateway:
                 completions.append(completion)
             now = self.store.complete(completions)
             for message, completion in zip(pending, completions, strict=True):
-                message = _applied(message, completion, now)
+                updated = _applied(message, completion, now)
                 if completion.status is None:
-                    still_pending.append(message)
+                    still_pending.append(updated)
                 else:
-                    routed[message.id] = message
+                    routed[updated.id] = updated
             pending = still_pending
             if not pending:
                 return routed

@@ -211,8 +211,8 @@ def parse_reports(data: Any) -> list[reports.Report]:
     if not isinstance(results, list):
         raise reports.ReportError("an Infobip delivery report needs a 'results' list")
     found: list[reports.Report] = []
-    for entry in results:
-        entry = reports.mapping(entry, "an Infobip report result")
+    for raw in results:
+        entry = reports.mapping(raw, "an Infobip report result")
         status_json = reports.mapping(entry.get("status"), "an Infobip report's 'status'")
         group = reports.text(status_json, "groupName") or ""
         name = reports.text(status_json, "name") or group

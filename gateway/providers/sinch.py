@@ -267,8 +267,8 @@ def parse_reports(data: Any) -> list[reports.Report]:
     if not isinstance(statuses, list):
         raise reports.ReportError("a Sinch batch report needs a 'statuses' list")
     found: list[reports.Report] = []
-    for entry in statuses:
-        entry = reports.mapping(entry, "a Sinch batch report status")
+    for raw in statuses:
+        entry = reports.mapping(raw, "a Sinch batch report status")
         word = reports.required(entry, "status", "Sinch")
         recipients = entry.get("recipients")
         if isinstance(recipients, list) and recipients:

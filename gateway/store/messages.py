@@ -105,7 +105,8 @@ class Store:
         self._write(
             (
                 "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
-                "error_code, error_json, created_at, updated_at, api_key, attempts_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "error_code, error_json, created_at, updated_at, api_key, attempts_json) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         m.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -197,7 +198,7 @@ def test_bad_request_is_a_4xx_envelope_and_nothing_is_stored_or_sent(
 
 
 def test_lying_content_length_cannot_smuggle_a_large_body(client: Client, fakes: dict[str, FakeAdapter]) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(6):
             yield b" " * (1024 * 1024)
 

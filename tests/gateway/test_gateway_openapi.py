@@ -96,7 +96,5 @@ def test_message_schema_lists_every_field_the_api_returns(client: Client, doc: d
 
 def test_docs_error_table_matches_the_code() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text(encoding="utf-8")
-    documented = dict(
-        (code, int(status)) for code, status in re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", text, flags=re.M)
-    )
+    documented = {code: int(status) for code, status in re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", text, flags=re.M)}
     assert documented == ERROR_STATUS

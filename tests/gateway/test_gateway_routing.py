@@ -133,7 +133,7 @@ def test_snapshot_reports_time_until_the_probe() -> None:
 
 
 def test_breaker_rejects_nonsense_settings() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="failure_threshold must be >= 1"):
         CircuitBreaker(failure_threshold=0)
 
 

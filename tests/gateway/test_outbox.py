@@ -169,7 +169,7 @@ def test_target_resolution() -> None:
 
 
 async def test_failures_are_retried_with_backoff_and_keep_order(running: Callable[..., Outbox]) -> None:
-    failures = [httpx.ConnectError("refused"), 500, httpx.ReadTimeout("slow"), 429]
+    failures: list[int | Exception] = [httpx.ConnectError("refused"), 500, httpx.ReadTimeout("slow"), 429]
     store, hooks = Store(), Hooks(script=lambda n: failures[n - 1] if n <= len(failures) else 200)
     outbox = running(store, hooks)
     message_id = new_message(store, 1)
