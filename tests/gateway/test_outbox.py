@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from lynsms.clock import SYSTEM_CLOCK, Clock, ManualClock
 from lynsms.gateway import signing
 from lynsms.gateway.config import ApiKey, WebhookSettings
 from lynsms.gateway.delivery.outbox import Outbox, Targets
@@ -84,6 +85,14 @@ def report(store: Store, message_id: str, status: str) -> None:
         store.reports.move(message_id, current, status, None, None, now_iso())
 
 
+async def advance(clock: ManualClock, seconds: float, step: float = 0.5) -> None:
+    """Move the gateway's clock on in steps, letting the outbox act at each (as time would)."""
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        for _ in range(10):
+            await asyncio.sleep(0)
+
+
 async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
@@ -95,9 +104,15 @@ async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
 async def running() -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[Outbox, asyncio.Task[None], httpx.AsyncClient]] = []
 
-    def start(store: Store, hooks: Hooks, settings: WebhookSettings = FAST, keys: tuple[ApiKey, ...] = KEYS) -> Outbox:
+    def start(
+        store: Store,
+        hooks: Hooks,
+        settings: WebhookSettings = FAST,
+        keys: tuple[ApiKey, ...] = KEYS,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Outbox:
         client = httpx.AsyncClient(transport=httpx.MockTransport(hooks.handler))
-        outbox = Outbox(store, Targets(settings, keys), settings, client)
+        outbox = Outbox(store, Targets(settings, keys), settings, client, clock)
         started.append((outbox, asyncio.create_task(outbox.run()), client))
         return outbox
 
@@ -189,11 +204,28 @@ async def test_failures_are_retried_with_backoff_and_keep_order(running: Callabl
     assert (delivered["attempts"], delivered["event_type"]) == (1, "message.delivered")
 
 
+async def test_a_retry_waits_out_its_backoff_on_the_gateway_clock(running: Callable[..., Outbox]) -> None:
+    clock = ManualClock()
+    store, hooks = Store(clock=clock), Hooks(script=lambda n: 500 if n == 1 else 204)
+    settings = WebhookSettings(url="http://hooks.test/x", retry_seconds=10, max_age_seconds=3600)
+    outbox = running(store, hooks, settings, clock=clock)
+    send(store, new_message(store, 1))
+    await until(lambda: len(hooks.seen) == 1)
+    await advance(clock, 7.5)  # the first back-off is 8 to 10 s (10 s less up to 20% jitter)
+    assert len(hooks.seen) == 1
+    await advance(clock, 3)
+    await until(lambda: outbox.counts() == {"delivered": 1})
+    assert len(hooks.seen) == 2
+
+
 async def test_an_event_is_given_up_after_the_horizon_and_the_next_one_goes(running: Callable[..., Outbox]) -> None:
-    store, hooks = Store(), Hooks(script=lambda n: 503)
-    outbox = running(store, hooks, WebhookSettings(url="http://hooks.test/x", retry_seconds=0.02, max_age_seconds=0.15))
+    clock = ManualClock()
+    store, hooks = Store(clock=clock), Hooks(script=lambda n: 503)
+    settings = WebhookSettings(url="http://hooks.test/x", retry_seconds=1, max_age_seconds=10)
+    outbox = running(store, hooks, settings, clock=clock)
     message_id = new_message(store, 1)
     send(store, message_id)
+    await advance(clock, 11)  # tries at about 0, 1, 3, 7 and on the 10 s horizon itself
     await until(lambda: outbox.counts().get("failed") == 1)
     [event] = outbox.deliveries(message_id)
     assert (event["delivery"], event["last_error"], event["next_attempt_at"]) == ("failed", "HTTP 503", None)
