@@ -63,6 +63,7 @@ class OutboxRow:
 class DeliveryRecord:
     """One event's delivery so far, for the message's events endpoint."""
 
+    snapshot: dict[str, Any]
     event_id: str
     event_type: str
     state: str
@@ -74,7 +75,6 @@ class DeliveryRecord:
     last_error: str | None
     delivered_at: float | None
     url: str | None
-    snapshot: dict[str, Any]
 
 
 class OutboxRows:
@@ -165,40 +165,11 @@ class OutboxRows:
 
     def deliveries(self, message_id: str) -> list[DeliveryRecord]:
         rows = self.db.execute(
-            "SELECT id, type, state, attempts, created_at, next_attempt_at, last_attempt_at, last_status, last_error, "
-            "delivered_at, url, snapshot_json FROM webhook_outbox WHERE message_id=? ORDER BY seq",
+            "SELECT snapshot_json, id, type, state, attempts, created_at, next_attempt_at, last_attempt_at, "
+            "last_status, last_error, delivered_at, url FROM webhook_outbox WHERE message_id=? ORDER BY seq",
             (message_id,),
         ).fetchall()
-        return [
-            DeliveryRecord(
-                event_id,
-                event_type,
-                state,
-                attempts,
-                created,
-                next_at,
-                last_at,
-                status,
-                error,
-                delivered,
-                url,
-                json.loads(snapshot),
-            )
-            for (
-                event_id,
-                event_type,
-                state,
-                attempts,
-                created,
-                next_at,
-                last_at,
-                status,
-                error,
-                delivered,
-                url,
-                snapshot,
-            ) in rows
-        ]
+        return [DeliveryRecord(json.loads(snapshot), *rest) for snapshot, *rest in rows]
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT state, COUNT(*) FROM webhook_outbox GROUP BY state").fetchall())

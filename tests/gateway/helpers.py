@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, parse_config
+from lynsms.gateway.models import Message, now_iso
 from lynsms.gateway.providers.base import Accepted, Failed, FailureKind, Outbound, SendResult
 from lynsms.gateway.providers.reports import Report
+from lynsms.gateway.store import Completion, Store
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
@@ -142,3 +146,24 @@ BULK = {
     "recipients": ["+12025550143", "+447700900100", "+4748640969"],
     "body": "Tickets for tonight are still available — bit.ly/lens-friday",
 }
+
+
+def stored_sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1", clock: Clock = SYSTEM_CLOCK) -> str:
+    """A message stored as sent through ``provider`` under the provider id ``pmid``; its id."""
+    now = now_iso(clock)
+    message = Message(
+        id="msg_" + pmid.replace(":", "").ljust(25, "0")[:25],
+        to="+12025550143",
+        sender="LynSMS",
+        body="hi",
+        status="queued",
+        segments=1,
+        encoding="GSM-7",
+        created_at=now,
+        updated_at=now,
+    )
+    store.insert([message])
+    store.complete(
+        [Completion(message.id, (), status="sent", provider=provider, provider_message_id=pmid, cost=Decimal("0.05"))]
+    )
+    return message.id

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from lynsms.clock import ManualClock
 from lynsms.gateway.delivery.polling import Poller
 from lynsms.gateway.delivery.status import ReportApplier
-from lynsms.gateway.models import Message, now_iso
 from lynsms.gateway.providers.base import Failed
 from lynsms.gateway.providers.reports import Report
-from lynsms.gateway.store import Completion, Store
-from tests.gateway.helpers import FakeAdapter
+from lynsms.gateway.store import Store
+from tests.gateway.helpers import FakeAdapter, stored_sent_message
 
 PMID = "batch-1:+12025550143"
 
@@ -27,34 +24,13 @@ class PolledSinch(FakeAdapter):
     async def poll(self, provider_message_id: str) -> list[Report] | Failed | None:
         self.polls.append(provider_message_id)
         word = self.answers.pop(0)
-        status = "delivered" if word == "Delivered" else "sent"
-        return [Report("sinch", provider_message_id, status, word)]
-
-
-def sent_message(store: Store, clock: ManualClock) -> str:
-    now = now_iso(clock)
-    message = Message(
-        id="msg_" + "p" * 25,
-        to="+12025550143",
-        sender="LynSMS",
-        body="hi",
-        status="queued",
-        segments=1,
-        encoding="GSM-7",
-        created_at=now,
-        updated_at=now,
-    )
-    store.insert([message])
-    store.complete(
-        [Completion(message.id, (), status="sent", provider="sinch", provider_message_id=PMID, cost=Decimal("0.04"))]
-    )
-    return message.id
+        return [Report("sinch", provider_message_id, "delivered" if word == "Delivered" else "sent", word)]
 
 
 async def test_a_stuck_message_is_polled_after_poll_after_then_less_and_less_often() -> None:
     clock = ManualClock()
     store = Store(clock=clock)
-    message_id = sent_message(store, clock)
+    message_id = stored_sent_message(store, "sinch", PMID, clock)
     sinch = PolledSinch("Dispatched", "Dispatched", "Delivered")
     poller = Poller(store.reports, {"sinch": sinch}, ReportApplier(store, 60, clock), poll_after=30, clock=clock)
 

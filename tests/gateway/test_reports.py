@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,10 +12,10 @@ from twilio.request_validator import RequestValidator
 from lynsms.clock import ManualClock
 from lynsms.gateway import signing
 from lynsms.gateway.delivery.status import ReportApplier, transition
-from lynsms.gateway.models import Message, now_iso
 from lynsms.gateway.providers import clicksend, infobip, registry, sinch, twilio
 from lynsms.gateway.providers.reports import Report, ReportError
-from lynsms.gateway.store import Completion, Store
+from lynsms.gateway.store import Store
+from tests.gateway.helpers import stored_sent_message
 
 # ---- Twilio ------------------------------------------------------------------------------------------
 
@@ -313,31 +312,11 @@ def test_transition_only_moves_forward_once(current: str, incoming: str | None, 
     assert transition(current, incoming)[0] == new
 
 
-def sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1") -> str:
-    now = now_iso()
-    message = Message(
-        id="msg_" + pmid.replace(":", "").ljust(25, "0")[:25],
-        to="+12025550143",
-        sender="LynSMS",
-        body="hi",
-        status="queued",
-        segments=1,
-        encoding="GSM-7",
-        created_at=now,
-        updated_at=now,
-    )
-    store.insert([message])
-    store.complete(
-        [Completion(message.id, (), status="sent", provider=provider, provider_message_id=pmid, cost=Decimal("0.05"))]
-    )
-    return message.id
-
-
-def test_tracker_applies_records_and_parks() -> None:
+def test_reports_are_applied_recorded_and_parked_until_their_message_is_known() -> None:
     store = Store()
     clock = ManualClock()
     tracker = ReportApplier(store, park_seconds=60, clock=clock)
-    message_id = sent_message(store)
+    message_id = stored_sent_message(store)
     undelivered = Report("twilio", "SM1", "undelivered", "undelivered", "30003", "Unreachable destination handset")
     late = Report("twilio", "SM1", "sent", "sent")
     applied = tracker.apply([undelivered, late, Report("twilio", "SM404", "delivered", "delivered")], "webhook")
@@ -348,7 +327,7 @@ def test_tracker_applies_records_and_parks() -> None:
     kinds = [(e.type, e.status, (e.detail or {}).get("applied")) for e in store.events(message_id)]
     assert kinds[-2:] == [("delivery_report", "undelivered", True), ("delivery_report", "undelivered", False)]
     # The parked report waits for its message, then applies; one never claimed is dropped later.
-    later_id = sent_message(store, pmid="SM404")
+    later_id = stored_sent_message(store, pmid="SM404")
     assert tracker.reconcile() == 0
     assert (store.get(later_id) or message).status == "delivered"
     tracker.apply([Report("twilio", "SM-never", "delivered", "delivered")], "webhook")
@@ -361,8 +340,8 @@ def test_tracker_applies_records_and_parks() -> None:
 def test_sinch_batch_summary_reaches_every_recipient_of_the_batch() -> None:
     store = Store()
     tracker = ReportApplier(store, park_seconds=60)
-    ids = [sent_message(store, "sinch", f"BATCH:+1202555014{i}") for i in range(2)]
-    other = sent_message(store, "sinch", "BATCHX:+12025550149")
+    ids = [stored_sent_message(store, "sinch", f"BATCH:+1202555014{i}") for i in range(2)]
+    other = stored_sent_message(store, "sinch", "BATCHX:+12025550149")
     [report] = sinch.parse_reports(
         {
             "type": "delivery_report_sms",
