@@ -34,8 +34,3 @@ def build_adapter(settings: ProviderSettings, transport: httpx.AsyncBaseTranspor
     start-up rather than on the first message.
     """
     return provider(settings.name).adapter(settings, transport)
-
-
-def default_max_batch(name: str) -> int:
-    """Recipients one request to ``name`` can carry: 1 for Twilio, 1,000 for the others."""
-    return provider(name).max_batch

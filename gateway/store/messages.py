@@ -205,15 +205,6 @@ class Store:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id=?", (message_id,)).fetchone()
         return self._hydrate([row])[0] if row else None
 
-    def get_many(self, message_ids: Sequence[str]) -> list[Message]:
-        found: dict[str, Message] = {}
-        for start in range(0, len(message_ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = message_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id IN ({marks})", chunk).fetchall()
-            found.update((m.id, m) for m in self._hydrate(rows))
-        return [found[mid] for mid in message_ids]
-
     def page(
         self,
         *,
@@ -258,9 +249,6 @@ class Store:
         return _routing(*row) + [
             Event(type=t, status=s, at=at, detail=json.loads(d) if d else None) for t, s, at, d in later
         ]
-
-    def count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
     def _hydrate(self, rows: Iterable[Sequence[Any]]) -> list[Message]:
         messages = []
