@@ -50,6 +50,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 SOURCE: Final = "lynsms"
@@ -93,7 +94,7 @@ def _result(entry: Any) -> SendResult:
     return rule.fail(f"{status}: message to {http.optional_text(entry, 'to')} not queued", code=status, status=200)
 
 
-class ClickSendAdapter(http.HttpAdapter):
+class ClickSendAdapter(HttpAdapter):
     name = "clicksend"
     limit: ClassVar[int] = 1000
 

@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 ACCEPTED_GROUPS: Final = frozenset({"ACCEPTED", "PENDING", "DELIVERED"})
@@ -150,7 +151,7 @@ def _result(entry: Any) -> SendResult:
     return rule.fail(f"{name or group}: {description}", code=name or group, status=200)
 
 
-class InfobipAdapter(http.HttpAdapter):
+class InfobipAdapter(HttpAdapter):
     name = "infobip"
     limit: ClassVar[int] = 1000
 

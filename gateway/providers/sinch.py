@@ -21,7 +21,7 @@ report parser below builds the same key with ``recipient_message_id(batch_id, re
 Success: 201 with the batch (``id``). Errors are ``{"code": "...", "text": "..."}`` (the OAuth
 endpoint answers ``{"error", "error_description"}``). A batch fails as a whole, so a batch refused
 over one recipient (invalid or opted-out number) is halved until that recipient fails alone and
-the others go out (``http.RECIPIENT_REASONS``):
+the others go out (``adapter.RECIPIENT_REASONS``):
 
 | HTTP | code | text | kind | reason |
 |---|---|---|---|---|
@@ -52,6 +52,7 @@ from typing import Any, ClassVar, Final
 import httpx
 
 from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
@@ -139,7 +140,7 @@ class _Token:
             return token
 
 
-class SinchAdapter(http.HttpAdapter):
+class SinchAdapter(HttpAdapter):
     name = "sinch"
     limit: ClassVar[int] = 1000
 

@@ -4,7 +4,7 @@ Request: ``POST {base}/2010-04-01/Accounts/{account_sid}/Messages.json``, form `
 ``Body`` and ``StatusCallback`` (when the gateway wants delivery reports), HTTP Basic
 ``account_sid:auth_token`` or ``api_key_sid:api_key_secret`` (the account sid stays in the path).
 Twilio has no multi-recipient send, so ``max_batch`` is 1 and ``send_many`` runs one request per
-message, ``http.CONCURRENCY`` at a time, results in message order.
+message, ``adapter.CONCURRENCY`` at a time, results in message order.
 
 Success: 201 with the Message resource; ``sid`` (``SM...``) is the provider message id and
 ``status`` (``queued``/``accepted``) the provider status. Errors are JSON
@@ -39,6 +39,7 @@ import httpx
 
 from lynsms.gateway import signing
 from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 _RULES: Final[dict[str, http.Rule]] = {
@@ -61,7 +62,7 @@ def _read(data: Any) -> tuple[str | None, str | None]:
 ERRORS: Final = http.ErrorFormat(read=_read, classify=lambda code, _text: _RULES.get(code or ""))
 
 
-class TwilioAdapter(http.HttpAdapter):
+class TwilioAdapter(HttpAdapter):
     name = "twilio"
     limit: ClassVar[int] = 1
 

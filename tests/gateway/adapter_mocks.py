@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl
 
 import httpx
 
+from lynsms.gateway.providers.adapter import HttpAdapter
 from lynsms.gateway.providers.base import Outbound, ProviderSettings, SendResult
-from lynsms.gateway.providers.http import HttpAdapter
 from lynsms.gateway.providers.registry import build_adapter
 
 T = TypeVar("T")
