@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import importlib
-
-import httpx
+from typing import TYPE_CHECKING
 
 from lynsms.gateway.providers.base import Provider, ProviderAdapter, ProviderSettings
 from lynsms.gateway.providers.names import PROVIDER_NAMES
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @functools.cache
