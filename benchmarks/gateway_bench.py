@@ -82,9 +82,11 @@ def stack(db: str, callbacks: bool, profile: str | None = None) -> Iterator[Stac
         options = ["--db", db_path] + (["--callbacks"] if callbacks else [])
         if profile:  # benchmarks.targets: a cProfile of the gateway process, written on exit
             options += ["--profile", profile]
-        with server_process("simulator") as simulator:
-            with server_process("gateway", simulator.url, API_KEY, *options) as gateway:
-                yield Stack(simulator, gateway)
+        with (
+            server_process("simulator") as simulator,
+            server_process("gateway", simulator.url, API_KEY, *options) as gateway,
+        ):
+            yield Stack(simulator, gateway)
 
 
 def load(server: ServerProcess, request: bytes, expect: int, **kwargs: float | int) -> tuple[float, float]:

@@ -21,8 +21,10 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.gateway import validation, webhooks
+from lynsms.gateway import validation
 from lynsms.gateway.config import ApiKey
+from lynsms.gateway.delivery import inbound
+from lynsms.gateway.delivery.tracking import Tracking
 from lynsms.gateway.errors import (
     CODE_FOR_HTTP_STATUS,
     ERROR_STATUS,
@@ -288,14 +290,14 @@ async def get_message(request: Request) -> Response:
 async def message_events(request: Request) -> Response:
     message = _message_or_404(request)
     events = [event.to_json() for event in _gateway(request).store.events(message.id)]
-    tracking: webhooks.Tracking | None = getattr(request.app.state, "tracking", None)
+    tracking: Tracking | None = getattr(request.app.state, "tracking", None)
     if tracking is not None:  # with the customer webhooks announcing its changes, and how they went
         events = tracking.timeline(message.id, events)
     return render(request, 200, ok({"object": "list", "message_id": message.id, "events": events}))
 
 
 async def provider_webhook(request: Request) -> Response:
-    return render(request, 200, ok(await webhooks.receive(request)))
+    return render(request, 200, ok(await inbound.receive(request)))
 
 
 async def health(request: Request) -> Response:

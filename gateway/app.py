@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -16,13 +15,14 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway import api
 from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
+from lynsms.gateway.delivery.tracking import Tracking
 from lynsms.gateway.providers.base import ProviderAdapter
-from lynsms.gateway.routing import CircuitBreaker, Clock
+from lynsms.gateway.routing import CircuitBreaker
 from lynsms.gateway.service import Gateway
 from lynsms.gateway.store import Store
-from lynsms.gateway.webhooks import Tracking
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -32,11 +32,13 @@ def create_app(
     db_path: str = ":memory:",
     *,
     adapters: Mapping[str, ProviderAdapter] | None = None,
-    clock: Clock = time.monotonic,
+    clock: Clock = SYSTEM_CLOCK,
     environ: Mapping[str, str] = os.environ,
 ) -> Starlette:
-    """The gateway. ``adapters`` replaces the real provider adapters (tests); ``clock`` drives the
-    circuit breaker; ``environ`` is where ``LYNSMS_API_KEY`` is read from."""
+    """The gateway. ``adapters`` replaces the real provider adapters (tests); ``clock`` is what the
+    gateway reads and waits on (timestamps, circuit-breaker cool-downs, webhook back-off, polling,
+    parked-report expiry; provider HTTP timeouts stay real); ``environ`` is where ``LYNSMS_API_KEY``
+    and the proxy variables (``HTTPS_PROXY``...) are read from."""
     config = config or default_config()
     api_keys = effective_api_keys(config, environ)
     if not api_keys:
@@ -44,18 +46,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store = Store(db_path)
+        store = Store(db_path, clock)
         transports: list[httpx.AsyncBaseTransport] = []
         tracking: Tracking | None = None
         try:
-            chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports)
+            chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports, environ)
             # Before recovery: messages it fails are announced to the customer like any other change.
-            tracking = app.state.tracking = Tracking(config, store, chosen, api_keys)
+            tracking = app.state.tracking = Tracking(config, store, chosen, api_keys, clock)
             interrupted = store.recover_interrupted()
             if interrupted:
                 log.warning("marked %d message(s) left queued by a previous run as failed (interrupted)", interrupted)
-            breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_seconds, clock)
-            app.state.gateway = Gateway(config, store, chosen, breaker)
+            breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_seconds, clock.monotonic)
+            app.state.gateway = Gateway(config, store, chosen, breaker, clock)
             tracking.start()  # delivery reports, customer webhooks, polling
             yield
         finally:
@@ -75,17 +77,20 @@ def create_app(
     return app
 
 
-def _real_adapters(config: GatewayConfig, transports: list[httpx.AsyncBaseTransport]) -> dict[str, ProviderAdapter]:
+def _real_adapters(
+    config: GatewayConfig, transports: list[httpx.AsyncBaseTransport], environ: Mapping[str, str]
+) -> dict[str, ProviderAdapter]:
     # Imported here so the pure parts of the gateway load without the adapter package.
-    from lynsms.gateway.providers import build_adapter
-    from lynsms.gateway.providers.transport import Http11Transport
+    from lynsms.gateway.providers.registry import build_adapter
+    from lynsms.gateway.providers.transport import for_provider
 
     built: dict[str, ProviderAdapter] = {}
     for name, provider in config.providers.items():
         # One connection pool per provider: a slow provider cannot starve the others' connections.
         # Http11Transport rather than httpx's default: about a third of the CPU per request, and
-        # no per-request scan of the pool (see its module docstring).
-        transport = Http11Transport(max_connections=64)
+        # no per-request scan of the pool; httpx's own only where a proxy is configured (see
+        # providers/transport.py).
+        transport = for_provider(provider.settings.base_url, environ)
         transports.append(transport)
         built[name] = build_adapter(provider.settings, transport)
     return built

@@ -16,25 +16,14 @@ from typing import Any, Final
 
 import yaml
 
+from lynsms.gateway.providers import registry
 from lynsms.gateway.providers.base import ProviderSettings
+from lynsms.gateway.providers.names import PROVIDER_NAMES
 
-PROVIDER_NAMES: Final = ("twilio", "sinch", "infobip", "clicksend")
 DEFAULT_SIMULATOR_URL: Final = "http://127.0.0.1:8900"
 DEFAULT_PRICE: Final = Decimal("0.05")
 DEFAULT_TIMEOUT: Final = 10.0
 API_KEY_ENV: Final = "LYNSMS_API_KEY"
-
-# Recipients per provider request: Twilio has no multi-recipient send; Sinch batches, Infobip
-# destinations and ClickSend messages all take up to 1,000 per request.
-DEFAULT_MAX_BATCH: Final[Mapping[str, int]] = {"twilio": 1, "sinch": 1000, "infobip": 1000, "clicksend": 1000}
-
-# Well-formed but fake: the simulator accepts any credentials of the right shape.
-DEFAULT_CREDENTIALS: Final[Mapping[str, Mapping[str, str]]] = {
-    "twilio": {"account_sid": "AC" + "0" * 31 + "1", "auth_token": "lynsms-local-auth-token"},
-    "sinch": {"service_plan_id": "0" * 31 + "1", "api_token": "lynsms-local-api-token"},
-    "infobip": {"api_key": "lynsms-local-api-key"},
-    "clicksend": {"username": "lynsms", "api_key": "lynsms-local-api-key"},
-}
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
 # Top-level keys of the webhook settings (``WebhookSettings``), flat as the docs show them.
@@ -49,11 +38,28 @@ _WEBHOOK_KEYS: Final = (
 )
 
 
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a config: where (``providers.twilio.price``; "" for the whole file) and what."""
+
+    source: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.path}: {self.message}" if self.path else f"{self.source}: {self.message}"
+
+
 class ConfigError(ValueError):
-    pass
+    """A config that cannot be used. ``problems`` says what is wrong, structured, so callers need
+    not parse the text; ``str(error)`` is ``"FILE: key.path: what is wrong"``."""
+
+    def __init__(self, *problems: ConfigProblem) -> None:
+        super().__init__("; ".join(str(problem) for problem in problems))
+        self.problems: tuple[ConfigProblem, ...] = problems
 
 
-class _Yaml12Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no stubs
+class _Yaml12Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 booleans: only true/false. Under YAML 1.1 the country code ``NO``
     (Norway) in a price table would load as ``False``."""
 
@@ -125,13 +131,14 @@ class GatewayConfig:
 
 
 def default_provider(name: str, simulator_url: str) -> ProviderConfig:
+    provider = registry.provider(name)
     return ProviderConfig(
         settings=ProviderSettings(
             name=name,
             base_url=simulator_url.rstrip("/"),
-            credentials=dict(DEFAULT_CREDENTIALS[name]),
+            credentials=dict(provider.default_credentials),
             timeout=DEFAULT_TIMEOUT,
-            max_batch=DEFAULT_MAX_BATCH[name],
+            max_batch=provider.max_batch,
         )
     )
 
@@ -154,11 +161,11 @@ def load_config(path: str | None, simulator_url: str | None = None) -> GatewayCo
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        raise ConfigError(ConfigProblem(str(path), "", f"cannot read: {exc}")) from exc
     try:
         data = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise ConfigError(ConfigProblem(str(path), "", f"not valid YAML: {exc}")) from exc
     return parse_config(data if data is not None else {}, simulator_url, source=str(path))
 
 
@@ -179,7 +186,7 @@ class _Parser:
         self.simulator_url = simulator_url.rstrip("/")
 
     def fail(self, where: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {where}: {message}" if where else f"{self.source}: {message}")
+        return ConfigError(ConfigProblem(self.source, where, message))
 
     def mapping(self, value: object, where: str) -> dict[Any, Any]:
         if not isinstance(value, dict):
@@ -280,7 +287,8 @@ class _Parser:
         assert isinstance(name, str)
         body = self.mapping(value if value is not None else {}, where)
         self.known_keys(body, where, {"base_url", "credentials", "timeout", "price", "prices", "max_batch"})
-        credentials = dict(DEFAULT_CREDENTIALS[name])
+        defaults = registry.provider(name)
+        credentials = dict(defaults.default_credentials)
         if "credentials" in body:
             creds = self.mapping(body["credentials"], f"{where}.credentials")
             credentials = {str(k): self.string(v, f"{where}.credentials.{k}") for k, v in creds.items()}
@@ -295,9 +303,7 @@ class _Parser:
                 base_url=self.url(body["base_url"], f"{where}.base_url") if "base_url" in body else self.simulator_url,
                 credentials=credentials,
                 timeout=self.positive(body.get("timeout", DEFAULT_TIMEOUT), f"{where}.timeout"),
-                max_batch=int(
-                    self.positive(body.get("max_batch", DEFAULT_MAX_BATCH[name]), f"{where}.max_batch", True)
-                ),
+                max_batch=int(self.positive(body.get("max_batch", defaults.max_batch), f"{where}.max_batch", True)),
             ),
             price=self.price(body.get("price", 0.05), f"{where}.price"),
             prices=prices,
@@ -328,9 +334,7 @@ class _Parser:
         keys: list[ApiKey] = []
         for i, item in enumerate(value):
             where = f"api_keys[{i}]"
-            if isinstance(item, str):
-                item = {"key": item}
-            spec = self.mapping(item, where)
+            spec = self.mapping({"key": item} if isinstance(item, str) else item, where)
             self.known_keys(spec, where, {"key", "name", "webhook_url", "webhook_secret"})
             key = self.string(spec.get("key"), f"{where}.key")
             if any(ch.isspace() for ch in key):

@@ -11,7 +11,6 @@
      │    ├── InvalidSignature        403 invalid_signature          (a forged or unsigned provider webhook)
      │    ├── NotFound                404 not_found                  (no such route)
      │    ├── MessageNotFound         404 message_not_found
-     │    ├── MethodNotAllowed        405 method_not_allowed
      │    ├── PayloadTooLarge         413 payload_too_large
      │    ├── UnsupportedMediaType    415 unsupported_media_type
      │    └── ValidationFailed        422 validation_error           (names ``field``)
@@ -57,19 +56,6 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "interrupted": 500,
     "routing_exhausted": 502,
 }
-
-# Codes that only appear inside a message's ``error`` object, never as an HTTP answer.
-MESSAGE_ERROR_CODES: Final[frozenset[str]] = frozenset(
-    {
-        "invalid_recipient",
-        "duplicate_recipient",
-        "provider_rejected",
-        "routing_exhausted",
-        "interrupted",
-        "undelivered",
-        "delivery_failed",
-    }
-)
 
 
 class GatewayError(Exception):
@@ -129,10 +115,6 @@ class NotFound(RequestError):
 
 class MessageNotFound(RequestError):
     code = "message_not_found"
-
-
-class MethodNotAllowed(RequestError):
-    code = "method_not_allowed"
 
 
 class PayloadTooLarge(RequestError):

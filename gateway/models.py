@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final, Literal
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
+
 Status = Literal["queued", "sent", "failed", "delivered", "undelivered"]
 STATUSES: Final[tuple[str, ...]] = ("queued", "sent", "failed", "delivered", "undelivered")
 AttemptOutcome = Literal["accepted", "retryable", "hard"]
@@ -45,35 +47,44 @@ def new_message_id() -> str:
     Time first because every index keyed by message id (messages, attempts, events) then grows at
     its end instead of at random pages: SQLite's cost per send stays flat as the table grows,
     where fully random ids made it ~70% dearer by 40,000 messages."""
-    global _last_stamp
     millis = time.time_ns() // 1_000_000
-    if millis != _last_stamp[0]:  # a bulk makes 1,000 ids in a few milliseconds
+    if millis != _last_stamp.value[0]:  # a bulk makes 1,000 ids in a few milliseconds
         digits: list[str] = []
         rest = millis
         for _ in range(7):  # 62**7 ms is 111 years: fixed width until 2081
             rest, digit = divmod(rest, 62)
             digits.append(_BASE62[digit])
-        _last_stamp = (millis, "msg_" + "".join(reversed(digits)))
-    return new_id(_last_stamp[1], 18)
+        _last_stamp.value = (millis, "msg_" + "".join(reversed(digits)))
+    return new_id(_last_stamp.value[1], 18)
 
 
-_last_stamp: tuple[int, str] = (-1, "")
+class _Memo:
+    """The last time formatted, reused while the time is the same: one tuple, replaced whole, so a
+    gateway in another thread never reads a time with another time's text."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: tuple[int, str] = (-1, "")
+
+
+_last_stamp = _Memo()
 
 
 def new_request_id() -> str:
     return new_id("req_", 20)
 
 
-_last_iso: tuple[int, str] = (0, "")
+_last_iso = _Memo()
 
 
-def now_iso() -> str:
+def now_iso(clock: Clock = SYSTEM_CLOCK) -> str:
     """ISO 8601, UTC, second precision: ``2026-05-12T11:34:21+00:00``."""
-    global _last_iso
-    second = int(time.time())
-    if second != _last_iso[0]:  # a send asks several times a second; format once per second
-        _last_iso = (second, datetime.fromtimestamp(second, UTC).isoformat())
-    return _last_iso[1]
+    second = int(clock.time())
+    memo = _last_iso.value
+    if second != memo[0]:  # a send asks several times a second; format once per second
+        memo = _last_iso.value = (second, datetime.fromtimestamp(second, UTC).isoformat())
+    return memo[1]
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from typing import Any
 
 from lynsms.gateway.errors import ERROR_STATUS
 from lynsms.gateway.models import STATUSES
+from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.gateway.validation import MAX_BODY_CHARS, MAX_LIMIT, MAX_RECIPIENTS, MAX_REFERENCE_CHARS
 
-PROVIDERS = ["twilio", "sinch", "infobip", "clicksend"]
 _REF = "#/components/schemas/"
 
 
@@ -48,7 +48,7 @@ _SEND_FIELDS: dict[str, Any] = {
     },
     "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS},
     "route_id": _nullable({"type": "integer", "description": "A configured route id."}),
-    "provider": _nullable({"enum": PROVIDERS}),
+    "provider": _nullable({"enum": list(PROVIDER_NAMES)}),
     "reference": _nullable({"type": "string", "maxLength": MAX_REFERENCE_CHARS}),
 }
 _EVENT_TYPES = ["message.sent", "message.delivered", "message.undelivered", "message.failed"]
@@ -129,7 +129,7 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["provider", "outcome", "duration_ms", "at"],
         "properties": {
-            "provider": {"enum": PROVIDERS},
+            "provider": {"enum": list(PROVIDER_NAMES)},
             "outcome": {"enum": ["accepted", "retryable", "hard"]},
             "reason": _nullable({"type": "string"}),
             "message": _nullable({"type": "string"}),
@@ -165,7 +165,7 @@ SCHEMAS: dict[str, Any] = {
             "status": {"enum": list(STATUSES)},
             "cost": {"type": "number"},
             "currency": {"const": "USD"},
-            "provider": _nullable({"enum": PROVIDERS}),
+            "provider": _nullable({"enum": list(PROVIDER_NAMES)}),
             "provider_message_id": _nullable({"type": "string"}),
             "attempts": {"type": "integer", "description": "How many provider attempts were made."},
             "reference": _nullable({"type": "string"}),
@@ -222,7 +222,7 @@ SCHEMAS: dict[str, Any] = {
                     "type": "object",
                     "required": ["provider", "price_per_segment", "cost"],
                     "properties": {
-                        "provider": {"enum": PROVIDERS},
+                        "provider": {"enum": list(PROVIDER_NAMES)},
                         "price_per_segment": {"type": "number"},
                         "cost": {"type": "number"},
                     },
@@ -282,7 +282,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["object", "provider", "reports", "changed", "recorded", "parked"],
         "properties": {
             "object": {"const": "report_receipt"},
-            "provider": {"enum": PROVIDERS},
+            "provider": {"enum": list(PROVIDER_NAMES)},
             "reports": {"type": "integer"},
             "changed": {"type": "integer", "description": "moved a message's status"},
             "recorded": {"type": "integer", "description": "stored as events only: duplicate, late or informational"},
@@ -407,7 +407,7 @@ def _paths() -> dict[str, Any]:
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}),
                     _query("cursor", {"type": "string"}),
                     _query("status", {"enum": list(STATUSES)}),
-                    _query("provider", {"enum": PROVIDERS}),
+                    _query("provider", {"enum": list(PROVIDER_NAMES)}),
                     _query("reference", {"type": "string"}),
                     _query("to", _E164),
                 ],
@@ -427,7 +427,9 @@ def _paths() -> dict[str, Any]:
                 "operationId": "receiveDeliveryReport",
                 "security": [],
                 "summary": "Delivery reports from a provider, in its own format (no Bearer key; Twilio's is signed)",
-                "parameters": [{"name": "provider", "in": "path", "required": True, "schema": {"enum": PROVIDERS}}],
+                "parameters": [
+                    {"name": "provider", "in": "path", "required": True, "schema": {"enum": list(PROVIDER_NAMES)}}
+                ],
                 "requestBody": {
                     "required": True,
                     "content": {

@@ -28,7 +28,7 @@ from typing import Literal
 
 BreakerState = Literal["closed", "open", "half_open"]
 Outcome = Literal["accepted", "retryable", "hard"]
-Clock = Callable[[], float]
+Seconds = Callable[[], float]  # a monotonic clock: ``lynsms.clock.Clock.monotonic``
 
 
 def compute_chain(requested: str | None, chain: Sequence[str]) -> tuple[str, ...]:
@@ -54,7 +54,7 @@ class CircuitSnapshot:
 
 class CircuitBreaker:
     def __init__(
-        self, failure_threshold: int = 5, cooldown_seconds: float = 30.0, clock: Clock = time.monotonic
+        self, failure_threshold: int = 5, cooldown_seconds: float = 30.0, clock: Seconds = time.monotonic
     ) -> None:
         if failure_threshold < 1 or cooldown_seconds < 0:
             raise ValueError("failure_threshold must be >= 1 and cooldown_seconds >= 0")

@@ -166,22 +166,6 @@ def _ends_cutting_oversized(clusters: list[str]) -> list[int]:
     return ends
 
 
-def count_segments(body: str) -> int:
-    if _GSM_ALL.issuperset(body):
-        units = _gsm_units(body)
-        if units <= GSM_SINGLE:
-            return 1
-        # Without extension characters every GSM cluster is one septet except CRLF, so plain
-        # division is exact unless a CRLF could straddle a part boundary.
-        if units == len(body) and "\r\n" not in body:
-            return -(-units // GSM_PART)
-        return len(_gsm_part_ends(body))
-    units = _utf16_units(body)
-    if units <= UCS2_SINGLE:
-        return 1
-    return len(_ucs2_part_ends(body, units))
-
-
 def segment(body: str) -> Segmentation:
     encoding = encoding_of(body)
     if encoding == "GSM-7":
@@ -194,5 +178,5 @@ def segment(body: str) -> Segmentation:
         if units <= UCS2_SINGLE:
             return Segmentation(encoding, 1, (body,), units)
         ends = _ucs2_part_ends(body, units)
-    parts = tuple(body[start:end] for start, end in zip([0, *ends], ends))
+    parts = tuple(body[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True))
     return Segmentation(encoding, len(parts), parts, units)

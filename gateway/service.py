@@ -18,6 +18,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.config import GatewayConfig
 from lynsms.gateway.models import Attempt, Message, MessageError, new_message_id, now_iso
 from lynsms.gateway.pricing import CURRENCY, PriceTable, country_of
@@ -48,7 +49,9 @@ class Gateway:
         store: Store,
         adapters: Mapping[str, ProviderAdapter],
         breaker: CircuitBreaker,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.clock = clock
         self.config = config
         self.store = store
         self.adapters = adapters
@@ -135,7 +138,7 @@ class Gateway:
         }
 
     def _new(self, to: str, request: SendRequest | BulkRequest, seg: Segmentation) -> Message:
-        now = now_iso()
+        now = now_iso(self.clock)
         return Message(
             id=new_message_id(),
             to=to,
@@ -187,11 +190,11 @@ class Gateway:
                 completions.append(completion)
             now = self.store.complete(completions)
             for message, completion in zip(pending, completions, strict=True):
-                message = _applied(message, completion, now)
+                updated = _applied(message, completion, now)
                 if completion.status is None:
-                    still_pending.append(message)
+                    still_pending.append(updated)
                 else:
-                    routed[message.id] = message
+                    routed[updated.id] = updated
             pending = still_pending
             if not pending:
                 return routed
@@ -266,13 +269,13 @@ class Gateway:
         adapter = self.adapters[provider]
         size = max(1, adapter.max_batch)
         if len(outbound) == 1:  # a single send: no semaphore, no extra task
-            return await _timed(provider, lambda: _as_list(adapter.send(outbound[0])), 1)
+            return await _timed(self.clock, provider, lambda: _as_list(adapter.send(outbound[0])), 1)
         if size == 1:
             limit = asyncio.Semaphore(SINGLE_CONCURRENCY)
 
             async def one(message: Outbound) -> list[_Result]:
                 async with limit:
-                    return await _timed(provider, lambda: _as_list(adapter.send(message)), 1)
+                    return await _timed(self.clock, provider, lambda: _as_list(adapter.send(message)), 1)
 
             batches = await asyncio.gather(*(one(m) for m in outbound))
         else:
@@ -280,7 +283,7 @@ class Gateway:
 
             async def many(chunk: Sequence[Outbound]) -> list[_Result]:
                 async with limit:
-                    return await _timed(provider, lambda: adapter.send_many(chunk), len(chunk))
+                    return await _timed(self.clock, provider, lambda: adapter.send_many(chunk), len(chunk))
 
             chunks = [outbound[i : i + size] for i in range(0, len(outbound), size)]
             batches = await asyncio.gather(*(many(c) for c in chunks))
@@ -292,23 +295,13 @@ def _applied(message: Message, completion: Completion, now: str) -> Message:
     attempt_log = completion.attempts
     if completion.status is None:
         return replace(message, attempt_log=attempt_log)
-    # Spelled out rather than dataclasses.replace, which costs ~3x as much: a bulk makes 1,000.
-    return Message(
-        id=message.id,
-        to=message.to,
-        sender=message.sender,
-        body=message.body,
+    return replace(
+        message,
         status=completion.status,
-        segments=message.segments,
-        encoding=message.encoding,
-        created_at=message.created_at,
         updated_at=now,
-        reference=message.reference,
-        route_id=message.route_id,
         provider=completion.provider,
         provider_message_id=completion.provider_message_id,
         cost=completion.cost,
-        currency=message.currency,
         error=completion.error,
         sent_at=now if completion.status == "sent" else None,
         attempt_log=attempt_log,
@@ -319,11 +312,13 @@ async def _as_list(result: Awaitable[SendResult]) -> list[SendResult]:
     return [await result]
 
 
-async def _timed(provider: str, call: Callable[[], Awaitable[list[SendResult]]], expected: int) -> list[_Result]:
+async def _timed(
+    clock: Clock, provider: str, call: Callable[[], Awaitable[list[SendResult]]], expected: int
+) -> list[_Result]:
     """Run one provider request; an adapter that raises or miscounts counts as a retryable failure,
     so a bug in one adapter moves traffic to the next provider instead of failing the request."""
-    at = now_iso()
-    started = time.perf_counter()
+    at = now_iso(clock)
+    started = time.perf_counter()  # the request's real duration, whatever the clock says
     try:
         results: list[SendResult] = list(await call())
         if len(results) != expected:

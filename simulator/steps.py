@@ -257,7 +257,7 @@ def message_id_of(answer: Any) -> str | None:
 def gateway_data(settings: Mapping[str, Any]) -> dict[str, Any]:
     """A scenario's ``gateway`` block as a gateway config document (``gateway.config.parse_config``):
     every provider stays configured, ``timeout`` applies to each one that sets none, durations become seconds."""
-    from lynsms.gateway.config import PROVIDER_NAMES
+    from lynsms.gateway.providers.names import PROVIDER_NAMES
 
     timeout = settings.get("timeout")
     providers: dict[str, dict[str, Any]] = {}

@@ -17,9 +17,14 @@ Every adapter receives an injected httpx transport so the same code runs against
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from lynsms.gateway.providers.reports import Report
+
+if TYPE_CHECKING:
+    import httpx
 
 FailureKind = Literal["retryable", "hard"]
 
@@ -79,3 +84,36 @@ class ProviderAdapter(Protocol):
     async def send_many(self, messages: Sequence[Outbound]) -> list[SendResult]:
         """Send several messages sharing sender and body; one result per message, in order."""
         ...
+
+    # Optional capabilities: an adapter without them answers None.
+
+    async def poll(self, provider_message_id: str) -> list[Report] | Failed | None:
+        """The message's delivery reports as the provider has them now (the polling fallback for
+        lost callbacks); None: this provider cannot be asked."""
+        ...
+
+    async def register_report_url(self, url: str) -> Failed | None:
+        """Have the provider push delivery reports to ``url``, for providers that take no callback
+        URL per message (ClickSend); None when done or not needed, else why it failed."""
+        ...
+
+
+# What a provider module says about its delivery reports besides parsing them: given the
+# provider's credentials, the URL the report was sent to, its form fields and its headers, the
+# reason it is not genuine (None: it is). Only providers that sign their reports have one.
+ReportVerifier = Callable[[Mapping[str, str], str, Sequence[tuple[str, str]], Mapping[str, str]], str | None]
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Everything the gateway core needs from one provider: each module ``providers/<name>.py``
+    exposes one as ``PROVIDER``, found by name through ``providers.registry``."""
+
+    name: str
+    adapter: Callable[[ProviderSettings, httpx.AsyncBaseTransport], ProviderAdapter]
+    max_batch: int  # recipients one request can carry, and the config default
+    # Well-formed but fake: what the built-in config uses, which the simulator accepts.
+    default_credentials: Mapping[str, str]
+    report_media_types: tuple[str, ...]  # Content-Types its delivery reports arrive in
+    parse_reports: Callable[[Any], list[Report]]  # raises ReportError for a body that is not one
+    verify_report: ReportVerifier | None = None

@@ -5,7 +5,7 @@ Request: ``POST {base}/v3/sms/send``, Basic ``username:api_key``, JSON ``{"messa
 ``msg_...`` id: ClickSend echoes it in the answer and in every delivery receipt, and receipts are
 per account (any system sharing the account gets them), so it is what proves a receipt is ours.
 
-Delivery receipts have no per-message URL. ``register_receipts(url)`` makes ClickSend POST them to
+Delivery receipts have no per-message URL. ``register_report_url(url)`` makes ClickSend POST them to
 the gateway: it creates an SMS delivery-receipt automation (``POST /v3/automations/sms/receipts``
 ``{"rule_name", "match_type": 0, "action": "URL", "action_address": url, "enabled": 1}``) unless
 an enabled URL rule for that address is already listed on the first page of
@@ -43,13 +43,15 @@ by the same table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 import httpx
 
-from lynsms.gateway import reports
-from lynsms.gateway.providers import http
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 SOURCE: Final = "lynsms"
 RULE_NAME: Final = "LynSMS delivery receipts"
@@ -92,7 +94,7 @@ def _result(entry: Any) -> SendResult:
     return rule.fail(f"{status}: message to {http.optional_text(entry, 'to')} not queued", code=status, status=200)
 
 
-class ClickSendAdapter(http.HttpAdapter):
+class ClickSendAdapter(HttpAdapter):
     name = "clicksend"
     limit: ClassVar[int] = 1000
 
@@ -127,11 +129,11 @@ class ClickSendAdapter(http.HttpAdapter):
             f"{self.base_url}/v3/sms/receipts/{provider_message_id}",
             ERRORS,
             headers=self.headers,
-            parse=lambda data: reports.clicksend(http.field(data, "data")),
+            parse=lambda data: parse_reports(http.field(data, "data")),
             none_yet=(404,),
         )
 
-    async def register_receipts(self, url: str) -> Failed | None:
+    async def register_report_url(self, url: str) -> Failed | None:
         """Have ClickSend POST delivery receipts to ``url``; idempotent across restarts."""
         listed = await http.exchange(
             self.wire, f"{self.rules_url}?page=1&limit=100", ERRORS, headers=self.headers, method="GET"
@@ -157,3 +159,49 @@ def _forwards_to(rule: Any, url: str) -> bool:
         and rule.get("action_address") == url
         and rule.get("enabled") in (1, True, "1")
     )
+
+
+# ---- delivery reports: pushed to /api/v1/webhooks/clicksend, and what polling fetches ----
+
+# ClickSend's gateway error codes that mean the number or network refused the message for good;
+# the other failures (absent handset, congestion, timeouts, expiry) reached the network.
+_CLICKSEND_REFUSED: Final = frozenset({"8", "9", "10", "11", "15", "19"})
+
+
+def _clicksend_one(receipt: Mapping[str, Any]) -> reports.Report:
+    message_id = reports.required(receipt, "message_id", "ClickSend")
+    code = reports.required(receipt, "status_code", "ClickSend")
+    error_code, error_text = reports.text(receipt, "error_code"), reports.text(receipt, "error_text")
+    at_value = reports.text(receipt, "timestamp")
+    at = reports.iso(datetime.fromtimestamp(int(at_value), UTC)) if at_value and at_value.isdigit() else None
+    word = reports.text(receipt, "status_text") or code
+    if code == "300":
+        # A temporary failure ClickSend retries itself: still on its way, but the error is worth keeping.
+        return reports.Report("clicksend", message_id, "sent", word, error_code, error_text, at)
+    status: reports.Outcome | None
+    if code == "201":
+        status = "delivered"
+    elif code == "301":
+        status = "failed" if error_code in _CLICKSEND_REFUSED else "undelivered"
+    else:
+        status = "sent" if code == "200" else None
+    error_code, error_text = reports.failure_only(status, error_code, error_text)
+    return reports.Report("clicksend", message_id, status, word, error_code, error_text, at)
+
+
+def parse_reports(data: Any) -> list[reports.Report]:
+    """One receipt (the form push, or ``GET /v3/sms/receipts/{id}``'s ``data``), or a list of them."""
+    if isinstance(data, list):
+        return [_clicksend_one(reports.mapping(item, "a ClickSend receipt")) for item in data]
+    return [_clicksend_one(reports.mapping(data, "a ClickSend receipt"))]
+
+
+PROVIDER: Final = Provider(
+    name="clicksend",
+    adapter=ClickSendAdapter,
+    max_batch=ClickSendAdapter.limit,
+    default_credentials={"username": "lynsms", "api_key": "lynsms-local-api-key"},
+    # ClickSend pushes receipts as a form, or as JSON when the rule asks for it.
+    report_media_types=(http.FORM_TYPE, http.JSON_TYPE),
+    parse_reports=parse_reports,
+)

@@ -3,8 +3,8 @@
 An adapter module only knows its wire: how to build a request, how to read its provider's error
 body into ``(code, text)``, which codes mean what, and how to parse a success answer. Everything
 else lives here: sending, the mapping of transport trouble and HTTP status classes to failures,
-JSON decoding, splitting ``send_many`` into requests with bounded concurrency, and halving a
-batch refused for one recipient's sake until that recipient fails alone.
+and JSON decoding; splitting ``send_many`` into requests and halving a batch refused for one
+recipient's sake is ``providers/adapter.py``.
 
     one provider request
      ├── httpx.TimeoutException (connect, read, write, pool)   -> Failed(retryable, "timeout")
@@ -34,29 +34,21 @@ because we assumed it went out. The attempt keeps the HTTP status so the record 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
 import httpx
 import orjson
 
-from lynsms.gateway.providers.base import Failed, FailureKind, Outbound, ProviderSettings, SendResult
-from lynsms.gateway.reports import Report, ReportError
+from lynsms.gateway.providers.base import Failed, FailureKind
+from lynsms.gateway.providers.reports import Report, ReportError
 
-# Requests in flight at once for one ``send_many``: hides latency without tripping rate limits.
-CONCURRENCY: Final = 16
-# Hard reasons that belong to one recipient, not to the request: a batch failing with one of these
-# is split until each failure is pinned on its own recipient (sender and body are shared, so
-# invalid_sender, body_too_long, auth_failed... fail every part alike and are not split).
-RECIPIENT_REASONS: Final = frozenset({"invalid_number", "unsubscribed"})
 # How much of a non-JSON error body to keep in a failure message.
 _SNIPPET: Final = 200
 
@@ -160,9 +152,11 @@ class Wire:
         return response
 
 
-_HEADERS: Final = {"Accept": "application/json", "User-Agent": "LynSMS-Gateway/1.0"}
-_FORM: Final = {**_HEADERS, "Content-Type": "application/x-www-form-urlencoded"}
-_JSON: Final = {**_HEADERS, "Content-Type": "application/json"}
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
+JSON_TYPE: Final = "application/json"
+_HEADERS: Final = {"Accept": JSON_TYPE, "User-Agent": "LynSMS-Gateway/1.0"}
+_FORM: Final = {**_HEADERS, "Content-Type": FORM_TYPE}
+_JSON: Final = {**_HEADERS, "Content-Type": JSON_TYPE}
 
 
 async def exchange(
@@ -282,88 +276,6 @@ def match_entries(entries: Sequence[Any], keys: Sequence[str], key_field: str) -
     return matched
 
 
-# ---- the adapter skeleton ------------------------------------------------------------------------
-
-
-class HttpAdapter(ABC):
-    """``send`` and ``send_many`` for every provider: split the messages into requests (at most
-    ``max_batch`` each, one per ``batch_key``), run them with bounded concurrency, and hand each a
-    list of results in message order. A request that fails as a whole fails each of its messages
-    with the same reason, unless the reason belongs to one recipient (``RECIPIENT_REASONS``)."""
-
-    name: str
-    # The most recipients one request of this provider may carry.
-    limit: ClassVar[int]
-
-    def __init__(self, settings: ProviderSettings, transport: httpx.AsyncBaseTransport) -> None:
-        self.settings = settings
-        self.wire = Wire(transport, settings.timeout)
-        self.base_url = settings.base_url.rstrip("/")
-        self.max_batch = max(1, min(settings.max_batch, self.limit))
-
-    def credential(self, key: str) -> str:
-        value = self.settings.credentials.get(key)
-        if not value:
-            raise ValueError(f"{self.name}: credentials need {key!r}")
-        return value
-
-    async def send(self, message: Outbound) -> SendResult:
-        # send_many without its task per request: one message is one request.
-        return (await self._request([message], asyncio.Semaphore(1)))[0]
-
-    async def send_many(self, messages: Sequence[Outbound]) -> list[SendResult]:
-        results: list[SendResult | None] = [None] * len(messages)
-        gate = asyncio.Semaphore(CONCURRENCY)
-
-        async def run(indices: list[int]) -> None:
-            batch = [messages[i] for i in indices]
-            for i, result in zip(indices, await self._request(batch, gate), strict=True):
-                results[i] = result
-
-        await asyncio.gather(*(run(indices) for indices in self._split(messages)))
-        done = [r for r in results if r is not None]
-        assert len(done) == len(messages)  # every index belongs to exactly one request
-        return done
-
-    def batch_key(self, message: Outbound) -> Hashable:
-        """Messages with different keys never share a request (e.g. a batch-level callback URL)."""
-        return None
-
-    def _split(self, messages: Sequence[Outbound]) -> list[list[int]]:
-        groups: dict[Hashable, list[int]] = {}
-        for i, message in enumerate(messages):
-            groups.setdefault(self.batch_key(message), []).append(i)
-        return [g[at : at + self.max_batch] for g in groups.values() for at in range(0, len(g), self.max_batch)]
-
-    async def _request(self, batch: list[Outbound], gate: asyncio.Semaphore) -> list[SendResult]:
-        async with gate:
-            reply = await self.post(batch)
-        if isinstance(reply, Failed):
-            if len(batch) > 1 and reply.reason in RECIPIENT_REASONS:
-                # One recipient can sink a whole batch (Sinch refuses a batch holding one bad
-                # number). The provider took none of it, so halving the batch until the culprits
-                # stand alone is safe, and costs about 2 log2(n) requests per bad recipient.
-                half = len(batch) // 2
-                left, right = await asyncio.gather(self._request(batch[:half], gate), self._request(batch[half:], gate))
-                return left + right
-            return [reply] * len(batch)
-        try:
-            results = self.parse(reply, batch)
-        except Malformed as exc:
-            return [malformed(f"HTTP {reply.status} answer not understood: {exc}", reply.status)] * len(batch)
-        if len(results) != len(batch):
-            raise AssertionError(f"{self.name}.parse returned {len(results)} results for {len(batch)}")
-        return results
-
-    @abstractmethod
-    async def post(self, batch: list[Outbound]) -> Reply | Failed:
-        """Send one request carrying ``batch`` (at most ``max_batch`` messages, same ``batch_key``)."""
-
-    @abstractmethod
-    def parse(self, reply: Reply, batch: list[Outbound]) -> list[SendResult]:
-        """One result per message of ``batch``, in order; raise ``Malformed`` for a wrong shape."""
-
-
 _NOT_JSON: Final[Any] = object()
 
 
@@ -399,7 +311,7 @@ async def fetch_reports(
     parse: Callable[[Any], list[Report]],
     none_yet: tuple[int, ...] = (),
 ) -> list[Report] | Failed:
-    """GET a provider's report endpoint and read the answer with ``parse`` (``gateway.reports``).
+    """GET a provider's report endpoint and read the answer with ``parse`` (the provider module's report parser).
     An HTTP status in ``none_yet`` means "no report yet" (ClickSend answers 404 before its first)."""
     reply = await exchange(wire, url, errors, headers=headers, method="GET")
     if isinstance(reply, Failed):

@@ -39,14 +39,14 @@ Errors fail the whole request, v3 ``{"errorCode", "description", "violations": [
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any, ClassVar, Final
 
 import httpx
 
-from lynsms.gateway import reports
-from lynsms.gateway.providers import http
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 ACCEPTED_GROUPS: Final = frozenset({"ACCEPTED", "PENDING", "DELIVERED"})
 _GROUP_NAMES: Final = {0: "ACCEPTED", 1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
@@ -151,7 +151,7 @@ def _result(entry: Any) -> SendResult:
     return rule.fail(f"{name or group}: {description}", code=name or group, status=200)
 
 
-class InfobipAdapter(http.HttpAdapter):
+class InfobipAdapter(HttpAdapter):
     name = "infobip"
     limit: ClassVar[int] = 1000
 
@@ -178,7 +178,7 @@ class InfobipAdapter(http.HttpAdapter):
                 f"{self.base_url}/sms/3/{endpoint}?messageId={provider_message_id}",
                 ERRORS,
                 headers=headers,
-                parse=reports.infobip,
+                parse=parse_reports,
             )
             if isinstance(found, Failed) or found:
                 return found
@@ -191,3 +191,59 @@ class InfobipAdapter(http.HttpAdapter):
         )
         by_id = {m.message_id: _result(entry) for m, entry in zip(ordered, entries, strict=True)}
         return [by_id[m.message_id] for m in batch]
+
+
+# ---- delivery reports: pushed to /api/v1/webhooks/infobip, and what polling fetches ----
+
+_INFOBIP_GROUP: Final[dict[str, reports.Outcome | None]] = {
+    "ACCEPTED": None,
+    "PENDING": "sent",
+    "DELIVERED": "delivered",
+    "UNDELIVERABLE": "undelivered",
+    "EXPIRED": "undelivered",
+    "REJECTED": "failed",
+}
+# Statuses inside UNDELIVERABLE that mean the operator turned the message away.
+_INFOBIP_REFUSED: Final = frozenset({"UNDELIVERABLE_REJECTED_OPERATOR"})
+
+
+def parse_reports(data: Any) -> list[reports.Report]:
+    results = reports.mapping(data, "an Infobip delivery report").get("results")
+    if not isinstance(results, list):
+        raise reports.ReportError("an Infobip delivery report needs a 'results' list")
+    found: list[reports.Report] = []
+    for raw in results:
+        entry = reports.mapping(raw, "an Infobip report result")
+        status_json = reports.mapping(entry.get("status"), "an Infobip report's 'status'")
+        group = reports.text(status_json, "groupName") or ""
+        name = reports.text(status_json, "name") or group
+        status = "failed" if name in _INFOBIP_REFUSED else _INFOBIP_GROUP.get(group)
+        error = entry.get("error")
+        code, text = None, None
+        # Error 0 (group 0 OK, id 0 NO_ERROR) is Infobip's way of saying "no error".
+        if isinstance(error, Mapping) and (error.get("id") or error.get("groupId")):
+            code = reports.text(error, "id")
+            text = reports.text(error, "description") or reports.text(error, "name")
+        code, text = reports.failure_only(status, code, text)
+        found.append(
+            reports.Report(
+                "infobip",
+                reports.required(entry, "messageId", "Infobip"),
+                status,
+                name,
+                code,
+                text,
+                reports.iso_text(entry.get("doneAt")),
+            )
+        )
+    return found
+
+
+PROVIDER: Final = Provider(
+    name="infobip",
+    adapter=InfobipAdapter,
+    max_batch=InfobipAdapter.limit,
+    default_credentials={"api_key": "lynsms-local-api-key"},
+    report_media_types=(http.JSON_TYPE,),
+    parse_reports=parse_reports,
+)

@@ -16,12 +16,12 @@ Auth, from the credentials:
 Provider message ids: a batch has one id, but delivery reports come per recipient
 (``recipient_delivery_report_sms`` with ``batch_id`` and ``recipient``, the number without "+").
 So each accepted message gets ``"{batch_id}:{+E.164 recipient}"``, unique per message; the
-webhook handler builds the same key from a report with ``recipient_message_id(batch_id, recipient)``.
+report parser below builds the same key with ``recipient_message_id(batch_id, recipient)``.
 
 Success: 201 with the batch (``id``). Errors are ``{"code": "...", "text": "..."}`` (the OAuth
 endpoint answers ``{"error", "error_description"}``). A batch fails as a whole, so a batch refused
 over one recipient (invalid or opted-out number) is halved until that recipient fails alone and
-the others go out (``http.RECIPIENT_REASONS``):
+the others go out (``adapter.RECIPIENT_REASONS``):
 
 | HTTP | code | text | kind | reason |
 |---|---|---|---|---|
@@ -51,9 +51,9 @@ from typing import Any, ClassVar, Final
 
 import httpx
 
-from lynsms.gateway import reports
-from lynsms.gateway.providers import http
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
 TOKEN_MARGIN: Final = 60.0
@@ -140,7 +140,7 @@ class _Token:
             return token
 
 
-class SinchAdapter(http.HttpAdapter):
+class SinchAdapter(HttpAdapter):
     name = "sinch"
     limit: ClassVar[int] = 1000
 
@@ -198,10 +198,95 @@ class SinchAdapter(http.HttpAdapter):
             return bearer
         url = f"{self.url}/{batch_id}/delivery_report/{recipient.lstrip('+')}"
         return await http.fetch_reports(
-            self.wire, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=reports.sinch
+            self.wire, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=parse_reports
         )
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         batch_id = http.text_field(reply.data, "id")
         # A Sinch batch carries no per-recipient status at creation, so none is recorded.
         return [Accepted(recipient_message_id(batch_id, m.to)) for m in batch]
+
+
+# ---- delivery reports: pushed to /api/v1/webhooks/sinch, and what polling fetches ----
+
+_SINCH_STATUS: Final[dict[str, reports.Outcome | None]] = {
+    "Queued": None,
+    "Unknown": None,
+    "Dispatched": "sent",
+    "Delivered": "delivered",
+    # Failed/Expired/Deleted: the operator had it and could not (or no longer) deliver.
+    "Failed": "undelivered",
+    "Expired": "undelivered",
+    "Deleted": "undelivered",
+    # Aborted/Rejected/Cancelled: Sinch or the SMSC refused it; it never reached a handset.
+    "Aborted": "failed",
+    "Rejected": "failed",
+    "Cancelled": "failed",
+}
+_SINCH_ERRORS: Final = {
+    "402": "Message unroutable",
+    "403": "Internal error",
+    "404": "Temporary delivery failure",
+    "405": "Unmatched parameter",
+    "406": "Internal expiry",
+    "407": "Cancelled",
+    "408": "Internal reject",
+    "410": "Unmatched default originator",
+    "411": "Exceeded parts limit",
+    "412": "Unprovisioned region",
+    "413": "Blocked",
+    "1": "Unknown subscriber",
+    "27": "Absent subscriber",
+}
+
+
+def _sinch_report(pmid: str | None, batch_id: str, word: str, code: object, at: str | None) -> reports.Report:
+    status = _SINCH_STATUS.get(word)
+    code_text = None if code is None or isinstance(code, bool) else str(code)
+    text = _SINCH_ERRORS.get(code_text or "")
+    if text is None and code_text and code_text.isdigit() and int(code_text) < 400:
+        text = f"Operator error {code_text}"  # 0-399 are the operator's SMPP / GSM MAP codes
+    error_code, error_text = reports.failure_only(status, code_text, text)
+    return reports.Report("sinch", pmid, status, word, error_code, error_text, at, batch_id if pmid is None else None)
+
+
+def parse_reports(data: Any) -> list[reports.Report]:
+    """``recipient_delivery_report_sms`` (what the gateway asks for), or a ``delivery_report_sms``
+    batch report: ``full`` lists recipients per status; a ``summary`` of a batch whose recipients
+    all share one status applies to the whole batch; any other summary names nobody and is skipped."""
+    report = reports.mapping(data, "a Sinch delivery report")
+    kind = reports.required(report, "type", "Sinch")
+    batch_id = reports.required(report, "batch_id", "Sinch")
+    if kind == "recipient_delivery_report_sms":
+        recipient = reports.required(report, "recipient", "Sinch")
+        word = reports.required(report, "status", "Sinch")
+        at = reports.iso_text(report.get("operator_status_at")) or reports.iso_text(report.get("at"))
+        return [_sinch_report(recipient_message_id(batch_id, recipient), batch_id, word, report.get("code"), at)]
+    if kind != "delivery_report_sms":
+        raise reports.ReportError(f"unknown Sinch report type {kind!r}")
+    statuses = report.get("statuses")
+    if not isinstance(statuses, list):
+        raise reports.ReportError("a Sinch batch report needs a 'statuses' list")
+    found: list[reports.Report] = []
+    for raw in statuses:
+        entry = reports.mapping(raw, "a Sinch batch report status")
+        word = reports.required(entry, "status", "Sinch")
+        recipients = entry.get("recipients")
+        if isinstance(recipients, list) and recipients:
+            found += [
+                _sinch_report(recipient_message_id(batch_id, str(r)), batch_id, word, entry.get("code"), None)
+                for r in recipients
+            ]
+        elif len(statuses) == 1 and entry.get("count") == report.get("total_message_count"):
+            found.append(_sinch_report(None, batch_id, word, entry.get("code"), None))
+    return found
+
+
+PROVIDER: Final = Provider(
+    name="sinch",
+    adapter=SinchAdapter,
+    max_batch=SinchAdapter.limit,
+    default_credentials={"service_plan_id": "0" * 31 + "1", "api_token": "lynsms-local-api-token"},
+    report_media_types=(http.JSON_TYPE,),
+    parse_reports=parse_reports,
+)

@@ -7,8 +7,10 @@ gateway at ~300 messages/s. This transport speaks the part of HTTP/1.1 that prov
 asyncio streams: the request in one write, the answer read whole, keep-alive connections reused
 newest-first. Adapters take any httpx transport (tests inject ``MockTransport`` or
 ``ASGITransport``); only ``create_app`` picks this one, and httpx still builds the requests and
-decodes the answers (``providers/http.py``). Like any transport handed to httpx explicitly, it
-does not read HTTP(S)_PROXY from the environment.
+decodes the answers (``providers/http.py``). It speaks to the provider directly, never through a
+proxy: when the environment names a proxy for a provider's URL (``HTTPS_PROXY``, ``HTTP_PROXY``,
+``ALL_PROXY``, minus ``NO_PROXY``, read as httpx reads them), ``for_provider`` hands that provider
+httpx's own transport with the proxy instead.
 
 Failures are raised as the httpx exceptions the adapters already classify (``providers/http.py``):
 
@@ -34,8 +36,10 @@ acted on). A connection is reused only after a complete, length-delimited answer
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import os
 import ssl
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import httpx
@@ -298,3 +302,71 @@ def _keep_alive(version: bytes, headers: Headers) -> bool:
     if version == b"HTTP/1.0":
         return b"keep-alive" in tokens
     return b"close" not in tokens
+
+
+# ---- choosing the transport for a provider ---------------------------------------------------------
+
+
+def for_provider(
+    base_url: str, environ: Mapping[str, str] = os.environ, max_connections: int = 64
+) -> httpx.AsyncBaseTransport:
+    """``Http11Transport``, unless the environment routes ``base_url`` through a proxy: then httpx's
+    own transport, which speaks to proxies (CONNECT for https, absolute-form for http)."""
+    proxy = proxy_for(base_url, environ)
+    if proxy is None:
+        return Http11Transport(max_connections=max_connections)
+    return httpx.AsyncHTTPTransport(proxy=proxy, limits=httpx.Limits(max_connections=max_connections))
+
+
+def proxy_for(url: str, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The proxy the environment names for ``url``, as httpx would pick it: ``<scheme>_proxy`` else
+    ``all_proxy`` (lower case first, then upper), unless ``no_proxy`` names the host."""
+
+    def env(name: str) -> str | None:
+        return environ.get(name) or environ.get(name.upper()) or None
+
+    target = httpx.URL(url)
+    proxy = env(f"{target.scheme}_proxy") or env("all_proxy")
+    if proxy is None or _bypassed(target, env("no_proxy") or ""):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"  # httpx reads a bare host:port as http
+
+
+def _bypassed(target: httpx.URL, no_proxy: str) -> bool:
+    host = target.host.lower()
+    for raw in no_proxy.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if "://" in entry:  # a URL pattern: scheme and host must both match
+            scheme, _, entry = entry.partition("://")
+            if scheme not in ("all", target.scheme):
+                continue
+        name, port = _split_port(entry)
+        if port is not None and port != target.port:
+            continue
+        if _is_ip(name) or name == "localhost":
+            if host == name:
+                return True
+            continue
+        domain = name.removeprefix("*").removeprefix(".")
+        if host == domain or host.endswith("." + domain):
+            return True
+    return False
+
+
+def _split_port(entry: str) -> tuple[str, int | None]:
+    name, colon, port = entry.rpartition(":")
+    if colon and port.isdigit() and not _is_ip(entry):
+        return name, int(port)
+    return entry, None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -4,7 +4,7 @@ Request: ``POST {base}/2010-04-01/Accounts/{account_sid}/Messages.json``, form `
 ``Body`` and ``StatusCallback`` (when the gateway wants delivery reports), HTTP Basic
 ``account_sid:auth_token`` or ``api_key_sid:api_key_secret`` (the account sid stays in the path).
 Twilio has no multi-recipient send, so ``max_batch`` is 1 and ``send_many`` runs one request per
-message, ``http.CONCURRENCY`` at a time, results in message order.
+message, ``adapter.CONCURRENCY`` at a time, results in message order.
 
 Success: 201 with the Message resource; ``sid`` (``SM...``) is the provider message id and
 ``status`` (``queued``/``accepted``) the provider status. Errors are JSON
@@ -30,13 +30,17 @@ Success: 201 with the Message resource; ``sid`` (``SM...``) is the provider mess
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Final
 
 import httpx
 
-from lynsms.gateway import reports
-from lynsms.gateway.providers import http
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
+from lynsms.gateway import signing
+from lynsms.gateway.providers import http, reports
+from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 _RULES: Final[dict[str, http.Rule]] = {
     **dict.fromkeys(("21211", "21614", "21612", "21421", "21635", "21604"), http.hard("invalid_number")),
@@ -58,7 +62,7 @@ def _read(data: Any) -> tuple[str | None, str | None]:
 ERRORS: Final = http.ErrorFormat(read=_read, classify=lambda code, _text: _RULES.get(code or ""))
 
 
-class TwilioAdapter(http.HttpAdapter):
+class TwilioAdapter(HttpAdapter):
     name = "twilio"
     limit: ClassVar[int] = 1
 
@@ -88,5 +92,98 @@ class TwilioAdapter(http.HttpAdapter):
         """The message's status from its resource, ``GET .../Messages/{Sid}.json``."""
         url = self.url.removesuffix(".json") + f"/{provider_message_id}.json"
         return await http.fetch_reports(
-            self.wire, url, ERRORS, headers={"Authorization": self.authorization}, parse=reports.twilio_resource
+            self.wire, url, ERRORS, headers={"Authorization": self.authorization}, parse=parse_resource
         )
+
+
+# ---- delivery reports: pushed to /api/v1/webhooks/twilio, and what polling fetches ----
+
+_TWILIO_STATUS: Final[dict[str, reports.Outcome | None]] = {
+    "queued": None,
+    "accepted": None,
+    "scheduled": None,
+    "sending": None,
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "delivered",
+    "undelivered": "undelivered",
+    "partially_delivered": "undelivered",
+    "failed": "failed",
+    "canceled": "failed",
+}
+# Twilio's callbacks carry the code only; the texts are Twilio's error catalogue.
+_TWILIO_ERRORS: Final = {
+    "30001": "Queue overflow",
+    "30002": "Account suspended",
+    "30003": "Unreachable destination handset",
+    "30004": "Message blocked",
+    "30005": "Unknown destination handset",
+    "30006": "Landline or unreachable carrier",
+    "30007": "Message filtered",
+    "30008": "Unknown error",
+    "30034": "Message from an unregistered number",
+    "30036": "Validity period expired",
+}
+
+
+def _twilio(sid: str, word: str, code: str | None, text: str | None, at: str | None) -> reports.Report:
+    status = _TWILIO_STATUS.get(word)
+    code, text = reports.failure_only(status, code, text or _TWILIO_ERRORS.get(code or ""))
+    return reports.Report("twilio", sid, status, word, code, text, at)
+
+
+def parse_reports(form: Mapping[str, str]) -> list[reports.Report]:
+    """A status callback: ``MessageSid``, ``MessageStatus``, ``ErrorCode``, ``RawDlrDoneDate``."""
+    sid = reports.text(form, "MessageSid") or reports.required(form, "SmsSid", "Twilio")
+    word = reports.text(form, "MessageStatus") or reports.required(form, "SmsStatus", "Twilio")
+    done = reports.text(form, "RawDlrDoneDate")
+    at = None
+    if done and len(done) == 10 and done.isdigit():  # YYMMDDhhmm, UTC
+        try:
+            at = reports.iso(datetime.strptime(done, "%y%m%d%H%M").replace(tzinfo=UTC))
+        except ValueError:
+            at = None
+    return [_twilio(sid, word, reports.text(form, "ErrorCode"), None, at)]
+
+
+def parse_resource(data: Any) -> list[reports.Report]:
+    """``GET .../Messages/{Sid}.json``: the status lives on the resource itself."""
+    resource = reports.mapping(data, "a Twilio Message resource")
+    updated = reports.text(resource, "date_updated")
+    try:
+        at = reports.iso(parsedate_to_datetime(updated)) if updated else None
+    except (TypeError, ValueError):
+        at = None
+    return [
+        _twilio(
+            reports.required(resource, "sid", "Twilio"),
+            reports.required(resource, "status", "Twilio"),
+            reports.text(resource, "error_code"),
+            reports.text(resource, "error_message"),
+            at,
+        )
+    ]
+
+
+def verify_report(
+    credentials: Mapping[str, str], url: str, form: Sequence[tuple[str, str]], headers: Mapping[str, str]
+) -> str | None:
+    """Twilio signs its callbacks (``X-Twilio-Signature``) over the URL it was given and the form."""
+    # Twilio signs with the account's auth token; the simulator, sent through an API key, with its secret.
+    tokens = [credentials[k] for k in ("auth_token", "api_key_secret") if credentials.get(k)]
+    if not tokens:
+        return "no Twilio auth token is configured, so no Twilio callback can be verified"
+    if not signing.twilio_valid(tokens, url, form, headers.get("x-twilio-signature")):
+        return "the X-Twilio-Signature header is missing or does not sign this request"
+    return None
+
+
+PROVIDER: Final = Provider(
+    name="twilio",
+    adapter=TwilioAdapter,
+    max_batch=TwilioAdapter.limit,
+    default_credentials={"account_sid": "AC" + "0" * 31 + "1", "auth_token": "lynsms-local-auth-token"},
+    report_media_types=(http.FORM_TYPE,),
+    parse_reports=parse_reports,
+    verify_report=verify_report,
+)

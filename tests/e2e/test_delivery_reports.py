@@ -78,10 +78,12 @@ providers:
 """
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(check: Callable[..., Any], *args: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    """``check(*args)``, once it is truthy; ``args`` rather than a closure, so a loop can pass its
+    current values."""
     deadline = time.monotonic() + timeout
     while True:
-        result = check()
+        result = check(*args)
         if result:
             return result
         if time.monotonic() > deadline:
@@ -210,7 +212,8 @@ def test_each_outcome_reaches_the_message_and_the_customer_signed(
         for to, expected in OUTCOMES.items():
             message_id = sent[to]["id"]
             wait_for(
-                lambda message_id=message_id, expected=expected: len(hooks.of(message_id)) == 2,
+                lambda message_id: len(hooks.of(message_id)) == 2,
+                message_id,
                 what=f"two events for {expected}",
             )
             assert hooks.of(message_id) == ["message.sent", f"message.{expected}"]
@@ -232,9 +235,10 @@ def test_each_outcome_reaches_the_message_and_the_customer_signed(
             assert [r["applied"] for r in reports][-1] is True and reports[-1]["report_status"] == expected
             webhooks = [e for e in timeline if e["type"] == "webhook"]
             wait_for(
-                lambda message_id=message_id: all(
+                lambda message_id: all(
                     w["delivery"] == "delivered" for w in events(gw, message_id) if w["type"] == "webhook"
-                )
+                ),
+                message_id,
             )
             assert [w["event_type"] for w in webhooks] == ["message.sent", f"message.{expected}"]
     assert hooks.forged == 0
@@ -352,8 +356,8 @@ def test_receiver_down_then_up_gets_each_event_once_in_order(simulator: RunningS
     with gateway(gateway_config(simulator.url, f"{down.url}/hooks")) as gw:
         ids = [send(gw, to, "sinch", f"down-{i}")["id"] for i, to in enumerate(OUTCOMES)]
         for message_id in ids:  # every final report is in, and the first event keeps failing
-            wait_for(lambda message_id=message_id: fetch(gw, message_id)["status"] != "sent", what="the final report")
-            wait_for(lambda message_id=message_id: first_attempts(gw, message_id) >= 2, what="failed attempts")
+            wait_for(lambda message_id: fetch(gw, message_id)["status"] != "sent", message_id, what="the final report")
+            wait_for(lambda message_id: first_attempts(gw, message_id) >= 2, message_id, what="failed attempts")
         sent_event, final_event = [e for e in events(gw, ids[0]) if e["type"] == "webhook"]
         assert sent_event["delivery"] == "pending" and "connection error" in sent_event["last_error"]
         # The final event waits behind it, untried: events of one message never overtake each other.
@@ -425,8 +429,8 @@ def test_gateway_killed_with_events_pending_loses_nothing_after_restart(
         assert f"webhook secret  {SECRET}" in banner[3]
         ids = [send(gw, to, "twilio", f"kill-{i}")["id"] for i, to in enumerate(OUTCOMES)]
         for message_id in ids:
-            wait_for(lambda message_id=message_id: fetch(gw, message_id)["status"] != "sent", what="the final report")
-            wait_for(lambda message_id=message_id: first_attempts(gw, message_id) >= 1, what="failed attempts")
+            wait_for(lambda message_id: fetch(gw, message_id)["status"] != "sent", message_id, what="the final report")
+            wait_for(lambda message_id: first_attempts(gw, message_id) >= 1, message_id, what="failed attempts")
         # SIGKILL (the context's exit): no shutdown code runs, the outbox is only what was committed.
     with ServerThread(hooks.app(), port=port or 0), gateway_process(db, simulator.url, hook_url, config) as (gw, _):
         wait_for(lambda: all(len(hooks.of(i)) == 2 for i in ids), what="every event after the restart")
@@ -452,13 +456,17 @@ def test_polling_finds_final_statuses_when_no_callback_comes(
         sent = {to: send(gw, to, provider, f"poll-{to[-1]}")["id"] for to in OUTCOMES}
         for to, expected in OUTCOMES.items():
             wait_for(
-                lambda to=to, expected=expected: fetch(gw, sent[to])["status"] == expected,
+                lambda to, expected: fetch(gw, sent[to])["status"] == expected,
+                to,
+                expected,
                 what=f"{expected} by polling",
             )
             reports = [e for e in events(gw, sent[to]) if e["type"] == "delivery_report"]
             assert [(r["source"], r["applied"]) for r in reports] == [("poll", True)]
             wait_for(
-                lambda to=to, expected=expected: hooks.of(sent[to]) == ["message.sent", f"message.{expected}"],
+                lambda to, expected: hooks.of(sent[to]) == ["message.sent", f"message.{expected}"],
+                to,
+                expected,
                 what="the events",
             )
     assert not [e for e in simulator.journal() if e["method"] == "CALLBACK"]

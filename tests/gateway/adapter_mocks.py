@@ -17,9 +17,9 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from lynsms.gateway.providers import build_adapter
+from lynsms.gateway.providers.adapter import HttpAdapter
 from lynsms.gateway.providers.base import Outbound, ProviderSettings, SendResult
-from lynsms.gateway.providers.http import HttpAdapter
+from lynsms.gateway.providers.registry import build_adapter
 
 T = TypeVar("T")
 Answer = Callable[[httpx.Request], httpx.Response | Awaitable[httpx.Response]]

@@ -1,85 +1,23 @@
-"""Gateway test fixtures: an app with scripted fake provider adapters, reached in-process.
-
-The fakes implement the ``ProviderAdapter`` protocol and record every request, so tests can
-assert exactly what was (or was not) sent.
-"""
+"""Gateway test fixtures; the helpers they build on are ``tests/gateway/helpers.py`` (a module, so
+test files import it by its package name and mypy reads it)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
-import httpx
 import pytest
-from starlette.applications import Starlette
 
-from lynsms.gateway import create_app
-from lynsms.gateway.config import GatewayConfig, parse_config
-from lynsms.gateway.providers.base import Accepted, Failed, FailureKind, Outbound, SendResult
+# ``python -m pytest`` from the repository root can import ``tests.gateway.helpers`` already; a bare
+# ``pytest`` (or another working directory) cannot, so the root goes last on the path: it never
+# shadows anything. (``pythonpath = ["."]`` in the pytest config would make this unneeded.)
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
-API_KEY = "test-key-0123456789"
-AUTH = {"Authorization": f"Bearer {API_KEY}"}
-Script = Callable[[Outbound], SendResult]
-
-
-class FakeAdapter:
-    """Answers from ``script`` (default: accept everything) and records each provider request."""
-
-    def __init__(self, name: str, max_batch: int = 1, script: Script | None = None) -> None:
-        self.name = name
-        self.max_batch = max_batch
-        self.script = script or self.accept
-        self.requests: list[list[Outbound]] = []
-
-    def accept(self, message: Outbound) -> SendResult:
-        return Accepted(provider_message_id=f"{self.name}-{message.to}-{len(self.requests)}")
-
-    @property
-    def sent(self) -> list[Outbound]:
-        return [message for request in self.requests for message in request]
-
-    async def send(self, message: Outbound) -> SendResult:
-        self.requests.append([message])
-        return self.script(message)
-
-    async def send_many(self, messages: Sequence[Outbound]) -> list[SendResult]:
-        self.requests.append(list(messages))
-        return [self.script(m) for m in messages]
-
-
-def failing(
-    kind: FailureKind, reason: str = "server_error", code: str | None = None, status: int | None = 503
-) -> Script:
-    def script(message: Outbound) -> SendResult:
-        return Failed(kind=kind, reason=reason, message=f"scripted {reason}", provider_code=code, http_status=status)
-
-    return script
-
-
-def make_config(**overrides: Any) -> GatewayConfig:
-    data: dict[str, Any] = {
-        "api_keys": [{"key": API_KEY, "name": "test"}],
-        "routes": {1: {"name": "europe", "chain": ["sinch", "infobip"]}},
-        "providers": {
-            "twilio": {"price": 0.05, "prices": {"GB": 0.04}},
-            "sinch": {"price": 0.045},
-            "infobip": {"price": 0.04},
-            "clicksend": {"price": 0.06},
-        },
-        "public_url": "http://gateway.test",
-    }
-    data.update(overrides)
-    return parse_config(data, "http://simulator.test")
-
-
-def make_fakes() -> dict[str, FakeAdapter]:
-    return {
-        "twilio": FakeAdapter("twilio", max_batch=1),
-        "sinch": FakeAdapter("sinch", max_batch=1000),
-        "infobip": FakeAdapter("infobip", max_batch=1000),
-        "clicksend": FakeAdapter("clicksend", max_batch=1000),
-    }
+from lynsms.gateway.config import GatewayConfig  # noqa: E402
+from tests.gateway.helpers import Client, FakeAdapter, make_client, make_config, make_fakes  # noqa: E402
 
 
 @pytest.fixture
@@ -92,63 +30,7 @@ def config() -> GatewayConfig:
     return make_config()
 
 
-class Client:
-    """A synchronous in-process client that runs the app's lifespan, like a server would.
-
-    (Starlette's TestClient warns about its httpx backend, and warnings are errors here.)
-    """
-
-    def __init__(self, app: Starlette, headers: dict[str, str] | None = None) -> None:
-        self.app = app
-        self.runner = asyncio.Runner()
-        self.lifespan = app.router.lifespan_context(app)
-        self.runner.run(self.lifespan.__aenter__())
-        transport = httpx.ASGITransport(app=app)
-        self.http = httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers)
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return self.runner.run(self.http.request(method, url, **kwargs))
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
-    def run(self, coro: Any) -> Any:
-        return self.runner.run(coro)
-
-    def close(self) -> None:
-        self.runner.run(self.http.aclose())
-        self.runner.run(self.lifespan.__aexit__(None, None, None))
-        self.runner.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def make_client(
-    config: GatewayConfig, fakes: dict[str, FakeAdapter], db_path: str = ":memory:", **kwargs: Any
-) -> Client:
-    return Client(create_app(config, db_path, adapters=fakes, environ={}, **kwargs), headers=AUTH)
-
-
 @pytest.fixture
 def client(config: GatewayConfig, fakes: dict[str, FakeAdapter]) -> Iterator[Client]:
     with make_client(config, fakes) as test_client:
         yield test_client
-
-
-def total_sent(fakes: dict[str, FakeAdapter]) -> int:
-    return sum(len(fake.sent) for fake in fakes.values())
-
-
-SEND = {"to": "+12025550143", "from": "LynSMS", "body": "Your verification code is 482194", "reference": "signup-9214"}
-BULK = {
-    "from": "LynSMS",
-    "recipients": ["+12025550143", "+447700900100", "+4748640969"],
-    "body": "Tickets for tonight are still available — bit.ly/lens-friday",
-}

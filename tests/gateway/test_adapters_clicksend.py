@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from adapter_mocks import BASE, basic, body_json, drive, in_turn, many, outbound, reply, send
 
 from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
+from tests.gateway.adapter_mocks import BASE, basic, body_json, drive, in_turn, many, outbound, reply, send
 
 AUTH = basic("alice", "cs-key")
 RECEIPTS = "https://gw.test/api/v1/webhooks/clicksend"
@@ -146,7 +146,7 @@ def test_maps_each_request_error(status: int, code: str, kind: FailureKind, reas
     assert sent.results == [Failed(kind, reason, f"HTTP {status}: nope", code, status)] * 2
 
 
-# ---- register_receipts -------------------------------------------------------------------------
+# ---- register_report_url -------------------------------------------------------------------------
 
 
 def rules_page(*rules: dict[str, Any]) -> Any:
@@ -157,13 +157,13 @@ def rules_page(*rules: dict[str, Any]) -> Any:
 
 def register(answer: Any) -> tuple[Failed | None, list[httpx.Request]]:
     async def action(adapter: Any) -> Failed | None:
-        result: Failed | None = await adapter.register_receipts(RECEIPTS)
+        result: Failed | None = await adapter.register_report_url(RECEIPTS)
         return result
 
     return drive("clicksend", answer, action)
 
 
-def test_register_receipts_creates_a_url_rule_for_the_account() -> None:
+def test_register_report_url_creates_a_url_rule_for_the_account() -> None:
     created = reply(200, {"http_code": 200, "response_code": "SUCCESS", "data": {"receipt_rule_id": 1}})
     result, requests = register(in_turn(rules_page(), created))
     assert result is None
@@ -184,7 +184,7 @@ def test_register_receipts_creates_a_url_rule_for_the_account() -> None:
     }
 
 
-def test_register_receipts_adds_nothing_when_the_rule_exists() -> None:
+def test_register_report_url_adds_nothing_when_the_rule_exists() -> None:
     existing = {
         "receipt_rule_id": 4,
         "rule_name": "x",
@@ -197,13 +197,13 @@ def test_register_receipts_adds_nothing_when_the_rule_exists() -> None:
     assert result is None and [r.method for r in requests] == ["GET"]
 
 
-def test_register_receipts_creates_the_rule_when_listing_fails() -> None:
+def test_register_report_url_creates_the_rule_when_listing_fails() -> None:
     created = reply(200, {"http_code": 200, "response_code": "SUCCESS", "data": {"receipt_rule_id": 1}})
     result, requests = register(in_turn(lambda request: envelope(500, "INTERNAL_SERVER_ERROR"), created))
     assert result is None and [r.method for r in requests] == ["GET", "POST"]
 
 
-def test_register_receipts_reports_why_it_failed() -> None:
+def test_register_report_url_reports_why_it_failed() -> None:
     result, _ = register(in_turn(rules_page(), lambda request: envelope(401, "UNAUTHORIZED", "bad key")))
     assert result == Failed("hard", "auth_failed", "HTTP 401: bad key", "UNAUTHORIZED", 401)
 

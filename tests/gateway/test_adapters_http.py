@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from adapter_mocks import drive, many, raises, reply, send
 
-from lynsms.gateway.providers import PROVIDERS, build_adapter, default_max_batch
 from lynsms.gateway.providers.base import Failed, FailureKind, ProviderSettings
 from lynsms.gateway.providers.http import retry_after
+from lynsms.gateway.providers.names import PROVIDER_NAMES as PROVIDERS
+from lynsms.gateway.providers.registry import build_adapter, provider
+from tests.gateway.adapter_mocks import drive, many, raises, reply, send
 
 every_provider = pytest.mark.parametrize("name", PROVIDERS)
 
@@ -143,8 +144,8 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 # ---- the registry ------------------------------------------------------------------------------
 
 
-def test_default_max_batch_is_one_for_twilio_and_a_thousand_for_the_others() -> None:
-    assert {name: default_max_batch(name) for name in PROVIDERS} == {
+def test_a_request_carries_one_recipient_for_twilio_and_a_thousand_for_the_others() -> None:
+    assert {name: provider(name).max_batch for name in PROVIDERS} == {
         "twilio": 1,
         "sinch": 1000,
         "infobip": 1000,
@@ -157,7 +158,7 @@ def test_build_adapter_caps_max_batch_at_what_the_provider_takes(name: str) -> N
     async def batch_size(adapter: Any) -> int:
         return int(adapter.max_batch)
 
-    assert drive(name, reply(200, {}), batch_size, max_batch=5000)[0] == default_max_batch(name)
+    assert drive(name, reply(200, {}), batch_size, max_batch=5000)[0] == provider(name).max_batch
     assert drive(name, reply(200, {}), batch_size, max_batch=0)[0] == 1
     assert drive(name, reply(200, {}), batch_size, max_batch=1)[0] == 1
 

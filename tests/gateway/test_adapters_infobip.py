@@ -6,9 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from adapter_mocks import BASE, body_json, many, outbound, reply, send
 
 from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
+from tests.gateway.adapter_mocks import BASE, body_json, many, outbound, reply, send
 
 PENDING = {
     "groupId": 1,

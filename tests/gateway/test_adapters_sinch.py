@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from adapter_mocks import BASE, basic, body_form, body_json, drive, in_turn, many, outbound, reply, send
 
 from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
 from lynsms.gateway.providers.sinch import recipient_message_id
+from tests.gateway.adapter_mocks import BASE, basic, body_form, body_json, drive, in_turn, many, outbound, reply, send
 
 BATCH = {"id": "01FC66621XXXXX119Z8PMV1QPQ", "type": "mt_text", "to": ["12025550000"], "canceled": False}
 PROJECT = {"project_id": "proj-1", "key_id": "key-1", "key_secret": "key-secret"}

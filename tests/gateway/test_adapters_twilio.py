@@ -6,9 +6,9 @@ import asyncio
 
 import httpx
 import pytest
-from adapter_mocks import BASE, CREDENTIALS, basic, body_form, in_turn, many, outbound, reply, send
 
 from lynsms.gateway.providers.base import Accepted, Failed, FailureKind
+from tests.gateway.adapter_mocks import BASE, CREDENTIALS, basic, body_form, in_turn, many, outbound, reply, send
 
 SID = CREDENTIALS["twilio"]["account_sid"]
 CREATED = {"sid": "SM" + "0" * 32, "status": "queued", "num_segments": "1", "error_code": None}

@@ -13,18 +13,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
-from adapter_mocks import outbound as mock_outbound
 
-from lynsms.gateway.config import DEFAULT_CREDENTIALS
-from lynsms.gateway.providers import PROVIDERS, build_adapter
+from lynsms.gateway.providers import registry
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderSettings, SendResult
 from lynsms.gateway.providers.clicksend import ClickSendAdapter
+from lynsms.gateway.providers.names import PROVIDER_NAMES as PROVIDERS
+from lynsms.gateway.providers.registry import build_adapter
 from lynsms.gateway.providers.sinch import recipient_message_id
+from tests.gateway.adapter_mocks import outbound as mock_outbound
 
 if TYPE_CHECKING:
     from tests.conftest import RunningSimulator
 
 T = TypeVar("T")
+CLICKSEND_CREDENTIALS = registry.provider("clicksend").default_credentials
 CALLBACK = "http://127.0.0.1:9/api/v1/webhooks/"  # nothing listens: callbacks fail quietly
 every_provider = pytest.mark.parametrize("name", PROVIDERS)
 
@@ -40,7 +42,9 @@ def run(
     credentials: dict[str, str] | None = None,
     timeout: float = 5.0,
 ) -> T:
-    settings = ProviderSettings(name, simulator.url, credentials or dict(DEFAULT_CREDENTIALS[name]), timeout, 1000)
+    settings = ProviderSettings(
+        name, simulator.url, credentials or dict(registry.provider(name).default_credentials), timeout, 1000
+    )
 
     async def main() -> T:
         # httpx's own TCP transport: the adapters are not tied to the gateway's Http11Transport.
@@ -221,11 +225,11 @@ def test_clicksend_registers_its_receipt_url_once(simulator: RunningSimulator) -
 
     async def register_twice(adapter: Any) -> list[Failed | None]:
         assert isinstance(adapter, ClickSendAdapter)
-        return [await adapter.register_receipts(url), await adapter.register_receipts(url)]
+        return [await adapter.register_report_url(url), await adapter.register_report_url(url)]
 
     assert run(simulator, "clicksend", register_twice) == [None, None]
     creations = [e for e in simulator.journal() if e["method"] == "POST"]
     assert [e["path"] for e in creations] == ["/v3/automations/sms/receipts"]
-    auth = httpx.BasicAuth(DEFAULT_CREDENTIALS["clicksend"]["username"], DEFAULT_CREDENTIALS["clicksend"]["api_key"])
+    auth = httpx.BasicAuth(CLICKSEND_CREDENTIALS["username"], CLICKSEND_CREDENTIALS["api_key"])
     rules = httpx.get(f"{simulator.url}/v3/automations/sms/receipts", auth=auth).json()["data"]["data"]
     assert [(r["action"], r["action_address"], r["enabled"]) for r in rules] == [("URL", url, 1)]

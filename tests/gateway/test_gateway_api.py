@@ -7,10 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import AUTH, SEND, Client, FakeAdapter, failing, make_client, make_config, total_sent
 
 from lynsms.gateway import create_app
 from lynsms.gateway.providers.base import Failed, Outbound, SendResult
+from tests.gateway.helpers import AUTH, SEND, Client, FakeAdapter, failing, make_client, make_config, total_sent
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 

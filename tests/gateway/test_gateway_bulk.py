@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import BULK, Client, FakeAdapter, failing, make_client, make_config, total_sent
 
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, SendResult
+from tests.gateway.helpers import BULK, Client, FakeAdapter, failing, make_client, make_config, total_sent
 
 
 def numbers(count: int, start: int = 0) -> list[str]:

@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from lynsms.gateway.config import (
-    DEFAULT_MAX_BATCH,
-    PROVIDER_NAMES,
     ConfigError,
+    default_config,
     effective_api_keys,
     load_config,
     parse_config,
 )
 from lynsms.gateway.pricing import PriceTable, country_of
+from lynsms.gateway.providers import registry
+from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.gateway.validation import e164_problem
 
 
@@ -36,11 +37,12 @@ def test_default_simulator_url_is_port_8900() -> None:
     assert load_config(None).providers["sinch"].settings.base_url == "http://127.0.0.1:8900"
 
 
-def test_provider_registry_and_batch_sizes_agree_with_the_adapters() -> None:
-    providers = pytest.importorskip("lynsms.gateway.providers")
-    assert tuple(providers.PROVIDERS) == PROVIDER_NAMES
+def test_every_registered_provider_has_a_module_whose_batch_size_is_the_config_default() -> None:
+    config = default_config()
     for name in PROVIDER_NAMES:
-        assert providers.default_max_batch(name) == DEFAULT_MAX_BATCH[name]
+        provider = registry.provider(name)
+        assert provider.name == name and provider.max_batch == provider.adapter.limit  # type: ignore[attr-defined]
+        assert config.providers[name].settings.max_batch == provider.max_batch
 
 
 FULL = """
@@ -200,3 +202,11 @@ def test_norway_country_code_is_a_string_not_yaml_false(tmp_path: Path) -> None:
     path = tmp_path / "no.yaml"
     path.write_text("providers: {sinch: {prices: {NO: 0.07, ON: 0.02}}}")
     assert load_config(str(path)).providers["sinch"].prices == {"NO": Decimal("0.07"), "ON": Decimal("0.02")}
+
+
+def test_config_error_lists_its_problems_with_key_paths() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"providers": {"twilio": {"price": "free"}}}, source="gw.yaml")
+    (problem,) = info.value.problems
+    assert (problem.source, problem.path) == ("gw.yaml", "providers.twilio.price")
+    assert str(info.value) == str(problem) == f"gw.yaml: providers.twilio.price: {problem.message}"

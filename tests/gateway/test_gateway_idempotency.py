@@ -6,9 +6,20 @@ import asyncio
 from collections.abc import Sequence
 
 import httpx
-from conftest import AUTH, BULK, SEND, Client, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
 
 from lynsms.gateway.providers.base import Outbound, SendResult
+from tests.gateway.helpers import (
+    AUTH,
+    BULK,
+    SEND,
+    Client,
+    FakeAdapter,
+    failing,
+    make_client,
+    make_config,
+    make_fakes,
+    total_sent,
+)
 
 URL = "/api/v1/messages/send"
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import openapi_spec_validator
 import pytest
-from conftest import SEND, Client
 from starlette.routing import Route
 
 from lynsms.gateway import api
 from lynsms.gateway.errors import ERROR_STATUS
+from tests.gateway.helpers import SEND, Client
 
 
 def resolve(doc: dict[str, Any], ref: str) -> Any:
@@ -96,7 +96,5 @@ def test_message_schema_lists_every_field_the_api_returns(client: Client, doc: d
 
 def test_docs_error_table_matches_the_code() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text(encoding="utf-8")
-    documented = dict(
-        (code, int(status)) for code, status in re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", text, flags=re.M)
-    )
+    documented = {code: int(status) for code, status in re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", text, flags=re.M)}
     assert documented == ERROR_STATUS

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes
 
+from lynsms.clock import ManualClock
 from lynsms.gateway.routing import CircuitBreaker, compute_chain
+from tests.gateway.helpers import SEND, FakeAdapter, failing, make_client, make_config, make_fakes
 
 CHAIN = ("twilio", "sinch", "infobip", "clicksend")
 
@@ -132,12 +133,12 @@ def test_snapshot_reports_time_until_the_probe() -> None:
 
 
 def test_breaker_rejects_nonsense_settings() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="failure_threshold must be >= 1"):
         CircuitBreaker(failure_threshold=0)
 
 
 def test_gateway_skips_a_dead_provider_after_the_threshold_then_probes_it() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     fakes: dict[str, FakeAdapter] = make_fakes()
     fakes["twilio"].script = failing("retryable", "timeout")
     config = make_config(breaker={"failure_threshold": 3, "cooldown_seconds": 30})

@@ -6,11 +6,12 @@ import json
 import sqlite3
 from pathlib import Path
 
-from conftest import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
+import pytest
 
 from lynsms.gateway.models import Message, now_iso
 from lynsms.gateway.providers.base import Outbound, SendResult
-from lynsms.gateway.store import Store
+from lynsms.gateway.store import Store, StoreFormatError
+from tests.gateway.helpers import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
 
 URL = "/api/v1/messages/send"
 
@@ -120,84 +121,10 @@ CREATE TABLE events (
 """
 
 
-def test_a_database_from_before_attempts_json_keeps_every_message_history(tmp_path: Path) -> None:
+def test_a_database_from_before_attempts_json_is_refused_with_a_clear_error(tmp_path: Path) -> None:
     db = str(tmp_path / "old.db")
     old = sqlite3.connect(db)
     old.executescript(_OLD_LAYOUT)
-    t0, t1, t2 = "2026-11-20T10:00:00+00:00", "2026-11-20T10:00:01+00:00", "2026-11-20T10:00:05+00:00"
-    timeout = {
-        "provider": "twilio",
-        "outcome": "retryable",
-        "reason": "timeout",
-        "message": "no answer",
-        "provider_code": None,
-        "http_status": None,
-        "provider_message_id": None,
-        "duration_ms": 10000,
-        "at": t0,
-    }
-    accepted = {
-        **timeout,
-        "provider": "sinch",
-        "outcome": "accepted",
-        "reason": None,
-        "message": None,
-        "provider_message_id": "B1",
-        "duration_ms": 40,
-        "at": t1,
-    }
-    error = {"code": "invalid_recipient", "message": "'12345' is not E.164"}
-    old.executemany(
-        "INSERT INTO messages (id, to_number, sender, body, status, provider, provider_message_id, segments, encoding, "
-        "error_code, error_json, created_at, sent_at, updated_at) VALUES (?,?,?,?,?,?,?,1,'GSM-7',?,?,?,?,?)",
-        [
-            ("msg_" + "s" * 25, "+12025550143", "LynSMS", "hi", "delivered", "sinch", "B1", None, None, t0, t1, t2),
-            (
-                "msg_" + "f" * 25,
-                "12345",
-                "LynSMS",
-                "hi",
-                "failed",
-                None,
-                None,
-                "invalid_recipient",
-                json.dumps(error),
-                t0,
-                None,
-                t0,
-            ),
-        ],
-    )
-    sent, failed = "msg_" + "s" * 25, "msg_" + "f" * 25
-    old.executemany(
-        "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?,?,?,?,?)",
-        [
-            (sent, "queued", "queued", t0, None),
-            (sent, "attempt", None, t0, json.dumps(timeout)),
-            (sent, "attempt", None, t1, json.dumps(accepted)),
-            (sent, "sent", "sent", t1, json.dumps({"provider": "sinch", "provider_message_id": "B1"})),
-            (sent, "delivery_report", "delivered", t2, json.dumps({"report_status": "delivered", "applied": True})),
-            (failed, "failed", "failed", t0, json.dumps({"error": error})),
-        ],
-    )
-    old.commit()
     old.close()
-
-    store = Store(db)
-    message = store.get(sent)
-    assert message is not None
-    assert [(a.provider, a.outcome) for a in message.attempt_log] == [("twilio", "retryable"), ("sinch", "accepted")]
-    assert [(e.type, e.status, e.at) for e in store.events(sent)] == [
-        ("queued", "queued", t0),
-        ("attempt", None, t0),
-        ("attempt", None, t1),
-        ("sent", "sent", t1),
-        ("delivery_report", "delivered", t2),
-    ]
-    assert [e.to_json() for e in store.events(failed)] == [
-        {"type": "failed", "at": t0, "status": "failed", "error": error}
-    ]
-    store.close()
-    reopened = Store(db)  # the move happens once; opening again changes nothing
-    assert len(reopened.events(sent)) == 5 and reopened.get(failed).attempt_log == ()  # type: ignore[union-attr]
-    reopened.close()
+    with pytest.raises(StoreFormatError, match="pre-release gateway"):
+        Store(db)

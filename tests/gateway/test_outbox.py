@@ -1,4 +1,4 @@
-"""The webhook outbox: filled by triggers on every status change, drained in order, retried, given up."""
+"""The webhook outbox: filled by the store with every status change, drained in order, retried, given up."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from lynsms.clock import SYSTEM_CLOCK, Clock, ManualClock
 from lynsms.gateway import signing
 from lynsms.gateway.config import ApiKey, WebhookSettings
+from lynsms.gateway.delivery.outbox import Outbox, Targets
 from lynsms.gateway.models import Message, MessageError, now_iso
-from lynsms.gateway.outbox import Outbox, Targets
 from lynsms.gateway.store import Completion, Store
 
 KEYS = (
@@ -78,7 +79,18 @@ def send(store: Store, message_id: str) -> None:
 
 
 def report(store: Store, message_id: str, status: str) -> None:
-    store.db.execute("UPDATE messages SET status=? WHERE id=?", (status, message_id))
+    """Move the message as a delivery report does (a no-op when it already has ``status``)."""
+    (current,) = store.db.execute("SELECT status FROM messages WHERE id=?", (message_id,)).fetchone()
+    if current != status:
+        store.reports.move(message_id, current, status, None, None, now_iso())
+
+
+async def advance(clock: ManualClock, seconds: float, step: float = 0.5) -> None:
+    """Move the gateway's clock on in steps, letting the outbox act at each (as time would)."""
+    for _ in range(round(seconds / step)):
+        clock.advance(step)
+        for _ in range(10):
+            await asyncio.sleep(0)
 
 
 async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
@@ -92,9 +104,15 @@ async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
 async def running() -> AsyncIterator[Callable[..., Any]]:
     started: list[tuple[Outbox, asyncio.Task[None], httpx.AsyncClient]] = []
 
-    def start(store: Store, hooks: Hooks, settings: WebhookSettings = FAST, keys: tuple[ApiKey, ...] = KEYS) -> Outbox:
+    def start(
+        store: Store,
+        hooks: Hooks,
+        settings: WebhookSettings = FAST,
+        keys: tuple[ApiKey, ...] = KEYS,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Outbox:
         client = httpx.AsyncClient(transport=httpx.MockTransport(hooks.handler))
-        outbox = Outbox(store.db, Targets(settings, keys), settings, store.get, client)
+        outbox = Outbox(store, Targets(settings, keys), settings, client, clock)
         started.append((outbox, asyncio.create_task(outbox.run()), client))
         return outbox
 
@@ -143,15 +161,14 @@ async def test_events_are_signed_and_show_the_message_as_it_was(running: Callabl
 
 async def test_per_key_targets_and_keys_without_one(running: Callable[..., Outbox]) -> None:
     store, hooks = Store(), Hooks()
-    running(store, hooks, WebhookSettings(retry_seconds=0.01))  # no global URL: only key b has one
+    outbox = running(store, hooks, WebhookSettings(retry_seconds=0.01))  # no global URL: only key b has one
     for n, key in enumerate(("a", "b", None)):
         send(store, new_message(store, n, key))
     await until(lambda: len(hooks.seen) == 1)
-    await asyncio.sleep(0.05)
+    assert outbox.counts() == {"delivered": 1}  # the only event kept: nothing else can follow
     [request] = hooks.seen
     assert str(request.url) == "http://b.test/hooks"
     assert signing.verify("whsec_b", request.content, request.headers["LynSMS-Signature"])
-    assert store.db.execute("SELECT COUNT(*) FROM webhook_outbox").fetchone()[0] == 1
 
 
 def test_target_resolution() -> None:
@@ -166,7 +183,7 @@ def test_target_resolution() -> None:
 
 
 async def test_failures_are_retried_with_backoff_and_keep_order(running: Callable[..., Outbox]) -> None:
-    failures = [httpx.ConnectError("refused"), 500, httpx.ReadTimeout("slow"), 429]
+    failures: list[int | Exception] = [httpx.ConnectError("refused"), 500, httpx.ReadTimeout("slow"), 429]
     store, hooks = Store(), Hooks(script=lambda n: failures[n - 1] if n <= len(failures) else 200)
     outbox = running(store, hooks)
     message_id = new_message(store, 1)
@@ -186,11 +203,28 @@ async def test_failures_are_retried_with_backoff_and_keep_order(running: Callabl
     assert (delivered["attempts"], delivered["event_type"]) == (1, "message.delivered")
 
 
+async def test_a_retry_waits_out_its_backoff_on_the_gateway_clock(running: Callable[..., Outbox]) -> None:
+    clock = ManualClock()
+    store, hooks = Store(clock=clock), Hooks(script=lambda n: 500 if n == 1 else 204)
+    settings = WebhookSettings(url="http://hooks.test/x", retry_seconds=10, max_age_seconds=3600)
+    outbox = running(store, hooks, settings, clock=clock)
+    send(store, new_message(store, 1))
+    await until(lambda: len(hooks.seen) == 1)
+    await advance(clock, 7.5)  # the first back-off is 8 to 10 s (10 s less up to 20% jitter)
+    assert len(hooks.seen) == 1
+    await advance(clock, 3)
+    await until(lambda: outbox.counts() == {"delivered": 1})
+    assert len(hooks.seen) == 2
+
+
 async def test_an_event_is_given_up_after_the_horizon_and_the_next_one_goes(running: Callable[..., Outbox]) -> None:
-    store, hooks = Store(), Hooks(script=lambda n: 503)
-    outbox = running(store, hooks, WebhookSettings(url="http://hooks.test/x", retry_seconds=0.02, max_age_seconds=0.15))
+    clock = ManualClock()
+    store, hooks = Store(clock=clock), Hooks(script=lambda n: 503)
+    settings = WebhookSettings(url="http://hooks.test/x", retry_seconds=1, max_age_seconds=10)
+    outbox = running(store, hooks, settings, clock=clock)
     message_id = new_message(store, 1)
     send(store, message_id)
+    await advance(clock, 11)  # tries at about 0, 1, 3, 7 and on the 10 s horizon itself
     await until(lambda: outbox.counts().get("failed") == 1)
     [event] = outbox.deliveries(message_id)
     assert (event["delivery"], event["last_error"], event["next_attempt_at"]) == ("failed", "HTTP 503", None)

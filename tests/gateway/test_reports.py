@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from twilio.request_validator import RequestValidator
 
-from lynsms.gateway import reports, signing
-from lynsms.gateway.dlr import Tracker, transition
-from lynsms.gateway.models import Message, now_iso
-from lynsms.gateway.reports import Report, ReportError
-from lynsms.gateway.store import Completion, Store
+from lynsms.clock import ManualClock
+from lynsms.gateway import signing
+from lynsms.gateway.delivery.status import ReportApplier, transition
+from lynsms.gateway.providers import clicksend, infobip, registry, sinch, twilio
+from lynsms.gateway.providers.reports import Report, ReportError
+from lynsms.gateway.store import Store
+from tests.gateway.helpers import stored_sent_message
 
 # ---- Twilio ------------------------------------------------------------------------------------------
 
@@ -35,12 +36,12 @@ from lynsms.gateway.store import Completion, Store
     ],
 )
 def test_twilio_callback_statuses(word: str, status: str | None) -> None:
-    [report] = reports.twilio({"MessageSid": "SM1", "MessageStatus": word, "SmsStatus": word})
+    [report] = twilio.parse_reports({"MessageSid": "SM1", "MessageStatus": word, "SmsStatus": word})
     assert (report.provider_message_id, report.status, report.provider_status) == ("SM1", status, word)
 
 
 def test_twilio_error_code_gets_its_catalogue_text_and_the_done_date() -> None:
-    [report] = reports.twilio(
+    [report] = twilio.parse_reports(
         {"MessageSid": "SM1", "MessageStatus": "undelivered", "ErrorCode": "30003", "RawDlrDoneDate": "2605121134"}
     )
     assert (report.error_code, report.error_text, report.at) == (
@@ -51,12 +52,12 @@ def test_twilio_error_code_gets_its_catalogue_text_and_the_done_date() -> None:
 
 
 def test_twilio_delivered_carries_no_error_and_sms_sid_is_enough() -> None:
-    [report] = reports.twilio({"SmsSid": "SM2", "SmsStatus": "delivered", "ErrorCode": "0"})
+    [report] = twilio.parse_reports({"SmsSid": "SM2", "SmsStatus": "delivered", "ErrorCode": "0"})
     assert (report.provider_message_id, report.error_code, report.error_text) == ("SM2", None, None)
 
 
 def test_twilio_resource_reads_a_polled_message() -> None:
-    [report] = reports.twilio_resource(
+    [report] = twilio.parse_resource(
         {
             "sid": "SM3",
             "status": "failed",
@@ -90,7 +91,7 @@ def test_twilio_resource_reads_a_polled_message() -> None:
     ],
 )
 def test_sinch_recipient_report(word: str, code: int, status: str | None, error: tuple[str, str] | None) -> None:
-    [report] = reports.sinch(
+    [report] = sinch.parse_reports(
         {
             "type": "recipient_delivery_report_sms",
             "batch_id": "B1",
@@ -109,7 +110,7 @@ def test_sinch_recipient_report(word: str, code: int, status: str | None, error:
 
 
 def test_sinch_full_batch_report_names_each_recipient() -> None:
-    found = reports.sinch(
+    found = sinch.parse_reports(
         {
             "type": "delivery_report_sms",
             "batch_id": "B2",
@@ -134,13 +135,13 @@ def test_sinch_summary_applies_to_the_batch_only_when_one_status_covers_everyone
         "total_message_count": 2,
         "statuses": [{"code": 0, "status": "Delivered", "count": 2}],
     }
-    [report] = reports.sinch(whole)
+    [report] = sinch.parse_reports(whole)
     assert (report.provider_message_id, report.batch_id, report.status) == (None, "B3", "delivered")
     mixed = {
         **whole,
         "statuses": [{"code": 0, "status": "Delivered", "count": 1}, {"code": 27, "status": "Failed", "count": 1}],
     }
-    assert reports.sinch(mixed) == []
+    assert sinch.parse_reports(mixed) == []
 
 
 # ---- Infobip ----------------------------------------------------------------------------------------
@@ -168,7 +169,7 @@ def infobip_result(group: str, name: str, error: dict[str, Any] | None = None) -
     ],
 )
 def test_infobip_status_groups(group: str, name: str, status: str | None) -> None:
-    [report] = reports.infobip({"results": [infobip_result(group, name)]})
+    [report] = infobip.parse_reports({"results": [infobip_result(group, name)]})
     assert (report.provider_message_id, report.status, report.provider_status, report.error_code) == (
         "msg_1",
         status,
@@ -187,7 +188,7 @@ def test_infobip_error_and_several_results() -> None:
         "description": "Absent Subscriber",
         "permanent": False,
     }
-    found = reports.infobip(
+    found = infobip.parse_reports(
         {
             "results": [
                 infobip_result("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", error),
@@ -226,7 +227,7 @@ def test_clicksend_receipts_pushed_as_forms(code: str, error: str, status: str) 
         "custom_string": "msg_1",
         "timestamp": "1778585661",
     }
-    [report] = reports.clicksend(form)
+    [report] = clicksend.parse_reports(form)
     assert (report.provider_message_id, report.status) == ("BF7AD270", status)
     assert report.error_code == (error or None)
     assert report.at == "2026-05-12T11:34:21+00:00"
@@ -240,7 +241,7 @@ def test_clicksend_polled_receipt_keeps_ints_and_lists_work() -> None:
         "error_text": "Absent Subscriber",
         "timestamp": 1,
     }
-    [report] = reports.clicksend([receipt])
+    [report] = clicksend.parse_reports([receipt])
     assert (report.status, report.error_code, report.error_text) == ("undelivered", "12", "Absent Subscriber")
 
 
@@ -259,7 +260,7 @@ def test_clicksend_polled_receipt_keeps_ints_and_lists_work() -> None:
 )
 def test_a_body_that_is_not_the_providers_report_is_an_error(provider: str, body: Any) -> None:
     with pytest.raises(ReportError):
-        reports.PARSERS[provider](body)
+        registry.provider(provider).parse_reports(body)
 
 
 # ---- signatures -------------------------------------------------------------------------------------
@@ -311,31 +312,11 @@ def test_transition_only_moves_forward_once(current: str, incoming: str | None, 
     assert transition(current, incoming)[0] == new
 
 
-def sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1") -> str:
-    now = now_iso()
-    message = Message(
-        id="msg_" + pmid.replace(":", "").ljust(25, "0")[:25],
-        to="+12025550143",
-        sender="LynSMS",
-        body="hi",
-        status="queued",
-        segments=1,
-        encoding="GSM-7",
-        created_at=now,
-        updated_at=now,
-    )
-    store.insert([message])
-    store.complete(
-        [Completion(message.id, (), status="sent", provider=provider, provider_message_id=pmid, cost=Decimal("0.05"))]
-    )
-    return message.id
-
-
-def test_tracker_applies_records_and_parks() -> None:
+def test_reports_are_applied_recorded_and_parked_until_their_message_is_known() -> None:
     store = Store()
-    clock = [1000.0]
-    tracker = Tracker(store.db, park_seconds=60, clock=lambda: clock[0])
-    message_id = sent_message(store)
+    clock = ManualClock()
+    tracker = ReportApplier(store, park_seconds=60, clock=clock)
+    message_id = stored_sent_message(store)
     undelivered = Report("twilio", "SM1", "undelivered", "undelivered", "30003", "Unreachable destination handset")
     late = Report("twilio", "SM1", "sent", "sent")
     applied = tracker.apply([undelivered, late, Report("twilio", "SM404", "delivered", "delivered")], "webhook")
@@ -346,22 +327,22 @@ def test_tracker_applies_records_and_parks() -> None:
     kinds = [(e.type, e.status, (e.detail or {}).get("applied")) for e in store.events(message_id)]
     assert kinds[-2:] == [("delivery_report", "undelivered", True), ("delivery_report", "undelivered", False)]
     # The parked report waits for its message, then applies; one never claimed is dropped later.
-    later_id = sent_message(store, pmid="SM404")
+    later_id = stored_sent_message(store, pmid="SM404")
     assert tracker.reconcile() == 0
     assert (store.get(later_id) or message).status == "delivered"
     tracker.apply([Report("twilio", "SM-never", "delivered", "delivered")], "webhook")
     assert tracker.reconcile() == 1
-    clock[0] += 61
+    clock.advance(61)
     assert tracker.reconcile() == 0
     assert store.db.execute("SELECT COUNT(*) FROM parked_reports").fetchone()[0] == 0
 
 
 def test_sinch_batch_summary_reaches_every_recipient_of_the_batch() -> None:
     store = Store()
-    tracker = Tracker(store.db, park_seconds=60)
-    ids = [sent_message(store, "sinch", f"BATCH:+1202555014{i}") for i in range(2)]
-    other = sent_message(store, "sinch", "BATCHX:+12025550149")
-    [report] = reports.sinch(
+    tracker = ReportApplier(store, park_seconds=60)
+    ids = [stored_sent_message(store, "sinch", f"BATCH:+1202555014{i}") for i in range(2)]
+    other = stored_sent_message(store, "sinch", "BATCHX:+12025550149")
+    [report] = sinch.parse_reports(
         {
             "type": "delivery_report_sms",
             "batch_id": "BATCH",
@@ -370,5 +351,5 @@ def test_sinch_batch_summary_reaches_every_recipient_of_the_batch() -> None:
         }
     )
     assert tracker.apply([report], "webhook").changed == 2
-    assert [m.status for m in store.get_many([*ids, other])] == ["delivered", "delivered", "sent"]
+    assert [getattr(store.get(i), "status", None) for i in [*ids, other]] == ["delivered", "delivered", "sent"]
     assert json.loads(json.dumps(report.to_json()))["report_status"] == "delivered"

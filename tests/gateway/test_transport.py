@@ -171,10 +171,12 @@ async def test_all_slots_busy_past_the_pool_timeout_is_a_pool_timeout() -> None:
         writer.write(OK)
 
     timeout = httpx.Timeout(5.0, pool=0.1)
-    async with raw_server(slow) as (url, _):
-        async with httpx.AsyncClient(timeout=timeout, transport=Http11Transport(max_connections=1)) as http:
-            first = asyncio.ensure_future(http.post(url))
-            await asyncio.sleep(0.05)
-            with pytest.raises(httpx.PoolTimeout):
-                await http.post(url)
-            assert (await first).status_code == 201
+    async with (
+        raw_server(slow) as (url, _),
+        httpx.AsyncClient(timeout=timeout, transport=Http11Transport(max_connections=1)) as http,
+    ):
+        first = asyncio.ensure_future(http.post(url))
+        await asyncio.sleep(0.05)
+        with pytest.raises(httpx.PoolTimeout):
+            await http.post(url)
+        assert (await first).status_code == 201

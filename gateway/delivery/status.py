@@ -1,4 +1,4 @@
-"""Applying delivery reports to stored messages: one small state machine, in SQL.
+"""Applying delivery reports to stored messages: one small state machine.
 
     sent ──final report──> delivered | undelivered | failed      (the first final report wins)
 
@@ -14,35 +14,28 @@
   soon as their message appears (``reconcile``) and dropped with a warning after ``park_seconds``
   (a report for a message this gateway never sent, e.g. on a shared provider account).
 
-Customer webhooks need nothing here: the outbox's triggers see every status change.
+Each status change is announced to the customer by the store in the same transaction
+(``ReportRows.move`` adds its outbox event), so a change and its webhook exist together.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.models import MessageError, now_iso
-from lynsms.gateway.reports import FINAL, Report
+from lynsms.gateway.providers.reports import FINAL, Report
+from lynsms.gateway.store import Store
+from lynsms.gateway.store.db import transaction
 
 log = logging.getLogger("lynsms.gateway")
 
 Source = Literal["webhook", "poll"]
 
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS parked_reports (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    source TEXT NOT NULL,
-    report_json TEXT NOT NULL,
-    received_at REAL NOT NULL
-);
-"""
 # A message error code per final status a report can set (``delivered`` has none).
 ERROR_CODES: Final = {"undelivered": "undelivered", "failed": "delivery_failed"}
 
@@ -77,29 +70,21 @@ def transition(current: str, incoming: str | None) -> tuple[str | None, str | No
     return incoming, None
 
 
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+class ReportApplier:
+    """Moves messages on as their provider reports them, whether pushed (``delivery.inbound``) or
+    polled (``delivery.polling``)."""
 
-
-class Tracker:
-    def __init__(self, db: sqlite3.Connection, park_seconds: float, clock: Callable[[], float] = time.time) -> None:
-        self.db = db
+    def __init__(self, store: Store, park_seconds: float, clock: Clock = SYSTEM_CLOCK) -> None:
+        self.store = store
+        self.rows = store.reports
         self.park_seconds = park_seconds
         self.clock = clock
-        db.executescript(_SCHEMA)
-        self.parked = int(db.execute("SELECT COUNT(*) FROM parked_reports").fetchone()[0])
+        self.parked = self.rows.parked_count()
 
     def apply(self, reports: Sequence[Report], source: Source) -> Applied:
         """Apply ``reports`` in order, in one transaction."""
         total = Applied()
-        with transaction(self.db):
+        with transaction(self.store.db):
             for report in reports:
                 result = self._apply_one(report, source)
                 if result is None:
@@ -113,73 +98,51 @@ class Tracker:
         are still parked."""
         if not self.parked:
             return 0
-        horizon = self.clock() - self.park_seconds
-        with transaction(self.db):
-            rows = self.db.execute(
-                "SELECT seq, source, report_json, received_at FROM parked_reports ORDER BY seq"
-            ).fetchall()
+        horizon = self.clock.time() - self.park_seconds
+        with transaction(self.store.db):
+            parked = self.rows.parked()
             done: list[int] = []
-            for seq, source, report_json, received_at in rows:
-                report = Report(**json.loads(report_json))
-                if self._apply_one(report, source) is not None:
-                    done.append(seq)
-                elif received_at < horizon:
+            for entry in parked:
+                report = Report(**entry.report)
+                if self._apply_one(report, entry.source) is not None:
+                    done.append(entry.seq)
+                elif entry.received_at < horizon:
                     log.warning(
                         "dropped a %s report for unknown message %s after %.0f s",
                         report.provider,
                         report.provider_message_id or report.batch_id,
                         self.park_seconds,
                     )
-                    done.append(seq)
-            self.db.executemany("DELETE FROM parked_reports WHERE seq=?", [(seq,) for seq in done])
-        self.parked = len(rows) - len(done)
+                    done.append(entry.seq)
+            self.rows.unpark(done)
+        self.parked = len(parked) - len(done)
         return self.parked
 
     def _park(self, report: Report, source: Source) -> None:
         log.info(
             "%s report for unknown message %s parked", report.provider, report.provider_message_id or report.batch_id
         )
-        self.db.execute(
-            "INSERT INTO parked_reports (source, report_json, received_at) VALUES (?,?,?)",
-            (source, json.dumps(asdict(report)), self.clock()),
-        )
+        self.rows.park(source, asdict(report), self.clock.time())
         self.parked += 1
 
-    def _targets(self, report: Report) -> list[tuple[str, str]]:
-        if report.provider_message_id is not None:
-            rows = self.db.execute(
-                "SELECT id, status FROM messages WHERE provider=? AND provider_message_id=?",
-                (report.provider, report.provider_message_id),
-            )
-        else:  # a Sinch batch report covering every recipient: ids are "{batch_id}:+E164"
-            prefix = f"{report.batch_id}:"
-            rows = self.db.execute(
-                "SELECT id, status FROM messages WHERE provider=? AND provider_message_id >= ? AND provider_message_id < ?",
-                (report.provider, prefix, prefix[:-1] + ";"),
-            )
-        return [(str(mid), str(status)) for mid, status in rows]
-
-    def _apply_one(self, report: Report, source: Source) -> Applied | None:
-        targets = self._targets(report)
+    def _apply_one(self, report: Report, source: str) -> Applied | None:
+        targets = self.rows.targets(report.provider, report.provider_message_id, report.batch_id)
         if not targets:
             return None
-        now = now_iso()
+        now = now_iso(self.clock)
         changed = recorded = 0
         for message_id, current in targets:
             new, note = transition(current, report.status)
             if new is not None:
                 error = _error(report, new)
-                # The status guard makes the update a no-op if anything moved the message meanwhile.
-                self.db.execute(
-                    "UPDATE messages SET status=?, error_code=?, error_json=?, updated_at=? WHERE id=? AND status=?",
-                    (
-                        new,
-                        error.code if error else None,
-                        json.dumps(error.to_json()) if error else None,
-                        now,
-                        message_id,
-                        current,
-                    ),
+                # A no-op if anything moved the message meanwhile (the move is guarded by status).
+                self.rows.move(
+                    message_id,
+                    current,
+                    new,
+                    error.code if error else None,
+                    json.dumps(error.to_json()) if error else None,
+                    now,
                 )
                 changed += 1
             else:
@@ -187,10 +150,7 @@ class Tracker:
             detail = {**report.to_json(), "source": source, "applied": new is not None}
             if note:
                 detail["note"] = note
-            self.db.execute(
-                "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?, 'delivery_report', ?, ?, ?)",
-                (message_id, new or current, now, json.dumps(detail)),
-            )
+            self.rows.record(message_id, new or current, now, detail)
         return Applied(reports=1, changed=changed, recorded=recorded)
 
 

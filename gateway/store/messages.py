@@ -1,9 +1,6 @@
-"""SQLite persistence for messages, attempts, events and idempotency keys (stdlib ``sqlite3``).
-
-One connection, used from the event loop: every statement here is a short indexed write or read,
-cheaper than a hop to a thread. WAL lets readers (another process, ``sqlite3`` in a shell) look
-while the gateway writes. ``synchronous=NORMAL`` means a power cut may lose the last commits,
-but a process crash loses nothing and the file is never corrupt.
+"""``Store``: the gateway's SQLite database (stdlib ``sqlite3``); here messages, their events and
+idempotency keys, with the outbox (``store.outbox``) and what reports touch (``store.reports``)
+beside it. Tables: ``store.schema``; connection and the one transaction helper: ``store.db``.
 
 Crash safety for routing: messages are committed as ``queued`` *before* any provider is called,
 and every routing round commits its attempts and final states in one transaction. At startup,
@@ -19,7 +16,6 @@ holds what happens after routing, the provider's delivery reports.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,71 +23,21 @@ from typing import Any, Literal
 
 import orjson
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.errors import Interrupted
 from lynsms.gateway.models import Attempt, Event, Message, MessageError, now_iso
-
-# messages and events are never deleted, so a plain INTEGER PRIMARY KEY already keeps seq
-# increasing (the cursor order); AUTOINCREMENT would add a sqlite_sequence write per row.
-# The indexes on columns a send leaves NULL (no reference; no provider until one accepts) are
-# partial: an insert skips them, and ``col = ?`` filters still use them.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
-    to_number TEXT NOT NULL,
-    sender TEXT NOT NULL,
-    body TEXT NOT NULL,
-    reference TEXT,
-    route_id INTEGER,
-    status TEXT NOT NULL,
-    provider TEXT,
-    provider_message_id TEXT,
-    cost TEXT NOT NULL DEFAULT '0',
-    currency TEXT NOT NULL DEFAULT 'USD',
-    segments INTEGER NOT NULL,
-    encoding TEXT NOT NULL,
-    error_code TEXT,
-    error_json TEXT,
-    created_at TEXT NOT NULL,
-    sent_at TEXT,
-    updated_at TEXT NOT NULL,
-    api_key TEXT,  -- the name (never the key) of the API key that sent it: picks its webhook target
-    attempts_json TEXT  -- its provider attempts so far, a JSON list; NULL: rejected before routing
-);
-CREATE INDEX IF NOT EXISTS messages_status ON messages (status, seq);
-CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq) WHERE reference IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_to ON messages (to_number, seq);
-CREATE INDEX IF NOT EXISTS messages_provider ON messages (provider, seq) WHERE provider IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider, provider_message_id)
-    WHERE provider_message_id IS NOT NULL;
--- What happened after routing (delivery reports); routing itself is read from the message row.
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY,
-    message_id TEXT NOT NULL REFERENCES messages (id),
-    type TEXT NOT NULL,
-    status TEXT,
-    at TEXT NOT NULL,
-    detail_json TEXT
-);
-CREATE INDEX IF NOT EXISTS events_message ON events (message_id, seq);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    scope TEXT NOT NULL,
-    key TEXT NOT NULL,
-    request_hash TEXT NOT NULL,
-    state TEXT NOT NULL,
-    status_code INTEGER,
-    response_json TEXT,
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (scope, key)
-);
-"""
+from lynsms.gateway.store.db import connect, transaction
+from lynsms.gateway.store.outbox import ANNOUNCED, OutboxRows
+from lynsms.gateway.store.reports import ReportRows
 
 _COLUMNS = (
     "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
     "segments, encoding, error_json, created_at, sent_at, updated_at, attempts_json, seq"
 )
-# Routing events a database written before attempts_json kept as rows; moved into the row on open.
-_ROUTING_EVENTS = "('queued', 'attempt', 'sent', 'failed')"
+
+
+class StoreFormatError(RuntimeError):
+    """The database file is in a format this gateway does not read."""
 
 
 @dataclass(frozen=True)
@@ -124,37 +70,20 @@ def _attempts_json(attempts: Sequence[Attempt]) -> str:
 
 
 class Store:
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = path
-        # check_same_thread=False: the lifespan may open it on a different thread than the one
-        # serving; all use is still sequential on the event loop.
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
+        self.clock = clock
+        self.db = connect(path)
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(messages)")}
-        # Databases made before messages had an api_key column get it (NULL: the global webhook).
-        if "api_key" not in columns:
-            self.db.execute("ALTER TABLE messages ADD COLUMN api_key TEXT")
-        if "attempts_json" not in columns:
-            self._move_routing_events_into_messages()
+        if not {"api_key", "attempts_json"} <= columns:
+            # Written by a pre-release gateway: say so at start-up rather than fail on the first read.
+            self.db.close()
+            raise StoreFormatError(f"{path} was written by a pre-release gateway; start with a new database file")
+        self.outbox = OutboxRows(self.db, clock)
+        self.reports = ReportRows(self.db, self.outbox)
 
     def close(self) -> None:
         self.db.close()
-
-    def _move_routing_events_into_messages(self) -> None:
-        """A database from before ``attempts_json`` kept a message's routing history as event rows:
-        fold its attempts into the message row (routed messages had a ``queued`` event; the others
-        were rejected up front) and drop the rows now read from the message."""
-        with self._tx():
-            self.db.execute("ALTER TABLE messages ADD COLUMN attempts_json TEXT")
-            self.db.execute(
-                "UPDATE messages SET attempts_json = (SELECT json_group_array(json(detail_json)) FROM "
-                "(SELECT detail_json FROM events WHERE events.message_id = messages.id AND type = 'attempt' ORDER BY seq)) "
-                "WHERE EXISTS (SELECT 1 FROM events WHERE events.message_id = messages.id AND type = 'queued')"
-            )
-            self.db.execute(f"DELETE FROM events WHERE type IN {_ROUTING_EVENTS}")
 
     def _write(self, *statements: tuple[str, Sequence[tuple[Any, ...]]]) -> None:
         """Run each ``(sql, rows)`` for its rows, all in one transaction. A single row needs none:
@@ -163,22 +92,21 @@ class Store:
         if len(work) == 1 and len(work[0][1]) == 1:
             self.db.execute(work[0][0], work[0][1][0])
             return
-        with self._tx():
+        with transaction(self.db):
             for sql, rows in work:
                 self.db.executemany(sql, rows)
-
-    def _tx(self) -> _Transaction:
-        return _Transaction(self.db)
 
     # -- messages ---------------------------------------------------------------------------
 
     def insert(self, messages: Sequence[Message], api_key: str | None = None) -> None:
         """Store new messages (queued, or failed items that will never be routed) in one transaction;
         ``api_key`` is the name of the key that sent them."""
+        announced = self.outbox.enqueue_statement([m.id for m in messages if m.status in ANNOUNCED])
         self._write(
             (
                 "INSERT INTO messages (id, to_number, sender, body, reference, route_id, status, segments, encoding, "
-                "error_code, error_json, created_at, updated_at, api_key, attempts_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "error_code, error_json, created_at, updated_at, api_key, attempts_json) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         m.id,
@@ -199,13 +127,16 @@ class Store:
                     )
                     for m in messages
                 ],
-            )
+            ),
+            announced,
         )
+        if announced[1]:
+            self.outbox.woken()
 
     def complete(self, completions: Sequence[Completion]) -> str:
         """Record a routing round: each message's attempts, and its final state if it reached one.
         Returns the time it recorded as ``updated_at`` (and ``sent_at``) of those messages."""
-        now = now_iso()
+        now = now_iso(self.clock)
         finals: list[tuple[Any, ...]] = []
         rounds: list[tuple[str, str]] = []
         for c in completions:
@@ -228,6 +159,7 @@ class Store:
                     c.message_id,
                 )
             )
+        announced = self.outbox.enqueue_statement([final[-1] for final in finals])
         self._write(
             (
                 "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
@@ -235,23 +167,27 @@ class Store:
                 finals,
             ),
             ("UPDATE messages SET attempts_json=? WHERE id=?", rounds),
+            announced,
         )
+        if announced[1]:
+            self.outbox.woken()
         return now
 
     def recover_interrupted(self) -> int:
         """Fail messages a previous run left queued; answer its in-flight idempotency keys."""
-        now = now_iso()
+        now = now_iso(self.clock)
         error = MessageError(
             code="interrupted",
             message="the gateway stopped before a provider accepted this message; it was not resent, "
             "because a provider may already have taken it",
         )
-        with self._tx():
+        with transaction(self.db):
             ids = [row[0] for row in self.db.execute("SELECT id FROM messages WHERE status='queued'")]
             self.db.executemany(
                 "UPDATE messages SET status='failed', error_code=?, error_json=?, updated_at=? WHERE id=?",
                 [(error.code, _error_json(error), now, mid) for mid in ids],
             )
+            self.outbox.enqueue(ids)
             body = {
                 "success": False,
                 "error": Interrupted(
@@ -268,15 +204,6 @@ class Store:
     def get(self, message_id: str) -> Message | None:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id=?", (message_id,)).fetchone()
         return self._hydrate([row])[0] if row else None
-
-    def get_many(self, message_ids: Sequence[str]) -> list[Message]:
-        found: dict[str, Message] = {}
-        for start in range(0, len(message_ids), 500):  # stay under SQLite's bound-parameter limit
-            chunk = message_ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id IN ({marks})", chunk).fetchall()
-            found.update((m.id, m) for m in self._hydrate(rows))
-        return [found[mid] for mid in message_ids]
 
     def page(
         self,
@@ -322,9 +249,6 @@ class Store:
         return _routing(*row) + [
             Event(type=t, status=s, at=at, detail=json.loads(d) if d else None) for t, s, at, d in later
         ]
-
-    def count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
 
     def _hydrate(self, rows: Iterable[Sequence[Any]]) -> list[Message]:
         messages = []
@@ -379,7 +303,7 @@ class Store:
 
     def claim_key(self, scope: str, key: str, request_hash: str) -> Claim:
         """Atomically claim ``key`` for this request, or say why it cannot be claimed."""
-        with self._tx():
+        with transaction(self.db):
             row = self.db.execute(
                 "SELECT request_hash, state, status_code, response_json FROM idempotency_keys WHERE scope=? AND key=?",
                 (scope, key),
@@ -388,7 +312,7 @@ class Store:
                 self.db.execute(
                     "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at) "
                     "VALUES (?, ?, ?, 'in_progress', ?)",
-                    (scope, key, request_hash, now_iso()),
+                    (scope, key, request_hash, now_iso(self.clock)),
                 )
                 return Claim("new")
         stored_hash, state, status_code, response_json = row
@@ -399,7 +323,7 @@ class Store:
         return Claim("replay", status_code=status_code, response=json.loads(response_json))
 
     def finish_key(self, scope: str, key: str, status_code: int, response: dict[str, Any]) -> None:
-        with self._tx():
+        with transaction(self.db):
             self.db.execute(
                 "UPDATE idempotency_keys SET state='done', status_code=?, response_json=? WHERE scope=? AND key=?",
                 (status_code, json.dumps(response), scope, key),
@@ -407,7 +331,7 @@ class Store:
 
     def release_key(self, scope: str, key: str) -> None:
         """Forget a claim whose request never ran (it failed before anything was stored or sent)."""
-        with self._tx():
+        with transaction(self.db):
             self.db.execute(
                 "DELETE FROM idempotency_keys WHERE scope=? AND key=? AND state='in_progress'", (scope, key)
             )
@@ -436,16 +360,3 @@ def _routing(
     elif status == "failed":  # a failed message is never updated again: updated_at is when it failed
         events.append(Event("failed", updated_at, "failed", {"error": error}))
     return events
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error (autocommit mode otherwise)."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

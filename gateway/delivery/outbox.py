@@ -1,11 +1,10 @@
 """Customer webhooks through a persistent outbox: every status change, delivered in order, signed.
 
-Enqueueing is done by SQLite itself. Temporary triggers on ``messages`` insert one
-``webhook_outbox`` row for every change of ``status`` to sent, delivered, undelivered or failed
-(and for messages stored already failed), in the same transaction as the change: whichever code
-path moves a message (sending, delivery reports, polling, crash recovery), its event exists
-exactly when the change does, and never without it. The triggers are TEMP (this connection only),
-so the database file holds no reference to the function that wakes the worker.
+Enqueueing is the store's: every store method that moves a message to sent, delivered,
+undelivered or failed (routing, delivery reports, polling, crash recovery; and messages stored
+already failed) adds its ``webhook_outbox`` row in the same transaction (``OutboxRows.enqueue``),
+so an event exists exactly when its change does. ``Outbox`` tells the store which API keys have
+a target (``OutboxRows.listener``) and is woken when rows arrive.
 
 Delivery is a background task (started and stopped with the app):
 
@@ -29,62 +28,26 @@ import asyncio
 import json
 import logging
 import random
-import sqlite3
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 import httpx
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway import signing
 from lynsms.gateway.config import ApiKey, WebhookSettings
 from lynsms.gateway.models import Message
+from lynsms.gateway.store import Store
+from lynsms.gateway.store.outbox import Listener, OutboxRow
 
 log = logging.getLogger("lynsms.gateway")
 
-EVENT_TYPES: Final = ("message.sent", "message.delivered", "message.undelivered", "message.failed")
 CONCURRENCY: Final = 32  # events in flight at once (each for a different message)
 MAX_BACKOFF: Final = 3600.0
-IDLE: Final = 1.0  # longest sleep between looks at the table, should a wake-up be missed
+IDLE: Final = 1.0  # longest sleep between looks at the table
 USER_AGENT: Final = "LynSMS-Webhooks/1.0"
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS webhook_outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    message_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    api_key TEXT,
-    snapshot_json TEXT NOT NULL,
-    body BLOB,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    next_attempt_at REAL NOT NULL,
-    last_attempt_at REAL,
-    last_status INTEGER,
-    last_error TEXT,
-    delivered_at REAL,
-    url TEXT
-);
-CREATE INDEX IF NOT EXISTS webhook_outbox_message ON webhook_outbox (message_id, seq);
-CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
-"""
-_NOW_SQL: Final = "((julianday('now') - 2440587.5) * 86400.0)"
-# The message columns that can change after the event; the body shows them as they were.
-_SNAPSHOT_SQL: Final = (
-    "json_object('status', NEW.status, 'error_json', NEW.error_json, 'provider', NEW.provider, "
-    "'provider_message_id', NEW.provider_message_id, 'cost', NEW.cost, 'sent_at', NEW.sent_at, "
-    "'updated_at', NEW.updated_at)"
-)
-_ENQUEUE_SQL: Final = (
-    "INSERT INTO webhook_outbox (id, message_id, type, api_key, snapshot_json, created_at, next_attempt_at) "
-    f"VALUES ('evt_' || lower(hex(randomblob(12))), NEW.id, 'message.' || NEW.status, NEW.api_key, "
-    f"{_SNAPSHOT_SQL}, {_NOW_SQL}, {_NOW_SQL}); SELECT lynsms_outbox_wake();"
-)
-_NOTIFY: Final = "('sent', 'delivered', 'undelivered', 'failed')"
 
 
 @dataclass(frozen=True)
@@ -126,28 +89,6 @@ class Targets:
         return Target(url, secret) if url and secret else None
 
 
-def install(db: sqlite3.Connection, targets: Targets, wake: Callable[[], None]) -> None:
-    """Create the outbox table, and the triggers that fill it when anything is listening."""
-    db.executescript(_SCHEMA)
-    db.create_function("lynsms_outbox_wake", 0, lambda: wake())
-    for name in ("lynsms_outbox_on_update", "lynsms_outbox_on_insert"):
-        db.execute(f"DROP TRIGGER IF EXISTS temp.{name}")
-    names = targets.key_filter()
-    if not targets.enabled:
-        return
-    only = ""
-    if names is not None:  # literals, not parameters: a trigger body cannot bind them
-        only = " AND NEW.api_key IN (" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + ")"
-    db.execute(
-        "CREATE TEMP TRIGGER lynsms_outbox_on_update AFTER UPDATE OF status ON main.messages "
-        f"WHEN NEW.status IS NOT OLD.status AND NEW.status IN {_NOTIFY}{only} BEGIN {_ENQUEUE_SQL} END"
-    )
-    db.execute(
-        "CREATE TEMP TRIGGER lynsms_outbox_on_insert AFTER INSERT ON main.messages "
-        f"WHEN NEW.status IN {_NOTIFY}{only} BEGIN {_ENQUEUE_SQL} END"
-    )
-
-
 def _iso(unix: float | None) -> str | None:
     return None if unix is None else datetime.fromtimestamp(unix, UTC).replace(microsecond=0).isoformat()
 
@@ -180,42 +121,20 @@ def body(
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-@dataclass(frozen=True)
-class _Row:
-    seq: int
-    id: str
-    message_id: str
-    type: str
-    api_key: str | None
-    snapshot_json: str
-    body: bytes | None
-    attempts: int
-    created_at: float
-
-
-_ROW_COLUMNS: Final = "o.seq, o.id, o.message_id, o.type, o.api_key, o.snapshot_json, o.body, o.attempts, o.created_at"
-# Only a message's oldest pending event may go: its later events wait behind it.
-_HEAD: Final = (
-    "o.state = 'pending' AND NOT EXISTS (SELECT 1 FROM webhook_outbox e "
-    "WHERE e.message_id = o.message_id AND e.state = 'pending' AND e.seq < o.seq)"
-)
-
-
 class Outbox:
     def __init__(
         self,
-        db: sqlite3.Connection,
+        store: Store,
         targets: Targets,
         settings: WebhookSettings,
-        load_message: Callable[[str], Message | None],
         client: httpx.AsyncClient,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         concurrency: int = CONCURRENCY,
     ) -> None:
-        self.db = db
+        self.store = store
+        self.rows = store.outbox
         self.targets = targets
         self.settings = settings
-        self.load_message = load_message
         self.client = client
         self.clock = clock
         self.concurrency = concurrency
@@ -223,10 +142,11 @@ class Outbox:
         self._loop = asyncio.get_running_loop()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._stopping = False
-        install(db, targets, self.wake)
+        # Without a target for anyone, the store keeps no events at all.
+        self.rows.listener = Listener(targets.key_filter(), self.wake) if targets.enabled else None
 
     def wake(self) -> None:
-        # Called by the trigger, maybe from a thread other than the loop's: hand over safely.
+        # Called by the store after adding events, maybe from a thread other than the loop's.
         self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run(self) -> None:
@@ -234,13 +154,14 @@ class Outbox:
             self._wake.clear()
             free = self.concurrency - len(self._inflight)
             if free > 0:
-                for row in self._due(free):
+                for row in self.rows.due(self.clock.time(), free, list(self._inflight)):
                     task = asyncio.create_task(self._deliver(row))
                     self._inflight[row.seq] = task
+            timer = self.clock.call_later(self._sleep(), self._wake.set)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._sleep())
-            except TimeoutError:
-                pass
+                await self._wake.wait()
+            finally:
+                timer.cancel()
 
     async def close(self, grace: float = 2.0) -> None:
         """Stop taking events; let those in flight finish for ``grace`` seconds (the rest stay
@@ -256,73 +177,39 @@ class Outbox:
 
     def deliveries(self, message_id: str) -> list[dict[str, Any]]:
         """The message's webhook events and how their delivery went, for the events endpoint."""
-        rows = self.db.execute(
-            "SELECT id, type, state, attempts, created_at, next_attempt_at, last_attempt_at, last_status, last_error, "
-            "delivered_at, url, snapshot_json FROM webhook_outbox WHERE message_id=? ORDER BY seq",
-            (message_id,),
-        ).fetchall()
         return [
             {
                 "type": "webhook",
-                "at": _iso(created),
-                "status": json.loads(snapshot)["status"],
-                "event_id": event_id,
-                "event_type": event_type,
-                "delivery": state,
-                "attempts": attempts,
-                "next_attempt_at": _iso(next_at) if state == "pending" else None,
-                "last_attempt_at": _iso(last_at),
-                "last_http_status": last_status,
-                "last_error": last_error,
-                "delivered_at": _iso(delivered),
-                "url": url,
+                "at": _iso(d.created_at),
+                "status": d.snapshot["status"],
+                "event_id": d.event_id,
+                "event_type": d.event_type,
+                "delivery": d.state,
+                "attempts": d.attempts,
+                "next_attempt_at": _iso(d.next_attempt_at) if d.state == "pending" else None,
+                "last_attempt_at": _iso(d.last_attempt_at),
+                "last_http_status": d.last_status,
+                "last_error": d.last_error,
+                "delivered_at": _iso(d.delivered_at),
+                "url": d.url,
             }
-            for (
-                event_id,
-                event_type,
-                state,
-                attempts,
-                created,
-                next_at,
-                last_at,
-                last_status,
-                last_error,
-                delivered,
-                url,
-                snapshot,
-            ) in rows
+            for d in self.rows.deliveries(message_id)
         ]
 
     def counts(self) -> dict[str, int]:
-        return {state: n for state, n in self.db.execute("SELECT state, COUNT(*) FROM webhook_outbox GROUP BY state")}
+        return self.rows.counts()
 
     # ---- the loop's pieces ---------------------------------------------------------------------
-
-    def _busy(self) -> tuple[str, list[int]]:
-        seqs = list(self._inflight)
-        return (f" AND o.seq NOT IN ({','.join('?' * len(seqs))})" if seqs else ""), seqs
-
-    def _due(self, limit: int) -> list[_Row]:
-        busy, seqs = self._busy()
-        rows = self.db.execute(
-            f"SELECT {_ROW_COLUMNS} FROM webhook_outbox o WHERE o.next_attempt_at <= ? AND {_HEAD}{busy} "
-            "ORDER BY o.next_attempt_at, o.seq LIMIT ?",
-            (self.clock(), *seqs, limit),
-        ).fetchall()
-        return [_Row(*row) for row in rows]
 
     def _sleep(self) -> float:
         if len(self._inflight) >= self.concurrency:
             return IDLE  # a finishing delivery wakes the loop
-        busy, seqs = self._busy()
-        (next_at,) = self.db.execute(
-            f"SELECT MIN(o.next_attempt_at) FROM webhook_outbox o WHERE {_HEAD}{busy}", seqs
-        ).fetchone()
+        next_at = self.rows.next_due(list(self._inflight))
         if next_at is None:
             return IDLE
-        return min(IDLE, max(0.0, float(next_at) - self.clock()))
+        return min(IDLE, max(0.0, next_at - self.clock.time()))
 
-    async def _deliver(self, row: _Row) -> None:
+    async def _deliver(self, row: OutboxRow) -> None:
         try:
             await self._attempt(row)
         except Exception:
@@ -332,7 +219,7 @@ class Outbox:
             self._inflight.pop(row.seq, None)
             self._wake.set()
 
-    async def _attempt(self, row: _Row) -> None:
+    async def _attempt(self, row: OutboxRow) -> None:
         target = self.targets.for_key(row.api_key)
         if target is None:
             self._give_up(row, "no webhook URL or secret is configured for this message's API key")
@@ -346,7 +233,7 @@ class Outbox:
             "User-Agent": USER_AGENT,
             "LynSMS-Event-Id": row.id,
             "LynSMS-Event-Type": row.type,
-            signing.HEADER: signing.sign(target.secret, payload),
+            signing.HEADER: signing.sign(target.secret, payload),  # real time: receivers check it against theirs
         }
         status: int | None = None
         error: str | None = None
@@ -363,27 +250,21 @@ class Outbox:
             error = f"connection error: {type(exc).__name__}: {exc}".rstrip(": ")
         self._record(row, status, error, target.url)
 
-    def _freeze(self, row: _Row) -> bytes | None:
+    def _freeze(self, row: OutboxRow) -> bytes | None:
         """Build the body once; every retry sends these exact bytes."""
-        message = self.load_message(row.message_id)
+        message = self.store.get(row.message_id)
         if message is None:
             return None
-        (sequence,) = self.db.execute(
-            "SELECT COUNT(*) FROM webhook_outbox WHERE message_id=? AND seq<=?", (row.message_id, row.seq)
-        ).fetchone()
+        sequence = self.rows.sequence(row)
         payload = body(row.id, row.type, row.created_at, sequence, message, json.loads(row.snapshot_json))
-        self.db.execute("UPDATE webhook_outbox SET body=? WHERE seq=?", (payload, row.seq))
+        self.rows.freeze(row, payload)
         return payload
 
-    def _record(self, row: _Row, status: int | None, error: str | None, url: str | None) -> None:
-        now = self.clock()
+    def _record(self, row: OutboxRow, status: int | None, error: str | None, url: str | None) -> None:
+        now = self.clock.time()
         attempts = row.attempts + 1
         if error is None:
-            self.db.execute(
-                "UPDATE webhook_outbox SET state='delivered', attempts=?, last_attempt_at=?, last_status=?, "
-                "last_error=NULL, delivered_at=?, url=? WHERE seq=?",
-                (attempts, now, status, now, url, row.seq),
-            )
+            self.rows.delivered(row, attempts, now, status, url)
             return
         horizon = row.created_at + self.settings.max_age_seconds
         if now >= horizon:
@@ -393,15 +274,10 @@ class Outbox:
             delay = min(MAX_BACKOFF, self.settings.retry_seconds * 2 ** (attempts - 1)) * random.uniform(0.8, 1.0)
             # The last try lands on the horizon itself rather than skipping it.
             state, next_at = "pending", min(now + delay, horizon)
-        self.db.execute(
-            "UPDATE webhook_outbox SET state=?, attempts=?, last_attempt_at=?, last_status=?, last_error=?, "
-            "next_attempt_at=?, url=? WHERE seq=?",
-            (state, attempts, now, status, error, next_at, url, row.seq),
+        self.rows.attempted(
+            row, state=state, attempts=attempts, now=now, status=status, error=error, next_at=next_at, url=url
         )
 
-    def _give_up(self, row: _Row, why: str) -> None:
+    def _give_up(self, row: OutboxRow, why: str) -> None:
         log.warning("webhook event %s (%s) dropped: %s", row.id, row.type, why)
-        self.db.execute(
-            "UPDATE webhook_outbox SET state='failed', last_error=?, last_attempt_at=? WHERE seq=?",
-            (why, self.clock(), row.seq),
-        )
+        self.rows.given_up(row, why, self.clock.time())

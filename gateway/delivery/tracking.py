@@ -1,0 +1,109 @@
+"""``Tracking``: what runs beside the API for one gateway, along the delivery path
+
+    provider report ──> delivery.inbound (pushed) or delivery.polling (asked for)
+        ──> delivery.status.ReportApplier: the message's new status, in the store
+        ──> store.outbox: the customer event, written with the change
+        ──> delivery.outbox.Outbox: POSTed to the customer, signed, retried, in order
+
+It starts and stops the outbox worker, the reconciler of parked reports, the poller, and the
+registration of the report URL with providers that need one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any, Final
+
+import httpx
+
+from lynsms.clock import SYSTEM_CLOCK, Clock
+from lynsms.gateway.config import ApiKey, GatewayConfig
+from lynsms.gateway.delivery.outbox import Outbox, Targets
+from lynsms.gateway.delivery.polling import Poller
+from lynsms.gateway.delivery.status import ReportApplier
+from lynsms.gateway.providers.base import ProviderAdapter
+from lynsms.gateway.providers.transport import Http11Transport
+from lynsms.gateway.store import Store
+
+log = logging.getLogger("lynsms.gateway")
+
+RECONCILE_INTERVAL: Final = 0.25  # how soon a parked report follows its message's commit
+
+
+class Tracking:
+    """Delivery-report ingestion, customer webhooks and polling for one running gateway."""
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        store: Store,
+        adapters: Mapping[str, ProviderAdapter],
+        api_keys: Sequence[ApiKey],
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        settings = config.webhooks
+        self.applier = ReportApplier(store, settings.park_seconds, clock)
+        self.client = httpx.AsyncClient(
+            # The providers' lean keep-alive transport: httpx's default pool costs more CPU per
+            # webhook than everything else an event takes.
+            transport=Http11Transport(max_connections=64),
+            trust_env=False,  # a developer's proxy must not swallow webhooks to 127.0.0.1
+            follow_redirects=False,
+        )
+        self.targets = Targets(settings, api_keys)
+        self.outbox = Outbox(store, self.targets, settings, self.client, clock)
+        self.poller = (
+            Poller(store.reports, adapters, self.applier, settings.poll_after_seconds, clock)
+            if settings.poll_after_seconds
+            else None
+        )
+        self.adapters = adapters
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._spawn(self.outbox.run())
+        self._spawn(self._reconcile())
+        if self.poller is not None:
+            self._spawn(self.poller.run())
+        if self.config.public_url:
+            for name, adapter in self.adapters.items():
+                self._spawn(self._register(adapter, f"{self.config.public_url}/api/v1/webhooks/{name}"))
+
+    async def stop(self) -> None:
+        await self.outbox.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.client.aclose()
+
+    def timeline(self, message_id: str, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The message's stored events with its webhook deliveries, by time (stable: a status
+        change comes before the webhook announcing it)."""
+        return sorted(events + self.outbox.deliveries(message_id), key=lambda event: str(event["at"]))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        self.tasks.append(asyncio.create_task(work))
+
+    async def _reconcile(self) -> None:
+        while True:
+            await self.clock.sleep(RECONCILE_INTERVAL)
+            try:
+                self.applier.reconcile()
+            except Exception:
+                log.exception("applying parked delivery reports failed")
+
+    async def _register(self, adapter: ProviderAdapter, url: str) -> None:
+        # In the background: a provider that is down must not hold up the gateway's start.
+        failed = await adapter.register_report_url(url)
+        if failed is not None:
+            log.warning(
+                "%s delivery reports not registered for %s (%s: %s); polling or a manual rule is needed",
+                adapter.name,
+                url,
+                failed.reason,
+                failed.message,
+            )

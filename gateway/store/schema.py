@@ -1,0 +1,98 @@
+"""Every table of the gateway's database, in one place (created at open, ``CREATE ... IF NOT EXISTS``).
+
+messages and events are never deleted, so a plain INTEGER PRIMARY KEY already keeps seq
+increasing (the cursor order); AUTOINCREMENT would add a sqlite_sequence write per row. The
+indexes on columns a send leaves NULL (no reference; no provider until one accepts) are partial:
+an insert skips them, and ``col = ?`` filters still use them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    to_number TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reference TEXT,
+    route_id INTEGER,
+    status TEXT NOT NULL,
+    provider TEXT,
+    provider_message_id TEXT,
+    cost TEXT NOT NULL DEFAULT '0',
+    currency TEXT NOT NULL DEFAULT 'USD',
+    segments INTEGER NOT NULL,
+    encoding TEXT NOT NULL,
+    error_code TEXT,
+    error_json TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    updated_at TEXT NOT NULL,
+    api_key TEXT,  -- the name (never the key) of the API key that sent it: picks its webhook target
+    attempts_json TEXT  -- its provider attempts so far, a JSON list; NULL: rejected before routing
+);
+CREATE INDEX IF NOT EXISTS messages_status ON messages (status, seq);
+CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq) WHERE reference IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_to ON messages (to_number, seq);
+CREATE INDEX IF NOT EXISTS messages_provider ON messages (provider, seq) WHERE provider IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider, provider_message_id)
+    WHERE provider_message_id IS NOT NULL;
+-- What happened after routing (delivery reports); routing itself is read from the message row.
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL REFERENCES messages (id),
+    type TEXT NOT NULL,
+    status TEXT,
+    at TEXT NOT NULL,
+    detail_json TEXT
+);
+CREATE INDEX IF NOT EXISTS events_message ON events (message_id, seq);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    state TEXT NOT NULL,
+    status_code INTEGER,
+    response_json TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+-- Delivery reports for messages not (yet) known, applied when their message appears.
+CREATE TABLE IF NOT EXISTS parked_reports (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    report_json TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+-- When each message stuck in sent is next asked about (the polling fallback).
+CREATE TABLE IF NOT EXISTS poll_state (
+    message_id TEXT PRIMARY KEY,
+    polls INTEGER NOT NULL,
+    next_poll_at REAL NOT NULL,
+    last_error TEXT
+);
+-- Customer webhook events, one row per status change, delivered in order per message.
+CREATE TABLE IF NOT EXISTS webhook_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    message_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    api_key TEXT,
+    snapshot_json TEXT NOT NULL,
+    body BLOB,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    next_attempt_at REAL NOT NULL,
+    last_attempt_at REAL,
+    last_status INTEGER,
+    last_error TEXT,
+    delivered_at REAL,
+    url TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_outbox_message ON webhook_outbox (message_id, seq);
+CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
+"""
