@@ -12,10 +12,10 @@ import pytest
 from lynsms import simulator
 from lynsms.gateway import create_app
 from lynsms.gateway.config import load_config
-from lynsms.simulator.cli import main
-from lynsms.simulator.replay import external_stack, format_report, run_scenario, start_stack
+from lynsms.simulator.harness.cli import main
+from lynsms.simulator.harness.replay import external_stack, format_report, run_scenario, start_stack
 from lynsms.simulator.scenario import load
-from lynsms.simulator.server import ServerThread
+from lynsms.simulator.harness.server import ServerThread
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 SEND = '{to: "+12025550143", from: LynSMS, body: "Your code is 482194", reference: ref-1}'

@@ -17,7 +17,7 @@ import pytest
 from lynsms import simulator
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, load_config
-from lynsms.simulator.server import serving
+from lynsms.simulator.harness.server import serving
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 KEY = "e2e-key"

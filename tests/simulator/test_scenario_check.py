@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from lynsms.simulator.cli import main
+from lynsms.simulator.harness.cli import main
 from lynsms.simulator.scenario import SCHEMA, check_paths, load
 
 LIBRARY = Path(__file__).parents[2] / "scenarios"

@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from lynsms.simulator.server import serving
+from lynsms.simulator.harness.server import serving
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 

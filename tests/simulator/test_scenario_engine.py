@@ -16,7 +16,7 @@ from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.decision import Facts
 from lynsms.simulator.model import Submission
 from lynsms.simulator.scenario import ScenarioError, parse
-from lynsms.simulator.server import serving
+from lynsms.simulator.harness.server import serving
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 twilio = WIRES["twilio"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lynsms.simulator.matchers import differences
+from lynsms.simulator.scenario.expect import differences
 from lynsms.simulator.scenario import check_paths
 
 BROKEN = """\

@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.simulator.rules import Scenario
-from lynsms.simulator.server import ServerThread, bind, url_of
-from lynsms.simulator.steps import gateway_data
+from lynsms.simulator.scenario.rules import Scenario
+from lynsms.simulator.harness.server import ServerThread, bind, url_of
+from lynsms.simulator.scenario.steps import gateway_data
 
 WEBHOOK_PATH = "/webhooks"
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from lynsms.simulator.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
@@ -150,7 +150,7 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
 
 
 def cmd_scenario_run(args: argparse.Namespace) -> int:
-    from lynsms.simulator.replay import run_command
+    from lynsms.simulator.harness.replay import run_command
 
     return run_command(
         args.paths, gateway_url=args.gateway, simulator_url=args.simulator, api_key=args.api_key, junit=args.junit_xml

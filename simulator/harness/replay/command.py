@@ -10,9 +10,9 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
-from lynsms.simulator.replay.report import format_report, junit_xml, summary
-from lynsms.simulator.replay.runner import ScenarioResult, run_scenario
-from lynsms.simulator.replay.stack import Stack, external_stack, start_stack
+from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
+from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
+from lynsms.simulator.harness.replay.stack import Stack, external_stack, start_stack
 from lynsms.simulator.scenario import SUFFIXES, check_paths, load
 
 API_KEY_ENV = "LYNSMS_API_KEY"

@@ -21,8 +21,8 @@ import pytest
 if TYPE_CHECKING:
     # The plugin loads in every pytest session of every project that has lynsms installed: the
     # simulator, gateway and httpx are imported by the fixtures, only when a test asks for them.
-    from lynsms.simulator.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
-    from lynsms.simulator.testing import ScenarioSource, SmsSimulator
+    from lynsms.simulator.harness.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
+    from lynsms.simulator.harness.client import ScenarioSource, SmsSimulator
 
 MARKER = "sms_scenario"
 DEFAULT_API_KEY = "lyn_test_pytest"
@@ -50,7 +50,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if file_path.suffix not in (".yaml", ".yml") or not parent.config.getini("lynsms_collect_scenarios"):
         return None
     # Imported only when a YAML file is seen: the replay runner pulls in the whole stack.
-    from lynsms.simulator.scenario_items import ScenarioFile, is_replayable
+    from lynsms.simulator.harness.scenario_items import ScenarioFile, is_replayable
 
     return ScenarioFile.from_parent(parent, path=file_path) if is_replayable(file_path) else None
 
@@ -84,8 +84,8 @@ def lynsms_gateway_config() -> GatewayConfigSetting:
 def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
     """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
     from lynsms.simulator.app import create_app
-    from lynsms.simulator.server import ServerThread
-    from lynsms.simulator.testing import SmsSimulator
+    from lynsms.simulator.harness.server import ServerThread
+    from lynsms.simulator.harness.client import SmsSimulator
 
     with ServerThread(create_app(seed=lynsms_seed)) as server:
         handle = SmsSimulator(server.url)
@@ -148,7 +148,7 @@ def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
 
 @pytest.fixture(scope="session")
 def _lynsms_gateway_host() -> Iterator[GatewayHost]:
-    from lynsms.simulator.gateway_host import GatewayHost
+    from lynsms.simulator.harness.gateway_host import GatewayHost
 
     with GatewayHost() as host:
         yield host
@@ -165,7 +165,7 @@ def sms_gateway(
     import httpx
 
     from lynsms.gateway import create_app
-    from lynsms.simulator.gateway_host import SmsGateway, gateway_config
+    from lynsms.simulator.harness.gateway_host import SmsGateway, gateway_config
 
     host = _lynsms_gateway_host
     config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)

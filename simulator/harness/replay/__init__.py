@@ -2,7 +2,7 @@
 
 The API the CLI (``lynsms scenario run``) and the pytest plugin share::
 
-    from lynsms.simulator.replay import start_stack, run_scenario, format_report
+    from lynsms.simulator.harness.replay import start_stack, run_scenario, format_report
     from lynsms.simulator.scenario import load
 
     scenario = load("scenarios/twilio-503-outage.yaml")
@@ -12,10 +12,10 @@ The API the CLI (``lynsms scenario run``) and the pytest plugin share::
     assert result.passed
 """
 
-from lynsms.simulator.replay.command import run_command, scenario_files
-from lynsms.simulator.replay.report import format_report, junit_xml
-from lynsms.simulator.replay.runner import Failure, ScenarioResult, StepResult, run_scenario
-from lynsms.simulator.replay.stack import Stack, WebhookReceiver, external_stack, start_stack
+from lynsms.simulator.harness.replay.command import run_command, scenario_files
+from lynsms.simulator.harness.replay.report import format_report, junit_xml
+from lynsms.simulator.harness.replay.runner import Failure, ScenarioResult, StepResult, run_scenario
+from lynsms.simulator.harness.replay.stack import Stack, WebhookReceiver, external_stack, start_stack
 
 __all__ = [
     "Failure",

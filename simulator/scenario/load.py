@@ -23,12 +23,12 @@ from typing import Any, cast
 import phonenumbers
 import yaml
 
-from lynsms.simulator import rules as compiled
+from lynsms.simulator.scenario import rules as compiled
 from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
 from lynsms.simulator.model import DeliveryStatus, ProviderName
-from lynsms.simulator.rules import Defaults, Match, Rule, Scenario
-from lynsms.simulator.scenario_schema import SCHEMA, KeyPath, schema_problems
-from lynsms.simulator.steps import build_steps, gateway_problems
+from lynsms.simulator.scenario.rules import Defaults, Match, Rule, Scenario
+from lynsms.simulator.scenario.schema import SCHEMA, KeyPath, schema_problems
+from lynsms.simulator.scenario.steps import build_steps, gateway_problems
 
 __all__ = ["SCHEMA", "Problem", "Scenario", "ScenarioError", "check_paths", "check_text", "load", "parse"]
 

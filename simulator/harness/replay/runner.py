@@ -17,10 +17,10 @@ from typing import Any, Final
 
 import httpx
 
-from lynsms.simulator.matchers import Difference, differences, render
-from lynsms.simulator.replay.stack import Stack
-from lynsms.simulator.rules import Scenario
-from lynsms.simulator.steps import (
+from lynsms.simulator.scenario.expect import Difference, differences, render
+from lynsms.simulator.harness.replay.stack import Stack
+from lynsms.simulator.scenario.rules import Scenario
+from lynsms.simulator.scenario.steps import (
     FINAL_STATUSES,
     MISSING,
     Step,

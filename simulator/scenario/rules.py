@@ -20,7 +20,7 @@ from lynsms.simulator.model import ProviderName
 from lynsms.simulator.numbers import lookup
 
 if TYPE_CHECKING:
-    from lynsms.simulator.steps import Step
+    from lynsms.simulator.scenario.steps import Step
 
 PatternKind = Literal["exact", "glob", "regex", "contains"]
 LatencyKind = Literal["fixed", "uniform", "lognormal"]

@@ -19,7 +19,7 @@ from lynsms.simulator.model import PROVIDERS
 
 KeyPath = tuple[str | int, ...]
 SCHEMA: dict[str, Any] = json.loads(
-    resources.files("lynsms.simulator").joinpath("scenario.schema.json").read_text("utf-8")
+    resources.files("lynsms.simulator.scenario").joinpath("scenario.schema.json").read_text("utf-8")
 )
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from lynsms.simulator.matchers import KeyPath, matcher_problems
-from lynsms.simulator.rules import seconds
+from lynsms.simulator.scenario.expect import KeyPath, matcher_problems
+from lynsms.simulator.scenario.rules import seconds
 
 Action = Literal["send", "bulk", "get", "wait_for", "sleep"]
 ACTIONS: Final[tuple[Action, ...]] = ("send", "bulk", "get", "wait_for", "sleep")

@@ -46,7 +46,7 @@ class ScenarioFile(pytest.File):
 
 class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
-        from lynsms.simulator.replay import format_report, run_scenario, start_stack
+        from lynsms.simulator.harness.replay import format_report, run_scenario, start_stack
         from lynsms.simulator.scenario import ScenarioError, parse
 
         # Named as pytest names it (relative to the rootdir), like the path a user gives the CLI.

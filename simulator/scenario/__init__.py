@@ -1,0 +1,30 @@
+"""The scenario language: load and check scenario files, and the values they compile to.
+
+The simulator core loads scenarios through this package; the harness (replay runner, pytest plugin,
+CLI) reads steps and expectations from it. It imports only the core's plain values (``decision``,
+``numbers``, ``model``) and the provider registry, never the harness or the gateway.
+"""
+
+from lynsms.simulator.scenario.load import (
+    SCHEMA,
+    SUFFIXES,
+    Problem,
+    ScenarioError,
+    check_paths,
+    check_text,
+    load,
+    parse,
+)
+from lynsms.simulator.scenario.rules import Scenario
+
+__all__ = [
+    "SCHEMA",
+    "SUFFIXES",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "check_paths",
+    "check_text",
+    "load",
+    "parse",
+]
