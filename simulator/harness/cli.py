@@ -138,9 +138,10 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
 
 
 def cmd_scenario_check(args: argparse.Namespace) -> int:
+    from lynsms.simulator.harness.replay.gateway_settings import CHECKS
     from lynsms.simulator.scenario import check_paths
 
-    problems = check_paths(args.paths)
+    problems = check_paths(args.paths, checks=CHECKS)
     for problem in problems:
         print(problem)
     if problems:

@@ -1,32 +1,31 @@
-"""Scenario files as pytest items: ``pytest scenarios/`` replays every file that has ``steps``.
+"""Scenario files as pytest items: each collected scenario file is one test that replays it.
 
-Collected through pytest's documented non-Python-test hook (``pytest_collect_file``), one item
-per file. A YAML file counts as a replayable scenario when it has a top-level ``steps:`` key: a
-look at the text, not a parse, so a scenario broken enough not to parse is still collected and
-fails with its ``file:line`` problems instead of silently dropping out of the run. YAML files
-without ``steps`` (library scenarios that only script providers, CI configs, anything else) are
-left alone. Each item starts its own simulator and gateway with the scenario's settings, exactly
-as ``lynsms scenario run`` does, and fails with the same report.
+Collected through pytest's documented non-Python-test hook (``pytest_collect_file``, in the
+plugin), one item per file, only files that say they are scenarios: named ``*.scenario.yaml`` /
+``*.scenario.yml``, or below a path of the ``lynsms_scenarios`` ini option. The file is not parsed
+to decide, so a scenario broken enough not to parse is still collected and fails with its
+``file:line`` problems instead of silently dropping out of the run. Each item starts its own
+simulator and gateway with the scenario's settings, exactly as ``lynsms scenario run`` does, and
+fails with the same report.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-_STEPS = re.compile(r"^steps[ \t]*:", re.MULTILINE)
+SUFFIXES = (".yaml", ".yml")
+NAMED = tuple(f".scenario{suffix}" for suffix in SUFFIXES)
 
 
-def is_replayable(path: Path) -> bool:
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
+def is_collected(path: Path, folders: list[Path]) -> bool:
+    """Named as a scenario, or a YAML file below one of ``folders`` (the ``lynsms_scenarios`` paths)."""
+    if path.suffix not in SUFFIXES:
         return False
-    return _STEPS.search(text) is not None
+    return path.name.endswith(NAMED) or any(path.is_relative_to(folder) for folder in folders)
 
 
 class ScenarioFailed(Exception):
@@ -41,18 +40,19 @@ class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         # Named after the file: library scenarios are named after their file anyway, and the name
         # must be known without parsing a file that may not parse.
-        yield ScenarioItem.from_parent(self, name=self.path.stem)
+        name = self.path.name.removesuffix(self.path.suffix).removesuffix(".scenario")
+        yield ScenarioItem.from_parent(self, name=name)
 
 
 class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
-        from lynsms.simulator.harness.replay import format_report, run_scenario, start_stack
+        from lynsms.simulator.harness.replay import CHECKS, format_report, run_scenario, start_stack
         from lynsms.simulator.scenario import ScenarioError, parse
 
         # Named as pytest names it (relative to the rootdir), like the path a user gives the CLI.
         name = self.nodeid.split("::")[0]
         try:
-            scenario = parse(self.path.read_text("utf-8"), name, path=name)
+            scenario = parse(self.path.read_text("utf-8"), name, path=name, checks=CHECKS)
         except (OSError, UnicodeDecodeError) as exc:
             raise ScenarioFailed(f"{name}: cannot read: {exc}") from None
         except ScenarioError as exc:

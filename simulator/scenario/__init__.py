@@ -8,23 +8,29 @@ CLI) reads steps and expectations from it. It imports only the core's plain valu
 from lynsms.simulator.scenario.load import (
     SCHEMA,
     SUFFIXES,
+    Check,
     Problem,
     ScenarioError,
     check_paths,
     check_text,
+    is_scenario_file,
     load,
     parse,
+    scenario_files,
 )
-from lynsms.simulator.scenario.rules import Scenario
+from lynsms.simulator.scenario.compiled import Scenario
 
 __all__ = [
     "SCHEMA",
     "SUFFIXES",
+    "Check",
     "Problem",
     "Scenario",
     "ScenarioError",
     "check_paths",
     "check_text",
+    "is_scenario_file",
     "load",
     "parse",
+    "scenario_files",
 ]

@@ -4,10 +4,12 @@ Three passes, each problem reported as ``file:line: key.path: message``:
 
 1. syntax (PyYAML, which also reads JSON; the composed node tree gives every key its line) and
    duplicate keys, which PyYAML would otherwise silently collapse;
-2. the JSON Schema shipped beside this module (``scenario.schema.json``): shape, types, enums;
-3. what a schema cannot say: bad regexes, empty call ranges, unknown countries, impossible
-   combinations (two outcomes, ``deliver`` on a rejection, ``times`` with ``probability: 0``...),
-   rules shadowed by an earlier catch-all. Pass 3 is also the build, so a file that checks clean loads.
+2. the JSON Schema (``scenario.schema``): shape, types, enums;
+3. what a schema cannot say (``scenario.build``), which is also the build, so a file that checks
+   clean loads.
+
+Callers may add checks of their own (``checks=``): the harness has the gateway's config parser
+look at the ``gateway`` block, which this package leaves to the gateway.
 """
 
 from __future__ import annotations
@@ -15,25 +17,37 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import phonenumbers
 import yaml
 
-from lynsms.simulator.scenario import rules as compiled
-from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
-from lynsms.simulator.model import DeliveryStatus, ProviderName
-from lynsms.simulator.scenario.rules import Defaults, Match, Rule, Scenario
+from lynsms.simulator.scenario.build import Builder
+from lynsms.simulator.scenario.compiled import Scenario
 from lynsms.simulator.scenario.schema import SCHEMA, KeyPath, schema_problems
-from lynsms.simulator.scenario.steps import build_steps, gateway_problems
 
-__all__ = ["SCHEMA", "Problem", "Scenario", "ScenarioError", "check_paths", "check_text", "load", "parse"]
+__all__ = [
+    "SCHEMA",
+    "SUFFIXES",
+    "Check",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "check_paths",
+    "check_text",
+    "load",
+    "parse",
+    "scenario_files",
+]
 
-SUFFIXES = (".yaml", ".yml", ".json")
-_OUTCOMES = ("accept", "reject", "http_error", "fault")
+SUFFIXES = (".yaml", ".yml", ".json")  # of a file named explicitly
+# In a folder, a scenario file says so in its name: other YAML (CI configs...) is no scenario.
+FOLDER_SUFFIXES = tuple(f".scenario{suffix}" for suffix in SUFFIXES)
+
+# An extra check on a document that passed the schema: (key path, message) for each problem.
+Check = Callable[[Mapping[str, Any]], Iterable[tuple[KeyPath, str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,49 +69,63 @@ class ScenarioError(ValueError):
 # ---- public API ----------------------------------------------------------------------------------
 
 
-def parse(text: str, source: str = "<scenario>", *, path: str | None = None) -> Scenario:
+def parse(text: str, source: str = "<scenario>", *, path: str | None = None, checks: Sequence[Check] = ()) -> Scenario:
     """Validate and compile scenario ``text``; ``source`` names it in problems. Raises ScenarioError."""
-    scenario, problems = _check(text, source)
+    scenario, problems = _check(text, source, checks)
     if problems or scenario is None:
         raise ScenarioError(problems)
     return dataclasses.replace(scenario, source=path)
 
 
-def load(path: str | os.PathLike[str]) -> Scenario:
+def load(path: str | os.PathLike[str], *, checks: Sequence[Check] = ()) -> Scenario:
     name = os.fspath(path)
     try:
         text = Path(name).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([Problem(name, 0, _read_error(exc))]) from None
-    return parse(text, name, path=name)
+    return parse(text, name, path=name, checks=checks)
 
 
-def check_text(text: str, source: str = "<scenario>") -> list[Problem]:
-    return _check(text, source)[1]
+def check_text(text: str, source: str = "<scenario>", *, checks: Sequence[Check] = ()) -> list[Problem]:
+    return _check(text, source, checks)[1]
 
 
-def check_paths(paths: Iterable[str]) -> list[Problem]:
-    """Every problem in the given files; folders are expanded to their *.yaml, *.yml and *.json."""
-    problems: list[Problem] = []
+def is_scenario_file(path: Path) -> bool:
+    """Named as a scenario: ``*.scenario.yaml``, ``*.scenario.yml`` or ``*.scenario.json``."""
+    return path.name.endswith(FOLDER_SUFFIXES)
+
+
+def scenario_files(paths: Iterable[str]) -> list[str]:
+    """The files named, with folders expanded to the scenario files below them, in name order."""
+    files: list[str] = []
     for name in paths:
         folder = Path(name)
         if folder.is_dir():
-            files = sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-            if not files:
-                problems.append(Problem(name, 0, "no scenario files (*.yaml, *.yml, *.json) in this folder"))
-            for file in files:
-                problems.extend(_check_file(str(file)))
+            files.extend(str(p) for p in sorted(folder.rglob("*")) if is_scenario_file(p) and p.is_file())
         else:
-            problems.extend(_check_file(name))
+            files.append(name)
+    return files
+
+
+def check_paths(paths: Iterable[str], *, checks: Sequence[Check] = ()) -> list[Problem]:
+    """Every problem in the given files; folders are expanded to the scenario files below them."""
+    problems: list[Problem] = []
+    for name in paths:
+        files = scenario_files([name])
+        if Path(name).is_dir() and not files:
+            wanted = ", ".join(f"*{suffix}" for suffix in FOLDER_SUFFIXES)
+            problems.append(Problem(name, 0, f"no scenario files ({wanted}) in this folder"))
+        for file in files:
+            problems.extend(_check_file(file, checks))
     return problems
 
 
-def _check_file(name: str) -> list[Problem]:
+def _check_file(name: str, checks: Sequence[Check]) -> list[Problem]:
     try:
         text = Path(name).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [Problem(name, 0, _read_error(exc))]
-    return check_text(text, name)
+    return check_text(text, name, checks=checks)
 
 
 def _read_error(exc: Exception) -> str:
@@ -108,7 +136,7 @@ def _read_error(exc: Exception) -> str:
     return f"cannot read: {exc.strerror if isinstance(exc, OSError) else exc}"
 
 
-def _check(text: str, source: str) -> tuple[Scenario | None, list[Problem]]:
+def _check(text: str, source: str, checks: Sequence[Check]) -> tuple[Scenario | None, list[Problem]]:
     try:
         data, lines, duplicates = _read(text)
     except _SyntaxProblem as exc:
@@ -117,9 +145,11 @@ def _check(text: str, source: str) -> tuple[Scenario | None, list[Problem]]:
     found.extend((path, message, lines.of(path)) for path, message in schema_problems(data))
     scenario = None
     if not found:  # the build trusts the shape the schema guaranteed
-        builder = _Builder(lines)
+        builder = Builder(lines.of)
         scenario = builder.scenario(cast(dict[str, Any], data))
         found.extend((path, message, lines.of(path)) for path, message in builder.problems)
+        for check in checks:
+            found.extend((path, message, lines.of(path)) for path, message in check(data))
     problems = sorted(
         {Problem(source, line, _say(path, message)) for path, message, line in found}, key=lambda p: (p.line, p.message)
     )
@@ -199,196 +229,3 @@ def _say(path: KeyPath, message: str) -> str:
         return message
     text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
     return f"{text}: {message}"
-
-
-# ---- pass 3: semantics, and the build ------------------------------------------------------------
-
-
-class _Builder:
-    def __init__(self, lines: _Lines) -> None:
-        self.lines = lines
-        self.problems: list[tuple[KeyPath, str]] = []
-        self.retry = DeliveryPlan(after=1.0)  # the base of every delivery plan: callback retry policy
-
-    def _try(self, path: KeyPath, build: Any, *args: Any) -> Any:
-        try:
-            return build(*args)
-        except ValueError as exc:
-            self.problems.append((path, str(exc)))
-            return None
-
-    def scenario(self, data: dict[str, Any]) -> Scenario:
-        defaults = self.defaults(data.get("defaults", {}))
-        providers: dict[str, tuple[Rule, ...]] = {}
-        for provider, items in data.get("providers", {}).items():
-            providers[provider] = self.provider_rules(provider, items, defaults)
-        account = data.get("account")
-        steps, step_problems = build_steps(data.get("steps", []), self.lines.of)
-        self.problems.extend(step_problems)
-        if "gateway" in data:
-            self.problems.extend(gateway_problems(data["gateway"]))
-        return Scenario(
-            name=data["name"],
-            description=data.get("description", ""),
-            seed=data.get("seed", 0),
-            account=dict(account) if isinstance(account, Mapping) else account,
-            defaults=defaults,
-            rules=providers,
-            definition=data,
-            gateway=dict(data.get("gateway", {})),
-            steps=steps,
-        )
-
-    def defaults(self, data: dict[str, Any]) -> Defaults:
-        base = Defaults()
-        path: KeyPath = ("defaults",)
-        attempts = data.get("callback_attempts", base.callback_attempts)
-        backoff = compiled.seconds(data.get("callback_backoff", base.callback_backoff))
-        self.retry = DeliveryPlan(after=1.0, attempts=attempts, backoff=backoff)
-        deliver = self.plan(path + ("deliver",), data["deliver"], self.retry) if "deliver" in data else self.retry
-        lat = self._try(path + ("latency",), compiled.latency, data["latency"]) if "latency" in data else None
-        return Defaults(
-            deliver=deliver,
-            latency=lat,
-            timeout=compiled.seconds(data.get("timeout", base.timeout)),
-            slow_body=compiled.seconds(data.get("slow_body", base.slow_body)),
-            callback_attempts=attempts,
-            callback_backoff=backoff,
-        )
-
-    def plan(self, path: KeyPath, value: Any, base: DeliveryPlan) -> DeliveryPlan | None:
-        if value is False:
-            return None
-        if isinstance(value, str):
-            return dataclasses.replace(base, status=cast(DeliveryStatus, value))
-        plan = dataclasses.replace(
-            base,
-            status=cast(DeliveryStatus, value.get("status", "delivered")),
-            after=compiled.seconds(value.get("after", base.after)),
-            error_code=str(value["error_code"]) if "error_code" in value else None,
-            intermediate=value.get("intermediate", True),
-        )
-        if plan.error_code is not None and plan.status == "delivered":
-            self.problems.append(
-                (
-                    path + ("error_code",),
-                    "error_code on a delivered message: only undelivered, failed and expired carry one",
-                )
-            )
-        return plan
-
-    def provider_rules(
-        self, provider: ProviderName, items: list[dict[str, Any]], defaults: Defaults
-    ) -> tuple[Rule, ...]:
-        built: list[Rule] = []
-        names: set[str] = set()
-        shadowed = False
-        for index, item in enumerate(items):
-            path: KeyPath = ("providers", provider, index)
-            before = len(self.problems)
-            rule = self.rule(provider, index, item, defaults)
-            broken = len(self.problems) > before  # a broken rule shadows nothing: do not pile on
-            if rule.name in names:
-                self.problems.append((path + ("name",), f"duplicate rule name {rule.name!r}"))
-            names.add(rule.name)
-            shadow = next((r for r in built if r.always), None)
-            if shadow is not None and not shadowed:  # one report per provider: the rest follows
-                shadowed = True
-                self.problems.append((path, f"unreachable: rule {shadow.name!r} above it fires on every request"))
-            if not broken:
-                built.append(rule)
-        return tuple(built)
-
-    def rule(self, provider: ProviderName, index: int, item: dict[str, Any], defaults: Defaults) -> Rule:
-        path: KeyPath = ("providers", provider, index)
-        name = item.get("name", f"{provider}[{index}]")
-        outcomes = [k for k in _OUTCOMES if k in item]
-        if len(outcomes) > 1:
-            self.problems.append(
-                (path + (outcomes[1],), f"a rule has one outcome; this one has {' and '.join(outcomes)}")
-            )
-        kind = outcomes[0] if outcomes else "accept"
-        decision = self.outcome(path, kind, item.get(kind), defaults)
-        if "deliver" in item and not decision.accepts:
-            what = decision.fault if decision.kind == "fault" else decision.kind
-            self.problems.append(
-                (path + ("deliver",), f"deliver on a {what} outcome: only accepted messages are delivered")
-            )
-        if decision.accepts and "deliver" in item:
-            plan = self.plan(path + ("deliver",), item["deliver"], defaults.deliver or self.retry)
-            decision = dataclasses.replace(decision, delivery=plan)
-        probability = item.get("probability")
-        if probability == 0 and "times" in item:
-            self.problems.append((path + ("probability",), "probability 0 with times: this rule can never fire"))
-        lat = self._try(path + ("latency",), compiled.latency, item["latency"]) if "latency" in item else None
-        if lat is not None and lat.kind == "fixed":
-            decision = dataclasses.replace(decision, latency=lat.low)
-        return Rule(
-            provider=provider,
-            index=index,
-            name=name,
-            line=self.lines.of(path),
-            match=self.match(path + ("match",), item.get("match", {})),
-            decision=dataclasses.replace(decision, rule=name),
-            times=item.get("times"),
-            probability=float(probability) if probability is not None else None,
-            latency=lat,
-        )
-
-    def outcome(self, path: KeyPath, kind: str, value: Any, defaults: Defaults) -> Decision:
-        accept = Decision(delivery=defaults.deliver)
-        if kind == "reject":
-            return Decision(kind="reject", reason=value)
-        if kind == "http_error":
-            spec = value if isinstance(value, dict) else {"status": value}
-            body = spec.get("body")
-            return Decision(
-                kind="http_error",
-                status=spec["status"],
-                retry_after=spec.get("retry_after"),
-                body=body,
-                content_type=spec.get("content_type", "application/json") if body is not None else None,
-            )
-        if kind == "fault":
-            spec = value if isinstance(value, dict) else {"kind": value}
-            fault = cast(FaultKind, spec["kind"])
-            held = {"timeout": defaults.timeout, "slow_body": defaults.slow_body}.get(fault)
-            if "seconds" in spec:
-                if held is None:
-                    self.problems.append(
-                        (
-                            path + ("fault", "seconds"),
-                            f"seconds has no meaning for {fault}: only timeout and slow_body take time",
-                        )
-                    )
-                held = compiled.seconds(spec["seconds"])
-            delivery = defaults.deliver if fault in BODY_FAULTS else None
-            return Decision(kind="fault", fault=fault, fault_seconds=held, delivery=delivery)
-        return accept
-
-    def match(self, path: KeyPath, data: dict[str, Any]) -> Match:
-        def patterns(key: str, phone: bool, contains: bool = False) -> tuple[compiled.Pattern, ...]:
-            values = data.get(key, [])
-            listed = values if isinstance(values, list) else [values]
-            found = []
-            for i, text in enumerate(listed):
-                where = path + ((key, i) if isinstance(values, list) else (key,))
-                built = self._try(where, lambda t: compiled.pattern(t, phone=phone, contains=contains), text)
-                if built is not None:
-                    found.append(built)
-            return tuple(found)
-
-        countries = data.get("country", [])
-        codes = [c.upper() for c in (countries if isinstance(countries, list) else [countries])]
-        for code in codes:
-            if code not in phonenumbers.SUPPORTED_REGIONS:
-                hint = " (the United Kingdom is 'GB')" if code == "UK" else ""
-                self.problems.append((path + ("country",), f"unknown country code {code!r}{hint}"))
-        call_range = self._try(path + ("calls",), compiled.calls, data["calls"]) if "calls" in data else None
-        return Match(
-            to=patterns("to", phone=True),
-            sender=patterns("from", phone=True),
-            body=patterns("body", phone=False, contains=True),
-            countries=frozenset(codes),
-            calls=call_range,
-        )

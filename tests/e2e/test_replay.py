@@ -36,7 +36,7 @@ steps:
 
 def scenario_file(tmp_path: Path, name: str, expect: str, *, extra_steps: str = "") -> Path:
     body = OUTAGE.format(name=name, send=SEND, expect=textwrap.indent(textwrap.dedent(expect).strip(), " " * 6))
-    path = tmp_path / f"{name}.yaml"
+    path = tmp_path / f"{name}.scenario.yaml"
     path.write_text(body + textwrap.indent(textwrap.dedent(extra_steps), "  "), "utf-8")
     return path
 
@@ -45,7 +45,7 @@ def test_the_whole_library_replays_green(capsys: pytest.CaptureFixture[str]) -> 
     code = main(["scenario", "run", str(LIBRARY)])
     out = capsys.readouterr().out
     assert code == 0, out
-    names = sorted(p.stem for p in LIBRARY.glob("*.yaml"))
+    names = sorted(p.name.removesuffix(".scenario.yaml") for p in LIBRARY.glob("*.scenario.yaml"))
     for name in names:
         assert f"✓ {name}  (" in out
     assert "✗" not in out
@@ -148,6 +148,8 @@ def test_junit_xml_has_one_testcase_per_scenario_and_counts_failures(
 ) -> None:
     scenario_file(tmp_path, "passes", "status: 201")
     scenario_file(tmp_path, "fails", "message: {provider: twilio}")
+    # A folder is searched for *.scenario.yaml: other YAML beside them, even with steps, is no scenario.
+    (tmp_path / "azure-pipelines.yml").write_text("steps:\n  - script: make test\n", "utf-8")
     report = tmp_path / "out" / "report.xml"
     report.parent.mkdir()
     code = main(["scenario", "run", str(tmp_path), "--junit-xml", str(report)])

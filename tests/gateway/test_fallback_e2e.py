@@ -40,7 +40,7 @@ def sim(sim_url: str) -> Iterator[httpx.Client]:
 
 
 def load_scenario(sim: httpx.Client, name: str) -> None:
-    response = sim.put("/_sim/scenario", content=(SCENARIOS / f"{name}.yaml").read_bytes())
+    response = sim.put("/_sim/scenario", content=(SCENARIOS / f"{name}.scenario.yaml").read_bytes())
     assert response.status_code == 200, response.text
 
 

@@ -240,7 +240,7 @@ def test_delete_unloads_the_global_scenario(simulator: Any) -> None:
 
 
 def test_a_startup_scenario_survives_reset_with_fresh_counters() -> None:
-    app = create_app(sim=Simulator(seed=5), scenario=LIBRARY / "fail-3-times-then-recover.yaml")
+    app = create_app(sim=Simulator(seed=5), scenario=LIBRARY / "fail-3-times-then-recover.scenario.yaml")
     with serving(app) as url:
 
         def statuses(n: int) -> list[int]:

@@ -5,33 +5,18 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
 from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
 from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
+from lynsms.simulator.harness.replay.gateway_settings import CHECKS
 from lynsms.simulator.harness.replay.stack import Stack, external_stack, start_stack
-from lynsms.simulator.scenario import SUFFIXES, check_paths, load
+from lynsms.simulator.scenario import check_paths, load, scenario_files
 
 API_KEY_ENV = "LYNSMS_API_KEY"
-
-
-class UsageError(ValueError):
-    """Bad arguments or unusable files: exit 2."""
-
-
-def scenario_files(paths: Iterable[str]) -> list[str]:
-    """The files named, with folders expanded to their *.yaml, *.yml and *.json in name order."""
-    files: list[str] = []
-    for name in paths:
-        folder = Path(name)
-        if folder.is_dir():
-            files.extend(str(p) for p in sorted(folder.rglob("*")) if p.suffix in SUFFIXES and p.is_file())
-        else:
-            files.append(name)
-    return files
 
 
 def run_command(
@@ -55,13 +40,13 @@ def run_command(
     if gateway_url is not None and not key:
         print(f"lynsms: driving an external gateway needs its API key: --api-key KEY or {API_KEY_ENV}", file=err)
         return 2
-    problems = check_paths(paths)
+    problems = check_paths(paths, checks=CHECKS)
     if problems:
         for problem in problems:
             print(problem, file=out)
         print(f"{len(problems)} problem(s)", file=err)
         return 2
-    scenarios = [load(f) for f in scenario_files(paths)]
+    scenarios = [load(f, checks=CHECKS) for f in scenario_files(paths)]
     started = time.monotonic()
     results: list[ScenarioResult] = []
     for scenario in scenarios:

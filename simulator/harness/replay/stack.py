@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Self
 
 from starlette.applications import Starlette
@@ -21,9 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.simulator.scenario.rules import Scenario
+from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.harness.server import ServerThread, bind, url_of
-from lynsms.simulator.scenario.steps import gateway_data
+from lynsms.simulator.harness.replay.gateway_settings import gateway_config
 
 WEBHOOK_PATH = "/webhooks"
 
@@ -70,10 +70,6 @@ class Stack:
     managed: bool = False  # started by start_stack: the scenario's gateway settings are in effect
     webhooks: WebhookReceiver | None = None  # the gateway's webhook_url, when one was started
 
-    @property
-    def gateway_api(self) -> str:
-        return f"{self.gateway_url}/api"
-
 
 def external_stack(gateway_url: str, simulator_url: str, api_key: str) -> Stack:
     """Servers that are already running; ``gateway_url`` may end in ``/api`` or not."""
@@ -83,19 +79,6 @@ def external_stack(gateway_url: str, simulator_url: str, api_key: str) -> Stack:
 
 def needs_webhooks(scenario: Scenario | None) -> bool:
     return scenario is not None and any(step.expect.webhooks is not None for step in scenario.steps)
-
-
-def gateway_config(
-    settings: Mapping[str, Any], simulator_url: str, public_url: str, api_key: str, webhook_url: str | None = None
-) -> Any:
-    """The reference gateway's config for a scenario's ``gateway`` block (a ``GatewayConfig``)."""
-    from lynsms.gateway.config import parse_config
-
-    data = gateway_data(settings)
-    if webhook_url is not None:
-        data["webhook_url"] = webhook_url
-    config = parse_config(data, simulator_url, source="gateway").with_api_key(api_key, name="lynsms-replay")
-    return replace(config, public_url=public_url)
 
 
 @contextmanager
