@@ -4,21 +4,25 @@ Collected through pytest's documented non-Python-test hook (``pytest_collect_fil
 plugin), one item per file, only files that say they are scenarios: named ``*.scenario.yaml`` /
 ``*.scenario.yml``, or below a path of the ``lynsms_scenarios`` ini option. The file is not parsed
 to decide, so a scenario broken enough not to parse is still collected and fails with its
-``file:line`` problems instead of silently dropping out of the run. Each item starts its own
-simulator and gateway with the scenario's settings, exactly as ``lynsms scenario run`` does, and
-fails with the same report.
+``file:line`` problems instead of silently dropping out of the run. Items replay exactly as
+``lynsms scenario run`` does, on servers shared by the session (a fresh gateway with the scenario's
+settings for each), and fail with the same report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from lynsms.simulator.harness.replay.stack import Bench
+
 SUFFIXES = (".yaml", ".yml")
 NAMED = tuple(f".scenario{suffix}" for suffix in SUFFIXES)
+_BENCH = pytest.StashKey["Bench"]()
 
 
 def is_collected(path: Path, folders: list[Path]) -> bool:
@@ -26,6 +30,18 @@ def is_collected(path: Path, folders: list[Path]) -> bool:
     if path.suffix not in SUFFIXES:
         return False
     return path.name.endswith(NAMED) or any(path.is_relative_to(folder) for folder in folders)
+
+
+def _bench(config: pytest.Config) -> Bench:
+    """The session's servers for scenario items (one set per xdist worker), closed with the session."""
+    bench = config.stash.get(_BENCH, None)
+    if bench is None:
+        from lynsms.simulator.harness.replay.stack import Bench
+
+        bench = Bench().__enter__()
+        config.add_cleanup(bench.__exit__)
+        config.stash[_BENCH] = bench
+    return bench
 
 
 class ScenarioFailed(Exception):
@@ -46,7 +62,7 @@ class ScenarioFile(pytest.File):
 
 class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
-        from lynsms.simulator.harness.replay import CHECKS, format_report, run_scenario, start_stack
+        from lynsms.simulator.harness.replay import CHECKS, format_report, run_scenario
         from lynsms.simulator.scenario import ScenarioError, parse
 
         # Named as pytest names it (relative to the rootdir), like the path a user gives the CLI.
@@ -57,7 +73,7 @@ class ScenarioItem(pytest.Item):
             raise ScenarioFailed(f"{name}: cannot read: {exc}") from None
         except ScenarioError as exc:
             raise ScenarioFailed(str(exc)) from None
-        with start_stack(scenario) as stack:
+        with _bench(self.config).stack(scenario) as stack:
             result = run_scenario(scenario, stack)
         if not result.passed:
             raise ScenarioFailed(format_report(result))

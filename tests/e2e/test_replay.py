@@ -41,11 +41,18 @@ def scenario_file(tmp_path: Path, name: str, expect: str, *, extra_steps: str = 
     return path
 
 
-def test_the_whole_library_replays_green(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["scenario", "run", str(LIBRARY)])
+SHARDS = 4
+
+
+@pytest.mark.parametrize("shard", range(1, SHARDS + 1))
+def test_the_whole_library_replays_green(shard: int, capsys: pytest.CaptureFixture[str]) -> None:
+    # Sharded as a CI matrix would shard it: the shards run side by side, together the whole library.
+    code = main(["scenario", "run", str(LIBRARY), "--shard", f"{shard}/{SHARDS}"])
     out = capsys.readouterr().out
     assert code == 0, out
-    names = sorted(p.name.removesuffix(".scenario.yaml") for p in LIBRARY.glob("*.scenario.yaml"))
+    files = sorted(LIBRARY.glob("*.scenario.yaml"))
+    names = [p.name.removesuffix(".scenario.yaml") for p in files[shard - 1 :: SHARDS]]
+    assert len(files) >= SHARDS and names
     for name in names:
         assert f"✓ {name}  (" in out
     assert "✗" not in out
@@ -200,3 +207,8 @@ def test_invalid_files_and_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.C
     assert f"{broken}:4: steps[0].expect.stauts: unknown key 'stauts' (did you mean 'status'?)" in out
     assert main(["scenario", "run", str(LIBRARY), "--gateway", "http://127.0.0.1:1"]) == 2
     assert "--gateway and --simulator go together" in capsys.readouterr().err
+    for shard in ("0/4", "5/4", "1of4"):
+        with pytest.raises(SystemExit) as exited:
+            main(["scenario", "run", str(LIBRARY), "--shard", shard])
+        assert exited.value.code == 2
+    assert "a shard is K/N with 1 <= K <= N" in capsys.readouterr().err

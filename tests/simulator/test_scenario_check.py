@@ -144,7 +144,11 @@ def test_every_library_scenario_validates_and_says_what_it_demonstrates(capsys: 
     assert {f.name.removesuffix(".scenario.yaml") for f in files} >= REQUIRED
     for file in files:
         scenario = load(file)
-        assert scenario.name == file.name.removesuffix(".scenario.yaml") and len(scenario.description) > 40 and scenario.seed
+        assert (
+            scenario.name == file.name.removesuffix(".scenario.yaml")
+            and len(scenario.description) > 40
+            and scenario.seed
+        )
         # Library timeouts stay short so the whole library replays in under a minute.
         held = [
             r.decision.fault_seconds

@@ -6,14 +6,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 from typing import TextIO
 
 from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
 from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
 from lynsms.simulator.harness.replay.gateway_settings import CHECKS
-from lynsms.simulator.harness.replay.stack import Stack, external_stack, start_stack
+from lynsms.simulator.harness.replay.stack import Bench, Stack, external_stack
 from lynsms.simulator.scenario import check_paths, load, scenario_files
 
 API_KEY_ENV = "LYNSMS_API_KEY"
@@ -26,10 +26,13 @@ def run_command(
     simulator_url: str | None = None,
     api_key: str | None = None,
     junit: str | None = None,
+    shard: tuple[int, int] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    """Exit status: 0 every scenario passed, 1 some failed, 2 usage or file errors."""
+    """Exit status: 0 every scenario passed, 1 some failed, 2 usage or file errors.
+
+    ``shard=(K, N)`` replays every N-th scenario file starting at the K-th (1-based), for CI matrices."""
     # Looked up per call, not as defaults: pytest's capsys swaps sys.stdout after import.
     out = out or sys.stdout
     err = err or sys.stderr
@@ -46,19 +49,26 @@ def run_command(
             print(problem, file=out)
         print(f"{len(problems)} problem(s)", file=err)
         return 2
-    scenarios = [load(f, checks=CHECKS) for f in scenario_files(paths)]
+    files = scenario_files(paths)
+    if shard is not None:
+        index, count = shard
+        files = files[index - 1 :: count]
+    scenarios = [load(f, checks=CHECKS) for f in files]
     started = time.monotonic()
     results: list[ScenarioResult] = []
-    for scenario in scenarios:
-        context: AbstractContextManager[Stack]
-        if gateway_url is not None and simulator_url is not None and key:
-            context = nullcontext(external_stack(gateway_url, simulator_url, key))
-        else:
-            context = start_stack(scenario)
-        with context as stack:
-            result = run_scenario(scenario, stack)
-        results.append(result)
-        print(format_report(result), file=out, flush=True)
+    with ExitStack() as servers:
+        bench = None if gateway_url is not None else servers.enter_context(Bench())
+        for scenario in scenarios:
+            context: AbstractContextManager[Stack]
+            if bench is None:
+                assert gateway_url is not None and simulator_url is not None and key
+                context = nullcontext(external_stack(gateway_url, simulator_url, key))
+            else:
+                context = bench.stack(scenario)
+            with context as stack:
+                result = run_scenario(scenario, stack)
+            results.append(result)
+            print(format_report(result), file=out, flush=True)
     elapsed = time.monotonic() - started
     print(summary(results, elapsed), file=out, flush=True)
     if junit is not None:
