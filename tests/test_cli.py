@@ -57,6 +57,7 @@ def test_taken_port_is_a_clear_error_not_a_traceback() -> None:
             capture_output=True,
             text=True,
             timeout=30,
+            check=False,
         )
         assert second.returncode == 2
         assert second.stderr.startswith("lynsms: ") and "Traceback" not in second.stderr
@@ -70,6 +71,7 @@ def test_bad_port_is_rejected_by_the_parser(port: str) -> None:
         [sys.executable, "-m", "lynsms.simulator.harness.cli", "simulator", "--port", port],
         capture_output=True,
         text=True,
+        check=False,
         timeout=30,
     )
     assert result.returncode == 2

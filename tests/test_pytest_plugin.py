@@ -14,7 +14,8 @@ pytest_plugins = ["pytester"]
 
 STRICT_INI = """
 [pytest]
-addopts = --strict-markers -ra -p no:cacheprovider -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio
+addopts = --strict-markers -ra -p no:cacheprovider
+    -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio
 filterwarnings = error
 xfail_strict = true
 """
@@ -106,7 +107,9 @@ def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> 
         def test_inline_yaml(sms_gateway):
             assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
 
-        @pytest.mark.sms_scenario({"name": "x", "providers": {"twilio": [{"http_error": 503}]}}, account="AC" + "9" * 32)
+        TWILIO_503 = {"name": "x", "providers": {"twilio": [{"http_error": 503}]}}
+
+        @pytest.mark.sms_scenario(TWILIO_503, account="AC" + "9" * 32)
         def test_mapping_for_another_account(sms_gateway):
             # The gateway's Twilio account is not the scripted one: Twilio still accepts.
             assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "twilio"
@@ -136,7 +139,8 @@ def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.sms_scenario: scenario file 'no_such_file.yaml' not found*",
-            "*@pytest.mark.sms_scenario: <inline scenario>:4: providers.twilio*.tims: unknown key 'tims' (did you mean 'times'?)",
+            "*@pytest.mark.sms_scenario: <inline scenario>:4: providers.twilio*.tims: "
+            "unknown key 'tims' (did you mean 'times'?)",
         ]
     )
 

@@ -22,8 +22,8 @@ import pytest
 if TYPE_CHECKING:
     # The plugin loads in every pytest session of every project that has lynsms installed: the
     # simulator, gateway and httpx are imported by the fixtures, only when a test asks for them.
-    from lynsms.simulator.harness.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
     from lynsms.simulator.harness.client import ScenarioSource, SmsSimulator
+    from lynsms.simulator.harness.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
 
 MARKER = "sms_scenario"
 DEFAULT_API_KEY = "lyn_test_pytest"
@@ -94,8 +94,8 @@ def lynsms_gateway_config() -> GatewayConfigSetting:
 def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
     """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
     from lynsms.simulator.app import create_app
-    from lynsms.simulator.harness.server import ServerThread
     from lynsms.simulator.harness.client import SmsSimulator
+    from lynsms.simulator.harness.server import ServerThread
 
     with ServerThread(create_app(seed=lynsms_seed)) as server:
         handle = SmsSimulator(server.url)
@@ -144,7 +144,8 @@ def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
     scenario = arguments[0]
     if not isinstance(scenario, str | Path | Mapping):
         pytest.fail(
-            f"@pytest.mark.{MARKER}: the scenario must be a path, YAML text or a mapping, not {type(scenario).__name__}",
+            f"@pytest.mark.{MARKER}: the scenario must be a path, YAML text or a mapping, "
+            f"not {type(scenario).__name__}",
             pytrace=False,
         )
     account: Any = marker.kwargs.get("account")

@@ -5,6 +5,7 @@ CLI) reads steps and expectations from it. It imports only the core's plain valu
 ``numbers``, ``model``) and the provider registry, never the harness or the gateway.
 """
 
+from lynsms.simulator.scenario.compiled import Scenario
 from lynsms.simulator.scenario.load import (
     SCHEMA,
     SUFFIXES,
@@ -18,7 +19,6 @@ from lynsms.simulator.scenario.load import (
     parse,
     scenario_files,
 )
-from lynsms.simulator.scenario.compiled import Scenario
 
 __all__ = [
     "SCHEMA",

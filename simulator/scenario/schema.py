@@ -77,7 +77,7 @@ def schema_problems(data: Any) -> Iterator[tuple[KeyPath, str]]:
 
 def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[KeyPath, str]]:
     path: KeyPath = tuple(error.absolute_path)
-    schema, value = cast(dict[str, Any], error.schema), error.instance
+    schema, value = cast(dict[str, Any], error.schema), cast(Any, error.instance)
     if error.validator == "additionalProperties":
         known = list(schema.get("properties", {}))
         for key in sorted(set(value) - set(known)):

@@ -14,8 +14,8 @@ from lynsms.gateway import create_app
 from lynsms.gateway.config import load_config
 from lynsms.simulator.harness.cli import main
 from lynsms.simulator.harness.replay import external_stack, format_report, run_scenario, start_stack
-from lynsms.simulator.scenario import load
 from lynsms.simulator.harness.server import ServerThread
+from lynsms.simulator.scenario import load
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 SEND = '{to: "+12025550143", from: LynSMS, body: "Your code is 482194", reference: ref-1}'

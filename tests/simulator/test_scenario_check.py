@@ -46,13 +46,17 @@ BROKEN = {
     "unknown-provider.scenario.yaml": (
         "name: unknown-provider\nproviders:\n  twillio:\n    - http_error: 503\n",
         [
-            "unknown-provider.scenario.yaml:3: providers.twillio: unknown provider 'twillio'; expected one of twilio, sinch, infobip, clicksend"
+            (
+                "unknown-provider.scenario.yaml:3: providers.twillio: "
+                "unknown provider 'twillio'; expected one of twilio, sinch, infobip, clicksend"
+            )
         ],
     ),
     "unknown-reason.scenario.yaml": (
         "name: unknown-reason\nproviders:\n  sinch:\n    - reject: no_money\n",
         [
-            "unknown-reason.scenario.yaml:4: providers.sinch[0].reject: unknown reject reason 'no_money'; expected one of "
+            "unknown-reason.scenario.yaml:4: providers.sinch[0].reject: "
+            "unknown reject reason 'no_money'; expected one of "
             "invalid_number, unsubscribed, insufficient_funds, invalid_sender, body_too_long, auth_failed"
         ],
     ),
@@ -70,23 +74,47 @@ BROKEN = {
         "    - reject: unsubscribed\n      deliver: delivered\n"
         "    - http_error: 503\n      fault: timeout\n",
         [
-            "impossible.scenario.yaml:4: providers.twilio[0].match.calls: calls '5-3' matches no call: calls are numbered from 1 and the range is empty",
-            "impossible.scenario.yaml:7: providers.twilio[1].probability: probability 0 with times: this rule can never fire",
-            "impossible.scenario.yaml:10: providers.twilio[2].deliver: deliver on a reject outcome: only accepted messages are delivered",
-            "impossible.scenario.yaml:12: providers.twilio[3].fault: a rule has one outcome; this one has http_error and fault",
+            (
+                "impossible.scenario.yaml:4: providers.twilio[0].match.calls: "
+                "calls '5-3' matches no call: calls are numbered from 1 and the range is empty"
+            ),
+            (
+                "impossible.scenario.yaml:7: providers.twilio[1].probability: "
+                "probability 0 with times: this rule can never fire"
+            ),
+            (
+                "impossible.scenario.yaml:10: providers.twilio[2].deliver: "
+                "deliver on a reject outcome: only accepted messages are delivered"
+            ),
+            (
+                "impossible.scenario.yaml:12: providers.twilio[3].fault: "
+                "a rule has one outcome; this one has http_error and fault"
+            ),
         ],
     ),
     "unreachable.scenario.yaml": (
-        "name: unreachable\nproviders:\n  clicksend:\n    - http_error: 503\n    - match: {country: UK}\n      reject: invalid_number\n",
+        (
+            "name: unreachable\nproviders:\n  clicksend:\n    - http_error: "
+            "503\n    - match: {country: UK}\n      reject: invalid_number\n"
+        ),
         [
-            "unreachable.scenario.yaml:5: providers.clicksend[1].match.country: unknown country code 'UK' (the United Kingdom is 'GB')",
-            "unreachable.scenario.yaml:5: providers.clicksend[1]: unreachable: rule 'clicksend[0]' above it fires on every request",
+            (
+                "unreachable.scenario.yaml:5: providers.clicksend[1].match.country: "
+                "unknown country code 'UK' (the United Kingdom is 'GB')"
+            ),
+            (
+                "unreachable.scenario.yaml:5: providers.clicksend[1]: "
+                "unreachable: rule 'clicksend[0]' above it fires on every request"
+            ),
         ],
     ),
     "syntax.scenario.yaml": (
         "name: syntax\nproviders:\n  twilio:\n    - http_error: 503\n   reject: invalid_number\n",
         [
-            "syntax.scenario.yaml:5: YAML syntax error: expected <block end>, but found '<block mapping start>' (while parsing a block mapping)"
+            (
+                "syntax.scenario.yaml:5: YAML syntax error: "
+                "expected <block end>, but found '<block mapping start>' (while parsing a block mapping)"
+            )
         ],
     ),
     "unquoted-number.scenario.yaml": (

@@ -14,9 +14,9 @@ from scenario_wires import TWILIO_AC, WIRES, load, one_rule, outcomes
 
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.decision import Facts
+from lynsms.simulator.harness.server import serving
 from lynsms.simulator.model import Submission
 from lynsms.simulator.scenario import ScenarioError, parse
-from lynsms.simulator.harness.server import serving
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 twilio = WIRES["twilio"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lynsms.simulator.scenario.expect import differences
 from lynsms.simulator.harness.replay import CHECKS
 from lynsms.simulator.scenario import check_paths
+from lynsms.simulator.scenario.expect import differences
 
 BROKEN = """\
 name: broken-steps

@@ -10,9 +10,9 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 from typing import TextIO
 
+from lynsms.simulator.harness.replay.gateway_settings import CHECKS
 from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
 from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
-from lynsms.simulator.harness.replay.gateway_settings import CHECKS
 from lynsms.simulator.harness.replay.stack import Bench, Stack, external_stack
 from lynsms.simulator.scenario import check_paths, load, scenario_files
 

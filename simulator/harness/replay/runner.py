@@ -353,7 +353,8 @@ def journal_line(entry: Mapping[str, Any]) -> str:
         what = f"callback {outcome['result']}"
     status = entry.get("status")
     answered = f"-> {status}" if status is not None else "-> no response"
-    return f"#{entry.get('seq')} {entry.get('provider') or '-'} {entry.get('method')} {entry.get('path')} {answered}  {what}  {entry.get('duration_ms', 0):g} ms"
+    request = f"#{entry.get('seq')} {entry.get('provider') or '-'} {entry.get('method')} {entry.get('path')}"
+    return f"{request} {answered}  {what}  {entry.get('duration_ms', 0):g} ms"
 
 
 def message_id_of(answer: Any) -> str | None:

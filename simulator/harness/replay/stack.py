@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.harness.gateway_host import GatewayHost
-from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config
+from lynsms.simulator.harness.server import ServerThread
+from lynsms.simulator.scenario import Scenario
 
 WEBHOOK_PATH = "/webhooks"
 
