@@ -7,7 +7,6 @@ CLI) reads steps and expectations from it. It imports only the core's plain valu
 
 from lynsms.simulator.scenario.compiled import Scenario
 from lynsms.simulator.scenario.load import (
-    SCHEMA,
     SUFFIXES,
     Check,
     Problem,
@@ -19,6 +18,7 @@ from lynsms.simulator.scenario.load import (
     parse,
     scenario_files,
 )
+from lynsms.simulator.scenario.schema import SCHEMA
 
 __all__ = [
     "SCHEMA",

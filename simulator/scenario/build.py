@@ -19,7 +19,7 @@ from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, Fault
 from lynsms.simulator.model import DeliveryStatus, ProviderName
 from lynsms.simulator.scenario import rules as compiled
 from lynsms.simulator.scenario.compiled import Scenario
-from lynsms.simulator.scenario.expect import KeyPath
+from lynsms.simulator.scenario.paths import KeyPath
 from lynsms.simulator.scenario.rules import Defaults, Match, Rule
 from lynsms.simulator.scenario.steps import build_steps
 

@@ -25,6 +25,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from lynsms.simulator.scenario.paths import KeyPath, path_text
+
 ANY: Final = "any"
 DEFAULT_TOLERANCE: Final = 1e-6
 # A mapping is a matcher exactly when its keys are one of these sets; any other mapping is data.
@@ -36,8 +38,6 @@ _SHAPES: Final = (
     frozenset({"equals"}),
 )
 _MISSING: Final = object()
-
-KeyPath = tuple[str | int, ...]
 
 
 class _Missing:
@@ -73,10 +73,6 @@ def is_matcher(value: Any) -> bool:
     if value == ANY and isinstance(value, str):
         return True
     return isinstance(value, Mapping) and frozenset(value) in _SHAPES
-
-
-def path_text(path: KeyPath) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
 def render(value: Any, limit: int = 120) -> str:

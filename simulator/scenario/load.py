@@ -26,21 +26,8 @@ import yaml
 
 from lynsms.simulator.scenario.build import Builder
 from lynsms.simulator.scenario.compiled import Scenario
-from lynsms.simulator.scenario.schema import SCHEMA, KeyPath, schema_problems
-
-__all__ = [
-    "SCHEMA",
-    "SUFFIXES",
-    "Check",
-    "Problem",
-    "Scenario",
-    "ScenarioError",
-    "check_paths",
-    "check_text",
-    "load",
-    "parse",
-    "scenario_files",
-]
+from lynsms.simulator.scenario.paths import KeyPath, path_text
+from lynsms.simulator.scenario.schema import schema_problems
 
 SUFFIXES = (".yaml", ".yml", ".json")  # of a file named explicitly
 # In a folder, a scenario file says so in its name: other YAML (CI configs...) is no scenario.
@@ -225,7 +212,4 @@ def _json_fallback(text: str, error: yaml.MarkedYAMLError) -> Any:
 
 
 def _say(path: KeyPath, message: str) -> str:
-    if not path:
-        return message
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    return f"{text}: {message}"
+    return f"{path_text(path)}: {message}" if path else message

@@ -12,7 +12,7 @@ import re
 from collections.abc import Container, Iterator, Mapping
 from typing import Any, Final
 
-from lynsms.simulator.scenario.expect import KeyPath
+from lynsms.simulator.scenario.paths import KeyPath
 
 _REF: Final = re.compile(r"\$\{([^}]*)\}")
 _REF_PATH: Final = re.compile(r"^steps\.([A-Za-z][A-Za-z0-9_-]*)((?:\.[A-Za-z0-9_-]+|\[[0-9]+\])*)$")

@@ -20,8 +20,7 @@ from typing import Any, cast
 import jsonschema
 
 from lynsms.gateway.providers.names import PROVIDER_NAMES
-
-KeyPath = tuple[str | int, ...]
+from lynsms.simulator.scenario.paths import KeyPath
 
 
 def _with_providers(node: Any) -> Any:

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
-from lynsms.simulator.scenario.expect import MISSING, Expect, KeyPath, matcher_problems
+from lynsms.simulator.scenario.expect import MISSING, Expect, matcher_problems
+from lynsms.simulator.scenario.paths import KeyPath
 from lynsms.simulator.scenario.references import has_reference, reference_problems
 from lynsms.simulator.scenario.rules import seconds
 

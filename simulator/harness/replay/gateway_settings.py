@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.simulator.scenario import Check
-from lynsms.simulator.scenario.expect import KeyPath
+from lynsms.simulator.scenario.paths import KeyPath
 from lynsms.simulator.scenario.rules import seconds
 
 if TYPE_CHECKING:
