@@ -36,7 +36,8 @@ def script(simulator: Any, wire: Wire, rule: dict[str, Any]) -> None:
 
 
 def stored(simulator: Any, wire: Wire) -> list[dict[str, Any]]:
-    return simulator.messages(provider=wire.name)
+    messages: list[dict[str, Any]] = simulator.messages(provider=wire.name)
+    return messages
 
 
 # ---- reject ------------------------------------------------------------------------------------------
@@ -76,7 +77,9 @@ def test_infobip_sdk_sees_a_per_destination_rejection_in_a_200(simulator: Any) -
     )
     answer = api.send_sms_messages(SmsRequest(messages=[message]))
     assert answer is not None and answer.messages is not None
-    assert (answer.messages[0].status.group_name, answer.messages[0].status.name) == (
+    status = answer.messages[0].status
+    assert status is not None
+    assert (status.group_name, status.name) == (
         "REJECTED",
         "REJECTED_NOT_ENOUGH_CREDITS",
     )
