@@ -78,13 +78,17 @@ def gateway_problems(document: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str
 
 def _config_problems(exc: ConfigError) -> list[tuple[KeyPath, str]]:
     problems = getattr(exc, "problems", None)
-    if problems is not None:  # each with the key path into the config document and a message
-        return [(tuple(problem.path), str(problem.message)) for problem in problems]
-    # A gateway whose ConfigError carries only text ("gateway: key.path: message"): read the path off it.
-    where, _, message = str(exc).removeprefix("gateway: ").partition(": ")
-    parts = [p for p in re.split(r"[.\[\]]", where) if p]
-    path = tuple(int(p) if p.isdigit() and i and parts[i - 1] != "routes" else p for i, p in enumerate(parts))
-    return [(path, message or where)]
+    if problems is None:  # a gateway whose ConfigError is only text: "gateway: key.path: message"
+        where, _, message = str(exc).removeprefix("gateway: ").partition(": ")
+        return [(_key_path(where), message or where)]
+    # ConfigProblem: path is the key path written out ("routes.7.chain[1]"; "" for the whole document).
+    return [(_key_path(str(problem.path)), str(problem.message)) for problem in problems]
+
+
+def _key_path(text: str) -> KeyPath:
+    """``routes.7.chain[1]`` -> ``("routes", "7", "chain", 1)``: under ``routes`` a number is a route id."""
+    parts = [part for part in re.split(r"[.\[\]]", text) if part]
+    return tuple(int(p) if p.isdigit() and i and parts[i - 1] != "routes" else p for i, p in enumerate(parts))
 
 
 # What the harness checks beyond the scenario language, wherever it loads a file.
