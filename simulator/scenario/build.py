@@ -15,8 +15,9 @@ from typing import Any, cast
 
 import phonenumbers
 
+from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
-from lynsms.simulator.model import DeliveryStatus, ProviderName
+from lynsms.simulator.model import DeliveryStatus
 from lynsms.simulator.scenario import rules as compiled
 from lynsms.simulator.scenario.compiled import Scenario
 from lynsms.simulator.scenario.paths import KeyPath

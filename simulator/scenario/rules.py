@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.decision import Decision, DeliveryPlan, Facts, number
-from lynsms.simulator.model import ProviderName
 from lynsms.simulator.numbers import lookup
 
 PatternKind = Literal["exact", "glob", "regex", "contains"]
