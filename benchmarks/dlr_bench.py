@@ -41,7 +41,7 @@ from starlette.routing import Route
 from benchmarks.loadgen import ServerProcess, server_process
 from lynsms.gateway.providers.transport import Http11Transport
 from lynsms.gateway.signing import derive_secret, verify
-from lynsms.simulator.server import ServerThread
+from lynsms.simulator.harness.server import ServerThread
 
 KEY = "bench-dlr-key"
 SECRET = derive_secret(KEY)
@@ -77,7 +77,7 @@ def start_gateway(sim_url: str, hook_url: str, db: Path, config: Path) -> Server
         [
             sys.executable,
             "-m",
-            "lynsms.simulator.cli",
+            "lynsms.simulator.harness.cli",
             "gateway",
             "--port",
             "0",

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.simulator.server import bind, tune_gc_for_serving, url_of
+from lynsms.simulator.harness.server import bind, tune_gc_for_serving, url_of
 
 TWILIO_ACCOUNT = "AC" + "0" * 31 + "1"
 CONSTANT = {"sid": "SM" + "0" * 32, "status": "queued", "num_segments": "1"}

@@ -20,7 +20,7 @@ from lynsms.simulator.engine import Engine, Loaded
 from lynsms.simulator.faults import Faults
 from lynsms.simulator.providers import PROVIDER_CLASSES
 from lynsms.simulator.providers.base import Provider
-from lynsms.simulator.rules import Scenario
+from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
 from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
 

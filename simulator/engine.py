@@ -18,7 +18,8 @@ from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan, Facts, Sco
 from lynsms.simulator.model import Submission
 
 if TYPE_CHECKING:
-    from lynsms.simulator.rules import Rule, Scenario
+    from lynsms.simulator.scenario import Scenario
+    from lynsms.simulator.scenario.rules import Rule
 
 CallCounts = Mapping[tuple[str, str], int]
 

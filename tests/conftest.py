@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from lynsms.simulator import Simulator, create_app
-from lynsms.simulator.server import ServerThread
+from lynsms.simulator.harness.server import ServerThread
 
 
 @dataclass

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan
 from lynsms.simulator.engine import Engine
 from lynsms.simulator.model import SimMessage, Submission
-from lynsms.simulator.server import ServerThread
+from lynsms.simulator.harness.server import ServerThread
 
 TO = "+12025550143"
 SENDER = "+12025550100"

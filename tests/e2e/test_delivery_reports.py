@@ -37,7 +37,7 @@ from twilio.request_validator import RequestValidator
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, WebhookSettings, load_config
 from lynsms.gateway.signing import derive_secret
-from lynsms.simulator.server import ServerThread, make_server
+from lynsms.simulator.harness.server import ServerThread, make_server
 
 
 class RunningSimulator(Protocol):
@@ -381,7 +381,7 @@ def gateway_process(db: Path, sim_url: str, hook_url: str, config: Path) -> Iter
         [
             sys.executable,
             "-m",
-            "lynsms.simulator.cli",
+            "lynsms.simulator.harness.cli",
             "gateway",
             "--port",
             "0",

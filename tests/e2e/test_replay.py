@@ -12,10 +12,10 @@ import pytest
 from lynsms import simulator
 from lynsms.gateway import create_app
 from lynsms.gateway.config import load_config
-from lynsms.simulator.cli import main
-from lynsms.simulator.replay import external_stack, format_report, run_scenario, start_stack
+from lynsms.simulator.harness.cli import main
+from lynsms.simulator.harness.replay import external_stack, format_report, run_scenario, start_stack
+from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import load
-from lynsms.simulator.server import ServerThread
 
 LIBRARY = Path(__file__).resolve().parents[2] / "scenarios"
 SEND = '{to: "+12025550143", from: LynSMS, body: "Your code is 482194", reference: ref-1}'
@@ -36,16 +36,23 @@ steps:
 
 def scenario_file(tmp_path: Path, name: str, expect: str, *, extra_steps: str = "") -> Path:
     body = OUTAGE.format(name=name, send=SEND, expect=textwrap.indent(textwrap.dedent(expect).strip(), " " * 6))
-    path = tmp_path / f"{name}.yaml"
+    path = tmp_path / f"{name}.scenario.yaml"
     path.write_text(body + textwrap.indent(textwrap.dedent(extra_steps), "  "), "utf-8")
     return path
 
 
-def test_the_whole_library_replays_green(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["scenario", "run", str(LIBRARY)])
+SHARDS = 4
+
+
+@pytest.mark.parametrize("shard", range(1, SHARDS + 1))
+def test_the_whole_library_replays_green(shard: int, capsys: pytest.CaptureFixture[str]) -> None:
+    # Sharded as a CI matrix would shard it: the shards run side by side, together the whole library.
+    code = main(["scenario", "run", str(LIBRARY), "--shard", f"{shard}/{SHARDS}"])
     out = capsys.readouterr().out
     assert code == 0, out
-    names = sorted(p.stem for p in LIBRARY.glob("*.yaml"))
+    files = sorted(LIBRARY.glob("*.scenario.yaml"))
+    names = [p.name.removesuffix(".scenario.yaml") for p in files[shard - 1 :: SHARDS]]
+    assert len(files) >= SHARDS and names
     for name in names:
         assert f"✓ {name}  (" in out
     assert "✗" not in out
@@ -148,6 +155,8 @@ def test_junit_xml_has_one_testcase_per_scenario_and_counts_failures(
 ) -> None:
     scenario_file(tmp_path, "passes", "status: 201")
     scenario_file(tmp_path, "fails", "message: {provider: twilio}")
+    # A folder is searched for *.scenario.yaml: other YAML beside them, even with steps, is no scenario.
+    (tmp_path / "azure-pipelines.yml").write_text("steps:\n  - script: make test\n", "utf-8")
     report = tmp_path / "out" / "report.xml"
     report.parent.mkdir()
     code = main(["scenario", "run", str(tmp_path), "--junit-xml", str(report)])
@@ -198,3 +207,8 @@ def test_invalid_files_and_bad_arguments_exit_2(tmp_path: Path, capsys: pytest.C
     assert f"{broken}:4: steps[0].expect.stauts: unknown key 'stauts' (did you mean 'status'?)" in out
     assert main(["scenario", "run", str(LIBRARY), "--gateway", "http://127.0.0.1:1"]) == 2
     assert "--gateway and --simulator go together" in capsys.readouterr().err
+    for shard in ("0/4", "5/4", "1of4"):
+        with pytest.raises(SystemExit) as exited:
+            main(["scenario", "run", str(LIBRARY), "--shard", shard])
+        assert exited.value.code == 2
+    assert "a shard is K/N with 1 <= K <= N" in capsys.readouterr().err

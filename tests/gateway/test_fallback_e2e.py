@@ -17,7 +17,7 @@ import pytest
 from lynsms import simulator
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, load_config
-from lynsms.simulator.server import serving
+from lynsms.simulator.harness.server import serving
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 KEY = "e2e-key"
@@ -40,7 +40,7 @@ def sim(sim_url: str) -> Iterator[httpx.Client]:
 
 
 def load_scenario(sim: httpx.Client, name: str) -> None:
-    response = sim.put("/_sim/scenario", content=(SCENARIOS / f"{name}.yaml").read_bytes())
+    response = sim.put("/_sim/scenario", content=(SCENARIOS / f"{name}.scenario.yaml").read_bytes())
     assert response.status_code == 200, response.text
 
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan
 from lynsms.simulator.model import REJECT_REASONS, Submission
-from lynsms.simulator.server import serving
+from lynsms.simulator.harness.server import serving
 
 AUTH = ("acme", "key-1")
 OTHER = ("rival", "key-2")

@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from lynsms.simulator.server import serving
+from lynsms.simulator.harness.server import serving
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 
@@ -174,7 +174,7 @@ def test_clicksend_posts_receipts_to_the_accounts_registered_url(simulator: Any,
     ).raise_for_status()
     deliver(simulator, "clicksend", {"status": "undelivered", "after": 0.1})
     message_id = wire.message_id(wire.send(http, simulator.url).json())
-    sent, final = receiver.wait(2)
+    _, final = receiver.wait(2)
     assert (final.form()["message_id"], final.form()["status_code"]) == (message_id, "301")
     polled = http.get(f"{simulator.url}/v3/sms/receipts/{message_id}", auth=auth).json()
     assert polled["data"]["status_code"] == 301

@@ -14,9 +14,9 @@ from scenario_wires import TWILIO_AC, WIRES, load, one_rule, outcomes
 
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.decision import Facts
+from lynsms.simulator.harness.server import serving
 from lynsms.simulator.model import Submission
 from lynsms.simulator.scenario import ScenarioError, parse
-from lynsms.simulator.server import serving
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 twilio = WIRES["twilio"]
@@ -240,7 +240,7 @@ def test_delete_unloads_the_global_scenario(simulator: Any) -> None:
 
 
 def test_a_startup_scenario_survives_reset_with_fresh_counters() -> None:
-    app = create_app(sim=Simulator(seed=5), scenario=LIBRARY / "fail-3-times-then-recover.yaml")
+    app = create_app(sim=Simulator(seed=5), scenario=LIBRARY / "fail-3-times-then-recover.scenario.yaml")
     with serving(app) as url:
 
         def statuses(n: int) -> list[int]:

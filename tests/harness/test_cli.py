@@ -19,7 +19,7 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+")
 def lynsms(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """Start ``lynsms ARGS`` and yield it with the lines it printed up to its blank banner end."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "lynsms.simulator.cli", *args],
+        [sys.executable, "-m", "lynsms.simulator.harness.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -53,10 +53,11 @@ def test_taken_port_is_a_clear_error_not_a_traceback() -> None:
     with lynsms("simulator", "--port", "0") as (process, lines):
         port = URL.search(lines[0]).group(0).rsplit(":", 1)[1]  # type: ignore[union-attr]
         second = subprocess.run(
-            [sys.executable, "-m", "lynsms.simulator.cli", "simulator", "--port", port],
+            [sys.executable, "-m", "lynsms.simulator.harness.cli", "simulator", "--port", port],
             capture_output=True,
             text=True,
             timeout=30,
+            check=False,
         )
         assert second.returncode == 2
         assert second.stderr.startswith("lynsms: ") and "Traceback" not in second.stderr
@@ -67,9 +68,10 @@ def test_taken_port_is_a_clear_error_not_a_traceback() -> None:
 @pytest.mark.parametrize("port", ["-1", "65536", "http"])
 def test_bad_port_is_rejected_by_the_parser(port: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "lynsms.simulator.cli", "simulator", "--port", port],
+        [sys.executable, "-m", "lynsms.simulator.harness.cli", "simulator", "--port", port],
         capture_output=True,
         text=True,
+        check=False,
         timeout=30,
     )
     assert result.returncode == 2

@@ -1,212 +1,35 @@
-"""Loading scenario files: YAML or JSON text -> a validated, compiled ``Scenario``.
+"""Pass 3 of loading a scenario: what a schema cannot say, checked while the scenario is built.
 
-Three passes, each problem reported as ``file:line: key.path: message``:
-
-1. syntax (PyYAML, which also reads JSON; the composed node tree gives every key its line) and
-   duplicate keys, which PyYAML would otherwise silently collapse;
-2. the JSON Schema shipped beside this module (``scenario.schema.json``): shape, types, enums;
-3. what a schema cannot say: bad regexes, empty call ranges, unknown countries, impossible
-   combinations (two outcomes, ``deliver`` on a rejection, ``times`` with ``probability: 0``...),
-   rules shadowed by an earlier catch-all. Pass 3 is also the build, so a file that checks clean loads.
+Bad regexes, empty call ranges, unknown countries, impossible combinations (two outcomes,
+``deliver`` on a rejection, ``times`` with ``probability: 0``...), rules shadowed by an earlier
+catch-all, and the steps' own checks (``scenario.steps``). The build trusts the shape the schema
+(pass 2) guaranteed; every problem is a (key path, message) pair that ``scenario.load`` places on
+its line. Because checking is building, a file that checks clean loads.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import phonenumbers
-import yaml
 
-from lynsms.simulator import rules as compiled
+from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
-from lynsms.simulator.model import DeliveryStatus, ProviderName
-from lynsms.simulator.rules import Defaults, Match, Rule, Scenario
-from lynsms.simulator.scenario_schema import SCHEMA, KeyPath, schema_problems
-from lynsms.simulator.steps import build_steps, gateway_problems
+from lynsms.simulator.model import DeliveryStatus
+from lynsms.simulator.scenario import rules as compiled
+from lynsms.simulator.scenario.compiled import Scenario
+from lynsms.simulator.scenario.paths import KeyPath
+from lynsms.simulator.scenario.rules import Defaults, Match, Rule
+from lynsms.simulator.scenario.steps import build_steps
 
-__all__ = ["SCHEMA", "Problem", "Scenario", "ScenarioError", "check_paths", "check_text", "load", "parse"]
-
-SUFFIXES = (".yaml", ".yml", ".json")
 _OUTCOMES = ("accept", "reject", "http_error", "fault")
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    file: str
-    line: int  # 1-based; 0 when the problem is with the file as a whole
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}" if self.line else f"{self.file}: {self.message}"
-
-
-class ScenarioError(ValueError):
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-# ---- public API ----------------------------------------------------------------------------------
-
-
-def parse(text: str, source: str = "<scenario>", *, path: str | None = None) -> Scenario:
-    """Validate and compile scenario ``text``; ``source`` names it in problems. Raises ScenarioError."""
-    scenario, problems = _check(text, source)
-    if problems or scenario is None:
-        raise ScenarioError(problems)
-    return dataclasses.replace(scenario, source=path)
-
-
-def load(path: str | os.PathLike[str]) -> Scenario:
-    name = os.fspath(path)
-    try:
-        text = Path(name).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([Problem(name, 0, _read_error(exc))]) from None
-    return parse(text, name, path=name)
-
-
-def check_text(text: str, source: str = "<scenario>") -> list[Problem]:
-    return _check(text, source)[1]
-
-
-def check_paths(paths: Iterable[str]) -> list[Problem]:
-    """Every problem in the given files; folders are expanded to their *.yaml, *.yml and *.json."""
-    problems: list[Problem] = []
-    for name in paths:
-        folder = Path(name)
-        if folder.is_dir():
-            files = sorted(p for p in folder.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-            if not files:
-                problems.append(Problem(name, 0, "no scenario files (*.yaml, *.yml, *.json) in this folder"))
-            for file in files:
-                problems.extend(_check_file(str(file)))
-        else:
-            problems.extend(_check_file(name))
-    return problems
-
-
-def _check_file(name: str) -> list[Problem]:
-    try:
-        text = Path(name).read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(name, 0, _read_error(exc))]
-    return check_text(text, name)
-
-
-def _read_error(exc: Exception) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return f"not UTF-8 text (byte {exc.start})"
-    if isinstance(exc, FileNotFoundError):
-        return "no such file"
-    return f"cannot read: {exc.strerror if isinstance(exc, OSError) else exc}"
-
-
-def _check(text: str, source: str) -> tuple[Scenario | None, list[Problem]]:
-    try:
-        data, lines, duplicates = _read(text)
-    except _SyntaxProblem as exc:
-        return None, [Problem(source, exc.line, exc.message)]
-    found = [(path, message, line) for path, message, line in duplicates]
-    found.extend((path, message, lines.of(path)) for path, message in schema_problems(data))
-    scenario = None
-    if not found:  # the build trusts the shape the schema guaranteed
-        builder = _Builder(lines)
-        scenario = builder.scenario(cast(dict[str, Any], data))
-        found.extend((path, message, lines.of(path)) for path, message in builder.problems)
-    problems = sorted(
-        {Problem(source, line, _say(path, message)) for path, message, line in found}, key=lambda p: (p.line, p.message)
-    )
-    return scenario, problems
-
-
-# ---- pass 1: syntax and lines --------------------------------------------------------------------
-
-
-class _SyntaxProblem(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-class _Lines:
-    """The line of each key path, read off PyYAML's composed node tree."""
-
-    def __init__(self) -> None:
-        self.at: dict[KeyPath, int] = {(): 1}
-
-    def of(self, path: KeyPath) -> int:
-        while path not in self.at:
-            path = path[:-1]
-        return self.at[path]
-
-    def walk(self, node: yaml.Node, path: KeyPath, duplicates: list[tuple[KeyPath, str, int]]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for key, value in node.value:
-                name = str(key.value)
-                if name in seen:
-                    duplicates.append((path + (name,), f"duplicate key {name!r}", key.start_mark.line + 1))
-                seen.add(name)
-                self.at.setdefault(path + (name,), key.start_mark.line + 1)
-                self.walk(value, path + (name,), duplicates)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.at[path + (index,)] = item.start_mark.line + 1
-                self.walk(item, path + (index,), duplicates)
-
-
-def _read(text: str) -> tuple[Any, _Lines, list[tuple[KeyPath, str, int]]]:
-    lines, duplicates = _Lines(), cast(list[tuple[KeyPath, str, int]], [])
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        if node is not None:
-            lines.at[()] = node.start_mark.line + 1
-            lines.walk(node, (), duplicates)
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        data = _json_fallback(text, exc)  # PyYAML refuses some valid JSON (tabs as indentation)
-    finally:
-        loader.dispose()
-    if data is None:
-        raise _SyntaxProblem(1, "empty scenario: expected a mapping with at least 'name'")
-    return data, lines, duplicates
-
-
-def _json_fallback(text: str, error: yaml.MarkedYAMLError) -> Any:
-    if text.lstrip().startswith("{"):
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise _SyntaxProblem(getattr(exc, "lineno", 1), f"JSON syntax error: {getattr(exc, 'msg', exc)}") from None
-    mark = error.problem_mark or error.context_mark
-    detail = error.problem or "invalid YAML"
-    if error.context:
-        detail = f"{detail} ({error.context})"
-    raise _SyntaxProblem(mark.line + 1 if mark else 1, f"YAML syntax error: {detail}")
-
-
-def _say(path: KeyPath, message: str) -> str:
-    if not path:
-        return message
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    return f"{text}: {message}"
-
-
-# ---- pass 3: semantics, and the build ------------------------------------------------------------
-
-
-class _Builder:
-    def __init__(self, lines: _Lines) -> None:
-        self.lines = lines
+class Builder:
+    def __init__(self, line_of: Callable[[KeyPath], int]) -> None:
+        self.line_of = line_of
         self.problems: list[tuple[KeyPath, str]] = []
         self.retry = DeliveryPlan(after=1.0)  # the base of every delivery plan: callback retry policy
 
@@ -223,10 +46,8 @@ class _Builder:
         for provider, items in data.get("providers", {}).items():
             providers[provider] = self.provider_rules(provider, items, defaults)
         account = data.get("account")
-        steps, step_problems = build_steps(data.get("steps", []), self.lines.of)
+        steps, step_problems = build_steps(data.get("steps", []), self.line_of)
         self.problems.extend(step_problems)
-        if "gateway" in data:
-            self.problems.extend(gateway_problems(data["gateway"]))
         return Scenario(
             name=data["name"],
             description=data.get("description", ""),
@@ -327,7 +148,7 @@ class _Builder:
             provider=provider,
             index=index,
             name=name,
-            line=self.lines.of(path),
+            line=self.line_of(path),
             match=self.match(path + ("match",), item.get("match", {})),
             decision=dataclasses.replace(decision, rule=name),
             times=item.get("times"),

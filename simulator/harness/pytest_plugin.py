@@ -3,7 +3,8 @@
 - ``sms_simulator``: one simulator per session on a free port, reset before each test that uses it;
 - ``sms_gateway``: the reference gateway wired to it, fresh (store, circuit breaker, config) per test;
 - ``@pytest.mark.sms_scenario(scenario, account=None)``: load a scenario for one test;
-- scenario files with ``steps`` under a collected path run as test items (``pytest scenarios/``).
+- scenario files run as test items: ``*.scenario.yaml`` / ``*.scenario.yml`` anywhere pytest looks,
+  and any ``*.yaml`` / ``*.yml`` below the paths of the ``lynsms_scenarios`` ini option; never other YAML.
 
 Settings are fixtures a conftest can override: ``lynsms_seed`` (session), ``lynsms_api_key`` and
 ``lynsms_gateway_config``. Nothing starts until a test asks for a fixture, so merely having the
@@ -21,8 +22,8 @@ import pytest
 if TYPE_CHECKING:
     # The plugin loads in every pytest session of every project that has lynsms installed: the
     # simulator, gateway and httpx are imported by the fixtures, only when a test asks for them.
-    from lynsms.simulator.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
-    from lynsms.simulator.testing import ScenarioSource, SmsSimulator
+    from lynsms.simulator.harness.client import ScenarioSource, SmsSimulator
+    from lynsms.simulator.harness.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
 
 MARKER = "sms_scenario"
 DEFAULT_API_KEY = "lyn_test_pytest"
@@ -30,10 +31,17 @@ DEFAULT_API_KEY = "lyn_test_pytest"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini(
+        "lynsms_scenarios",
+        type="paths",
+        default=[],
+        help="lynsms: folders whose *.yaml/*.yml files are all scenarios to replay as test items "
+        "(files named *.scenario.yaml/*.scenario.yml are collected anywhere)",
+    )
+    parser.addini(
         "lynsms_collect_scenarios",
         type="bool",
         default=True,
-        help="lynsms: collect *.yaml/*.yml scenario files that have 'steps' as test items (default: true)",
+        help="lynsms: false collects no scenario file at all (default: true)",
     )
 
 
@@ -49,10 +57,12 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix not in (".yaml", ".yml") or not parent.config.getini("lynsms_collect_scenarios"):
         return None
-    # Imported only when a YAML file is seen: the replay runner pulls in the whole stack.
-    from lynsms.simulator.scenario_items import ScenarioFile, is_replayable
+    # Imported only when a YAML file is seen; the item imports the replay runner only when it runs.
+    from lynsms.simulator.harness.scenario_items import ScenarioFile, is_collected
 
-    return ScenarioFile.from_parent(parent, path=file_path) if is_replayable(file_path) else None
+    if not is_collected(file_path, parent.config.getini("lynsms_scenarios")):
+        return None
+    return ScenarioFile.from_parent(parent, path=file_path)
 
 
 # ---- settings ------------------------------------------------------------------------------------
@@ -84,8 +94,8 @@ def lynsms_gateway_config() -> GatewayConfigSetting:
 def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
     """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
     from lynsms.simulator.app import create_app
-    from lynsms.simulator.server import ServerThread
-    from lynsms.simulator.testing import SmsSimulator
+    from lynsms.simulator.harness.client import SmsSimulator
+    from lynsms.simulator.harness.server import ServerThread
 
     with ServerThread(create_app(seed=lynsms_seed)) as server:
         handle = SmsSimulator(server.url)
@@ -134,7 +144,8 @@ def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
     scenario = arguments[0]
     if not isinstance(scenario, str | Path | Mapping):
         pytest.fail(
-            f"@pytest.mark.{MARKER}: the scenario must be a path, YAML text or a mapping, not {type(scenario).__name__}",
+            f"@pytest.mark.{MARKER}: the scenario must be a path, YAML text or a mapping, "
+            f"not {type(scenario).__name__}",
             pytrace=False,
         )
     account: Any = marker.kwargs.get("account")
@@ -148,7 +159,7 @@ def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
 
 @pytest.fixture(scope="session")
 def _lynsms_gateway_host() -> Iterator[GatewayHost]:
-    from lynsms.simulator.gateway_host import GatewayHost
+    from lynsms.simulator.harness.gateway_host import GatewayHost
 
     with GatewayHost() as host:
         yield host
@@ -165,7 +176,7 @@ def sms_gateway(
     import httpx
 
     from lynsms.gateway import create_app
-    from lynsms.simulator.gateway_host import SmsGateway, gateway_config
+    from lynsms.simulator.harness.gateway_host import SmsGateway, gateway_config
 
     host = _lynsms_gateway_host
     config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)

@@ -1,5 +1,9 @@
 """Pass 2 of scenario checking: the JSON Schema shipped beside this module, with its errors
-reworded for people. jsonschema's own messages ("... is not valid under any of the given schemas")
+reworded for people.
+
+The file names no provider: ``"x-each-provider": SCHEMA`` stands for one property per provider
+and ``$defs/provider`` gets the names as its enum, both from the one registry of providers, so a
+new provider needs no edit here. jsonschema's own messages ("... is not valid under any of the given schemas")
 name no key and suggest nothing; here each error names its key path, unknown keys get a "did you
 mean", and an ``anyOf`` failure is explained through the branch the value was evidently meant for
 (or the schema's ``x-message`` when none fits).
@@ -15,12 +19,30 @@ from typing import Any, cast
 
 import jsonschema
 
-from lynsms.simulator.model import PROVIDERS
+from lynsms.gateway.providers.names import PROVIDER_NAMES
+from lynsms.simulator.scenario.paths import KeyPath
 
-KeyPath = tuple[str | int, ...]
-SCHEMA: dict[str, Any] = json.loads(
-    resources.files("lynsms.simulator").joinpath("scenario.schema.json").read_text("utf-8")
-)
+
+def _with_providers(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_with_providers(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    built = {key: _with_providers(value) for key, value in node.items() if key != "x-each-provider"}
+    if "x-each-provider" in node:
+        each = _with_providers(node["x-each-provider"])
+        built["properties"] = {**dict.fromkeys(PROVIDER_NAMES, each), **built.get("properties", {})}
+    return built
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("lynsms.simulator.scenario").joinpath("scenario.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = _with_providers(json.loads(text))
+    schema["$defs"]["provider"]["enum"] = list(PROVIDER_NAMES)
+    return schema
+
+
+SCHEMA: dict[str, Any] = _schema()
 _VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 
 _KINDS = {
@@ -54,12 +76,12 @@ def schema_problems(data: Any) -> Iterator[tuple[KeyPath, str]]:
 
 def _explain(error: jsonschema.ValidationError) -> Iterator[tuple[KeyPath, str]]:
     path: KeyPath = tuple(error.absolute_path)
-    schema, value = cast(dict[str, Any], error.schema), error.instance
+    schema, value = cast(dict[str, Any], error.schema), cast(Any, error.instance)
     if error.validator == "additionalProperties":
         known = list(schema.get("properties", {}))
         for key in sorted(set(value) - set(known)):
             if path == ("providers",):
-                yield path + (key,), f"unknown provider {key!r}; expected one of {', '.join(PROVIDERS)}"
+                yield path + (key,), f"unknown provider {key!r}; expected one of {', '.join(PROVIDER_NAMES)}"
             else:
                 yield path + (key,), f"unknown key {key!r}{_hint(key, known)}"
     elif error.validator == "type":

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lynsms.simulator.matchers import differences
+from lynsms.simulator.harness.replay import CHECKS
 from lynsms.simulator.scenario import check_paths
+from lynsms.simulator.scenario.expect import differences
 
 BROKEN = """\
 name: broken-steps
@@ -34,11 +35,11 @@ steps:
 def test_steps_problems_are_reported_with_line_and_key_path(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text(BROKEN, "utf-8")
-    assert [str(p).removeprefix(f"{path}:") for p in check_paths([str(path)])] == [
+    assert [str(p).removeprefix(f"{path}:") for p in check_paths([str(path)], checks=CHECKS)] == [
         "19: steps[5].expect.stauts: unknown key 'stauts' (did you mean 'status'?)",
     ]
     path.write_text(BROKEN.replace(", stauts: 1", ""), "utf-8")
-    assert [str(p).removeprefix(f"{path}:") for p in check_paths([str(path)])] == [
+    assert [str(p).removeprefix(f"{path}:") for p in check_paths([str(path)], checks=CHECKS)] == [
         "4: gateway.default_chain[1]: 'twilio' appears twice",
         "8: steps[0].get: a step has one action; this one has send and get",
         "9: steps[1].name: duplicate step name 'first'",
@@ -55,6 +56,15 @@ def test_steps_problems_are_reported_with_line_and_key_path(tmp_path: Path) -> N
         "17: steps[4].get: ${steps.later.data.id} refers to step 'later', which is not an earlier named step",
         "19: steps[5].expect.status: status cannot be expected after sleep",
         "20: steps[6]: a step needs an action: send, bulk, get, wait_for or sleep",
+    ]
+
+
+def test_the_scenario_language_leaves_the_gateway_block_to_the_harness_checks(tmp_path: Path) -> None:
+    path = tmp_path / "chain.yaml"
+    path.write_text("name: chain\ngateway:\n  routes:\n    '7': {chain: [sinch, sinch]}\n", "utf-8")
+    assert check_paths([str(path)]) == []
+    assert [str(p).removeprefix(f"{path}:") for p in check_paths([str(path)], checks=CHECKS)] == [
+        "4: gateway.routes.7.chain[1]: 'sinch' appears twice"
     ]
 
 

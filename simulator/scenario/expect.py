@@ -1,7 +1,8 @@
-"""Partial matching of JSON values, for the ``expect`` blocks of scenario steps.
+"""A step's ``expect`` block, and the partial matching of JSON values it is written in.
 
-``differences(expected, actual)`` lists every place where ``actual`` falls short, each with its
-path, so a failure reads like a diff rather than "assert False":
+``Expect`` holds what a step expects. ``differences(expected, actual)`` lists every place where
+``actual`` falls short, each with its path, so a replay failure reads like a diff rather than
+"assert False":
 
 - a mapping matches a mapping that has at least its keys, each value matching (extra keys are fine);
 - a list matches a list of the same length, item by item (``{length: N}`` checks only the length);
@@ -24,6 +25,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from lynsms.simulator.scenario.paths import KeyPath, path_text
+
 ANY: Final = "any"
 DEFAULT_TOLERANCE: Final = 1e-6
 # A mapping is a matcher exactly when its keys are one of these sets; any other mapping is data.
@@ -36,7 +39,23 @@ _SHAPES: Final = (
 )
 _MISSING: Final = object()
 
-KeyPath = tuple[str | int, ...]
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final = _Missing()  # "no json expectation" (``json: null`` is an expectation of null)
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    status: int | None = None  # HTTP status of the step's response
+    json: Any = MISSING  # partial match of the response JSON
+    message: Mapping[str, Any] | None = None  # partial match of the stored message, fetched after the step
+    messages: tuple[Any, ...] | None = None  # bulk: each recipient's stored message, in request order
+    simulator: Mapping[str, Mapping[str, int]] | None = None  # provider (or "total") -> counts during the step
+    webhooks: tuple[Any, ...] | None = None  # customer webhook events received for the step's message(s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +73,6 @@ def is_matcher(value: Any) -> bool:
     if value == ANY and isinstance(value, str):
         return True
     return isinstance(value, Mapping) and frozenset(value) in _SHAPES
-
-
-def path_text(path: KeyPath) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
 
 
 def render(value: Any, limit: int = 120) -> str:

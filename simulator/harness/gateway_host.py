@@ -23,7 +23,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from lynsms.gateway.config import GatewayConfig, default_config, parse_config
-from lynsms.simulator.server import ServerThread
+from lynsms.simulator.harness.server import ServerThread
 
 Scope = dict[str, Any]
 Message = dict[str, Any]

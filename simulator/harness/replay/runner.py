@@ -17,21 +17,16 @@ from typing import Any, Final
 
 import httpx
 
-from lynsms.simulator.matchers import Difference, differences, render
-from lynsms.simulator.replay.stack import Stack
-from lynsms.simulator.rules import Scenario
-from lynsms.simulator.steps import (
-    FINAL_STATUSES,
-    MISSING,
-    Step,
-    UnresolvedReference,
-    message_id_of,
-    resolve,
-)
+from lynsms.simulator.harness.replay.stack import Stack
+from lynsms.simulator.scenario import Scenario
+from lynsms.simulator.scenario.expect import MISSING, Difference, differences, render
+from lynsms.simulator.scenario.references import UnresolvedReference, resolve
+from lynsms.simulator.scenario.steps import Step
 
 POLL: Final = 0.05  # between looks at a message in wait_for, and at the webhook receiver
 WEBHOOK_WAIT: Final = 3.0  # how long expected webhooks may take to arrive after their step
 COUNTS: Final = ("requests", "messages", "accepted")
+FINAL_STATUSES: Final = frozenset({"delivered", "undelivered", "failed"})  # wait_for stops at these
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,7 +353,19 @@ def journal_line(entry: Mapping[str, Any]) -> str:
         what = f"callback {outcome['result']}"
     status = entry.get("status")
     answered = f"-> {status}" if status is not None else "-> no response"
-    return f"#{entry.get('seq')} {entry.get('provider') or '-'} {entry.get('method')} {entry.get('path')} {answered}  {what}  {entry.get('duration_ms', 0):g} ms"
+    request = f"#{entry.get('seq')} {entry.get('provider') or '-'} {entry.get('method')} {entry.get('path')}"
+    return f"{request} {answered}  {what}  {entry.get('duration_ms', 0):g} ms"
+
+
+def message_id_of(answer: Any) -> str | None:
+    """The message a send/get/wait_for answer is about: ``data.id``, or ``error.message_id`` on failure."""
+    if not isinstance(answer, Mapping):
+        return None
+    for section, key in (("data", "id"), ("error", "message_id")):
+        part = answer.get(section)
+        if isinstance(part, Mapping) and isinstance(part.get(key), str):
+            return str(part[key])
+    return None
 
 
 def _json(response: httpx.Response) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import uvicorn
 
-from lynsms.simulator.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
@@ -138,9 +138,10 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
 
 
 def cmd_scenario_check(args: argparse.Namespace) -> int:
+    from lynsms.simulator.harness.replay.gateway_settings import CHECKS
     from lynsms.simulator.scenario import check_paths
 
-    problems = check_paths(args.paths)
+    problems = check_paths(args.paths, checks=CHECKS)
     for problem in problems:
         print(problem)
     if problems:
@@ -150,10 +151,15 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
 
 
 def cmd_scenario_run(args: argparse.Namespace) -> int:
-    from lynsms.simulator.replay import run_command
+    from lynsms.simulator.harness.replay import run_command
 
     return run_command(
-        args.paths, gateway_url=args.gateway, simulator_url=args.simulator, api_key=args.api_key, junit=args.junit_xml
+        args.paths,
+        gateway_url=args.gateway,
+        simulator_url=args.simulator,
+        api_key=args.api_key,
+        junit=args.junit_xml,
+        shard=args.shard,
     )
 
 
@@ -162,6 +168,13 @@ def _port(text: str) -> int:
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError("a port is 0 to 65535 (0 picks a free one)")
     return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError("a shard is K/N with 1 <= K <= N, e.g. 2/4")
+    return int(index), int(count)
 
 
 def _positive(text: str) -> int:
@@ -242,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--simulator", metavar="URL", help="the running simulator that gateway sends to")
     run.add_argument("--api-key", metavar="KEY", help="the external gateway's API key (default: $LYNSMS_API_KEY)")
     run.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report for CI")
+    run.add_argument(
+        "--shard", type=_shard, metavar="K/N", help="replay every N-th scenario file starting at the K-th (CI matrices)"
+    )
     run.set_defaults(run=cmd_scenario_run)
     return parser
 

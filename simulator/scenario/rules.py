@@ -1,7 +1,7 @@
 """A scenario compiled for matching: patterns, call ranges, latency distributions and rules.
 
 Everything here is built once when a scenario loads, so ``Engine.decide`` never parses or compiles
-anything per request. Builders raise ``ValueError`` with a human message; ``simulator.scenario``
+anything per request. Builders raise ``ValueError`` with a human message; ``scenario.build``
 attaches the file, line and key path.
 """
 
@@ -12,15 +12,12 @@ import math
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from lynsms.simulator.decision import Decision, DeliveryPlan, Facts, Scope, number
-from lynsms.simulator.model import ProviderName
+from lynsms.gateway.providers.names import ProviderName
+from lynsms.simulator.decision import Decision, DeliveryPlan, Facts, number
 from lynsms.simulator.numbers import lookup
-
-if TYPE_CHECKING:
-    from lynsms.simulator.steps import Step
 
 PatternKind = Literal["exact", "glob", "regex", "contains"]
 LatencyKind = Literal["fixed", "uniform", "lognormal"]
@@ -173,7 +170,7 @@ def latency(value: Any) -> Latency:
 
 
 def _any(patterns: tuple[Pattern, ...], value: str) -> bool:
-    for p in patterns:  # a plain loop: any() over a generator costs more than the tests themselves
+    for p in patterns:  # noqa: SIM110  # a plain loop: any() over a generator costs more than the tests
         if p.test(value):
             return True
     return False
@@ -256,18 +253,3 @@ class Defaults:
     slow_body: float = 3.0  # how long a `slow_body` fault takes to dribble the body
     callback_attempts: int = 5
     callback_backoff: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Scenario:
-    name: str
-    description: str = ""
-    seed: int = 0
-    account: Scope = None  # the credential the file asks to be loaded for, if any
-    defaults: Defaults = Defaults()
-    rules: Mapping[str, tuple[Rule, ...]] = field(default_factory=dict)  # provider name -> rules
-    source: str | None = None  # file path, or None for a scenario sent over HTTP
-    definition: Mapping[str, Any] | None = None  # the document as written, for GET /_sim/scenario
-    # For the replay runner (simulator.replay): settings of the gateway it starts, and what it does.
-    gateway: Mapping[str, Any] = field(default_factory=dict)
-    steps: tuple[Step, ...] = ()

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any, Final
 
-from lynsms.simulator.replay.runner import ScenarioResult, StepResult
+from lynsms.simulator.harness.replay.runner import ScenarioResult, StepResult
 
 PASS: Final = "✓"
 FAIL: Final = "✗"

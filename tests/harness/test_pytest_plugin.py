@@ -14,7 +14,8 @@ pytest_plugins = ["pytester"]
 
 STRICT_INI = """
 [pytest]
-addopts = --strict-markers -ra -p no:cacheprovider -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio
+addopts = --strict-markers -ra -p no:cacheprovider
+    -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio
 filterwarnings = error
 xfail_strict = true
 """
@@ -106,7 +107,9 @@ def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> 
         def test_inline_yaml(sms_gateway):
             assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
 
-        @pytest.mark.sms_scenario({"name": "x", "providers": {"twilio": [{"http_error": 503}]}}, account="AC" + "9" * 32)
+        TWILIO_503 = {"name": "x", "providers": {"twilio": [{"http_error": 503}]}}
+
+        @pytest.mark.sms_scenario(TWILIO_503, account="AC" + "9" * 32)
         def test_mapping_for_another_account(sms_gateway):
             # The gateway's Twilio account is not the scripted one: Twilio still accepts.
             assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "twilio"
@@ -136,7 +139,8 @@ def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> 
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.sms_scenario: scenario file 'no_such_file.yaml' not found*",
-            "*@pytest.mark.sms_scenario: <inline scenario>:4: providers.twilio*.tims: unknown key 'tims' (did you mean 'times'?)",
+            "*@pytest.mark.sms_scenario: <inline scenario>:4: providers.twilio*.tims: "
+            "unknown key 'tims' (did you mean 'times'?)",
         ]
     )
 
@@ -251,24 +255,24 @@ steps:
 """
 
 
-def test_scenario_files_with_steps_run_as_test_items(project: pytest.Pytester) -> None:
-    project.makefile(".yaml", falls_back=PASSING_SCENARIO, expects_twilio=FAILING_SCENARIO)
-    # Not replayable (no steps): a provider script, and a YAML file that is no scenario at all.
-    project.makefile(".yaml", script_only="name: script-only\nproviders: {twilio: [{http_error: 503}]}\n")
-    project.makefile(".yml", ci="on: push\njobs: {}\n")
-    project.makefile(".yaml", broken="name: broken\nsteps:\n  - name: send\n    sned: {}\n")
+def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(project: pytest.Pytester) -> None:
+    project.makefile(".scenario.yaml", falls_back=PASSING_SCENARIO, expects_twilio=FAILING_SCENARIO)
+    project.makefile(".scenario.yml", broken="name: broken\nsteps:\n  - name: send\n    sned: {}\n")
+    # Not named as scenarios: a CI config with a top-level steps key, and a scenario file loaded by a marker.
+    project.makefile(".yml", **{"azure-pipelines": "trigger: [main]\nsteps:\n  - script: make test\n"})
+    project.makefile(".yaml", marker_only=PASSING_SCENARIO)
 
     result = project.runpytest_subprocess("-v")
 
     result.assert_outcomes(passed=1, failed=2)
-    result.stdout.fnmatch_lines(["*falls_back.yaml::falls_back PASSED*"], consecutive=False)
+    result.stdout.fnmatch_lines(["*falls_back.scenario.yaml::falls_back PASSED*"], consecutive=False)
     # The failure is the replay runner's own report, not a Python traceback.
     result.stdout.fnmatch_lines(
         [
-            "*_ scenario expects_twilio.yaml _*",
-            "✗ expects-twilio  (expects_twilio.yaml)  * s",
+            "*_ scenario expects_twilio.scenario.yaml _*",
+            "✗ expects-twilio  (expects_twilio.scenario.yaml)  * s",
             "    ✗ step 1 'send' (send)  POST /api/v1/messages/send -> 201 *",
-            "  FAILED expects_twilio.yaml:*: step 1 'send' (send)",
+            "  FAILED expects_twilio.scenario.yaml:*: step 1 'send' (send)",
             "    expect.json: (expected, got)",
             '      data.provider: expected "twilio", got "sinch"',
             "    simulator journal of this step:",
@@ -276,14 +280,59 @@ def test_scenario_files_with_steps_run_as_test_items(project: pytest.Pytester) -
             "      #2 sinch POST /xms/v1/*/batches -> 201  accept*",
         ]
     )
-    result.stdout.fnmatch_lines(["broken.yaml:4: steps[[]0[]].sned: unknown key 'sned' (did you mean 'send'?)"])
+    result.stdout.fnmatch_lines(["broken.scenario.yml:4: steps[[]0[]].sned: unknown key 'sned' (did you mean 'send'?)"])
     assert "Traceback" not in result.stdout.str() and "runtest" not in result.stdout.str()
-    result.stdout.no_fnmatch_line("*script_only*")
-    result.stdout.no_fnmatch_line("*ci.yml*")
+    result.stdout.no_fnmatch_line("*azure-pipelines*")
+    result.stdout.no_fnmatch_line("*marker_only*")
+
+
+def test_yaml_below_the_lynsms_scenarios_paths_runs_whatever_its_name(project: pytest.Pytester) -> None:
+    project.makeini(STRICT_INI + "lynsms_scenarios = replays\n")
+    (project.path / "replays").mkdir()
+    (project.path / "replays" / "falls-back.yaml").write_text(PASSING_SCENARIO, "utf-8")
+    (project.path / "elsewhere.yaml").write_text(PASSING_SCENARIO, "utf-8")
+
+    result = project.runpytest_subprocess("-v")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*replays/falls-back.yaml::falls-back PASSED*"])
+    result.stdout.no_fnmatch_line("*elsewhere*")
 
 
 def test_scenario_collection_can_be_switched_off(project: pytest.Pytester) -> None:
-    project.makefile(".yaml", falls_back=PASSING_SCENARIO)
+    project.makefile(".scenario.yaml", falls_back=PASSING_SCENARIO)
     result = project.runpytest_subprocess("-o", "lynsms_collect_scenarios=false")
     result.assert_outcomes()
     assert "no tests ran" in result.stdout.str()
+
+
+def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yaml(project: pytest.Pytester) -> None:
+    # Packages named like LynSMS Local's folders: importing either by its bare name from LynSMS
+    # Local's code would find these instead (or fail loudly), and the fixtures would break.
+    project.mkpydir("gateway").joinpath("__init__.py").write_text("create_app = None\n", "utf-8")
+    project.mkpydir("simulator").joinpath("__init__.py").write_text(
+        "raise ImportError('the host project simulator package was imported')\n", "utf-8"
+    )
+    project.makefile(
+        ".yml",
+        **{
+            "azure-pipelines": "trigger: [main]\npool: {vmImage: ubuntu-latest}\nsteps:\n  - script: python -m pytest\n"
+        },
+    )
+    project.makepyfile(
+        test_host="""
+        import gateway
+
+        def test_sends_through_both_fixtures(sms_gateway, sms_simulator):
+            assert gateway.create_app is None  # the host's own package, untouched
+            assert sms_gateway.send(to="+12025550143", body="hi").status_code == 201
+            sms_simulator.assert_sent(to="+12025550143", provider="twilio")
+        """
+    )
+    # runpytest_subprocess is ``python -m pytest`` from the project root: the root comes first on
+    # sys.path, where the host's packages live, and the plugin loads from its real entry point.
+    result = project.runpytest_subprocess("-v")
+
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_host.py::test_sends_through_both_fixtures PASSED*"])
+    result.stdout.no_fnmatch_line("*azure-pipelines*")

@@ -1,0 +1,76 @@
+"""``lynsms scenario run``: check the files, replay each, print progress and reports, write JUnit XML."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from pathlib import Path
+from typing import TextIO
+
+from lynsms.simulator.harness.replay.gateway_settings import CHECKS
+from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
+from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
+from lynsms.simulator.harness.replay.stack import Bench, Stack, external_stack
+from lynsms.simulator.scenario import check_paths, load, scenario_files
+
+API_KEY_ENV = "LYNSMS_API_KEY"
+
+
+def run_command(
+    paths: Sequence[str],
+    *,
+    gateway_url: str | None = None,
+    simulator_url: str | None = None,
+    api_key: str | None = None,
+    junit: str | None = None,
+    shard: tuple[int, int] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Exit status: 0 every scenario passed, 1 some failed, 2 usage or file errors.
+
+    ``shard=(K, N)`` replays every N-th scenario file starting at the K-th (1-based), for CI matrices."""
+    # Looked up per call, not as defaults: pytest's capsys swaps sys.stdout after import.
+    out = out or sys.stdout
+    err = err or sys.stderr
+    if (gateway_url is None) != (simulator_url is None):
+        print("lynsms: --gateway and --simulator go together: give both to drive running servers, or neither", file=err)
+        return 2
+    key = api_key or os.environ.get(API_KEY_ENV)
+    if gateway_url is not None and not key:
+        print(f"lynsms: driving an external gateway needs its API key: --api-key KEY or {API_KEY_ENV}", file=err)
+        return 2
+    problems = check_paths(paths, checks=CHECKS)
+    if problems:
+        for problem in problems:
+            print(problem, file=out)
+        print(f"{len(problems)} problem(s)", file=err)
+        return 2
+    files = scenario_files(paths)
+    if shard is not None:
+        index, count = shard
+        files = files[index - 1 :: count]
+    scenarios = [load(f, checks=CHECKS) for f in files]
+    started = time.monotonic()
+    results: list[ScenarioResult] = []
+    with ExitStack() as servers:
+        bench = None if gateway_url is not None else servers.enter_context(Bench())
+        for scenario in scenarios:
+            context: AbstractContextManager[Stack]
+            if bench is None:
+                assert gateway_url is not None and simulator_url is not None and key
+                context = nullcontext(external_stack(gateway_url, simulator_url, key))
+            else:
+                context = bench.stack(scenario)
+            with context as stack:
+                result = run_scenario(scenario, stack)
+            results.append(result)
+            print(format_report(result), file=out, flush=True)
+    elapsed = time.monotonic() - started
+    print(summary(results, elapsed), file=out, flush=True)
+    if junit is not None:
+        Path(junit).write_text(junit_xml(results, elapsed), "utf-8")
+    return 0 if all(r.passed for r in results) else 1
