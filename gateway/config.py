@@ -38,16 +38,28 @@ _WEBHOOK_KEYS: Final = (
 )
 
 
+# Where in a config document: mapping keys as strings, list positions as integers; () is the whole document.
+KeyPath = tuple[str | int, ...]
+
+
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One thing wrong with a config: where (``providers.twilio.price``; "" for the whole file) and what."""
+    """One thing wrong with a config: where (``("providers", "twilio", "price")``) and what."""
 
     source: str
-    path: str
+    path: KeyPath
     message: str
 
+    @property
+    def where(self) -> str:
+        """The key path as people write it: ``routes.7.chain[1]``."""
+        text = ""
+        for part in self.path:
+            text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+        return text
+
     def __str__(self) -> str:
-        return f"{self.source}: {self.path}: {self.message}" if self.path else f"{self.source}: {self.message}"
+        return f"{self.source}: {self.where}: {self.message}" if self.path else f"{self.source}: {self.message}"
 
 
 class ConfigError(ValueError):
@@ -161,11 +173,11 @@ def load_config(path: str | None, simulator_url: str | None = None) -> GatewayCo
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(ConfigProblem(str(path), "", f"cannot read: {exc}")) from exc
+        raise ConfigError(ConfigProblem(str(path), (), f"cannot read: {exc}")) from exc
     try:
         data = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(ConfigProblem(str(path), "", f"not valid YAML: {exc}")) from exc
+        raise ConfigError(ConfigProblem(str(path), (), f"not valid YAML: {exc}")) from exc
     return parse_config(data if data is not None else {}, simulator_url, source=str(path))
 
 
@@ -185,63 +197,62 @@ class _Parser:
         self.source = source
         self.simulator_url = simulator_url.rstrip("/")
 
-    def fail(self, where: str, message: str) -> ConfigError:
+    def fail(self, where: KeyPath, message: str) -> ConfigError:
         return ConfigError(ConfigProblem(self.source, where, message))
 
-    def mapping(self, value: object, where: str) -> dict[Any, Any]:
+    def mapping(self, value: object, where: KeyPath) -> dict[Any, Any]:
         if not isinstance(value, dict):
             raise self.fail(where, f"must be a mapping, got {type(value).__name__}")
         return value
 
-    def known_keys(self, value: dict[Any, Any], where: str, allowed: set[str]) -> None:
+    def known_keys(self, value: dict[Any, Any], where: KeyPath, allowed: set[str]) -> None:
         unknown = sorted(str(k) for k in value if k not in allowed)
         if unknown:
-            prefix = f"{where}." if where else ""
-            raise self.fail(f"{prefix}{unknown[0]}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+            raise self.fail((*where, unknown[0]), f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
-    def string(self, value: object, where: str) -> str:
+    def string(self, value: object, where: KeyPath) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(where, "must be a non-empty string")
         return value.strip()
 
-    def price(self, value: object, where: str) -> Decimal:
+    def price(self, value: object, where: KeyPath) -> Decimal:
         # bool is an int subclass; "true" is never a price.
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise self.fail(where, "must be a number >= 0")
         return Decimal(str(value))
 
-    def positive(self, value: object, where: str, integer: bool = False) -> float:
+    def positive(self, value: object, where: KeyPath, integer: bool = False) -> float:
         ok = isinstance(value, int) or (not integer and isinstance(value, float))
         if isinstance(value, bool) or not ok or not isinstance(value, int | float) or value <= 0:
             raise self.fail(where, f"must be a positive {'integer' if integer else 'number'}")
         return float(value)
 
-    def url(self, value: object, where: str) -> str:
+    def url(self, value: object, where: KeyPath) -> str:
         text = self.string(value, where)
         if not re.match(r"https?://[^/\s]+", text):
             raise self.fail(where, "must be an http:// or https:// URL")
         return text.rstrip("/")
 
-    def chain(self, value: object, where: str, providers: Mapping[str, ProviderConfig]) -> tuple[str, ...]:
+    def chain(self, value: object, where: KeyPath, providers: Mapping[str, ProviderConfig]) -> tuple[str, ...]:
         if not isinstance(value, list) or not value:
             raise self.fail(where, "must be a non-empty list of provider names")
         names: list[str] = []
         for i, item in enumerate(value):
             if item not in providers:
-                raise self.fail(f"{where}[{i}]", f"{item!r} is not a configured provider ({', '.join(providers)})")
+                raise self.fail((*where, i), f"{item!r} is not a configured provider ({', '.join(providers)})")
             if item in names:
-                raise self.fail(f"{where}[{i}]", f"{item!r} appears twice")
+                raise self.fail((*where, i), f"{item!r} appears twice")
             names.append(item)
         return tuple(names)
 
     def config(self, data: object) -> GatewayConfig:
-        top = self.mapping(data, "")
+        top = self.mapping(data, ())
         self.known_keys(
-            top, "", {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS}
+            top, (), {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS}
         )
         providers = self.providers(top.get("providers"))
         chain = (
-            self.chain(top["default_chain"], "default_chain", providers)
+            self.chain(top["default_chain"], ("default_chain",), providers)
             if "default_chain" in top
             else tuple(name for name in PROVIDER_NAMES if name in providers)
         )
@@ -251,37 +262,37 @@ class _Parser:
             routes=self.routes(top.get("routes", {}), providers),
             api_keys=self.api_keys(top.get("api_keys", [])),
             breaker=self.breaker(top.get("breaker", {})),
-            public_url=self.url(top["public_url"], "public_url") if top.get("public_url") is not None else None,
+            public_url=self.url(top["public_url"], ("public_url",)) if top.get("public_url") is not None else None,
             webhooks=self.webhooks(top),
         )
 
     def webhooks(self, top: dict[Any, Any]) -> WebhookSettings:
         def seconds(key: str, default: float) -> float:
-            return self.positive(top.get(key, default), key)
+            return self.positive(top.get(key, default), (key,))
 
         poll = top.get("poll_after_seconds")
         return WebhookSettings(
-            url=self.url(top["webhook_url"], "webhook_url") if top.get("webhook_url") is not None else None,
-            secret=self.string(top["webhook_secret"], "webhook_secret")
+            url=self.url(top["webhook_url"], ("webhook_url",)) if top.get("webhook_url") is not None else None,
+            secret=self.string(top["webhook_secret"], ("webhook_secret",))
             if top.get("webhook_secret") is not None
             else None,
             timeout_seconds=seconds("webhook_timeout_seconds", 10.0),
             retry_seconds=seconds("webhook_retry_seconds", 1.0),
             max_age_seconds=seconds("webhook_max_age_seconds", 3 * 86400.0),
-            poll_after_seconds=self.positive(poll, "poll_after_seconds") if poll is not None else None,
+            poll_after_seconds=self.positive(poll, ("poll_after_seconds",)) if poll is not None else None,
             park_seconds=seconds("report_park_seconds", 600.0),
         )
 
     def providers(self, value: object) -> dict[str, ProviderConfig]:
         if value is None:
             return {name: default_provider(name, self.simulator_url) for name in PROVIDER_NAMES}
-        section = self.mapping(value, "providers")
+        section = self.mapping(value, ("providers",))
         if not section:
-            raise self.fail("providers", "must configure at least one provider")
+            raise self.fail(("providers",), "must configure at least one provider")
         return {name: self.provider(name, body) for name, body in section.items()}
 
     def provider(self, name: object, value: object) -> ProviderConfig:
-        where = f"providers.{name}"
+        where: KeyPath = ("providers", str(name))
         if name not in PROVIDER_NAMES:
             raise self.fail(where, f"unknown provider (known: {', '.join(PROVIDER_NAMES)})")
         assert isinstance(name, str)
@@ -290,29 +301,29 @@ class _Parser:
         defaults = registry.provider(name)
         credentials = dict(defaults.default_credentials)
         if "credentials" in body:
-            creds = self.mapping(body["credentials"], f"{where}.credentials")
-            credentials = {str(k): self.string(v, f"{where}.credentials.{k}") for k, v in creds.items()}
+            creds = self.mapping(body["credentials"], (*where, "credentials"))
+            credentials = {str(k): self.string(v, (*where, "credentials", str(k))) for k, v in creds.items()}
         prices: dict[str, Decimal] = {}
-        for country, price in self.mapping(body.get("prices", {}), f"{where}.prices").items():
+        for country, price in self.mapping(body.get("prices", {}), (*where, "prices")).items():
             if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
-                raise self.fail(f"{where}.prices.{country}", "must be an ISO 3166 alpha-2 country code, e.g. GB")
-            prices[country] = self.price(price, f"{where}.prices.{country}")
+                raise self.fail((*where, "prices", str(country)), "must be an ISO 3166 alpha-2 country code, e.g. GB")
+            prices[country] = self.price(price, (*where, "prices", str(country)))
         return ProviderConfig(
             settings=ProviderSettings(
                 name=name,
-                base_url=self.url(body["base_url"], f"{where}.base_url") if "base_url" in body else self.simulator_url,
+                base_url=self.url(body["base_url"], (*where, "base_url")) if "base_url" in body else self.simulator_url,
                 credentials=credentials,
-                timeout=self.positive(body.get("timeout", DEFAULT_TIMEOUT), f"{where}.timeout"),
-                max_batch=int(self.positive(body.get("max_batch", defaults.max_batch), f"{where}.max_batch", True)),
+                timeout=self.positive(body.get("timeout", DEFAULT_TIMEOUT), (*where, "timeout")),
+                max_batch=int(self.positive(body.get("max_batch", defaults.max_batch), (*where, "max_batch"), True)),
             ),
-            price=self.price(body.get("price", 0.05), f"{where}.price"),
+            price=self.price(body.get("price", 0.05), (*where, "price")),
             prices=prices,
         )
 
     def routes(self, value: object, providers: Mapping[str, ProviderConfig]) -> dict[int, Route]:
         routes: dict[int, Route] = {}
-        for key, body in self.mapping(value if value is not None else {}, "routes").items():
-            where = f"routes.{key}"
+        for key, body in self.mapping(value if value is not None else {}, ("routes",)).items():
+            where: KeyPath = ("routes", str(key))
             if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isdigit())):
                 raise self.fail(where, "route ids must be positive integers")
             route_id = int(key)
@@ -320,36 +331,40 @@ class _Parser:
                 raise self.fail(where, "route ids must be unique positive integers")
             spec = self.mapping(body, where)
             self.known_keys(spec, where, {"name", "chain"})
-            name = self.string(spec["name"], f"{where}.name") if "name" in spec else f"route-{route_id}"
+            name = self.string(spec["name"], (*where, "name")) if "name" in spec else f"route-{route_id}"
             if "chain" not in spec:
-                raise self.fail(f"{where}.chain", "is required")
+                raise self.fail((*where, "chain"), "is required")
             routes[route_id] = Route(
-                id=route_id, name=name, chain=self.chain(spec["chain"], f"{where}.chain", providers)
+                id=route_id, name=name, chain=self.chain(spec["chain"], (*where, "chain"), providers)
             )
         return routes
 
     def api_keys(self, value: object) -> tuple[ApiKey, ...]:
         if not isinstance(value, list):
-            raise self.fail("api_keys", "must be a list of {key, name} mappings")
+            raise self.fail(("api_keys",), "must be a list of {key, name} mappings")
         keys: list[ApiKey] = []
         for i, item in enumerate(value):
-            where = f"api_keys[{i}]"
+            where: KeyPath = ("api_keys", i)
             spec = self.mapping({"key": item} if isinstance(item, str) else item, where)
             self.known_keys(spec, where, {"key", "name", "webhook_url", "webhook_secret"})
-            key = self.string(spec.get("key"), f"{where}.key")
+            key = self.string(spec.get("key"), (*where, "key"))
             if any(ch.isspace() for ch in key):
-                raise self.fail(f"{where}.key", "must not contain whitespace")
-            name = self.string(spec["name"], f"{where}.name") if "name" in spec else f"key-{i + 1}"
-            url = self.url(spec["webhook_url"], f"{where}.webhook_url") if spec.get("webhook_url") is not None else None
+                raise self.fail((*where, "key"), "must not contain whitespace")
+            name = self.string(spec["name"], (*where, "name")) if "name" in spec else f"key-{i + 1}"
+            url = (
+                self.url(spec["webhook_url"], (*where, "webhook_url")) if spec.get("webhook_url") is not None else None
+            )
             secret = spec.get("webhook_secret")
-            secret = self.string(secret, f"{where}.webhook_secret") if secret is not None else None
+            secret = self.string(secret, (*where, "webhook_secret")) if secret is not None else None
             keys.append(ApiKey(key=key, name=name, webhook_url=url, webhook_secret=secret))
         return tuple(keys)
 
     def breaker(self, value: object) -> BreakerConfig:
-        spec = self.mapping(value if value is not None else {}, "breaker")
-        self.known_keys(spec, "breaker", {"failure_threshold", "cooldown_seconds"})
+        spec = self.mapping(value if value is not None else {}, ("breaker",))
+        self.known_keys(spec, ("breaker",), {"failure_threshold", "cooldown_seconds"})
         return BreakerConfig(
-            failure_threshold=int(self.positive(spec.get("failure_threshold", 5), "breaker.failure_threshold", True)),
-            cooldown_seconds=self.positive(spec.get("cooldown_seconds", 30.0), "breaker.cooldown_seconds"),
+            failure_threshold=int(
+                self.positive(spec.get("failure_threshold", 5), ("breaker", "failure_threshold"), True)
+            ),
+            cooldown_seconds=self.positive(spec.get("cooldown_seconds", 30.0), ("breaker", "cooldown_seconds")),
         )

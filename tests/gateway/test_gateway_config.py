@@ -208,5 +208,17 @@ def test_config_error_lists_its_problems_with_key_paths() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config({"providers": {"twilio": {"price": "free"}}}, source="gw.yaml")
     (problem,) = info.value.problems
-    assert (problem.source, problem.path) == ("gw.yaml", "providers.twilio.price")
+    assert (problem.source, problem.path, problem.where) == (
+        "gw.yaml",
+        ("providers", "twilio", "price"),
+        "providers.twilio.price",
+    )
     assert str(info.value) == str(problem) == f"gw.yaml: providers.twilio.price: {problem.message}"
+
+
+def test_config_problems_name_list_positions_and_route_ids() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"routes": {7: {"chain": ["twilio", "twilio"]}}}, source="gw.yaml")
+    (problem,) = info.value.problems
+    assert problem.path == ("routes", "7", "chain", 1)
+    assert problem.where == "routes.7.chain[1]"

@@ -9,7 +9,6 @@ harness checks a file.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from lynsms.simulator.scenario.paths import KeyPath
 from lynsms.simulator.scenario.rules import seconds
 
 if TYPE_CHECKING:
-    from lynsms.gateway.config import ConfigError, GatewayConfig
+    from lynsms.gateway.config import GatewayConfig
 
 # Checking a block needs somewhere for the providers to point; nothing is contacted.
 _NOWHERE = "http://127.0.0.1:8900"
@@ -72,23 +71,8 @@ def gateway_problems(document: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str
     try:
         parse_config(gateway_data(document["gateway"]), _NOWHERE, source="gateway")
     except ConfigError as exc:
-        for path, message in _config_problems(exc):
-            yield ("gateway", *path), message
-
-
-def _config_problems(exc: ConfigError) -> list[tuple[KeyPath, str]]:
-    problems = getattr(exc, "problems", None)
-    if problems is None:  # a gateway whose ConfigError is only text: "gateway: key.path: message"
-        where, _, message = str(exc).removeprefix("gateway: ").partition(": ")
-        return [(_key_path(where), message or where)]
-    # ConfigProblem: path is the key path written out ("routes.7.chain[1]"; "" for the whole document).
-    return [(_key_path(str(problem.path)), str(problem.message)) for problem in problems]
-
-
-def _key_path(text: str) -> KeyPath:
-    """``routes.7.chain[1]`` -> ``("routes", "7", "chain", 1)``: under ``routes`` a number is a route id."""
-    parts = [part for part in re.split(r"[.\[\]]", text) if part]
-    return tuple(int(p) if p.isdigit() and i and parts[i - 1] != "routes" else p for i, p in enumerate(parts))
+        for problem in exc.problems:
+            yield ("gateway", *problem.path), problem.message
 
 
 # What the harness checks beyond the scenario language, wherever it loads a file.
