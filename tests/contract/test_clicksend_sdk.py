@@ -28,7 +28,7 @@ from clicksend.models import (
     ViewSpecificSmsReceipt,
 )
 
-from lynsms.simulator.decision import ACCEPT, Decision
+from tests.simulator.scenario_wires import QUIET, load, script
 
 USER, KEY = "acme-user", "API-KEY-1"
 UUID_UPPER = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
@@ -41,9 +41,9 @@ def sms_api(url: str, username: str = USER, password: str = KEY) -> Iterator[cli
 
 
 @pytest.fixture(autouse=True)
-def no_scripted_delivery(simulator, monkeypatch):
+def no_scripted_delivery(simulator):
     """Accept without the engine's default delivery, so receipts appear only when a test makes them."""
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: ACCEPT)
+    load(simulator.control, simulator.url, QUIET)
 
 
 @pytest.fixture
@@ -108,15 +108,15 @@ def test_missing_credentials_raise_unauthorized(simulator) -> None:
     assert '"response_code":"UNAUTHORIZED"' in caught.value.body.replace(" ", "")
 
 
-def test_scripted_auth_failure_raises_unauthorized(api, simulator, monkeypatch) -> None:
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(kind="reject", reason="auth_failed"))
+def test_scripted_auth_failure_raises_unauthorized(api, simulator) -> None:
+    script(simulator.control, simulator.url, "clicksend", {"reject": "auth_failed"})
     with pytest.raises(UnauthorizedException) as caught:
         send(api, message())
     assert caught.value.status == 401 and "UNAUTHORIZED" in caught.value.body
 
 
-def test_scripted_insufficient_credit_is_a_message_status(api, simulator, monkeypatch) -> None:
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *a: Decision(kind="reject", reason="insufficient_funds"))
+def test_scripted_insufficient_credit_is_a_message_status(api, simulator) -> None:
+    script(simulator.control, simulator.url, "clicksend", {"reject": "insufficient_funds"})
     answer = send(api, message())
     assert (answer.response_code, answer.data.queued_count, answer.data.blocked_count) == ("SUCCESS", 0, 1)
     assert answer.data.messages[0].status == "INSUFFICIENT_CREDIT"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,9 +16,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan
-from lynsms.simulator.model import REJECT_REASONS, Submission
+from lynsms.simulator.messages import REJECT_REASONS, Submission
 from lynsms.simulator.server import serving
+from tests.simulator.scenario_wires import QUIET, load, script
 
 AUTH = ("acme", "key-1")
 OTHER = ("rival", "key-2")
@@ -38,9 +37,9 @@ def _close_client():
 
 
 @pytest.fixture(autouse=True)
-def no_scripted_delivery(simulator, monkeypatch):
+def no_scripted_delivery(simulator):
     """Accept without the engine's default delivery, so receipts appear only when a test makes them."""
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: ACCEPT)
+    load(simulator.control, simulator.url, QUIET)
 
 
 @pytest.fixture
@@ -191,11 +190,8 @@ def test_malformed_requests_are_400_bad_request(simulator) -> None:
 
 
 @pytest.mark.parametrize("reason", [r for r in REJECT_REASONS if r != "auth_failed"])
-def test_scripted_rejections_ride_inside_the_200(simulator, monkeypatch, reason: str) -> None:
-    def decide(provider: str, account: str, submission: Submission, call: int) -> Decision:
-        return Decision(kind="reject", reason=reason) if submission.body == "no" else ACCEPT
-
-    monkeypatch.setattr(simulator.sim.engine, "decide", decide)
+def test_scripted_rejections_ride_inside_the_200(simulator, reason: str) -> None:
+    script(simulator.control, simulator.url, "clicksend", {"match": {"body": "/^no$/"}, "reject": reason})
     data = send(simulator, msg(body="yes"), msg(body="no")).json()["data"]
     expected = {"invalid_number": "INVALID_RECIPIENT", "unsubscribed": "BLOCKED", "insufficient_funds": "INSUFFICIENT_CREDIT",
                 "invalid_sender": "INVALID_SENDER_ID", "body_too_long": "MESSAGE_TOO_LONG"}  # fmt: skip
@@ -203,8 +199,8 @@ def test_scripted_rejections_ride_inside_the_200(simulator, monkeypatch, reason:
     assert (data["queued_count"], data["blocked_count"]) == (1, 1)
 
 
-def test_scripted_auth_failure_is_a_whole_request_401(simulator, monkeypatch) -> None:
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(kind="reject", reason="auth_failed"))
+def test_scripted_auth_failure_is_a_whole_request_401(simulator) -> None:
+    script(simulator.control, simulator.url, "clicksend", {"reject": "auth_failed"})
     assert_envelope(send(simulator, msg()), 401, "UNAUTHORIZED")
     assert simulator.messages(provider="clicksend") == []
 
@@ -402,31 +398,25 @@ def test_callback_posts_a_form_to_the_registered_url(simulator, provider, status
     assert form["custom_string"] == "" and form["user_id"].isdigit()
 
 
-def test_scripted_receipts_reach_a_real_receiver(simulator, monkeypatch) -> None:
+def test_scripted_receipts_reach_a_real_receiver(clocked_simulator) -> None:
+    simulator = clocked_simulator
     received: list[dict[str, str]] = []
 
     async def receive(request: Request) -> PlainTextResponse:
         received.append({k: str(v) for k, v in (await request.form()).items()})
         return PlainTextResponse("OK")
 
-    plan = DeliveryPlan(status="undelivered", after=0.2, error_code="15")
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(delivery=plan))
+    deliver = {"status": "undelivered", "after": 0.2, "error_code": "15"}
+    script(simulator.control, simulator.url, "clicksend", {"deliver": deliver})
     with serving(Starlette(routes=[Route("/dlr", receive, methods=["POST"])])) as url:
         http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": url + "/dlr"}).raise_for_status()
         message_id = sent_messages(send(simulator, msg()))[0]["message_id"]
-        _wait_for(lambda: len(received) == 2)
+        simulator.advance_until(lambda: len(received) == 2, step=0.1)
 
     assert [(r["status_code"], r["error_code"]) for r in received] == [("200", ""), ("301", "15")]
     assert {r["message_id"] for r in received} == {message_id}
     polled = http.get(f"{simulator.url}{RECEIPTS}/{message_id}", auth=AUTH).json()["data"]
     assert (polled["status_code"], polled["error_code"]) == (301, 15)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 # ---- bad input battery --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from lynsms.simulator import Simulator, create_app
-from lynsms.simulator.model import SimMessage, Submission
+from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.state import Ids, Journal
 
 

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from lynsms.simulator.decision import ACCEPT
-from lynsms.simulator.model import REJECT_REASONS, SimMessage, Submission
+from lynsms.simulator.messages import REJECT_REASONS, SimMessage, Submission
 from lynsms.simulator.providers.infobip import Infobip
+from tests.simulator.scenario_wires import QUIET, load
 
 AUTH = {"Authorization": "App key-one"}
 OTHER = {"Authorization": "App key-two"}
@@ -33,9 +33,9 @@ def _close_client() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def no_scripted_deliveries(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_scripted_deliveries(simulator: Any) -> None:
     """Accept without the engine's default delivery, so these tests issue every report themselves."""
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: ACCEPT)
+    load(simulator.control, simulator.url, QUIET)
 
 
 def v3(*destinations: str, text: str = "Hello", **message: Any) -> dict[str, Any]:
