@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -21,11 +22,13 @@ class RunningSimulator:
     sim: Simulator
     control: httpx.Client  # one keep-alive client for /_sim calls: a new client per call costs ~50 ms
 
-    def journal(self) -> list[dict]:  # type: ignore[type-arg]
-        return self.control.get("/_sim/requests").json()["requests"]
+    def journal(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.control.get("/_sim/requests").json()["requests"]
+        return entries
 
-    def messages(self, **filters: str) -> list[dict]:  # type: ignore[type-arg]
-        return self.control.get("/_sim/messages", params=filters).json()["messages"]
+    def messages(self, **filters: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.control.get("/_sim/messages", params=filters).json()["messages"]
+        return found
 
 
 @pytest.fixture(scope="session")

@@ -14,23 +14,21 @@ from infobip_api_client.exceptions import (
     ServiceException,
     UnauthorizedException,
 )
-from infobip_api_client.models import (
-    ApiError,
-    MessageErrorGroup,
-    MessageGeneralStatus,
-    SmsDeliveryResult,
-    SmsDestination,
-    SmsLogsResponse,
-    SmsMessage,
-    SmsMessageContent,
-    SmsMessageDeliveryReporting,
-    SmsMessageRequestOptions,
-    SmsRequest,
-    SmsRequestSchedulingSettings,
-    SmsResponse,
-    SmsTextContent,
-    SmsWebhooks,
-)
+from infobip_api_client.models.api_error import ApiError
+from infobip_api_client.models.message_error_group import MessageErrorGroup
+from infobip_api_client.models.message_general_status import MessageGeneralStatus
+from infobip_api_client.models.sms_delivery_result import SmsDeliveryResult
+from infobip_api_client.models.sms_destination import SmsDestination
+from infobip_api_client.models.sms_logs_response import SmsLogsResponse
+from infobip_api_client.models.sms_message import SmsMessage
+from infobip_api_client.models.sms_message_content import SmsMessageContent
+from infobip_api_client.models.sms_message_delivery_reporting import SmsMessageDeliveryReporting
+from infobip_api_client.models.sms_message_request_options import SmsMessageRequestOptions
+from infobip_api_client.models.sms_request import SmsRequest
+from infobip_api_client.models.sms_request_scheduling_settings import SmsRequestSchedulingSettings
+from infobip_api_client.models.sms_response import SmsResponse
+from infobip_api_client.models.sms_text_content import SmsTextContent
+from infobip_api_client.models.sms_webhooks import SmsWebhooks
 
 from lynsms.simulator.messages import SimMessage
 from tests.simulator.scenario_wires import QUIET, load, script
@@ -52,7 +50,7 @@ def request(*destinations: str, text: str = "Hello from the SDK", **message: Any
                 **message,
             )
         ],
-        options=SmsMessageRequestOptions(include_sms_count_in_response=True),
+        options=SmsMessageRequestOptions(includeSmsCountInResponse=True),
     )
 
 
@@ -75,7 +73,7 @@ def scripted(simulator: Any) -> Any:
 def stored(simulator: Any, message_id: str | None) -> SimMessage:
     assert message_id is not None
     found = simulator.sim.providers["infobip"].message(message_id)
-    assert found is not None
+    assert isinstance(found, SimMessage)
     return found
 
 
@@ -102,11 +100,11 @@ def test_many_destinations_and_messages_each_get_an_entry_under_one_bulk(api: Sm
     body = request("41793026727", "41793026834")
     body.messages.append(
         SmsMessage(
-            destinations=[SmsDestination(to="41793026835", message_id="mine-1")],
+            destinations=[SmsDestination(to="41793026835", messageId="mine-1")],
             content=SmsMessageContent(SmsTextContent(text="ж" * 71)),
         )
     )
-    body.options = SmsMessageRequestOptions(schedule=SmsRequestSchedulingSettings(bulk_id="BULK-ID-123-xyz"))
+    body.options = SmsMessageRequestOptions(schedule=SmsRequestSchedulingSettings(bulkId="BULK-ID-123-xyz"))
     response = api.send_sms_messages(body)
     assert response.bulk_id == "BULK-ID-123-xyz"
     assert [m.destination for m in response.messages] == ["41793026727", "41793026834", "41793026835"]
@@ -189,15 +187,16 @@ def test_scripted_rate_limit_raises_api_exception_with_retry_after(api: SmsApi, 
     scripted({"http_error": {"status": 429, "retry_after": 7}})
     with pytest.raises(ApiException) as caught:
         api.send_sms_messages(request("41793026727"))
-    assert caught.value.status == 429 and caught.value.headers["Retry-After"] == "7"
+    assert caught.value.status == 429 and caught.value.headers is not None
+    assert caught.value.headers["Retry-After"] == "7"
     assert json.loads(caught.value.body or "")["errorCode"] == "E429"
 
 
 def test_delivery_reports_parse_and_are_returned_once(simulator: Any, api: SmsApi, scripted: Any) -> None:
-    hooks = SmsWebhooks(delivery=SmsMessageDeliveryReporting(url="http://127.0.0.1:9/dlr"), callback_data="cb-7")
+    hooks = SmsWebhooks(delivery=SmsMessageDeliveryReporting(url="http://127.0.0.1:9/dlr"), callbackData="cb-7")
     sent = api.send_sms_messages(request("41793026727", "41793026834", webhooks=hooks))
     infobip = simulator.sim.providers["infobip"]
-    for entry, status in zip(sent.messages, ("delivered", "undelivered")):
+    for entry, status in zip(sent.messages, ("delivered", "undelivered"), strict=True):
         message = stored(simulator, entry.message_id)
         message.reports.append(infobip.delivery_report(message, status, None))
     reports = api.get_outbound_sms_message_delivery_reports(bulk_id=sent.bulk_id)

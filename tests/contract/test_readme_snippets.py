@@ -81,7 +81,10 @@ def test_pytest_plugin_example_passes_in_a_fresh_session(pytester: pytest.Pytest
     tests = [code for code in blocks if not code.startswith("# conftest.py")]
     assert len(conftests) == 1 and len(tests) == 1
     pytester.makeini(
-        "[pytest]\naddopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\nfilterwarnings = error\n    ignore::DeprecationWarning:twilio.*\n"
+        "[pytest]\n"
+        "addopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\n"
+        "filterwarnings = error\n"
+        "    ignore::DeprecationWarning:twilio.*\n"
     )
     pytester.makeconftest(conftests[0])
     pytester.makepyfile(test_readme_example=tests[0])

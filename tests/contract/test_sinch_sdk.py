@@ -117,7 +117,7 @@ def test_get_list_and_cancel(client: SinchClient) -> None:
 def test_delivery_reports_batch_and_per_recipient(simulator: Any, client: SinchClient) -> None:
     batch = send(client, to=[TO, "+12025550144"], client_reference="ref-2", body="ж" * 71)
     provider = simulator.sim.providers["sinch"]
-    for message, status in zip(members(simulator, batch.id or ""), ("delivered", "undelivered")):
+    for message, status in zip(members(simulator, batch.id or ""), ("delivered", "undelivered"), strict=True):
         message.reports.append(provider.delivery_report(message, status, None))
     report = client.sms.delivery_reports.get(batch.id or "", report_type="full")
     assert type(report) is BatchDeliveryReport

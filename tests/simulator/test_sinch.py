@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from lynsms.simulator.messages import SimMessage, Submission
-from lynsms.simulator.providers.base import Provider
+from lynsms.simulator.providers.sinch import Sinch
 from tests.simulator.scenario_wires import QUIET, load
 
 # One client for the module, without keep-alive: a fresh connection per request answers in ~2 ms where
@@ -58,8 +58,9 @@ def get(url: str, path: str, account: str = PLAN, **params: str) -> httpx.Respon
     return http.get(f"{url}/xms/v1/{account}/{path}", params=params, headers=API_TOKEN)
 
 
-def sinch(simulator: Any) -> Provider:
-    provider: Provider = simulator.sim.providers["sinch"]
+def sinch(simulator: Any) -> Sinch:
+    provider = simulator.sim.providers["sinch"]
+    assert isinstance(provider, Sinch)
     return provider
 
 

@@ -254,7 +254,7 @@ def test_fetch_returns_the_resource_and_respects_the_account(simulator: Any) -> 
     assert_error(http.get(message_url(simulator, "SM" + "0" * 32), auth=(AC, TOKEN)), 404, 20404)
 
 
-def schedule(simulator: Any, **fields: str) -> Any:
+def schedule(simulator: Any, **fields: Any) -> Any:
     send_at = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     response = send(simulator, MessagingServiceSid="MG" + "4c" * 16, ScheduleType="fixed", SendAt=send_at, **fields)
     assert response.status_code == 201, response.text
