@@ -6,11 +6,11 @@ holds the ``Provider`` subclass with its endpoints, and ``__init__.py`` names it
 Recording to the journal, asking the engine what to do, storing accepted messages, turning parse
 problems into errors, paging parameters, rejection tables and moving a message's status live here, once.
 
-    request ──> Provider.endpoint wrapper ── journals, times, turns problems into errors
-                   └── provider handler ── authenticates, parses ──> Provider.submit(send, submissions)
-                                                                        ├── Engine.decide per submission
-                                                                        ├── request-level trouble: http_error / fault / reject
-                                                                        └── store accepted, render_sent(send, results)
+    request ──> Provider.endpoint ── journals, times, turns problems into errors
+                   └── handler ── authenticates, parses ──> Provider.submit(send, submissions)
+                                                               ├── Engine.decide per submission
+                                                               ├── request-level trouble: http_error / fault / reject
+                                                               └── store accepted, render_sent(send, results)
 
 Providers get a ``Core`` (state, clock, engine, faults, deliveries), never the app that holds them.
 """

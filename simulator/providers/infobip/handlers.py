@@ -48,10 +48,10 @@ class Infobip(Provider[parse.Parsed]):
         table = [
             ("/sms/3/messages", self._send_v3, "POST"),
             ("/sms/2/text/advanced", self._send_v2, "POST"),
-            ("/sms/3/reports", self._reports_v3, "GET"),
-            ("/sms/1/reports", self._reports_v1, "GET"),
-            ("/sms/3/logs", self._logs_v3, "GET"),
-            ("/sms/1/logs", self._logs_v1, "GET"),
+            ("/sms/3/reports", self._reports, "GET"),
+            ("/sms/1/reports", self._reports, "GET"),
+            ("/sms/3/logs", self._logs, "GET"),
+            ("/sms/1/logs", self._logs, "GET"),
         ]
         return [self.endpoint(lead + path, handler, [method]) for path, handler, method in table for lead in ("", "/")]
 
@@ -227,14 +227,9 @@ class Infobip(Provider[parse.Parsed]):
 
     # ---- polling: reports (each returned once) and logs ------------------------------------------
 
-    async def _reports_v3(self, request: Request, entry: JournalEntry) -> Response:
-        return self._reports(request, entry, "v3")
-
-    async def _reports_v1(self, request: Request, entry: JournalEntry) -> Response:
-        return self._reports(request, entry, "v2")
-
-    def _reports(self, request: Request, entry: JournalEntry, api: wire.Api) -> Response:
-        account = self.authenticated(request, entry)
+    async def _reports(self, request: Request, entry: JournalEntry) -> Response:
+        """``/sms/3/reports`` and ``/sms/1/reports``."""
+        account, api = self.authenticated(request, entry), _api(request)
         limit = self._limit(request, api)
         bulk_id, message_id = request.query_params.get("bulkId"), request.query_params.get("messageId")
         consumed: dict[str, int] = self.state.extra(self.name).setdefault("consumed", {})
@@ -249,14 +244,9 @@ class Infobip(Provider[parse.Parsed]):
                     results.append(wire.reshape(report, api))
         return JSONResponse({"results": results})
 
-    async def _logs_v3(self, request: Request, entry: JournalEntry) -> Response:
-        return self._logs(request, entry, "v3")
-
-    async def _logs_v1(self, request: Request, entry: JournalEntry) -> Response:
-        return self._logs(request, entry, "v2")
-
-    def _logs(self, request: Request, entry: JournalEntry, api: wire.Api) -> Response:
-        account = self.authenticated(request, entry)
+    async def _logs(self, request: Request, entry: JournalEntry) -> Response:
+        """``/sms/3/logs`` and ``/sms/1/logs``."""
+        account, api = self.authenticated(request, entry), _api(request)
         limit = self._limit(request, api)
         params = request.query_params
         found = self._visible(account, params.getlist("bulkId"), params.getlist("messageId"))
