@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -161,7 +160,7 @@ class Deliveries:
                     "result": "in_flight",
                 }
                 entry.outcome = outcome
-                started = time.perf_counter()
+                started = self._clock.monotonic()
                 retry = True
                 try:
                     answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
@@ -170,7 +169,7 @@ class Deliveries:
                     outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"
                 except httpx.HTTPError as exc:
                     outcome.update(result="retry", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
-                entry.duration_ms = (time.perf_counter() - started) * 1000
+                entry.duration_ms = (self._clock.monotonic() - started) * 1000
             if retry and attempt == plan.attempts:
                 outcome["result"] = "gave_up"
             entry.outcome = outcome

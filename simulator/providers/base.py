@@ -18,7 +18,6 @@ Providers get a ``Core`` (state, clock, engine, faults, deliveries), never the a
 from __future__ import annotations
 
 import logging
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -238,7 +237,8 @@ class Provider(ABC, Generic[SendT]):
         async def run(request: Request) -> Response:
             # scope["path"], not request.url.path: building the URL object costs more than the lookup.
             entry = self.state.journal.open(request.method, request.scope["path"], self.name)
-            started = time.perf_counter()
+            clock = self.clock
+            started = clock.monotonic()
             try:
                 response = await handler(request, entry)
             except WireProblem as problem:
@@ -252,14 +252,14 @@ class Provider(ABC, Generic[SendT]):
             except ClientDisconnect:
                 # The client hung up mid-body: nobody is left to answer.
                 entry.outcome = {"kind": "client_gave_up"}
-                entry.duration_ms = (time.perf_counter() - started) * 1000
+                entry.duration_ms = (clock.monotonic() - started) * 1000
                 return Response(status_code=499)
             except Exception:
                 log.exception("%s %s failed", request.method, request.scope["path"])
                 entry.outcome = {"kind": "internal_error"}
                 response = self.error(500, "Internal simulator error")
             entry.status = response.status_code
-            entry.duration_ms = (time.perf_counter() - started) * 1000
+            entry.duration_ms = (clock.monotonic() - started) * 1000
             return response
 
         return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
