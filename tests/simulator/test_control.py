@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.state import Ids, Journal
@@ -91,6 +92,10 @@ async def test_inbox_page_is_served(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "<title>LynSMS Local · inbox</title>" in response.text and "/_sim/${view}" in response.text
+    assert (
+        "<option>twilio</option><option>sinch</option><option>infobip</option><option>clicksend</option>"
+        in response.text
+    )
 
 
 async def test_unknown_non_provider_path_is_json_404(client: httpx.AsyncClient) -> None:
@@ -139,3 +144,16 @@ def test_message_store_keeps_the_newest_and_counts_the_dropped() -> None:
 async def test_messages_endpoint_reports_the_bound(client: httpx.AsyncClient) -> None:
     body = (await client.get("/_sim/messages")).json()
     assert (body["max_messages"], body["dropped"]) == (20_000, 0)
+
+
+def test_every_registered_provider_is_found_by_its_name(sim: Simulator) -> None:
+    assert list(sim.providers) == list(PROVIDER_NAMES)
+    for name in PROVIDER_NAMES:
+        provider = sim.providers[name]
+        assert provider.name == name and provider.routes(), name
+        # Found by convention: providers/<name>/__init__.py exports PROVIDER.
+        assert type(provider).__module__.startswith(f"lynsms.simulator.providers.{name}."), type(provider)
+
+
+async def test_health_lists_the_registered_providers(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/_sim/health")).json()["providers"] == list(PROVIDER_NAMES)
