@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.http import WireProblem, basic_auth, read_json
-from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
+from lynsms.simulator.messages import DeliveryStatus, SimMessage, Submission
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
@@ -27,7 +27,6 @@ from lynsms.simulator.providers.base import (
     ProviderError,
     Refused,
     Rejected,
-    Rejection,
     SendResult,
     int_param,
 )
@@ -35,14 +34,11 @@ from lynsms.simulator.providers.clicksend import parse
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
-# Only bad credentials fail a whole request; everything else is a per-message status.
-_REJECTIONS: dict[RejectReason, Rejection] = {"auth_failed": Rejection(401, None, cw.AUTH_FAILED_MSG)}
-
 
 class ClickSend(Provider[None]):
     name: ClassVar[ProviderName] = "clicksend"
     prefixes: ClassVar[tuple[str, ...]] = ("/v3/",)
-    rejections = _REJECTIONS
+    rejections = cw.REJECTIONS
 
     def routes(self) -> list[Route]:
         return [

@@ -19,6 +19,7 @@ from starlette.datastructures import URL
 
 from lynsms.simulator.http import JSONResponse
 from lynsms.simulator.messages import RejectReason, SimMessage
+from lynsms.simulator.providers.base import Rejection
 
 CURRENCY: Final = {
     "currency_name_short": "USD",
@@ -55,6 +56,8 @@ REJECT_STATUS: Final[dict[RejectReason, str]] = {
     "invalid_sender": "INVALID_SENDER_ID",
     "body_too_long": "MESSAGE_TOO_LONG",
 }  # auth_failed is a whole-request 401, never a message status
+# Only bad credentials fail a whole request; everything else is a per-message status.
+REJECTIONS: Final[dict[RejectReason, Rejection]] = {"auth_failed": Rejection(401, None, AUTH_FAILED_MSG)}
 
 
 def envelope(status: int, code: str, message: str, data: Any = None) -> JSONResponse:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import timedelta
-from http import HTTPStatus
 from typing import Any, ClassVar, Final
 
 from starlette.requests import Request
@@ -23,19 +22,20 @@ from starlette.routing import Route
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
-from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
+from lynsms.simulator.messages import DeliveryStatus, SimMessage, Submission
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
     Provider,
     ProviderError,
-    Rejection,
     SendResult,
     int_param,
 )
 from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch
 from lynsms.simulator.providers.sinch.render import (
+    EXPIRED_TOKEN,
     FINAL_STATUSES,
+    REJECTIONS,
     STATUSES,
     Batch,
     Token,
@@ -43,7 +43,9 @@ from lynsms.simulator.providers.sinch.render import (
     batch_json,
     batch_report,
     current,
+    error_response,
     looks_like_jwt,
+    oauth_error,
     recipient,
     recipient_report,
 )
@@ -53,26 +55,13 @@ TOKEN_LIFETIME: Final = 3600
 DEFAULT_PAGE_SIZE: Final = 30
 MAX_PAGE_SIZE: Final = 100
 _BATCHES: Final = "/xms/v1/{account}/batches"
-# The SDK fetches a new token and resends once when this header mentions "expired".
-_EXPIRED: Final = 'Bearer error="invalid_token", error_description="Jwt is expired"'
-_INVALID: Final = 'Bearer error="invalid_token", error_description="Invalid token"'
-
-
-_REJECTIONS: Final[dict[RejectReason, Rejection]] = {
-    "invalid_number": Rejection(400, "syntax_invalid_parameter_format", "Invalid number: {to}"),
-    "unsubscribed": Rejection(403, "illegal_number_type", "Recipient {to} has opted out and cannot receive messages"),
-    "insufficient_funds": Rejection(403, "blocked_account", "Account is blocked: insufficient credit"),
-    "invalid_sender": Rejection(400, "syntax_invalid_parameter_format", "Invalid from address: {sender}"),
-    "body_too_long": Rejection(400, "syntax_constraint_violation", "body: size must be between 1 and 2000"),
-    "auth_failed": Rejection(401, "unauthorized", "Invalid credentials"),
-}
 
 
 class Sinch(Provider[BatchRequest]):
     name: ClassVar[ProviderName] = "sinch"
     prefixes: ClassVar[tuple[str, ...]] = ("/xms/", "/oauth2/")
     batches: ClassVar[bool] = True
-    rejections = _REJECTIONS
+    rejections = REJECTIONS
 
     def routes(self) -> list[Route]:
         return [
@@ -88,7 +77,7 @@ class Sinch(Provider[BatchRequest]):
     # ---- the wire format ------------------------------------------------------------------------
 
     def error(self, status: int, message: str, code: str | int | None = None) -> Response:
-        return _error(status, message, code)
+        return error_response(status, message, code)
 
     def malformed(self, problem: WireProblem) -> Response:
         if problem.kind == "too_large":
@@ -160,18 +149,18 @@ class Sinch(Provider[BatchRequest]):
     async def _token(self, request: Request, entry: JournalEntry) -> Response:
         credentials = basic_auth(request)
         if credentials is None:
-            raise ProviderError(_oauth(401, "invalid_client", "Client authentication failed"), "auth_failed")
+            raise ProviderError(oauth_error(401, "invalid_client", "Client authentication failed"), "auth_failed")
         entry.account = credentials.username
         try:
             form = await read_form(request)
         except WireProblem as problem:
-            raise ProviderError(_oauth(400, "invalid_request", problem.detail), detail=problem.detail) from None
+            raise ProviderError(oauth_error(400, "invalid_request", problem.detail), detail=problem.detail) from None
         grant = form.get("grant_type")
         if not grant:
-            raise ProviderError(_oauth(400, "invalid_request", "The request is missing grant_type"))
+            raise ProviderError(oauth_error(400, "invalid_request", "The request is missing grant_type"))
         if grant != "client_credentials":
             text = f"The authorization grant type {grant!r} is not supported; use client_credentials"
-            raise ProviderError(_oauth(400, "unsupported_grant_type", text))
+            raise ProviderError(oauth_error(400, "unsupported_grant_type", text))
         issued = self.now()
         expires = issued + timedelta(seconds=TOKEN_LIFETIME)
         ids = self.state.ids
@@ -315,7 +304,7 @@ class Sinch(Provider[BatchRequest]):
             return account  # service plan mode: any API token is accepted
         if issued.expires_at <= self.now():
             response = self.error(401, "Access token has expired", "unauthorized")
-            response.headers["WWW-Authenticate"] = _EXPIRED
+            response.headers["WWW-Authenticate"] = EXPIRED_TOKEN
             raise ProviderError(response, "auth_failed", detail="token expired")
         if issued.project is None:
             issued.project = account
@@ -324,25 +313,3 @@ class Sinch(Provider[BatchRequest]):
                 self.error(401, f"Token is not valid for project {account}", "unauthorized"), "auth_failed"
             )
         return account
-
-
-def _oauth(status: int, error: str, description: str) -> Response:
-    """The OAuth2 error format of ``/oauth2/token`` (RFC 6749 section 5.2)."""
-    response = JSONResponse({"error": error, "error_description": description}, status_code=status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="sinch"'
-    return response
-
-
-def _error(status: int, message: str, code: str | int | None = None) -> Response:
-    """``{"code", "text"}``; statuses without a documented Sinch code get the reason phrase in snake_case."""
-    if code is None:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Error"
-        code = phrase.lower().replace(" ", "_").replace("-", "_")
-    response = JSONResponse({"code": str(code), "text": message}, status_code=status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = _INVALID
-    return response

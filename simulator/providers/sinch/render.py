@@ -11,9 +11,14 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any, Final
 
-from lynsms.simulator.messages import SimMessage
+from starlette.responses import Response
+
+from lynsms.simulator.http import JSONResponse
+from lynsms.simulator.messages import RejectReason, SimMessage
+from lynsms.simulator.providers.base import Rejection
 
 DEFAULT_VALIDITY: Final = timedelta(days=3)  # expire_at defaults to send_at (or now) + 3 days
 FINAL_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired", "Aborted", "Cancelled", "Rejected", "Deleted"})
@@ -33,6 +38,18 @@ STATUSES: Final[dict[str, tuple[str, int]]] = {
     "expired": ("Expired", 406),
     "cancelled": ("Cancelled", 407),
     "canceled": ("Cancelled", 407),
+}
+# The SDK fetches a new token and resends once when WWW-Authenticate mentions "expired".
+EXPIRED_TOKEN: Final = 'Bearer error="invalid_token", error_description="Jwt is expired"'
+INVALID_TOKEN: Final = 'Bearer error="invalid_token", error_description="Invalid token"'
+# Scripted rejections, each a whole-request error (docs/providers/sinch.md).
+REJECTIONS: Final[dict[RejectReason, Rejection]] = {
+    "invalid_number": Rejection(400, "syntax_invalid_parameter_format", "Invalid number: {to}"),
+    "unsubscribed": Rejection(403, "illegal_number_type", "Recipient {to} has opted out and cannot receive messages"),
+    "insufficient_funds": Rejection(403, "blocked_account", "Account is blocked: insufficient credit"),
+    "invalid_sender": Rejection(400, "syntax_invalid_parameter_format", "Invalid from address: {sender}"),
+    "body_too_long": Rejection(400, "syntax_constraint_violation", "body: size must be between 1 and 2000"),
+    "auth_failed": Rejection(401, "unauthorized", "Invalid credentials"),
 }
 # Only these carry the operator's own timestamp; Sinch-internal outcomes never reached an operator.
 _OPERATOR_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired"})
@@ -165,3 +182,25 @@ def access_token(key_id: str, issued: datetime, expires: datetime, jti: str, sig
 
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("eyJ")
+
+
+def oauth_error(status: int, error: str, description: str) -> Response:
+    """The OAuth2 error format of ``/oauth2/token`` (RFC 6749 section 5.2)."""
+    response = JSONResponse({"error": error, "error_description": description}, status_code=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="sinch"'
+    return response
+
+
+def error_response(status: int, message: str, code: str | int | None = None) -> Response:
+    """``{"code", "text"}``; statuses without a documented Sinch code get the reason phrase in snake_case."""
+    if code is None:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = "Error"
+        code = phrase.lower().replace(" ", "_").replace("-", "_")
+    response = JSONResponse({"code": str(code), "text": message}, status_code=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = INVALID_TOKEN
+    return response

@@ -18,14 +18,13 @@ from starlette.routing import Route
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth
-from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage
+from lynsms.simulator.messages import DeliveryStatus, SimMessage
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
     Provider,
     ProviderError,
     Rejected,
-    Rejection,
     SendResult,
     int_param,
 )
@@ -33,6 +32,7 @@ from lynsms.simulator.providers.twilio import parse
 from lynsms.simulator.providers.twilio.render import (
     HANDED_OVER,
     PREFIX,
+    REJECTIONS,
     Code,
     default_code,
     error_body,
@@ -47,27 +47,11 @@ from lynsms.simulator.state import JournalEntry
 DEFAULT_PAGE_SIZE: Final = 50
 MAX_PAGE_SIZE: Final = 1000  # Twilio caps PageSize; the SDK sends list(limit=N) as PageSize=N
 
-_REJECTIONS: Final[dict[RejectReason, Rejection]] = {
-    "invalid_number": Rejection(400, Code.INVALID_TO, "Invalid 'To' Phone Number: {to}"),
-    "unsubscribed": Rejection(400, Code.UNSUBSCRIBED, "Attempt to send to unsubscribed recipient"),
-    "insufficient_funds": Rejection(401, Code.ACCOUNT_INACTIVE, "Account is not active"),
-    "invalid_sender": Rejection(
-        400,
-        Code.FROM_NOT_CAPABLE,
-        "The 'From' phone number provided ({sender}) is not a valid message-capable Twilio phone number "
-        "for this destination/account",
-    ),
-    "body_too_long": Rejection(
-        400, Code.BODY_TOO_LONG, "The concatenated message body exceeds the 1600 character limit"
-    ),
-    "auth_failed": Rejection(401, Code.AUTHENTICATE, "Authenticate"),
-}
-
 
 class Twilio(Provider[parse.Create]):
     name: ClassVar[ProviderName] = "twilio"
     prefixes: ClassVar[tuple[str, ...]] = (PREFIX,)
-    rejections = _REJECTIONS
+    rejections = REJECTIONS
 
     def routes(self) -> list[Route]:
         messages = f"{PREFIX}/Accounts/{{account_sid}}/Messages"

@@ -17,7 +17,8 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any, Final
 
-from lynsms.simulator.messages import SimMessage
+from lynsms.simulator.messages import RejectReason, SimMessage
+from lynsms.simulator.providers.base import Rejection
 
 API_VERSION: Final = "2010-04-01"
 PREFIX: Final = f"/{API_VERSION}"
@@ -75,6 +76,24 @@ class Code:
     SEND_AT_MISSING = 35111
     SEND_AT_OUT_OF_RANGE = 35114
     SERVICE_REQUIRED_TO_SCHEDULE = 35118
+
+
+# Scripted rejections, each a whole-request error (docs/providers/twilio.md).
+REJECTIONS: Final[dict[RejectReason, Rejection]] = {
+    "invalid_number": Rejection(400, Code.INVALID_TO, "Invalid 'To' Phone Number: {to}"),
+    "unsubscribed": Rejection(400, Code.UNSUBSCRIBED, "Attempt to send to unsubscribed recipient"),
+    "insufficient_funds": Rejection(401, Code.ACCOUNT_INACTIVE, "Account is not active"),
+    "invalid_sender": Rejection(
+        400,
+        Code.FROM_NOT_CAPABLE,
+        "The 'From' phone number provided ({sender}) is not a valid message-capable Twilio phone number "
+        "for this destination/account",
+    ),
+    "body_too_long": Rejection(
+        400, Code.BODY_TOO_LONG, "The concatenated message body exceeds the 1600 character limit"
+    ),
+    "auth_failed": Rejection(401, Code.AUTHENTICATE, "Authenticate"),
+}
 
 
 def default_code(status: int) -> int:
