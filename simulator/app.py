@@ -40,14 +40,32 @@ class Simulator:
         max_messages: int = DEFAULT_MAX_MESSAGES,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.clock = clock
-        self.state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages, clock=clock)
-        self.engine = Engine()
-        self.faults = Faults(clock)
-        self.deliveries = Deliveries(self.state.journal, clock)
-        core = Core(self.state, clock, self.engine, self.faults, self.deliveries)
-        self.providers: dict[ProviderName, Provider[Any]] = providers.build(core)
+        state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages, clock=clock)
+        # The providers hold the same Core, so its parts are read-only here: swapping one on the
+        # Simulator would leave the providers on the old one. Script behaviour with scenarios.
+        self.core = Core(state, clock, Engine(), Faults(clock), Deliveries(state.journal, clock))
+        self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.core.clock
+
+    @property
+    def state(self) -> SimState:
+        return self.core.state
+
+    @property
+    def engine(self) -> Engine:
+        return self.core.engine
+
+    @property
+    def faults(self) -> Faults:
+        return self.core.faults
+
+    @property
+    def deliveries(self) -> Deliveries:
+        return self.core.deliveries
 
     def reset(self) -> None:
         """Back to the start, like WireMock's reset: messages, journal, counters and pending deliveries

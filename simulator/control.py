@@ -26,8 +26,11 @@ DEFAULT_LIMIT = 1000
 class Controlled(Protocol):
     """What the control API acts on: a simulator's state, engine and providers (the app's ``Simulator``)."""
 
-    state: SimState
-    engine: Engine
+    @property
+    def state(self) -> SimState: ...
+
+    @property
+    def engine(self) -> Engine: ...
 
     @property
     def providers(self) -> Mapping[ProviderName, object]: ...
