@@ -66,6 +66,11 @@ class Deliveries:
     def pending(self) -> int:
         return sum(map(len, self._due.values())) + len(self._tasks)
 
+    @property
+    def in_flight(self) -> int:
+        """Callbacks being sent (or waiting to retry) right now."""
+        return len(self._tasks)
+
     def schedule(self, provider: AnyProvider, message: SimMessage, plan: DeliveryPlan) -> None:
         # A message that failed never left the provider, so it has no "sent" step.
         if plan.intermediate and plan.status != "failed":

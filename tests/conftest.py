@@ -60,8 +60,10 @@ class ClockedSimulator(RunningSimulator):
             assert moved < limit, f"still not done after {limit} simulated seconds"
             self.clock.advance(step)
             moved += step
-            settle = time.monotonic() + 0.05
-            while not done() and time.monotonic() < settle:
+            # Let what fell due run, and the callbacks it started land, before time moves on.
+            time.sleep(0.005)
+            settle = time.monotonic() + 1.0
+            while self.sim.deliveries.in_flight and not done() and time.monotonic() < settle:
                 time.sleep(0.002)
 
 
