@@ -13,30 +13,59 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from lynsms.simulator import control, inbox
+from lynsms.clock import SYSTEM_CLOCK, Clock
+from lynsms.gateway.providers.names import ProviderName
+from lynsms.simulator import control, inbox, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
 from lynsms.simulator.faults import Faults
-from lynsms.simulator.providers import PROVIDER_CLASSES
-from lynsms.simulator.providers.base import Provider
+from lynsms.simulator.providers.base import Core, Provider
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
 from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
 
 
 class Simulator:
-    """One simulator instance: its state, engine and providers. Nothing is module-global."""
+    """One simulator instance: its state, engine and providers. Nothing is module-global.
+
+    ``clock`` paces everything the simulator waits for (delivery reports and callback retries,
+    scripted latency, timeout caps, slow bodies) and stamps every time it writes; tests pass a
+    ``lynsms.clock.ManualClock`` and advance it instead of sleeping."""
 
     def __init__(
-        self, seed: int = 0, journal_size: int = DEFAULT_JOURNAL_SIZE, max_messages: int = DEFAULT_MAX_MESSAGES
+        self,
+        seed: int = 0,
+        journal_size: int = DEFAULT_JOURNAL_SIZE,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        self.state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages)
-        self.engine = Engine()
-        self.faults = Faults()
-        self.deliveries = Deliveries()
-        self.providers: dict[str, Provider] = {cls.name: cls(self) for cls in PROVIDER_CLASSES}
+        state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages, clock=clock)
+        # The providers hold the same Core, so its parts are read-only here: swapping one on the
+        # Simulator would leave the providers on the old one. Script behaviour with scenarios.
+        self.core = Core(state, clock, Engine(), Faults(clock), Deliveries(state.journal, clock))
+        self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
+
+    @property
+    def clock(self) -> Clock:
+        return self.core.clock
+
+    @property
+    def state(self) -> SimState:
+        return self.core.state
+
+    @property
+    def engine(self) -> Engine:
+        return self.core.engine
+
+    @property
+    def faults(self) -> Faults:
+        return self.core.faults
+
+    @property
+    def deliveries(self) -> Deliveries:
+        return self.core.deliveries
 
     def reset(self) -> None:
         """Back to the start, like WireMock's reset: messages, journal, counters and pending deliveries
@@ -62,7 +91,7 @@ class Simulator:
         """Rule hits and generators back to their start, call numbering from now; scenarios stay."""
         self.engine.reset(self.state.calls)
 
-    def provider_for(self, path: str) -> Provider | None:
+    def provider_for(self, path: str) -> Provider[Any] | None:
         for provider in self.providers.values():
             if path.startswith(provider.prefixes):
                 return provider
@@ -83,10 +112,12 @@ def create_app(
     max_messages: int = DEFAULT_MAX_MESSAGES,
     sim: Simulator | None = None,
     scenario: Scenario | str | os.PathLike[str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Starlette:
     """The simulator app; ``scenario`` (a file path or a ``Scenario``) is loaded at start and kept
-    across ``POST /_sim/reset``. An invalid file raises ``simulator.scenario.ScenarioError``."""
-    simulator = sim or Simulator(seed=seed, journal_size=journal_size, max_messages=max_messages)
+    across ``POST /_sim/reset``. An invalid file raises ``simulator.scenario.ScenarioError``.
+    ``clock`` (see ``Simulator``) is used when no ``sim`` is given."""
+    simulator = sim or Simulator(seed=seed, journal_size=journal_size, max_messages=max_messages, clock=clock)
     if scenario is not None:
         simulator.load_scenario(scenario, startup=True)
 
@@ -112,8 +143,3 @@ def create_app(
     )
     app.state.sim = simulator
     return app
-
-
-def simulator_of(app: Any) -> Simulator:
-    sim: Simulator = app.state.sim
-    return sim

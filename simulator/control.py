@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from collections.abc import Mapping
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.simulator.model import PROVIDERS
-from lynsms.simulator.scenario import ScenarioError
+from lynsms.gateway.providers.names import PROVIDER_NAMES as PROVIDERS
+from lynsms.gateway.providers.names import ProviderName
+from lynsms.simulator.decision import Scope
+from lynsms.simulator.engine import Engine, Loaded
+from lynsms.simulator.http import WireProblem, read_body
+from lynsms.simulator.scenario import Scenario, ScenarioError
 from lynsms.simulator.scenario import parse as parse_scenario
-from lynsms.simulator.wire import WireProblem, read_body
-
-if TYPE_CHECKING:
-    from lynsms.simulator.app import Simulator
+from lynsms.simulator.state import SimState
 
 DEFAULT_LIMIT = 1000
 
 
-def routes(sim: Simulator) -> list[Route]:
+class Controlled(Protocol):
+    """What the control API acts on: a simulator's state, engine and providers (the app's ``Simulator``)."""
+
+    @property
+    def state(self) -> SimState: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def providers(self) -> Mapping[ProviderName, object]: ...
+
+    def reset(self) -> None: ...
+
+    def load_scenario(
+        self, scenario: Scenario | str | os.PathLike[str], account: Scope = None, *, startup: bool = False
+    ) -> Loaded: ...
+
+    def reset_scenarios(self) -> None: ...
+
+
+def routes(sim: Controlled) -> list[Route]:
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "providers": list(sim.providers)})
 

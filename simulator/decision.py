@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lynsms.simulator.model import DeliveryStatus, RejectReason, Submission
+from lynsms.simulator.messages import DeliveryStatus, RejectReason, Submission
 
 DecisionKind = Literal["accept", "reject", "http_error", "fault"]
 FaultKind = Literal["timeout", "connection_reset", "empty_reply", "malformed_body", "slow_body"]

@@ -19,16 +19,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from lynsms.clock import Clock, Timer
 from lynsms.simulator.decision import DeliveryPlan
-from lynsms.simulator.model import DeliveryStatus, SimMessage
+from lynsms.simulator.messages import DeliveryStatus, SimMessage
+from lynsms.simulator.state import Journal
 
 if TYPE_CHECKING:
     from lynsms.simulator.providers.base import Callback, Provider
+
+    AnyProvider = Provider[Any]
 
 log = logging.getLogger("lynsms.simulator")
 
@@ -44,13 +47,17 @@ CALLBACK_CONCURRENCY = 32
 # message schedules two reports; a timer (and a closure) each cost a fifth of the throughput.
 TICK = 0.01
 
-_Due = tuple["Provider", SimMessage, str, DeliveryPlan]
+_Due = tuple["AnyProvider", SimMessage, str, DeliveryPlan]
 
 
 class Deliveries:
-    def __init__(self) -> None:
+    """Pending reports and callbacks of one simulator: they wait on ``clock`` and are journaled in ``journal``."""
+
+    def __init__(self, journal: Journal, clock: Clock) -> None:
+        self._journal = journal
+        self._clock = clock
         self._due: dict[int, list[_Due]] = {}  # tick number -> reports due then, in order
-        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._timers: dict[int, Timer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(CALLBACK_CONCURRENCY)
@@ -59,7 +66,12 @@ class Deliveries:
     def pending(self) -> int:
         return sum(map(len, self._due.values())) + len(self._tasks)
 
-    def schedule(self, provider: Provider, message: SimMessage, plan: DeliveryPlan) -> None:
+    @property
+    def in_flight(self) -> int:
+        """Callbacks being sent (or waiting to retry) right now."""
+        return len(self._tasks)
+
+    def schedule(self, provider: AnyProvider, message: SimMessage, plan: DeliveryPlan) -> None:
         # A message that failed never left the provider, so it has no "sent" step.
         if plan.intermediate and plan.status != "failed":
             self._later(plan.after / 2, provider, message, INTERMEDIATE, plan)
@@ -86,14 +98,14 @@ class Deliveries:
             self._client = None
 
     def _later(
-        self, delay: float, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
+        self, delay: float, provider: AnyProvider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
     ) -> None:
-        loop = asyncio.get_running_loop()
-        tick = math.ceil((loop.time() + delay) / TICK)
+        now = self._clock.monotonic()
+        tick = math.ceil((now + delay) / TICK)
         due = self._due.get(tick)
         if due is None:
             due = self._due[tick] = []
-            self._timers[tick] = loop.call_at(tick * TICK, self._fire, tick)
+            self._timers[tick] = self._clock.call_later(tick * TICK - now, lambda: self._fire(tick))
         due.append((provider, message, status, plan))
 
     def _fire(self, tick: int) -> None:
@@ -102,7 +114,7 @@ class Deliveries:
             self._report(provider, message, status, plan)
 
     def _report(
-        self, provider: Provider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
+        self, provider: AnyProvider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
     ) -> None:
         final = status == plan.status
         try:
@@ -136,9 +148,9 @@ class Deliveries:
         return self._client
 
     async def _push(
-        self, provider: Provider, message: SimMessage, report: dict[str, Any], callback: Callback, plan: DeliveryPlan
+        self, provider: AnyProvider, message: SimMessage, report: dict[str, Any], callback: Callback, plan: DeliveryPlan
     ) -> None:
-        journal = provider.sim.state.journal
+        journal = self._journal
         for attempt in range(1, plan.attempts + 1):
             async with self._slots:
                 entry = journal.open("CALLBACK", callback.url, provider.name)
@@ -153,7 +165,7 @@ class Deliveries:
                     "result": "in_flight",
                 }
                 entry.outcome = outcome
-                started = time.perf_counter()
+                started = self._clock.monotonic()
                 retry = True
                 try:
                     answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
@@ -162,10 +174,10 @@ class Deliveries:
                     outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"
                 except httpx.HTTPError as exc:
                     outcome.update(result="retry", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
-                entry.duration_ms = (time.perf_counter() - started) * 1000
+                entry.duration_ms = (self._clock.monotonic() - started) * 1000
             if retry and attempt == plan.attempts:
                 outcome["result"] = "gave_up"
             entry.outcome = outcome
             if not retry or attempt == plan.attempts:
                 return
-            await asyncio.sleep(plan.backoff * 2 ** (attempt - 1))
+            await self._clock.sleep(plan.backoff * 2 ** (attempt - 1))

@@ -15,13 +15,15 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan, Facts, Scope
-from lynsms.simulator.model import Submission
+from lynsms.simulator.messages import Submission
 
 if TYPE_CHECKING:
     from lynsms.simulator.scenario import Scenario
     from lynsms.simulator.scenario.rules import Rule
 
 CallCounts = Mapping[tuple[str, str], int]
+# Without a scenario, every message is delivered a second after it was accepted.
+DEFAULT_DELIVERY = DeliveryPlan(after=1.0)
 
 
 class Loaded:
@@ -103,14 +105,11 @@ def _keys(scope: Scope) -> frozenset[tuple[str, str]] | None:
 class Engine:
     """Chooses a ``Decision`` for each submission from the scenario that applies to its credential."""
 
-    # Class-level defaults, replaced (never mutated) on load/unload: test doubles that subclass Engine
-    # without calling __init__ still survive ``Simulator.reset``. Loading is rare; decide only reads.
-    _accept: Decision = dataclasses.replace(ACCEPT, delivery=DeliveryPlan(after=1.0))
-    _global: Loaded | None = None
-    _scoped: Mapping[tuple[str, str], Loaded] = MappingProxyType({})
-
-    def __init__(self, default_delivery: DeliveryPlan | None = DeliveryPlan(after=1.0)) -> None:
+    def __init__(self, default_delivery: DeliveryPlan | None = DEFAULT_DELIVERY) -> None:
         self._accept = dataclasses.replace(ACCEPT, delivery=default_delivery)
+        # Replaced (never mutated) on load/unload: loading is rare, decide only reads.
+        self._global: Loaded | None = None
+        self._scoped: Mapping[tuple[str, str], Loaded] = MappingProxyType({})
 
     def decide(self, provider: str, account: str, submission: Submission, call: int) -> Decision:
         loaded = self._scoped.get((provider, account)) or self._scoped.get(("*", account)) or self._global

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import random
 import string
-import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from lynsms.simulator.model import SimMessage, Submission
+from lynsms.clock import SYSTEM_CLOCK, Clock, utc_now
+from lynsms.simulator.messages import SimMessage, Submission
 
 DEFAULT_JOURNAL_SIZE = 10_000
 # Like Mailpit's --max, the oldest messages go once there are this many, so a soak test of
@@ -87,7 +87,8 @@ class JournalEntry:
 class Journal:
     """The newest ``size`` requests; older ones fall off so a long run cannot eat memory."""
 
-    def __init__(self, size: int = DEFAULT_JOURNAL_SIZE) -> None:
+    def __init__(self, size: int = DEFAULT_JOURNAL_SIZE, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._entries: deque[JournalEntry] = deque(maxlen=size)
         self._seq = 0
         self.dropped = 0
@@ -100,7 +101,7 @@ class Journal:
         self._seq += 1
         if len(self._entries) == self._entries.maxlen:
             self.dropped += 1
-        entry = JournalEntry(self._seq, datetime.now(UTC), method, path, provider)
+        entry = JournalEntry(self._seq, utc_now(self._clock), method, path, provider)
         self._entries.append(entry)
         return entry
 
@@ -120,10 +121,15 @@ class SimState:
     """Messages, journal, per-credential call counters and per-provider extras of one simulator."""
 
     def __init__(
-        self, seed: int = 0, journal_size: int = DEFAULT_JOURNAL_SIZE, max_messages: int = DEFAULT_MAX_MESSAGES
+        self,
+        seed: int = 0,
+        journal_size: int = DEFAULT_JOURNAL_SIZE,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.seed = seed
-        self.journal = Journal(journal_size)
+        self.clock = clock
+        self.journal = Journal(journal_size, clock)
         self.ids = Ids(seed)
         # Oldest first. An OrderedDict because the store is a FIFO once full: evicting the oldest
         # of a plain dict (``next(iter(d))``) walks the holes earlier evictions left, ~7 us a
@@ -135,7 +141,7 @@ class SimState:
         self.calls: dict[tuple[str, str], int] = {}
         # Provider modules keep their own extra state here, e.g. ClickSend receipt URLs, Sinch tokens.
         self.extras: dict[str, dict[str, Any]] = {}
-        self.started = time.monotonic()
+        self.started = clock.monotonic()
 
     def reset(self) -> None:
         self.journal.clear()

@@ -1,43 +1,68 @@
 """The shape every emulated provider has, and the mechanics they share.
 
-A provider module only knows its wire format: how to parse a send request into ``Submission``s, how
-to render accepted messages, errors and delivery reports. Recording to the journal, asking the
-engine what to do, storing accepted messages and turning parse problems into errors live here, once.
+A provider folder (``providers/<name>/``) only knows its wire format: ``parse.py`` turns a request
+into ``Submission``s, ``render.py`` writes resources, errors and delivery reports, ``handlers.py``
+holds the ``Provider`` subclass with its endpoints, and ``__init__.py`` names it ``PROVIDER``.
+Recording to the journal, asking the engine what to do, storing accepted messages, turning parse
+problems into errors, paging parameters, rejection tables and moving a message's status live here, once.
 
-    request ──> Provider.endpoint wrapper ── opens a journal entry, times it, catches WireProblem/ProviderError
-                   └── provider handler ── authenticates, parses ──> Provider.submit(...)
-                                                                        ├── Engine.decide per submission
-                                                                        ├── request-level trouble: http_error / fault / reject
-                                                                        └── store accepted, render_sent(results)
+    request ──> Provider.endpoint ── journals, times, turns problems into errors
+                   └── handler ── authenticates, parses ──> Provider.submit(send, submissions)
+                                                               ├── Engine.decide per submission
+                                                               ├── request-level trouble: http_error / fault / reject
+                                                               └── store accepted, render_sent(send, results)
+
+Providers get a ``Core`` (state, clock, engine, faults, deliveries), never the app that holds them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynsms.clock import Clock, utc_now
+from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.segmentation import segment
 from lynsms.simulator.decision import Decision
-from lynsms.simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
-from lynsms.simulator.state import JournalEntry
-from lynsms.simulator.wire import WireProblem
+from lynsms.simulator.http import WireProblem
+from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
+from lynsms.simulator.state import JournalEntry, SimState
 
 if TYPE_CHECKING:
-    from lynsms.simulator.app import Simulator
+    from lynsms.simulator.deliveries import Deliveries
+    from lynsms.simulator.engine import Engine
+    from lynsms.simulator.faults import Faults
 
 log = logging.getLogger("lynsms.simulator")
 
 Handler = Callable[[Request, JournalEntry], Awaitable[Response]]
+# What a send handler parsed beyond the submissions, handed back to ``render_sent``.
+SendT = TypeVar("SendT")
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    """What a provider works with, handed over by the app that holds it."""
+
+    state: SimState
+    clock: Clock
+    engine: Engine
+    faults: Faults
+    deliveries: Deliveries
+
+
+class ProviderFactory(Protocol):
+    """What ``providers/<name>/__init__.py`` exports as ``PROVIDER``: builds the provider for a core."""
+
+    def __call__(self, core: Core) -> Provider[Any]: ...
 
 
 class ProviderError(Exception):
@@ -50,6 +75,25 @@ class ProviderError(Exception):
         self.detail = detail
 
 
+class BadParam(ValueError):
+    """A query parameter out of range; each provider words it in its own error format."""
+
+    def __init__(self, name: str, text: str, limit: str) -> None:
+        super().__init__(f"{name}: must be an integer {limit}")
+        self.name = name
+        self.text = text
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A scripted rejection answered as a whole-request error: status, provider code, text
+    (``{to}`` and ``{sender}`` filled from the submission)."""
+
+    status: int
+    code: str | int | None
+    text: str
+
+
 @dataclass(frozen=True, slots=True)
 class Rejected:
     """A submission the scenario rejected; providers that answer per message render it inline."""
@@ -59,7 +103,17 @@ class Rejected:
     decision: Decision
 
 
-SendResult = SimMessage | Rejected
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A submission the provider itself refused on its content (Infobip unroutable destinations,
+    ClickSend missing fields): never decided, answered inside the success response."""
+
+    index: int  # its position in the request
+    submission: Submission
+    reason: str  # a ``RejectReason`` or the provider's own status word
+
+
+SendResult = SimMessage | Rejected | Refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,15 +125,32 @@ class Callback:
     headers: dict[str, str]
 
 
-class Provider(ABC):
+def int_param(params: Mapping[str, str], name: str, default: int, low: int, high: int | None = None) -> int:
+    """A whole-number query parameter in ``low..high``; raises ``BadParam`` naming it."""
+    text = params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise BadParam(name, text, limit)
+    return int(text)
+
+
+class Provider(ABC, Generic[SendT]):
     name: ClassVar[ProviderName]
     # Path prefixes this provider owns, so unknown paths under them get this provider's 404.
     prefixes: ClassVar[tuple[str, ...]]
+    # Scripted rejections this provider answers as a whole-request error; others ride per message.
+    rejections: ClassVar[Mapping[RejectReason, Rejection]] = {}
+    # Providers whose every send creates a batch/bulk id, even for one recipient (Sinch, Infobip).
+    batches: ClassVar[bool] = False
 
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.state = core.state
+        self.clock = core.clock
 
-    # ---- what each provider module writes: its wire format -------------------------------------
+    # ---- what each provider writes: its wire format ----------------------------------------------
 
     @abstractmethod
     def routes(self) -> list[Route]:
@@ -94,21 +165,21 @@ class Provider(ABC):
         """The provider's answer to a body it cannot read (too large, wrong type, bad JSON/form/UTF-8)."""
 
     @abstractmethod
-    def reject(self, reason: RejectReason, submission: Submission) -> Response | None:
-        """A scripted rejection as a whole-request error, or None if this provider reports
-        rejections per message inside a success response (then ``render_sent`` renders them)."""
+    def authenticate(self, request: Request) -> str:
+        """The credential (account) the request is made under; raises ``ProviderError`` when refused."""
 
     @abstractmethod
-    def render_sent(self, request: Request, results: Sequence[SendResult]) -> Response:
-        """The success response for a send request, one result per submission in order."""
+    def render_sent(self, request: Request, send: SendT, results: Sequence[SendResult]) -> Response:
+        """The success response for a send request: ``send`` is what the handler parsed, ``results``
+        one per submission in request order (refused ones included)."""
 
     @abstractmethod
     def new_message_id(self) -> str:
-        """A fresh id in this provider's format (from ``self.sim.state.ids``)."""
+        """A fresh id in this provider's format (from ``self.state.ids``)."""
 
     @abstractmethod
-    def initial_status(self) -> str:
-        """The provider's status word for a just-accepted message."""
+    def initial_status(self, send: SendT) -> str:
+        """The provider's status word for a message just accepted in ``send``."""
 
     @abstractmethod
     def delivery_report(
@@ -122,6 +193,20 @@ class Provider(ABC):
     @abstractmethod
     def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
         """The HTTP request that pushes ``report`` to the client, or None when nobody asked for it."""
+
+    def reject(self, reason: RejectReason, submission: Submission) -> Response | None:
+        """A scripted rejection as a whole-request error (from ``rejections``), or None if this
+        provider reports it per message inside a success response (``render_sent`` renders it)."""
+        rejection = self.rejections.get(reason)
+        if rejection is None:
+            return None
+        text = rejection.text.format(to=submission.to, sender=submission.sender or "")
+        return self.error(rejection.status, text, rejection.code)
+
+    def refused_outcome(self, outcome: dict[str, Any], refused: Sequence[Refused], decided: int) -> dict[str, Any]:
+        """The journal outcome of a send whose ``refused`` submissions never reached the engine
+        (``decided`` is how many did)."""
+        return {**outcome, "refused": {str(r.index): r.reason for r in refused}}
 
     def http_error(self, status: int, retry_after: int | None = None, submission: Submission | None = None) -> Response:
         """Scripted HTTP trouble (429, 500, 503...) in this provider's own error format, for the
@@ -138,13 +223,22 @@ class Provider(ABC):
 
     # ---- shared mechanics ------------------------------------------------------------------------
 
+    def now(self) -> datetime:
+        return utc_now(self.clock)
+
+    def authenticated(self, request: Request, entry: JournalEntry) -> str:
+        """``authenticate``, with the credential stamped on the request's journal entry."""
+        entry.account = account = self.authenticate(request)
+        return account
+
     def endpoint(self, path: str, handler: Handler, methods: Sequence[str]) -> Route:
         """A route whose every request is journaled and whose every failure is in this provider's voice."""
 
         async def run(request: Request) -> Response:
             # scope["path"], not request.url.path: building the URL object costs more than the lookup.
-            entry = self.sim.state.journal.open(request.method, request.scope["path"], self.name)
-            started = time.perf_counter()
+            entry = self.state.journal.open(request.method, request.scope["path"], self.name)
+            clock = self.clock
+            started = clock.monotonic()
             try:
                 response = await handler(request, entry)
             except WireProblem as problem:
@@ -158,14 +252,14 @@ class Provider(ABC):
             except ClientDisconnect:
                 # The client hung up mid-body: nobody is left to answer.
                 entry.outcome = {"kind": "client_gave_up"}
-                entry.duration_ms = (time.perf_counter() - started) * 1000
+                entry.duration_ms = (clock.monotonic() - started) * 1000
                 return Response(status_code=499)
             except Exception:
                 log.exception("%s %s failed", request.method, request.scope["path"])
                 entry.outcome = {"kind": "internal_error"}
                 response = self.error(500, "Internal simulator error")
             entry.status = response.status_code
-            entry.duration_ms = (time.perf_counter() - started) * 1000
+            entry.duration_ms = (clock.monotonic() - started) * 1000
             return response
 
         return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
@@ -175,38 +269,43 @@ class Provider(ABC):
         request: Request,
         entry: JournalEntry,
         account: str,
+        send: SendT,
         submissions: Sequence[Submission],
+        *,
+        refused: Sequence[Refused] = (),
         batch_id: str | None = None,
     ) -> Response:
-        """Decide, store and render one send request carrying ``submissions``. ``batch_id`` is the
-        client's own bulk id where the provider lets clients choose it (Infobip ``bulkId``)."""
-        state = self.sim.state
+        """Decide, store and render one send request carrying ``submissions`` (plus ``refused``
+        ones the provider answers itself). ``batch_id`` is the client's own bulk id where the
+        provider lets clients choose it (Infobip ``bulkId``)."""
+        state = self.state
         entry.account = account
         entry.messages = list(submissions)
         call = state.count_call(self.name, account)
-        decisions = [self.sim.engine.decide(self.name, account, s, call) for s in submissions]
+        decisions = [self.core.engine.decide(self.name, account, s, call) for s in submissions]
         latency = max((d.latency for d in decisions), default=0.0)
         # Request-level trouble answers for the whole request. Body faults (malformed/slow body) are
         # not trouble here: the provider accepts the message, only its success response is garbled.
         trouble = next((d for d in decisions if d.kind == "http_error" or (d.kind == "fault" and not d.accepts)), None)
         if trouble is not None:
             entry.outcome = trouble.to_json()
-            await _wait(latency)
-            return self.sim.faults.render(self, trouble, entry, submissions[0] if submissions else None)
-        for submission, decision in zip(submissions, decisions):
+            await self._wait(latency)
+            return self.core.faults.render(self, trouble, entry, submissions[0] if submissions else None)
+        for submission, decision in zip(submissions, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
                 whole = self.reject(decision.reason, submission)
                 if whole is not None:
                     entry.outcome = decision.to_json()
-                    await _wait(latency)
+                    await self._wait(latency)
                     return whole
-        now = datetime.now(UTC)
+        now = self.now()
         if batch_id is None and (len(submissions) > 1 or self.batches):
             batch_id = self.new_batch_id()
-        results: list[SendResult] = []
-        for submission, decision in zip(submissions, decisions):
+        decided: list[SendResult] = []
+        status = self.initial_status(send)
+        for submission, decision in zip(submissions, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
-                results.append(Rejected(submission, decision.reason, decision))
+                decided.append(Rejected(submission, decision.reason, decision))
                 continue
             shape = segment(submission.body)
             message = SimMessage(
@@ -216,40 +315,64 @@ class Provider(ABC):
                 submission=submission,
                 segments=shape.segments,
                 encoding=shape.encoding,
-                status=self.initial_status(),
+                status=status,
                 created_at=now,
                 updated_at=now,
                 batch_id=batch_id,
             )
             state.add([message])  # stored at once, so the next message_id_for sees this id taken
-            results.append(message)
-        accepted = [r for r in results if isinstance(r, SimMessage)]
-        entry.message_ids = [m.id for m in accepted]
+            decided.append(message)
+        entry.message_ids = [r.id for r in decided if isinstance(r, SimMessage)]
         entry.outcome = _summarise(decisions)
-        await _wait(latency)
-        response = self.render_sent(request, results)
+        results = _in_request_order(decided, refused)
+        if refused:
+            entry.messages = [r.submission for r in results]
+            entry.outcome = self.refused_outcome(entry.outcome, refused, len(submissions))
+        await self._wait(latency)
+        response = self.render_sent(request, send, results)
         if 200 <= response.status_code < 300:
-            for result, decision in zip(results, decisions):
+            for result, decision in zip(decided, decisions, strict=True):
                 if isinstance(result, SimMessage) and decision.delivery is not None:
-                    self.sim.deliveries.schedule(self, result, decision.delivery)
+                    self.core.deliveries.schedule(self, result, decision.delivery)
             garbled = next((d for d in decisions if d.kind == "fault"), None)
             if garbled is not None:
-                response = self.sim.faults.garble(response, garbled, entry)
+                response = self.core.faults.garble(response, garbled, entry)
         return response
 
-    # Providers whose every send creates a batch/bulk id, even for one recipient (Sinch, Infobip).
-    batches: ClassVar[bool] = False
+    async def _wait(self, seconds: float) -> None:
+        if seconds > 0:
+            await self.clock.sleep(seconds)
 
     def new_batch_id(self) -> str:
-        return self.sim.state.ids.uuid()
+        return self.state.ids.uuid()
 
     def message_id_for(self, submission: Submission) -> str:
         """The id of an accepted message: a fresh one, unless the provider lets clients choose."""
         return self.new_message_id()
 
     def message(self, message_id: str) -> SimMessage | None:
-        found = self.sim.state.messages.get(message_id)
+        found = self.state.messages.get(message_id)
         return found if found is not None and found.provider == self.name else None
+
+    def messages_of(self, account: str) -> Iterator[SimMessage]:
+        """This provider's messages sent under ``account``, oldest first."""
+        name = self.name
+        return (m for m in self.state.messages.values() if m.provider == name and m.account == account)
+
+    def move(self, message: SimMessage, status: str, error_code: str | None) -> datetime:
+        """Set ``message``'s status and error code in the provider's words, stamped now; returns now."""
+        now = self.now()
+        message.status, message.error_code, message.updated_at = status, error_code, now
+        return now
+
+
+def _in_request_order(decided: list[SendResult], refused: Sequence[Refused]) -> list[SendResult]:
+    if not refused:
+        return decided
+    results = list(decided)
+    for item in sorted(refused, key=lambda r: r.index):
+        results.insert(item.index, item)
+    return results
 
 
 def _summarise(decisions: Sequence[Decision]) -> dict[str, Any]:
@@ -257,11 +380,6 @@ def _summarise(decisions: Sequence[Decision]) -> dict[str, Any]:
     if first is not None and all(d is first or d == first for d in decisions):
         return first.to_json()
     return {"kind": "mixed", "per_message": [d.to_json() for d in decisions]}
-
-
-async def _wait(seconds: float) -> None:
-    if seconds > 0:
-        await asyncio.sleep(seconds)
 
 
 _STATUS_TEXT = {

@@ -17,7 +17,7 @@ import phonenumbers
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
-from lynsms.simulator.model import DeliveryStatus
+from lynsms.simulator.messages import DeliveryStatus
 from lynsms.simulator.scenario import rules as compiled
 from lynsms.simulator.scenario.compiled import Scenario
 from lynsms.simulator.scenario.paths import KeyPath

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from typing import Any
 
 import pytest
@@ -15,26 +14,24 @@ from infobip_api_client.exceptions import (
     ServiceException,
     UnauthorizedException,
 )
-from infobip_api_client.models import (
-    ApiError,
-    MessageErrorGroup,
-    MessageGeneralStatus,
-    SmsDeliveryResult,
-    SmsDestination,
-    SmsLogsResponse,
-    SmsMessage,
-    SmsMessageContent,
-    SmsMessageDeliveryReporting,
-    SmsMessageRequestOptions,
-    SmsRequest,
-    SmsRequestSchedulingSettings,
-    SmsResponse,
-    SmsTextContent,
-    SmsWebhooks,
-)
+from infobip_api_client.models.api_error import ApiError
+from infobip_api_client.models.message_error_group import MessageErrorGroup
+from infobip_api_client.models.message_general_status import MessageGeneralStatus
+from infobip_api_client.models.sms_delivery_result import SmsDeliveryResult
+from infobip_api_client.models.sms_destination import SmsDestination
+from infobip_api_client.models.sms_logs_response import SmsLogsResponse
+from infobip_api_client.models.sms_message import SmsMessage
+from infobip_api_client.models.sms_message_content import SmsMessageContent
+from infobip_api_client.models.sms_message_delivery_reporting import SmsMessageDeliveryReporting
+from infobip_api_client.models.sms_message_request_options import SmsMessageRequestOptions
+from infobip_api_client.models.sms_request import SmsRequest
+from infobip_api_client.models.sms_request_scheduling_settings import SmsRequestSchedulingSettings
+from infobip_api_client.models.sms_response import SmsResponse
+from infobip_api_client.models.sms_text_content import SmsTextContent
+from infobip_api_client.models.sms_webhooks import SmsWebhooks
 
-from lynsms.simulator.decision import ACCEPT, Decision
-from lynsms.simulator.model import SimMessage
+from lynsms.simulator.messages import SimMessage
+from tests.simulator.scenario_wires import QUIET, load, script
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
@@ -53,7 +50,7 @@ def request(*destinations: str, text: str = "Hello from the SDK", **message: Any
                 **message,
             )
         ],
-        options=SmsMessageRequestOptions(include_sms_count_in_response=True),
+        options=SmsMessageRequestOptions(includeSmsCountInResponse=True),
     )
 
 
@@ -63,20 +60,20 @@ def api(simulator: Any) -> SmsApi:
 
 
 @pytest.fixture
-def scripted(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Script every decision of the engine for one test; plain accept (no deliveries) by default."""
+def scripted(simulator: Any) -> Any:
+    """Script every Infobip send for one test (a scenario rule); plain accept (no deliveries) by default."""
 
-    def script(decision: Decision) -> None:
-        monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: decision)
+    def install(rule: dict[str, Any]) -> None:
+        script(simulator.control, simulator.url, "infobip", rule)
 
-    script(ACCEPT)
-    return script
+    load(simulator.control, simulator.url, QUIET)
+    return install
 
 
 def stored(simulator: Any, message_id: str | None) -> SimMessage:
     assert message_id is not None
     found = simulator.sim.providers["infobip"].message(message_id)
-    assert found is not None
+    assert isinstance(found, SimMessage)
     return found
 
 
@@ -103,11 +100,11 @@ def test_many_destinations_and_messages_each_get_an_entry_under_one_bulk(api: Sm
     body = request("41793026727", "41793026834")
     body.messages.append(
         SmsMessage(
-            destinations=[SmsDestination(to="41793026835", message_id="mine-1")],
+            destinations=[SmsDestination(to="41793026835", messageId="mine-1")],
             content=SmsMessageContent(SmsTextContent(text="ж" * 71)),
         )
     )
-    body.options = SmsMessageRequestOptions(schedule=SmsRequestSchedulingSettings(bulk_id="BULK-ID-123-xyz"))
+    body.options = SmsMessageRequestOptions(schedule=SmsRequestSchedulingSettings(bulkId="BULK-ID-123-xyz"))
     response = api.send_sms_messages(body)
     assert response.bulk_id == "BULK-ID-123-xyz"
     assert [m.destination for m in response.messages] == ["41793026727", "41793026834", "41793026835"]
@@ -149,7 +146,7 @@ def test_an_unroutable_number_comes_back_rejected_inside_the_200(api: SmsApi, sc
 def test_scripted_rejections_parse_as_rejected_statuses(
     api: SmsApi, scripted: Any, reason: Any, status_id: int, name: str
 ) -> None:
-    scripted(Decision(kind="reject", reason=reason))
+    scripted({"reject": reason})
     (message,) = api.send_sms_messages(request("41793026727")).messages
     assert message.status is not None and message.status.group_id == 5
     assert (message.status.id, message.status.name) == (status_id, name)
@@ -173,32 +170,33 @@ def test_missing_credentials_raise_unauthorized(simulator: Any) -> None:
 
 
 def test_scripted_auth_failure_raises_unauthorized(api: SmsApi, scripted: Any) -> None:
-    scripted(Decision(kind="reject", reason="auth_failed"))
+    scripted({"reject": "auth_failed"})
     with pytest.raises(UnauthorizedException) as caught:
         api.send_sms_messages(request("41793026727"))
     assert isinstance(caught.value.data, ApiError) and caught.value.data.error_code == "E401"
 
 
 def test_scripted_server_error_raises_service_exception(api: SmsApi, scripted: Any) -> None:
-    scripted(Decision(kind="http_error", status=500))
+    scripted({"http_error": 500})
     with pytest.raises(ServiceException) as caught:
         api.send_sms_messages(request("41793026727"))
     assert isinstance(caught.value.data, ApiError) and caught.value.data.error_code == "E500"
 
 
 def test_scripted_rate_limit_raises_api_exception_with_retry_after(api: SmsApi, scripted: Any) -> None:
-    scripted(Decision(kind="http_error", status=429, retry_after=7))
+    scripted({"http_error": {"status": 429, "retry_after": 7}})
     with pytest.raises(ApiException) as caught:
         api.send_sms_messages(request("41793026727"))
-    assert caught.value.status == 429 and caught.value.headers["Retry-After"] == "7"
+    assert caught.value.status == 429 and caught.value.headers is not None
+    assert caught.value.headers["Retry-After"] == "7"
     assert json.loads(caught.value.body or "")["errorCode"] == "E429"
 
 
 def test_delivery_reports_parse_and_are_returned_once(simulator: Any, api: SmsApi, scripted: Any) -> None:
-    hooks = SmsWebhooks(delivery=SmsMessageDeliveryReporting(url="http://127.0.0.1:9/dlr"), callback_data="cb-7")
+    hooks = SmsWebhooks(delivery=SmsMessageDeliveryReporting(url="http://127.0.0.1:9/dlr"), callbackData="cb-7")
     sent = api.send_sms_messages(request("41793026727", "41793026834", webhooks=hooks))
     infobip = simulator.sim.providers["infobip"]
-    for entry, status in zip(sent.messages, ("delivered", "undelivered")):
+    for entry, status in zip(sent.messages, ("delivered", "undelivered"), strict=True):
         message = stored(simulator, entry.message_id)
         message.reports.append(infobip.delivery_report(message, status, None))
     reports = api.get_outbound_sms_message_delivery_reports(bulk_id=sent.bulk_id)
@@ -232,12 +230,16 @@ def test_reports_are_isolated_by_api_key(simulator: Any, api: SmsApi, scripted: 
     assert len(api.get_outbound_sms_message_delivery_reports().results or []) == 1
 
 
-def test_the_default_engine_delivers_and_the_sdk_can_poll_it(api: SmsApi) -> None:
+def test_the_default_engine_delivers_and_the_sdk_can_poll_it(clocked_simulator: Any) -> None:
     """No scenario: the simulator's own delivery flow, polled through the SDK until the report lands."""
+    api = sms_api(clocked_simulator.url)
     sent = api.send_sms_messages(request("41793026727"))
-    deadline = time.monotonic() + 5
     results: list[Any] = []
-    while not results and time.monotonic() < deadline:
-        results = api.get_outbound_sms_message_delivery_reports(message_id=sent.messages[0].message_id).results or []
-        time.sleep(0.05)
+
+    def reported() -> bool:
+        found = api.get_outbound_sms_message_delivery_reports(message_id=sent.messages[0].message_id).results
+        results.extend(found or [])
+        return bool(results)
+
+    clocked_simulator.advance_until(reported)
     assert [r.status.name for r in results if r.status] == ["DELIVERED_TO_HANDSET"]

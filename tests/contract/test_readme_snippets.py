@@ -83,7 +83,8 @@ def test_pytest_plugin_example_passes_in_a_fresh_session(pytester: pytest.Pytest
     pytester.makeini(
         "[pytest]\n"
         "addopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\n"
-        "filterwarnings = error\n    ignore::DeprecationWarning:twilio.*\n"
+        "filterwarnings = error\n"
+        "    ignore::DeprecationWarning:twilio.*\n"
     )
     pytester.makeconftest(conftests[0])
     pytester.makepyfile(test_readme_example=tests[0])

@@ -7,8 +7,6 @@ its models, so every call here asserts the exact model class, not just the value
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,10 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan
-from lynsms.simulator.engine import Engine
-from lynsms.simulator.model import SimMessage, Submission
 from lynsms.simulator.harness.server import ServerThread
+from lynsms.simulator.messages import SimMessage
+from tests.simulator.scenario_wires import QUIET, load, script
 
 TO = "+12025550143"
 SENDER = "+12025550100"
@@ -33,28 +30,16 @@ PROJECT = "project-1"
 PLAN = "plan-1"
 
 
-class Scripted(Engine):
-    """``first`` for the first call (or every call), then plain acceptance without deliveries."""
-
-    def __init__(self, first: Decision = ACCEPT, always: bool = False) -> None:
-        self.first = first
-        self.always = always
-
-    def decide(self, provider: str, account: str, submission: Submission, call: int) -> Decision:
-        return self.first if self.always or call == 1 else ACCEPT
-
-
 @pytest.fixture
-def engine(simulator: Any) -> Iterator[Any]:
-    """Swap the simulator's engine (quiet by default); the original comes back after the test."""
-    original = simulator.sim.engine
+def engine(simulator: Any) -> Any:
+    """Script Sinch sends with one scenario rule, for the first call (or every call with ``always``);
+    plain acceptance without deliveries otherwise, and by default."""
 
-    def install(first: Decision = ACCEPT, always: bool = False) -> None:
-        simulator.sim.engine = Scripted(first, always)
+    def install(rule: dict[str, Any], always: bool = False) -> None:
+        script(simulator.control, simulator.url, "sinch", rule if always else {"times": 1, **rule})
 
-    install()
-    yield install
-    simulator.sim.engine = original
+    load(simulator.control, simulator.url, QUIET)
+    return install
 
 
 def project_client(url: str) -> SinchClient:
@@ -132,7 +117,7 @@ def test_get_list_and_cancel(client: SinchClient) -> None:
 def test_delivery_reports_batch_and_per_recipient(simulator: Any, client: SinchClient) -> None:
     batch = send(client, to=[TO, "+12025550144"], client_reference="ref-2", body="ж" * 71)
     provider = simulator.sim.providers["sinch"]
-    for message, status in zip(members(simulator, batch.id or ""), ("delivered", "undelivered")):
+    for message, status in zip(members(simulator, batch.id or ""), ("delivered", "undelivered"), strict=True):
         message.reports.append(provider.delivery_report(message, status, None))
     report = client.sms.delivery_reports.get(batch.id or "", report_type="full")
     assert type(report) is BatchDeliveryReport
@@ -168,7 +153,7 @@ def test_scripted_rejections_raise_sms_exception(simulator: Any, client: SinchCl
         ("auth_failed", 401, "unauthorized"),
     ]
     for reason, status, code in cases:
-        engine(Decision(kind="reject", reason=reason), always=True)  # type: ignore[arg-type]
+        engine({"reject": reason}, always=True)
         with pytest.raises(SmsException) as raised:
             send(client)
         assert (raised.value.response_status_code, raised.value.http_response.body["code"]) == (status, code)
@@ -193,7 +178,7 @@ def test_batches_of_another_credential_are_invisible(simulator: Any, engine: Any
 
 
 def test_sdk_retries_a_429_and_the_retry_lands_in_the_journal(simulator: Any, client: SinchClient, engine: Any) -> None:
-    engine(Decision(kind="http_error", status=429, retry_after=0))
+    engine({"http_error": {"status": 429, "retry_after": 0}})
     batch = send(client)
     path = f"/xms/v1/{account_of(client)}/batches"
     posts = [e["status"] for e in simulator.journal() if e["path"] == path]
@@ -243,21 +228,19 @@ def test_callback_bodies_parse_with_the_sdks_event_parser(simulator: Any, engine
     )
 
 
-def test_scheduled_deliveries_reach_a_real_receiver_and_parse_with_the_sdk(simulator: Any, engine: Any) -> None:
+def test_scheduled_deliveries_reach_a_real_receiver_and_parse_with_the_sdk(clocked_simulator: Any) -> None:
+    simulator = clocked_simulator
     received: list[bytes] = []
 
     async def receive(request: Request) -> Response:
         received.append(await request.body())
         return Response(status_code=204)
 
-    engine(Decision(delivery=DeliveryPlan(status="delivered", after=0.2)), always=True)
+    script(simulator.control, simulator.url, "sinch", {"deliver": {"status": "delivered", "after": 0.2}})
     client = plan_client(simulator.url)
     with ServerThread(Starlette(routes=[Route("/dlr", receive, methods=["POST"])])) as receiver:
         batch = send(client, delivery_report="per_recipient", event_destination_target=f"{receiver.url}/dlr")
-        for _ in range(200):
-            if len(received) == 2:
-                break
-            threading.Event().wait(0.01)
+        simulator.advance_until(lambda: len(received) == 2, step=0.1)
     events = [client.sms.sinch_events("unused-secret").parse_event(body) for body in received]
     assert [(type(e), e.status, e.code) for e in events] == [
         (RecipientDeliveryReport, "Dispatched", 401),

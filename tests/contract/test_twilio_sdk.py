@@ -16,8 +16,8 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from twilio.rest.api.v2010.account.message import MessageInstance, MessagePage
 
-from lynsms.simulator.decision import Decision
-from lynsms.simulator.model import REJECT_REASONS, RejectReason
+from lynsms.simulator.messages import REJECT_REASONS, RejectReason
+from tests.simulator.scenario_wires import QUIET, load, script
 
 AC = "AC" + "5a" * 16
 TOKEN = "sdk-token"
@@ -28,9 +28,9 @@ CALLBACK = "https://example.com/twilio/status"
 
 
 @pytest.fixture(autouse=True)
-def no_scripted_delivery(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_scripted_delivery(simulator: Any) -> None:
     """Accept without a delivery plan, so a message's status stays where each test puts it."""
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision())
+    load(simulator.control, simulator.url, QUIET)
 
 
 Connect = Callable[..., Client]
@@ -200,21 +200,16 @@ REJECTIONS = {
 
 
 @pytest.mark.parametrize("reason", REJECT_REASONS)
-def test_scripted_rejections_raise_with_twilio_codes(
-    simulator: Any, monkeypatch: pytest.MonkeyPatch, client: Client, reason: RejectReason
-) -> None:
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(kind="reject", reason=reason))
+def test_scripted_rejections_raise_with_twilio_codes(simulator: Any, client: Client, reason: RejectReason) -> None:
+    script(simulator.control, simulator.url, "twilio", {"reject": reason})
     with pytest.raises(TwilioRestException) as caught:
         client.messages.create(to=TO, from_=SENDER, body="x")
     assert (caught.value.status, caught.value.code) == REJECTIONS[reason]
 
 
 @pytest.mark.parametrize(("status", "code"), [(429, 20429), (500, 20500), (503, 20503)])
-def test_scripted_http_errors_raise_with_twilio_codes(
-    simulator: Any, monkeypatch: pytest.MonkeyPatch, client: Client, status: int, code: int
-) -> None:
-    trouble = Decision(kind="http_error", status=status, retry_after=7)
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: trouble)
+def test_scripted_http_errors_raise_with_twilio_codes(simulator: Any, client: Client, status: int, code: int) -> None:
+    script(simulator.control, simulator.url, "twilio", {"http_error": {"status": status, "retry_after": 7}})
     with pytest.raises(TwilioRestException) as caught:
         client.messages.create(to=TO, from_=SENDER, body="x")
     assert (caught.value.status, caught.value.code) == (status, code)

@@ -186,6 +186,19 @@ def load(client: httpx.Client, url: str, scenario: dict[str, Any] | str, account
     return loaded
 
 
+# Accepts every message and schedules no delivery report, so a test issues the reports it checks.
+QUIET: dict[str, Any] = {"name": "quiet", "defaults": {"deliver": False}}
+
+
+def script(client: httpx.Client, url: str, provider: str, *rules: dict[str, Any]) -> dict[str, Any]:
+    """Load a scenario of ``rules`` for ``provider`` (no delivery unless a rule says so)."""
+    return load(
+        client,
+        url,
+        {"name": f"{provider}-script", "defaults": {"deliver": False}, "providers": {provider: list(rules)}},
+    )
+
+
 def one_rule(provider: str, rule: dict[str, Any], **top: Any) -> dict[str, Any]:
     return {"name": f"{provider}-test", "seed": 1, "providers": {provider: [rule]}, **top}
 

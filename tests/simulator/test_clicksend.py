@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan
-from lynsms.simulator.model import REJECT_REASONS, Submission
 from lynsms.simulator.harness.server import serving
+from lynsms.simulator.messages import REJECT_REASONS, Submission
+from lynsms.simulator.providers.clicksend import ClickSend
+from tests.simulator.scenario_wires import QUIET, load, script
 
 AUTH = ("acme", "key-1")
 OTHER = ("rival", "key-2")
@@ -32,23 +33,25 @@ http = httpx.Client(timeout=10, trust_env=False)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _close_client():
+def _close_client() -> Iterator[None]:
     yield
     http.close()
 
 
 @pytest.fixture(autouse=True)
-def no_scripted_delivery(simulator, monkeypatch):
+def no_scripted_delivery(simulator: Any) -> None:
     """Accept without the engine's default delivery, so receipts appear only when a test makes them."""
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: ACCEPT)
+    load(simulator.control, simulator.url, QUIET)
 
 
 @pytest.fixture
-def provider(simulator):
-    return simulator.sim.providers["clicksend"]
+def provider(simulator: Any) -> ClickSend:
+    found = simulator.sim.providers["clicksend"]
+    assert isinstance(found, ClickSend)
+    return found
 
 
-def send(simulator, *messages: dict[str, Any], auth: tuple[str, str] = AUTH) -> httpx.Response:
+def send(simulator: Any, *messages: dict[str, Any], auth: tuple[str, str] = AUTH) -> httpx.Response:
     return http.post(simulator.url + SEND, auth=auth, json={"messages": list(messages)})
 
 
@@ -58,13 +61,14 @@ def msg(to: str = "+12025550143", body: str = "hello", **fields: Any) -> dict[st
 
 def sent_messages(response: httpx.Response) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
-    return response.json()["data"]["messages"]
+    messages: list[dict[str, Any]] = response.json()["data"]["messages"]
+    return messages
 
 
 def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert "Traceback" not in response.text
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == {"http_code", "response_code", "response_msg", "data"}
     assert (body["http_code"], body["response_code"]) == (status, code)
     assert isinstance(body["response_msg"], str) and body["response_msg"]
@@ -74,7 +78,7 @@ def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[st
 # ---- send ---------------------------------------------------------------------------------------
 
 
-def test_send_answers_200_with_exact_types(simulator) -> None:
+def test_send_answers_200_with_exact_types(simulator: Any) -> None:
     before = int(time.time())
     body = send(simulator, msg(**{"from": "Acme", "custom_string": "cs-1", "source": "tests"})).json()
 
@@ -100,7 +104,7 @@ def test_send_answers_200_with_exact_types(simulator) -> None:
     assert m["list_id"] is None and m["contact_id"] is None and isinstance(m["carrier"], str)
 
 
-def test_message_parts_follow_gsm7_and_ucs2(simulator) -> None:
+def test_message_parts_follow_gsm7_and_ucs2(simulator: Any) -> None:
     # "€" is a GSM-7 extension character (2 septets); "ж" and emoji force UCS-2 (emoji = 2 units).
     cases = [("a" * 160, 1), ("a" * 161, 2), ("€" * 80, 1), ("€" * 81, 2),
              ("ж" * 70, 1), ("ж" * 71, 2), ("😀" * 35, 1), ("😀" * 36, 2)]  # fmt: skip
@@ -109,22 +113,22 @@ def test_message_parts_follow_gsm7_and_ucs2(simulator) -> None:
     assert [m["message_price"] for m in messages] == [f"{parts * 0.0792:.4f}" for _, parts in cases]
 
 
-def test_a_body_beyond_eight_parts_is_truncated_like_clicksend(simulator) -> None:
+def test_a_body_beyond_eight_parts_is_truncated_like_clicksend(simulator: Any) -> None:
     [m] = sent_messages(send(simulator, msg(body="b" * 1300)))
     assert (m["message_parts"], len(m["body"]), m["status"]) == (8, 1224, "SUCCESS")
 
 
-def test_local_numbers_use_the_country_field(simulator) -> None:
+def test_local_numbers_use_the_country_field(simulator: Any) -> None:
     [m] = sent_messages(send(simulator, msg(to="0411111111", country="AU")))
     assert (m["to"], m["country"], m["status"]) == ("+61411111111", "AU", "SUCCESS")
 
 
-def test_missing_sender_gets_a_shared_number(simulator) -> None:
+def test_missing_sender_gets_a_shared_number(simulator: Any) -> None:
     [m] = sent_messages(send(simulator, msg()))
     assert m["is_shared_system_number"] is True and re.fullmatch(r"\+\d{11}", m["from"])
 
 
-def test_ids_repeat_after_reset(simulator) -> None:
+def test_ids_repeat_after_reset(simulator: Any) -> None:
     first = sent_messages(send(simulator, msg()))[0]["message_id"]
     http.post(simulator.url + "/_sim/reset").raise_for_status()
     assert sent_messages(send(simulator, msg()))[0]["message_id"] == first
@@ -142,7 +146,7 @@ def test_ids_repeat_after_reset(simulator) -> None:
         ({"to": "+12025550143", "body": "x", "from": "!!"}, "INVALID_SENDER_ID"),
     ],
 )
-def test_content_problems_ride_inside_the_200(simulator, message: dict[str, Any], status: str) -> None:
+def test_content_problems_ride_inside_the_200(simulator: Any, message: dict[str, Any], status: str) -> None:
     response = send(simulator, msg(body="ok"), message)
     data = response.json()["data"]
     assert (data["total_count"], data["queued_count"], data["blocked_count"]) == (2, 1, 1)
@@ -156,7 +160,7 @@ def test_content_problems_ride_inside_the_200(simulator, message: dict[str, Any]
     assert len(entry["messages"]) == 2
 
 
-def test_when_every_message_fails_the_envelope_still_says_success(simulator) -> None:
+def test_when_every_message_fails_the_envelope_still_says_success(simulator: Any) -> None:
     body = send(simulator, msg(to="nope"), msg(body="")).json()
     assert (body["http_code"], body["response_code"]) == (200, "SUCCESS")
     assert (body["data"]["queued_count"], body["data"]["blocked_count"], body["data"]["total_price"]) == (0, 2, 0)
@@ -164,7 +168,7 @@ def test_when_every_message_fails_the_envelope_still_says_success(simulator) -> 
     assert simulator.journal()[-1]["outcome"]["kind"] == "invalid_request"
 
 
-def test_a_thousand_messages_are_accepted_in_order(simulator) -> None:
+def test_a_thousand_messages_are_accepted_in_order(simulator: Any) -> None:
     messages = sent_messages(send(simulator, *(msg(body=f"m{i}") for i in range(1000))))
     assert [m["body"] for m in messages] == [f"m{i}" for i in range(1000)]
 
@@ -183,7 +187,7 @@ MALFORMED_SENDS: list[dict[str, Any]] = [
 ]
 
 
-def test_malformed_requests_are_400_bad_request(simulator) -> None:
+def test_malformed_requests_are_400_bad_request(simulator: Any) -> None:
     for payload in MALFORMED_SENDS:
         response = http.post(simulator.url + SEND, auth=AUTH, json=payload)
         assert assert_envelope(response, 400, "BAD_REQUEST")["data"] is None
@@ -191,20 +195,22 @@ def test_malformed_requests_are_400_bad_request(simulator) -> None:
 
 
 @pytest.mark.parametrize("reason", [r for r in REJECT_REASONS if r != "auth_failed"])
-def test_scripted_rejections_ride_inside_the_200(simulator, monkeypatch, reason: str) -> None:
-    def decide(provider: str, account: str, submission: Submission, call: int) -> Decision:
-        return Decision(kind="reject", reason=reason) if submission.body == "no" else ACCEPT
-
-    monkeypatch.setattr(simulator.sim.engine, "decide", decide)
+def test_scripted_rejections_ride_inside_the_200(simulator: Any, reason: str) -> None:
+    script(simulator.control, simulator.url, "clicksend", {"match": {"body": "/^no$/"}, "reject": reason})
     data = send(simulator, msg(body="yes"), msg(body="no")).json()["data"]
-    expected = {"invalid_number": "INVALID_RECIPIENT", "unsubscribed": "BLOCKED", "insufficient_funds": "INSUFFICIENT_CREDIT",
-                "invalid_sender": "INVALID_SENDER_ID", "body_too_long": "MESSAGE_TOO_LONG"}  # fmt: skip
+    expected = {
+        "invalid_number": "INVALID_RECIPIENT",
+        "unsubscribed": "BLOCKED",
+        "insufficient_funds": "INSUFFICIENT_CREDIT",
+        "invalid_sender": "INVALID_SENDER_ID",
+        "body_too_long": "MESSAGE_TOO_LONG",
+    }
     assert [m["status"] for m in data["messages"]] == ["SUCCESS", expected[reason]]
     assert (data["queued_count"], data["blocked_count"]) == (1, 1)
 
 
-def test_scripted_auth_failure_is_a_whole_request_401(simulator, monkeypatch) -> None:
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(kind="reject", reason="auth_failed"))
+def test_scripted_auth_failure_is_a_whole_request_401(simulator: Any) -> None:
+    script(simulator.control, simulator.url, "clicksend", {"reject": "auth_failed"})
     assert_envelope(send(simulator, msg()), 401, "UNAUTHORIZED")
     assert simulator.messages(provider="clicksend") == []
 
@@ -226,9 +232,9 @@ BAD_AUTH = [None, "Bearer abc", "Basic !!!notbase64", "Basic " + base64.b64encod
         ("POST", RECEIPTS),
         ("GET", RULES),
         ("POST", RULES),
-    ],  # fmt: skip
+    ],
 )
-def test_missing_or_malformed_credentials_are_401(simulator, method: str, path: str) -> None:
+def test_missing_or_malformed_credentials_are_401(simulator: Any, method: str, path: str) -> None:
     for header in BAD_AUTH:
         headers = {} if header is None else {"Authorization": header}
         response = http.request(
@@ -240,7 +246,7 @@ def test_missing_or_malformed_credentials_are_401(simulator, method: str, path: 
 # ---- history and receipts -----------------------------------------------------------------------
 
 
-def test_history_is_paged_and_isolated_per_account(simulator) -> None:
+def test_history_is_paged_and_isolated_per_account(simulator: Any) -> None:
     send(simulator, *(msg(body=f"n{i}") for i in range(17)))
     send(simulator, msg(body="theirs"), auth=OTHER)
 
@@ -265,7 +271,7 @@ def test_history_is_paged_and_isolated_per_account(simulator) -> None:
     assert http.get(simulator.url + HISTORY, auth=OTHER).json()["data"]["total"] == 1
 
 
-def test_history_filters_and_orders(simulator) -> None:
+def test_history_filters_and_orders(simulator: Any) -> None:
     sent = sent_messages(send(simulator, msg(body="a"), msg(to="+61411111111", body="b")))
     now = sent[0]["date"]
 
@@ -281,16 +287,17 @@ def test_history_filters_and_orders(simulator) -> None:
 
 
 @pytest.mark.parametrize("params", [{"page": "x"}, {"page": "0"}, {"limit": "-1"}, {"date_from": "yesterday"}])
-def test_bad_history_queries_are_400(simulator, params: dict[str, str]) -> None:
+def test_bad_history_queries_are_400(simulator: Any, params: dict[str, str]) -> None:
     assert_envelope(http.get(simulator.url + HISTORY, params=params, auth=AUTH), 400, "BAD_REQUEST")
 
 
-def test_receipts_are_listed_and_fetched_per_account(simulator, provider) -> None:
+def test_receipts_are_listed_and_fetched_per_account(simulator: Any, provider: ClickSend) -> None:
     ours, theirs = (
         sent_messages(send(simulator, msg(custom_string="x"), auth=a))[0]["message_id"] for a in (AUTH, OTHER)
     )
     for message_id in (ours, theirs):
         message = provider.message(message_id)
+        assert message is not None
         message.reports.append(provider.delivery_report(message, "delivered", None))
 
     listed = http.get(simulator.url + RECEIPTS, auth=AUTH).json()
@@ -298,17 +305,27 @@ def test_receipts_are_listed_and_fetched_per_account(simulator, provider) -> Non
     assert [r["message_id"] for r in listed["data"]["data"]] == [ours]
     one = http.get(f"{simulator.url}{RECEIPTS}/{ours.lower()}", auth=AUTH).json()
     assert one["data"] == listed["data"]["data"][0]
-    assert list(one["data"]) == ["timestamp_send", "timestamp", "message_id", "status_code", "status_text",
-                                 "error_code", "error_text", "custom_string", "subaccount_id", "message_type"]  # fmt: skip
+    assert list(one["data"]) == [
+        "timestamp_send",
+        "timestamp",
+        "message_id",
+        "status_code",
+        "status_text",
+        "error_code",
+        "error_text",
+        "custom_string",
+        "subaccount_id",
+        "message_type",
+    ]
     assert assert_envelope(http.get(f"{simulator.url}{RECEIPTS}/{theirs}", auth=AUTH), 404, "NOT_FOUND")["data"] is None
 
 
-def test_a_message_without_receipt_is_404(simulator) -> None:
+def test_a_message_without_receipt_is_404(simulator: Any) -> None:
     message_id = sent_messages(send(simulator, msg()))[0]["message_id"]
     assert_envelope(http.get(f"{simulator.url}{RECEIPTS}/{message_id}", auth=AUTH), 404, "NOT_FOUND")
 
 
-def test_registering_a_receipt_url_answers_a_sample_receipt(simulator, provider) -> None:
+def test_registering_a_receipt_url_answers_a_sample_receipt(simulator: Any, provider: ClickSend) -> None:
     body = http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": "http://127.0.0.1:9/r"}).json()
     assert (body["http_code"], body["response_code"], body["response_msg"]) == (
         200,
@@ -323,11 +340,11 @@ def test_registering_a_receipt_url_answers_a_sample_receipt(simulator, provider)
 
 
 @pytest.mark.parametrize("payload", [{}, {"url": ""}, {"url": 5}])
-def test_receipt_url_is_required(simulator, payload: dict[str, Any]) -> None:
+def test_receipt_url_is_required(simulator: Any, payload: dict[str, Any]) -> None:
     assert_envelope(http.post(simulator.url + RECEIPTS, auth=AUTH, json=payload), 400, "BAD_REQUEST")
 
 
-def test_receipt_rules_register_only_enabled_url_actions(simulator, provider) -> None:
+def test_receipt_rules_register_only_enabled_url_actions(simulator: Any, provider: ClickSend) -> None:
     rule = {"rule_name": "r", "match_type": 0, "action": "EMAIL_FIXED", "action_address": "a@b.c", "enabled": 1}
     created = http.post(simulator.url + RULES, auth=AUTH, json=rule).json()
     assert created["data"] == {"receipt_rule_id": 1, **rule}
@@ -342,7 +359,7 @@ def test_receipt_rules_register_only_enabled_url_actions(simulator, provider) ->
 # ---- scripted trouble, delivery receipts and callbacks ------------------------------------------
 
 
-def test_reject_is_per_message_except_auth_failed(provider) -> None:
+def test_reject_is_per_message_except_auth_failed(provider: ClickSend) -> None:
     submission = Submission(to="+12025550143", sender="Acme", body="x")
     for reason in REJECT_REASONS:
         response = provider.reject(reason, submission)
@@ -353,7 +370,7 @@ def test_reject_is_per_message_except_auth_failed(provider) -> None:
             assert response is None
 
 
-def test_http_error_429_carries_retry_after(provider) -> None:
+def test_http_error_429_carries_retry_after(provider: ClickSend) -> None:
     response = provider.http_error(429, retry_after=7)
     assert (response.status_code, response.headers["Retry-After"]) == (429, "7")
     assert b'"response_code":"TOO_MANY_REQUESTS"' in response.body and b'"data":null' in response.body
@@ -371,9 +388,12 @@ def test_http_error_429_carries_retry_after(provider) -> None:
         ("sent", None, (200, None, "Sent")),
     ],
 )
-def test_delivery_report_moves_the_message_on(simulator, provider, status, error_code, expected) -> None:
+def test_delivery_report_moves_the_message_on(
+    simulator: Any, provider: ClickSend, status: str, error_code: str | None, expected: tuple[int, int | None, str]
+) -> None:
     message_id = sent_messages(send(simulator, msg(custom_string="c-1")))[0]["message_id"]
     message = provider.message(message_id)
+    assert message is not None
 
     report = provider.delivery_report(message, status, error_code)
 
@@ -387,9 +407,10 @@ def test_delivery_report_moves_the_message_on(simulator, provider, status, error
 
 
 @pytest.mark.parametrize("status", ["delivered", "undelivered", "failed", "expired"])
-def test_callback_posts_a_form_to_the_registered_url(simulator, provider, status: str) -> None:
+def test_callback_posts_a_form_to_the_registered_url(simulator: Any, provider: ClickSend, status: str) -> None:
     http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": "http://127.0.0.1:9/dlr"}).raise_for_status()
     message = provider.message(sent_messages(send(simulator, msg()))[0]["message_id"])
+    assert message is not None
 
     push = provider.callback(message, provider.delivery_report(message, status, None))
 
@@ -402,31 +423,25 @@ def test_callback_posts_a_form_to_the_registered_url(simulator, provider, status
     assert form["custom_string"] == "" and form["user_id"].isdigit()
 
 
-def test_scripted_receipts_reach_a_real_receiver(simulator, monkeypatch) -> None:
+def test_scripted_receipts_reach_a_real_receiver(clocked_simulator: Any) -> None:
+    simulator = clocked_simulator
     received: list[dict[str, str]] = []
 
     async def receive(request: Request) -> PlainTextResponse:
         received.append({k: str(v) for k, v in (await request.form()).items()})
         return PlainTextResponse("OK")
 
-    plan = DeliveryPlan(status="undelivered", after=0.2, error_code="15")
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(delivery=plan))
+    deliver = {"status": "undelivered", "after": 0.2, "error_code": "15"}
+    script(simulator.control, simulator.url, "clicksend", {"deliver": deliver})
     with serving(Starlette(routes=[Route("/dlr", receive, methods=["POST"])])) as url:
         http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": url + "/dlr"}).raise_for_status()
         message_id = sent_messages(send(simulator, msg()))[0]["message_id"]
-        _wait_for(lambda: len(received) == 2)
+        simulator.advance_until(lambda: len(received) == 2, step=0.1)
 
     assert [(r["status_code"], r["error_code"]) for r in received] == [("200", ""), ("301", "15")]
     assert {r["message_id"] for r in received} == {message_id}
     polled = http.get(f"{simulator.url}{RECEIPTS}/{message_id}", auth=AUTH).json()["data"]
     assert (polled["status_code"], polled["error_code"]) == (301, 15)
-
-
-def _wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 # ---- bad input battery --------------------------------------------------------------------------
@@ -443,7 +458,7 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize(("content", "content_type", "status"), BAD_BODIES)
-def test_bad_bodies_get_clicksend_errors(simulator, content: bytes, content_type: str, status: int) -> None:
+def test_bad_bodies_get_clicksend_errors(simulator: Any, content: bytes, content_type: str, status: int) -> None:
     for path in POSTS:
         response = http.post(simulator.url + path, auth=AUTH, content=content, headers={"Content-Type": content_type})
         body = assert_envelope(response, status, "PAYLOAD_TOO_LARGE" if status == 413 else "BAD_REQUEST")
@@ -463,17 +478,17 @@ WRONG_ROUTES = [
 ]
 
 
-def test_unknown_paths_and_methods_answer_in_clicksend_format(simulator) -> None:
+def test_unknown_paths_and_methods_answer_in_clicksend_format(simulator: Any) -> None:
     for method, path, status, code in WRONG_ROUTES:
         assert assert_envelope(http.request(method, simulator.url + path, auth=AUTH), status, code)["data"] is None
 
 
-def test_not_found_uses_clicksends_words(simulator) -> None:
+def test_not_found_uses_clicksends_words(simulator: Any) -> None:
     body = http.get(simulator.url + "/v3/cauldron", auth=AUTH).json()
     assert body["response_msg"] == "Invalid endpoint. Please try again."
 
 
-def test_the_simulator_keeps_serving_after_the_battery(simulator) -> None:
+def test_the_simulator_keeps_serving_after_the_battery(simulator: Any) -> None:
     for content in (b"{", b"\xff", b"[]", b'{"messages": 1}'):
         for path in POSTS:
             response = http.post(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from lynsms.clock import ManualClock
+from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.simulator import Simulator, create_app
-from lynsms.simulator.model import SimMessage, Submission
+from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.state import Ids, Journal
 
 
@@ -91,6 +94,10 @@ async def test_inbox_page_is_served(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "<title>LynSMS Local · inbox</title>" in response.text and "/_sim/${view}" in response.text
+    assert (
+        "<option>twilio</option><option>sinch</option><option>infobip</option><option>clicksend</option>"
+        in response.text
+    )
 
 
 async def test_unknown_non_provider_path_is_json_404(client: httpx.AsyncClient) -> None:
@@ -139,3 +146,48 @@ def test_message_store_keeps_the_newest_and_counts_the_dropped() -> None:
 async def test_messages_endpoint_reports_the_bound(client: httpx.AsyncClient) -> None:
     body = (await client.get("/_sim/messages")).json()
     assert (body["max_messages"], body["dropped"]) == (20_000, 0)
+
+
+def test_every_registered_provider_is_found_by_its_name(sim: Simulator) -> None:
+    assert list(sim.providers) == list(PROVIDER_NAMES)
+    for name in PROVIDER_NAMES:
+        provider = sim.providers[name]
+        assert provider.name == name and provider.routes(), name
+        # Found by convention: providers/<name>/__init__.py exports PROVIDER.
+        assert type(provider).__module__.startswith(f"lynsms.simulator.providers.{name}."), type(provider)
+
+
+async def test_health_lists_the_registered_providers(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/_sim/health")).json()["providers"] == list(PROVIDER_NAMES)
+
+
+async def test_scripted_latency_and_deliveries_wait_on_the_simulator_clock() -> None:
+    clock = ManualClock()
+    sim = Simulator(clock=clock)
+    transport = httpx.ASGITransport(app=create_app(sim=sim))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        scenario = '{"name": "slow", "providers": {"twilio": [{"latency": 5, "deliver": {"after": 2}}]}}'
+        assert (await client.put("/_sim/scenario", content=scenario)).status_code == 200
+        account = "AC" + "7" * 32
+        sending = asyncio.create_task(
+            client.post(
+                f"/2010-04-01/Accounts/{account}/Messages.json",
+                data={"To": "+12025550143", "From": "+12025550100", "Body": "hi"},
+                auth=(account, "token"),
+            )
+        )
+        while not clock.pending():
+            await asyncio.sleep(0)
+        assert not sending.done()
+        clock.advance(5)
+        response = await sending
+        assert response.status_code == 201
+        message = sim.state.messages[response.json()["sid"]]
+        assert message.created_at == datetime.fromtimestamp(clock.time() - 5, UTC)
+        for status in ("sent", "delivered"):
+            clock.advance(1)
+            for _ in range(100):
+                if message.status == status:
+                    break
+                await asyncio.sleep(0)
+            assert message.status == status

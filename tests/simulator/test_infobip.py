@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from lynsms.simulator.decision import ACCEPT
-from lynsms.simulator.model import REJECT_REASONS, SimMessage, Submission
+from lynsms.simulator.messages import REJECT_REASONS, SimMessage, Submission
 from lynsms.simulator.providers.infobip import Infobip
+from lynsms.simulator.state import JournalEntry
+from tests.simulator.scenario_wires import QUIET, load
 
 AUTH = {"Authorization": "App key-one"}
 OTHER = {"Authorization": "App key-two"}
@@ -33,9 +34,9 @@ def _close_client() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def no_scripted_deliveries(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_scripted_deliveries(simulator: Any) -> None:
     """Accept without the engine's default delivery, so these tests issue every report themselves."""
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: ACCEPT)
+    load(simulator.control, simulator.url, QUIET)
 
 
 def v3(*destinations: str, text: str = "Hello", **message: Any) -> dict[str, Any]:
@@ -56,11 +57,13 @@ def send(sim: Any, body: Any, headers: dict[str, str] = AUTH, path: str = "/sms/
 
 
 def stored(sim: Any) -> list[dict[str, Any]]:
-    return [m.to_json() for m in sim.sim.state.find(provider="infobip")]
+    found: list[SimMessage] = sim.sim.state.find(provider="infobip")
+    return [m.to_json() for m in found]
 
 
 def last_journal(sim: Any) -> dict[str, Any]:
-    return list(sim.sim.state.journal)[-1].to_json()
+    entries: list[JournalEntry] = list(sim.sim.state.journal)
+    return entries[-1].to_json()
 
 
 def provider(sim: Any) -> Infobip:
@@ -79,14 +82,14 @@ def sent_message(sim: Any, **message: Any) -> SimMessage:
 
 def assert_api_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status
-    body = response.json()
+    body: dict[str, Any] = response.json()
     assert set(body) == API_ERROR_KEYS and body["errorCode"] == code
     return body
 
 
 def assert_legacy(response: httpx.Response, status: int, message_id: str) -> dict[str, Any]:
     assert response.status_code == status
-    exception = response.json()["requestError"]["serviceException"]
+    exception: dict[str, Any] = response.json()["requestError"]["serviceException"]
     assert exception["messageId"] == message_id and isinstance(exception["text"], str)
     return exception
 

@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from scenario_wires import TO, TWILIO_AC, TWILIO_TOKEN, WIRES, load
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -22,6 +21,7 @@ from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
 from lynsms.simulator.harness.server import serving
+from tests.simulator.scenario_wires import TO, TWILIO_AC, TWILIO_TOKEN, WIRES, load
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 

@@ -10,13 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from scenario_wires import TWILIO_AC, WIRES, load, one_rule, outcomes
 
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.decision import Facts
 from lynsms.simulator.harness.server import serving
-from lynsms.simulator.model import Submission
+from lynsms.simulator.messages import Submission
 from lynsms.simulator.scenario import ScenarioError, parse
+from tests.simulator.scenario_wires import TWILIO_AC, WIRES, load, one_rule, outcomes
 
 http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
 twilio = WIRES["twilio"]

@@ -10,9 +10,20 @@ from typing import Any
 
 import httpx
 import pytest
-from scenario_wires import HTTP_ERRORS, REJECTS, TO, TWILIO_AC, TWILIO_TOKEN, WIRES, Wire, load, one_rule, outcomes
 
-from lynsms.simulator.model import REJECT_REASONS
+from lynsms.simulator.messages import REJECT_REASONS
+from tests.simulator.scenario_wires import (
+    HTTP_ERRORS,
+    REJECTS,
+    TO,
+    TWILIO_AC,
+    TWILIO_TOKEN,
+    WIRES,
+    Wire,
+    load,
+    one_rule,
+    outcomes,
+)
 
 # No keep-alive: a fresh connection per request avoids delayed-ACK stalls, and a fault that kills
 # a connection can never poison the next request.

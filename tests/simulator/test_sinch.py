@@ -11,10 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from lynsms.simulator.decision import ACCEPT, Decision
-from lynsms.simulator.engine import Engine
-from lynsms.simulator.model import SimMessage, Submission
-from lynsms.simulator.providers.base import Provider
+from lynsms.simulator.messages import SimMessage, Submission
+from lynsms.simulator.providers.sinch import Sinch
+from tests.simulator.scenario_wires import QUIET, load
 
 # One client for the module, without keep-alive: a fresh connection per request answers in ~2 ms where
 # a reused one waits ~40 ms on delayed ACKs, and a new client per request costs ~50 ms of TLS setup.
@@ -28,13 +27,6 @@ TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 TO = "+12025550143"
 
 
-class Quiet(Engine):
-    """Accepts everything and schedules no delivery, so each test issues the reports it checks."""
-
-    def decide(self, provider: str, account: str, submission: Submission, call: int) -> Decision:
-        return ACCEPT
-
-
 @pytest.fixture(scope="module", autouse=True)
 def _close_http() -> Iterator[None]:
     yield
@@ -42,11 +34,9 @@ def _close_http() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def quiet(simulator: Any) -> Iterator[None]:
-    original = simulator.sim.engine
-    simulator.sim.engine = Quiet()
-    yield
-    simulator.sim.engine = original
+def quiet(simulator: Any) -> None:
+    """Accept everything and schedule no delivery, so each test issues the reports it checks."""
+    load(simulator.control, simulator.url, QUIET)
 
 
 def send(url: str, body: Any, account: str = PLAN, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -68,8 +58,9 @@ def get(url: str, path: str, account: str = PLAN, **params: str) -> httpx.Respon
     return http.get(f"{url}/xms/v1/{account}/{path}", params=params, headers=API_TOKEN)
 
 
-def sinch(simulator: Any) -> Provider:
-    provider: Provider = simulator.sim.providers["sinch"]
+def sinch(simulator: Any) -> Sinch:
+    provider = simulator.sim.providers["sinch"]
+    assert isinstance(provider, Sinch)
     return provider
 
 
@@ -410,30 +401,19 @@ def test_reject_renders_each_reason_as_a_whole_request_error(simulator: Any) -> 
     assert "expired" not in auth.headers["WWW-Authenticate"]
 
 
-class Scripted(Engine):
-    """Answers the first call with ``first``, then accepts."""
-
-    def __init__(self, first: Decision) -> None:
-        self.first = first
-        self.calls = 0
-
-    def decide(self, provider: str, account: str, submission: Submission, call: int) -> Decision:
-        self.calls += 1
-        return self.first if call == 1 else ACCEPT
-
-
 @pytest.fixture
 def script(simulator: Any) -> Any:
-    """Installs a ``Scripted`` engine; the autouse ``quiet`` fixture restores the real one."""
+    """Loads a scenario whose one rule answers the first call, then accepts."""
 
-    def install(first: Decision) -> None:
-        simulator.sim.engine = Scripted(first)
+    def install(first: dict[str, Any]) -> None:
+        scenario = {"name": "first-call", **QUIET, "providers": {"sinch": [{"times": 1, **first}]}}
+        load(simulator.control, simulator.url, scenario)
 
     return install
 
 
 def test_a_scripted_rejection_reaches_the_wire_and_stores_nothing(simulator: Any, script: Any) -> None:
-    script(Decision(kind="reject", reason="insufficient_funds"))
+    script({"reject": "insufficient_funds"})
     response = send(simulator.url, batch())
     assert response.status_code == 403 and response.json()["code"] == "blocked_account"
     assert simulator.messages(provider="sinch") == []
@@ -448,7 +428,7 @@ def test_http_error_429_carries_retry_after(simulator: Any) -> None:
 
 
 def test_scripted_429_on_the_wire(simulator: Any, script: Any) -> None:
-    script(Decision(kind="http_error", status=429, retry_after=3))
+    script({"http_error": {"status": 429, "retry_after": 3}})
     response = send(simulator.url, batch())
     assert (response.status_code, response.headers["Retry-After"]) == (429, "3")
     assert response.json()["code"] == "too_many_requests"

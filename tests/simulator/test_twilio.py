@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -13,11 +12,10 @@ from urllib.parse import parse_qsl
 
 import httpx
 import pytest
-from scenario_wires import REJECTS
 from twilio.request_validator import RequestValidator
 
-from lynsms.simulator.decision import Decision
-from lynsms.simulator.model import REJECT_REASONS, RejectReason, Submission
+from lynsms.simulator.messages import REJECT_REASONS, RejectReason, Submission
+from tests.simulator.scenario_wires import QUIET, REJECTS, load, script
 
 AC = "AC" + "1f" * 16
 OTHER_AC = "AC" + "2e" * 16
@@ -61,9 +59,9 @@ def _close_http() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def no_scripted_delivery(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def no_scripted_delivery(simulator: Any) -> None:
     """Accept without a delivery plan, so a message's status stays where each test puts it."""
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision())
+    load(simulator.control, simulator.url, QUIET)
 
 
 def stored_messages(sim: Any, **filters: str) -> Any:
@@ -256,7 +254,7 @@ def test_fetch_returns_the_resource_and_respects_the_account(simulator: Any) -> 
     assert_error(http.get(message_url(simulator, "SM" + "0" * 32), auth=(AC, TOKEN)), 404, 20404)
 
 
-def schedule(simulator: Any, **fields: str) -> Any:
+def schedule(simulator: Any, **fields: Any) -> Any:
     send_at = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     response = send(simulator, MessagingServiceSid="MG" + "4c" * 16, ScheduleType="fixed", SendAt=send_at, **fields)
     assert response.status_code == 201, response.text
@@ -396,10 +394,8 @@ def test_reject_renders_each_reason_with_its_twilio_code(simulator: Any, reason:
 
 
 @pytest.mark.parametrize("reason", REJECT_REASONS)
-def test_a_scripted_rejection_reaches_the_wire(
-    simulator: Any, monkeypatch: pytest.MonkeyPatch, reason: RejectReason
-) -> None:
-    monkeypatch.setattr(simulator.sim.engine, "decide", lambda *args: Decision(kind="reject", reason=reason))
+def test_a_scripted_rejection_reaches_the_wire(simulator: Any, reason: RejectReason) -> None:
+    script(simulator.control, simulator.url, "twilio", {"reject": reason})
     assert_error(send(simulator), *REJECTIONS[reason])
     assert stored_messages(simulator) == []
 
@@ -467,14 +463,16 @@ def test_a_callback_sent_with_an_api_key_is_signed_with_its_secret(simulator: An
     assert RequestValidator("key-secret").validate(CALLBACK, params, callback.headers["X-Twilio-Signature"])
 
 
-def test_the_engine_default_delivery_shows_on_fetch(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = simulator.sim.engine
-    monkeypatch.setattr(engine, "decide", type(engine).decide.__get__(engine))
-    sid = send(simulator).json()["sid"]
-    deadline = datetime.now(UTC) + timedelta(seconds=5)
-    while (status := http.get(message_url(simulator, sid), auth=(AC, TOKEN)).json()["status"]) != "delivered":
-        assert status in ("queued", "sent") and datetime.now(UTC) < deadline, status
-        time.sleep(0.05)
+def test_the_engine_default_delivery_shows_on_fetch(clocked_simulator: Any) -> None:
+    sid = send(clocked_simulator).json()["sid"]
+    seen: list[str] = []
+
+    def delivered() -> bool:
+        seen.append(http.get(message_url(clocked_simulator, sid), auth=(AC, TOKEN)).json()["status"])
+        return seen[-1] == "delivered"
+
+    clocked_simulator.advance_until(delivered)
+    assert set(seen) <= {"queued", "sent", "delivered"}, seen
 
 
 def test_without_status_callback_a_report_only_moves_the_message(simulator: Any) -> None:

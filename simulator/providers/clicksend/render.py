@@ -1,5 +1,6 @@
 """ClickSend's wire vocabulary: the response envelope, status and error codes, delivery-receipt
-texts and Laravel-style paging. Pure data and functions, so ``clicksend.py`` only holds the handlers.
+texts, Laravel-style paging, sent messages, history rows and receipts. Pure data and functions;
+``parse`` reads requests and ``handlers`` holds the endpoints.
 
 Types follow what the official ``clicksend`` 6.x SDK models demand (pydantic strict): in a send
 response ``date``/``schedule``/``message_parts`` are ints and ``message_price`` a string; in a
@@ -16,8 +17,9 @@ from typing import Any, Final
 
 from starlette.datastructures import URL
 
-from lynsms.simulator.model import RejectReason
-from lynsms.simulator.wire import JSONResponse
+from lynsms.simulator.http import JSONResponse
+from lynsms.simulator.messages import RejectReason, SimMessage
+from lynsms.simulator.providers.base import Rejection
 
 CURRENCY: Final = {
     "currency_name_short": "USD",
@@ -26,8 +28,6 @@ CURRENCY: Final = {
     "currency_name_long": "US Dollars",
 }
 PRICE_PER_PART: Final = 0.0792  # ClickSend's documented example price for one part
-MAX_MESSAGES: Final = 1000
-MAX_PARTS: Final = 8  # ClickSend truncates a body longer than 8 parts (1224 GSM-7 / 536 UCS-2 chars)
 SENT_MSG: Final = "Messages queued for delivery."
 
 # The response_code ClickSend pairs with each HTTP status in its error envelope.
@@ -56,6 +56,8 @@ REJECT_STATUS: Final[dict[RejectReason, str]] = {
     "invalid_sender": "INVALID_SENDER_ID",
     "body_too_long": "MESSAGE_TOO_LONG",
 }  # auth_failed is a whole-request 401, never a message status
+# Only bad credentials fail a whole request; everything else is a per-message status.
+REJECTIONS: Final[dict[RejectReason, Rejection]] = {"auth_failed": Rejection(401, None, AUTH_FAILED_MSG)}
 
 
 def envelope(status: int, code: str, message: str, data: Any = None) -> JSONResponse:
@@ -155,3 +157,62 @@ def paginate(items: list[Any], url: URL, page: int, limit: int) -> dict[str, Any
 def form_value(value: Any) -> str:
     """A receipt field as ClickSend's form push sends it: everything a string, null as empty."""
     return "" if value is None else str(value)
+
+
+def receipt_json(
+    line: Receipt, message_id: str, sent: int, at: int, custom: str | None, account: str
+) -> dict[str, Any]:
+    return {
+        "timestamp_send": sent,
+        "timestamp": at,
+        "message_id": message_id,
+        "status_code": line.status_code,
+        "status_text": line.status_text,
+        "error_code": line.error_code,
+        "error_text": line.error_text,
+        "custom_string": custom,
+        "subaccount_id": account_numbers(account)[1],
+        "message_type": "sms",
+    }
+
+
+def message_fields(message: SimMessage) -> dict[str, Any]:
+    """What a send answer and a history row say alike about an accepted message."""
+    sub, extra = message.submission, message.submission.extra
+    user_id, subaccount_id = account_numbers(message.account)
+    return {
+        "direction": "out",
+        "date": int(message.created_at.timestamp()),
+        "to": sub.to,
+        "body": sub.body,
+        "from": sub.sender,
+        "message_id": message.id,
+        "message_parts": message.segments,
+        "message_price": price(message.segments),
+        "from_email": extra["from_email"],
+        "list_id": extra["list_id"],
+        "custom_string": sub.client_ref or "",
+        "contact_id": extra["contact_id"],
+        "user_id": user_id,
+        "subaccount_id": subaccount_id,
+        "country": extra["country"],
+        "carrier": extra["carrier"],
+    }
+
+
+def history_row(message: SimMessage) -> dict[str, Any]:
+    line: Receipt | None = message.extra.get("receipt")
+    fields = message_fields(message)
+    return {
+        **fields,
+        "status": message.status,
+        # History types differ from the send answer's: the schedule is a string here.
+        "schedule": str(message.submission.extra["schedule"] or fields["date"]),
+        "status_code": None if line is None else str(line.status_code),
+        "status_text": None if line is None else line.status_text,
+        "error_code": message.error_code,
+        "error_text": None if line is None else line.error_text,
+        "first_name": None,
+        "last_name": None,
+        "_api_username": message.account,
+    }

@@ -13,47 +13,55 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
+from datetime import timedelta
 from typing import Any, ClassVar, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.simulator.model import DeliveryStatus, ProviderName, RejectReason, SimMessage, Submission
-from lynsms.simulator.providers.base import Callback, Provider, ProviderError, SendResult
-from lynsms.simulator.providers.sinch_wire import (
+from lynsms.gateway.providers.names import ProviderName
+from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
+from lynsms.simulator.messages import DeliveryStatus, SimMessage, Submission
+from lynsms.simulator.providers.base import (
+    BadParam,
+    Callback,
+    Provider,
+    ProviderError,
+    SendResult,
+    int_param,
+)
+from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch
+from lynsms.simulator.providers.sinch.render import (
+    EXPIRED_TOKEN,
     FINAL_STATUSES,
+    REJECTIONS,
     STATUSES,
     Batch,
-    Invalid,
     Token,
     access_token,
     batch_json,
     batch_report,
     current,
+    error_response,
     looks_like_jwt,
-    parse_batch,
+    oauth_error,
     recipient,
     recipient_report,
 )
 from lynsms.simulator.state import JournalEntry
-from lynsms.simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
 
 TOKEN_LIFETIME: Final = 3600
 DEFAULT_PAGE_SIZE: Final = 30
 MAX_PAGE_SIZE: Final = 100
 _BATCHES: Final = "/xms/v1/{account}/batches"
-# The SDK fetches a new token and resends once when this header mentions "expired".
-_EXPIRED: Final = 'Bearer error="invalid_token", error_description="Jwt is expired"'
-_INVALID: Final = 'Bearer error="invalid_token", error_description="Invalid token"'
 
 
-class Sinch(Provider):
+class Sinch(Provider[BatchRequest]):
     name: ClassVar[ProviderName] = "sinch"
     prefixes: ClassVar[tuple[str, ...]] = ("/xms/", "/oauth2/")
     batches: ClassVar[bool] = True
+    rejections = REJECTIONS
 
     def routes(self) -> list[Route]:
         return [
@@ -69,7 +77,7 @@ class Sinch(Provider):
     # ---- the wire format ------------------------------------------------------------------------
 
     def error(self, status: int, message: str, code: str | int | None = None) -> Response:
-        return _error(status, message, code)
+        return error_response(status, message, code)
 
     def malformed(self, problem: WireProblem) -> Response:
         if problem.kind == "too_large":
@@ -77,30 +85,14 @@ class Sinch(Provider):
         # Sinch answers every unreadable or non-conforming body with syntax_invalid_json.
         return self.error(400, problem.detail, "syntax_invalid_json")
 
-    def reject(self, reason: RejectReason, submission: Submission) -> Response | None:
-        if reason == "invalid_number":
-            return self.error(400, f"Invalid number: {submission.to}", "syntax_invalid_parameter_format")
-        if reason == "unsubscribed":
-            text = f"Recipient {submission.to} has opted out and cannot receive messages"
-            return self.error(403, text, "illegal_number_type")
-        if reason == "insufficient_funds":
-            return self.error(403, "Account is blocked: insufficient credit", "blocked_account")
-        if reason == "invalid_sender":
-            return self.error(
-                400, f"Invalid from address: {submission.sender or ''}", "syntax_invalid_parameter_format"
-            )
-        if reason == "body_too_long":
-            return self.error(400, "body: size must be between 1 and 2000", "syntax_constraint_violation")
-        return self.error(401, "Invalid credentials", "unauthorized")
-
-    def render_sent(self, request: Request, results: Sequence[SendResult]) -> Response:
+    def render_sent(self, request: Request, send: BatchRequest, results: Sequence[SendResult]) -> Response:
         messages = [r for r in results if isinstance(r, SimMessage)]
         first = messages[0]
         batch = Batch(
             id=first.batch_id or self.new_batch_id(),
             account=first.account,
             message_ids=[m.id for m in messages],
-            echo=request.state.sinch_batch,
+            echo=send.echo,
             created_at=first.created_at,
             modified_at=first.created_at,
         )
@@ -108,12 +100,12 @@ class Sinch(Provider):
         return JSONResponse(batch_json(batch, messages), status_code=201)
 
     def new_message_id(self) -> str:
-        return self.sim.state.ids.ulid()
+        return self.state.ids.ulid()
 
     def new_batch_id(self) -> str:
-        return self.sim.state.ids.ulid()
+        return self.state.ids.ulid()
 
-    def initial_status(self) -> str:
+    def initial_status(self, send: BatchRequest) -> str:
         return "Queued"
 
     def delivery_report(
@@ -129,8 +121,7 @@ class Sinch(Provider):
             if not error_code.lstrip("-").isdigit():
                 raise ValueError(f"Sinch delivery codes are integers, not {error_code!r}")
             code = int(error_code)  # the SDK's models reject a string code
-        now = datetime.now(UTC)
-        message.status, message.error_code, message.updated_at = sinch_status, str(code), now
+        now = self.move(message, sinch_status, str(code))
         return recipient_report(message, sinch_status, code, now)
 
     def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
@@ -158,21 +149,21 @@ class Sinch(Provider):
     async def _token(self, request: Request, entry: JournalEntry) -> Response:
         credentials = basic_auth(request)
         if credentials is None:
-            raise ProviderError(_oauth(401, "invalid_client", "Client authentication failed"), "auth_failed")
+            raise ProviderError(oauth_error(401, "invalid_client", "Client authentication failed"), "auth_failed")
         entry.account = credentials.username
         try:
             form = await read_form(request)
         except WireProblem as problem:
-            raise ProviderError(_oauth(400, "invalid_request", problem.detail), detail=problem.detail) from None
+            raise ProviderError(oauth_error(400, "invalid_request", problem.detail), detail=problem.detail) from None
         grant = form.get("grant_type")
         if not grant:
-            raise ProviderError(_oauth(400, "invalid_request", "The request is missing grant_type"))
+            raise ProviderError(oauth_error(400, "invalid_request", "The request is missing grant_type"))
         if grant != "client_credentials":
             text = f"The authorization grant type {grant!r} is not supported; use client_credentials"
-            raise ProviderError(_oauth(400, "unsupported_grant_type", text))
-        issued = datetime.now(UTC)
+            raise ProviderError(oauth_error(400, "unsupported_grant_type", text))
+        issued = self.now()
         expires = issued + timedelta(seconds=TOKEN_LIFETIME)
-        ids = self.sim.state.ids
+        ids = self.state.ids
         token = access_token(credentials.username, issued, expires, ids.uuid(), ids.token(43))
         self._tokens()[token] = Token(credentials.username, expires)
         entry.outcome = {"kind": "token"}
@@ -180,13 +171,12 @@ class Sinch(Provider):
         return JSONResponse(body)
 
     async def _send(self, request: Request, entry: JournalEntry) -> Response:
-        account = self._authorize(request, entry)
+        account = self.authenticated(request, entry)
         data = await read_json(request)
         try:
-            batch = parse_batch(data, datetime.now(UTC))
+            batch = parse_batch(data, self.now())
         except Invalid as exc:
             raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
-        request.state.sinch_batch = batch.echo
         submissions = [
             Submission(
                 to=number,
@@ -198,13 +188,16 @@ class Sinch(Provider):
             )
             for number in batch.to
         ]
-        return await self.submit(request, entry, account, submissions)
+        return await self.submit(request, entry, account, batch, submissions)
 
     async def _list(self, request: Request, entry: JournalEntry) -> Response:
-        account = self._authorize(request, entry)
+        account = self.authenticated(request, entry)
         params = request.query_params
-        page = _integer(params.get("page"), "page", 0, None, default=0)
-        size = _integer(params.get("page_size"), "page_size", 1, MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
+        try:
+            page = int_param(params, "page", 0, 0)
+            size = int_param(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        except BadParam as exc:
+            raise ProviderError(self.error(400, str(exc), "syntax_invalid_parameter_format")) from None
         senders = {s for s in params.get("from", "").split(",") if s}
         reference = params.get("client_reference")
         found = [
@@ -230,7 +223,7 @@ class Sinch(Provider):
 
     async def _cancel(self, request: Request, entry: JournalEntry) -> Response:
         batch = self._batch(request, entry)
-        now = datetime.now(UTC)
+        now = self.now()
         batch.canceled, batch.modified_at = True, now
         # Recipients not yet final will never be sent; sent ones keep their outcome.
         for message in self._members(batch):
@@ -270,11 +263,11 @@ class Sinch(Provider):
     # ---- state and credentials -------------------------------------------------------------------
 
     def _tokens(self) -> dict[str, Token]:
-        tokens: dict[str, Token] = self.sim.state.extra(self.name).setdefault("tokens", {})
+        tokens: dict[str, Token] = self.state.extra(self.name).setdefault("tokens", {})
         return tokens
 
     def _batches(self) -> dict[str, Batch]:
-        batches: dict[str, Batch] = self.sim.state.extra(self.name).setdefault("batches", {})
+        batches: dict[str, Batch] = self.state.extra(self.name).setdefault("batches", {})
         return batches
 
     def _members(self, batch: Batch) -> list[SimMessage]:
@@ -283,7 +276,7 @@ class Sinch(Provider):
 
     def _batch(self, request: Request, entry: JournalEntry) -> Batch:
         """The batch in the path, visible only under the account it was sent with."""
-        account = self._authorize(request, entry)
+        account = self.authenticated(request, entry)
         batch_id = request.path_params["batch_id"]
         batch = self._batches().get(batch_id)
         if batch is None or batch.account != account:
@@ -291,10 +284,14 @@ class Sinch(Provider):
         entry.message_ids = list(batch.message_ids)
         return batch
 
-    def _authorize(self, request: Request, entry: JournalEntry) -> str:
+    def authenticated(self, request: Request, entry: JournalEntry) -> str:
+        # The path's account is journaled even when its credential is refused.
+        entry.account = request.path_params["account"]
+        return super().authenticated(request, entry)
+
+    def authenticate(self, request: Request) -> str:
         """The account in the path, once the bearer credential is acceptable for it."""
         account: str = request.path_params["account"]
-        entry.account = account
         token = bearer_token(request)
         if token is None:
             raise ProviderError(
@@ -305,9 +302,9 @@ class Sinch(Provider):
             if looks_like_jwt(token):  # an OAuth token this simulator never issued (or forgot on reset)
                 raise ProviderError(self.error(401, "Invalid access token", "unauthorized"), "auth_failed")
             return account  # service plan mode: any API token is accepted
-        if issued.expires_at <= datetime.now(UTC):
+        if issued.expires_at <= self.now():
             response = self.error(401, "Access token has expired", "unauthorized")
-            response.headers["WWW-Authenticate"] = _EXPIRED
+            response.headers["WWW-Authenticate"] = EXPIRED_TOKEN
             raise ProviderError(response, "auth_failed", detail="token expired")
         if issued.project is None:
             issued.project = account
@@ -316,34 +313,3 @@ class Sinch(Provider):
                 self.error(401, f"Token is not valid for project {account}", "unauthorized"), "auth_failed"
             )
         return account
-
-
-def _oauth(status: int, error: str, description: str) -> Response:
-    """The OAuth2 error format of ``/oauth2/token`` (RFC 6749 section 5.2)."""
-    response = JSONResponse({"error": error, "error_description": description}, status_code=status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Basic realm="sinch"'
-    return response
-
-
-def _error(status: int, message: str, code: str | int | None = None) -> Response:
-    """``{"code", "text"}``; statuses without a documented Sinch code get the reason phrase in snake_case."""
-    if code is None:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Error"
-        code = phrase.lower().replace(" ", "_").replace("-", "_")
-    response = JSONResponse({"code": str(code), "text": message}, status_code=status)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = _INVALID
-    return response
-
-
-def _integer(value: str | None, name: str, low: int, high: int | None, default: int) -> int:
-    if value is None:
-        return default
-    if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
-        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
-        raise ProviderError(_error(400, f"{name}: must be an integer {limit}", "syntax_invalid_parameter_format"))
-    return int(value)

@@ -132,9 +132,6 @@ class Form:
     def items(self) -> list[tuple[str, str]]:
         return list(self._last.items())
 
-    def multi_items(self) -> list[tuple[str, str]]:
-        return list(self._pairs)
-
 
 async def read_form(request: Request) -> Form:
     """An application/x-www-form-urlencoded body; repeated keys keep every value (Twilio MediaUrl)."""

@@ -1,6 +1,6 @@
 """Twilio's wire formats: the Message resource, error bodies, status callbacks and their signature.
 
-Pure functions over ``SimMessage`` and plain values, so ``twilio.py`` only holds the HTTP handlers.
+Pure functions over ``SimMessage`` and plain values; ``parse`` reads requests, ``handlers`` serves them.
 Field names, types and formats follow the ``twilio`` SDK's ``MessageInstance`` (9.13.0) and
 Twilio's public docs; see docs/providers/twilio.md.
 """
@@ -10,30 +10,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any, Final
 
-from lynsms.simulator.model import SimMessage
-from lynsms.simulator.numbers import lookup
+from lynsms.simulator.messages import RejectReason, SimMessage
+from lynsms.simulator.providers.base import Rejection
 
 API_VERSION: Final = "2010-04-01"
 PREFIX: Final = f"/{API_VERSION}"
-BODY_LIMIT: Final = 1600  # characters, counted as UTF-16 code units like Twilio's Java stack
 # What one outbound US SMS segment costs; Twilio reports prices as negative strings in USD.
 PRICE_PER_SEGMENT: Final = Decimal("0.00790")
-
-ACCOUNT_SID: Final = re.compile(r"AC[0-9a-fA-F]{32}")
-API_KEY_SID: Final = re.compile(r"SK[0-9a-fA-F]{32}")
-SERVICE_SID: Final = re.compile(r"MG[0-9a-fA-F]{32}")
-_DIGITS: Final = re.compile(r"\+?[0-9]{1,20}")
-_SHORT_CODE: Final = re.compile(r"[0-9]{3,8}")
-# Alphanumeric sender ids: up to 11 of A-Z, a-z, 0-9 and space, at least one letter.
-_ALPHANUMERIC: Final = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 
 # The Message resource statuses (MessageInstance.Status); other providers' intermediate words map to "sent".
 STATUSES: Final = frozenset(
@@ -62,8 +52,8 @@ FINAL: Final[dict[str, tuple[str, str | None]]] = {
     "expired": ("failed", "30036"),
 }
 # Statuses in which the carrier has the message: it is dated as sent and priced.
-_HANDED_OVER: Final = frozenset({"sent", "delivered", "undelivered", "read", "partially_delivered"})
-_WITH_ERROR: Final = frozenset({"failed", "undelivered"})
+HANDED_OVER: Final = frozenset({"sent", "delivered", "undelivered", "read", "partially_delivered"})
+WITH_ERROR: Final = frozenset({"failed", "undelivered"})
 
 
 class Code:
@@ -86,6 +76,24 @@ class Code:
     SEND_AT_MISSING = 35111
     SEND_AT_OUT_OF_RANGE = 35114
     SERVICE_REQUIRED_TO_SCHEDULE = 35118
+
+
+# Scripted rejections, each a whole-request error (docs/providers/twilio.md).
+REJECTIONS: Final[dict[RejectReason, Rejection]] = {
+    "invalid_number": Rejection(400, Code.INVALID_TO, "Invalid 'To' Phone Number: {to}"),
+    "unsubscribed": Rejection(400, Code.UNSUBSCRIBED, "Attempt to send to unsubscribed recipient"),
+    "insufficient_funds": Rejection(401, Code.ACCOUNT_INACTIVE, "Account is not active"),
+    "invalid_sender": Rejection(
+        400,
+        Code.FROM_NOT_CAPABLE,
+        "The 'From' phone number provided ({sender}) is not a valid message-capable Twilio phone number "
+        "for this destination/account",
+    ),
+    "body_too_long": Rejection(
+        400, Code.BODY_TOO_LONG, "The concatenated message body exceeds the 1600 character limit"
+    ),
+    "auth_failed": Rejection(401, Code.AUTHENTICATE, "Authenticate"),
+}
 
 
 def default_code(status: int) -> int:
@@ -113,31 +121,9 @@ def _rfc2822(epoch: int) -> str:
     return format_datetime(datetime.fromtimestamp(epoch, UTC))
 
 
-def e164(number: str) -> str | None:
-    """``number`` as ``+digits`` when it is a possible phone number (with or without '+'), else None."""
-    if not _DIGITS.fullmatch(number):
-        return None
-    plus = number if number.startswith("+") else f"+{number}"
-    return plus if lookup(plus) is not None else None
-
-
-def valid_sender(sender: str) -> bool:
-    """A phone number, a short code or an alphanumeric sender id (or a Messaging Service sid)."""
-    return bool(
-        e164(sender)
-        or _SHORT_CODE.fullmatch(sender)
-        or _ALPHANUMERIC.fullmatch(sender)
-        or SERVICE_SID.fullmatch(sender)
-    )
-
-
 def plus(number: str) -> str:
     """A validated number as Twilio echoes it: E.164 with the leading '+'."""
     return number if number.startswith("+") else f"+{number}"
-
-
-def body_length(body: str) -> int:
-    return len(body.encode("utf-16-le")) // 2
 
 
 def messages_uri(account_sid: str) -> str:
@@ -149,7 +135,7 @@ def message_uri(message: SimMessage) -> str:
 
 
 def _price(message: SimMessage) -> str | None:
-    if message.status not in _HANDED_OVER:
+    if message.status not in HANDED_OVER:
         return None
     return f"{-PRICE_PER_SEGMENT * message.segments:.5f}"
 
@@ -187,17 +173,12 @@ def resource(message: SimMessage) -> dict[str, Any]:
     }
 
 
-def advance(message: SimMessage, status: str, error_code: str | None, now: datetime) -> str:
-    """Move ``message`` to the Twilio status for a scripted ``status``; returns that Twilio status."""
+def twilio_status(message: SimMessage, status: str, error_code: str | None) -> tuple[str, str | None]:
+    """The Twilio status and error code ``message`` moves to for a scripted ``status``."""
     if message.status == "canceled":
-        return message.status  # a canceled message never goes out, whatever was scripted for it
+        return message.status, message.error_code  # a canceled message never goes out, whatever was scripted
     twilio_status, default = FINAL.get(status, (status if status in STATUSES else "sent", None))
-    message.status = twilio_status
-    message.error_code = (error_code or default) if twilio_status in _WITH_ERROR else None
-    message.updated_at = now
-    if twilio_status in _HANDED_OVER:
-        message.extra.setdefault("date_sent", now)
-    return twilio_status
+    return twilio_status, (error_code or default) if twilio_status in WITH_ERROR else None
 
 
 def status_callback(message: SimMessage, now: datetime) -> dict[str, str]:
@@ -228,14 +209,3 @@ def signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     payload = url + "".join(name + params[name] for name in sorted(params))
     digest = hmac.new(auth_token.encode("utf-8"), payload.encode("utf-8"), hashlib.sha1).digest()
     return base64.b64encode(digest).decode("ascii")
-
-
-def parse_when(text: str) -> datetime | date | None:
-    """A list filter or SendAt value: ``YYYY-MM-DD`` (a date) or ISO 8601 (a UTC datetime); None if neither."""
-    try:
-        if len(text) == 10:
-            return date.fromisoformat(text)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,45 +1,20 @@
-"""Sinch's SMS REST API ("XMS") wire format: validating a batch, and rendering batches, delivery
-reports and OAuth tokens exactly as the official SDK's pydantic models expect them.
+"""Reading a Sinch send request: an ``mt_text`` batch validated in Sinch's order, with its codes.
 
-Pure functions over plain values; ``sinch.py`` owns the routes and the state.
+Pure functions over the JSON body; ``handlers`` turns ``Invalid`` into Sinch's 400.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Final
 
-from lynsms.simulator.model import SimMessage
+from lynsms.simulator.providers.sinch.render import DEFAULT_VALIDITY, timestamp
 
 MAX_RECIPIENTS: Final = 1000
 MAX_BODY_CHARS: Final = 2000  # Sinch's mt_text limit; longer bodies are a syntax_constraint_violation
-DEFAULT_VALIDITY: Final = timedelta(days=3)  # expire_at defaults to send_at (or now) + 3 days
 REPORT_MODES: Final = ("none", "summary", "full", "per_recipient", "per_recipient_final")
-FINAL_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired", "Aborted", "Cancelled", "Rejected", "Deleted"})
-QUEUED: Final = ("Queued", 400)
-
-# Scenario status words -> (Sinch status, default delivery report code). Codes 400-418 are Sinch's own;
-# codes below 400 are operator (SMPP / GSM MAP) codes passed through, 27 = absent subscriber.
-STATUSES: Final[dict[str, tuple[str, int]]] = {
-    "queued": QUEUED,
-    "accepted": QUEUED,
-    "sent": ("Dispatched", 401),
-    "dispatched": ("Dispatched", 401),
-    "enroute": ("Dispatched", 401),
-    "delivered": ("Delivered", 0),
-    "undelivered": ("Failed", 27),
-    "failed": ("Aborted", 408),
-    "expired": ("Expired", 406),
-    "cancelled": ("Cancelled", 407),
-    "canceled": ("Cancelled", 407),
-}
-# Only these carry the operator's own timestamp; Sinch-internal outcomes never reached an operator.
-_OPERATOR_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired"})
 
 _MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}")
 _NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
@@ -82,39 +57,6 @@ class BatchRequest:
             return values.get(recipient, values.get("default", match.group(0)))
 
         return _PARAMETER.sub(fill, self.body)
-
-
-@dataclass(slots=True)
-class Batch:
-    """What Sinch remembers of a batch beyond its per-recipient messages."""
-
-    id: str
-    account: str
-    message_ids: list[str]
-    echo: dict[str, Any]
-    created_at: datetime
-    modified_at: datetime
-    canceled: bool = False
-
-
-@dataclass(slots=True)
-class Token:
-    """An OAuth access token issued by ``/oauth2/token``; bound to a project on first use."""
-
-    key_id: str
-    expires_at: datetime
-    project: str | None = None
-
-
-def timestamp(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and ``Z``, as Sinch writes every time."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def recipient(msisdn: str) -> str:
-    """Sinch reports recipients without the leading '+'."""
-    return msisdn.removeprefix("+")
 
 
 def is_msisdn(value: str) -> bool:
@@ -222,99 +164,3 @@ def _time(data: dict[str, Any], name: str) -> datetime | None:
     except ValueError:
         raise Invalid("syntax_invalid_parameter_format", f"{name}: invalid ISO 8601 timestamp {value!r}") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def batch_json(batch: Batch, messages: Sequence[SimMessage]) -> dict[str, Any]:
-    """The batch object (``TextResponse`` in the SDK): every type strict, ``type`` always present."""
-    echo = batch.echo
-    data: dict[str, Any] = {"id": batch.id, "to": [m.to for m in messages]}
-    if "from" in echo:
-        data["from"] = echo["from"]
-    data.update(
-        canceled=batch.canceled,
-        body=echo["body"],
-        type=echo["type"],
-        created_at=timestamp(batch.created_at),
-        modified_at=timestamp(batch.modified_at),
-    )
-    data["delivery_report"] = echo["delivery_report"]
-    if "send_at" in echo:
-        data["send_at"] = echo["send_at"]
-    data["expire_at"] = echo.get("expire_at", timestamp(batch.created_at + DEFAULT_VALIDITY))
-    data.update({k: v for k, v in echo.items() if k not in data and k != "from"})
-    return data
-
-
-def recipient_report(message: SimMessage, status: str, code: int, at: datetime) -> dict[str, Any]:
-    """A ``recipient_delivery_report_sms`` (the SDK's ``RecipientDeliveryReport``)."""
-    report: dict[str, Any] = {
-        "type": "recipient_delivery_report_sms",
-        "batch_id": message.batch_id,
-        "recipient": recipient(message.to),
-        "code": code,
-        "status": status,
-        "at": timestamp(at),
-    }
-    if status in _OPERATOR_STATUSES:
-        report["operator_status_at"] = timestamp(at)
-    if message.submission.client_ref is not None:
-        report["client_reference"] = message.submission.client_ref
-    report["encoding"] = "UNICODE" if message.encoding == "UCS-2" else "GSM"
-    report["number_of_message_parts"] = message.segments
-    return report
-
-
-def current(message: SimMessage) -> tuple[str, int]:
-    """The message's Sinch status and code now; a fresh message is Queued (400)."""
-    if message.error_code is None or not message.error_code.lstrip("-").isdigit():
-        return QUEUED
-    return message.status, int(message.error_code)
-
-
-def batch_report(
-    batch: Batch,
-    messages: Iterable[SimMessage],
-    full: bool,
-    statuses: set[str] | None = None,
-    codes: set[int] | None = None,
-) -> dict[str, Any]:
-    """A ``delivery_report_sms``: one entry per (status, code) with at least one recipient."""
-    groups: dict[tuple[str, int], list[str]] = {}
-    total = 0
-    for message in messages:
-        total += 1
-        status, code = current(message)
-        if statuses is not None and status.lower() not in statuses:
-            continue
-        if codes is not None and code not in codes:
-            continue
-        groups.setdefault((status, code), []).append(recipient(message.to))
-    entries: list[dict[str, Any]] = []
-    for (status, code), recipients in groups.items():
-        entry: dict[str, Any] = {"code": code, "status": status, "count": len(recipients)}
-        if full:
-            entry["recipients"] = recipients
-        entries.append(entry)
-    report: dict[str, Any] = {
-        "type": "delivery_report_sms",
-        "batch_id": batch.id,
-        "total_message_count": total,
-        "statuses": entries,
-    }
-    if "client_reference" in batch.echo:
-        report["client_reference"] = batch.echo["client_reference"]
-    return report
-
-
-def access_token(key_id: str, issued: datetime, expires: datetime, jti: str, signature: str) -> str:
-    """A JWT-shaped bearer token, like Sinch's: it also tells OAuth tokens from service plan API tokens."""
-
-    def part(value: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
-
-    claims = {"sub": key_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()), "jti": jti}
-    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{signature}"
-
-
-def looks_like_jwt(token: str) -> bool:
-    return token.count(".") == 2 and token.startswith("eyJ")

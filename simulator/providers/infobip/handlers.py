@@ -9,91 +9,36 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.segmentation import segment
-from lynsms.simulator.decision import Decision
-from lynsms.simulator.model import (
-    DeliveryStatus,
-    ProviderName,
-    RejectReason,
-    SimMessage,
-    Submission,
-)
-from lynsms.simulator.providers import infobip_wire as wire
+from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth, bearer_token, read_json
+from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
 from lynsms.simulator.providers.base import (
+    BadParam,
     Callback,
     Provider,
     ProviderError,
+    Refused,
     Rejected,
     SendResult,
+    int_param,
 )
+from lynsms.simulator.providers.infobip import parse
+from lynsms.simulator.providers.infobip import render as wire
 from lynsms.simulator.state import JournalEntry
-from lynsms.simulator.wire import JSONResponse, WireProblem, basic_auth, bearer_token, read_json
 
-_DOCS = "https://www.infobip.com/docs/essentials"
-_API_DOCS = ("API documentation", "https://www.infobip.com/docs/api")
-# status -> (errorCode, description, action, resources): Infobip's ApiError texts.
-_API_ERRORS: dict[int, tuple[str, str, str, list[tuple[str, str]]]] = {
-    400: ("E400", "Request cannot be processed.", "Check the syntax, violations and adjust the request.", []),
-    401: (
-        "E401",
-        "The request lacks valid authentication credentials for the requested resource.",
-        "Check the resources and adjust authentication credentials.",
-        [("API Authentication", f"{_DOCS}/api-authentication")],
-    ),
-    403: (
-        "E403",
-        "Insufficient permissions to access the requested resource.",
-        "Repeat the request with new or different credentials.",
-        [],
-    ),
-    404: ("E404", "Requested resource not found.", "Check the request path.", [_API_DOCS]),
-    405: ("E405", "Request method not supported.", "Check the request method.", [_API_DOCS]),
-    413: ("E413", "Request payload too large.", "Reduce the size of the request.", []),
-    415: ("E415", "Unsupported media type.", "Send the request as application/json.", []),
-    429: (
-        "E429",
-        "Too many requests sent.",
-        "Check request rate limit specified in the API endpoint documentation resource.",
-        [("Throttling handling errors", f"{_DOCS}/integration-best-practices#throttling-handling-errors")],
-    ),
-    500: ("E500", "Something went wrong.", "Contact the support.", []),
-    503: ("E503", "Service temporarily unavailable.", "Retry the request later.", []),
-}
-_LEGACY_IDS = {
-    400: "BAD_REQUEST",
-    401: "UNAUTHORIZED",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    429: "TOO_MANY_REQUESTS",
-    500: "GENERAL_ERROR",
-}
 _PROBLEM_STATUS = {"too_large": 413, "content_type": 415}
 _AUTH_SCHEMES = ("App", "Bearer", "IBSSO")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 
 
-@dataclass(slots=True)
-class _Send:
-    """What a send handler tells ``render_sent`` beyond the results (base.submit carries no context)."""
-
-    api: wire.Api
-    entry: JournalEntry
-    bulk_id: str | None
-    prerejected: dict[int, RejectReason]  # request index -> reason, for destinations Infobip itself refuses
-    submissions: list[Submission]
-
-
-class Infobip(Provider):
+class Infobip(Provider[parse.Parsed]):
     name: ClassVar[ProviderName] = "infobip"
     # The SDK given a host with a trailing slash asks for "//sms/...": serve that too.
     prefixes: ClassVar[tuple[str, ...]] = ("/sms/", "//sms/")
@@ -103,17 +48,17 @@ class Infobip(Provider):
         table = [
             ("/sms/3/messages", self._send_v3, "POST"),
             ("/sms/2/text/advanced", self._send_v2, "POST"),
-            ("/sms/3/reports", self._reports_v3, "GET"),
-            ("/sms/1/reports", self._reports_v1, "GET"),
-            ("/sms/3/logs", self._logs_v3, "GET"),
-            ("/sms/1/logs", self._logs_v1, "GET"),
+            ("/sms/3/reports", self._reports, "GET"),
+            ("/sms/1/reports", self._reports, "GET"),
+            ("/sms/3/logs", self._logs, "GET"),
+            ("/sms/1/logs", self._logs, "GET"),
         ]
         return [self.endpoint(lead + path, handler, [method]) for path, handler, method in table for lead in ("", "/")]
 
     # ---- errors --------------------------------------------------------------------------------
 
     def error(self, status: int, message: str, code: str | int | None = None) -> Response:
-        known = _API_ERRORS.get(status)
+        known = wire.API_ERRORS.get(status)
         if known is None:
             body = wire.api_error(str(code or f"E{status}"), message, "Check the request.")
         else:
@@ -126,7 +71,7 @@ class Infobip(Provider):
         return self.error(status, message)
 
     def legacy(self, status: int, text: str, violations: list[tuple[str, str]] | None = None) -> Response:
-        message_id = _LEGACY_IDS.get(status, "GENERAL_ERROR")
+        message_id = wire.LEGACY_IDS.get(status, "GENERAL_ERROR")
         return JSONResponse(wire.legacy_error(message_id, text, violations), status_code=status)
 
     def malformed(self, problem: WireProblem) -> Response:
@@ -136,7 +81,7 @@ class Infobip(Provider):
         return self.error(status, problem.detail)
 
     def _bad_request(self, violations: list[tuple[str, str]]) -> Response:
-        code, description, action, _ = _API_ERRORS[400]
+        code, description, action, _ = wire.API_ERRORS[400]
         return JSONResponse(wire.api_error(code, description, action, violations), status_code=400)
 
     def _unauthorized(self, api: wire.Api) -> Response:
@@ -153,7 +98,7 @@ class Infobip(Provider):
 
     # ---- auth ----------------------------------------------------------------------------------
 
-    def _account(self, request: Request, api: wire.Api) -> str:
+    def authenticate(self, request: Request) -> str:
         """The credential: the API key/token, or the Basic username. Any well-formed one is accepted."""
         for scheme in _AUTH_SCHEMES:
             token = bearer_token(request, scheme)
@@ -163,71 +108,59 @@ class Infobip(Provider):
         if basic is not None:
             return basic.username
         raise ProviderError(
-            self._unauthorized(api), outcome="unauthorized", detail="missing or malformed Authorization"
+            self._unauthorized(_api(request)), outcome="unauthorized", detail="missing or malformed Authorization"
         )
 
     # ---- sending -------------------------------------------------------------------------------
 
     async def _send_v3(self, request: Request, entry: JournalEntry) -> Response:
-        account = self._account(request, "v3")
+        account = self.authenticate(request)
         body = await read_json(request)
         try:
-            parsed = wire.parse_v3(body)
-        except wire.Invalid as exc:
+            parsed = parse.parse_v3(body)
+        except parse.Invalid as exc:
             raise self._invalid("v3", exc.violations, str(exc)) from None
-        return await self._send(request, entry, account, parsed, "v3")
+        return await self._send(request, entry, account, parsed)
 
     async def _send_v2(self, request: Request, entry: JournalEntry) -> Response:
-        account = self._account(request, "v2")
+        account = self.authenticate(request)
         try:
             body = await read_json(request)
         except WireProblem as problem:
             status = _PROBLEM_STATUS.get(problem.kind, 400)
             raise ProviderError(self.legacy(status, problem.detail), detail=problem.detail) from None
         try:
-            parsed = wire.parse_v2(body)
-        except wire.Invalid as exc:
+            parsed = parse.parse_v2(body)
+        except parse.Invalid as exc:
             raise self._invalid("v2", exc.violations, str(exc)) from None
-        return await self._send(request, entry, account, parsed, "v2")
+        return await self._send(request, entry, account, parsed)
 
-    async def _send(
-        self, request: Request, entry: JournalEntry, account: str, parsed: wire.Parsed, api: wire.Api
-    ) -> Response:
-        prerejected: dict[int, RejectReason] = {}
+    async def _send(self, request: Request, entry: JournalEntry, account: str, parsed: parse.Parsed) -> Response:
+        refused: list[Refused] = []
+        valid: list[Submission] = []
         for index, submission in enumerate(parsed.submissions):
-            reason = wire.precheck(submission)
-            if reason is not None:
-                prerejected[index] = reason
-        valid = [s for i, s in enumerate(parsed.submissions) if i not in prerejected]
-        request.state.infobip = _Send(api, entry, parsed.bulk_id, prerejected, parsed.submissions)
-        response = await self.submit(request, entry, account, valid, batch_id=parsed.bulk_id)
-        if prerejected:
-            entry.messages = list(parsed.submissions)
-            if not valid:
-                entry.outcome = {"kind": "reject", "reason": next(iter(prerejected.values())), "source": "validation"}
+            reason = parse.precheck(submission)
+            if reason is None:
+                valid.append(submission)
             else:
-                entry.outcome = {**entry.outcome, "prerejected": {str(i): r for i, r in prerejected.items()}}
-        return response
+                refused.append(Refused(index, submission, reason))
+        return await self.submit(request, entry, account, parsed, valid, refused=refused, batch_id=parsed.bulk_id)
 
-    def render_sent(self, request: Request, results: Sequence[SendResult]) -> Response:
-        send: _Send = request.state.infobip
+    def refused_outcome(self, outcome: dict[str, Any], refused: Sequence[Refused], decided: int) -> dict[str, Any]:
+        if not decided:
+            return {"kind": "reject", "reason": refused[0].reason, "source": "validation"}
+        return {**outcome, "prerejected": {str(r.index): r.reason for r in refused}}
+
+    def render_sent(self, request: Request, send: parse.Parsed, results: Sequence[SendResult]) -> Response:
         accepted = [r for r in results if isinstance(r, SimMessage)]
         bulk_id = send.bulk_id or (accepted[0].batch_id if accepted else None) or self.new_batch_id()
-        pending = iter(results)
-        rows: list[dict[str, Any]] = []
-        for index, submission in enumerate(send.submissions):
-            if index in send.prerejected:
-                reason = send.prerejected[index]
-                result: SendResult = Rejected(submission, reason, Decision(kind="reject", reason=reason))
-            else:
-                result = next(pending)
-            rows.append(self._row(result, send.api))
+        rows = [self._row(result, send.api) for result in results]
         return JSONResponse({"bulkId": bulk_id, "messages": rows}, status_code=200)
 
     def message_id_for(self, submission: Submission) -> str:
         """Infobip takes the client's ``destinations[].messageId`` as the message id (unless taken)."""
         wanted = submission.extra.get("message_id")
-        if wanted and wanted not in self.sim.state.messages:
+        if wanted and wanted not in self.state.messages:
             return str(wanted)
         return self.new_message_id()
 
@@ -237,7 +170,7 @@ class Infobip(Provider):
         else:
             submission = result.submission
             message_id = submission.extra.get("message_id") or self.new_message_id()
-            to, status = submission.to, wire.REJECT_STATUS[result.reason]
+            to, status = submission.to, wire.REJECT_STATUS[_reason(result)]
             parts = segment(submission.body).segments
         if api == "v2":
             return {"to": to, "status": wire.status_json(status), "messageId": message_id, "smsCount": parts}
@@ -249,13 +182,13 @@ class Infobip(Provider):
         }
 
     def new_message_id(self) -> str:
-        return self.sim.state.ids.uuid()
+        return self.state.ids.uuid()
 
     def new_batch_id(self) -> str:
         # Infobip bulk ids are long numeric strings, e.g. "2034072219640523072".
-        return str(10**18 + int(self.sim.state.ids.digits(18)))
+        return str(10**18 + int(self.state.ids.digits(18)))
 
-    def initial_status(self) -> str:
+    def initial_status(self, send: parse.Parsed) -> str:
         return "PENDING_ACCEPTED"
 
     # ---- delivery reports ----------------------------------------------------------------------
@@ -265,10 +198,7 @@ class Infobip(Provider):
     ) -> dict[str, Any]:
         name, default_error = wire.FINAL_STATUS.get(status, (wire.INTERMEDIATE_STATUS, 0))
         error = wire.error_id(error_code, default_error)
-        now = datetime.now(UTC)
-        message.status = name
-        message.error_code = str(error) if error else None
-        message.updated_at = now
+        now = self.move(message, name, str(error) if error else None)
         return {
             "bulkId": message.batch_id,
             "messageId": message.id,
@@ -276,7 +206,7 @@ class Infobip(Provider):
             "sender": message.submission.sender or wire.DEFAULT_SENDER,
             "sentAt": wire.timestamp(message.created_at),
             "doneAt": wire.timestamp(now),
-            _count_key(message.submission.extra.get("api", "v3")): message.segments,
+            wire.count_key(message.submission.extra.get("api", "v3")): message.segments,
             "mccMnc": wire.mcc_mnc(message.to),
             "callbackData": message.submission.client_ref,
             "price": {"pricePerMessage": 0.01, "currency": "EUR"},
@@ -297,17 +227,12 @@ class Infobip(Provider):
 
     # ---- polling: reports (each returned once) and logs ------------------------------------------
 
-    async def _reports_v3(self, request: Request, entry: JournalEntry) -> Response:
-        return self._reports(request, entry, "v3")
-
-    async def _reports_v1(self, request: Request, entry: JournalEntry) -> Response:
-        return self._reports(request, entry, "v2")
-
-    def _reports(self, request: Request, entry: JournalEntry, api: wire.Api) -> Response:
-        entry.account = account = self._account(request, api)
+    async def _reports(self, request: Request, entry: JournalEntry) -> Response:
+        """``/sms/3/reports`` and ``/sms/1/reports``."""
+        account, api = self.authenticated(request, entry), _api(request)
         limit = self._limit(request, api)
         bulk_id, message_id = request.query_params.get("bulkId"), request.query_params.get("messageId")
-        consumed: dict[str, int] = self.sim.state.extra(self.name).setdefault("consumed", {})
+        consumed: dict[str, int] = self.state.extra(self.name).setdefault("consumed", {})
         results: list[dict[str, Any]] = []
         for message in self._visible(account, [bulk_id] if bulk_id else [], [message_id] if message_id else []):
             for index in range(consumed.get(message.id, 0), len(message.reports)):
@@ -316,80 +241,40 @@ class Infobip(Provider):
                 consumed[message.id] = index + 1
                 report = message.reports[index]
                 if report["status"]["groupName"] != "PENDING":  # polling serves final reports only
-                    results.append(_reshape(report, api))
+                    results.append(wire.reshape(report, api))
         return JSONResponse({"results": results})
 
-    async def _logs_v3(self, request: Request, entry: JournalEntry) -> Response:
-        return self._logs(request, entry, "v3")
-
-    async def _logs_v1(self, request: Request, entry: JournalEntry) -> Response:
-        return self._logs(request, entry, "v2")
-
-    def _logs(self, request: Request, entry: JournalEntry, api: wire.Api) -> Response:
-        entry.account = account = self._account(request, api)
+    async def _logs(self, request: Request, entry: JournalEntry) -> Response:
+        """``/sms/3/logs`` and ``/sms/1/logs``."""
+        account, api = self.authenticated(request, entry), _api(request)
         limit = self._limit(request, api)
         params = request.query_params
         found = self._visible(account, params.getlist("bulkId"), params.getlist("messageId"))
-        return JSONResponse({"results": [_log(m, api) for m in reversed(found)][:limit]})
+        return JSONResponse({"results": [wire.log(m, api) for m in reversed(found)][:limit]})
 
     def _visible(self, account: str, bulk_ids: list[str], message_ids: list[str]) -> list[SimMessage]:
         """This account's messages, oldest first, optionally narrowed to some bulks or ids."""
         return [
             m
-            for m in self.sim.state.messages.values()
-            if m.provider == self.name
-            and m.account == account
-            and (not bulk_ids or m.batch_id in bulk_ids)
-            and (not message_ids or m.id in message_ids)
+            for m in self.messages_of(account)
+            if (not bulk_ids or m.batch_id in bulk_ids) and (not message_ids or m.id in message_ids)
         ]
 
     def _limit(self, request: Request, api: wire.Api) -> int:
-        text = request.query_params.get("limit", str(DEFAULT_LIMIT))
-        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        try:
+            return int_param(request.query_params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        except BadParam as exc:
             violation = [("limit", f"must be between 1 and {MAX_LIMIT}")]
-            raise self._invalid(api, violation, f"limit {text!r} out of range")
-        return int(text)
+            raise self._invalid(api, violation, f"limit {exc.text!r} out of range") from None
 
 
-def _count_key(api: str) -> str:
-    return "smsCount" if api == "v2" else "messageCount"
+def _api(request: Request) -> wire.Api:
+    """v3 paths answer in the ApiError format, v1/v2 paths in the older one."""
+    return "v3" if "/sms/3/" in request.scope["path"] else "v2"
 
 
-def _reshape(report: dict[str, Any], api: wire.Api) -> dict[str, Any]:
-    """A stored report in the shape of the endpoint serving it (v3 ``messageCount``, v1 ``smsCount``)."""
-    theirs, ours = ("messageCount", "smsCount") if api == "v2" else ("smsCount", "messageCount")
-    if theirs not in report:
-        return report
-    return {(ours if key == theirs else key): value for key, value in report.items()}
-
-
-def _log(message: SimMessage, api: wire.Api) -> dict[str, Any]:
-    name = message.status if message.status in wire.STATUSES else wire.INTERMEDIATE_STATUS
-    final = wire.STATUSES[name][0] != 1
-    done_at = wire.timestamp(message.updated_at) if final else None
-    common = {
-        "bulkId": message.batch_id,
-        "messageId": message.id,
-        "sentAt": wire.timestamp(message.created_at),
-        "doneAt": done_at,
-        "mccMnc": wire.mcc_mnc(message.to),
-        "price": {"pricePerMessage": 0.01, "currency": "EUR"},
-        "status": wire.status_json(name),
-        "error": wire.error_json(wire.error_id(message.error_code, 0)),
-    }
-    sender = message.submission.sender or wire.DEFAULT_SENDER
-    if api == "v2":
-        return {
-            "to": message.to,
-            "from": sender,
-            "text": message.submission.body,
-            "smsCount": message.segments,
-            **common,
-        }
-    return {
-        "sender": sender,
-        "destination": message.to,
-        "messageCount": message.segments,
-        "content": {"text": message.submission.body},
-        **common,
-    }
+def _reason(result: Rejected | Refused) -> RejectReason:
+    reason = result.reason
+    if reason not in wire.REJECT_STATUS:
+        raise ValueError(f"Infobip has no rejection status for {reason!r}")
+    return reason
