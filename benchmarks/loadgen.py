@@ -179,8 +179,9 @@ def server_process(target: str, *args: str, cores: set[int] | None = None) -> It
         text=True,
         env=env,
         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        preexec_fn=(lambda: os.sched_setaffinity(0, cores)) if cores else None,
     )
+    if cores:  # pinned before it serves: it prints its URL only once it is listening
+        os.sched_setaffinity(process.pid, cores)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()

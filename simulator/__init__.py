@@ -11,10 +11,10 @@ __all__ = ["Simulator", "create_app"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported lazily: the pytest plugin (simulator.pytest_plugin) loads in every pytest session of
+    # Imported lazily: the pytest plugin (lynsms.simulator.harness.pytest_plugin) loads in every pytest session of
     # every project with lynsms installed, and must not pay ~0.4 s for the app it may never start.
     if name in __all__:
         from lynsms.simulator import app
 
         return getattr(app, name)
-    raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
