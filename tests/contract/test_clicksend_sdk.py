@@ -9,25 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import clicksend
 import pytest
-from clicksend.exceptions import ApiException, UnauthorizedException
-from clicksend.models.create_sms_delivery_receipt_rule import CreateSmsDeliveryReceiptRule
-from clicksend.models.create_sms_delivery_receipt_rule_request import CreateSmsDeliveryReceiptRuleRequest
-from clicksend.models.create_test_sms_receipt import CreateTestSmsReceipt
-from clicksend.models.create_test_sms_receipt_request import CreateTestSmsReceiptRequest
-from clicksend.models.send_sms import SendSms
-from clicksend.models.send_sms_request import SendSmsRequest
-from clicksend.models.send_sms_request_messages_inner import SendSmsRequestMessagesInner
-from clicksend.models.sms_receipt import SmsReceipt
-from clicksend.models.sms_send_sms import SmsSendSms
-from clicksend.models.view_sms_history import ViewSmsHistory
-from clicksend.models.view_sms_receipts import ViewSmsReceipts
-from clicksend.models.view_specific_sms_receipt import ViewSpecificSmsReceipt
 
 from tests.simulator.scenario_wires import QUIET, load, script
+
+if TYPE_CHECKING:
+    # The SDK costs seconds of import: only the tests that use it import it (see each function).
+    import clicksend
+    from clicksend.models.send_sms import SendSms
+    from clicksend.models.send_sms_request_messages_inner import SendSmsRequestMessagesInner
+    from clicksend.models.sms_send_sms import SmsSendSms
 
 USER, KEY = "acme-user", "API-KEY-1"
 UUID_UPPER = re.compile(r"[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}")
@@ -48,6 +41,8 @@ def sent_messages(answer: SendSms) -> list[SmsSendSms]:
 
 
 def sms_api(url: str, username: str = USER, password: str = KEY) -> Iterator[clicksend.SmsApi]:
+    import clicksend
+
     configuration = clicksend.Configuration(host=url, username=username, password=password)
     with clicksend.ApiClient(configuration) as client:
         yield clicksend.SmsApi(client)
@@ -65,14 +60,21 @@ def api(simulator: Any) -> Iterator[clicksend.SmsApi]:
 
 
 def message(to: str = "+12025550143", body: str = "Hello from the SDK", **fields: Any) -> SendSmsRequestMessagesInner:
+    from clicksend.models.send_sms_request_messages_inner import SendSmsRequestMessagesInner
+
     return SendSmsRequestMessagesInner(to=to, body=body, **fields)
 
 
 def send(api: clicksend.SmsApi, *messages: SendSmsRequestMessagesInner) -> SendSms:
+    from clicksend.models.send_sms_request import SendSmsRequest
+
     return api.send_sms(send_sms_request=SendSmsRequest(messages=list(messages)))
 
 
 def test_send_parses_into_the_typed_model(api: clicksend.SmsApi, simulator: Any) -> None:
+    from clicksend.models.send_sms import SendSms
+    from clicksend.models.sms_send_sms import SmsSendSms
+
     answer = send(api, message(var_from="Acme", custom_string="cs-123"))
 
     assert isinstance(answer, SendSms)
@@ -112,6 +114,8 @@ def test_invalid_recipient_rides_inside_the_200(api: clicksend.SmsApi) -> None:
 
 
 def test_missing_credentials_raise_unauthorized(simulator: Any) -> None:
+    from clicksend.exceptions import UnauthorizedException
+
     for api in sms_api(simulator.url, password=""):
         with pytest.raises(UnauthorizedException) as caught:
             send(api, message())
@@ -120,6 +124,8 @@ def test_missing_credentials_raise_unauthorized(simulator: Any) -> None:
 
 
 def test_scripted_auth_failure_raises_unauthorized(api: clicksend.SmsApi, simulator: Any) -> None:
+    from clicksend.exceptions import UnauthorizedException
+
     script(simulator.control, simulator.url, "clicksend", {"reject": "auth_failed"})
     with pytest.raises(UnauthorizedException) as caught:
         send(api, message())
@@ -138,6 +144,8 @@ def test_scripted_insufficient_credit_is_a_message_status(api: clicksend.SmsApi,
 
 
 def test_history_lists_the_accounts_messages(api: clicksend.SmsApi, simulator: Any) -> None:
+    from clicksend.models.view_sms_history import ViewSmsHistory
+
     first = sent_messages(send(api, message(custom_string="one")))[0]
     for other in sms_api(simulator.url, username="someone-else"):
         send(other, message(to="+61411111111"))
@@ -163,6 +171,10 @@ def test_history_pages_with_limit(api: clicksend.SmsApi) -> None:
 
 
 def test_receipts_are_polled_with_int_codes(api: clicksend.SmsApi, simulator: Any) -> None:
+    from clicksend.models.sms_receipt import SmsReceipt
+    from clicksend.models.view_sms_receipts import ViewSmsReceipts
+    from clicksend.models.view_specific_sms_receipt import ViewSpecificSmsReceipt
+
     sent = sent_messages(send(api, message(custom_string="r-1")))[0]
     provider = simulator.sim.providers["clicksend"]
     stored = provider.message(sent.message_id)
@@ -182,12 +194,17 @@ def test_receipts_are_polled_with_int_codes(api: clicksend.SmsApi, simulator: An
 
 
 def test_unknown_receipt_raises_not_found(api: clicksend.SmsApi) -> None:
+    from clicksend.exceptions import ApiException
+
     with pytest.raises(ApiException) as caught:
         api.view_specific_sms_receipt(message_id="00000000-0000-4000-8000-000000000000")
     assert caught.value.status == 404
 
 
 def test_registering_a_receipt_url(api: clicksend.SmsApi, simulator: Any) -> None:
+    from clicksend.models.create_test_sms_receipt import CreateTestSmsReceipt
+    from clicksend.models.create_test_sms_receipt_request import CreateTestSmsReceiptRequest
+
     answer = api.create_test_sms_receipt(
         create_test_sms_receipt_request=CreateTestSmsReceiptRequest(url="http://127.0.0.1:9/receipts")
     )
@@ -203,6 +220,9 @@ def test_registering_a_receipt_url(api: clicksend.SmsApi, simulator: Any) -> Non
 
 
 def test_registering_a_receipt_rule(api: clicksend.SmsApi, simulator: Any) -> None:
+    from clicksend.models.create_sms_delivery_receipt_rule import CreateSmsDeliveryReceiptRule
+    from clicksend.models.create_sms_delivery_receipt_rule_request import CreateSmsDeliveryReceiptRuleRequest
+
     rule = CreateSmsDeliveryReceiptRuleRequest(
         rule_name="hooks", match_type=0, action="URL", action_address="http://127.0.0.1:9/dlr", enabled=1
     )

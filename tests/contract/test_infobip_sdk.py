@@ -4,43 +4,35 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from infobip_api_client import ApiClient, Configuration, SmsApi
-from infobip_api_client.exceptions import (
-    ApiException,
-    BadRequestException,
-    ServiceException,
-    UnauthorizedException,
-)
-from infobip_api_client.models.api_error import ApiError
-from infobip_api_client.models.message_error_group import MessageErrorGroup
-from infobip_api_client.models.message_general_status import MessageGeneralStatus
-from infobip_api_client.models.sms_delivery_result import SmsDeliveryResult
-from infobip_api_client.models.sms_destination import SmsDestination
-from infobip_api_client.models.sms_logs_response import SmsLogsResponse
-from infobip_api_client.models.sms_message import SmsMessage
-from infobip_api_client.models.sms_message_content import SmsMessageContent
-from infobip_api_client.models.sms_message_delivery_reporting import SmsMessageDeliveryReporting
-from infobip_api_client.models.sms_message_request_options import SmsMessageRequestOptions
-from infobip_api_client.models.sms_request import SmsRequest
-from infobip_api_client.models.sms_request_scheduling_settings import SmsRequestSchedulingSettings
-from infobip_api_client.models.sms_response import SmsResponse
-from infobip_api_client.models.sms_text_content import SmsTextContent
-from infobip_api_client.models.sms_webhooks import SmsWebhooks
 
 from lynsms.simulator.messages import SimMessage
 from tests.simulator.scenario_wires import QUIET, load, script
+
+if TYPE_CHECKING:
+    # The SDK costs seconds of import: only the tests that use it import it (see each function).
+    from infobip_api_client import SmsApi
+    from infobip_api_client.models.sms_request import SmsRequest
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 def sms_api(url: str, key: str | None = "sdk-key") -> SmsApi:
+    from infobip_api_client import ApiClient, Configuration, SmsApi
+
     return SmsApi(ApiClient(Configuration(host=url, api_key=key)))
 
 
 def request(*destinations: str, text: str = "Hello from the SDK", **message: Any) -> SmsRequest:
+    from infobip_api_client.models.sms_destination import SmsDestination
+    from infobip_api_client.models.sms_message import SmsMessage
+    from infobip_api_client.models.sms_message_content import SmsMessageContent
+    from infobip_api_client.models.sms_message_request_options import SmsMessageRequestOptions
+    from infobip_api_client.models.sms_request import SmsRequest
+    from infobip_api_client.models.sms_text_content import SmsTextContent
+
     return SmsRequest(
         messages=[
             SmsMessage(
@@ -78,6 +70,9 @@ def stored(simulator: Any, message_id: str | None) -> SimMessage:
 
 
 def test_send_returns_the_typed_response_not_none(simulator: Any, api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.models.message_general_status import MessageGeneralStatus
+    from infobip_api_client.models.sms_response import SmsResponse
+
     response = api.send_sms_messages(request("41793026727"))
     # A 201 (or any status but 200) makes this SDK return None: guard the exact status.
     assert isinstance(response, SmsResponse)
@@ -97,6 +92,13 @@ def test_send_returns_the_typed_response_not_none(simulator: Any, api: SmsApi, s
 
 
 def test_many_destinations_and_messages_each_get_an_entry_under_one_bulk(api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.models.sms_destination import SmsDestination
+    from infobip_api_client.models.sms_message import SmsMessage
+    from infobip_api_client.models.sms_message_content import SmsMessageContent
+    from infobip_api_client.models.sms_message_request_options import SmsMessageRequestOptions
+    from infobip_api_client.models.sms_request_scheduling_settings import SmsRequestSchedulingSettings
+    from infobip_api_client.models.sms_text_content import SmsTextContent
+
     body = request("41793026727", "41793026834")
     body.messages.append(
         SmsMessage(
@@ -123,10 +125,14 @@ def test_segment_counts_reach_the_sdk_model(api: SmsApi, scripted: Any, text: st
 
 
 def test_a_host_with_a_trailing_slash_still_works(simulator: Any, scripted: Any) -> None:
+    from infobip_api_client.models.sms_response import SmsResponse
+
     assert isinstance(sms_api(simulator.url + "/").send_sms_messages(request("41793026727")), SmsResponse)
 
 
 def test_an_unroutable_number_comes_back_rejected_inside_the_200(api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.models.message_general_status import MessageGeneralStatus
+
     bad, good = api.send_sms_messages(request("not-a-number", "41793026727")).messages
     assert bad.status is not None and bad.status.group_name == MessageGeneralStatus.REJECTED
     assert (bad.status.id, bad.status.name) == (52, "REJECTED_DESTINATION")
@@ -153,6 +159,9 @@ def test_scripted_rejections_parse_as_rejected_statuses(
 
 
 def test_validation_errors_raise_bad_request_with_the_infobip_code(api: SmsApi) -> None:
+    from infobip_api_client.exceptions import BadRequestException
+    from infobip_api_client.models.api_error import ApiError
+
     with pytest.raises(BadRequestException) as caught:
         api.send_sms_messages(request(" "))
     assert caught.value.status == 400
@@ -164,12 +173,18 @@ def test_validation_errors_raise_bad_request_with_the_infobip_code(api: SmsApi) 
 
 
 def test_missing_credentials_raise_unauthorized(simulator: Any) -> None:
+    from infobip_api_client.exceptions import UnauthorizedException
+    from infobip_api_client.models.api_error import ApiError
+
     with pytest.raises(UnauthorizedException) as caught:
         sms_api(simulator.url, key=None).send_sms_messages(request("41793026727"))
     assert isinstance(caught.value.data, ApiError) and caught.value.data.error_code == "E401"
 
 
 def test_scripted_auth_failure_raises_unauthorized(api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.exceptions import UnauthorizedException
+    from infobip_api_client.models.api_error import ApiError
+
     scripted({"reject": "auth_failed"})
     with pytest.raises(UnauthorizedException) as caught:
         api.send_sms_messages(request("41793026727"))
@@ -177,6 +192,9 @@ def test_scripted_auth_failure_raises_unauthorized(api: SmsApi, scripted: Any) -
 
 
 def test_scripted_server_error_raises_service_exception(api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.exceptions import ServiceException
+    from infobip_api_client.models.api_error import ApiError
+
     scripted({"http_error": 500})
     with pytest.raises(ServiceException) as caught:
         api.send_sms_messages(request("41793026727"))
@@ -184,6 +202,8 @@ def test_scripted_server_error_raises_service_exception(api: SmsApi, scripted: A
 
 
 def test_scripted_rate_limit_raises_api_exception_with_retry_after(api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.exceptions import ApiException
+
     scripted({"http_error": {"status": 429, "retry_after": 7}})
     with pytest.raises(ApiException) as caught:
         api.send_sms_messages(request("41793026727"))
@@ -193,6 +213,12 @@ def test_scripted_rate_limit_raises_api_exception_with_retry_after(api: SmsApi, 
 
 
 def test_delivery_reports_parse_and_are_returned_once(simulator: Any, api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.models.message_error_group import MessageErrorGroup
+    from infobip_api_client.models.message_general_status import MessageGeneralStatus
+    from infobip_api_client.models.sms_delivery_result import SmsDeliveryResult
+    from infobip_api_client.models.sms_message_delivery_reporting import SmsMessageDeliveryReporting
+    from infobip_api_client.models.sms_webhooks import SmsWebhooks
+
     hooks = SmsWebhooks(delivery=SmsMessageDeliveryReporting(url="http://127.0.0.1:9/dlr"), callbackData="cb-7")
     sent = api.send_sms_messages(request("41793026727", "41793026834", webhooks=hooks))
     infobip = simulator.sim.providers["infobip"]
@@ -213,6 +239,9 @@ def test_delivery_reports_parse_and_are_returned_once(simulator: Any, api: SmsAp
 
 
 def test_logs_parse_into_the_typed_model(simulator: Any, api: SmsApi, scripted: Any) -> None:
+    from infobip_api_client.models.sms_logs_response import SmsLogsResponse
+    from infobip_api_client.models.sms_text_content import SmsTextContent
+
     sent = api.send_sms_messages(request("41793026727"))
     logs = api.get_outbound_sms_message_logs(bulk_id=[sent.bulk_id or ""], limit=10)
     assert isinstance(logs, SmsLogsResponse) and logs.results is not None

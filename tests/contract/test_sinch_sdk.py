@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from sinch import SinchClient
-from sinch.domains.sms.api.v1.exceptions import SmsException
-from sinch.domains.sms.models.v1.response import BatchDeliveryReport, RecipientDeliveryReport
-from sinch.domains.sms.models.v1.shared import MessageDeliveryStatus, TextResponse
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +19,11 @@ from starlette.routing import Route
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.messages import SimMessage
 from tests.simulator.scenario_wires import QUIET, load, script
+
+if TYPE_CHECKING:
+    # The SDK costs a second of import: only the tests that use it import it (see each function).
+    from sinch import SinchClient
+    from sinch.domains.sms.models.v1.shared import TextResponse
 
 TO = "+12025550143"
 SENDER = "+12025550100"
@@ -43,6 +44,8 @@ def engine(simulator: Any) -> Any:
 
 
 def project_client(url: str) -> SinchClient:
+    from sinch import SinchClient
+
     client = SinchClient(project_id=PROJECT, key_id="key-id", key_secret="key-secret", sms_region="us")
     client.configuration.auth_origin = url
     client.configuration.sms_domain = url
@@ -50,6 +53,8 @@ def project_client(url: str) -> SinchClient:
 
 
 def plan_client(url: str) -> SinchClient:
+    from sinch import SinchClient
+
     client = SinchClient(service_plan_id=PLAN, sms_api_token="0123456789abcdef", sms_region="us")
     client.configuration.sms_domain_with_service_plan_id = url
     return client
@@ -66,6 +71,8 @@ def account_of(client: SinchClient) -> str:
 
 
 def send(client: SinchClient, **fields: Any) -> TextResponse:
+    from sinch.domains.sms.models.v1.shared import TextResponse
+
     options: dict[str, Any] = {"to": [TO], "from_": SENDER, "body": "Hello from LynSMS", **fields}
     response = client.sms.batches.send_sms(**options)
     assert type(response) is TextResponse, response
@@ -103,6 +110,8 @@ def test_send_parses_into_the_typed_batch(simulator: Any, client: SinchClient) -
 
 
 def test_get_list_and_cancel(client: SinchClient) -> None:
+    from sinch.domains.sms.models.v1.shared import TextResponse
+
     first = send(client, client_reference="a")
     second = send(client, client_reference="b")
     fetched = client.sms.batches.get(first.id or "")
@@ -115,6 +124,9 @@ def test_get_list_and_cancel(client: SinchClient) -> None:
 
 
 def test_delivery_reports_batch_and_per_recipient(simulator: Any, client: SinchClient) -> None:
+    from sinch.domains.sms.models.v1.response import BatchDeliveryReport, RecipientDeliveryReport
+    from sinch.domains.sms.models.v1.shared import MessageDeliveryStatus
+
     batch = send(client, to=[TO, "+12025550144"], client_reference="ref-2", body="ж" * 71)
     provider = simulator.sim.providers["sinch"]
     for message, status in zip(members(simulator, batch.id or ""), ("delivered", "undelivered"), strict=True):
@@ -134,6 +146,8 @@ def test_delivery_reports_batch_and_per_recipient(simulator: Any, client: SinchC
 
 
 def test_validation_errors_raise_sms_exception_with_the_code(client: SinchClient) -> None:
+    from sinch.domains.sms.api.v1.exceptions import SmsException
+
     cases: list[tuple[dict[str, Any], str]] = [
         ({"to": ["12345"]}, "syntax_invalid_parameter_format"),
         ({"body": "x" * 2001}, "syntax_constraint_violation"),
@@ -146,6 +160,8 @@ def test_validation_errors_raise_sms_exception_with_the_code(client: SinchClient
 
 
 def test_scripted_rejections_raise_sms_exception(simulator: Any, client: SinchClient, engine: Any) -> None:
+    from sinch.domains.sms.api.v1.exceptions import SmsException
+
     cases = [
         ("insufficient_funds", 403, "blocked_account"),
         ("unsubscribed", 403, "illegal_number_type"),
@@ -163,12 +179,16 @@ def test_scripted_rejections_raise_sms_exception(simulator: Any, client: SinchCl
 
 
 def test_unknown_batch_raises_404(client: SinchClient) -> None:
+    from sinch.domains.sms.api.v1.exceptions import SmsException
+
     with pytest.raises(SmsException) as raised:
         client.sms.batches.get("01ARZ3NDEKTSV4RRFFQ69G5FAV")
     assert (raised.value.response_status_code, raised.value.http_response.body["code"]) == (404, "not_found")
 
 
 def test_batches_of_another_credential_are_invisible(simulator: Any, engine: Any) -> None:
+    from sinch.domains.sms.api.v1.exceptions import SmsException
+
     batch = send(project_client(simulator.url))
     other = plan_client(simulator.url)
     with pytest.raises(SmsException) as raised:
@@ -211,6 +231,8 @@ def test_project_mode_fetches_one_token_and_renews_it_when_expired(simulator: An
 
 @pytest.mark.parametrize("mode", ["per_recipient", "full"])
 def test_callback_bodies_parse_with_the_sdks_event_parser(simulator: Any, engine: Any, mode: str) -> None:
+    from sinch.domains.sms.models.v1.response import BatchDeliveryReport, RecipientDeliveryReport
+
     client = plan_client(simulator.url)
     batch = send(client, delivery_report=mode, event_destination_target="http://127.0.0.1:9/dlr", client_reference="r")
     provider = simulator.sim.providers["sinch"]
@@ -229,6 +251,8 @@ def test_callback_bodies_parse_with_the_sdks_event_parser(simulator: Any, engine
 
 
 def test_scheduled_deliveries_reach_a_real_receiver_and_parse_with_the_sdk(clocked_simulator: Any) -> None:
+    from sinch.domains.sms.models.v1.response import RecipientDeliveryReport
+
     simulator = clocked_simulator
     received: list[bytes] = []
 

@@ -6,18 +6,19 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
-from twilio.base.page import Page
-from twilio.request_validator import RequestValidator
-from twilio.rest import Client
-from twilio.rest.api.v2010.account.message import MessageInstance, MessagePage
 
 from lynsms.simulator.messages import REJECT_REASONS, RejectReason
 from tests.simulator.scenario_wires import QUIET, load, script
+
+if TYPE_CHECKING:
+    # Only the tests that use the SDK import it (see each function), not every xdist worker that collects this file.
+    from twilio.rest import Client
+
+    Connect = Callable[..., Client]
 
 AC = "AC" + "5a" * 16
 TOKEN = "sdk-token"
@@ -33,9 +34,6 @@ def no_scripted_delivery(simulator: Any) -> None:
     load(simulator.control, simulator.url, QUIET)
 
 
-Connect = Callable[..., Client]
-
-
 @pytest.fixture
 def connect(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Connect]:
     """Builds SDK clients aimed at the simulator, and closes their HTTP sessions afterwards."""
@@ -44,6 +42,8 @@ def connect(simulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Connect
     clients: list[Client] = []
 
     def make(username: str = AC, password: str = TOKEN, account_sid: str | None = None) -> Client:
+        from twilio.rest import Client
+
         client = Client(username, password, account_sid=account_sid)
         client.api.base_url = simulator.url
         clients.append(client)
@@ -62,6 +62,8 @@ def client(connect: Connect) -> Client:
 
 
 def test_create_parses_into_a_message_instance(client: Client) -> None:
+    from twilio.rest.api.v2010.account.message import MessageInstance
+
     message = client.messages.create(to=TO, from_=SENDER, body="Hello", status_callback=CALLBACK)
     assert isinstance(message, MessageInstance)
     assert message.sid is not None and message.sid.startswith("SM") and len(message.sid) == 34
@@ -85,6 +87,8 @@ def test_an_api_key_sends_for_its_account(connect: Connect) -> None:
 
 
 def test_fetch_follows_the_delivery_report(simulator: Any, client: Client) -> None:
+    from twilio.request_validator import RequestValidator
+
     sid = client.messages.create(to=TO, from_=SENDER, body="Hello", status_callback=CALLBACK).sid
     twilio = simulator.sim.providers["twilio"]
     message = simulator.sim.state.messages[sid]
@@ -100,6 +104,9 @@ def test_fetch_follows_the_delivery_report(simulator: Any, client: Client) -> No
 
 
 def test_list_walks_every_page(client: Client) -> None:
+    from twilio.base.page import Page
+    from twilio.rest.api.v2010.account.message import MessagePage
+
     sids = [client.messages.create(to=TO, from_=SENDER, body=f"m{i}").sid for i in range(5)]
     other = client.messages.create(to="+12025550100", from_=SENDER, body="other").sid
     assert [m.sid for m in client.messages.list(to=TO, page_size=2)] == sids[::-1]
@@ -115,6 +122,9 @@ def test_list_walks_every_page(client: Client) -> None:
 
 
 def test_a_scheduled_message_is_canceled(client: Client) -> None:
+    from twilio.base.exceptions import TwilioRestException
+    from twilio.rest.api.v2010.account.message import MessageInstance
+
     scheduled = client.messages.create(
         to=TO,
         messaging_service_sid=SERVICE,
@@ -131,6 +141,8 @@ def test_a_scheduled_message_is_canceled(client: Client) -> None:
 
 
 def test_redact_then_delete(client: Client) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
     sid = client.messages.create(to=TO, from_=SENDER, body="secret").sid
     assert client.messages(sid).update(body="").body == ""
     assert client.messages(sid).delete() is True
@@ -161,6 +173,8 @@ def test_redact_then_delete(client: Client) -> None:
     ],
 )
 def test_validation_errors_raise_with_twilio_codes(client: Client, fields: dict[str, Any], code: int) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
     with pytest.raises(TwilioRestException) as caught:
         client.messages.create(**fields)
     assert (caught.value.status, caught.value.code) == (400, code)
@@ -174,6 +188,8 @@ def test_media_without_body_is_accepted(client: Client) -> None:
 
 
 def test_malformed_credentials_raise_401(connect: Connect) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
     bad = connect("AC-not-a-sid", TOKEN)
     with pytest.raises(TwilioRestException) as caught:
         bad.messages.create(to=TO, from_=SENDER, body="x")
@@ -181,6 +197,8 @@ def test_malformed_credentials_raise_401(connect: Connect) -> None:
 
 
 def test_another_accounts_message_is_not_found(connect: Connect, client: Client) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
     sid = client.messages.create(to=TO, from_=SENDER, body="mine").sid
     stranger = connect("AC" + "9f" * 16, "their-token")
     with pytest.raises(TwilioRestException) as caught:
@@ -201,6 +219,8 @@ REJECTIONS = {
 
 @pytest.mark.parametrize("reason", REJECT_REASONS)
 def test_scripted_rejections_raise_with_twilio_codes(simulator: Any, client: Client, reason: RejectReason) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
     script(simulator.control, simulator.url, "twilio", {"reject": reason})
     with pytest.raises(TwilioRestException) as caught:
         client.messages.create(to=TO, from_=SENDER, body="x")
@@ -209,6 +229,8 @@ def test_scripted_rejections_raise_with_twilio_codes(simulator: Any, client: Cli
 
 @pytest.mark.parametrize(("status", "code"), [(429, 20429), (500, 20500), (503, 20503)])
 def test_scripted_http_errors_raise_with_twilio_codes(simulator: Any, client: Client, status: int, code: int) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
     script(simulator.control, simulator.url, "twilio", {"http_error": {"status": status, "retry_after": 7}})
     with pytest.raises(TwilioRestException) as caught:
         client.messages.create(to=TO, from_=SENDER, body="x")
@@ -217,6 +239,8 @@ def test_scripted_http_errors_raise_with_twilio_codes(simulator: Any, client: Cl
 
 def test_list_answers_exactly_200_with_one_data_key(simulator: Any, client: Client) -> None:
     """The SDK's Page refuses anything but 200 and finds the records as the one non-paging key."""
+    from twilio.base.page import Page
+
     client.messages.create(to=TO, from_=SENDER, body="x")
     response = client.request(
         "GET", f"{simulator.url}/2010-04-01/Accounts/{AC}/Messages.json", params={"PageSize": "1"}
