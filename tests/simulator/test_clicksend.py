@@ -32,7 +32,8 @@ SEND, HISTORY, RECEIPTS, RULES = "/v3/sms/send", "/v3/sms/history", "/v3/sms/rec
 http = httpx.Client(timeout=10, trust_env=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Closed when the session ends, not the module: a scheduler may run this module's tests in pieces.
+@pytest.fixture(scope="session", autouse=True)
 def _close_client() -> Iterator[None]:
     yield
     http.close()

@@ -27,7 +27,8 @@ API_ERROR_KEYS = {"errorCode", "description", "action", "violations", "resources
 HTTP = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Closed when the session ends, not the module: a scheduler may run this module's tests in pieces.
+@pytest.fixture(scope="session", autouse=True)
 def _close_client() -> Iterator[None]:
     yield
     HTTP.close()

@@ -23,7 +23,8 @@ twilio = WIRES["twilio"]
 LIBRARY = Path(__file__).parents[2] / "scenarios"
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Closed when the session ends, not the module: a scheduler may run this module's tests in pieces.
+@pytest.fixture(scope="session", autouse=True)
 def _close_http() -> Iterator[None]:
     yield
     http.close()

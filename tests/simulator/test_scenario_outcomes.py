@@ -31,7 +31,8 @@ http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10
 PROVIDERS = list(WIRES)
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Closed when the session ends, not the module: a scheduler may run this module's tests in pieces.
+@pytest.fixture(scope="session", autouse=True)
 def _close_http() -> Iterator[None]:
     yield
     http.close()

@@ -27,7 +27,8 @@ TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 TO = "+12025550143"
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Closed when the session ends, not the module: a scheduler may run this module's tests in pieces.
+@pytest.fixture(scope="session", autouse=True)
 def _close_http() -> Iterator[None]:
     yield
     http.close()

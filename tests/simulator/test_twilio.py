@@ -52,7 +52,8 @@ ERROR_KEYS = {"code", "message", "more_info", "status"}
 http = httpx.Client(timeout=10)
 
 
-@pytest.fixture(scope="module", autouse=True)
+# Closed when the session ends, not the module: a scheduler may run this module's tests in pieces.
+@pytest.fixture(scope="session", autouse=True)
 def _close_http() -> Iterator[None]:
     yield
     http.close()
