@@ -148,11 +148,11 @@ BULK = {
 }
 
 
-def stored_sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1", clock: Clock = SYSTEM_CLOCK) -> str:
-    """A message stored as sent through ``provider`` under the provider id ``pmid``; its id."""
+def queued_message(message_id: str, clock: Clock = SYSTEM_CLOCK) -> Message:
+    """A one-segment message as the gateway stores it before routing."""
     now = now_iso(clock)
-    message = Message(
-        id="msg_" + pmid.replace(":", "").ljust(25, "0")[:25],
+    return Message(
+        id=message_id,
         to="+12025550143",
         sender="LynSMS",
         body="hi",
@@ -162,6 +162,11 @@ def stored_sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1
         created_at=now,
         updated_at=now,
     )
+
+
+def stored_sent_message(store: Store, provider: str = "twilio", pmid: str = "SM1", clock: Clock = SYSTEM_CLOCK) -> str:
+    """A message stored as sent through ``provider`` under the provider id ``pmid``; its id."""
+    message = queued_message("msg_" + pmid.replace(":", "").ljust(25, "0")[:25], clock)
     store.insert([message])
     store.complete(
         [Completion(message.id, (), status="sent", provider=provider, provider_message_id=pmid, cost=Decimal("0.05"))]

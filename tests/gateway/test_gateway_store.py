@@ -8,10 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from lynsms.gateway.models import Message, now_iso
+from lynsms.gateway.models import now_iso
 from lynsms.gateway.providers.base import Outbound, SendResult
 from lynsms.gateway.store import Store, StoreFormatError
-from tests.gateway.helpers import SEND, FakeAdapter, failing, make_client, make_config, make_fakes, total_sent
+from tests.gateway.helpers import (
+    SEND,
+    FakeAdapter,
+    failing,
+    make_client,
+    make_config,
+    make_fakes,
+    queued_message,
+    total_sent,
+)
 
 URL = "/api/v1/messages/send"
 
@@ -46,25 +55,10 @@ def test_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
     assert total_sent(second_fakes) == 0
 
 
-def _queued(message_id: str) -> Message:
-    now = now_iso()
-    return Message(
-        id=message_id,
-        to="+12025550143",
-        sender="LynSMS",
-        body="hi",
-        status="queued",
-        segments=1,
-        encoding="GSM-7",
-        created_at=now,
-        updated_at=now,
-    )
-
-
 def test_messages_left_queued_by_a_crash_are_marked_interrupted_and_not_resent(tmp_path: Path) -> None:
     db = str(tmp_path / "crash.db")
     crashed = Store(db)  # a previous run stored a bulk as queued, then died before routing it
-    crashed.insert([_queued("msg_" + "a" * 25), _queued("msg_" + "b" * 25)])
+    crashed.insert([queued_message("msg_" + "a" * 25), queued_message("msg_" + "b" * 25)])
     crashed.db.execute(
         "INSERT INTO idempotency_keys VALUES ('scope', 'k', 'hash', 'in_progress', NULL, NULL, ?)", (now_iso(),)
     )
