@@ -143,7 +143,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     if charset.startswith("charset=") and charset[8:].strip('"') not in ("utf-8", "utf8"):
         raise UnsupportedMediaType("JSON bodies must be UTF-8")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+    if declared.isdecimal() and int(declared) > MAX_REQUEST_BYTES:
         raise PayloadTooLarge(f"the request body is over {MAX_REQUEST_BYTES} bytes")
     chunks, size = [], 0
     # Count what actually arrives: Content-Length can lie, and chunked bodies have none.

@@ -324,7 +324,7 @@ class _Parser:
         routes: dict[int, Route] = {}
         for key, body in self.mapping(value if value is not None else {}, ("routes",)).items():
             where: KeyPath = ("routes", str(key))
-            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isdigit())):
+            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isdecimal())):
                 raise self.fail(where, "route ids must be positive integers")
             route_id = int(key)
             if route_id <= 0 or route_id in routes:

@@ -107,8 +107,19 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     for key, value in pairs:
         if key in result:
             raise ValueError(f"duplicate key {key!r}")
+        if not key.isascii() and not _encodable(key):
+            # A field name must be echoed in the error; one that cannot be UTF-8 cannot be.
+            raise ValueError(f"the key {key!r} contains an unpaired UTF-16 surrogate")
         result[key] = value
     return result
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _no_constants(name: str) -> Any:
@@ -173,7 +184,7 @@ def _to(data: Mapping[str, Any]) -> str:
 
 def _sender(data: Mapping[str, Any]) -> str:
     value = _string(data, "from")
-    if _NUMERIC_SENDER.fullmatch(value) or (_ALPHA_SENDER.fullmatch(value) and not value.isdigit()):
+    if _NUMERIC_SENDER.fullmatch(value) or (_ALPHA_SENDER.fullmatch(value) and not value.isdecimal()):
         return value
     raise ValidationFailed(
         "from",
@@ -257,7 +268,8 @@ def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, seq = text.partition(":")
-        if prefix == "m1" and seq.isdigit():
+        # At most 18 digits: SQLite integers are 64-bit, and a longer one overflows in the query.
+        if prefix == "m1" and seq.isascii() and seq.isdecimal() and len(seq) <= 18:
             return int(seq)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -273,7 +285,7 @@ def list_query(params: Mapping[str, str], ctx: Context, keys: Collection[str]) -
     limit = DEFAULT_LIMIT
     if "limit" in params:
         raw = params["limit"]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        if not (raw.isascii() and raw.isdecimal()) or not 1 <= int(raw) <= MAX_LIMIT:
             raise InvalidParameter("limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
         limit = int(raw)
     status = params.get("status")

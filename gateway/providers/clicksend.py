@@ -173,7 +173,7 @@ def _clicksend_one(receipt: Mapping[str, Any]) -> reports.Report:
     code = reports.required(receipt, "status_code", "ClickSend")
     error_code, error_text = reports.text(receipt, "error_code"), reports.text(receipt, "error_text")
     at_value = reports.text(receipt, "timestamp")
-    at = reports.iso(datetime.fromtimestamp(int(at_value), UTC)) if at_value and at_value.isdigit() else None
+    at = reports.iso(datetime.fromtimestamp(int(at_value), UTC)) if at_value and at_value.isdecimal() else None
     word = reports.text(receipt, "status_text") or code
     if code == "300":
         # A temporary failure ClickSend retries itself: still on its way, but the error is worth keeping.

@@ -244,7 +244,7 @@ def _sinch_report(pmid: str | None, batch_id: str, word: str, code: object, at: 
     status = _SINCH_STATUS.get(word)
     code_text = None if code is None or isinstance(code, bool) else str(code)
     text = _SINCH_ERRORS.get(code_text or "")
-    if text is None and code_text and code_text.isdigit() and int(code_text) < 400:
+    if text is None and code_text and code_text.isdecimal() and int(code_text) < 400:
         text = f"Operator error {code_text}"  # 0-399 are the operator's SMPP / GSM MAP codes
     error_code, error_text = reports.failure_only(status, code_text, text)
     return reports.Report("sinch", pmid, status, word, error_code, error_text, at, batch_id if pmid is None else None)

@@ -138,7 +138,7 @@ def parse_reports(form: Mapping[str, str]) -> list[reports.Report]:
     word = reports.text(form, "MessageStatus") or reports.required(form, "SmsStatus", "Twilio")
     done = reports.text(form, "RawDlrDoneDate")
     at = None
-    if done and len(done) == 10 and done.isdigit():  # YYMMDDhhmm, UTC
+    if done and len(done) == 10 and done.isdecimal():  # YYMMDDhhmm, UTC
         try:
             at = reports.iso(datetime.strptime(done, "%y%m%d%H%M").replace(tzinfo=UTC))
         except ValueError:

@@ -172,7 +172,7 @@ def _port(text: str) -> int:
 
 def _shard(text: str) -> tuple[int, int]:
     index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+    if not (index.isdecimal() and count.isdecimal() and 1 <= int(index) <= int(count)):
         raise argparse.ArgumentTypeError("a shard is K/N with 1 <= K <= N, e.g. 2/4")
     return int(index), int(count)
 

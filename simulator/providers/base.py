@@ -130,7 +130,7 @@ def int_param(params: Mapping[str, str], name: str, default: int, low: int, high
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+    if not text.isdecimal() or int(text) < low or (high is not None and int(text) > high):
         limit = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise BadParam(name, text, limit)
     return int(text)

@@ -229,6 +229,8 @@ def test_list_filters_by_status_provider_reference_and_to(client: Client, fakes:
         ("cursor=garbage!", "cursor"),
         ("sort=asc", "sort"),
         ("limit=1&limit=2", "limit"),
+        ("limit=%C2%B2", "limit"),  # "²".isdigit() is true, yet int("²") raises
+        ("cursor=bTE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk", "cursor"),  # m1:<23 digits>: past SQLite's 64-bit integers
     ],
 )
 def test_bad_list_parameter_is_400_naming_it(client: Client, query: str, param: str) -> None:

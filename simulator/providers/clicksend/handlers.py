@@ -170,7 +170,7 @@ class ClickSend(Provider[None]):
         page, limit = self._paging(request)
         params = request.query_params
         bounds = [params.get("date_from", "0"), params.get("date_to", str(2**40))]
-        if not all(b.isdigit() for b in bounds):
+        if not all(b.isdecimal() for b in bounds):
             raise self._bad("date_from and date_to must be unix timestamps.")
         low, high = (int(b) for b in bounds)
         rows = [

@@ -20,7 +20,7 @@ MAX_TEXT_BYTES = 4000
 def precheck(submission: Submission) -> RejectReason | None:
     """Infobip accepts the request but rejects a destination it cannot route, or an oversized text."""
     digits = submission.to.removeprefix("+")
-    if not digits.isdigit():
+    if not digits.isdecimal():
         return "invalid_number"
     if lookup("+" + digits) is None:
         return "invalid_number"

@@ -118,7 +118,7 @@ class Sinch(Provider[BatchRequest]):
             # A cancelled recipient is never sent: a report scheduled before the cancel repeats it.
             sinch_status, code = STATUSES["cancelled"]
         elif error_code is not None:
-            if not error_code.lstrip("-").isdigit():
+            if not error_code.lstrip("-").isdecimal():
                 raise ValueError(f"Sinch delivery codes are integers, not {error_code!r}")
             code = int(error_code)  # the SDK's models reject a string code
         now = self.move(message, sinch_status, str(code))
@@ -242,7 +242,7 @@ class Sinch(Provider[BatchRequest]):
         codes: set[int] | None = None
         if "code" in params:
             raw = [c.strip() for c in params["code"].split(",") if c.strip()]
-            if not all(c.isdigit() for c in raw):
+            if not all(c.isdecimal() for c in raw):
                 raise ProviderError(self.error(400, "code: expected integers", "syntax_invalid_parameter_format"))
             codes = {int(c) for c in raw}
         report = batch_report(batch, self._members(batch), kind == "full", statuses, codes)

@@ -66,7 +66,7 @@ class Twilio(Provider[parse.Create]):
     # ---- wire format -----------------------------------------------------------------------------
 
     def error(self, status: int, message: str, code: str | int | None = None) -> Response:
-        if isinstance(code, str) and code.isdigit():
+        if isinstance(code, str) and code.isdecimal():
             code = int(code)
         number = code if isinstance(code, int) else default_code(status)
         response = JSONResponse(error_body(status, message, number), status_code=status)

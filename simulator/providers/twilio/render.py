@@ -142,7 +142,7 @@ def _price(message: SimMessage) -> str | None:
 
 def _error_code(message: SimMessage) -> int | str | None:
     code = message.error_code
-    return int(code) if code is not None and code.isdigit() else code
+    return int(code) if code is not None and code.isdecimal() else code
 
 
 def resource(message: SimMessage) -> dict[str, Any]:
