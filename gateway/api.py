@@ -29,6 +29,7 @@ from lynsms.gateway.errors import (
     CODE_FOR_HTTP_STATUS,
     ERROR_STATUS,
     GatewayError,
+    HeadersTooLarge,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InternalError,
@@ -46,6 +47,7 @@ from lynsms.gateway.errors import (
 from lynsms.gateway.models import Message, new_request_id
 from lynsms.gateway.openapi import document
 from lynsms.gateway.service import Gateway
+from lynsms.header_limit import MAX_HEADER_BYTES
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -322,6 +324,10 @@ def _http_message(request: Request, exc: HTTPException) -> str:
     if exc.status_code == 405:
         return f"{request.method} is not allowed on {request.url.path}"
     return str(exc.detail)
+
+
+async def headers_too_large(request: Request) -> Response:
+    return error_response(request, HeadersTooLarge(f"the request headers add up to more than {MAX_HEADER_BYTES} bytes"))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

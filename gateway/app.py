@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway import api
@@ -23,6 +24,7 @@ from lynsms.gateway.providers.base import ProviderAdapter
 from lynsms.gateway.routing import CircuitBreaker
 from lynsms.gateway.service import Gateway
 from lynsms.gateway.store import Store
+from lynsms.header_limit import HeaderLimit
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -69,6 +71,7 @@ def create_app(
 
     app = Starlette(
         routes=api.routes,
+        middleware=[Middleware(HeaderLimit, too_large=api.headers_too_large)],
         lifespan=lifespan,
         exception_handlers={HTTPException: api.http_exception, Exception: api.server_error},
     )

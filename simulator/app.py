@@ -9,12 +9,14 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
+from lynsms.header_limit import HeaderLimit
 from lynsms.simulator import control, inbox, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
@@ -136,8 +138,12 @@ def create_app(
         finally:
             await simulator.deliveries.close()
 
+    async def headers_too_large(request: Request) -> Response:
+        return await http_error(request, HTTPException(431, "Request Header Fields Too Large"))
+
     app = Starlette(
         routes=simulator.routes(),
+        middleware=[Middleware(HeaderLimit, too_large=headers_too_large)],
         exception_handlers={HTTPException: http_error, Exception: http_error},
         lifespan=lifespan,
     )

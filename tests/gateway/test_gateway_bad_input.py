@@ -237,3 +237,10 @@ def test_accepted_sender_ids(client: Client, sender: str) -> None:
 @pytest.mark.parametrize("to", ["+12025550143", "+447700900100", "+4748640969", "+12125550199", "+441632960123"])
 def test_every_spec_number_and_reserved_fiction_number_passes(client: Client, to: str) -> None:
     assert client.post(SEND_URL, json={**SEND, "to": to}).status_code == 201
+
+
+def test_oversized_headers_are_431_in_the_envelope(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+    response = client.post(SEND_URL, json=SEND, headers={"Idempotency-Key": "k" * 64 * 1024})
+    assert response.status_code == 431
+    assert response.json()["error"]["code"] == "request_header_fields_too_large"
+    assert total_sent(fakes) == 0

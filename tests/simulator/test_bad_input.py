@@ -131,3 +131,12 @@ def test_no_fuzzed_send_body_gets_a_5xx_or_breaks_the_views(simulator: RunningSi
 
     send_anything()
     _still_answering(simulator)
+
+
+@pytest.mark.parametrize("provider", [*WIRES, None])
+def test_oversized_headers_are_431_in_the_providers_format(simulator: RunningSimulator, provider: str | None) -> None:
+    url = WIRES[provider].request(simulator.url)[0] if provider else f"{simulator.url}/_sim/requests"
+    response = http.post(url, headers={"Idempotency-Key": "k" * 64 * 1024})
+    assert response.status_code == 431, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert simulator.messages() == []
