@@ -155,6 +155,11 @@ def default_provider(name: str, simulator_url: str) -> ProviderConfig:
     )
 
 
+def is_http_url(text: str) -> bool:
+    """An http:// or https:// URL with a host: the only kind the gateway POSTs to (never file://)."""
+    return re.match(r"https?://[^/\s]+", text) is not None
+
+
 def default_config(simulator_url: str | None = None) -> GatewayConfig:
     url = simulator_url or DEFAULT_SIMULATOR_URL
     return GatewayConfig(
@@ -229,7 +234,7 @@ class _Parser:
 
     def url(self, value: object, where: KeyPath) -> str:
         text = self.string(value, where)
-        if not re.match(r"https?://[^/\s]+", text):
+        if not is_http_url(text):
             raise self.fail(where, "must be an http:// or https:// URL")
         return text.rstrip("/")
 

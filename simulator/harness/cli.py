@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import secrets
 import signal
@@ -91,14 +92,14 @@ def _api_key() -> str:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    sock = bind(args.host, args.port)
+    sock = _bind(args.host, args.port)
     app = _simulator_app(args)
     print(f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", flush=True)
     return _run([(_server(app), sock)])
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    sock = bind(args.host, args.port)
+    sock = _bind(args.host, args.port)
     url = url_of(sock)
     key = _api_key()
     app = _gateway_app(args, args.simulator_url, url, key)
@@ -109,8 +110,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    sim_sock = bind(args.host, args.simulator_port)
-    gw_sock = bind(args.host, args.gateway_port)
+    sim_sock = _bind(args.host, args.simulator_port)
+    gw_sock = bind(args.host, args.gateway_port)  # the same host: warned about once, above
     sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
     key = _api_key()
     simulator = _simulator_app(args)
@@ -170,6 +171,34 @@ def _port(text: str) -> int:
     return value
 
 
+def _http_url(text: str) -> str:
+    from lynsms.gateway.config import is_http_url
+
+    if not is_http_url(text):  # the same rule as the config file's webhook_url
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def exposure_warning(sock: Any) -> str | None:
+    """A warning when ``sock`` listens beyond this machine: the control and report endpoints
+    are meant for a test bench on loopback and check no credentials."""
+    host = sock.getsockname()[0]
+    if ipaddress.ip_address(host).is_loopback:
+        return None
+    return (
+        f"warning: listening on {host}, reachable from other machines: the simulator's /_sim/* control API and "
+        "the gateway's delivery report endpoints (/api/v1/webhooks/*) have no authentication"
+    )
+
+
+def _bind(host: str, port: int) -> Any:
+    sock = bind(host, port)
+    warning = exposure_warning(sock)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    return sock
+
+
 def _shard(text: str) -> tuple[int, int]:
     index, _, count = text.partition("/")
     if not (index.isdecimal() and count.isdecimal() and 1 <= int(index) <= int(count)):
@@ -216,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
     up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
     _memory_options(up)
-    up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
+    up.add_argument(
+        "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
+    )
     up.set_defaults(run=cmd_up)
 
     sim = commands.add_parser("simulator", help="run the provider simulator alone")
@@ -237,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=f"http://127.0.0.1:{DEFAULT_SIMULATOR_PORT}",
         help="where the built-in config finds the simulator (ignored for providers a --config file sets)",
     )
-    gw.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
+    gw.add_argument(
+        "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
+    )
     gw.set_defaults(run=cmd_gateway)
 
     scenario = commands.add_parser("scenario", help="work with scenario files")

@@ -95,3 +95,42 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err
         assert "stopped" in out and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", ["up", "gateway"])
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/hook", "example.com/hook", "http://"])
+def test_webhook_url_must_be_http_or_https(command: str, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from lynsms.simulator.harness.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--webhook-url", url])
+    assert exit_info.value.code == 2
+    assert "not an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_listening_beyond_loopback_warns_that_control_and_reports_have_no_auth() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lynsms.simulator.harness.cli", "simulator", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "LynSMS simulator" in process.stdout.readline()  # the banner: start-up is done
+    finally:
+        process.kill()
+        _out, err = process.communicate(timeout=15)
+    assert "listening on 0.0.0.0" in err and "/_sim/*" in err and "no authentication" in err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_loopback_hosts_get_no_warning(host: str) -> None:
+    import socket
+
+    from lynsms.simulator.harness.cli import exposure_warning
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        assert exposure_warning(sock) is None
