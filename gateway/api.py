@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
@@ -52,7 +53,7 @@ from lynsms.header_limit import MAX_HEADER_BYTES
 log = logging.getLogger("lynsms.gateway")
 
 MAX_REQUEST_BYTES: Final = 1024 * 1024
-MAX_IDEMPOTENCY_KEY: Final = 255
+_IDEMPOTENCY_KEY: Final = re.compile(validation.IDEMPOTENCY_KEY_PATTERN)
 
 Payload = dict[str, Any]  # an envelope without its meta: what idempotency stores and replays
 DELIVERY_ERRORS: Final[dict[str, type[GatewayError]]] = {
@@ -168,8 +169,10 @@ async def idempotent(
     if key is None:
         status, payload = await run()
         return render(request, status, payload)
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
-        raise InvalidIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidIdempotencyKey(
+            f"Idempotency-Key must be 1 to {validation.MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )
     store = _gateway(request).store
     # Scope by a hash of the API key: the store never holds a key, and two keys never share.
     scope = hashlib.sha256(request.state.api_key.key.encode()).hexdigest()
@@ -307,7 +310,7 @@ async def health(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(document())
+    return JSONResponse(document(_gateway(request).context))
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

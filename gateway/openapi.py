@@ -1,7 +1,12 @@
-"""The OpenAPI 3.1 document of the gateway API, written as data.
+"""The OpenAPI 3.1 document of the gateway API.
 
-Hand-written rather than generated from the handlers: the contract is the spec, and a test
-checks that every route of the app appears here and that every error code is listed.
+Requests are not described here: their schemas are the pydantic models that validate them
+(``validation.REQUEST_MODELS``, ``validation.ListQuery``), rendered by ``model_json_schema``, so
+the document and the checks cannot disagree. Responses are written as data; a test checks that
+every route of the app appears here and that every error code is listed. ``document(context)``
+narrows ``provider`` and ``route_id`` to what this gateway has configured.
+
+A new endpoint: its request model in validation.py (added to ``REQUEST_MODELS``), its path here.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Any
 from lynsms.gateway.errors import ERROR_STATUS
 from lynsms.gateway.models import STATUSES
 from lynsms.gateway.providers.names import PROVIDER_NAMES
-from lynsms.gateway.validation import MAX_BODY_CHARS, MAX_LIMIT, MAX_RECIPIENTS, MAX_REFERENCE_CHARS
+from lynsms.gateway.validation import IDEMPOTENCY_KEY_PATTERN, REQUEST_MODELS, Context, ListQuery
 
 _REF = "#/components/schemas/"
 
@@ -32,27 +37,82 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(
+    schema: dict[str, Any],
+    description: str,
+    example: Any = None,
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    response: dict[str, Any] = {"description": description, "content": {"application/json": media}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _ok(data: Any) -> dict[str, Any]:
+    return {"success": True, "data": data, "meta": {"request_id": "req_dXp9kQ2mTn8vLc4ZbR7a"}}
+
+
+_MESSAGE_EXAMPLE: dict[str, Any] = {
+    "id": "msg_1b2C3d4VyB2pNkX0wnA9aTrLq",
+    "object": "message",
+    "to": "+12025550143",
+    "from": "LynSMS",
+    "body": "Your verification code is 482194",
+    "status": "sent",
+    "cost": 0.0079,
+    "currency": "USD",
+    "provider": "twilio",
+    "provider_message_id": "SM3f2c9a0b1d2e3f4a5b6c7d8e9f0a1b2c",
+    "attempts": 1,
+    "reference": "signup-9214",
+    "segments": 1,
+    "encoding": "GSM-7",
+    "route_id": None,
+    "error": None,
+    "created_at": "2026-05-12T11:34:21+00:00",
+    "sent_at": "2026-05-12T11:34:21+00:00",
+    "updated_at": "2026-05-12T11:34:21+00:00",
+    "attempt_log": [
+        {
+            "provider": "twilio",
+            "outcome": "accepted",
+            "reason": None,
+            "message": None,
+            "provider_code": None,
+            "http_status": 201,
+            "provider_message_id": "SM3f2c9a0b1d2e3f4a5b6c7d8e9f0a1b2c",
+            "duration_ms": 41,
+            "at": "2026-05-12T11:34:21+00:00",
+        }
+    ],
+}
+_BULK_EXAMPLE: dict[str, Any] = {
+    "object": "bulk_result",
+    "total": 2,
+    "sent": 1,
+    "failed": 1,
+    "messages": [
+        {"id": "msg_1b2C3d4aTrLqDh1Z3FcVyB2pN", "to": "+12025550143", "status": "sent", "cost": 0.0079, "error": None},
+        {
+            "id": "msg_1b2C3d4X0wnA9aTrLqDh1Z3Fc",
+            "to": "+1202",
+            "status": "failed",
+            "cost": 0.0,
+            "error": {"code": "invalid_recipient", "message": "'+1202' has an unknown country calling code"},
+        },
+    ],
+}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): {"$ref": f"#/components/responses/Error{s}"} for s in statuses}
 
 
-_SEND_FIELDS: dict[str, Any] = {
-    "from": {
-        "type": "string",
-        "description": "Up to 11 alphanumeric characters, or a numeric long/short code.",
-        "examples": ["LynSMS"],
-    },
-    "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS},
-    "route_id": _nullable({"type": "integer", "description": "A configured route id."}),
-    "provider": _nullable({"enum": list(PROVIDER_NAMES)}),
-    "reference": _nullable({"type": "string", "maxLength": MAX_REFERENCE_CHARS}),
-}
 _EVENT_TYPES = ["message.sent", "message.delivered", "message.undelivered", "message.failed"]
-_E164 = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "examples": ["+12025550143"]}
 
 SCHEMAS: dict[str, Any] = {
     "Meta": {
@@ -82,27 +142,6 @@ SCHEMAS: dict[str, Any] = {
             },
             "meta": _ref("Meta"),
         },
-    },
-    "SendRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["to", "from", "body"],
-        "properties": {"to": _E164, **_SEND_FIELDS},
-    },
-    "BulkRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["recipients", "from", "body"],
-        "properties": {
-            "recipients": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_RECIPIENTS},
-            **_SEND_FIELDS,
-        },
-    },
-    "QuoteRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["body"],
-        "properties": {"body": _SEND_FIELDS["body"], "to": _nullable(_E164)},
     },
     "MessageError": {
         "type": "object",
@@ -333,14 +372,50 @@ _IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 255},
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN, "examples": ["order-1234-sms"]},
     "description": "A repeat with the same key and body returns the first result and sends nothing.",
+}
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "true when this is the stored answer to an earlier request with the same Idempotency-Key",
+        "schema": {"const": "true"},
+    }
 }
 _MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _query_parameters() -> list[dict[str, Any]]:
+    schema = ListQuery.model_json_schema()
+    return [
+        {"name": name, "in": "query", "required": False, "schema": _strip_titles(field)}
+        for name, field in schema["properties"].items()
+    ]
+
+
+def _strip_titles(schema: Any) -> Any:
+    """pydantic titles every field after its Python name ("Sender" for ``from``): noise here."""
+    if isinstance(schema, dict):
+        return {key: _strip_titles(value) for key, value in schema.items() if key != "title"}
+    if isinstance(schema, list):
+        return [_strip_titles(value) for value in schema]
+    return schema
+
+
+def request_schemas(context: Context | None = None) -> dict[str, Any]:
+    """The request models' JSON Schemas, ``provider``/``route_id`` narrowed to ``context``."""
+    schemas = {
+        name: _strip_titles(model.model_json_schema(by_alias=True, mode="validation"))
+        for name, model in REQUEST_MODELS.items()
+    }
+    if context is not None:
+        for schema in schemas.values():
+            properties = schema["properties"]
+            if "provider" in properties:
+                properties["provider"] = _nullable({"enum": list(context.providers)})
+            if "route_id" in properties:
+                routes = sorted(context.routes)
+                properties["route_id"] = _nullable({"enum": routes}) if routes else {"type": "null"}
+    return schemas
 
 
 def _body(schema: str) -> dict[str, Any]:
@@ -373,7 +448,9 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_IDEMPOTENCY],
                 "requestBody": _body("SendRequest"),
                 "responses": {
-                    "201": _json(_envelope(_ref("Message")), "Accepted by a provider"),
+                    "201": _json(
+                        _envelope(_ref("Message")), "Accepted by a provider", _ok(_MESSAGE_EXAMPLE), _REPLAYED
+                    ),
                     **write_errors,
                     **_errors(502),
                 },
@@ -386,7 +463,12 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_IDEMPOTENCY],
                 "requestBody": _body("BulkRequest"),
                 "responses": {
-                    "201": _json(_envelope(_ref("BulkResult")), "Every recipient became a message; inspect each item"),
+                    "201": _json(
+                        _envelope(_ref("BulkResult")),
+                        "Every recipient became a message; inspect each item",
+                        _ok(_BULK_EXAMPLE),
+                        _REPLAYED,
+                    ),
                     **write_errors,
                 },
             }
@@ -403,14 +485,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "listMessages",
                 "summary": "Messages, newest first",
-                "parameters": [
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}),
-                    _query("cursor", {"type": "string"}),
-                    _query("status", {"enum": list(STATUSES)}),
-                    _query("provider", {"enum": list(PROVIDER_NAMES)}),
-                    _query("reference", {"type": "string"}),
-                    _query("to", _E164),
-                ],
+                "parameters": _query_parameters(),
                 "responses": {"200": _json(_envelope(_ref("MessageList")), "One page"), **_errors(400, 401)},
             }
         },
@@ -457,7 +532,7 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
+def document(context: Context | None = None) -> dict[str, Any]:
     statuses = sorted({*ERROR_STATUS.values(), 409, 502})
     return {
         "openapi": "3.1.0",
@@ -495,7 +570,7 @@ def document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **request_schemas(context)},
             "responses": {
                 f"Error{status}": _json(
                     _ref("Error"), ", ".join(c for c, s in ERROR_STATUS.items() if s == status) or "error"

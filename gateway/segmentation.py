@@ -62,6 +62,11 @@ _GRAPHEME: Final = regex.compile(r"\X")
 _MAY_JOIN: Final = regex.compile(r"[^\p{GCB=Other}\p{GCB=Control}\p{GCB=CR}\p{GCB=LF}]|\r\n")
 
 
+def utf16_units(text: str) -> int:
+    """How long Java and JavaScript think ``text`` is: a character outside the BMP counts 2."""
+    return len(utf_16_le_encode(text, "surrogatepass")[0]) // 2
+
+
 @dataclass(frozen=True, slots=True)
 class Segmentation:
     encoding: Encoding

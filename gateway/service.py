@@ -23,10 +23,10 @@ from lynsms.gateway.config import GatewayConfig
 from lynsms.gateway.models import Attempt, Message, MessageError, new_message_id, now_iso
 from lynsms.gateway.pricing import CURRENCY, PriceTable, country_of
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderAdapter, SendResult
-from lynsms.gateway.routing import CircuitBreaker, compute_chain
+from lynsms.gateway.routing import CircuitBreaker
 from lynsms.gateway.segmentation import Segmentation, segment
 from lynsms.gateway.store import Completion, Store
-from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
+from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, body_problems, e164_problem
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -58,7 +58,11 @@ class Gateway:
         self.breaker = breaker
         self.prices = PriceTable.from_config(config.providers)
         self._costs: dict[tuple[str, str | None, int], Decimal] = {}
-        self.context = Context(providers=tuple(config.providers), routes=tuple(config.routes))
+        self.context = Context(
+            providers=tuple(config.providers),
+            routes={route_id: route.chain for route_id, route in config.routes.items()},
+            default_chain=tuple(config.default_chain),
+        )
         # Where each provider is asked to send its delivery reports (none without a public URL).
         self._callbacks = (
             {name: f"{config.public_url}/api/v1/webhooks/{name}" for name in config.providers}
@@ -66,15 +70,18 @@ class Gateway:
             else {}
         )
 
-    def chain_for(self, provider: str | None, route_id: int | None) -> tuple[str, ...]:
-        base = self.config.routes[route_id].chain if route_id is not None else self.config.default_chain
-        return compute_chain(provider, base)
+    def chain_for(self, provider: str | None, route_id: int | None, body: str = "") -> tuple[str, ...]:
+        """The providers to try, without those that would refuse or truncate ``body`` (validation
+        has made sure at least one is left)."""
+        chain = self.context.chain(provider, route_id)
+        unfit = body_problems(body, chain)
+        return tuple(name for name in chain if name not in unfit) if unfit else chain
 
     async def send(self, request: SendRequest, api_key: str | None = None) -> Message:
         """The stored message after routing: ``sent``, or ``failed`` with its error and attempts."""
         message = self._new(request.to, request, segment(request.body))
         self.store.insert([message], api_key=api_key)  # the key's name decides where webhooks go
-        routed = await self._route([message], self.chain_for(request.provider, request.route_id))
+        routed = await self._route([message], self.chain_for(request.provider, request.route_id, request.body))
         return routed[message.id]
 
     async def bulk(self, request: BulkRequest, api_key: str | None = None) -> list[Message]:
@@ -96,7 +103,8 @@ class Gateway:
             messages.append(replace(message, status="failed", error=error) if error else message)
         self.store.insert(messages, api_key=api_key)
         routed = await self._route(
-            [m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id)
+            [m for m in messages if m.status == "queued"],
+            self.chain_for(request.provider, request.route_id, request.body),
         )
         return [routed.get(m.id, m) for m in messages]
 

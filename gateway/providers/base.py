@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from lynsms.gateway.providers.reports import Report
+from lynsms.gateway.segmentation import utf16_units
 
 if TYPE_CHECKING:
     import httpx
@@ -105,6 +106,31 @@ ReportVerifier = Callable[[Mapping[str, str], str, Sequence[tuple[str, str]], Ma
 
 
 @dataclass(frozen=True)
+class BodyLimit:
+    """The longest body a provider takes as one message, counted the way the provider counts.
+    Validation refuses a body no provider of the chain can take, and routing skips a provider that
+    would refuse (or truncate) it."""
+
+    utf16_units: int | None = None  # Java/JS string length: a character outside the BMP counts 2
+    utf8_bytes: int | None = None
+    segments: int | None = None
+    documented: str = ""  # the provider's own words for it, for the error message
+
+    def problem(self, body: str, segments: int) -> str | None:
+        """Why the provider would not send ``body`` whole, or None."""
+        if self.utf16_units is not None:
+            units = utf16_units(body)
+            if units > self.utf16_units:
+                return f"{units} UTF-16 code units, over its {self.utf16_units} ({self.documented})"
+        size = len(body.encode("utf-8")) if self.utf8_bytes is not None else 0
+        if self.utf8_bytes is not None and size > self.utf8_bytes:
+            return f"{size} UTF-8 bytes, over its {self.utf8_bytes} ({self.documented})"
+        if self.segments is not None and segments > self.segments:
+            return f"{segments} SMS parts, over its {self.segments} ({self.documented})"
+        return None
+
+
+@dataclass(frozen=True)
 class Provider:
     """Everything the gateway core needs from one provider: each module ``providers/<name>.py``
     exposes one as ``PROVIDER``, found by name through ``providers.registry``."""
@@ -117,3 +143,4 @@ class Provider:
     report_media_types: tuple[str, ...]  # Content-Types its delivery reports arrive in
     parse_reports: Callable[[Any], list[Report]]  # raises ReportError for a body that is not one
     verify_report: ReportVerifier | None = None
+    body_limit: BodyLimit = BodyLimit()

@@ -51,7 +51,7 @@ import httpx
 
 from lynsms.gateway.providers import http, reports
 from lynsms.gateway.providers.adapter import HttpAdapter
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
+from lynsms.gateway.providers.base import Accepted, BodyLimit, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 SOURCE: Final = "lynsms"
 RULE_NAME: Final = "LynSMS delivery receipts"
@@ -204,4 +204,5 @@ PROVIDER: Final = Provider(
     # ClickSend pushes receipts as a form, or as JSON when the rule asks for it.
     report_media_types=(http.FORM_TYPE, http.JSON_TYPE),
     parse_reports=parse_reports,
+    body_limit=BodyLimit(segments=8, documented="ClickSend truncates a body to 8 parts"),
 )

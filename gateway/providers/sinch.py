@@ -53,7 +53,7 @@ import httpx
 
 from lynsms.gateway.providers import http, reports
 from lynsms.gateway.providers.adapter import HttpAdapter
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
+from lynsms.gateway.providers.base import Accepted, BodyLimit, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
 TOKEN_MARGIN: Final = 60.0
@@ -289,4 +289,6 @@ PROVIDER: Final = Provider(
     default_credentials={"service_plan_id": "0" * 31 + "1", "api_token": "lynsms-local-api-token"},
     report_media_types=(http.JSON_TYPE,),
     parse_reports=parse_reports,
+    # A Java @Size check: String.length(), UTF-16 code units.
+    body_limit=BodyLimit(utf16_units=2000, documented="Sinch syntax_constraint_violation: body size 1 to 2000"),
 )

@@ -40,7 +40,7 @@ import httpx
 from lynsms.gateway import signing
 from lynsms.gateway.providers import http, reports
 from lynsms.gateway.providers.adapter import HttpAdapter
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
+from lynsms.gateway.providers.base import Accepted, BodyLimit, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 _RULES: Final[dict[str, http.Rule]] = {
     **dict.fromkeys(("21211", "21614", "21612", "21421", "21635", "21604"), http.hard("invalid_number")),
@@ -186,4 +186,7 @@ PROVIDER: Final = Provider(
     report_media_types=(http.FORM_TYPE,),
     parse_reports=parse_reports,
     verify_report=verify_report,
+    body_limit=BodyLimit(
+        utf16_units=1600, documented="Twilio error 21617: the concatenated body exceeds 1600 characters"
+    ),
 )

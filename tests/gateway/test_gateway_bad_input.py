@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.helpers import API_KEY, BULK, SEND, Client, FakeAdapter, total_sent
+from tests.gateway.helpers import API_KEY, BULK, SEND, Client, FakeAdapter, make_client, make_config, total_sent
 
 JSON = {"Content-Type": "application/json"}
 SEND_URL = "/api/v1/messages/send"
@@ -74,6 +74,18 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("empty body text", SEND_URL, body({**SEND, "body": ""}), 422, "validation_error", "body"),
     ("1601 characters", SEND_URL, body({**SEND, "body": "a" * 1601}), 422, "validation_error", "body"),
     ("1601 emoji", SEND_URL, body({**SEND, "body": "😀" * 1601}), 422, "validation_error", "body"),
+    # Validation agrees with the providers: Twilio counts UTF-16 units (an emoji is 2), Sinch too,
+    # Infobip counts bytes and parts, ClickSend parts; 1,600 emoji fit none of them.
+    ("1600 emoji", SEND_URL, body({**SEND, "body": "😀" * 1600}), 422, "validation_error", "body"),
+    ("bulk 1600 emoji", BULK_URL, body({**BULK, "body": "😀" * 1600}), 422, "validation_error", "body"),
+    (
+        "9 parts for clicksend",
+        SEND_URL,
+        body({**SEND, "body": "a" * 1300, "provider": "clicksend"}),
+        422,
+        "validation_error",
+        "body",
+    ),
     ("12 char sender", SEND_URL, body({**SEND, "from": "LynSMSLynSMS"}), 422, "validation_error", "from"),
     ("symbol sender", SEND_URL, body({**SEND, "from": "Lyn-SMS!"}), 422, "validation_error", "from"),
     ("empty sender", SEND_URL, body({**SEND, "from": ""}), 422, "validation_error", "from"),
@@ -244,3 +256,22 @@ def test_oversized_headers_are_431_in_the_envelope(client: Client, fakes: dict[s
     assert response.status_code == 431
     assert response.json()["error"]["code"] == "request_header_fields_too_large"
     assert total_sent(fakes) == 0
+
+
+def test_a_body_no_provider_takes_names_each_providers_limit(client: Client) -> None:
+    response = client.post(SEND_URL, json={**SEND, "body": "😀" * 1600})
+    message = response.json()["error"]["message"]
+    assert "twilio: 3200 UTF-16 code units, over its 1600" in message
+    assert "sinch: 3200 UTF-16 code units, over its 2000" in message
+    assert "infobip: 6400 UTF-8 bytes, over its 4000" in message
+    assert "clicksend: 49 SMS parts, over its 8" in message
+
+
+def test_routing_skips_a_provider_that_would_truncate_the_body(fakes: dict[str, FakeAdapter]) -> None:
+    config = make_config(default_chain=["clicksend", "twilio"])
+    with make_client(config, fakes) as client:
+        long = client.post(SEND_URL, json={**SEND, "body": "a" * 1300})  # 9 parts: ClickSend keeps 8
+        short = client.post(SEND_URL, json={**SEND, "body": "a" * 1200})
+    assert long.status_code == 201 and long.json()["data"]["provider"] == "twilio"
+    assert short.status_code == 201 and short.json()["data"]["provider"] == "clicksend"
+    assert len(fakes["clicksend"].sent) == 1

@@ -8,11 +8,15 @@ from typing import Any
 
 import openapi_spec_validator
 import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 from starlette.routing import Route
 
 from lynsms.gateway import api
 from lynsms.gateway.errors import ERROR_STATUS
-from tests.gateway.helpers import SEND, Client
+from lynsms.gateway.validation import REQUEST_MODELS, ListQuery
+from tests.gateway.helpers import SEND, Client, FakeAdapter, make_client, make_config
 
 
 def resolve(doc: dict[str, Any], ref: str) -> Any:
@@ -98,3 +102,63 @@ def test_docs_error_table_matches_the_code() -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "gateway.md").read_text(encoding="utf-8")
     documented = {code: int(status) for code, status in re.findall(r"^\| `([a-z_]+)` \| (\d{3}) \|", text, flags=re.M)}
     assert documented == ERROR_STATUS
+
+
+def test_request_schemas_are_the_validating_models(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    for name, model in REQUEST_MODELS.items():
+        schema = schemas[name]
+        assert schema["additionalProperties"] is False
+        assert list(schema["properties"]) == [info.alias or key for key, info in model.model_fields.items()]
+        assert set(schema["required"]) == {
+            info.alias or key for key, info in model.model_fields.items() if info.is_required()
+        }
+    listed = next(iter(doc["paths"]["/api/v1/messages"].values()))["parameters"]
+    assert [p["name"] for p in listed] == list(ListQuery.model_fields)
+
+
+def test_every_example_is_valid_against_its_schema(doc: dict[str, Any]) -> None:
+    registry = Registry().with_resource("doc", Resource.from_contents(doc, default_specification=DRAFT202012))
+
+    def check(schema: dict[str, Any], example: Any, where: str) -> None:
+        validator = Draft202012Validator(schema, registry=registry)
+        assert not list(validator.iter_errors(example)), where
+
+    found = 0
+    for name, schema in doc["components"]["schemas"].items():
+        for example in schema.get("examples", []):
+            check({"$ref": f"doc#/components/schemas/{name}"}, example, name)
+            found += 1
+    for path, operations in doc["paths"].items():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                media = response.get("content", {}).get("application/json", {})
+                if "example" in media:
+                    check(_rebase(media["schema"]), media["example"], f"{path} {status}")
+                    found += 1
+    assert found >= 5
+
+
+def _rebase(node: Any) -> Any:
+    """Local $refs ("#/components/...") pointed at the registered document."""
+    if isinstance(node, dict):
+        return {k: ("doc" + v if k == "$ref" else _rebase(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_rebase(v) for v in node]
+    return node
+
+
+def test_sends_declare_the_idempotent_replayed_header(doc: dict[str, Any]) -> None:
+    for path in ("/api/v1/messages/send", "/api/v1/messages/bulk"):
+        created = doc["paths"][path]["post"]["responses"]["201"]
+        assert created["headers"]["Idempotent-Replayed"]["schema"] == {"const": "true"}
+        (key,) = [p for p in doc["paths"][path]["post"]["parameters"] if p["name"] == "Idempotency-Key"]
+        assert re.fullmatch(key["schema"]["pattern"], "order-1") and not re.fullmatch(key["schema"]["pattern"], "a\tb")
+
+
+def test_provider_and_route_id_are_narrowed_to_the_configuration(fakes: dict[str, FakeAdapter]) -> None:
+    config = make_config(routes={}, providers={"twilio": {"price": 0.05}, "sinch": {"price": 0.04}})
+    with make_client(config, {k: v for k, v in fakes.items() if k in ("twilio", "sinch")}) as client:
+        send = client.get("/api/openapi.json").json()["components"]["schemas"]["SendRequest"]["properties"]
+    assert send["route_id"] == {"type": "null"}  # no routes: only "not given" is valid
+    assert send["provider"] == {"oneOf": [{"enum": ["twilio", "sinch"]}, {"type": "null"}]}

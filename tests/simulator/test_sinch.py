@@ -160,6 +160,7 @@ INVALID_BATCHES: list[tuple[dict[str, Any], str]] = [
     ({"body": None}, "syntax_constraint_violation"),
     ({"body": ""}, "syntax_constraint_violation"),
     ({"body": "x" * 2001}, "syntax_constraint_violation"),
+    ({"body": "😀" * 1001}, "syntax_constraint_violation"),  # @Size counts UTF-16 units: 2,002
     ({"body": 5}, "syntax_invalid_json"),
     ({"from": "ThisSenderIsTooLong"}, "syntax_invalid_parameter_format"),
     ({"from": 12025550100}, "syntax_invalid_json"),

@@ -10,10 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from lynsms.gateway.segmentation import utf16_units
 from lynsms.simulator.providers.sinch.render import DEFAULT_VALIDITY, timestamp
 
 MAX_RECIPIENTS: Final = 1000
-MAX_BODY_CHARS: Final = 2000  # Sinch's mt_text limit; longer bodies are a syntax_constraint_violation
+# Sinch's mt_text limit; longer bodies are a syntax_constraint_violation. The message is a Java Bean
+# Validation @Size one, which counts String.length(): UTF-16 code units, so an emoji counts 2.
+MAX_BODY_CHARS: Final = 2000
 REPORT_MODES: Final = ("none", "summary", "full", "per_recipient", "per_recipient_final")
 
 _MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}")
@@ -99,7 +102,7 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
 
     if not 1 <= len(to) <= MAX_RECIPIENTS:
         raise Invalid("syntax_constraint_violation", f"to: size must be between 1 and {MAX_RECIPIENTS}")
-    if not 1 <= len(body) <= MAX_BODY_CHARS:
+    if not 1 <= utf16_units(body) <= MAX_BODY_CHARS:
         raise Invalid("syntax_constraint_violation", f"body: size must be between 1 and {MAX_BODY_CHARS}")
     if client_reference is not None and len(client_reference) > 2048:
         raise Invalid("syntax_constraint_violation", "client_reference: size must be between 0 and 2048")

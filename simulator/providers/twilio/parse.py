@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
+from lynsms.gateway.segmentation import utf16_units
 from lynsms.simulator.http import BasicAuth, Form, read_form
 from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.numbers import lookup
@@ -73,10 +74,6 @@ def valid_sender(sender: str) -> bool:
     )
 
 
-def body_length(body: str) -> int:
-    return len(body.encode("utf-16-le")) // 2
-
-
 def parse_when(text: str) -> datetime | date | None:
     """A list filter or SendAt value: ``YYYY-MM-DD`` (a date) or ISO 8601 (a UTC datetime); None if neither."""
     try:
@@ -125,7 +122,7 @@ def submission(fields: Form, now: datetime) -> Submission:
     media = [url for url in fields.getlist("MediaUrl") if url]
     if not body and not media:
         raise Invalid(Code.BODY_REQUIRED, "Message body is required.")
-    if body_length(body) > BODY_LIMIT:
+    if utf16_units(body) > BODY_LIMIT:
         raise Invalid(Code.BODY_TOO_LONG, "The concatenated message body exceeds the 1600 character limit.")
     callback = fields.get("StatusCallback")
     if callback and not callback.startswith(("http://", "https://")):
