@@ -387,9 +387,17 @@ _MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {
 def _query_parameters() -> list[dict[str, Any]]:
     schema = ListQuery.model_json_schema()
     return [
-        {"name": name, "in": "query", "required": False, "schema": _strip_titles(field)}
+        {"name": name, "in": "query", "required": False, "schema": _not_null(_strip_titles(field))}
         for name, field in schema["properties"].items()
     ]
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or text, never null: "X | None = None" is just "optional"."""
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if len(options) == 1:
+        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **options[0]}
+    return {k: v for k, v in schema.items() if not (k == "default" and v is None)}
 
 
 def _strip_titles(schema: Any) -> Any:

@@ -90,15 +90,17 @@ def _dialable(value: str) -> str:
 
 # ---- the fields, each described once ----------------------------------------------------------
 
-Phone = Annotated[
+E164 = Annotated[
     str,
     Field(
         pattern=E164_PATTERN,
         description="an E.164 number: a leading + and digits only, e.g. +12025550143",
         examples=["+12025550143"],
     ),
-    AfterValidator(_dialable),
 ]
+# What a JSON Schema cannot say: phonenumbers must call the number valid (or it is in a reserved
+# fiction range). A send needs a number a provider can deliver to; a quote prices any E.164 number.
+Phone = Annotated[E164, AfterValidator(_dialable)]
 Sender = Annotated[
     str,
     Field(
@@ -171,7 +173,7 @@ class QuoteRequest(_Request):
     model_config = ConfigDict(json_schema_extra={"examples": [{"body": "Hello there", "to": "+447700900100"}]})
 
     body: Body
-    to: Phone | None = None
+    to: E164 | None = None  # priced by its calling code; an unknown one gets the default price
 
 
 def _query_int(value: object) -> object:
@@ -201,6 +203,13 @@ def _cursor(value: str) -> str:
     return value
 
 
+Cursor = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9_-]+$", description="next_cursor of the previous page, unchanged"),
+    AfterValidator(_cursor),
+]
+
+
 class ListQuery(_Request):
     messages: ClassVar[dict[str, str]] = {
         "limit": f"limit must be an integer from 1 to {MAX_LIMIT}",
@@ -210,12 +219,12 @@ class ListQuery(_Request):
         "reference": f"reference must be 1 to {MAX_REFERENCE_CHARS} characters",
     }
 
-    limit: Annotated[int, BeforeValidator(_query_int), Field(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT
-    cursor: Annotated[str, AfterValidator(_cursor), Field(description="next_cursor of the previous page")] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT), BeforeValidator(_query_int)] = DEFAULT_LIMIT
+    cursor: Cursor | None = None
     status: Status | None = None
     provider: ProviderName | None = None
     reference: Annotated[str, Field(min_length=1, max_length=MAX_REFERENCE_CHARS)] | None = None
-    to: Annotated[str, Field(pattern=E164_PATTERN, examples=["+12025550143"])] | None = None
+    to: E164 | None = None
 
     @property
     def after_seq(self) -> int | None:

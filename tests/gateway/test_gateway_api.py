@@ -316,3 +316,10 @@ def test_a_crash_inside_the_gateway_is_a_500_envelope_not_a_traceback(fakes: dic
         response = client.post("/api/v1/messages/send", json=SEND)
         error = error_of(response, 500, "internal_error")
         assert "Traceback" not in response.text and "messages" not in error["message"]
+
+
+def test_quote_prices_any_e164_number_even_one_no_country_has(client: Client) -> None:
+    # The document allows any E.164 syntax here; a quote sends nothing, so it need not be dialable.
+    response = client.post("/api/v1/messages/quote", json={"body": "hi", "to": "+10"})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["country"] is None

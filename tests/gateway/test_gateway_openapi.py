@@ -115,6 +115,9 @@ def test_request_schemas_are_the_validating_models(doc: dict[str, Any]) -> None:
         }
     listed = next(iter(doc["paths"]["/api/v1/messages"].values()))["parameters"]
     assert [p["name"] for p in listed] == list(ListQuery.model_fields)
+    limit = listed[0]["schema"]
+    assert (limit["type"], limit["minimum"], limit["maximum"]) == ("integer", 1, 100)
+    assert all("null" not in str(p["schema"]) for p in listed)  # a query value is absent or text
 
 
 def test_every_example_is_valid_against_its_schema(doc: dict[str, Any]) -> None:
