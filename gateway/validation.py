@@ -36,6 +36,7 @@ from lynsms.gateway import numbers
 from lynsms.gateway.errors import InvalidJSON, InvalidParameter, ValidationFailed
 from lynsms.gateway.models import STATUSES, Status
 from lynsms.gateway.providers.names import ProviderName
+from lynsms.gateway.providers.registry import provider
 from lynsms.gateway.routing import compute_chain
 from lynsms.gateway.segmentation import segment
 
@@ -372,10 +373,14 @@ def _validate(model: type[_Request], data: Mapping[str, Any]) -> Any:
 
 def body_problems(body: str, providers: Iterable[str]) -> dict[str, str]:
     """Why each of ``providers`` would refuse or truncate ``body``; those that take it are absent."""
-    from lynsms.gateway.providers.registry import provider as provider_named  # adapters load lazily
+    counted: list[int] = []
 
-    parts = segment(body).segments
-    found = {name: provider_named(name).body_limit.problem(body, parts) for name in providers}
+    def parts() -> int:  # segmenting costs more than all the rest: once, and only when asked
+        if not counted:
+            counted.append(segment(body).segments)
+        return counted[0]
+
+    found = {name: provider(name).body_limit.problem(body, parts) for name in providers}
     return {name: problem for name, problem in found.items() if problem}
 
 

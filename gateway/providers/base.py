@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from lynsms.gateway.providers.reports import Report
 from lynsms.gateway.segmentation import utf16_units
@@ -116,18 +116,25 @@ class BodyLimit:
     segments: int | None = None
     documented: str = ""  # the provider's own words for it, for the error message
 
-    def problem(self, body: str, segments: int) -> str | None:
-        """Why the provider would not send ``body`` whole, or None."""
-        if self.utf16_units is not None:
+    def problem(self, body: str, segments: Callable[[], int]) -> str | None:
+        """Why the provider would not send ``body`` whole, or None. ``segments`` counts its SMS
+        parts, asked only when the length alone cannot settle it: a code point is at most 2 UTF-16
+        units and 4 UTF-8 bytes, and 35 of them always fit one part (70 UCS-2 units)."""
+        length = len(body)
+        if self.utf16_units is not None and 2 * length > self.utf16_units:
             units = utf16_units(body)
             if units > self.utf16_units:
                 return f"{units} UTF-16 code units, over its {self.utf16_units} ({self.documented})"
-        size = len(body.encode("utf-8")) if self.utf8_bytes is not None else 0
-        if self.utf8_bytes is not None and size > self.utf8_bytes:
-            return f"{size} UTF-8 bytes, over its {self.utf8_bytes} ({self.documented})"
-        if self.segments is not None and segments > self.segments:
-            return f"{segments} SMS parts, over its {self.segments} ({self.documented})"
+        if self.utf8_bytes is not None and 4 * length > self.utf8_bytes:
+            size = len(body.encode("utf-8"))
+            if size > self.utf8_bytes:
+                return f"{size} UTF-8 bytes, over its {self.utf8_bytes} ({self.documented})"
+        if self.segments is not None and length > _ONE_PART and (parts := segments()) > self.segments:
+            return f"{parts} SMS parts, over its {self.segments} ({self.documented})"
         return None
+
+
+_ONE_PART: Final = 35
 
 
 @dataclass(frozen=True)
