@@ -275,3 +275,20 @@ def test_routing_skips_a_provider_that_would_truncate_the_body(fakes: dict[str, 
     assert long.status_code == 201 and long.json()["data"]["provider"] == "twilio"
     assert short.status_code == 201 and short.json()["data"]["provider"] == "clicksend"
     assert len(fakes["clicksend"].sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("provider", "content"),
+    [
+        ("infobip", b'{"results": [{"messageId": "\\ud800", "status": {"groupName": "DELIVERED"}}]}'),
+        ("sinch", b'{"type": "recipient_delivery_report_sms", "batch_id": "\\udfff", "recipient": "+12025550143"}'),
+        ("clicksend", b'{"message_id": "\\ud800", "status_code": "201", "status": "Delivered"}'),
+        ("infobip", b"[" * 100_000 + b"]" * 100_000),
+    ],
+    ids=["infobip surrogate", "sinch surrogate", "clicksend surrogate", "nested 100k deep"],
+)
+def test_a_provider_report_no_parser_accepts_is_invalid_report(client: Client, provider: str, content: bytes) -> None:
+    response = client.post(f"/api/v1/webhooks/{provider}", **raw(content, {"Authorization": ""}))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_report"
+    assert client.get("/api/v1/messages").status_code == 200
