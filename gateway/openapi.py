@@ -15,6 +15,7 @@ from typing import Any
 
 from lynsms.gateway.errors import ERROR_STATUS
 from lynsms.gateway.models import STATUSES
+from lynsms.gateway.providers import registry
 from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.gateway.validation import IDEMPOTENCY_KEY_PATTERN, REQUEST_MODELS, Context, ListQuery
 
@@ -430,6 +431,26 @@ def _body(schema: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
 
 
+def _report_webhook(provider: str) -> dict[str, Any]:
+    media_types = registry.provider(provider).report_media_types
+    return {
+        "post": {
+            "operationId": f"receive{provider.capitalize()}DeliveryReport",
+            "security": [],
+            "summary": f"Delivery reports from {provider}, in its own format (no Bearer key"
+            + ("; signed)" if registry.provider(provider).verify_report else ")"),
+            "requestBody": {
+                "required": True,
+                "content": {media: {"schema": _ref("ProviderReport")} for media in media_types},
+            },
+            "responses": {
+                "200": _json(_envelope(_ref("ReportReceipt")), "Accepted, including reports for unknown messages"),
+                **_errors(400, 403, 413, 415, 500),
+            },
+        }
+    }
+
+
 def _paths() -> dict[str, Any]:
     write_errors = _errors(400, 401, 409, 413, 415, 422, 500)
     return {
@@ -505,27 +526,8 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_envelope(_ref("Message")), "The message"), **_errors(401, 404)},
             }
         },
-        "/api/v1/webhooks/{provider}": {
-            "post": {
-                "operationId": "receiveDeliveryReport",
-                "security": [],
-                "summary": "Delivery reports from a provider, in its own format (no Bearer key; Twilio's is signed)",
-                "parameters": [
-                    {"name": "provider", "in": "path", "required": True, "schema": {"enum": list(PROVIDER_NAMES)}}
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {"schema": _ref("ProviderReport")},
-                        "application/json": {"schema": _ref("ProviderReport")},
-                    },
-                },
-                "responses": {
-                    "200": _json(_envelope(_ref("ReportReceipt")), "Accepted, including reports for unknown messages"),
-                    **_errors(400, 403, 404, 413, 415, 500),
-                },
-            }
-        },
+        # One path per provider: each takes its reports in its own content types (providers/<name>.py).
+        **{f"/api/v1/webhooks/{name}": _report_webhook(name) for name in PROVIDER_NAMES},
         "/api/v1/messages/{message_id}/events": {
             "get": {
                 "operationId": "listMessageEvents",

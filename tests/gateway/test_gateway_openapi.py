@@ -15,6 +15,8 @@ from starlette.routing import Route
 
 from lynsms.gateway import api
 from lynsms.gateway.errors import ERROR_STATUS
+from lynsms.gateway.providers import registry
+from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.gateway.validation import REQUEST_MODELS, ListQuery
 from tests.gateway.helpers import SEND, Client, FakeAdapter, make_client, make_config
 
@@ -65,13 +67,31 @@ def test_document_is_structurally_sound(doc: dict[str, Any]) -> None:
                 assert parameter["in"] != "path" or f"{{{parameter['name']}}}" in path
 
 
+def documented_paths(route: Route) -> list[str]:
+    """The document's paths for ``route``: itself, or one per provider for ``{provider}`` routes,
+    whose request content types differ by provider."""
+    if "{provider}" in route.path:
+        return [route.path.replace("{provider}", name) for name in PROVIDER_NAMES]
+    return [route.path]
+
+
 def test_every_route_of_the_app_is_documented_with_its_methods(doc: dict[str, Any]) -> None:
+    expected: list[str] = []
     for route in api.routes:
         assert isinstance(route, Route)
-        assert route.path in doc["paths"], route.path
-        documented = {method.upper() for method in doc["paths"][route.path]}
-        assert (route.methods or set()) - {"HEAD"} == documented, route.path
-    assert len(doc["paths"]) == len(api.routes)
+        for path in documented_paths(route):
+            assert path in doc["paths"], path
+            documented = {method.upper() for method in doc["paths"][path]}
+            assert (route.methods or set()) - {"HEAD"} == documented, path
+            expected.append(path)
+    assert sorted(doc["paths"]) == sorted(expected)
+
+
+def test_each_report_webhook_lists_exactly_its_providers_content_types(doc: dict[str, Any]) -> None:
+    for name in PROVIDER_NAMES:
+        content = doc["paths"][f"/api/v1/webhooks/{name}"]["post"]["requestBody"]["content"]
+        assert list(content) == list(registry.provider(name).report_media_types)
+    assert list(doc["paths"]["/api/v1/webhooks/sinch"]["post"]["requestBody"]["content"]) == ["application/json"]
 
 
 def test_public_routes_need_no_auth_and_v1_routes_use_bearer(doc: dict[str, Any]) -> None:
