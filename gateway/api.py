@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.gateway import validation
+from lynsms.gateway import jsonbody, validation
 from lynsms.gateway.config import ApiKey
 from lynsms.gateway.delivery import inbound
 from lynsms.gateway.delivery.tracking import Tracking
@@ -155,7 +155,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         if size > MAX_REQUEST_BYTES:
             raise PayloadTooLarge(f"the request body is over {MAX_REQUEST_BYTES} bytes")
         chunks.append(chunk)
-    return validation.parse_json(b"".join(chunks))
+    return jsonbody.parse_json(b"".join(chunks))
 
 
 async def idempotent(

@@ -15,6 +15,7 @@ from typing import Any
 
 from lynsms.gateway.errors import ERROR_STATUS
 from lynsms.gateway.models import STATUSES
+from lynsms.gateway.openapi_examples import BULK_RESULT, MESSAGE
 from lynsms.gateway.providers import registry
 from lynsms.gateway.providers.names import PROVIDER_NAMES
 from lynsms.gateway.validation import IDEMPOTENCY_KEY_PATTERN, REQUEST_MODELS, Context, ListQuery
@@ -55,58 +56,6 @@ def _json(
 
 def _ok(data: Any) -> dict[str, Any]:
     return {"success": True, "data": data, "meta": {"request_id": "req_dXp9kQ2mTn8vLc4ZbR7a"}}
-
-
-_MESSAGE_EXAMPLE: dict[str, Any] = {
-    "id": "msg_1b2C3d4VyB2pNkX0wnA9aTrLq",
-    "object": "message",
-    "to": "+12025550143",
-    "from": "LynSMS",
-    "body": "Your verification code is 482194",
-    "status": "sent",
-    "cost": 0.0079,
-    "currency": "USD",
-    "provider": "twilio",
-    "provider_message_id": "SM3f2c9a0b1d2e3f4a5b6c7d8e9f0a1b2c",
-    "attempts": 1,
-    "reference": "signup-9214",
-    "segments": 1,
-    "encoding": "GSM-7",
-    "route_id": None,
-    "error": None,
-    "created_at": "2026-05-12T11:34:21+00:00",
-    "sent_at": "2026-05-12T11:34:21+00:00",
-    "updated_at": "2026-05-12T11:34:21+00:00",
-    "attempt_log": [
-        {
-            "provider": "twilio",
-            "outcome": "accepted",
-            "reason": None,
-            "message": None,
-            "provider_code": None,
-            "http_status": 201,
-            "provider_message_id": "SM3f2c9a0b1d2e3f4a5b6c7d8e9f0a1b2c",
-            "duration_ms": 41,
-            "at": "2026-05-12T11:34:21+00:00",
-        }
-    ],
-}
-_BULK_EXAMPLE: dict[str, Any] = {
-    "object": "bulk_result",
-    "total": 2,
-    "sent": 1,
-    "failed": 1,
-    "messages": [
-        {"id": "msg_1b2C3d4aTrLqDh1Z3FcVyB2pN", "to": "+12025550143", "status": "sent", "cost": 0.0079, "error": None},
-        {
-            "id": "msg_1b2C3d4X0wnA9aTrLqDh1Z3Fc",
-            "to": "+1202",
-            "status": "failed",
-            "cost": 0.0,
-            "error": {"code": "invalid_recipient", "message": "'+1202' has an unknown country calling code"},
-        },
-    ],
-}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -477,9 +426,7 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_IDEMPOTENCY],
                 "requestBody": _body("SendRequest"),
                 "responses": {
-                    "201": _json(
-                        _envelope(_ref("Message")), "Accepted by a provider", _ok(_MESSAGE_EXAMPLE), _REPLAYED
-                    ),
+                    "201": _json(_envelope(_ref("Message")), "Accepted by a provider", _ok(MESSAGE), _REPLAYED),
                     **write_errors,
                     **_errors(502),
                 },
@@ -495,7 +442,7 @@ def _paths() -> dict[str, Any]:
                     "201": _json(
                         _envelope(_ref("BulkResult")),
                         "Every recipient became a message; inspect each item",
-                        _ok(_BULK_EXAMPLE),
+                        _ok(BULK_RESULT),
                         _REPLAYED,
                     ),
                     **write_errors,

@@ -21,19 +21,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final, TypeVar
 
 import phonenumbers
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from lynsms.gateway import numbers
-from lynsms.gateway.errors import InvalidJSON, InvalidParameter, ValidationFailed
+from lynsms.gateway.errors import InvalidParameter, ValidationFailed
+from lynsms.gateway.jsonbody import json_type
 from lynsms.gateway.models import STATUSES, Status
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.providers.registry import provider
@@ -233,7 +233,10 @@ class ListQuery(_Request):
         return _decode_cursor(self.cursor) if self.cursor is not None else None
 
 
-# Every request model, by the name the OpenAPI document gives its schema.
+RequestT = TypeVar("RequestT", bound=_Request)
+
+# Every request body's model, by the name the OpenAPI document gives its schema: a new endpoint's
+# model goes here, and its path entry in openapi.py refers to it by this name.
 REQUEST_MODELS: Final[dict[str, type[_Request]]] = {
     "SendRequest": SendRequest,
     "BulkRequest": BulkRequest,
@@ -251,59 +254,6 @@ class Context:
 
     def chain(self, provider: str | None, route_id: int | None) -> tuple[str, ...]:
         return compute_chain(provider, self.routes[route_id] if route_id is not None else self.default_chain)
-
-
-# ---- parsing ----------------------------------------------------------------------------------
-
-
-def parse_json(raw: bytes) -> dict[str, Any]:
-    """Strict JSON: UTF-8 only, no NaN/Infinity, no duplicate keys, an object at the top."""
-    if not raw.strip():
-        raise InvalidJSON("the request body is empty; send a JSON object")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidJSON(f"the request body is not valid UTF-8 (byte {exc.start})") from exc
-    try:
-        data = _DECODER.decode(text)
-    except (ValueError, RecursionError) as exc:
-        raise InvalidJSON(f"the request body is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise InvalidJSON(f"the request body must be a JSON object, got {_json_type(data)}")
-    return data
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        if not key.isascii() and not _encodable(key):
-            # A field name must be echoed in the error; one that cannot be UTF-8 cannot be.
-            raise ValueError(f"the key {key!r} contains an unpaired UTF-16 surrogate")
-        result[key] = value
-    return result
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# Built once: json.loads with hooks builds a new decoder for every body.
-_DECODER: Final = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
-
-
-def _json_type(value: object) -> str:
-    names = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 # ---- pydantic's errors in our words -----------------------------------------------------------
@@ -336,7 +286,7 @@ def _message(model: type[_Request], error: ErrorDetails) -> tuple[str, str]:
     if given is None:
         return name, f"{name} must not be null"
     if kind in _TYPE_NAMES:
-        return name, f"{name} must be {_TYPE_NAMES[kind]}, got {_json_type(given)}"
+        return name, f"{name} must be {_TYPE_NAMES[kind]}, got {json_type(given)}"
     if kind == "string_unicode":  # JSON "\ud800" escapes decode to lone surrogates
         return name, f"{name} contains an unpaired UTF-16 surrogate"
     if kind == "string_too_short":
@@ -358,7 +308,9 @@ def _message(model: type[_Request], error: ErrorDetails) -> tuple[str, str]:
     return name, f"{name}: {error['msg']}"
 
 
-def _validate(model: type[_Request], data: Mapping[str, Any]) -> Any:
+def validate(model: type[RequestT], data: Mapping[str, Any]) -> RequestT:
+    """``data`` as ``model``, or ``ValidationFailed`` for its first problem (a new endpoint's body
+    needs only its model and this)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -402,20 +354,19 @@ def _configured(request: SendRequest | BulkRequest, ctx: Context) -> None:
 
 
 def send_request(data: Mapping[str, Any], ctx: Context) -> SendRequest:
-    request: SendRequest = _validate(SendRequest, data)
+    request = validate(SendRequest, data)
     _configured(request, ctx)
     return request
 
 
 def bulk_request(data: Mapping[str, Any], ctx: Context) -> BulkRequest:
-    request: BulkRequest = _validate(BulkRequest, data)
+    request = validate(BulkRequest, data)
     _configured(request, ctx)
     return request
 
 
 def quote_request(data: Mapping[str, Any]) -> QuoteRequest:
-    request: QuoteRequest = _validate(QuoteRequest, data)
-    return request
+    return validate(QuoteRequest, data)
 
 
 def list_query(params: Mapping[str, str], ctx: Context, keys: Collection[str]) -> ListQuery:
@@ -425,10 +376,9 @@ def list_query(params: Mapping[str, str], ctx: Context, keys: Collection[str]) -
         if key not in allowed:
             raise InvalidParameter(key, f"unknown query parameter {key!r}; allowed: {', '.join(allowed)}")
     try:
-        query = _validate(ListQuery, params)
+        query = validate(ListQuery, params)
     except ValidationFailed as exc:
         raise InvalidParameter(exc.field, exc.message) from None
     if query.provider is not None and query.provider not in ctx.providers:
         raise InvalidParameter("provider", f"provider must be one of: {', '.join(ctx.providers)}")
-    result: ListQuery = query
-    return result
+    return query
