@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -130,10 +130,16 @@ def int_param(params: Mapping[str, str], name: str, default: int, low: int, high
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdecimal() or int(text) < low or (high is not None and int(text) > high):
+    value = int(text) if text.isascii() and text.isdecimal() else None
+    if value is None or value < low or (high is not None and value > high):
         limit = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise BadParam(name, text, limit)
-    return int(text)
+    if value > _INT_MAX:  # the providers' Java and .NET backends parse a 32-bit int
+        raise BadParam(name, text, f"between {low} and {_INT_MAX}")
+    return value
+
+
+_INT_MAX: Final = 2**31 - 1
 
 
 class Provider(ABC, Generic[SendT]):

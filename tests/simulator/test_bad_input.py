@@ -140,3 +140,29 @@ def test_oversized_headers_are_431_in_the_providers_format(simulator: RunningSim
     assert response.status_code == 431, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert simulator.messages() == []
+
+
+LIST_PATHS = {
+    "twilio": ("/2010-04-01/Accounts/{account}/Messages.json?Page={n}", "Page"),
+    "sinch": ("/xms/v1/{account}/batches?page={n}", "page"),
+    "infobip": ("/sms/1/logs?limit={n}", "limit"),
+    "clicksend": ("/v3/sms/history?page={n}", "page"),
+}
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999999999", "%C2%B2", "2147483648"])
+@pytest.mark.parametrize("provider", list(WIRES))
+def test_a_paging_number_past_32_bits_is_the_providers_400(
+    simulator: RunningSimulator, provider: str, number: str
+) -> None:
+    wire = WIRES[provider]
+    _, request = wire.request(simulator.url)
+    path, _param = LIST_PATHS[provider]
+    auth = request.get("auth")
+    response = http.get(
+        simulator.url + path.format(account=wire.account, n=number),
+        headers=request.get("headers", {}),
+        **({"auth": auth} if auth else {}),
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/json")
