@@ -166,3 +166,23 @@ def test_a_paging_number_past_32_bits_is_the_providers_400(
     )
     assert response.status_code == 400, response.text
     assert response.headers["content-type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b'{"name": "\\ud800", "steps": []}', "unpaired UTF-16 surrogate"),
+        (b'name: x\n"\\udc00": 1\n', "unpaired UTF-16 surrogate"),
+        (b'{"a": ' * 2_000 + b"1" + b"}" * 2_000, "nested too deeply"),
+        (b"- " * 5_000 + b"x", "nested too deeply"),
+    ],
+    ids=["json surrogate", "yaml surrogate key", "json 5k deep", "yaml 5k deep"],
+)
+def test_a_scenario_no_response_could_carry_is_refused_and_the_views_still_answer(
+    simulator: RunningSimulator, content: bytes, problem: str
+) -> None:
+    response = simulator.control.put("/_sim/scenario", content=content)
+    assert response.status_code == 400, response.text
+    assert problem in response.json()["problems"][0]
+    assert simulator.control.get("/_sim/scenario").json()["scenarios"] == []
+    _still_answering(simulator)
