@@ -44,7 +44,6 @@ by the same table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
 import httpx
@@ -173,7 +172,7 @@ def _clicksend_one(receipt: Mapping[str, Any]) -> reports.Report:
     code = reports.required(receipt, "status_code", "ClickSend")
     error_code, error_text = reports.text(receipt, "error_code"), reports.text(receipt, "error_text")
     at_value = reports.text(receipt, "timestamp")
-    at = reports.iso(datetime.fromtimestamp(int(at_value), UTC)) if at_value and at_value.isdecimal() else None
+    at = reports.unix_text(at_value)
     word = reports.text(receipt, "status_text") or code
     if code == "300":
         # A temporary failure ClickSend retries itself: still on its way, but the error is worth keeping.

@@ -292,3 +292,21 @@ def test_a_provider_report_no_parser_accepts_is_invalid_report(client: Client, p
     assert response.status_code == 400, response.text
     assert response.json()["error"]["code"] == "invalid_report"
     assert client.get("/api/v1/messages").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("provider", "content", "media"),
+    [
+        ("clicksend", b"message_id=1&status_code=201&timestamp=99999999999999999999", "form"),
+        ("infobip", b'{"results": [{"messageId": "1", "doneAt": "0001-01-01T00:00:00+05:00", "status": {}}]}', "json"),
+    ],
+    ids=["clicksend unix time past datetime", "infobip time before year 1 in UTC"],
+)
+def test_a_report_time_no_datetime_holds_is_not_a_500(
+    client: Client, provider: str, content: bytes, media: str
+) -> None:
+    kind = "application/x-www-form-urlencoded" if media == "form" else "application/json"
+    response = client.post(
+        f"/api/v1/webhooks/{provider}", content=content, headers={"Content-Type": kind, "Authorization": ""}
+    )
+    assert response.status_code < 500, response.text
