@@ -164,6 +164,13 @@ def _time(data: dict[str, Any], name: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid("syntax_invalid_parameter_format", f"{name}: invalid ISO 8601 timestamp {value!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: before year 1 once in UTC
+        moment = None
+    if moment is None or moment > _LATEST:
+        raise Invalid("syntax_invalid_parameter_format", f"{name}: invalid ISO 8601 timestamp {value!r}")
+    return moment
+
+
+# The default expiry (send_at + three days) must be a time too.
+_LATEST: Final = datetime.max.replace(tzinfo=UTC) - DEFAULT_VALIDITY
