@@ -1,0 +1,217 @@
+"""What the console lists: one row per submission (accepted, refused or rejected) and per inbound
+message, each with one normalised status next to the provider's own word.
+
+Accepted messages come from the message store; everything the providers turned down exists only in
+the journal entry of its request, so it is read from there; inbound messages are the journal's
+``INBOUND`` entries (the first push attempt of each).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from lynsms.gateway.segmentation import GSM_BASIC, GSM_EXTENSION, segment
+from lynsms.simulator.decision import BODY_FAULTS
+from lynsms.simulator.messages import Submission
+
+if TYPE_CHECKING:
+    from lynsms.simulator.messages import SimMessage
+    from lynsms.simulator.state import JournalEntry, SimState
+
+Status = Literal["sent", "delivered", "undelivered", "failed", "rejected", "scheduled", "received"]
+STATUSES: Final[tuple[Status, ...]] = (
+    "sent",
+    "delivered",
+    "undelivered",
+    "failed",
+    "rejected",
+    "scheduled",
+    "received",
+)
+# Journal methods that are not a client's request to a provider.
+_PUSHES: Final = frozenset({"CALLBACK", "INBOUND"})
+
+
+def normalise(word: str) -> Status:
+    """One status for the four providers' vocabularies (Twilio ``delivered``, Sinch ``Dispatched``,
+    Infobip ``DELIVERED_TO_HANDSET``, ClickSend ``Delivered``...). Order matters:
+    ``UNDELIVERABLE`` contains ``DELIVER``. Anything still on its way is ``sent``."""
+    lower = word.lower()
+    if "undeliver" in lower or "expired" in lower:
+        return "undelivered"
+    if "deliver" in lower:
+        return "delivered"
+    if "reject" in lower:
+        return "rejected"
+    if "fail" in lower or "abort" in lower or "cancel" in lower:
+        return "failed"
+    if "schedul" in lower:
+        return "scheduled"
+    return "sent"
+
+
+def message_row(message: SimMessage, seq: int | None = None) -> dict[str, Any]:
+    submission = message.submission
+    return {
+        "id": message.id,
+        "dir": "out",
+        "provider": message.provider,
+        "account": message.account,
+        "to": submission.to,
+        "from": submission.sender,
+        "body": submission.body,
+        "status": normalise(message.status),
+        "word": message.status,
+        "error": message.error_code,
+        "segments": message.segments,
+        "encoding": message.encoding,
+        "at": message.created_at.isoformat(),
+        "updated": message.updated_at.isoformat(),
+        "seq": seq,
+    }
+
+
+def _word(outcome: dict[str, Any]) -> str | None:
+    """The provider's word for submissions decided ``outcome``; None when they were accepted
+    (a garbled success body still accepted them)."""
+    kind = outcome.get("kind")
+    if kind == "accept" or (kind == "fault" and outcome.get("fault") in BODY_FAULTS):
+        return None
+    if kind == "reject":
+        return str(outcome.get("reason"))
+    if kind == "http_error":
+        return f"HTTP {outcome.get('status')}"
+    if kind == "fault":
+        return str(outcome.get("fault"))
+    return str(outcome.get("detail") or kind or "rejected")
+
+
+def turned_down(entry: JournalEntry) -> dict[int, str]:
+    """The submissions of a send request that did not become messages, by position, with the
+    provider's word for each: the scripted reason, the HTTP error, the fault or its own refusal."""
+    outcome = entry.outcome
+    refused: dict[str, str] = outcome.get("refused") or {}
+    found = {int(index): str(word) for index, word in refused.items()}
+    per = outcome.get("per_message")
+    decided = [i for i in range(len(entry.messages)) if i not in found]
+    for position, index in enumerate(decided):
+        word = _word(per[position] if per is not None and position < len(per) else outcome)
+        if word is not None:
+            found[index] = word
+    return found
+
+
+def entry_rows(entry: JournalEntry, store: Mapping[str, SimMessage] | None = None) -> Iterator[dict[str, Any]]:
+    """The rows one settled journal entry contributes: its accepted messages (from ``store``, when
+    given), the submissions that were turned down, or the inbound message it pushed."""
+    if entry.method == "INBOUND":
+        if entry.outcome.get("attempt", 1) == 1 and entry.messages:
+            yield inbound_row(entry)
+        return
+    if entry.method in _PUSHES:
+        return
+    if store is not None:
+        for message_id in entry.message_ids:
+            message = store.get(message_id)
+            if message is not None:
+                yield message_row(message, entry.seq)
+    if not entry.messages:
+        return
+    for index, word in turned_down(entry).items():
+        submission = entry.messages[index]
+        if not isinstance(submission, Submission):
+            continue
+        yield {
+            "id": f"r{entry.seq}-{index}",
+            "dir": "out",
+            "provider": entry.provider,
+            "account": entry.account,
+            "to": submission.to,
+            "from": submission.sender,
+            "body": submission.body,
+            "status": "rejected",
+            "word": word,
+            "error": None,
+            "segments": None,
+            "encoding": None,
+            "at": entry.at.isoformat(),
+            "updated": entry.at.isoformat(),
+            "seq": entry.seq,
+        }
+
+
+def inbound_row(entry: JournalEntry) -> dict[str, Any]:
+    item = entry.messages[0]
+    data: dict[str, Any] = item if isinstance(item, dict) else {}
+    at = str(data.get("received_at") or entry.at.isoformat())
+    return {
+        "id": str(data.get("id") or f"i{entry.seq}"),
+        "dir": "in",
+        "provider": entry.provider,
+        "account": entry.account,
+        "to": data.get("to"),
+        "from": data.get("from"),
+        "body": data.get("body", ""),
+        "status": "received",
+        "word": str(entry.outcome.get("result") or "received"),
+        "error": None,
+        "segments": data.get("segments"),
+        "encoding": None,
+        "at": at,
+        "updated": at,
+        "seq": entry.seq,
+    }
+
+
+def is_settled(entry: JournalEntry) -> bool:
+    """Answered (or given up on): nothing about the entry changes any more."""
+    if entry.outcome.get("result") in ("in_flight", "retry"):
+        return False
+    return entry.status is not None or entry.outcome.get("kind") in ("client_gave_up", "callback", "inbound")
+
+
+def snapshot(state: SimState) -> list[dict[str, Any]]:
+    """Every row, oldest first: the messages in store plus what the journal holds besides."""
+    seq_of: dict[str, int] = {}
+    others: list[dict[str, Any]] = []
+    for entry in state.journal:
+        for message_id in entry.message_ids:
+            seq_of.setdefault(message_id, entry.seq)
+        if entry.outcome.get("kind") != "accept" or "refused" in entry.outcome or entry.method == "INBOUND":
+            others.extend(entry_rows(entry))
+    rows = [message_row(m, seq_of.get(m.id)) for m in state.messages.values()]
+    if others:
+        rows.extend(others)
+        rows.sort(key=lambda r: r["at"])
+    return rows
+
+
+def segment_map(body: str) -> dict[str, Any]:
+    """The body as the provider counts it: its parts, and in each the runs of characters that
+    forced UCS-2 (outside both GSM-7 tables) or cost two septets (GSM-7 extension, sent after ESC)."""
+    shape = segment(body)
+    ucs2 = shape.encoding == "UCS-2"
+    parts = []
+    for text in shape.parts:
+        runs: list[dict[str, str]] = []
+        for char in text:
+            kind = (
+                "escape"
+                if char in GSM_EXTENSION and not ucs2
+                else "ucs2"
+                if ucs2 and char not in GSM_BASIC and char not in GSM_EXTENSION
+                else "plain"
+            )
+            if runs and runs[-1]["kind"] == kind:
+                runs[-1]["text"] += char
+            else:
+                runs.append({"kind": kind, "text": char})
+        parts.append({"runs": runs, "units": _units(text, ucs2)})
+    return {"encoding": shape.encoding, "segments": shape.segments, "units": shape.units, "parts": parts}
+
+
+def _units(text: str, ucs2: bool) -> int:
+    if ucs2:
+        return len(text.encode("utf-16-le")) // 2
+    return sum(2 if c in GSM_EXTENSION else 1 for c in text)
