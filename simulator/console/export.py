@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from lynsms.simulator.console.rows import turned_down
+from lynsms.simulator.decision import number
 from lynsms.simulator.messages import Submission
 from lynsms.simulator.state import JournalEntry
 
@@ -32,9 +33,10 @@ def export_scenario(entries: Iterable[JournalEntry], name: str, seed: int) -> st
             if not isinstance(submission, Submission):
                 continue
             step_name = f"m{len(steps) + 1}"
-            send: dict[str, Any] = {"to": submission.to, "body": submission.body, "provider": entry.provider}
+            # E.164 with its '+' whatever the provider's wire wrote (Sinch drops it): the gateway wants it.
+            send: dict[str, Any] = {"to": number(submission.to), "body": submission.body, "provider": entry.provider}
             if submission.sender:
-                send["from"] = submission.sender
+                send["from"] = number(submission.sender)
             rule: dict[str, Any] = {
                 "name": step_name,
                 "match": {"to": submission.to, "body": f"/^{re.escape(submission.body)}$/"},

@@ -261,7 +261,11 @@ class Provider(ABC, Generic[SendT]):
             entry.status = response.status_code
             entry.duration_ms = (clock.monotonic() - started) * 1000
             # References only: the console reads them when a tester opens the message.
-            entry.exchange = (request.scope.get(RAW_BODY, b""), response.status_code, bytes(getattr(response, "body", b"")))
+            entry.exchange = (
+                request.scope.get(RAW_BODY, b""),
+                response.status_code,
+                bytes(getattr(response, "body", b"")),
+            )
             return response
 
         return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
