@@ -77,7 +77,8 @@ def main(argv: list[str]) -> None:
     print(url, flush=True)
     # loop="auto" is uvloop when installed (it is a dependency via uvicorn[standard]); Server.run
     # uses the config's loop factory, as simulator.server.run_loop does.
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+    # An open event stream (the QA console) never ends by itself: give it 2 s at shutdown, as the CLI does.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     tune_gc_for_serving()  # as the CLI serves (simulator.cli), for every target alike
     if profile_path is None:

@@ -22,7 +22,14 @@ from lynsms.simulator.console import controls
 from lynsms.simulator.console.export import export_scenario
 from lynsms.simulator.console.feed import Feed
 from lynsms.simulator.console.gateway import GatewayLink
-from lynsms.simulator.console.rows import STATUSES, entry_rows, message_row, segment_map, snapshot
+from lynsms.simulator.console.rows import (
+    STATUSES,
+    entry_rows,
+    journal_summary,
+    message_row,
+    segment_map,
+    snapshot,
+)
 from lynsms.simulator.decision import DeliveryPlan
 from lynsms.simulator.messages import REJECT_REASONS
 from lynsms.simulator.scenario import ScenarioError
@@ -163,6 +170,16 @@ def routes(sim: Simulator, console: Console) -> list[Route]:
             return _bad("no message with this id (reset, or dropped as the oldest)", 404)
         return _json(found)
 
+    async def journal_entry(request: Request) -> Response:
+        seq = request.path_params["seq"]
+        found = next((e for e in state.journal if str(e.seq) == seq), None)
+        if found is None:
+            return _bad("no journal entry with this number (reset, or dropped as the oldest)", 404)
+        return _json(_entry(found))
+
+    async def journal_list(request: Request) -> Response:
+        return _json({"entries": [journal_summary(e) for e in state.journal], "seq": state.journal.seq})
+
     async def gateway_side(request: Request) -> Response:
         message = state.messages.get(request.path_params["row_id"])
         if console.gateway is None:
@@ -253,6 +270,8 @@ def routes(sim: Simulator, console: Console) -> list[Route]:
         Route("/_sim/events", events, methods=["GET"]),
         Route("/_sim/console/rows", rows, methods=["GET"]),
         Route("/_sim/console/messages/{row_id}", detail, methods=["GET"]),
+        Route("/_sim/console/journal", journal_list, methods=["GET"]),
+        Route("/_sim/console/journal/{seq}", journal_entry, methods=["GET"]),
         Route("/_sim/console/messages/{row_id}/gateway", gateway_side, methods=["GET"]),
         Route("/_sim/console/messages/{row_id}/mark", mark, methods=["POST"]),
         Route("/_sim/console/switches", switches_get, methods=["GET"]),

@@ -8,8 +8,10 @@ once and hands the same encoded bytes to every subscriber. With no console open 
 nothing; with one open, it costs a serialisation per change, not per request path.
 
 Events (``event:`` names; ``data:`` is JSON):
-- ``rows``: ``{"rows": [...]}`` new or changed console rows (messages out and in, rejected sends);
-- ``journal``: ``{"entries": [...]}`` new or completed journal entries (requests, callbacks, inbound);
+- ``rows``: ``{"rows": [...]}`` new console rows (messages out and in, rejected sends);
+- ``status``: ``{"moves": [[id, status, provider's word, error, updated], ...]}`` status changes;
+- ``journal``: ``{"entries": [...]}`` new or completed journal entries (requests, callbacks, inbound),
+  without their submissions (``GET /_sim/requests`` has them);
 - ``reset``: the simulator was reset, the console reloads its snapshot;
 - ``ping`` every 15 s, so proxies and browsers keep the stream open.
 """
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lynsms.simulator.console.rows import entry_rows, is_settled, message_row
+from lynsms.simulator.console.rows import entry_rows, is_settled, journal_summary, status_patch
 
 if TYPE_CHECKING:
     from lynsms.simulator.state import JournalEntry, SimState
@@ -134,21 +136,25 @@ class Feed:
         for entry in fresh:
             if not is_settled(entry):
                 self._watching[entry.seq] = entry
-        entries = settled + fresh
+        entries = settled + [e for e in fresh if e.seq not in self._watching]
+        store = state.messages
         rows: dict[str, dict[str, Any]] = {}
         for entry in entries:
-            for row in entry_rows(entry):
+            for row in entry_rows(entry, store):
                 rows[row["id"]] = row
+        moves = []
         touched = state.touched
         if touched:
             for message_id in touched:
-                message = state.messages.get(message_id)
-                if message is not None:
-                    rows[message_id] = message_row(message)
+                message = store.get(message_id)
+                if message is not None and message_id not in rows:  # a new row carries its status
+                    moves.append(status_patch(message))
             touched.clear()
         chunks = []
         if rows:
             chunks.append(encode("rows", {"rows": list(rows.values())}))
+        if moves:
+            chunks.append(encode("status", {"moves": moves}))
         if entries:
-            chunks.append(encode("journal", {"entries": [e.to_json() for e in entries]}))
+            chunks.append(encode("journal", {"entries": [journal_summary(e) for e in entries]}))
         return chunks

@@ -9,6 +9,7 @@ the journal entry of its request, so it is read from there; inbound messages are
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from lynsms.gateway.segmentation import GSM_BASIC, GSM_EXTENSION, segment
@@ -33,7 +34,18 @@ STATUSES: Final[tuple[Status, ...]] = (
 _PUSHES: Final = frozenset({"CALLBACK", "INBOUND"})
 
 
+_NORMALISED: dict[str, Status] = {}
+
+
 def normalise(word: str) -> Status:
+    """``_normalise``, remembered: the vocabularies are small and this runs for every status move."""
+    found = _NORMALISED.get(word)
+    if found is None:
+        found = _NORMALISED[word] = _normalise(word)
+    return found
+
+
+def _normalise(word: str) -> Status:
     """One status for the four providers' vocabularies (Twilio ``delivered``, Sinch ``Dispatched``,
     Infobip ``DELIVERED_TO_HANDSET``, ClickSend ``Delivered``...). Order matters:
     ``UNDELIVERABLE`` contains ``DELIVER``. Anything still on its way is ``sent``."""
@@ -66,10 +78,16 @@ def message_row(message: SimMessage, seq: int | None = None) -> dict[str, Any]:
         "error": message.error_code,
         "segments": message.segments,
         "encoding": message.encoding,
-        "at": message.created_at.isoformat(),
-        "updated": message.updated_at.isoformat(),
+        # Datetimes as they are: orjson writes them (as isoformat would) faster than Python can.
+        "at": message.created_at,
+        "updated": message.updated_at,
         "seq": seq,
     }
+
+
+def status_patch(message: SimMessage) -> tuple[str, Status, str, str | None, datetime]:
+    """What moves when a message's status does: id, status, the provider's word, error, updated."""
+    return (message.id, normalise(message.status), message.status, message.error_code, message.updated_at)
 
 
 def _word(outcome: dict[str, Any]) -> str | None:
@@ -135,8 +153,8 @@ def entry_rows(entry: JournalEntry, store: Mapping[str, SimMessage] | None = Non
             "error": None,
             "segments": None,
             "encoding": None,
-            "at": entry.at.isoformat(),
-            "updated": entry.at.isoformat(),
+            "at": entry.at,
+            "updated": entry.at,
             "seq": entry.seq,
         }
 
@@ -144,7 +162,7 @@ def entry_rows(entry: JournalEntry, store: Mapping[str, SimMessage] | None = Non
 def inbound_row(entry: JournalEntry) -> dict[str, Any]:
     item = entry.messages[0]
     data: dict[str, Any] = item if isinstance(item, dict) else {}
-    at = str(data.get("received_at") or entry.at.isoformat())
+    at = entry.at  # the first push: when the handset's message reached the provider
     return {
         "id": str(data.get("id") or f"i{entry.seq}"),
         "dir": "in",
@@ -164,9 +182,25 @@ def inbound_row(entry: JournalEntry) -> dict[str, Any]:
     }
 
 
+def journal_summary(entry: JournalEntry) -> dict[str, Any]:
+    """A journal entry as the live feed sends it: without the submissions (read on demand)."""
+    return {
+        "seq": entry.seq,
+        "at": entry.at,
+        "method": entry.method,
+        "path": entry.path,
+        "provider": entry.provider,
+        "account": entry.account,
+        "message_ids": entry.message_ids,
+        "outcome": entry.outcome,
+        "status": entry.status,
+        "duration_ms": round(entry.duration_ms, 3),
+    }
+
+
 def is_settled(entry: JournalEntry) -> bool:
     """Answered (or given up on): nothing about the entry changes any more."""
-    if entry.outcome.get("result") in ("in_flight", "retry"):
+    if entry.outcome.get("result") == "in_flight":
         return False
     return entry.status is not None or entry.outcome.get("kind") in ("client_gave_up", "callback", "inbound")
 

@@ -279,26 +279,48 @@ function upsertJournal(entries) {
 // ---- loading and the live stream -------------------------------------------------------------------
 let source = null;
 async function loadSnapshot() {
-  const [rows, journal] = await Promise.all([
-    fetchJson("/_sim/console/rows"),
-    fetchJson("/_sim/requests?limit=20000"),
-  ]);
-  state.rows.clear(); state.ordered = []; state.journal.clear(); state.journalOrder = [];
+  const rows = await fetchJson("/_sim/console/rows");
+  state.rows.clear(); state.ordered = []; state.journal.clear(); state.journalOrder = []; state.journalLoaded = false;
   state.gateway = rows.gateway;
   upsertRows(rows.rows, false);
-  upsertJournal(journal.requests);
+  if (state.view === "journal") await loadJournal();
   refilter();
+  performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
   if (state.selected !== null) {
     const i = list.indexOf(String(state.selected));
     if (i >= 0) list.scrollTo(i);
     showDetail();
   }
 }
+// The journal is read when its view is first opened; until then the stream's entries pile up.
+async function loadJournal() {
+  if (state.journalLoaded) return;
+  state.journalLoaded = true;
+  const data = await fetchJson("/_sim/console/journal");
+  upsertJournal(data.entries);
+  state.journalOrder.sort((a, b) => a - b);
+  refilter();
+}
+function applyMoves(moves) {
+  let visible = false;
+  const test = state.filters.status ? matcher() : null;
+  for (const [id, status, word, error, updated] of moves) {
+    const row = state.rows.get(id);
+    if (!row || row.updated > updated) continue;
+    row.status = status; row.word = word; row.error = error; row.updated = updated;
+    if (test && !test(row)) { const i = state.shown.indexOf(row); if (i >= 0) state.shown.splice(i, 1); }
+    if (list.nodes.has(id)) visible = true;
+    if (state.selected === id) refreshDetail();
+  }
+  if (state.view === "messages" && (visible || test)) { list.render(); updateCount(); }
+  else if (state.view === "conversations") scheduleConversations();
+}
 function connect() {
   source = new EventSource("/_sim/events");
   const live = $("#live");
   source.addEventListener("hello", () => { live.textContent = "live"; live.className = "live on"; loadSnapshot(); });
   source.addEventListener("rows", (ev) => upsertRows(JSON.parse(ev.data).rows, true));
+  source.addEventListener("status", (ev) => applyMoves(JSON.parse(ev.data).moves));
   source.addEventListener("journal", (ev) => upsertJournal(JSON.parse(ev.data).entries));
   source.addEventListener("reset", () => { state.selected = null; loadSnapshot(); showDetail(); });
   source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; };
@@ -485,16 +507,17 @@ function gatewaySide(id) {
   }).catch((err) => box.replaceChildren(el("p", { class: "hint", text: err.message })));
   return [el("h3", { text: "Gateway's side" }), box];
 }
-function renderJournalDetail(e) {
+async function renderJournalDetail(summary) {
   const box = detailBox();
+  let e = summary;
+  try { e = await fetchJson(`/_sim/console/journal/${summary.seq}`); } catch { /* dropped: show what the stream said */ }
+  if (String(state.selected) !== String(summary.seq)) return;
+  const raw = e.raw;
   box.replaceChildren(backButton(), el("h2", { text: `#${e.seq} ${e.method} ${e.path}` }),
-    el("a", { href: "#", onclick: (ev) => { ev.preventDefault(); download(`journal-${e.seq}.json`, JSON.stringify(e, null, 2)); } }, "Entry as JSON"),
-    el("pre", { text: JSON.stringify(e, null, 2) }));
-}
-function download(name, text) {
-  const url = URL.createObjectURL(new Blob([text], { type: "application/json" }));
-  el("a", { href: url, download: name }).click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+    el("div", { class: "row-actions" }, el("a", { href: `/_sim/console/journal/${e.seq}`, download: `journal-${e.seq}.json` }, "Entry as JSON"),
+      ...(e.message_ids || []).map((id) => el("button", { type: "button", onclick: () => { setView("messages"); select(id); } }, `Open ${id}`))),
+    ...(raw ? [el("h3", { text: "Request body" }), el("pre", { text: raw.request }), el("h3", { text: `Answer (HTTP ${raw.status})` }), el("pre", { text: raw.answer })] : []),
+    el("h3", { text: "Entry" }), el("pre", { text: JSON.stringify({ ...e, raw: undefined }, null, 2) }));
 }
 
 // ---- conversations -------------------------------------------------------------------------------
@@ -605,6 +628,7 @@ function setView(view) {
   showDetail();
   if (view === "conversations") { renderHandsets(); renderThread(); }
   if (view === "control") renderControl();
+  if (view === "journal") loadJournal();
 }
 
 function init() {
