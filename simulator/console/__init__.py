@@ -23,7 +23,10 @@ from lynsms.simulator.console.export import export_scenario
 from lynsms.simulator.console.feed import Feed
 from lynsms.simulator.console.gateway import GatewayLink
 from lynsms.simulator.console.rows import (
+    JOURNAL_FIELDS,
+    ROW_FIELDS,
     STATUSES,
+    as_dict,
     entry_rows,
     journal_summary,
     message_row,
@@ -66,7 +69,7 @@ class Console:
         entries = [e for e in state.journal if row_id in e.message_ids]
         origin: JournalEntry | None = next((e for e in entries if e.method not in ("CALLBACK", "INBOUND")), None)
         if message is not None:
-            row = message_row(message, origin.seq if origin else None)
+            row = as_dict(message_row(message, origin.seq if origin else None))
             detail: dict[str, Any] = {"row": row, "message": message.to_json(), "reports": message.reports}
         else:
             origin = self._origin_of(row_id)
@@ -74,13 +77,13 @@ class Console:
                 inbound = next((e for e in entries if e.method == "INBOUND"), None)
                 if inbound is None:
                     return None
-                row = next(iter(entry_rows(inbound)))
+                row = as_dict(next(iter(entry_rows(inbound))))
                 return {
                     "row": row,
                     "segment_map": segment_map(row["body"] or ""),
                     "pushes": [_entry(e) for e in entries],
                 }
-            row = next(r for r in entry_rows(origin) if r["id"] == row_id)
+            row = as_dict(next(r for r in entry_rows(origin) if r[0] == row_id))
             detail = {"row": row, "message": None, "reports": []}
         detail["segment_map"] = segment_map(row["body"] or "")
         detail["request"] = _entry(origin) if origin is not None else None
@@ -156,6 +159,7 @@ def routes(sim: Simulator, console: Console) -> list[Route]:
         newest = state.journal.seq
         return _json(
             {
+                "fields": ROW_FIELDS,
                 "rows": snapshot(state),
                 "seq": newest,
                 "max_messages": state.max_messages,
@@ -178,7 +182,8 @@ def routes(sim: Simulator, console: Console) -> list[Route]:
         return _json(_entry(found))
 
     async def journal_list(request: Request) -> Response:
-        return _json({"entries": [journal_summary(e) for e in state.journal], "seq": state.journal.seq})
+        entries = [journal_summary(e) for e in state.journal]
+        return _json({"fields": JOURNAL_FIELDS, "entries": entries, "seq": state.journal.seq})
 
     async def gateway_side(request: Request) -> Response:
         message = state.messages.get(request.path_params["row_id"])
@@ -254,7 +259,7 @@ def routes(sim: Simulator, console: Console) -> list[Route]:
     async def export_json(request: Request) -> Response:
         data = {
             "messages": [m.to_json() for m in state.messages.values()],
-            "rows": snapshot(state),
+            "rows": [as_dict(row) for row in snapshot(state)],
             "requests": [_entry(e) for e in state.journal],
         }
         return Response(

@@ -8,10 +8,11 @@ once and hands the same encoded bytes to every subscriber. With no console open 
 nothing; with one open, it costs a serialisation per change, not per request path.
 
 Events (``event:`` names; ``data:`` is JSON):
-- ``rows``: ``{"rows": [...]}`` new console rows (messages out and in, rejected sends);
+- ``rows``: ``{"rows": [...]}`` new console rows (messages out and in, rejected sends), each an
+  array in ``rows.ROW_FIELDS`` order;
 - ``status``: ``{"moves": [[id, status, provider's word, error, updated], ...]}`` status changes;
-- ``journal``: ``{"entries": [...]}`` new or completed journal entries (requests, callbacks, inbound),
-  without their submissions (``GET /_sim/requests`` has them);
+- ``journal``: ``{"entries": [...]}`` completed journal entries (requests, callbacks, inbound), each
+  an array in ``rows.JOURNAL_FIELDS`` order, without their submissions;
 - ``reset``: the simulator was reset, the console reloads its snapshot;
 - ``ping`` every 15 s, so proxies and browsers keep the stream open.
 """
@@ -25,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lynsms.simulator.console.rows import entry_rows, is_settled, journal_summary, status_patch
+from lynsms.simulator.console.rows import (
+    JOURNAL_FIELDS,
+    ROW_FIELDS,
+    Row,
+    entry_rows,
+    is_settled,
+    journal_summary,
+    status_patch,
+)
 
 if TYPE_CHECKING:
     from lynsms.simulator.state import JournalEntry, SimState
@@ -61,7 +70,9 @@ class Feed:
             self._start()
         self._subscribers.add(queue)
         try:
-            yield b"retry: 1000\n" + encode("hello", {"seq": self._seq})
+            yield b"retry: 1000\n" + encode(
+                "hello", {"seq": self._seq, "fields": ROW_FIELDS, "journal": JOURNAL_FIELDS}
+            )
             while True:
                 try:
                     chunk = await asyncio.wait_for(queue.get(), PING_EVERY)
@@ -138,10 +149,10 @@ class Feed:
                 self._watching[entry.seq] = entry
         entries = settled + [e for e in fresh if e.seq not in self._watching]
         store = state.messages
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[str, Row] = {}
         for entry in entries:
             for row in entry_rows(entry, store):
-                rows[row["id"]] = row
+                rows[row[0]] = row
         moves = []
         touched = state.touched
         if touched:

@@ -278,11 +278,22 @@ function upsertJournal(entries) {
 
 // ---- loading and the live stream -------------------------------------------------------------------
 let source = null;
+// Rows and journal entries travel as arrays; the field names come once, with the snapshot or hello.
+const fields = { row: [], journal: [] };
+function objects(names, arrays) {
+  const out = new Array(arrays.length);
+  for (let i = 0; i < arrays.length; i++) {
+    const a = arrays[i], o = {};
+    for (let j = 0; j < names.length; j++) o[names[j]] = a[j];
+    out[i] = o;
+  }
+  return out;
+}
 async function loadSnapshot() {
   const rows = await fetchJson("/_sim/console/rows");
   state.rows.clear(); state.ordered = []; state.journal.clear(); state.journalOrder = []; state.journalLoaded = false;
   state.gateway = rows.gateway;
-  upsertRows(rows.rows, false);
+  upsertRows(objects(rows.fields, rows.rows), false);
   if (state.view === "journal") await loadJournal();
   refilter();
   performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
@@ -297,7 +308,7 @@ async function loadJournal() {
   if (state.journalLoaded) return;
   state.journalLoaded = true;
   const data = await fetchJson("/_sim/console/journal");
-  upsertJournal(data.entries);
+  upsertJournal(objects(data.fields, data.entries));
   state.journalOrder.sort((a, b) => a - b);
   refilter();
 }
@@ -318,10 +329,15 @@ function applyMoves(moves) {
 function connect() {
   source = new EventSource("/_sim/events");
   const live = $("#live");
-  source.addEventListener("hello", () => { live.textContent = "live"; live.className = "live on"; loadSnapshot(); });
-  source.addEventListener("rows", (ev) => upsertRows(JSON.parse(ev.data).rows, true));
+  source.addEventListener("hello", (ev) => {
+    const hello = JSON.parse(ev.data);
+    fields.row = hello.fields; fields.journal = hello.journal;
+    live.textContent = "live"; live.className = "live on";
+    loadSnapshot();
+  });
+  source.addEventListener("rows", (ev) => upsertRows(objects(fields.row, JSON.parse(ev.data).rows), true));
   source.addEventListener("status", (ev) => applyMoves(JSON.parse(ev.data).moves));
-  source.addEventListener("journal", (ev) => upsertJournal(JSON.parse(ev.data).entries));
+  source.addEventListener("journal", (ev) => upsertJournal(objects(fields.journal, JSON.parse(ev.data).entries)));
   source.addEventListener("reset", () => { state.selected = null; loadSnapshot(); showDetail(); });
   source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; };
 }
