@@ -145,4 +145,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sim = simulator
+    app.state.on_stopping = [simulator.console.feed.close]  # open consoles' streams end first
     return app

@@ -100,9 +100,9 @@ class Feed:
             self._ticker = None
 
     async def close(self) -> None:
+        """End every open stream (server shutdown) and stop the ticker."""
         for queue in list(self._subscribers):
-            with contextlib.suppress(asyncio.QueueFull):
-                queue.put_nowait(None)
+            _end(queue)
         ticker, self._ticker = self._ticker, None
         if ticker is not None:
             ticker.cancel()
@@ -124,9 +124,7 @@ class Feed:
                 queue.put_nowait(payload)
             except asyncio.QueueFull:
                 self._subscribers.discard(queue)
-                with contextlib.suppress(asyncio.QueueEmpty):
-                    queue.get_nowait()
-                queue.put_nowait(None)
+                _end(queue)
 
     def collect(self) -> list[bytes]:
         state = self.state
@@ -169,3 +167,11 @@ class Feed:
         if entries:
             chunks.append(encode("journal", {"entries": [journal_summary(e) for e in entries]}))
         return chunks
+
+
+def _end(queue: asyncio.Queue[bytes | None]) -> None:
+    """Tell a stream to finish, making room in its queue if it is full (a console that stopped reading)."""
+    if queue.full():
+        with contextlib.suppress(asyncio.QueueEmpty):
+            queue.get_nowait()
+    queue.put_nowait(None)

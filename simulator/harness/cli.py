@@ -16,13 +16,13 @@ from typing import Any
 import uvicorn
 
 from lynsms.simulator.console.gateway import GatewayLink
-from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``."""
 
     @contextlib.contextmanager
