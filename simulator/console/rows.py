@@ -102,8 +102,22 @@ def as_dict(row: Row) -> dict[str, Any]:
     return dict(zip(ROW_FIELDS, row, strict=True))
 
 
+# ClickSend's history word is "Sent" both on the way and on the handset: its receipt's status code
+# tells them apart (200 sent, 201 delivered, 300 temporary failure, 301 permanent failure).
+_RECEIPT_CODES: Final[dict[int, Status]] = {200: "sent", 201: "delivered", 300: "undelivered", 301: "failed"}
+
+
+def status_of(message: SimMessage) -> tuple[Status, str]:
+    """The normalised status and the provider's own word for it."""
+    code = getattr(message.extra.get("receipt"), "status_code", None) if message.extra else None
+    if code in _RECEIPT_CODES:
+        return _RECEIPT_CODES[code], f"{message.status} ({code})"
+    return normalise(message.status), message.status
+
+
 def message_row(message: SimMessage, seq: int | None = None) -> Row:
     submission = message.submission
+    status, word = status_of(message)
     # Datetimes as they are: orjson writes them (as isoformat would) faster than Python can.
     return (
         message.id,
@@ -113,8 +127,8 @@ def message_row(message: SimMessage, seq: int | None = None) -> Row:
         submission.to,
         submission.sender,
         submission.body,
-        normalise(message.status),
-        message.status,
+        status,
+        word,
         message.error_code,
         message.segments,
         message.encoding,
@@ -126,7 +140,8 @@ def message_row(message: SimMessage, seq: int | None = None) -> Row:
 
 def status_patch(message: SimMessage) -> tuple[str, Status, str, str | None, datetime]:
     """What moves when a message's status does: id, status, the provider's word, error, updated."""
-    return (message.id, normalise(message.status), message.status, message.error_code, message.updated_at)
+    status, word = status_of(message)
+    return (message.id, status, word, message.error_code, message.updated_at)
 
 
 def _word(outcome: dict[str, Any]) -> str | None:

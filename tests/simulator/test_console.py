@@ -238,3 +238,16 @@ def test_the_exported_journal_replays_green(simulator: RunningSimulator, tmp_pat
     assert main(["scenario", "run", str(path)]) == 0
     dump = simulator.control.get("/_sim/console/export.json").json()
     assert len(dump["rows"]) == 4 and len(dump["messages"]) == 2
+
+
+def test_clicksend_delivered_is_told_from_sent_by_its_receipt_code(simulator: RunningSimulator) -> None:
+    simulator.control.put("/_sim/scenario", content="name: hold\ndefaults:\n  deliver: false\n").raise_for_status()
+    with httpx.Client() as client:
+        WIRES["clicksend"].send(client, simulator.url).raise_for_status()
+    (row,) = rows(simulator)
+    simulator.control.post(f"/_sim/console/messages/{row['id']}/mark", json={"status": "delivered"})
+    deadline = time.monotonic() + 5
+    while rows(simulator)[0]["status"] != "delivered" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (row,) = rows(simulator)
+    assert (row["status"], row["word"]) == ("delivered", "Sent (201)")

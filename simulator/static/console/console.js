@@ -374,7 +374,9 @@ function showDetail() {
   const box = detailBox();
   const split = $("#view-list");
   sections.clear();
-  if (state.selected === null || state.selected === undefined || state.view === "control") {
+  const open = !(state.selected === null || state.selected === undefined || state.view === "control");
+  document.body.classList.toggle("detail-open", open);
+  if (!open) {
     box.hidden = true; split.classList.remove("has-detail"); box.replaceChildren(); return;
   }
   box.hidden = false;
@@ -619,7 +621,9 @@ async function drawActive() {
   const d = await fetchJson("/_sim/scenario");
   const box = $("#active");
   if (!d.scenarios.length) { box.replaceChildren(el("p", { class: "hint", text: "None: every message is accepted and delivered after 1 s." })); return; }
-  box.replaceChildren(...d.scenarios.map((s) => el("div", {},
+  box.replaceChildren(...d.scenarios.map((s) => !Object.values(s.rules).some((r) => r.length)
+    ? el("div", {}, el("h3", { text: s.name }), el("p", { class: "hint", text: "No rules: its defaults apply to every message." }))
+    : el("div", {},
     el("h3", { text: `${s.name}${s.account ? " · account " + JSON.stringify(s.account) : ""}` }),
     el("table", { class: "rules" }, el("thead", {}, el("tr", {}, ...["Provider", "Rule", "Outcome", "Hits"].map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, ...Object.entries(s.rules).flatMap(([p, rules]) => rules.map((r) => el("tr", {},
