@@ -48,7 +48,8 @@ class GatewayLink:
 def _sent_as(message: dict[str, Any], provider_message_id: str) -> bool:
     if message.get("provider_message_id") == provider_message_id:
         return True
-    attempts = message.get("attempts")
+    # A message that fell back to another provider still names this one's id in its attempt log.
+    attempts = message.get("attempt_log")
     return isinstance(attempts, list) and any(
         isinstance(a, dict) and a.get("provider_message_id") == provider_message_id for a in attempts
     )

@@ -519,9 +519,15 @@ function gatewaySide(id) {
   fetchJson(`/_sim/console/messages/${encodeURIComponent(id)}/gateway`).then((g) => {
     if (g.error) { box.replaceChildren(el("p", { class: "hint", text: g.error })); return; }
     const m = g.message;
+    const log = m.attempt_log || [];
     box.replaceChildren(
       el("dl", { class: "kv" }, ...kv("Gateway id", m.id), ...kv("Status", m.status), ...kv("Attempts", m.attempts ?? "-"), ...kv("Provider", m.provider ?? "-")),
-      el("ol", { class: "timeline" }, ...(g.events || []).map((e) => el("li", {}, el("b", { text: e.type || e.event || "event" }), el("span", { class: "sub", text: " " + (e.at || e.created_at || "") }), el("pre", { text: JSON.stringify(e, null, 2) })))));
+      log.length ? el("table", { class: "rules" }, el("thead", {}, el("tr", {}, ...["Provider", "Outcome", "HTTP", "Reason", "ms"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, ...log.map((a) => el("tr", {}, el("td", { text: a.provider }), el("td", { text: a.outcome }), el("td", { text: a.http_status ?? "" }), el("td", { text: a.reason ?? "" }), el("td", { text: a.duration_ms ?? "" }))))) : null,
+      el("h3", { text: "Gateway events (status, reports, webhooks)" }),
+      el("ol", { class: "timeline" }, ...(g.events || []).map((e) => el("li", {},
+        el("b", { text: e.type || "event" }), el("span", { class: "sub", text: ` ${e.status ?? ""} ${e.provider ?? ""} ${time(e.at)}` }),
+        el("details", {}, el("summary", { text: "event" }), el("pre", { text: JSON.stringify(e, null, 2) }))))));
   }).catch((err) => box.replaceChildren(el("p", { class: "hint", text: err.message })));
   return [el("h3", { text: "Gateway's side" }), box];
 }
