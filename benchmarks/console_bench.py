@@ -31,18 +31,9 @@ from playwright.sync_api import Page, sync_playwright
 from benchmarks.loadgen import _read_response, build_request, median, run_load, server_process, split_cores
 from benchmarks.simulator_bench import PATH, twilio_create
 from benchmarks.targets import TWILIO_ACCOUNT
+from lynsms.simulator.console.browser import launch
 
 T = TypeVar("T")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AUTH = (TWILIO_ACCOUNT, "lynsms-local-auth-token")
 CONNECTIONS = 8  # keep-alive connections the paced sends share
 # Records when each row first enters the page, by its body text.
@@ -207,8 +198,9 @@ def main() -> None:
         # The browser, Playwright's driver and the load generator inherit this: the servers get the
         # other cores to themselves (server_process pins them), so CPU per request is the server's own.
         os.sched_setaffinity(0, cores[0])
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = launch(playwright)
         try:
             live_latency(browser, args.rate, args.seconds)
             big_store(browser, args.messages)

@@ -16,11 +16,10 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from lynsms.simulator import Simulator, create_app
+from lynsms.simulator.console.browser import launch
 from lynsms.simulator.harness.server import ServerThread
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 TWILIO = "AC" + "1f" * 16
 
 
@@ -65,7 +64,7 @@ def main() -> None:
     with ServerThread(create_app(sim=Simulator(seed=7))) as server, httpx.Client(base_url=server.url) as client:
         traffic(client)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = launch(playwright)
 
             def shot(
                 name: str, query: str, width: int, height: int, dark: bool = False, click: str | None = None

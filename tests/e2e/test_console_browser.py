@@ -5,7 +5,6 @@ exported journal replaying green. One browser for the module; each test gets a f
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,31 +14,22 @@ import httpx
 import pytest
 
 from lynsms.simulator import Simulator, create_app
+from lynsms.simulator.console.browser import CHROMIUM, launch
 from lynsms.simulator.harness.cli import main
 from lynsms.simulator.harness.server import ServerThread
 from tests.simulator.scenario_wires import WIRES
 
-CHROMIUM = os.environ.get("LYNSMS_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 pytestmark = pytest.mark.xdist_group("browser")
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
-if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+if not os.path.exists(CHROMIUM):
     pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        launched = launch(playwright)
         yield launched
         launched.close()
 

@@ -251,3 +251,24 @@ def test_clicksend_delivered_is_told_from_sent_by_its_receipt_code(simulator: Ru
         time.sleep(0.02)
     (row,) = rows(simulator)
     assert (row["status"], row["word"]) == ("delivered", "Sent (201)")
+
+
+def test_inbound_pushes_in_the_journal_are_received_rows(simulator: RunningSimulator) -> None:
+    # Two-way SMS journals each push of an inbound message as an INBOUND entry (one per attempt).
+    journal = simulator.sim.state.journal
+    for attempt in (1, 2):
+        entry = journal.open("INBOUND", "http://127.0.0.1:9/inbound", "twilio")
+        entry.message_ids = ["SMin1"]
+        entry.messages = [{"id": "SMin1", "from": "+12025550143", "to": "+15005550006", "body": "STOP", "segments": 1}]
+        entry.outcome = {"kind": "inbound", "attempt": attempt, "attempts": 2, "result": "delivered"}
+        entry.status = 200
+    (row,) = rows(simulator)
+    assert (row["id"], row["dir"], row["status"], row["from"], row["body"]) == (
+        "SMin1",
+        "in",
+        "received",
+        "+12025550143",
+        "STOP",
+    )
+    detail = simulator.control.get("/_sim/console/messages/SMin1").json()
+    assert [p["outcome"]["attempt"] for p in detail["pushes"]] == [1, 2]
