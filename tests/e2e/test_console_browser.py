@@ -20,6 +20,11 @@ from lynsms.simulator.harness.server import ServerThread
 from tests.simulator.scenario_wires import WIRES
 
 pytestmark = pytest.mark.xdist_group("browser")
+# The key of the row at the top of the list's viewport.
+TOP_ROW = (
+    "document.elementFromPoint(200, document.querySelector('#list').getBoundingClientRect().top + 30)"
+    ".closest('.row').dataset.key"
+)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
 if not os.path.exists(CHROMIUM):
@@ -146,3 +151,30 @@ def test_the_exported_scenario_replays_green(page: Any, server: str, sim: httpx.
     path = tmp_path / "export.scenario.yaml"
     download.value.save_as(path)
     assert main(["scenario", "run", str(path)]) == 0
+
+
+def test_updates_keep_the_scroll_position_and_a_text_selection(page: Any, server: str, sim: httpx.Client) -> None:
+    for i in range(40):
+        send(sim, "sinch", f"message {i:02d}")
+    open_console(page, server)
+    page.click(".row:has-text('message 30')")
+    page.wait_for_selector("[data-section=body] .msg-body")
+    # A tester selects the body to copy it (an OTP), and scrolls the list down.
+    page.evaluate("""() => {
+      const range = document.createRange();
+      range.selectNodeContents(document.querySelector('.msg-body'));
+      getSelection().removeAllRanges(); getSelection().addRange(range);
+      document.querySelector('#list').scrollTop = 20 * 58;
+    }""")
+    page.wait_for_timeout(100)
+    top = page.evaluate(TOP_ROW)
+    for i in range(3):
+        send(sim, "sinch", f"newer {i}")
+    page.wait_for_selector("#new-indicator:has-text('3')")
+    # Status moves of the selected message arrive too; neither they nor new rows move what is seen.
+    page.wait_for_timeout(300)
+    assert page.evaluate("getSelection().toString()") == "message 30"
+    now = page.evaluate(TOP_ROW)
+    assert now == top
+    page.click("#new-indicator")
+    page.wait_for_selector(".row:has-text('newer 2')")
