@@ -289,11 +289,20 @@ function objects(names, arrays) {
   }
   return out;
 }
+// Changes that arrive while a snapshot loads wait here, then apply on top of it: dropping them
+// would lose every message sent during the load, applying them first would let the snapshot undo them.
+let buffered = null;
 async function loadSnapshot() {
-  const rows = await fetchJson("/_sim/console/rows");
+  buffered = [];
+  let rows;
+  try { rows = await fetchJson("/_sim/console/rows"); }
+  catch (err) { buffered = null; toast(`Cannot load the messages: ${err.message}`); return; }
   state.rows.clear(); state.ordered = []; state.journal.clear(); state.journalOrder = []; state.journalLoaded = false;
   state.gateway = rows.gateway;
   upsertRows(objects(rows.fields, rows.rows), false);
+  const late = buffered;
+  buffered = null;
+  for (const apply of late) apply();
   if (state.view === "journal") await loadJournal();
   refilter();
   performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
@@ -335,8 +344,9 @@ function connect() {
     live.textContent = "live"; live.className = "live on";
     loadSnapshot();
   });
-  source.addEventListener("rows", (ev) => upsertRows(objects(fields.row, JSON.parse(ev.data).rows), true));
-  source.addEventListener("status", (ev) => applyMoves(JSON.parse(ev.data).moves));
+  const later = (apply) => (buffered ? buffered.push(apply) : apply());
+  source.addEventListener("rows", (ev) => { const rows = objects(fields.row, JSON.parse(ev.data).rows); later(() => upsertRows(rows, true)); });
+  source.addEventListener("status", (ev) => { const moves = JSON.parse(ev.data).moves; later(() => applyMoves(moves)); });
   source.addEventListener("journal", (ev) => upsertJournal(objects(fields.journal, JSON.parse(ev.data).entries)));
   source.addEventListener("reset", () => { state.selected = null; loadSnapshot(); showDetail(); });
   source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; };
