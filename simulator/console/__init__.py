@@ -83,7 +83,10 @@ class Console:
                     "segment_map": segment_map(row["body"] or ""),
                     "pushes": [_entry(e) for e in entries],
                 }
-            row = as_dict(next(r for r in entry_rows(origin) if r[0] == row_id))
+            found = next((r for r in entry_rows(origin) if r[0] == row_id), None)
+            if found is None:
+                return None
+            row = as_dict(found)
             detail = {"row": row, "message": None, "reports": []}
         detail["segment_map"] = segment_map(row["body"] or "")
         detail["request"] = _entry(origin) if origin is not None else None

@@ -104,7 +104,8 @@ def test_detail_has_the_raw_exchange_the_deciding_rule_and_the_segment_map(simul
         and json.loads(raw["answer"])["code"] == 21211
     )
     assert [r["kind"] for r in detail["segment_map"]["parts"][0]["runs"]].count("escape") == 2
-    assert simulator.control.get("/_sim/console/messages/nope").status_code == 404
+    for unknown in ("nope", f"r{detail['request']['seq']}-7", "r999-0"):
+        assert simulator.control.get(f"/_sim/console/messages/{unknown}").status_code == 404
 
 
 def test_a_switch_changes_the_next_send_and_its_yaml_is_a_scenario(simulator: RunningSimulator) -> None:
