@@ -178,3 +178,19 @@ def test_updates_keep_the_scroll_position_and_a_text_selection(page: Any, server
     assert now == top
     page.click("#new-indicator")
     page.wait_for_selector(".row:has-text('newer 2')")
+
+
+def test_replying_as_the_handset_survives_live_updates_and_degrades_gracefully(
+    page: Any, server: str, sim: httpx.Client
+) -> None:
+    send(sim, "twilio", "Reply YES to confirm", to="+447700900555")
+    open_console(page, server, "?view=conversations&handset=%2B447700900555")
+    page.fill("#reply-body", "YES")
+    send(sim, "twilio", "Still there?", to="+447700900555")  # redraws the thread while typing
+    page.wait_for_selector(".bubble:has-text('Still there?')")
+    assert page.input_value("#reply-body") == "YES"
+    page.click(".reply button[type=submit]")
+    toast = page.locator("#toast")
+    toast.wait_for()
+    # Without two-way SMS the endpoint is missing (404); with it and no inbound URL, 409: both said plainly.
+    assert "two-way SMS" in toast.inner_text() or "Nowhere to deliver" in toast.inner_text()

@@ -570,24 +570,33 @@ function openConversation(number) {
   state.handset = number;
   setView("conversations");
 }
+let threadFor = null; // the handset whose thread (and reply box) is on screen
 function renderThread() {
   const box = $("#thread");
   const split = $("#view-conversations");
-  if (!state.handset) { split.classList.remove("has-detail"); box.replaceChildren(el("p", { class: "empty", text: "Pick a handset." })); return; }
+  if (!state.handset) { threadFor = null; split.classList.remove("has-detail"); box.replaceChildren(el("p", { class: "empty", text: "Pick a handset." })); return; }
   split.classList.add("has-detail");
   const h = digits(state.handset);
   const msgs = state.ordered.filter((r) => handsetOf(r) === h);
   const lastOut = [...msgs].reverse().find((r) => r.dir === "out");
-  const bubbles = el("div", { class: "bubbles", role: "log", "aria-label": `Messages with ${state.handset}` }, ...msgs.slice(-300).map((r) => el("div", { class: `bubble ${r.dir}` },
+  if (threadFor !== state.handset || !box.querySelector(".bubbles")) {
+    // Built once per handset: live updates redraw the bubbles only, never what is being typed.
+    const input = el("input", { id: "reply-body", type: "text", required: true, autocomplete: "off" });
+    const form = el("form", { class: "reply", onsubmit: (ev) => { ev.preventDefault(); reply(box.lastOut, input); } },
+      el("label", { for: "reply-body" }, el("span", { class: "reply-label" }), input),
+      el("button", { type: "submit", class: "primary" }, "Send reply"));
+    box.replaceChildren(el("button", { type: "button", class: "back", onclick: () => { state.handset = null; writeUrl(); renderThread(); } }, "← Back"),
+      el("h2", { text: state.handset }), el("div", { class: "bubbles", role: "log", "aria-label": `Messages with ${state.handset}` }), form);
+    threadFor = state.handset;
+  }
+  box.lastOut = lastOut;
+  $(".reply-label", box).textContent = `Reply as ${state.handset}${lastOut ? ` to ${lastOut.from} via ${lastOut.provider}` : " (no message to reply to yet)"}`;
+  $(".reply button", box).disabled = !lastOut;
+  $(".bubbles", box).replaceChildren(...msgs.slice(-300).map((r) => el("div", { class: `bubble ${r.dir}` },
     r.body || "", el("span", { class: "sub", text: `${time(r.at)} · ${r.provider} · ${r.status}${r.word && r.word !== r.status ? " (" + r.word + ")" : ""}` }))));
-  const input = el("input", { id: "reply-body", type: "text", required: true, autocomplete: "off" });
-  const form = el("form", { class: "reply", onsubmit: (ev) => { ev.preventDefault(); reply(lastOut, input); } },
-    el("label", { for: "reply-body" }, `Reply as ${state.handset}${lastOut ? ` to ${lastOut.from} via ${lastOut.provider}` : ""}`, input),
-    el("button", { type: "submit", class: "primary", disabled: !lastOut }, "Send reply"));
-  box.replaceChildren(el("button", { type: "button", class: "back", onclick: () => { state.handset = null; writeUrl(); renderThread(); } }, "← Back"),
-    el("h2", { text: state.handset }), bubbles, form);
 }
 async function reply(lastOut, input) {
+  if (!lastOut) return;
   const body = { provider: lastOut.provider, from: state.handset, to: lastOut.from, body: input.value, account: lastOut.account };
   try {
     const data = await fetchJson("/_sim/inbound", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
