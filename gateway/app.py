@@ -19,6 +19,7 @@ from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway import api
 from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
 from lynsms.gateway.delivery.tracking import Tracking
+from lynsms.gateway.installation import installed
 from lynsms.gateway.providers.base import ProviderAdapter
 from lynsms.gateway.routing import CircuitBreaker
 from lynsms.gateway.service import Gateway
@@ -50,14 +51,16 @@ def create_app(
         transports: list[httpx.AsyncBaseTransport] = []
         tracking: Tracking | None = None
         try:
-            chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports, environ)
+            running = app.state.config = installed(config, store.secrets)
+            chosen = dict(adapters) if adapters is not None else _real_adapters(running, transports, environ)
             # Before recovery: messages it fails are announced to the customer like any other change.
-            tracking = app.state.tracking = Tracking(config, store, chosen, api_keys, clock)
+            tracking = app.state.tracking = Tracking(running, store, chosen, api_keys, clock)
             interrupted = store.recover_interrupted()
             if interrupted:
                 log.warning("marked %d message(s) left queued by a previous run as failed (interrupted)", interrupted)
             breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_seconds, clock.monotonic)
-            app.state.gateway = Gateway(config, store, chosen, breaker, clock)
+            report_urls = tracking.callbacks.report_urls(list(running.providers))
+            app.state.gateway = Gateway(running, store, chosen, breaker, clock, report_urls)
             tracking.start()  # delivery reports, customer webhooks, polling
             yield
         finally:

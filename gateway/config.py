@@ -136,6 +136,8 @@ class GatewayConfig:
     breaker: BreakerConfig = BreakerConfig()
     # Base URL providers call back (delivery reports); None sends no callback URL.
     public_url: str | None = None
+    # Signs the token of every callback URL (``delivery.callback_auth``); None: generated per installation.
+    report_secret: str | None = field(default=None, repr=False)
     webhooks: WebhookSettings = WebhookSettings()
 
     def with_api_key(self, key: str, name: str = "default") -> GatewayConfig:
@@ -248,7 +250,18 @@ class _Parser:
     def config(self, data: object) -> GatewayConfig:
         top = self.mapping(data, ())
         self.known_keys(
-            top, (), {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS}
+            top,
+            (),
+            {
+                "providers",
+                "routes",
+                "default_chain",
+                "api_keys",
+                "breaker",
+                "public_url",
+                "report_secret",
+                *_WEBHOOK_KEYS,
+            },
         )
         providers = self.providers(top.get("providers"))
         chain = (
@@ -263,6 +276,9 @@ class _Parser:
             api_keys=self.api_keys(top.get("api_keys", [])),
             breaker=self.breaker(top.get("breaker", {})),
             public_url=self.url(top["public_url"], ("public_url",)) if top.get("public_url") is not None else None,
+            report_secret=self.string(top["report_secret"], ("report_secret",))
+            if top.get("report_secret") is not None
+            else None,
             webhooks=self.webhooks(top),
         )
 

@@ -20,6 +20,7 @@ import httpx
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.config import ApiKey, GatewayConfig
+from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.delivery.outbox import Outbox, Targets
 from lynsms.gateway.delivery.polling import Poller
 from lynsms.gateway.delivery.status import ReportApplier
@@ -46,6 +47,7 @@ class Tracking:
         self.config = config
         self.clock = clock
         settings = config.webhooks
+        self.callbacks = CallbackAuth(config.report_secret or store.secrets.get("report_secret"), config.public_url)
         self.applier = ReportApplier(store, settings.park_seconds, clock)
         self.client = httpx.AsyncClient(
             # The providers' lean keep-alive transport: httpx's default pool costs more CPU per
@@ -69,9 +71,10 @@ class Tracking:
         self._spawn(self._reconcile())
         if self.poller is not None:
             self._spawn(self.poller.run())
-        if self.config.public_url:
-            for name, adapter in self.adapters.items():
-                self._spawn(self._register(adapter, f"{self.config.public_url}/api/v1/webhooks/{name}"))
+        for name, adapter in self.adapters.items():
+            url = self.callbacks.url(name)
+            if url is not None:
+                self._spawn(self._register(adapter, url))
 
     async def stop(self) -> None:
         await self.outbox.close()

@@ -29,6 +29,7 @@ from lynsms.gateway.models import Attempt, Event, Message, MessageError, now_iso
 from lynsms.gateway.store.db import connect, transaction
 from lynsms.gateway.store.outbox import ANNOUNCED, OutboxRows
 from lynsms.gateway.store.reports import ReportRows
+from lynsms.gateway.store.secrets import InstallationSecrets
 
 _COLUMNS = (
     "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
@@ -81,6 +82,7 @@ class Store:
             raise StoreFormatError(f"{path} was written by a pre-release gateway; start with a new database file")
         self.outbox = OutboxRows(self.db, clock)
         self.reports = ReportRows(self.db, self.outbox)
+        self.secrets = InstallationSecrets(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -93,6 +93,11 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
     delivered_at REAL,
     url TEXT
 );
+-- Secrets this installation made for itself (callback URL tokens, a Twilio auth token) unless configured.
+CREATE TABLE IF NOT EXISTS installation_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS webhook_outbox_message ON webhook_outbox (message_id, seq);
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
 """
