@@ -33,6 +33,8 @@ _WEBHOOK_KEYS: Final = (
     "webhook_timeout_seconds",
     "webhook_retry_seconds",
     "webhook_max_age_seconds",
+    "webhook_retention_seconds",
+    "webhook_max_pending",
     "poll_after_seconds",
     "report_park_seconds",
 )
@@ -117,6 +119,8 @@ class WebhookSettings:
     timeout_seconds: float = 10.0
     retry_seconds: float = 1.0  # wait before the first retry; doubles each time, at most an hour
     max_age_seconds: float = 3 * 86400.0  # an event not delivered by then is marked failed
+    retention_seconds: float = 7 * 86400.0  # delivered and failed events are deleted this long after
+    max_pending: int = 100_000  # beyond this many pending events, the oldest are failed
     poll_after_seconds: float | None = None  # poll providers for messages stuck in sent this long; None: off
     park_seconds: float = 600.0  # how long a report for a message not (yet) known waits for it
 
@@ -295,6 +299,8 @@ class _Parser:
             timeout_seconds=seconds("webhook_timeout_seconds", 10.0),
             retry_seconds=seconds("webhook_retry_seconds", 1.0),
             max_age_seconds=seconds("webhook_max_age_seconds", 3 * 86400.0),
+            retention_seconds=seconds("webhook_retention_seconds", 7 * 86400.0),
+            max_pending=int(self.positive(top.get("webhook_max_pending", 100_000), ("webhook_max_pending",), True)),
             poll_after_seconds=self.positive(poll, ("poll_after_seconds",)) if poll is not None else None,
             park_seconds=seconds("report_park_seconds", 600.0),
         )

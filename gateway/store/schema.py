@@ -100,4 +100,6 @@ CREATE TABLE IF NOT EXISTS installation_secrets (
 );
 CREATE INDEX IF NOT EXISTS webhook_outbox_message ON webhook_outbox (message_id, seq);
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
+-- Delivered and failed events, by when they settled: what retention deletes.
+CREATE INDEX IF NOT EXISTS webhook_outbox_settled ON webhook_outbox (last_attempt_at) WHERE state <> 'pending';
 """
