@@ -37,6 +37,7 @@ _WEBHOOK_KEYS: Final = (
     "webhook_max_pending",
     "poll_after_seconds",
     "report_park_seconds",
+    "report_park_max",
 )
 
 
@@ -123,6 +124,7 @@ class WebhookSettings:
     max_pending: int = 100_000  # beyond this many pending events, the oldest are failed
     poll_after_seconds: float | None = None  # poll providers for messages stuck in sent this long; None: off
     park_seconds: float = 600.0  # how long a report for a message not (yet) known waits for it
+    park_max: int = 10_000  # reports parked per provider at most; beyond, new ones are dropped
 
 
 @dataclass(frozen=True)
@@ -303,6 +305,7 @@ class _Parser:
             max_pending=int(self.positive(top.get("webhook_max_pending", 100_000), ("webhook_max_pending",), True)),
             poll_after_seconds=self.positive(poll, ("poll_after_seconds",)) if poll is not None else None,
             park_seconds=seconds("report_park_seconds", 600.0),
+            park_max=int(self.positive(top.get("report_park_max", 10_000), ("report_park_max",), True)),
         )
 
     def providers(self, value: object) -> dict[str, ProviderConfig]:

@@ -224,7 +224,7 @@ class Outbox:
             log.warning(
                 "webhook outbox over %d pending events: dropped the %d oldest", self.settings.max_pending, dropped
             )
-        if pruned == MAINTAIN_BATCH or dropped == MAINTAIN_BATCH:
+        if MAINTAIN_BATCH in (pruned, dropped):
             self._maintain_at = now  # more to do: again on the next turn, in another short step
 
     def _sleep(self) -> float:

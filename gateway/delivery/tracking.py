@@ -5,7 +5,7 @@
         ──> store.outbox: the customer event, written with the change
         ──> delivery.outbox.Outbox: POSTed to the customer, signed, retried, in order
 
-It starts and stops the outbox worker, the reconciler of parked reports, the poller, and the
+It starts and stops the outbox worker, the expiry of parked reports, the poller, and the
 registration of the report URL with providers that need one.
 """
 
@@ -30,7 +30,7 @@ from lynsms.gateway.store import Store
 
 log = logging.getLogger("lynsms.gateway")
 
-RECONCILE_INTERVAL: Final = 0.25  # how soon a parked report follows its message's commit
+EXPIRY_INTERVAL: Final = 30.0  # longest wait between drops of expired parked reports
 
 
 class Tracking:
@@ -48,7 +48,7 @@ class Tracking:
         self.clock = clock
         settings = config.webhooks
         self.callbacks = CallbackAuth(config.report_secret or store.secrets.get("report_secret"), config.public_url)
-        self.applier = ReportApplier(store, settings.park_seconds, clock)
+        self.applier = ReportApplier(store, settings.park_seconds, clock, settings.park_max)
         self.client = httpx.AsyncClient(
             # The providers' lean keep-alive transport: httpx's default pool costs more CPU per
             # webhook than everything else an event takes.
@@ -68,7 +68,7 @@ class Tracking:
 
     def start(self) -> None:
         self._spawn(self.outbox.run())
-        self._spawn(self._reconcile())
+        self._spawn(self._expire())
         if self.poller is not None:
             self._spawn(self.poller.run())
         for name, adapter in self.adapters.items():
@@ -91,13 +91,16 @@ class Tracking:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         self.tasks.append(asyncio.create_task(work))
 
-    async def _reconcile(self) -> None:
+    async def _expire(self) -> None:
+        # Parked reports are applied when their message gets its provider id (``delivery.status``);
+        # this only drops the ones that waited too long, through an index.
+        interval = min(EXPIRY_INTERVAL, self.applier.park_seconds / 2)
         while True:
-            await self.clock.sleep(RECONCILE_INTERVAL)
+            await self.clock.sleep(interval)
             try:
-                self.applier.reconcile()
+                self.applier.expire()
             except Exception:
-                log.exception("applying parked delivery reports failed")
+                log.exception("dropping expired delivery reports failed")
 
     async def _register(self, adapter: ProviderAdapter, url: str) -> None:
         # In the background: a provider that is down must not hold up the gateway's start.

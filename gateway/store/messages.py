@@ -173,6 +173,10 @@ class Store:
         )
         if announced[1]:
             self.outbox.woken()
+        # Reports that arrived before their message's provider id was recorded apply now.
+        self.reports.recorded(
+            [(c.provider, c.provider_message_id) for c in completions if c.provider and c.provider_message_id]
+        )
         return now
 
     def recover_interrupted(self) -> int:

@@ -197,7 +197,8 @@ class OutboxRows:
     def given_up(self, row: OutboxRow, why: str, now: float) -> None:
         with transaction(self.db):
             self.db.execute(
-                "UPDATE webhook_outbox SET state='failed', last_error=?, last_attempt_at=? WHERE seq=? AND state='pending'",
+                "UPDATE webhook_outbox SET state='failed', last_error=?, last_attempt_at=? "
+                "WHERE seq=? AND state='pending'",
                 (why, now, row.seq),
             )
             self._settled(row.message_id, now=now)
