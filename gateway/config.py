@@ -41,6 +41,9 @@ _WEBHOOK_KEYS: Final = (
 )
 
 
+_STORE_KEYS: Final = ("store_max_messages", "idempotency_key_seconds")
+
+
 # Where in a config document: mapping keys as strings, list positions as integers; () is the whole document.
 KeyPath = tuple[str | int, ...]
 
@@ -128,6 +131,14 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class StoreSettings:
+    """What the store forgets (docs/gateway.md, "Retention")."""
+
+    max_messages: int | None = None  # keep the newest this many; None: 50,000 in memory, all in a file
+    key_lifetime_seconds: float = 86400.0  # an answered Idempotency-Key is honoured this long
+
+
+@dataclass(frozen=True)
 class BreakerConfig:
     failure_threshold: int = 5
     cooldown_seconds: float = 30.0
@@ -145,6 +156,7 @@ class GatewayConfig:
     # Signs the token of every callback URL (``delivery.callback_auth``); None: generated per installation.
     report_secret: str | None = field(default=None, repr=False)
     webhooks: WebhookSettings = WebhookSettings()
+    store: StoreSettings = StoreSettings()
 
     def with_api_key(self, key: str, name: str = "default") -> GatewayConfig:
         return replace(self, api_keys=(*self.api_keys, ApiKey(key=key, name=name)))
@@ -267,6 +279,7 @@ class _Parser:
                 "public_url",
                 "report_secret",
                 *_WEBHOOK_KEYS,
+                *_STORE_KEYS,
             },
         )
         providers = self.providers(top.get("providers"))
@@ -286,6 +299,14 @@ class _Parser:
             if top.get("report_secret") is not None
             else None,
             webhooks=self.webhooks(top),
+            store=StoreSettings(
+                max_messages=int(self.positive(top["store_max_messages"], ("store_max_messages",), True))
+                if top.get("store_max_messages") is not None
+                else None,
+                key_lifetime_seconds=self.positive(
+                    top.get("idempotency_key_seconds", 86400.0), ("idempotency_key_seconds",)
+                ),
+            ),
         )
 
     def webhooks(self, top: dict[Any, Any]) -> WebhookSettings:

@@ -27,10 +27,12 @@ from lynsms.gateway.delivery.status import ReportApplier
 from lynsms.gateway.providers.base import ProviderAdapter
 from lynsms.gateway.providers.transport import Http11Transport
 from lynsms.gateway.store import Store
+from lynsms.gateway.store.retention import BATCH, iso_ago
 
 log = logging.getLogger("lynsms.gateway")
 
 EXPIRY_INTERVAL: Final = 30.0  # longest wait between drops of expired parked reports
+RETENTION_INTERVAL: Final = 5.0  # between rounds of forgetting old messages and idempotency keys
 
 
 class Tracking:
@@ -43,8 +45,11 @@ class Tracking:
         adapters: Mapping[str, ProviderAdapter],
         api_keys: Sequence[ApiKey],
         clock: Clock = SYSTEM_CLOCK,
+        keep_messages: int | None = None,
     ) -> None:
         self.config = config
+        self.store = store
+        self.keep_messages = keep_messages  # None: every message is kept
         self.clock = clock
         settings = config.webhooks
         self.callbacks = CallbackAuth(config.report_secret or store.secrets.get("report_secret"), config.public_url)
@@ -69,6 +74,7 @@ class Tracking:
     def start(self) -> None:
         self._spawn(self.outbox.run())
         self._spawn(self._expire())
+        self._spawn(self._forget())
         if self.poller is not None:
             self._spawn(self.poller.run())
         for name, adapter in self.adapters.items():
@@ -101,6 +107,20 @@ class Tracking:
                 self.applier.expire()
             except Exception:
                 log.exception("dropping expired delivery reports failed")
+
+    async def _forget(self) -> None:
+        """Retention: the oldest messages beyond ``keep_messages``, idempotency keys past their
+        lifetime; in short batches, yielding between them, until nothing is left to do."""
+        retention = self.store.retention
+        while True:
+            await self.clock.sleep(RETENTION_INTERVAL)
+            try:
+                while self.keep_messages is not None and retention.keep_newest(self.keep_messages) == BATCH:
+                    await asyncio.sleep(0)
+                while retention.expire_keys(iso_ago(self.clock, self.store.key_lifetime)) == BATCH:
+                    await asyncio.sleep(0)
+            except Exception:
+                log.exception("store retention failed")
 
     async def _register(self, adapter: ProviderAdapter, url: str) -> None:
         # In the background: a provider that is down must not hold up the gateway's start.

@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     created_at TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 );
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
 -- Delivery reports for messages not (yet) known, applied when their message appears: found by
 -- (provider, match_key) when a provider id is recorded (``upgrade`` adds the two columns and their
 -- index to databases written before them).
