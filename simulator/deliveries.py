@@ -15,6 +15,10 @@ Callbacks keep pace and stay bounded:
                       │ journaled (result "dropped")                          └── re-queued after backoff,
                                                                                   a bounded number of times
 
+A simulator driven flat out would otherwise accept messages faster than it can report on them,
+and every report would arrive later than scripted: so while more than ``BEHIND`` callbacks wait,
+send requests wait too (``keep_up``), and the send rate settles where callbacks keep pace.
+
 The workers share one pool of keep-alive connections (the same lean HTTP/1.1 transport the
 gateway uses: httpx's own pool cost more CPU per callback than everything else a report takes),
 and a callback waiting for its retry holds no worker. Every attempt is a journal entry (method
@@ -56,6 +60,8 @@ CALLBACK_TIMEOUT = 5.0
 CALLBACK_CONCURRENCY = 32
 # Callbacks waiting for a worker at most (about 1 KB each); beyond, new ones are dropped.
 MAX_QUEUED_CALLBACKS = 20_000
+# Beyond this many waiting callbacks, new send requests wait (``keep_up``) until half have gone.
+BEHIND = CALLBACK_CONCURRENCY * 2
 
 
 # Reports due within the same tick go out together, on one timer. Under load every accepted
@@ -92,6 +98,8 @@ class Deliveries:
         self._workers: set[asyncio.Task[None]] = set()
         self._sending = 0
         self.dropped = 0  # callbacks dropped because the queue was full, since the last reset
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
         self._client: httpx.AsyncClient | None = None
 
     @property
@@ -102,6 +110,11 @@ class Deliveries:
     def in_flight(self) -> int:
         """Callbacks queued, being sent or waiting to retry right now."""
         return len(self._queue) + self._sending + len(self._retries)
+
+    async def keep_up(self) -> None:
+        """Return once the callback queue is not behind (at once, nearly always)."""
+        if not self._caught_up.is_set():
+            await self._caught_up.wait()
 
     def schedule(self, provider: AnyProvider, message: SimMessage, plan: DeliveryPlan) -> None:
         # A message that failed never left the provider, so it has no "sent" step.
@@ -123,6 +136,7 @@ class Deliveries:
         self._workers.clear()
         self._sending = 0
         self.dropped = 0
+        self._caught_up.set()
 
     async def close(self) -> None:
         """Cancel pending deliveries and close the HTTP client (app shutdown)."""
@@ -184,6 +198,8 @@ class Deliveries:
             self._drop(push)
             return
         self._queue.append(push)
+        if len(self._queue) > BEHIND:
+            self._caught_up.clear()
         if len(self._workers) < CALLBACK_CONCURRENCY:
             worker = asyncio.get_running_loop().create_task(self._work())
             self._workers.add(worker)
@@ -214,6 +230,8 @@ class Deliveries:
         """Send queued callbacks one after another until the queue is empty."""
         while self._queue:
             push = self._queue.popleft()
+            if len(self._queue) <= BEHIND // 2:
+                self._caught_up.set()
             self._sending += 1
             try:
                 retry = await self._send(push)
