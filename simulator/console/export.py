@@ -22,7 +22,7 @@ from lynsms.simulator.state import JournalEntry
 _ACCEPTED = 201
 
 
-def export_scenario(entries: Iterable[JournalEntry], name: str, seed: int) -> str:
+def export_scenario(entries: Iterable[JournalEntry], name: str, seed: int | None) -> str:
     providers: dict[str, list[dict[str, Any]]] = {}
     steps: list[dict[str, Any]] = []
     for entry in entries:
@@ -57,14 +57,13 @@ def export_scenario(entries: Iterable[JournalEntry], name: str, seed: int) -> st
                 step["expect"] = {"simulator": {entry.provider: {"requests": 1}}}
             providers.setdefault(entry.provider, []).append(rule)
             steps.append(step)
-    document = {
+    document: dict[str, Any] = {
         "name": name,
         "description": f"Exported from the QA console: {len(steps)} sends replayed through the gateway.",
-        "seed": seed,
-        "defaults": {"deliver": False},
-        "providers": providers,
-        "steps": steps,
     }
+    if seed is not None:  # the simulator's, when it was started with one
+        document["seed"] = seed
+    document.update({"defaults": {"deliver": False}, "providers": providers, "steps": steps})
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=1000)
 
 
