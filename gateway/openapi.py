@@ -388,6 +388,15 @@ def _report_webhook(provider: str) -> dict[str, Any]:
             "security": [],
             "summary": f"Delivery reports from {provider}, in its own format (no Bearer key"
             + ("; signed)" if registry.provider(provider).verify_report else ")"),
+            "parameters": [
+                {
+                    "name": "token",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "The token in the callback URL the gateway gave the provider; wrong or missing: 403",
+                }
+            ],
             "requestBody": {
                 "required": True,
                 "content": {media: {"schema": _ref("ProviderReport")} for media in media_types},

@@ -50,6 +50,7 @@ class Gateway:
         adapters: Mapping[str, ProviderAdapter],
         breaker: CircuitBreaker,
         clock: Clock = SYSTEM_CLOCK,
+        report_urls: Mapping[str, str] | None = None,
     ) -> None:
         self.clock = clock
         self.config = config
@@ -63,12 +64,9 @@ class Gateway:
             routes={route_id: route.chain for route_id, route in config.routes.items()},
             default_chain=tuple(config.default_chain),
         )
-        # Where each provider is asked to send its delivery reports (none without a public URL).
-        self._callbacks = (
-            {name: f"{config.public_url}/api/v1/webhooks/{name}" for name in config.providers}
-            if config.public_url
-            else {}
-        )
+        # Where each provider is asked to send its delivery reports, token included
+        # (``delivery.callback_auth``); none without a public URL.
+        self._callbacks = dict(report_urls or {})
 
     def chain_for(self, provider: str | None, route_id: int | None, body: str = "") -> tuple[str, ...]:
         """The providers to try, without those that would refuse or truncate ``body`` (validation

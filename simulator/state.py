@@ -1,7 +1,10 @@
 """Everything the simulator remembers, owned by one app instance and wiped by one ``reset``.
 
-Ids come from a seeded generator so the same seed and the same request sequence give the same
-ids, which keeps journals comparable between runs.
+Ids come from one generator per state. By default it is seeded from the operating system at every
+start and every ``reset``, so provider ids (Twilio SIDs, Sinch batch ids...) never repeat across
+resets, restarts or parallel simulators: a gateway matches delivery reports by them. Given an
+explicit seed, the same seed and the same request sequence give the same ids (journals comparable
+between runs), and ``reset`` starts the sequence again.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class Ids:
-    """Provider-shaped ids from one seeded generator."""
+    """Provider-shaped ids from one generator: reproducible from ``seed``, or unique (seeded from
+    the operating system's entropy) when ``seed`` is None."""
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+    def __init__(self, seed: int | None) -> None:
+        self._rng = random.Random(seed)  # None: os.urandom
 
     def hex(self, length: int) -> str:
         return f"{self._rng.getrandbits(length * 4):0{length}x}"
@@ -67,6 +71,8 @@ class JournalEntry:
     status: int | None = None  # None when no response was sent (connection reset, client gave up)
     duration_ms: float = 0.0
     message_ids: list[str] = field(default_factory=list)
+    # The raw request body and the answer's status and body, for the console's message detail.
+    exchange: tuple[bytes, int, bytes] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -105,6 +111,21 @@ class Journal:
         self._entries.append(entry)
         return entry
 
+    @property
+    def seq(self) -> int:
+        """The newest entry's number (0 when empty: numbering restarts on ``clear``)."""
+        return self._seq
+
+    def since(self, seq: int) -> list[JournalEntry]:
+        """Entries numbered after ``seq``, oldest first, found from the newest end."""
+        found: list[JournalEntry] = []
+        for entry in reversed(self._entries):
+            if entry.seq <= seq:
+                break
+            found.append(entry)
+        found.reverse()
+        return found
+
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self._entries)
 
@@ -122,7 +143,7 @@ class SimState:
 
     def __init__(
         self,
-        seed: int = 0,
+        seed: int | None = None,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
         max_messages: int = DEFAULT_MAX_MESSAGES,
         clock: Clock = SYSTEM_CLOCK,
@@ -142,6 +163,8 @@ class SimState:
         # Provider modules keep their own extra state here, e.g. ClickSend receipt URLs, Sinch tokens.
         self.extras: dict[str, dict[str, Any]] = {}
         self.started = clock.monotonic()
+        # Ids of messages whose status moved, collected only while a console listens (None: nobody).
+        self.touched: set[str] | None = None
 
     def reset(self) -> None:
         self.journal.clear()
@@ -150,6 +173,11 @@ class SimState:
         self.dropped_messages = 0
         self.calls.clear()
         self.extras.clear()
+
+    def touch(self, message: SimMessage) -> None:
+        """Note that ``message`` changed, for the console's live feed."""
+        if self.touched is not None:
+            self.touched.add(message.id)
 
     def extra(self, provider: str) -> dict[str, Any]:
         return self.extras.setdefault(provider, {})

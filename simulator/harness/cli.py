@@ -16,13 +16,14 @@ from typing import Any
 
 import uvicorn
 
-from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.console.gateway import GatewayLink
+from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``."""
 
     @contextlib.contextmanager
@@ -116,6 +117,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     key = _api_key()
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key)
+    simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
     print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
     return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
 
@@ -125,7 +127,7 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
         [
             "LynSMS Local is up. Ctrl-C stops both servers.",
             f"  gateway    {gw_url}/api",
-            f"  simulator  {sim_url}   (inbox {sim_url}/_sim/)",
+            f"  simulator  {sim_url}   (QA console {sim_url}/_sim/)",
             f"  API key    {key}",
             *webhooks,
             "",
@@ -243,7 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
-    up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    up.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(up)
     up.add_argument(
         "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
@@ -254,7 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
     sim.add_argument("--scenario", metavar="FILE")
-    sim.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    sim.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(sim)
     sim.set_defaults(run=cmd_simulator)
 

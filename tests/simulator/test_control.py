@@ -89,17 +89,6 @@ async def test_reset_forgets_messages_journal_and_counters(sim: Simulator, clien
     assert (await client.get("/_sim/requests")).json()["count"] == 0
 
 
-async def test_inbox_page_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/_sim/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert "<title>LynSMS Local · inbox</title>" in response.text and "/_sim/${view}" in response.text
-    assert (
-        "<option>twilio</option><option>sinch</option><option>infobip</option><option>clicksend</option>"
-        in response.text
-    )
-
-
 async def test_unknown_non_provider_path_is_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/nowhere")
     assert response.status_code == 404
@@ -124,6 +113,39 @@ def test_same_seed_gives_same_ids_and_reset_restarts_the_sequence() -> None:
     before = sim.state.ids.uuid()
     sim.reset()
     assert sim.state.ids.uuid() == before
+
+
+async def _twilio_sid(client: httpx.AsyncClient) -> str:
+    account = "AC" + "0" * 31 + "1"
+    answer = await client.post(
+        f"/2010-04-01/Accounts/{account}/Messages.json",
+        data={"To": "+12025550143", "From": "+12025550100", "Body": "hi"},
+        auth=(account, "token"),
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["sid"])
+
+
+async def test_without_a_seed_ids_never_repeat_across_resets_or_simulators() -> None:
+    sims = [Simulator(), Simulator()]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim=s)), base_url="http://sim") for s in sims
+    ]
+    sids = [await _twilio_sid(clients[0])]
+    sims[0].reset()
+    sids.append(await _twilio_sid(clients[0]))
+    sids.append(await _twilio_sid(clients[1]))
+    assert len(set(sids)) == 3, sids
+
+
+async def test_an_explicit_seed_gives_the_same_sids_in_every_simulator_and_after_reset() -> None:
+    sims = [Simulator(seed=9), Simulator(seed=9)]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim=s)), base_url="http://sim") for s in sims
+    ]
+    first = await _twilio_sid(clients[0])
+    sims[0].reset()
+    assert await _twilio_sid(clients[0]) == first == await _twilio_sid(clients[1])
 
 
 def test_id_shapes() -> None:
