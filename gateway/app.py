@@ -6,6 +6,7 @@ it, so one process can start and stop gateways (tests, ``lynsms up``) without le
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -18,6 +19,7 @@ from starlette.exceptions import HTTPException
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway import api
 from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
+from lynsms.gateway.delivery.reconcile import Reconciler
 from lynsms.gateway.delivery.tracking import Tracking
 from lynsms.gateway.providers.base import ProviderAdapter
 from lynsms.gateway.routing import CircuitBreaker
@@ -49,18 +51,28 @@ def create_app(
         store = Store(db_path, clock)
         transports: list[httpx.AsyncBaseTransport] = []
         tracking: Tracking | None = None
+        reconciling: asyncio.Task[None] | None = None
         try:
             chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports, environ)
             # Before recovery: messages it fails are announced to the customer like any other change.
             tracking = app.state.tracking = Tracking(config, store, chosen, api_keys, clock)
-            interrupted = store.recover_interrupted()
-            if interrupted:
-                log.warning("marked %d message(s) left queued by a previous run as failed (interrupted)", interrupted)
+            interrupted = store.interrupt()
+            if interrupted.failed or interrupted.unconfirmed:
+                log.warning(
+                    "a previous run stopped mid-routing: %d message(s) no provider was asked about failed "
+                    "(interrupted), %d in flight to a provider are unconfirmed until it is asked",
+                    interrupted.failed,
+                    interrupted.unconfirmed,
+                )
+            reconciling = asyncio.create_task(Reconciler(store, chosen, clock).run())
             breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_seconds, clock.monotonic)
             app.state.gateway = Gateway(config, store, chosen, breaker, clock)
             tracking.start()  # delivery reports, customer webhooks, polling
             yield
         finally:
+            if reconciling is not None:
+                reconciling.cancel()
+                await asyncio.gather(reconciling, return_exceptions=True)
             if tracking is not None:
                 await tracking.stop()
             for transport in transports:

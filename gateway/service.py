@@ -3,9 +3,14 @@
 The same routing loop serves one message and a thousand. Each round hands every still-pending
 message to the next provider of the chain, in the provider's batch size (``send_many``) or, for
 providers with one request per message, with bounded concurrency. Retryable failures stay
-pending for the next round; acceptance and hard failures settle the message. Each round is one
-store transaction, so a crash leaves every message sent with its provider id, failed, or queued
-(and the next start marks queued ones ``interrupted``).
+pending for the next round; acceptance and hard failures settle the message.
+
+Durability is per provider request, not per round: its messages are marked as handed to the
+provider before it goes out (``Store.dispatching``) and its answer is committed as soon as it
+arrives (``Store.complete``), so a provider acceptance is on disk before anything else happens.
+A crash or a shutdown therefore leaves uncertain only the requests in flight at that moment
+(``Store.interrupt`` makes their messages ``unconfirmed``); the rest are sent with their provider
+id, failed, or never handed to anyone.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import Any, Final, NamedTuple
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
@@ -26,6 +32,7 @@ from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderAd
 from lynsms.gateway.routing import CircuitBreaker, compute_chain
 from lynsms.gateway.segmentation import Segmentation, segment
 from lynsms.gateway.store import Completion, Store
+from lynsms.gateway.store.messages import KeyRef
 from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
 
 log = logging.getLogger("lynsms.gateway")
@@ -34,6 +41,14 @@ log = logging.getLogger("lynsms.gateway")
 # trip the provider's own rate limits.
 SINGLE_CONCURRENCY: Final = 16
 BATCH_CONCURRENCY: Final = 4
+
+
+class Parked(Exception):
+    """A shutdown cancelled routing; ``messages`` are the request's messages as parked."""
+
+    def __init__(self, messages: Sequence[Message]) -> None:
+        super().__init__(f"routing of {len(messages)} message(s) was cut short")
+        self.messages = messages
 
 
 class _Result(NamedTuple):  # a tuple: a bulk makes one per recipient, and a dataclass costs ~3x more
@@ -70,14 +85,15 @@ class Gateway:
         base = self.config.routes[route_id].chain if route_id is not None else self.config.default_chain
         return compute_chain(provider, base)
 
-    async def send(self, request: SendRequest, api_key: str | None = None) -> Message:
-        """The stored message after routing: ``sent``, or ``failed`` with its error and attempts."""
+    async def send(self, request: SendRequest, api_key: str | None = None, key: KeyRef | None = None) -> Message:
+        """The stored message after routing: ``sent``, or ``failed`` with its error and attempts.
+        ``key``: the idempotency key it answers, stored with it."""
         message = self._new(request.to, request, segment(request.body))
-        self.store.insert([message], api_key=api_key)  # the key's name decides where webhooks go
-        routed = await self._route([message], self.chain_for(request.provider, request.route_id))
+        self.store.insert([message], api_key=api_key, key=key)  # the key's name decides where webhooks go
+        routed = await self._route_or_park([message], self.chain_for(request.provider, request.route_id))
         return routed[message.id]
 
-    async def bulk(self, request: BulkRequest, api_key: str | None = None) -> list[Message]:
+    async def bulk(self, request: BulkRequest, api_key: str | None = None, key: KeyRef | None = None) -> list[Message]:
         """One stored message per recipient, in request order. Invalid numbers and repeats of an
         earlier recipient become failed messages without being sent."""
         seg = segment(request.body)
@@ -94,11 +110,24 @@ class Gateway:
                 error = None
             seen.add(to)
             messages.append(replace(message, status="failed", error=error) if error else message)
-        self.store.insert(messages, api_key=api_key)
-        routed = await self._route(
+        self.store.insert(messages, api_key=api_key, key=key)
+        routed = await self._route_or_park(
             [m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id)
         )
         return [routed.get(m.id, m) for m in messages]
+
+    async def _route_or_park(self, messages: Sequence[Message], chain: Sequence[str]) -> dict[str, Message]:
+        """``_route``; cancelled (a shutdown that could not wait for it), it parks what is left
+        first: messages whose provider request was cut off become ``unconfirmed``, the ones not
+        yet handed to a provider fail with ``interrupted``. Then ``Parked`` says so, with every
+        message as stored, for the caller's answer."""
+        try:
+            return await self._route(messages, chain)
+        except asyncio.CancelledError:
+            ids = [m.id for m in messages]
+            self.store.interrupt(ids)
+            log.warning("shutdown cut routing short; parked %d message(s)", len(ids))
+            raise Parked(self.store.messages(ids)) from None
 
     def quote(self, request: QuoteRequest) -> dict[str, Any]:
         seg = segment(request.body)
@@ -168,9 +197,9 @@ class Gateway:
     async def _route(self, messages: Sequence[Message], chain: Sequence[str]) -> dict[str, Message]:
         """Route ``messages`` down ``chain``; each routed message as committed, by id.
 
-        Built from what each round committed rather than read back from the store: the same
-        values, without a second query, and a bulk's items report what routing did even when a
-        delivery report has moved an early item on while later rounds were still running."""
+        Built from what each request's answer committed rather than read back from the store:
+        the same values, without a second query, and a bulk's items report what routing did even
+        when a delivery report has moved an early item on while later requests were running."""
         pending = list(messages)
         routed: dict[str, Message] = {}
         failures: dict[str, list[str]] = {m.id: [] for m in pending}
@@ -180,22 +209,12 @@ class Gateway:
         # The generator claims a provider (and a half-open probe slot) only when asked for the
         # next one, so breaking out early never strands a probe.
         for provider in self.breaker.walk(chain):
-            results = await self._dispatch(provider, [self._outbound(m, provider) for m in pending])
-            completions: list[Completion] = []
-            still_pending: list[Message] = []
-            for message, outcome in zip(pending, results, strict=True):
-                completion = self._settle(provider, message, outcome, countries[message.id])
-                if completion.status is None:
-                    failures[message.id].append(f"{provider}: {completion.attempts[-1].reason}")
-                completions.append(completion)
-            now = self.store.complete(completions)
-            for message, completion in zip(pending, completions, strict=True):
-                updated = _applied(message, completion, now)
-                if completion.status is None:
-                    still_pending.append(updated)
-                else:
-                    routed[updated.id] = updated
-            pending = still_pending
+            retry: dict[str, Message] = {}
+            request = partial(
+                self._request, provider, countries=countries, failures=failures, routed=routed, retry=retry
+            )
+            await self._dispatch(provider, pending, request)
+            pending = [retry[m.id] for m in pending if m.id in retry]  # request order, for the next round
             if not pending:
                 return routed
         exhausted = [
@@ -215,7 +234,37 @@ class Gateway:
             routed[message.id] = _applied(message, completion, now)
         return routed
 
-    def _settle(self, provider: str, message: Message, outcome: _Result, country: str | None) -> Completion:
+    async def _request(
+        self,
+        provider: str,
+        batch: Sequence[Message],
+        *,
+        countries: Mapping[str, str | None],
+        failures: dict[str, list[str]],
+        routed: dict[str, Message],
+        retry: dict[str, Message],
+    ) -> None:
+        """One provider request for ``batch``; each message lands in ``routed`` (settled) or
+        ``retry`` (for the next provider). Marked before the request, its answer committed the
+        moment it arrives: a crash in between leaves exactly this batch uncertain, nothing else."""
+        costs = [self._cost(provider, countries[m.id], m.segments) for m in batch]
+        self.store.dispatching([(m.id, cost) for m, cost in zip(batch, costs, strict=True)], provider)
+        results = await self._call(provider, [self._outbound(m, provider) for m in batch])
+        completions: list[Completion] = []
+        for message, outcome, cost in zip(batch, results, costs, strict=True):
+            completion = self._settle(provider, message, outcome, cost)
+            if completion.status is None:
+                failures[message.id].append(f"{provider}: {completion.attempts[-1].reason}")
+            completions.append(completion)
+        now = self.store.complete(completions)
+        for message, completion in zip(batch, completions, strict=True):
+            updated = _applied(message, completion, now)
+            if completion.status is None:
+                retry[updated.id] = updated
+            else:
+                routed[updated.id] = updated
+
+    def _settle(self, provider: str, message: Message, outcome: _Result, cost: Decimal) -> Completion:
         result = outcome.result
         if isinstance(result, Accepted):
             self.breaker.record(provider, "accepted")
@@ -232,7 +281,7 @@ class Gateway:
                 status="sent",
                 provider=provider,
                 provider_message_id=result.provider_message_id,
-                cost=self._cost(provider, country, message.segments),
+                cost=cost,
             )
         self.breaker.record(provider, result.kind)
         attempt = Attempt(
@@ -265,29 +314,29 @@ class Gateway:
             cost = self._costs[key] = self.prices.cost(provider, country, segments)
         return cost
 
-    async def _dispatch(self, provider: str, outbound: Sequence[Outbound]) -> list[_Result]:
+    async def _dispatch(
+        self, provider: str, pending: Sequence[Message], request: Callable[[Sequence[Message]], Awaitable[None]]
+    ) -> None:
+        """Run ``request`` for each provider request ``pending`` needs: one per message for a
+        provider without batches, else chunks of its batch size; a few at a time."""
+        size = max(1, self.adapters[provider].max_batch)
+        if len(pending) == 1:  # a single send: no semaphore, no extra task
+            await request(pending)
+            return
+        limit = asyncio.Semaphore(SINGLE_CONCURRENCY if size == 1 else BATCH_CONCURRENCY)
+
+        async def gated(batch: Sequence[Message]) -> None:
+            async with limit:
+                await request(batch)
+
+        await asyncio.gather(*(gated(pending[i : i + size]) for i in range(0, len(pending), size)))
+
+    async def _call(self, provider: str, outbound: Sequence[Outbound]) -> list[_Result]:
+        """One provider request for ``outbound`` (one message, or one batch)."""
         adapter = self.adapters[provider]
-        size = max(1, adapter.max_batch)
-        if len(outbound) == 1:  # a single send: no semaphore, no extra task
+        if len(outbound) == 1:
             return await _timed(self.clock, provider, lambda: _as_list(adapter.send(outbound[0])), 1)
-        if size == 1:
-            limit = asyncio.Semaphore(SINGLE_CONCURRENCY)
-
-            async def one(message: Outbound) -> list[_Result]:
-                async with limit:
-                    return await _timed(self.clock, provider, lambda: _as_list(adapter.send(message)), 1)
-
-            batches = await asyncio.gather(*(one(m) for m in outbound))
-        else:
-            limit = asyncio.Semaphore(BATCH_CONCURRENCY)
-
-            async def many(chunk: Sequence[Outbound]) -> list[_Result]:
-                async with limit:
-                    return await _timed(self.clock, provider, lambda: adapter.send_many(chunk), len(chunk))
-
-            chunks = [outbound[i : i + size] for i in range(0, len(outbound), size)]
-            batches = await asyncio.gather(*(many(c) for c in chunks))
-        return [result for batch in batches for result in batch]
+        return await _timed(self.clock, provider, lambda: adapter.send_many(outbound), len(outbound))
 
 
 def _applied(message: Message, completion: Completion, now: str) -> Message:

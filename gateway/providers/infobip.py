@@ -40,7 +40,9 @@ Errors fail the whole request, v3 ``{"errorCode", "description", "violations": [
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from datetime import datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import httpx
 
@@ -183,6 +185,27 @@ class InfobipAdapter(HttpAdapter):
             if isinstance(found, Failed) or found:
                 return found
         return []
+
+    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed:
+        """The gateway's own id is the Infobip ``messageId``: ``GET /sms/3/logs?messageId=``."""
+        reply = await http.exchange(
+            self.wire,
+            f"{self.base_url}/sms/3/logs?{urlencode({'messageId': message.message_id})}",
+            ERRORS,
+            headers={"Authorization": self.authorization},
+            method="GET",
+        )
+        if isinstance(reply, Failed):
+            return reply
+        try:
+            logs = http.list_field(reply.data, "results")
+            return (
+                [message.message_id]
+                if any(http.optional_text(e, "messageId") == message.message_id for e in logs)
+                else []
+            )
+        except http.Malformed as exc:
+            return http.malformed(f"logs not understood: {exc}", reply.status)
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         ordered = [m for members in _groups(batch) for m in members]  # the order destinations were sent

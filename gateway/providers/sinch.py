@@ -47,12 +47,14 @@ import asyncio
 import re
 import time
 from collections.abc import Hashable
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import httpx
 
 from lynsms.gateway.providers import http, reports
-from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.adapter import CLOCK_SLACK, HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
@@ -201,6 +203,32 @@ class SinchAdapter(HttpAdapter):
             self.wire, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=parse_reports
         )
 
+    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed:
+        """List the batches ``from`` our sender since the attempt (``start_date``) and keep those
+        with our body and the recipient: the message's id in each is ``{batch_id}:{recipient}``."""
+        bearer = self.api_token if self.token is None else await self.token.bearer()
+        if isinstance(bearer, Failed):
+            return bearer
+        start = (since - CLOCK_SLACK).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        query = urlencode({"from": message.sender, "start_date": start, "page_size": "100"})
+        reply = await http.exchange(
+            self.wire, f"{self.url}?{query}", ERRORS, headers={"Authorization": f"Bearer {bearer}"}, method="GET"
+        )
+        if isinstance(reply, Failed):
+            return reply
+        recipient = message.to.lstrip("+")
+        found: list[str] = []
+        try:
+            for batch in http.list_field(reply.data, "batches"):
+                to = batch.get("to") if isinstance(batch, dict) else None
+                if http.optional_text(batch, "body") != message.body or not isinstance(to, list):
+                    continue
+                if recipient in (str(number).lstrip("+") for number in to):
+                    found.append(recipient_message_id(http.text_field(batch, "id"), message.to))
+        except http.Malformed as exc:
+            return http.malformed(f"batch list not understood: {exc}", reply.status)
+        return found
+
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         batch_id = http.text_field(reply.data, "id")
         # A Sinch batch carries no per-recipient status at creation, so none is recorded.
@@ -247,7 +275,10 @@ def _sinch_report(pmid: str | None, batch_id: str, word: str, code: object, at: 
     if text is None and code_text and code_text.isdigit() and int(code_text) < 400:
         text = f"Operator error {code_text}"  # 0-399 are the operator's SMPP / GSM MAP codes
     error_code, error_text = reports.failure_only(status, code_text, text)
-    return reports.Report("sinch", pmid, status, word, error_code, error_text, at, batch_id if pmid is None else None)
+    to = "+" + pmid.partition(":")[2].lstrip("+") if pmid else None
+    return reports.Report(
+        "sinch", pmid, status, word, error_code, error_text, at, batch_id if pmid is None else None, to
+    )
 
 
 def parse_reports(data: Any) -> list[reports.Report]:

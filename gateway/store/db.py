@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lynsms.gateway.store.schema import SCHEMA
+from lynsms.gateway.store.schema import SCHEMA, migrate
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -21,12 +21,17 @@ def connect(path: str) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.executescript(SCHEMA)
+    migrate(db)
     return db
 
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error (the connection autocommits otherwise)."""
+    """``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error (the connection autocommits otherwise).
+    Inside a transaction already open it joins that one: the outer caller commits or rolls back."""
+    if db.in_transaction:
+        yield
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
