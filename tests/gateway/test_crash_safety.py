@@ -1,0 +1,241 @@
+"""Crash safety: each provider answer is durable at once, only in-flight requests are uncertain,
+uncertain messages are settled with the provider (never resent), and one report names one message.
+
+The SIGKILL / SIGTERM runs against real processes are in tests/e2e/test_crash_recovery.py."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from lynsms.gateway.delivery.reconcile import Reconciler
+from lynsms.gateway.delivery.status import ReportApplier
+from lynsms.gateway.providers.base import Failed, Outbound, SendResult
+from lynsms.gateway.providers.reports import Report
+from lynsms.gateway.store import Completion, Store
+from tests.gateway.helpers import (
+    BULK,
+    FakeAdapter,
+    make_client,
+    make_config,
+    make_fakes,
+    queued_message,
+    stored_sent_message,
+    total_sent,
+)
+
+BULK_URL = "/api/v1/messages/bulk"
+
+
+class LookupAdapter(FakeAdapter):
+    """A fake provider that answers reconciliation lookups from ``records`` (message id -> what
+    ``find`` returns)."""
+
+    def __init__(self, name: str, records: dict[str, list[str] | Failed]) -> None:
+        super().__init__(name)
+        self.records = records
+        self.lookups: list[tuple[str, datetime]] = []
+
+    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed | None:
+        self.lookups.append((message.message_id, since))
+        return self.records.get(message.message_id, [])
+
+
+def _ids(n: int) -> list[str]:
+    return [f"msg_{chr(ord('a') + i) * 25}" for i in range(n)]
+
+
+def _status(db: str) -> dict[str, tuple[str, str | None, str | None]]:
+    reader = sqlite3.connect(db)
+    try:
+        rows = reader.execute("SELECT id, status, provider, provider_message_id FROM messages").fetchall()
+    finally:
+        reader.close()
+    return {mid: (status, provider, pmid) for mid, status, provider, pmid in rows}
+
+
+def test_each_provider_answer_is_on_disk_before_the_next_request_goes_out(tmp_path: Path) -> None:
+    # Twilio takes one message per request. What a kill during request k would leave on disk:
+    # the k-1 acceptances before it, with their provider ids, and request k marked in flight.
+    db = str(tmp_path / "durable.db")
+    fakes = make_fakes()
+    seen: list[tuple[int, str | None]] = []
+
+    def twilio(message: Outbound) -> SendResult:
+        reader = sqlite3.connect(db)
+        (sent,) = reader.execute("SELECT COUNT(*) FROM messages WHERE provider_message_id IS NOT NULL").fetchone()
+        (dispatched,) = reader.execute(
+            "SELECT dispatched_to FROM messages WHERE id=?", (message.message_id,)
+        ).fetchone()
+        reader.close()
+        seen.append((sent, dispatched))
+        return fakes["twilio"].accept(message)
+
+    fakes["twilio"].script = twilio
+    with make_client(make_config(), fakes, db) as client:
+        assert client.post(BULK_URL, json=BULK).json()["data"]["sent"] == 3
+    assert seen == [(0, "twilio"), (1, "twilio"), (2, "twilio")]
+
+
+def test_after_a_crash_only_the_request_in_flight_is_unconfirmed(tmp_path: Path) -> None:
+    db = str(tmp_path / "crash.db")
+    done, in_flight, waiting = _ids(3)
+    crashed = Store(db)  # a bulk of three: one accepted, one request in flight, one not yet sent
+    crashed.insert([queued_message(done), queued_message(in_flight), queued_message(waiting)])
+    crashed.dispatching([(done, Decimal("0.05"))], "twilio")
+    crashed.complete([Completion(done, (), status="sent", provider="twilio", provider_message_id="SM1")])
+    crashed.dispatching([(in_flight, Decimal("0.05"))], "twilio")
+    crashed.close()
+
+    fakes = make_fakes()
+    with make_client(make_config(), fakes, db) as client:
+        shown = {mid: client.get(f"/api/v1/messages/{mid}").json()["data"] for mid in (done, in_flight, waiting)}
+        events = client.get(f"/api/v1/messages/{in_flight}/events").json()["data"]["events"]
+    assert shown[done]["status"] == "sent" and shown[done]["provider_message_id"] == "SM1"
+    assert shown[in_flight]["status"] == "unconfirmed"
+    assert shown[in_flight]["provider"] == "twilio" and shown[in_flight]["error"] is None
+    assert shown[waiting]["status"] == "failed" and shown[waiting]["error"]["code"] == "interrupted"
+    assert "unconfirmed" in [e["type"] for e in events]
+    assert total_sent(fakes) == 0  # nothing resent, to Twilio or anyone else
+
+
+def test_reconciliation_confirms_what_the_provider_took_and_fails_what_it_did_not(tmp_path: Path) -> None:
+    took, never, unreachable, taken_id = _ids(4)
+    store = Store(str(tmp_path / "reconcile.db"))
+    holder = stored_sent_message(store, pmid="SMolder")
+    store.insert([queued_message(m) for m in (took, never, unreachable, taken_id)])
+    store.dispatching([(m, Decimal("0.05")) for m in (took, never, unreachable, taken_id)], "twilio")
+    assert store.interrupt().unconfirmed == 4
+    adapter = LookupAdapter(
+        "twilio",
+        {
+            took: ["SMnew"],
+            unreachable: Failed("retryable", "server_error", "down"),
+            taken_id: ["SMolder"],  # that id is another message's: not this one's
+        },
+    )
+    again = asyncio.run(Reconciler(store, {"twilio": adapter}).reconcile())
+
+    assert again == 1  # the lookup that failed is worth another try
+    found = store.get(took)
+    assert found is not None and found.status == "sent" and found.provider_message_id == "SMnew"
+    assert found.cost == Decimal("0.05") and found.attempt_log[-1].outcome == "accepted"
+    for mid in (never, taken_id):
+        failed = store.get(mid)
+        assert failed is not None and failed.status == "failed"
+        assert failed.error is not None and failed.error.code == "interrupted" and failed.cost == 0
+    still = store.get(unreachable)
+    assert still is not None and still.status == "unconfirmed"
+    older = store.get(holder)
+    assert older is not None and older.provider_message_id == "SMolder"
+    assert {mid for mid, _ in adapter.lookups} == {took, never, unreachable, taken_id}
+    assert "reconciled" in [e.type for e in store.events(took)]
+
+
+def test_a_late_delivery_report_repairs_an_unconfirmed_message() -> None:
+    store = Store()
+    by_number, by_own_id = _ids(2)
+    store.insert([queued_message(by_number), queued_message(by_own_id)])
+    store.db.execute("UPDATE messages SET to_number='+447700900100' WHERE id=?", (by_own_id,))
+    store.dispatching([(by_number, Decimal("0.05"))], "twilio")
+    store.dispatching([(by_own_id, Decimal("0.04"))], "infobip")
+    store.interrupt()
+    applier = ReportApplier(store, park_seconds=60)
+
+    applied = applier.apply(
+        [
+            Report("twilio", "SMlate", "delivered", "delivered", to="+12025550143"),
+            Report("infobip", by_own_id, "delivered", "DELIVERED_TO_HANDSET"),  # Infobip's id is ours
+        ],
+        "webhook",
+    )
+
+    assert applied.changed == 2 and applied.parked == 0
+    for mid, pmid in ((by_number, "SMlate"), (by_own_id, by_own_id)):
+        message = store.get(mid)
+        assert message is not None and message.status == "delivered" and message.provider_message_id == pmid
+
+
+def test_a_report_for_a_reused_provider_id_reaches_only_the_newest_message() -> None:
+    store = Store()
+    older = stored_sent_message(store, pmid="SMsame")
+    newer = queued_message("msg_" + "n" * 25)
+    store.insert([newer])
+    store.complete([Completion(newer.id, (), status="sent", provider="twilio", provider_message_id="SMsame")])
+
+    applied = ReportApplier(store, park_seconds=60).apply(
+        [Report("twilio", "SMsame", "undelivered", "undelivered")], "webhook"
+    )
+
+    assert applied.changed == 1
+    first, second = store.get(older), store.get(newer.id)
+    assert first is not None and second is not None
+    assert (first.status, first.provider_message_id) == ("sent", None)
+    assert (second.status, second.provider_message_id) == ("undelivered", "SMsame")
+    assert "provider_id_reused" in [e.type for e in store.events(older)]
+
+
+def test_an_older_database_with_repeated_provider_ids_keeps_each_id_on_its_newest_message(tmp_path: Path) -> None:
+    db = str(tmp_path / "old.db")
+    store = Store(db)
+    older, newer = stored_sent_message(store, pmid="SMx"), stored_sent_message(store, pmid="SMy")
+    store.db.execute("DROP INDEX messages_provider_id_unique")
+    store.db.execute("UPDATE messages SET provider_message_id='SMx' WHERE id=?", (newer,))
+    store.close()
+
+    reopened = Store(db)
+    assert reopened.get(older).provider_message_id is None  # type: ignore[union-attr]
+    assert reopened.get(newer).provider_message_id == "SMx"  # type: ignore[union-attr]
+
+
+def test_a_bulk_cut_short_by_shutdown_answers_in_the_envelope_and_replays_the_truth(tmp_path: Path) -> None:
+    db = str(tmp_path / "shutdown.db")
+    fakes = make_fakes()
+    blocked = asyncio.Event()
+
+    class Hanging(FakeAdapter):
+        async def send(self, message: Outbound) -> SendResult:
+            if message.to == BULK["recipients"][0]:
+                return await super().send(message)
+            blocked.set()
+            await asyncio.Event().wait()  # a provider that never answers
+            raise AssertionError("unreachable")
+
+    fakes["twilio"] = Hanging("twilio")
+    headers = {"Idempotency-Key": "cut-short"}
+    with make_client(make_config(), fakes, db) as client:
+
+        async def cut_short() -> tuple[int, dict[str, object]]:
+            request = asyncio.create_task(client.http.post(BULK_URL, json=BULK, headers=headers))
+            await blocked.wait()
+            request.cancel()  # what uvicorn does when its graceful-shutdown wait runs out
+            response = await request
+            return response.status_code, response.json()
+
+        status, body = client.run(cut_short())
+        replay = client.post(BULK_URL, json=BULK, headers=headers)
+
+    assert status == 503
+    error = body["error"]
+    assert isinstance(error, dict) and error["code"] == "interrupted"
+    assert [m["status"] for m in error["messages"]] == ["sent", "unconfirmed", "unconfirmed"]
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    data = replay.json()["data"]
+    assert (data["sent"], data["failed"], data["unconfirmed"]) == (1, 0, 2)
+
+    # After the restart reconciliation asks Twilio: it took one of the two, never saw the other.
+    second = data["messages"][1]["id"]
+    restarted = make_fakes()
+    restarted["twilio"] = LookupAdapter("twilio", {second: ["SMfound"]})
+    with make_client(make_config(), restarted, db) as client:
+        for _ in range(200):  # the reconciler runs beside the app; the fakes answer at once
+            data = client.post(BULK_URL, json=BULK, headers=headers).json()["data"]
+            if not data["unconfirmed"]:
+                break
+            client.run(asyncio.sleep(0.01))
+    assert [m["status"] for m in data["messages"]] == ["sent", "sent", "failed"]
+    assert data["messages"][2]["error"]["code"] == "interrupted"
+    assert total_sent(restarted) == 0
