@@ -29,7 +29,8 @@ from lynsms.gateway.store import Store
 
 log = logging.getLogger("lynsms.gateway")
 
-BATCH: Final = 500  # messages looked up per pass
+BATCH: Final = 1000  # messages looked at per pass
+GROUP: Final = 100  # messages asked about in one lookup (they went out in one request)
 CONCURRENCY: Final = 8  # lookups in flight at once
 FIRST_RETRY: Final = 2.0  # seconds before asking again after a failed lookup; doubles up to MAX_RETRY
 MAX_RETRY: Final = 300.0
@@ -44,48 +45,62 @@ class Reconciler:
     async def run(self) -> None:
         """Pass over the unconfirmed messages until none is left that a provider can settle."""
         delay = FIRST_RETRY
-        while await self.reconcile():
+        while True:
+            try:
+                if not await self.reconcile():
+                    return
+            except Exception:
+                log.exception("reconciling unconfirmed messages failed")
             await self.clock.sleep(delay)
             delay = min(delay * 2, MAX_RETRY)
 
     async def reconcile(self) -> int:
-        """One pass; returns how many lookups failed and are worth trying again."""
+        """One pass; returns how many messages could not be looked up and are worth another try."""
+        # Messages handed over in one request share provider, time, sender and body: one lookup
+        # answers for all of them (a Sinch batch of 1,000 is one list call, not 1,000).
+        groups: dict[tuple[str, str, str, str], list[Message]] = {}
+        for message, since in self.store.unconfirmed(BATCH):
+            groups.setdefault((message.provider or "", since, message.sender, message.body), []).append(message)
         limit = asyncio.Semaphore(CONCURRENCY)
-        pending = self.store.unconfirmed(BATCH)
-        if not pending:
-            return 0
 
-        async def one(message: Message, since: str) -> bool:
+        async def one(provider: str, since: str, messages: list[Message]) -> int:
             async with limit:
-                return await self._settle(message, since)
+                return await self._settle(provider, since, messages)
 
-        settled = await asyncio.gather(*(one(message, since) for message, since in pending))
-        return settled.count(False)
+        left = await asyncio.gather(
+            *(
+                one(provider, since, members[at : at + GROUP])
+                for (provider, since, _, _), members in groups.items()
+                for at in range(0, len(members), GROUP)
+            )
+        )
+        return sum(left)
 
-    async def _settle(self, message: Message, since: str) -> bool:
-        """Ask the provider about ``message``; False if it could not tell (ask again later)."""
-        provider = message.provider
-        adapter = self.adapters.get(provider or "")
+    async def _settle(self, provider: str, since: str, messages: list[Message]) -> int:
+        """Ask ``provider`` about ``messages``; how many it could not tell about (ask again later)."""
+        adapter = self.adapters.get(provider)
         if adapter is None:
-            return True  # no longer configured: only a delivery report can settle it
-        outbound = Outbound(message.id, message.to, message.sender, message.body, message.reference)
+            return 0  # no longer configured: only a delivery report can settle them
+        outbound = [Outbound(m.id, m.to, m.sender, m.body, m.reference) for m in messages]
         try:
             found = await adapter.find(outbound, datetime.fromisoformat(since))
         except Exception:
-            log.exception("%s lookup of unconfirmed %s raised", provider, message.id)
-            return False
+            log.exception("%s lookup of %d unconfirmed message(s) raised", provider, len(messages))
+            return len(messages)
         if found is None:
-            return True
+            return 0
         if isinstance(found, Failed):
-            log.warning("could not ask %s about unconfirmed %s yet: %s", provider, message.id, found.message)
-            return False
-        assert provider is not None
-        # A match already recorded for another message is that message's, not this one's.
-        fresh = [pid for pid in found if not self.store.reports.targets(provider, pid, None)]
-        if fresh:
-            log.info("%s had accepted unconfirmed %s as %s", provider, message.id, fresh[0])
-            self.store.confirm(message.id, fresh[0], f"found at {provider} after a restart")
-        else:
-            log.info("%s has no record of unconfirmed %s: failed, not resent", provider, message.id)
-            self.store.confirm(message.id, None, f"looked up at {provider} after a restart")
-        return True
+            log.warning(
+                "could not ask %s about %d unconfirmed message(s) yet: %s", provider, len(messages), found.message
+            )
+            return len(messages)
+        for message, candidates in zip(messages, found, strict=True):
+            # A match already recorded for another message is that message's, not this one's.
+            fresh = [pid for pid in candidates if not self.store.reports.targets(provider, pid, None)]
+            if fresh:
+                log.info("%s had accepted unconfirmed %s as %s", provider, message.id, fresh[0])
+                self.store.confirm(message.id, fresh[0], f"found at {provider} after a restart")
+            else:
+                log.info("%s has no record of unconfirmed %s: failed, not resent", provider, message.id)
+                self.store.confirm(message.id, None, f"looked up at {provider} after a restart")
+        return 0

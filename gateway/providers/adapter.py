@@ -83,8 +83,18 @@ class HttpAdapter(ABC):
         """A provider that takes no callback URL per message overrides this."""
         return None
 
-    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed | None:
-        """A provider whose sent messages can be looked up overrides this."""
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed | None:
+        """A provider whose sent messages can be looked up overrides this (or ``find_one``)."""
+        found: list[list[str]] = []
+        for message in messages:
+            one = await self.find_one(message, since)
+            if one is None or isinstance(one, Failed):
+                return one
+            found.append(one)
+        return found
+
+    async def find_one(self, message: Outbound, since: datetime) -> list[str] | Failed | None:
+        """``find`` for a provider that is asked one message at a time."""
         return None
 
     def _split(self, messages: Sequence[Outbound]) -> list[list[int]]:

@@ -98,10 +98,10 @@ class ProviderAdapter(Protocol):
         URL per message (ClickSend); None when done or not needed, else why it failed."""
         ...
 
-    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed | None:
-        """Reconciliation after a crash: the provider ids under which the provider holds
-        ``message`` (handed to it at ``since``), newest first; ``[]``: it has no record of it;
-        None: this provider cannot be asked."""
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed | None:
+        """Reconciliation after a crash: for each of ``messages`` (handed to this provider in one
+        request at ``since``), the provider ids under which the provider holds it, newest first
+        (``[]``: it has no record of it); None: this provider cannot be asked."""
         ...
 
 

@@ -123,7 +123,7 @@ class ClickSendAdapter(HttpAdapter):
         )
         return [_result(entry) for entry in entries]
 
-    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed:
+    async def find_one(self, message: Outbound, since: datetime) -> list[str] | Failed:
         """The gateway's own id is the message's ``custom_string``: search the history since the
         attempt for it (``q=custom_string:...``); ClickSend's ``message_id`` is the provider id."""
         query = urlencode(

@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
@@ -203,31 +203,32 @@ class SinchAdapter(HttpAdapter):
             self.wire, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=parse_reports
         )
 
-    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed:
-        """List the batches ``from`` our sender since the attempt (``start_date``) and keep those
-        with our body and the recipient: the message's id in each is ``{batch_id}:{recipient}``."""
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed:
+        """List the batches ``from`` our sender since the attempt (``start_date``, one request for
+        the whole batch we sent) and keep those with our body and the recipient: the message's id
+        in each is ``{batch_id}:{recipient}``."""
         bearer = self.api_token if self.token is None else await self.token.bearer()
         if isinstance(bearer, Failed):
             return bearer
         start = (since - CLOCK_SLACK).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        query = urlencode({"from": message.sender, "start_date": start, "page_size": "100"})
+        query = urlencode({"from": messages[0].sender, "start_date": start, "page_size": "100"})
         reply = await http.exchange(
             self.wire, f"{self.url}?{query}", ERRORS, headers={"Authorization": f"Bearer {bearer}"}, method="GET"
         )
         if isinstance(reply, Failed):
             return reply
-        recipient = message.to.lstrip("+")
-        found: list[str] = []
+        held: dict[tuple[str, str], list[str]] = {}  # (body, recipient without +) -> batch ids, newest first
         try:
             for batch in http.list_field(reply.data, "batches"):
-                to = batch.get("to") if isinstance(batch, dict) else None
-                if http.optional_text(batch, "body") != message.body or not isinstance(to, list):
+                body, to = http.optional_text(batch, "body"), batch.get("to") if isinstance(batch, dict) else None
+                if body is None or not isinstance(to, list):
                     continue
-                if recipient in (str(number).lstrip("+") for number in to):
-                    found.append(recipient_message_id(http.text_field(batch, "id"), message.to))
+                batch_id = http.text_field(batch, "id")
+                for number in to:
+                    held.setdefault((body, str(number).lstrip("+")), []).append(batch_id)
         except http.Malformed as exc:
             return http.malformed(f"batch list not understood: {exc}", reply.status)
-        return found
+        return [[recipient_message_id(b, m.to) for b in held.get((m.body, m.to.lstrip("+")), [])] for m in messages]
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         batch_id = http.text_field(reply.data, "id")

@@ -90,7 +90,7 @@ class TwilioAdapter(HttpAdapter):
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         return [Accepted(http.text_field(reply.data, "sid"), http.optional_text(reply.data, "status"))]
 
-    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed:
+    async def find_one(self, message: Outbound, since: datetime) -> list[str] | Failed:
         """Twilio takes no id of ours, so list the account's messages ``To`` the recipient ``From``
         our sender (newest first) and keep those with our body created since the attempt."""
         query = urlencode({"To": message.to, "From": message.sender, "PageSize": "100"})

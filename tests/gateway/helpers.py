@@ -58,7 +58,7 @@ class FakeAdapter:
     async def register_report_url(self, url: str) -> Failed | None:
         return None
 
-    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed | None:
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed | None:
         return None  # a fake provider keeps no record to look messages up in
 
 

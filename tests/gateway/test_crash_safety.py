@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -39,9 +40,15 @@ class LookupAdapter(FakeAdapter):
         self.records = records
         self.lookups: list[tuple[str, datetime]] = []
 
-    async def find(self, message: Outbound, since: datetime) -> list[str] | Failed | None:
-        self.lookups.append((message.message_id, since))
-        return self.records.get(message.message_id, [])
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed | None:
+        found: list[list[str]] = []
+        for message in messages:
+            self.lookups.append((message.message_id, since))
+            record = self.records.get(message.message_id, [])
+            if isinstance(record, Failed):
+                return record
+            found.append(record)
+        return found
 
 
 def _ids(n: int) -> list[str]:
@@ -107,17 +114,12 @@ def test_reconciliation_confirms_what_the_provider_took_and_fails_what_it_did_no
     store = Store(str(tmp_path / "reconcile.db"))
     holder = stored_sent_message(store, pmid="SMolder")
     store.insert([queued_message(m) for m in (took, never, unreachable, taken_id)])
-    store.dispatching([(m, Decimal("0.05")) for m in (took, never, unreachable, taken_id)], "twilio")
+    store.dispatching([(m, Decimal("0.05")) for m in (took, never, taken_id)], "twilio")
+    store.dispatching([(unreachable, Decimal("0.05"))], "sinch")
     assert store.interrupt().unconfirmed == 4
-    adapter = LookupAdapter(
-        "twilio",
-        {
-            took: ["SMnew"],
-            unreachable: Failed("retryable", "server_error", "down"),
-            taken_id: ["SMolder"],  # that id is another message's: not this one's
-        },
-    )
-    again = asyncio.run(Reconciler(store, {"twilio": adapter}).reconcile())
+    adapter = LookupAdapter("twilio", {took: ["SMnew"], taken_id: ["SMolder"]})  # SMolder: another message's
+    down = LookupAdapter("sinch", {unreachable: Failed("retryable", "server_error", "down")})
+    again = asyncio.run(Reconciler(store, {"twilio": adapter, "sinch": down}).reconcile())
 
     assert again == 1  # the lookup that failed is worth another try
     found = store.get(took)
@@ -131,7 +133,7 @@ def test_reconciliation_confirms_what_the_provider_took_and_fails_what_it_did_no
     assert still is not None and still.status == "unconfirmed"
     older = store.get(holder)
     assert older is not None and older.provider_message_id == "SMolder"
-    assert {mid for mid, _ in adapter.lookups} == {took, never, unreachable, taken_id}
+    assert {mid for mid, _ in adapter.lookups} == {took, never, taken_id}  # in one lookup: one request's
     assert "reconciled" in [e.type for e in store.events(took)]
 
 
