@@ -18,8 +18,9 @@ it, the load generator in this process):
 
 The gateway's database is in memory by default, as ``lynsms up`` and ``lynsms gateway`` run it;
 ``--db file`` uses a WAL file in a temporary directory (three commits per send, each written to
-the WAL: the message, its hand-over to the provider, the provider's answer). Next to each throughput the servers' CPU time per request is printed: unlike req/s, it
-hardly moves when other processes compete for the machine.
+the WAL: the message, its hand-over to the provider, the provider's answer). Next to each
+throughput the servers' CPU time per request is printed: unlike req/s, it hardly moves when
+other processes compete for the machine.
 
 Nothing is pinned to a core here (``simulator_bench`` pins): three processes share two cores, and
 the gateway path needs the gateway and the simulator running at once.

@@ -58,6 +58,17 @@ class Completion:
     provider_message_id: str | None = None
     cost: Decimal = Decimal("0")
     error: MessageError | None = None
+    at: str | None = None  # when the provider answered (default: when it is recorded)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A message handed to ``provider`` at ``at``; ``cost``: what it costs if the provider takes it."""
+
+    message_id: str
+    provider: str
+    at: str
+    cost: Decimal
 
 
 @dataclass(frozen=True)
@@ -158,20 +169,19 @@ class Store:
             self.outbox.woken()
 
     def dispatching(self, messages: Sequence[tuple[str, Decimal]], provider: str) -> None:
-        """Mark ``(message id, cost)`` pairs as being handed to ``provider`` now, before the request
-        goes out: if the gateway dies before the answer is committed, these (and only these) are
-        uncertain. The cost is what the message will cost if the provider takes it."""
+        """Mark ``(message id, cost)`` pairs as handed to ``provider`` now (``complete`` with only
+        ``dispatches``)."""
         at = now_iso(self.clock)
-        self._write(
-            (
-                "UPDATE messages SET dispatched_to=?, dispatched_at=?, cost=? WHERE id=?",
-                [(provider, at, str(cost), mid) for mid, cost in messages],
-            )
-        )
+        self.complete((), dispatches=[Dispatch(mid, provider, at, cost) for mid, cost in messages])
 
-    def complete(self, completions: Sequence[Completion]) -> str:
-        """Record a routing round: each message's attempts, and its final state if it reached one.
-        Returns the time it recorded as ``updated_at`` (and ``sent_at``) of those messages."""
+    def complete(self, completions: Sequence[Completion], *, dispatches: Sequence[Dispatch] = ()) -> str:
+        """Record provider answers and hand-overs, in one transaction, in that order.
+
+        ``completions``: each message's attempts so far, and its final state if it reached one
+        (with its provider id: the one place provider ids are recorded). ``dispatches``: messages
+        being handed to a provider, recorded *before* the request goes out, so that if the gateway
+        dies before the answer is recorded, these (and only these) are uncertain. Returns the time
+        recorded as ``updated_at`` (and ``sent_at``) where a completion does not say."""
         now = now_iso(self.clock)
         finals: list[tuple[Any, ...]] = []
         rounds: list[tuple[str, str]] = []
@@ -189,8 +199,8 @@ class Store:
                     str(c.cost),
                     error.code if error else None,
                     _error_json(error),
-                    now if c.status == "sent" else None,
-                    now,
+                    (c.at or now) if c.status == "sent" else None,
+                    c.at or now,
                     attempts,
                     c.message_id,
                 )
@@ -204,6 +214,10 @@ class Store:
             ),
             ("UPDATE messages SET attempts_json=?, dispatched_to=NULL WHERE id=?", rounds),
             announced,
+            (
+                "UPDATE messages SET dispatched_to=?, dispatched_at=?, cost=? WHERE id=?",
+                [(d.provider, d.at, str(d.cost), d.message_id) for d in dispatches],
+            ),
         )
         try:
             self._write(*statements)

@@ -16,6 +16,7 @@ from lynsms.gateway.delivery.reconcile import Reconciler
 from lynsms.gateway.delivery.status import ReportApplier
 from lynsms.gateway.providers.base import Failed, Outbound, SendResult
 from lynsms.gateway.providers.reports import Report
+from lynsms.gateway.service import SINGLE_CONCURRENCY
 from lynsms.gateway.store import Completion, Store
 from tests.gateway.helpers import (
     BULK,
@@ -64,9 +65,10 @@ def _status(db: str) -> dict[str, tuple[str, str | None, str | None]]:
     return {mid: (status, provider, pmid) for mid, status, provider, pmid in rows}
 
 
-def test_each_provider_answer_is_on_disk_before_the_next_request_goes_out(tmp_path: Path) -> None:
-    # Twilio takes one message per request. What a kill during request k would leave on disk:
-    # the k-1 acceptances before it, with their provider ids, and request k marked in flight.
+def test_each_provider_answer_is_on_disk_before_its_worker_sends_the_next_request(tmp_path: Path) -> None:
+    # Twilio takes one message per request, 16 at a time. What a kill at request k would leave
+    # on disk: the message of request k marked as handed to Twilio, and the answers of every
+    # request that went before on the same worker (all but the 16 in flight), with their ids.
     db = str(tmp_path / "durable.db")
     fakes = make_fakes()
     seen: list[tuple[int, str | None]] = []
@@ -74,17 +76,20 @@ def test_each_provider_answer_is_on_disk_before_the_next_request_goes_out(tmp_pa
     def twilio(message: Outbound) -> SendResult:
         reader = sqlite3.connect(db)
         (sent,) = reader.execute("SELECT COUNT(*) FROM messages WHERE provider_message_id IS NOT NULL").fetchone()
-        (dispatched,) = reader.execute(
-            "SELECT dispatched_to FROM messages WHERE id=?", (message.message_id,)
-        ).fetchone()
+        query = "SELECT dispatched_to FROM messages WHERE id=?"
+        (dispatched,) = reader.execute(query, (message.message_id,)).fetchone()
         reader.close()
         seen.append((sent, dispatched))
         return fakes["twilio"].accept(message)
 
     fakes["twilio"].script = twilio
+    recipients = [f"+1202555{n:04d}" for n in range(1000, 1040)]
     with make_client(make_config(), fakes, db) as client:
-        assert client.post(BULK_URL, json=BULK).json()["data"]["sent"] == 3
-    assert seen == [(0, "twilio"), (1, "twilio"), (2, "twilio")]
+        body = {**BULK, "recipients": recipients, "provider": "twilio"}
+        assert client.post(BULK_URL, json=body).json()["data"]["sent"] == 40
+    assert all(dispatched == "twilio" for _, dispatched in seen)
+    assert all(sent >= k - SINGLE_CONCURRENCY for k, (sent, _) in enumerate(seen))
+    assert seen[-1][0] >= 40 - SINGLE_CONCURRENCY
 
 
 def test_after_a_crash_only_the_request_in_flight_is_unconfirmed(tmp_path: Path) -> None:
