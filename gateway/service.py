@@ -5,9 +5,10 @@ message to the next provider of the chain, in the provider's batch size (``send_
 providers with one request per message, with bounded concurrency. Retryable failures stay
 pending for the next round; acceptance and hard failures settle the message.
 
-Durability is per provider request, not per round: its messages are marked as handed to the
-provider before it goes out (``Store.dispatching``) and its answer is committed as soon as it
-arrives (``Store.complete``), so a provider acceptance is on disk before anything else happens.
+Durability is per provider request, not per round: its messages are recorded as handed to the
+provider before it goes out, and its answer right after it arrives (both through
+``Store.complete``, grouped per event-loop turn by ``_GroupCommit``), so a provider acceptance
+is on disk before the worker that received it sends anything else.
 A crash or a shutdown therefore leaves uncertain only the requests in flight at that moment
 (``Store.interrupt`` makes their messages ``unconfirmed``); the rest are sent with their provider
 id, failed, or never handed to anyone.

@@ -124,14 +124,11 @@ class ClickSendAdapter(HttpAdapter):
         return [_result(entry) for entry in entries]
 
     async def find_one(self, message: Outbound, since: datetime) -> list[str] | Failed:
-        """The gateway's own id is the message's ``custom_string``: search the history since the
-        attempt for it (``q=custom_string:...``); ClickSend's ``message_id`` is the provider id."""
+        """The gateway's own id is the message's ``custom_string``: search the history for the
+        recipient since the attempt (``q=to:...``, ``date_from``) and keep rows carrying our id;
+        ClickSend's ``message_id`` is the provider id."""
         query = urlencode(
-            {
-                "date_from": str(int((since - CLOCK_SLACK).timestamp())),
-                "q": f"custom_string:{message.message_id}",
-                "limit": "100",
-            }
+            {"date_from": str(int((since - CLOCK_SLACK).timestamp())), "q": f"to:{message.to}", "limit": "100"}
         )
         reply = await http.exchange(
             self.wire, f"{self.base_url}/v3/sms/history?{query}", ERRORS, headers=self.headers, method="GET"
