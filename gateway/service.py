@@ -56,9 +56,15 @@ class _GroupCommit:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.new: tuple[Sequence[Message], str | None, KeyRef | None] | None = None
         self.completions: list[Completion] = []
         self.dispatches: list[Dispatch] = []
         self.pending: asyncio.Future[None] | None = None
+
+    def inserting(self, messages: Sequence[Message], api_key: str | None, key: KeyRef | None) -> None:
+        """New messages, stored with the first hand-overs (a single send: two commits in all)."""
+        self.new = (messages, api_key, key)
+        self._schedule()
 
     def answered(self, completions: Sequence[Completion]) -> None:
         self.completions += completions
@@ -76,10 +82,14 @@ class _GroupCommit:
     def flush(self) -> None:
         """Write what is queued now (also when routing is cancelled: answers are never lost)."""
         pending, self.pending = self.pending, None
+        new, self.new = self.new, None
         completions, self.completions = self.completions, []
         dispatches, self.dispatches = self.dispatches, []
         try:
-            if completions or dispatches:
+            if new is not None:  # the first flush: nothing can have been answered yet
+                assert not completions
+                self.store.insert(*new, dispatches=dispatches)
+            elif completions or dispatches:
                 self.store.complete(completions, dispatches=dispatches)
         except Exception as exc:
             if pending is not None:
@@ -144,8 +154,10 @@ class Gateway:
         """The stored message after routing: ``sent``, or ``failed`` with its error and attempts.
         ``key``: the idempotency key it answers, stored with it."""
         message = self._new(request.to, request, segment(request.body))
-        self.store.insert([message], api_key=api_key, key=key)  # the key's name decides where webhooks go
-        routed = await self._route_or_park([message], self.chain_for(request.provider, request.route_id))
+        # api_key: the key's name decides where webhooks go.
+        routed = await self._route_or_park(
+            [message], [message], self.chain_for(request.provider, request.route_id), api_key, key
+        )
         return routed[message.id]
 
     async def bulk(self, request: BulkRequest, api_key: str | None = None, key: KeyRef | None = None) -> list[Message]:
@@ -165,23 +177,34 @@ class Gateway:
                 error = None
             seen.add(to)
             messages.append(replace(message, status="failed", error=error) if error else message)
-        self.store.insert(messages, api_key=api_key, key=key)
+        queued = [m for m in messages if m.status == "queued"]
         routed = await self._route_or_park(
-            [m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id)
+            messages, queued, self.chain_for(request.provider, request.route_id), api_key, key
         )
         return [routed.get(m.id, m) for m in messages]
 
-    async def _route_or_park(self, messages: Sequence[Message], chain: Sequence[str]) -> dict[str, Message]:
-        """``_route``; cancelled (a shutdown that could not wait for it), it parks what is left
-        first: messages whose provider request was cut off become ``unconfirmed``, the ones not
-        yet handed to a provider fail with ``interrupted``. Then ``Parked`` says so, with every
-        message as stored, for the caller's answer."""
+    async def _route_or_park(
+        self,
+        new: Sequence[Message],
+        messages: Sequence[Message],
+        chain: Sequence[str],
+        api_key: str | None,
+        key: KeyRef | None,
+    ) -> dict[str, Message]:
+        """Store ``new`` (committed with the first hand-overs, before any request goes out) and
+        ``_route`` those of them in ``messages``. Cancelled (a shutdown that could not wait for
+        it), it parks what is left first: messages whose provider request was cut off become
+        ``unconfirmed``, the ones not yet handed to a provider fail with ``interrupted``. Then
+        ``Parked`` says so, with every message as stored, for the caller's answer."""
         commits = _GroupCommit(self.store)
+        commits.inserting(new, api_key, key)
         try:
-            return await self._route(messages, chain, commits)
+            routed = await self._route(messages, chain, commits)
+            await commits.settled()  # the messages are stored even when none was routed
+            return routed
         except asyncio.CancelledError:
             commits.flush()  # answers already received are recorded, not left uncertain
-            ids = [m.id for m in messages]
+            ids = [m.id for m in new]
             self.store.interrupt(ids)
             log.warning("shutdown cut routing short; parked %d message(s)", len(ids))
             raise Parked(self.store.messages(ids)) from None

@@ -95,6 +95,14 @@ def _error_json(error: MessageError | None) -> str | None:
     return orjson.dumps(error.to_json()).decode() if error else None
 
 
+def _dispatched(dispatches: Sequence[Dispatch]) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """The statement recording hand-overs to providers (``Store.complete``)."""
+    return (
+        "UPDATE messages SET dispatched_to=?, dispatched_at=?, cost=? WHERE id=?",
+        [(d.provider, d.at, str(d.cost), d.message_id) for d in dispatches],
+    )
+
+
 def _attempts_json(attempts: Sequence[Attempt]) -> str:
     # orjson: every send stores its attempts; the stdlib encoder took ~3 us for one attempt.
     return orjson.dumps([a.to_json() for a in attempts]).decode()
@@ -129,9 +137,17 @@ class Store:
 
     # -- messages ---------------------------------------------------------------------------
 
-    def insert(self, messages: Sequence[Message], api_key: str | None = None, key: KeyRef | None = None) -> None:
+    def insert(
+        self,
+        messages: Sequence[Message],
+        api_key: str | None = None,
+        key: KeyRef | None = None,
+        *,
+        dispatches: Sequence[Dispatch] = (),
+    ) -> None:
         """Store new messages (queued, or failed items that will never be routed) in one transaction;
-        ``api_key`` is the name of the key that sent them, ``key`` the idempotency key they answer."""
+        ``api_key`` is the name of the key that sent them, ``key`` the idempotency key they answer,
+        ``dispatches`` the first hand-overs to providers (see ``complete``), in the same commit."""
         announced = self.outbox.enqueue_statement([m.id for m in messages if m.status in ANNOUNCED])
         self._write(
             (
@@ -164,6 +180,7 @@ class Store:
                 "UPDATE idempotency_keys SET message_ids=? WHERE scope=? AND key=?",
                 [(orjson.dumps([m.id for m in messages]).decode(), *key)] if key else [],
             ),
+            _dispatched(dispatches),
         )
         if announced[1]:
             self.outbox.woken()
@@ -214,10 +231,7 @@ class Store:
             ),
             ("UPDATE messages SET attempts_json=?, dispatched_to=NULL WHERE id=?", rounds),
             announced,
-            (
-                "UPDATE messages SET dispatched_to=?, dispatched_at=?, cost=? WHERE id=?",
-                [(d.provider, d.at, str(d.cost), d.message_id) for d in dispatches],
-            ),
+            _dispatched(dispatches),
         )
         try:
             self._write(*statements)
