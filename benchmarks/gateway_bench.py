@@ -17,8 +17,8 @@ it, the load generator in this process):
   fresh gateway process so earlier phases do not count.
 
 The gateway's database is in memory by default, as ``lynsms up`` and ``lynsms gateway`` run it;
-``--db file`` uses a WAL file in a temporary directory (three commits per send, each written to
-the WAL: the message, its hand-over to the provider, the provider's answer). Next to each
+``--db file`` uses a WAL file in a temporary directory (two commits per send, each written to
+the WAL: the message with its hand-over to the provider, then the provider's answer). Next to each
 throughput the servers' CPU time per request is printed: unlike req/s, it hardly moves when
 other processes compete for the machine.
 
