@@ -59,6 +59,10 @@ from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, 
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
 TOKEN_MARGIN: Final = 60.0
+# A reconciliation lookup reads the batches from our sender since the attempt in pages of PAGE,
+# at most LOOKUP_PAGES of them.
+PAGE: Final = 100
+LOOKUP_PAGES: Final = 20
 
 INVALID_REQUEST: Final = http.hard("invalid_request")
 _RULES: Final[dict[str, http.Rule]] = {
@@ -211,23 +215,28 @@ class SinchAdapter(HttpAdapter):
         if isinstance(bearer, Failed):
             return bearer
         start = (since - CLOCK_SLACK).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        query = urlencode({"from": messages[0].sender, "start_date": start, "page_size": "100"})
-        reply = await http.exchange(
-            self.wire, f"{self.url}?{query}", ERRORS, headers={"Authorization": f"Bearer {bearer}"}, method="GET"
-        )
-        if isinstance(reply, Failed):
-            return reply
         held: dict[tuple[str, str], list[str]] = {}  # (body, recipient without +) -> batch ids, newest first
-        try:
-            for batch in http.list_field(reply.data, "batches"):
-                body, to = http.optional_text(batch, "body"), batch.get("to") if isinstance(batch, dict) else None
-                if body is None or not isinstance(to, list):
-                    continue
-                batch_id = http.text_field(batch, "id")
-                for number in to:
-                    held.setdefault((body, str(number).lstrip("+")), []).append(batch_id)
-        except http.Malformed as exc:
-            return http.malformed(f"batch list not understood: {exc}", reply.status)
+        for page in range(LOOKUP_PAGES):
+            query = urlencode({"from": messages[0].sender, "start_date": start, "page": page, "page_size": PAGE})
+            reply = await http.exchange(
+                self.wire, f"{self.url}?{query}", ERRORS, headers={"Authorization": f"Bearer {bearer}"}, method="GET"
+            )
+            if isinstance(reply, Failed):
+                return reply
+            try:
+                batches = http.list_field(reply.data, "batches")
+                for batch in batches:
+                    body, to = http.optional_text(batch, "body"), batch.get("to") if isinstance(batch, dict) else None
+                    if body is None or not isinstance(to, list):
+                        continue
+                    batch_id = http.text_field(batch, "id")
+                    for number in to:
+                        held.setdefault((body, str(number).lstrip("+")), []).append(batch_id)
+            except http.Malformed as exc:
+                return http.malformed(f"batch list not understood: {exc}", reply.status)
+            count = reply.data.get("count") if isinstance(reply.data, dict) else None
+            if not batches or not isinstance(count, int) or (page + 1) * PAGE >= count:
+                break
         return [[recipient_message_id(b, m.to) for b in held.get((m.body, m.to.lstrip("+")), [])] for m in messages]
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:

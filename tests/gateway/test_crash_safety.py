@@ -20,6 +20,7 @@ from lynsms.gateway.service import SINGLE_CONCURRENCY
 from lynsms.gateway.store import Completion, Store
 from tests.gateway.helpers import (
     BULK,
+    SEND,
     FakeAdapter,
     make_client,
     make_config,
@@ -30,6 +31,7 @@ from tests.gateway.helpers import (
 )
 
 BULK_URL = "/api/v1/messages/bulk"
+SEND_URL = "/api/v1/messages/send"
 
 
 class LookupAdapter(FakeAdapter):
@@ -245,4 +247,45 @@ def test_a_bulk_cut_short_by_shutdown_answers_in_the_envelope_and_replays_the_tr
             client.run(asyncio.sleep(0.01))
     assert [m["status"] for m in data["messages"]] == ["sent", "sent", "failed"]
     assert data["messages"][2]["error"]["code"] == "interrupted"
+    assert total_sent(restarted) == 0
+
+
+def test_a_send_cut_short_replays_202_while_unconfirmed_then_the_outcome(tmp_path: Path) -> None:
+    db = str(tmp_path / "send.db")
+    fakes = make_fakes()
+    blocked = asyncio.Event()
+
+    class Hanging(FakeAdapter):
+        async def send(self, message: Outbound) -> SendResult:
+            blocked.set()
+            await asyncio.Event().wait()  # a provider that never answers
+            raise AssertionError("unreachable")
+
+    fakes["twilio"] = Hanging("twilio")
+    headers = {"Idempotency-Key": "one"}
+    with make_client(make_config(), fakes, db) as client:
+
+        async def cut_short() -> int:
+            request = asyncio.create_task(client.http.post(SEND_URL, json=SEND, headers=headers))
+            await blocked.wait()
+            request.cancel()
+            return (await request).status_code
+
+        assert client.run(cut_short()) == 503
+        replay = client.post(SEND_URL, json=SEND, headers=headers)
+    assert replay.status_code == 202
+    assert replay.json()["data"]["status"] == "unconfirmed"
+
+    message_id = replay.json()["data"]["id"]
+    restarted = make_fakes()
+    restarted["twilio"] = LookupAdapter("twilio", {message_id: ["SMlate"]})
+    with make_client(make_config(), restarted, db) as client:
+        for _ in range(200):
+            replay = client.post(SEND_URL, json=SEND, headers=headers)
+            if replay.status_code != 202:
+                break
+            client.run(asyncio.sleep(0.01))
+    assert replay.status_code == 201
+    data = replay.json()["data"]
+    assert (data["status"], data["provider_message_id"], data["attempts"]) == ("sent", "SMlate", 1)
     assert total_sent(restarted) == 0
