@@ -56,9 +56,12 @@ MAX_REQUEST_BYTES: Final = 1024 * 1024
 MAX_IDEMPOTENCY_KEY: Final = 255
 
 Payload = dict[str, Any]  # an envelope without its meta: what idempotency stores and replays
+# A failed message's error code -> the error a send answers with. Codes not here (a delivery
+# report's: delivery_failed) belong to a message a provider took: it answers as sent.
 DELIVERY_ERRORS: Final[dict[str, type[GatewayError]]] = {
     "provider_rejected": ProviderRejected,
     "routing_exhausted": RoutingExhausted,
+    "interrupted": Interrupted,  # replayed: the gateway stopped before a provider took it
 }
 Handler = Callable[[Request], Awaitable[Response]]
 Outcome = tuple[int, Payload]
@@ -234,10 +237,11 @@ def _delivery_outcome(messages: Sequence[Message]) -> Outcome:
     (message,) = messages
     if message.status == "unconfirmed":
         return 202, ok(message.to_json())
-    if message.status != "failed" or message.error is None:
+    failure = message.error if message.status == "failed" else None
+    kind = DELIVERY_ERRORS.get(failure.code) if failure else None
+    if failure is None or kind is None:
         return 201, ok(message.to_json())
-    kind = DELIVERY_ERRORS.get(message.error.code, InternalError)
-    error = kind(message.error.message, message_id=message.id, attempts=[a.to_json() for a in message.attempt_log])
+    error = kind(failure.message, message_id=message.id, attempts=[a.to_json() for a in message.attempt_log])
     return error.status, error_payload(error)
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+from lynsms.gateway.api import _delivery_outcome
 from lynsms.gateway.delivery.reconcile import Reconciler
 from lynsms.gateway.delivery.status import ReportApplier
+from lynsms.gateway.models import MessageError
 from lynsms.gateway.providers.base import Failed, Outbound, SendResult
 from lynsms.gateway.providers.reports import Report
 from lynsms.gateway.service import SINGLE_CONCURRENCY
@@ -289,3 +292,19 @@ def test_a_send_cut_short_replays_202_while_unconfirmed_then_the_outcome(tmp_pat
     data = replay.json()["data"]
     assert (data["status"], data["provider_message_id"], data["attempts"]) == ("sent", "SMlate", 1)
     assert total_sent(restarted) == 0
+
+
+def test_a_replayed_send_answers_for_its_message_as_it_is_now() -> None:
+    never_sent = replace(
+        queued_message("msg_" + "i" * 25), status="failed", error=MessageError("interrupted", "the gateway stopped")
+    )
+    taken_then_failed = replace(
+        queued_message("msg_" + "t" * 25),
+        status="failed",
+        provider="twilio",
+        error=MessageError("delivery_failed", "twilio reported the message failed"),
+    )
+    status, payload = _delivery_outcome([never_sent])
+    assert (status, payload["error"]["code"]) == (503, "interrupted")
+    status, payload = _delivery_outcome([taken_then_failed])
+    assert (status, payload["data"]["status"]) == (201, "failed")  # the provider took it: the send succeeded
