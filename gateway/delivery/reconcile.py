@@ -55,11 +55,21 @@ class Reconciler:
             delay = min(delay * 2, MAX_RETRY)
 
     async def reconcile(self) -> int:
-        """One pass; returns how many messages could not be looked up and are worth another try."""
+        """One pass over every unconfirmed message; returns how many could not be looked up and
+        are worth another try."""
+        left, after = 0, 0
+        while True:
+            page = self.store.unconfirmed(BATCH, after)
+            if not page:
+                return left
+            left += await self._reconcile([(message, since) for message, since, _ in page])
+            after = page[-1][2]
+
+    async def _reconcile(self, pending: list[tuple[Message, str]]) -> int:
         # Messages handed over in one request share provider, time, sender and body: one lookup
         # answers for all of them (a Sinch batch of 1,000 is one list call, not 1,000).
         groups: dict[tuple[str, str, str, str], list[Message]] = {}
-        for message, since in self.store.unconfirmed(BATCH):
+        for message, since in pending:
             groups.setdefault((message.provider or "", since, message.sender, message.body), []).append(message)
         limit = asyncio.Semaphore(CONCURRENCY)
 

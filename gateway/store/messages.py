@@ -319,13 +319,15 @@ class Store:
                 self.db.execute("DELETE FROM idempotency_keys WHERE state='in_progress'")
         return Interruption(failed=len(failed), unconfirmed=len(uncertain))
 
-    def unconfirmed(self, limit: int) -> list[tuple[Message, str]]:
-        """Unconfirmed messages, oldest first, each with when it was handed to its provider."""
+    def unconfirmed(self, limit: int, after_seq: int = 0) -> list[tuple[Message, str, int]]:
+        """Unconfirmed messages after ``after_seq``, oldest first, each with when it was handed to
+        its provider and its seq (to continue after)."""
         rows = self.db.execute(
-            f"SELECT {_COLUMNS}, dispatched_at FROM messages WHERE status='unconfirmed' ORDER BY seq LIMIT ?",
-            (limit,),
+            f"SELECT {_COLUMNS}, dispatched_at FROM messages WHERE status='unconfirmed' AND seq>? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
         ).fetchall()
-        return [(message, row[-1]) for message, row in zip(self._hydrate(r[:-1] for r in rows), rows, strict=True)]
+        messages = self._hydrate(row[:-1] for row in rows)
+        return [(message, row[-1], row[-2]) for message, row in zip(messages, rows, strict=True)]
 
     def unconfirmed_named(self, provider: str, provider_message_id: str, to: str | None) -> str | None:
         """The one unconfirmed message of ``provider`` a delivery report names although no provider

@@ -13,7 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
 from lynsms.gateway.api import _delivery_outcome
+from lynsms.gateway.delivery import reconcile
 from lynsms.gateway.delivery.reconcile import Reconciler
 from lynsms.gateway.delivery.status import ReportApplier
 from lynsms.gateway.models import MessageError
@@ -308,3 +311,16 @@ def test_a_replayed_send_answers_for_its_message_as_it_is_now() -> None:
     assert (status, payload["error"]["code"]) == (503, "interrupted")
     status, payload = _delivery_outcome([taken_then_failed])
     assert (status, payload["data"]["status"]) == (201, "failed")  # the provider took it: the send succeeded
+
+
+def test_reconciliation_reaches_every_unconfirmed_message_page_by_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reconcile, "BATCH", 2)
+    store = Store()
+    ids = _ids(5)
+    store.insert([queued_message(m) for m in ids])
+    for mid in ids:
+        store.dispatching([(mid, Decimal("0.05"))], "twilio")
+    store.interrupt()
+    adapter = LookupAdapter("twilio", {mid: [f"SM{n}"] for n, mid in enumerate(ids)})
+    assert asyncio.run(Reconciler(store, {"twilio": adapter}).reconcile()) == 0
+    assert [store.get(mid).status for mid in ids] == ["sent"] * 5  # type: ignore[union-attr]
