@@ -25,7 +25,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -34,6 +34,8 @@ from lynsms.gateway.models import Attempt, Event, Message, MessageError, now_iso
 from lynsms.gateway.store.db import connect, transaction
 from lynsms.gateway.store.outbox import ANNOUNCED, OutboxRows
 from lynsms.gateway.store.reports import ReportRows
+from lynsms.gateway.store.retention import Retention, iso_ago
+from lynsms.gateway.store.secrets import InstallationSecrets
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -41,6 +43,9 @@ _COLUMNS = (
     "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
     "segments, encoding, error_json, created_at, sent_at, updated_at, attempts_json, seq"
 )
+
+
+DEFAULT_KEY_LIFETIME: Final = 86400.0  # Stripe's 24 hours
 
 
 class StoreFormatError(RuntimeError):
@@ -120,6 +125,10 @@ class Store:
             raise StoreFormatError(f"{path} was written by a pre-release gateway; start with a new database file")
         self.outbox = OutboxRows(self.db, clock)
         self.reports = ReportRows(self.db, self.outbox)
+        self.secrets = InstallationSecrets(self.db)
+        self.retention = Retention(self.db)
+        # How long an answered idempotency key is honoured; older ones are new keys again.
+        self.key_lifetime = DEFAULT_KEY_LIFETIME
 
     def close(self) -> None:
         self.db.close()
@@ -240,6 +249,10 @@ class Store:
             self._write(*statements)
         if announced[1]:
             self.outbox.woken()
+        # Reports that arrived before their message's provider id was recorded apply now.
+        self.reports.recorded(
+            [(c.provider, c.provider_message_id) for c in completions if c.provider and c.provider_message_id]
+        )
         return now
 
     def _release_provider_ids(self, completions: Sequence[Completion], now: str) -> None:
@@ -477,10 +490,15 @@ class Store:
         """Atomically claim ``key`` for this request, or say why it cannot be claimed."""
         with transaction(self.db):
             row = self.db.execute(
-                "SELECT request_hash, state, status_code, response_json, message_ids FROM idempotency_keys "
+                "SELECT request_hash, state, status_code, response_json, created_at, message_ids FROM idempotency_keys "
                 "WHERE scope=? AND key=?",
                 (scope, key),
             ).fetchone()
+            # A key cut short (interrupted) expires like a finished one.
+            if row is not None and row[1] != "in_progress" and row[4] < iso_ago(self.clock, self.key_lifetime):
+                # Expired (maintenance deletes these in batches; this one was asked for first).
+                self.db.execute("DELETE FROM idempotency_keys WHERE scope=? AND key=?", (scope, key))
+                row = None
             if row is None:
                 self.db.execute(
                     "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at) "
@@ -488,7 +506,7 @@ class Store:
                     (scope, key, request_hash, now_iso(self.clock)),
                 )
                 return Claim("new")
-        stored_hash, state, status_code, response_json, message_ids = row
+        stored_hash, state, status_code, response_json, _created, message_ids = row
         if stored_hash != request_hash:
             return Claim("mismatch")
         if state == "in_progress":

@@ -1,5 +1,5 @@
 """Every table of the gateway's database, in one place (created at open, ``CREATE ... IF NOT EXISTS``),
-and the additive migrations (``migrate``) that bring a database written by an earlier version up to date.
+and the additive upgrades (``upgrade``) that bring a database written by an earlier version up to date.
 
 messages and events are never deleted, so a plain INTEGER PRIMARY KEY already keeps seq
 increasing (the cursor order); AUTOINCREMENT would add a sqlite_sequence write per row. The
@@ -60,7 +60,10 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     created_at TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 );
--- Delivery reports for messages not (yet) known, applied when their message appears.
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
+-- Delivery reports for messages not (yet) known, applied when their message appears: found by
+-- (provider, match_key) when a provider id is recorded (``upgrade`` adds the two columns and their
+-- index to databases written before them).
 CREATE TABLE IF NOT EXISTS parked_reports (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -93,13 +96,23 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
     delivered_at REAL,
     url TEXT
 );
+-- Secrets this installation made for itself (callback URL tokens, a Twilio auth token) unless configured.
+CREATE TABLE IF NOT EXISTS installation_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS webhook_outbox_message ON webhook_outbox (message_id, seq);
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
+-- Delivered and failed events, by when they settled: what retention deletes.
+CREATE INDEX IF NOT EXISTS webhook_outbox_settled ON webhook_outbox (last_attempt_at) WHERE state <> 'pending';
 """
 
 # Columns added after the first release, each ``(table, column, definition)``: added at open when
 # missing, so new and old databases end up alike. Additive only: every existing row stays valid.
 ADDED_COLUMNS: Final = (
+    # The provider and the id (or "batch:" prefix) a parked report names; '' for rows parked before.
+    ("parked_reports", "provider", "TEXT NOT NULL DEFAULT ''"),
+    ("parked_reports", "match_key", "TEXT NOT NULL DEFAULT ''"),
     # The provider a routing round handed the message to, and when, set just before the request
     # and cleared with its answer: what a crash can leave uncertain (see Store.interrupt).
     ("messages", "dispatched_to", "TEXT"),
@@ -116,11 +129,14 @@ _UNIQUE_PROVIDER_IDS: Final = (
 )
 
 
-def migrate(db: sqlite3.Connection) -> None:
-    """Bring a database up to this version: missing columns, then the unique provider-id index."""
+def upgrade(db: sqlite3.Connection) -> None:
+    """What ``CREATE ... IF NOT EXISTS`` cannot do for a database written by an earlier gateway:
+    missing columns, the indexes on them, and the unique provider-id index."""
     for table, column, definition in ADDED_COLUMNS:
         if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+    db.execute("CREATE INDEX IF NOT EXISTS parked_reports_match ON parked_reports (provider, match_key)")
+    db.execute("CREATE INDEX IF NOT EXISTS parked_reports_received ON parked_reports (received_at)")
     if db.execute("SELECT 1 FROM sqlite_master WHERE name='messages_provider_id_unique'").fetchone():
         return
     # Earlier versions allowed one provider id on several messages (a provider that reused ids);
