@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -61,6 +62,8 @@ class Deliveries:
         self._tasks: set[asyncio.Task[None]] = set()
         self._client: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(CALLBACK_CONCURRENCY)
+        # Told when a message reaches its handset (scripted replies start there).
+        self.on_delivered: list[Callable[[AnyProvider, SimMessage], None]] = []
 
     @property
     def pending(self) -> int:
@@ -126,6 +129,9 @@ class Deliveries:
         except Exception:
             log.exception("%s: cannot report %s for %s", provider.name, status, message.id)
             return
+        if final and status == "delivered":
+            for listener in self.on_delivered:
+                listener(provider, message)
         if not final:
             # Chained, not scheduled up front: equal due times would not keep their order in the heap.
             self._later(plan.after / 2, provider, message, plan.status, plan)
