@@ -128,6 +128,15 @@ class BreakerConfig:
 
 
 @dataclass(frozen=True)
+class TwoWaySettings:
+    """Inbound keywords and number lookup (the ``two_way`` block)."""
+
+    help_text: str = "LynSMS: reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply."
+    lookup_provider: str | None = None  # None: infobip if configured (it batches), else the first that looks up
+    lookup_ttl_seconds: float = 86400.0  # how long a lookup result is reused; 0 turns the cache off
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     providers: Mapping[str, ProviderConfig]
     default_chain: tuple[str, ...]
@@ -137,6 +146,7 @@ class GatewayConfig:
     # Base URL providers call back (delivery reports); None sends no callback URL.
     public_url: str | None = None
     webhooks: WebhookSettings = WebhookSettings()
+    two_way: TwoWaySettings = TwoWaySettings()
 
     def with_api_key(self, key: str, name: str = "default") -> GatewayConfig:
         return replace(self, api_keys=(*self.api_keys, ApiKey(key=key, name=name)))
@@ -248,7 +258,9 @@ class _Parser:
     def config(self, data: object) -> GatewayConfig:
         top = self.mapping(data, ())
         self.known_keys(
-            top, (), {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS}
+            top,
+            (),
+            {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", "two_way", *_WEBHOOK_KEYS},
         )
         providers = self.providers(top.get("providers"))
         chain = (
@@ -264,6 +276,25 @@ class _Parser:
             breaker=self.breaker(top.get("breaker", {})),
             public_url=self.url(top["public_url"], ("public_url",)) if top.get("public_url") is not None else None,
             webhooks=self.webhooks(top),
+            two_way=self.two_way(top.get("two_way", {}), providers),
+        )
+
+    def two_way(self, value: object, providers: Mapping[str, ProviderConfig]) -> TwoWaySettings:
+        spec = self.mapping(value, ("two_way",))
+        self.known_keys(spec, ("two_way",), {"help_text", "lookup_provider", "lookup_ttl_seconds"})
+        base = TwoWaySettings()
+        provider = spec.get("lookup_provider")
+        if provider is not None and provider not in providers:
+            raise self.fail(("two_way", "lookup_provider"), f"not a configured provider: {provider!r}")
+        ttl = spec.get("lookup_ttl_seconds", base.lookup_ttl_seconds)
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
+            raise self.fail(("two_way", "lookup_ttl_seconds"), "must be a number of seconds, 0 or more")
+        return TwoWaySettings(
+            help_text=self.string(spec["help_text"], ("two_way", "help_text"))
+            if "help_text" in spec
+            else base.help_text,
+            lookup_provider=provider,
+            lookup_ttl_seconds=float(ttl),
         )
 
     def webhooks(self, top: dict[Any, Any]) -> WebhookSettings:

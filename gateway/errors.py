@@ -6,11 +6,13 @@
      │    ├── InvalidParameter        400 invalid_parameter          (query string; names ``param``)
      │    ├── InvalidIdempotencyKey   400 invalid_idempotency_key
      │    ├── InvalidReport           400 invalid_report             (a provider webhook that is not its report)
+     │    ├── InvalidInbound          400 invalid_inbound            (not the provider's inbound format)
      │    ├── Unauthorized            401 unauthorized               (no or malformed Authorization)
      │    ├── InvalidApiKey           401 invalid_api_key
      │    ├── InvalidSignature        403 invalid_signature          (a forged or unsigned provider webhook)
      │    ├── NotFound                404 not_found                  (no such route)
      │    ├── MessageNotFound         404 message_not_found
+     │    ├── OptOutNotFound          404 opt_out_not_found
      │    ├── PayloadTooLarge         413 payload_too_large
      │    ├── UnsupportedMediaType    415 unsupported_media_type
      │    └── ValidationFailed        422 validation_error           (names ``field``)
@@ -19,6 +21,7 @@
      │    └── IdempotencyInProgress   409 idempotency_key_in_progress
      ├── DeliveryError                a message was stored and routed, and no provider took it
      │    ├── ProviderRejected        422 provider_rejected          (a hard failure stopped the chain)
+     │    ├── RecipientOptedOut       422 recipient_opted_out        (the recipient replied STOP; nothing was sent)
      │    └── RoutingExhausted        502 routing_exhausted          (every provider failed retryably)
      ├── InternalError                500 internal_error             (a bug; never a traceback)
      └── Interrupted                  500 interrupted                (replay of an Idempotency-Key whose
@@ -26,7 +29,7 @@
 
 Delivery errors carry ``message_id`` and ``attempts`` so the customer sees exactly what happened
 to the message, which is still stored and fetchable. Per-recipient bulk item codes
-(``invalid_recipient``, ``duplicate_recipient``) are never HTTP answers: they appear in a
+(``invalid_recipient``, ``duplicate_recipient``, ``unreachable_recipient``) are never HTTP answers: they appear in a
 message's ``error`` object, as do ``provider_rejected``, ``routing_exhausted`` and ``interrupted``.
 """
 
@@ -40,11 +43,13 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "invalid_parameter": 400,
     "invalid_idempotency_key": 400,
     "invalid_report": 400,
+    "invalid_inbound": 400,
     "unauthorized": 401,
     "invalid_api_key": 401,
     "invalid_signature": 403,
     "not_found": 404,
     "message_not_found": 404,
+    "opt_out_not_found": 404,
     "method_not_allowed": 405,
     "idempotency_key_reused": 409,
     "idempotency_key_in_progress": 409,
@@ -52,6 +57,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "unsupported_media_type": 415,
     "validation_error": 422,
     "provider_rejected": 422,
+    "recipient_opted_out": 422,
     "internal_error": 500,
     "interrupted": 500,
     "routing_exhausted": 502,
@@ -105,6 +111,10 @@ class InvalidReport(RequestError):
     code = "invalid_report"
 
 
+class InvalidInbound(RequestError):
+    code = "invalid_inbound"
+
+
 class InvalidSignature(RequestError):
     code = "invalid_signature"
 
@@ -115,6 +125,10 @@ class NotFound(RequestError):
 
 class MessageNotFound(RequestError):
     code = "message_not_found"
+
+
+class OptOutNotFound(RequestError):
+    code = "opt_out_not_found"
 
 
 class PayloadTooLarge(RequestError):
@@ -151,6 +165,10 @@ class DeliveryError(GatewayError):
 
 class ProviderRejected(DeliveryError):
     code = "provider_rejected"
+
+
+class RecipientOptedOut(DeliveryError):
+    code = "recipient_opted_out"
 
 
 class RoutingExhausted(DeliveryError):

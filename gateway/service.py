@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Final, NamedTuple
@@ -26,6 +26,7 @@ from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderAd
 from lynsms.gateway.routing import CircuitBreaker, compute_chain
 from lynsms.gateway.segmentation import Segmentation, segment
 from lynsms.gateway.store import Completion, Store
+from lynsms.gateway.store.inbound import TwoWayRows
 from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
 
 log = logging.getLogger("lynsms.gateway")
@@ -59,6 +60,8 @@ class Gateway:
         self.prices = PriceTable.from_config(config.providers)
         self._costs: dict[tuple[str, str | None, int], Decimal] = {}
         self.context = Context(providers=tuple(config.providers), routes=tuple(config.routes))
+        # Inbound messages, the opt-out list (checked on every send) and cached lookups.
+        self.two_way = TwoWayRows(store.db, store.outbox, clock)
         # Where each provider is asked to send its delivery reports (none without a public URL).
         self._callbacks = (
             {name: f"{config.public_url}/api/v1/webhooks/{name}" for name in config.providers}
@@ -73,16 +76,24 @@ class Gateway:
     async def send(self, request: SendRequest, api_key: str | None = None) -> Message:
         """The stored message after routing: ``sent``, or ``failed`` with its error and attempts."""
         message = self._new(request.to, request, segment(request.body))
+        if request.to in self.two_way.opted_out:
+            failed = replace(message, status="failed", error=_opted_out(request.to))
+            self.store.insert([failed], api_key=api_key)  # stored as failed; no provider hears of it
+            return failed
         self.store.insert([message], api_key=api_key)  # the key's name decides where webhooks go
         routed = await self._route([message], self.chain_for(request.provider, request.route_id))
         return routed[message.id]
 
-    async def bulk(self, request: BulkRequest, api_key: str | None = None) -> list[Message]:
-        """One stored message per recipient, in request order. Invalid numbers and repeats of an
-        earlier recipient become failed messages without being sent."""
+    async def bulk(
+        self, request: BulkRequest, api_key: str | None = None, unreachable: Collection[str] = ()
+    ) -> list[Message]:
+        """One stored message per recipient, in request order. Invalid numbers, repeats of an
+        earlier recipient, opted-out numbers and ``unreachable`` ones (a lookup said so) become
+        failed messages without being sent."""
         seg = segment(request.body)
         messages: list[Message] = []
         seen: set[str] = set()
+        opted_out = self.two_way.opted_out
         for to in request.recipients:
             message = self._new(to, request, seg)
             problem = e164_problem(to)
@@ -90,6 +101,12 @@ class Gateway:
                 error = MessageError("invalid_recipient", f"{to!r} {problem}")
             elif to in seen:
                 error = MessageError("duplicate_recipient", f"{to} appears earlier in recipients; it is sent once")
+            elif to in opted_out:
+                error = _opted_out(to)
+            elif to in unreachable:
+                error = MessageError(
+                    "unreachable_recipient", f"a number lookup found {to} invalid, unreachable or a landline; not sent"
+                )
             else:
                 error = None
             seen.add(to)
@@ -99,6 +116,15 @@ class Gateway:
             [m for m in messages if m.status == "queued"], self.chain_for(request.provider, request.route_id)
         )
         return [routed.get(m.id, m) for m in messages]
+
+    async def reply(self, to: str, sender: str, body: str, provider: str) -> Message:
+        """Send ``body`` to ``to`` through ``provider`` only (an answer goes back the way the
+        question came: the same provider and number)."""
+        request = SendRequest(to=to, sender=sender, body=body, provider=provider)
+        message = self._new(to, request, segment(body))
+        self.store.insert([message])
+        routed = await self._route([message], (provider,))
+        return routed[message.id]
 
     def quote(self, request: QuoteRequest) -> dict[str, Any]:
         seg = segment(request.body)
@@ -288,6 +314,10 @@ class Gateway:
             chunks = [outbound[i : i + size] for i in range(0, len(outbound), size)]
             batches = await asyncio.gather(*(many(c) for c in chunks))
         return [result for batch in batches for result in batch]
+
+
+def _opted_out(to: str) -> MessageError:
+    return MessageError("recipient_opted_out", f"{to} opted out (replied STOP); nothing was sent")
 
 
 def _applied(message: Message, completion: Completion, now: str) -> Message:

@@ -115,6 +115,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     key = _api_key()
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key)
+    from lynsms.simulator.harness.inbound_urls import register as register_inbound
+
+    # So that replies typed in the console or sent to /_sim/inbound reach this gateway.
+    register_inbound(simulator.state.sim.inbound, gateway.state.config)
     print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
     return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
 

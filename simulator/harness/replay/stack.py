@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lynsms.simulator.harness.gateway_host import GatewayHost
+from lynsms.simulator.harness.inbound_urls import register_over_http
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
@@ -123,6 +124,7 @@ class Bench:
         )
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
         self._host.mount(create_app(config, environ={}))
+        register_over_http(self.simulator_url, config)  # handset replies reach this gateway
         try:
             yield Stack(self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver)
         finally:
