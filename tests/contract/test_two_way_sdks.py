@@ -106,6 +106,7 @@ def test_infobip_inbound_pull_parses_the_inbox(simulator: Any, receiver: Receive
     api = SmsApi(ApiClient(Configuration(host=simulator.url, api_key="sdk-key")))
     inbox = api.get_inbound_sms_messages(limit=10)
     assert inbox.message_count == 1 and inbox.pending_message_count == 0
+    assert inbox.results is not None
     (message,) = inbox.results
     assert message.var_from == HANDSET[1:] and message.text == "Yes" and message.sms_count == 1
 
@@ -133,5 +134,5 @@ def test_clicksend_inbound_automation_and_inbound_list(simulator: Any, receiver:
         ).raise_for_status()
         assert receiver.wait(1)[0].path == "/cs"
         inbox = api.view_inbound_sms()
-        assert inbox.data is not None and inbox.data.total == 1
+        assert inbox.data is not None and inbox.data.total == 1 and inbox.data.data is not None
         assert inbox.data.data[0].var_from == HANDSET and inbox.data.data[0].body == "Hi"

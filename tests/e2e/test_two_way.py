@@ -44,7 +44,8 @@ class Stack:
         for _ in range(500):
             found = [m for m in self.sim.get("/_sim/inbound").json()["inbound"] if m["id"] == sent["id"]]
             if found and found[0]["delivery"] != "queued":
-                return found[0]
+                settled: dict[str, Any] = found[0]
+                return settled
             time.sleep(0.01)
         raise AssertionError("the push did not settle")
 
