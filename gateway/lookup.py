@@ -76,16 +76,25 @@ _TWILIO_TYPES: Final = {"mobile": "mobile", "landline": "landline", "fixedVoip":
 _SINCH_TYPES: Final = {"Mobile": "mobile", "Landline": "landline", "VoIP": "voip"}
 
 
+async def _one_by_one(numbers: Sequence[str], one: Callable[[str], Awaitable[Result]]) -> list[Result]:
+    """``one`` for each number, ``CONCURRENCY`` at a time, results in order."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def gated(number: str) -> Result:
+        async with gate:
+            return await one(number)
+
+    return list(await asyncio.gather(*(gated(n) for n in numbers)))
+
+
 async def _twilio(adapter: HttpAdapter, numbers: Sequence[str]) -> list[Result]:
     authorization = getattr(adapter, "authorization", "")
-    gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(number: str) -> Result:
         url = f"{_base(adapter)}/v2/PhoneNumbers/{quote(number)}?Fields=line_type_intelligence,line_status"
-        async with gate:
-            reply = await http.exchange(
-                adapter.wire, url, _errors("twilio"), headers={"Authorization": authorization}, method="GET"
-            )
+        reply = await http.exchange(
+            adapter.wire, url, _errors("twilio"), headers={"Authorization": authorization}, method="GET"
+        )
         if isinstance(reply, Failed):
             return _failed(number, "twilio", reply)
         data = reply.data if isinstance(reply.data, dict) else {}
@@ -102,28 +111,25 @@ async def _twilio(adapter: HttpAdapter, numbers: Sequence[str]) -> list[Result]:
             reachable=valid and status not in ("unreachable", "inactive"),
         )
 
-    return list(await asyncio.gather(*(one(n) for n in numbers)))
+    return await _one_by_one(numbers, one)
 
 
 async def _sinch(adapter: HttpAdapter, numbers: Sequence[str]) -> list[Result]:
     credentials = adapter.settings.credentials
     project = credentials.get("project_id") or credentials.get("service_plan_id", "")
     token = getattr(adapter, "token", None)
-    gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(number: str) -> Result:
         bearer = await token.bearer() if token is not None else credentials.get("api_token", "")
         if isinstance(bearer, Failed):
             return _failed(number, "sinch", bearer)
-        url = f"{_base(adapter)}/v2/projects/{project}/lookups"
-        async with gate:
-            reply = await http.exchange(
-                adapter.wire,
-                url,
-                _errors("sinch"),
-                headers={"Authorization": f"Bearer {bearer}"},
-                json_body={"number": number, "features": ["LineType"]},
-            )
+        reply = await http.exchange(
+            adapter.wire,
+            f"{_base(adapter)}/v2/projects/{project}/lookups",
+            _errors("sinch"),
+            headers={"Authorization": f"Bearer {bearer}"},
+            json_body={"number": number, "features": ["LineType"]},
+        )
         if isinstance(reply, Failed):
             if reply.http_status == 400:  # INVALID_ARGUMENT: not a number Sinch knows
                 return _item(number, "sinch")
@@ -141,7 +147,7 @@ async def _sinch(adapter: HttpAdapter, numbers: Sequence[str]) -> list[Result]:
             ported=line.get("ported") is True,
         )
 
-    return list(await asyncio.gather(*(one(n) for n in numbers)))
+    return await _one_by_one(numbers, one)
 
 
 async def _infobip(adapter: HttpAdapter, numbers: Sequence[str]) -> list[Result]:
