@@ -74,6 +74,7 @@ class Registration:
     number: str | None = None
     secret: str = ""  # what signs the push (Twilio: the account's auth token)
     source: str = "control"  # control | twilio:IncomingPhoneNumbers | clicksend:automations
+    webhook_type: str = "post"  # ClickSend rules push a form ("post") or JSON ("json")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -169,6 +170,7 @@ class Inbound:
         secret: str = "",
         source: str = "control",
         registration_id: str | None = None,
+        webhook_type: str = "post",
     ) -> Registration:
         """Add (or replace: same provider, account and number) where inbound messages go."""
         self.registrations = [
@@ -176,7 +178,9 @@ class Inbound:
             for r in self.registrations
             if not (r.provider == provider and r.account == account and _same(r.number, number))
         ]
-        found = Registration(registration_id or f"ir_{next(self._ids)}", provider, url, account, number, secret, source)
+        found = Registration(
+            registration_id or f"ir_{next(self._ids)}", provider, url, account, number, secret, source, webhook_type
+        )
         self.registrations.append(found)
         return found
 

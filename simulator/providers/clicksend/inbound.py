@@ -65,7 +65,7 @@ class ClickSendInbound:
 
     def push(self, message: InboundMessage, registration: Registration) -> Callback:
         fields = inbound_sms(message)
-        if registration.secret == "json":  # the rule's webhook_type
+        if registration.webhook_type == "json":
             return Callback(registration.url, json.dumps(fields).encode(), {"Content-Type": "application/json"})
         form = {key: cw.form_value(value) for key, value in fields.items()}
         return Callback(
@@ -160,7 +160,7 @@ class _Handlers:
                 rule["action_address"],
                 account=rule["account"],
                 number=None if number in ("*", "") else number,
-                secret=rule.get("webhook_type", "post"),
+                webhook_type=rule.get("webhook_type", "post"),
                 source="clicksend:automations",
                 registration_id=_registration_id(rule),
             )
