@@ -41,11 +41,13 @@ from starlette.routing import Route
 
 from benchmarks.dlr_bench import GATEWAY_URL
 from benchmarks.loadgen import ServerProcess, median, server_process
+from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.inbound import inbound_url
 from lynsms.gateway.providers.transport import Http11Transport
 from lynsms.simulator.harness.server import ServerThread
 
 KEY = "bench-two-way-key"
+REPORT_SECRET = "bench-two-way-report-secret"  # so this script can build the gateway's tokened inbound URL
 NUMBER = "+12025550100"
 RECIPIENTS = [f"+447700900{i:03d}" for i in range(1000)]  # the UK drama range: 1,000 test mobiles
 
@@ -70,7 +72,9 @@ class Hooks:
 
 def start_gateway(sim_url: str, hook_url: str, tmp: Path) -> ServerProcess:
     config = tmp / "gateway.yaml"
-    config.write_text("two_way:\n  lookup_ttl_seconds: 0\n  lookup_provider: infobip\n")
+    config.write_text(
+        f"report_secret: {REPORT_SECRET}\ntwo_way:\n  lookup_ttl_seconds: 0\n  lookup_provider: infobip\n"
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "lynsms.simulator.harness.cli", "gateway", "--port", "0", "--db", ":memory:"]
         + ["--simulator-url", sim_url, "--webhook-url", hook_url, "--config", str(config)],
@@ -173,7 +177,8 @@ def run(args: argparse.Namespace, hooks: Hooks, tmp: Path, scenario: Path) -> No
         gateway = start_gateway(sim.url, f"{receiver.url}/hooks", tmp)
         try:
             with httpx.Client(timeout=120) as control:
-                registration = {"provider": "sinch", "url": inbound_url(gateway.url, "sinch")}
+                url = inbound_url(CallbackAuth(REPORT_SECRET, gateway.url), "sinch")
+                registration = {"provider": "sinch", "url": url}
                 control.post(f"{sim.url}/_sim/inbound/urls", json=registration).raise_for_status()
             latencies = asyncio.run(inbound_latency(sim.url, hooks, args.rate, args.seconds))
             p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99) - 1]

@@ -7,9 +7,10 @@
                            START family: opt back in (recipient.opted_in)
                            HELP family: send the help text back through the same provider
 
-Authentication is ``authenticate`` below, the one place it happens: Twilio's signature is checked
-like its status callbacks (over the URL the provider was given, ``inbound_url``); the other
-providers do not sign. The URLs handed to providers are built by ``inbound_url`` alone.
+Authentication happens here as for delivery reports: the callback token of the URL the provider
+was given (``inbound_url``, ``delivery.callback_auth``), then Twilio's signature over that URL and
+the form (``authenticate``); the other providers do not sign. The URLs handed to providers are
+built by ``inbound_url`` alone.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 
+from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.delivery.inbound import _read, _verify
+from lynsms.gateway.delivery.tracking import Tracking
 from lynsms.gateway.errors import InvalidInbound, NotFound, UnsupportedMediaType
 from lynsms.gateway.models import new_id, now_iso
 from lynsms.gateway.optouts import OptOuts, keyword_of
@@ -37,9 +40,19 @@ from lynsms.gateway.store.inbound import Event, InboundMessage
 log = logging.getLogger("lynsms.gateway")
 
 
-def inbound_url(public_url: str, provider: str) -> str:
-    """Where ``provider`` is told to push inbound messages for this gateway."""
-    return f"{public_url.rstrip('/')}/api/v1/webhooks/{provider}/inbound"
+INBOUND_PATH: Final = "/api/v1/webhooks/{provider}/inbound"
+
+
+def inbound_url(callbacks: CallbackAuth, provider: str) -> str | None:
+    """Where ``provider`` is told to push inbound messages for this gateway, its callback token
+    included (None without a public URL)."""
+    return callbacks.url(provider, INBOUND_PATH)
+
+
+def check_token(request: Request, provider: str) -> None:
+    """403 ``invalid_callback_token`` unless the push came to the URL the gateway handed out."""
+    tracking: Tracking = request.app.state.tracking
+    tracking.callbacks.check(request, provider)
 
 
 def authenticate(request: Request, gateway: Gateway, provider: str, pairs: Sequence[tuple[str, str]]) -> None:
@@ -53,6 +66,7 @@ async def receive(request: Request, gateway: Gateway, optouts: OptOuts) -> dict[
     provider = request.path_params["provider"]
     if provider not in PROVIDER_NAMES:
         raise NotFound(f"no such provider webhook: {provider!r} (expected one of {', '.join(PROVIDER_NAMES)})")
+    check_token(request, provider)
     wire = FORMATS[provider]
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media not in wire.media_types:

@@ -10,6 +10,8 @@ import os
 import secrets
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -117,8 +119,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     gateway = _gateway_app(args, sim_url, gw_url, key)
     from lynsms.simulator.harness.inbound_urls import register as register_inbound
 
-    # So that replies typed in the console or sent to /_sim/inbound reach this gateway.
-    register_inbound(simulator.state.sim.inbound, gateway.state.config)
+    # So that replies typed in the console or sent to /_sim/inbound reach this gateway: once its
+    # lifespan has started, its inbound URLs (with their callback token) exist.
+    def register_when_up() -> None:
+        for _ in range(3000):
+            if getattr(gateway.state, "tracking", None) is not None:
+                register_inbound(simulator.state.sim.inbound, gateway)
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
     print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
     return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
 
@@ -218,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
-    up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    up.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(up)
     up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     up.set_defaults(run=cmd_up)
@@ -227,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
     sim.add_argument("--scenario", metavar="FILE")
-    sim.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    sim.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(sim)
     sim.set_defaults(run=cmd_simulator)
 

@@ -27,16 +27,19 @@ _ACCOUNT = {
 }
 
 
-def registrations(config: GatewayConfig, public_url: str | None = None) -> list[dict[str, Any]]:
-    """The ``POST /_sim/inbound/urls`` bodies for every provider ``config`` configures."""
-    base = public_url or config.public_url
-    if base is None:
-        return []
+def registrations(gateway: Any) -> list[dict[str, Any]]:
+    """The ``POST /_sim/inbound/urls`` bodies for every provider a running ``gateway`` app (its
+    lifespan started: the URLs carry its callback token) configures."""
+    config: GatewayConfig = gateway.state.config
+    callbacks = gateway.state.tracking.callbacks
     found = []
     for name, provider in config.providers.items():
+        url = inbound_url(callbacks, name)
+        if url is None:  # no public URL: providers have nowhere to push
+            continue
         credentials = provider.settings.credentials
         account = next((credentials[k] for k in _ACCOUNT.get(name, ()) if credentials.get(k)), None)
-        body: dict[str, Any] = {"provider": name, "url": inbound_url(base, name)}
+        body: dict[str, Any] = {"provider": name, "url": url}
         if account:
             body["account"] = account
         secret = credentials.get("auth_token") or credentials.get("api_key_secret")
@@ -46,14 +49,14 @@ def registrations(config: GatewayConfig, public_url: str | None = None) -> list[
     return found
 
 
-def register(sim: Inbound, config: GatewayConfig, public_url: str | None = None) -> None:
+def register(sim: Inbound, gateway: Any) -> None:
     """Register on a simulator in this process."""
-    for body in registrations(config, public_url):
+    for body in registrations(gateway):
         sim.register(body["provider"], body["url"], account=body.get("account"), secret=body.get("auth_token", ""))
 
 
-def register_over_http(simulator_url: str, config: GatewayConfig, public_url: str | None = None) -> None:
+def register_over_http(simulator_url: str, gateway: Any) -> None:
     """Register on a simulator reached over HTTP."""
     with httpx.Client(base_url=simulator_url, timeout=10, trust_env=False) as client:
-        for body in registrations(config, public_url):
+        for body in registrations(gateway):
             client.post("/_sim/inbound/urls", json=body).raise_for_status()

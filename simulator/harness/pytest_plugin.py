@@ -69,9 +69,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 @pytest.fixture(scope="session")
-def lynsms_seed() -> int:
-    """Seed of the session's simulator (ids, scenario draws). Override it session-scoped."""
-    return 0
+def lynsms_seed() -> int | None:
+    """Seed of the session's simulator ids; None (the default): unique ids in every test and run.
+    Override it session-scoped with an integer for reproducible ids."""
+    return None
 
 
 @pytest.fixture
@@ -91,7 +92,7 @@ def lynsms_gateway_config() -> GatewayConfigSetting:
 
 
 @pytest.fixture(scope="session")
-def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
+def lynsms_simulator_session(lynsms_seed: int | None) -> Iterator[SmsSimulator]:
     """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
     from lynsms.simulator.app import create_app
     from lynsms.simulator.harness.client import SmsSimulator
@@ -182,8 +183,9 @@ def sms_gateway(
     host = _lynsms_gateway_host
     config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)
     # environ={}: a LYNSMS_API_KEY in the developer's shell must not change what the tests accept.
-    host.mount(create_app(config, environ={}))
-    register_over_http(sms_simulator.url, config)  # sms_simulator.reply(...) reaches this gateway
+    app = create_app(config, environ={})
+    host.mount(app)
+    register_over_http(sms_simulator.url, app)  # sms_simulator.reply(...) reaches this gateway
     try:
         headers = {"Authorization": f"Bearer {lynsms_api_key}"}
         with httpx.Client(base_url=host.url, headers=headers, timeout=30.0) as client:

@@ -16,6 +16,7 @@ import pytest
 
 from lynsms.gateway import create_app as create_gateway
 from lynsms.gateway.config import GatewayConfig
+from lynsms.gateway.inbound import inbound_url
 from lynsms.gateway.signing import derive_secret, verify
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.gateway_host import GatewayHost
@@ -36,6 +37,13 @@ class Stack:
     hooks: Receiver
     config: GatewayConfig
     gateway_url: str
+    app: Any
+
+    def inbound(self, provider: str) -> str:
+        """The provider's inbound URL as the gateway hands it out (with its callback token)."""
+        url = inbound_url(self.app.state.tracking.callbacks, provider)
+        assert url is not None
+        return url
 
     def reply(self, body: str, provider: str = "twilio", sender: str = HANDSET) -> dict[str, Any]:
         answer = self.sim.post("/_sim/inbound", json={"provider": provider, "from": sender, "to": NUMBER, "body": body})
@@ -70,8 +78,9 @@ def servers() -> Iterator[tuple[str, GatewayHost, Receiver]]:
 def stack(servers: tuple[str, GatewayHost, Receiver]) -> Iterator[Stack]:
     sim_url, host, hooks = servers
     config = gateway_config({}, sim_url, host.url, KEY, f"{hooks.url}/events")
-    host.mount(create_gateway(config, environ={}))
-    register_over_http(sim_url, config)
+    app = create_gateway(config, environ={})
+    host.mount(app)
+    register_over_http(sim_url, app)
     hooks.clear()
     with (
         httpx.Client(base_url=sim_url, trust_env=False) as sim,
@@ -79,7 +88,7 @@ def stack(servers: tuple[str, GatewayHost, Receiver]) -> Iterator[Stack]:
     ):
         sim.post("/_sim/reset").raise_for_status()
         try:
-            yield Stack(sim, api, hooks, config, host.url)
+            yield Stack(sim, api, hooks, config, host.url, app)
         finally:
             host.unmount()
 
@@ -140,7 +149,7 @@ def test_help_is_answered_through_the_same_provider_from_the_same_number(stack: 
 def test_a_forged_twilio_inbound_is_refused_403_and_stores_nothing(stack: Stack) -> None:
     form = {"MessageSid": "SM" + "0" * 32, "From": HANDSET, "To": NUMBER, "Body": "STOP"}
     answer = httpx.post(
-        f"{stack.gateway_url}/api/v1/webhooks/twilio/inbound",
+        stack.inbound("twilio"),
         content=urlencode(form),
         headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": "forged"},
     )
@@ -161,17 +170,22 @@ def test_a_forged_twilio_inbound_is_refused_403_and_stores_nothing(stack: Stack)
 def test_malformed_inbound_is_400_and_changes_nothing(
     stack: Stack, provider: str, content_type: str, body: bytes
 ) -> None:
-    answer = httpx.post(
-        f"{stack.gateway_url}/api/v1/webhooks/{provider}/inbound", content=body, headers={"Content-Type": content_type}
-    )
+    answer = httpx.post(stack.inbound(provider), content=body, headers={"Content-Type": content_type})
     assert answer.status_code == 400 and answer.json()["error"]["code"] == "invalid_inbound"
     assert stack.api.get("/api/v1/inbound").json()["data"]["inbound"] == []
+
+
+def test_an_inbound_push_without_the_url_token_is_refused_403(stack: Stack) -> None:
+    push = {"type": "mo_text", "id": "01ABC", "from": "447700900123", "to": "12025550100", "body": "STOP"}
+    answer = httpx.post(f"{stack.gateway_url}/api/v1/webhooks/sinch/inbound", json=push)
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "invalid_callback_token"
+    assert stack.api.get("/api/v1/opt-outs").json()["data"]["total"] == 0
 
 
 def test_a_provider_retrying_the_same_push_is_recorded_once(stack: Stack) -> None:
     push = {"type": "mo_text", "id": "01ABC", "from": "447700900123", "to": "12025550100", "body": "hi"}
     for _ in range(2):
-        answer = httpx.post(f"{stack.gateway_url}/api/v1/webhooks/sinch/inbound", json=push)
+        answer = httpx.post(stack.inbound("sinch"), json=push)
         assert answer.status_code == 200
     assert answer.json()["data"]["duplicates"] == 1
     assert len(stack.api.get("/api/v1/inbound").json()["data"]["inbound"]) == 1

@@ -127,8 +127,9 @@ class Bench:
         # park them, and the simulator's seeded ids make its first message match one of them.
         httpx.post(f"{self.simulator_url}/_sim/reset", timeout=30, trust_env=False).raise_for_status()
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
-        self._host.mount(create_app(config, environ={}))
-        register_over_http(self.simulator_url, config)  # handset replies reach this gateway
+        app = create_app(config, environ={})
+        self._host.mount(app)
+        register_over_http(self.simulator_url, app)  # handset replies reach this gateway
         try:
             yield Stack(self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver)
         finally:
