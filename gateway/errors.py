@@ -25,8 +25,8 @@
      │    ├── RecipientOptedOut       422 recipient_opted_out        (the recipient replied STOP; nothing was sent)
      │    └── RoutingExhausted        502 routing_exhausted          (every provider failed retryably)
      ├── InternalError                500 internal_error             (a bug; never a traceback)
-     └── Interrupted                  500 interrupted                (replay of an Idempotency-Key whose
-                                                                      request a restart cut short)
+     └── Interrupted                  503 interrupted                (a shutdown cut the request short; its
+                                                                      messages were parked, see ``messages``)
 
 Delivery errors carry ``message_id`` and ``attempts`` so the customer sees exactly what happened
 to the message, which is still stored and fetchable. Per-recipient bulk item codes
@@ -61,7 +61,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "provider_rejected": 422,
     "recipient_opted_out": 422,
     "internal_error": 500,
-    "interrupted": 500,
+    "interrupted": 503,
     "routing_exhausted": 502,
 }
 

@@ -1,4 +1,4 @@
-"""The simulator application: four providers at their real paths, the /_sim control API and the inbox."""
+"""The simulator application: four providers at their real paths, the /_sim control API and the QA console."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
-from lynsms.simulator import control, inbound_control, inbox, lookup, providers
+from lynsms.simulator import console, control, inbound_control, lookup, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
@@ -51,6 +51,7 @@ class Simulator:
         # Handsets that reply: inbound pushes, pull APIs, scripted replies once a message is delivered.
         self.inbound = Inbound(state, clock, self.core.engine)
         self.deliveries.on_delivered.append(self.inbound.delivered)
+        self.console = console.Console(self)
 
     @property
     def clock(self) -> Clock:
@@ -78,6 +79,7 @@ class Simulator:
         self.state.reset()
         self.deliveries.reset()
         self.inbound.reset()
+        self.console.reset()
         self.engine.unload_all()
         for scenario, scope in self._startup:
             self.engine.load(scenario, scope)
@@ -110,7 +112,12 @@ class Simulator:
             routes.extend(provider.routes())
         routes.extend(inbound_routes(self.providers, self.inbound))
         routes.extend(lookup.routes(self.providers, self.inbound.lookup_rules))
-        return [*routes, *control.routes(self), *inbound_control.routes(self.providers, self.inbound), *inbox.routes]
+        return [
+            *routes,
+            *control.routes(self),
+            *inbound_control.routes(self.providers, self.inbound),
+            *console.routes(self, self.console),
+        ]
 
 
 def create_app(
@@ -142,6 +149,7 @@ def create_app(
         try:
             yield
         finally:
+            await simulator.console.feed.close()
             await simulator.deliveries.close()
             await simulator.inbound.close()
 
@@ -151,4 +159,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sim = simulator
+    app.state.on_stopping = [simulator.console.feed.close]  # open consoles' streams end first
     return app

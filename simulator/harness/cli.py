@@ -17,13 +17,14 @@ from typing import Any
 
 import uvicorn
 
-from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.console.gateway import GatewayLink
+from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``."""
 
     @contextlib.contextmanager
@@ -117,6 +118,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     key = _api_key()
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key)
+    simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
     from lynsms.simulator.harness.inbound_urls import register as register_inbound
 
     # So that replies typed in the console or sent to /_sim/inbound reach this gateway: once its
@@ -138,7 +140,7 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
         [
             "LynSMS Local is up. Ctrl-C stops both servers.",
             f"  gateway    {gw_url}/api",
-            f"  simulator  {sim_url}   (inbox {sim_url}/_sim/)",
+            f"  simulator  {sim_url}   (QA console {sim_url}/_sim/)",
             f"  API key    {key}",
             *webhooks,
             "",

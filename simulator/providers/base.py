@@ -32,7 +32,7 @@ from lynsms.clock import Clock, utc_now
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.segmentation import segment
 from lynsms.simulator.decision import Decision
-from lynsms.simulator.http import WireProblem
+from lynsms.simulator.http import RAW_BODY, WireProblem
 from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
 from lynsms.simulator.state import JournalEntry, SimState
 
@@ -260,6 +260,12 @@ class Provider(ABC, Generic[SendT]):
                 response = self.error(500, "Internal simulator error")
             entry.status = response.status_code
             entry.duration_ms = (clock.monotonic() - started) * 1000
+            # References only: the console reads them when a tester opens the message.
+            entry.exchange = (
+                request.scope.get(RAW_BODY, b""),
+                response.status_code,
+                bytes(getattr(response, "body", b"")),
+            )
             return response
 
         return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
@@ -329,8 +335,11 @@ class Provider(ABC, Generic[SendT]):
         if refused:
             entry.messages = [r.submission for r in results]
             entry.outcome = self.refused_outcome(entry.outcome, refused, len(submissions))
-        await self._wait(latency)
+        # Rendered before the wait: rendering records what the request created (a Sinch batch), and
+        # a provider that is slow to answer has still taken the messages, so its read APIs list
+        # them at once, even if the client gives up (or dies) before the answer comes.
         response = self.render_sent(request, send, results)
+        await self._wait(latency)
         if 200 <= response.status_code < 300:
             for result, decision in zip(decided, decisions, strict=True):
                 if isinstance(result, SimMessage) and decision.delivery is not None:
@@ -364,6 +373,7 @@ class Provider(ABC, Generic[SendT]):
         """Set ``message``'s status and error code in the provider's words, stamped now; returns now."""
         now = self.now()
         message.status, message.error_code, message.updated_at = status, error_code, now
+        self.state.touch(message)
         return now
 
 
