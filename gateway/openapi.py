@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lynsms.gateway import twoway_api
 from lynsms.gateway.errors import ERROR_STATUS
 from lynsms.gateway.models import STATUSES
 from lynsms.gateway.openapi_examples import BULK_RESULT, MESSAGE
@@ -527,7 +528,7 @@ def document(context: Context | None = None) -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **twoway_api.openapi_paths()},
         # What the gateway POSTs to the customer's webhook URL (signed: LynSMS-Signature).
         "webhooks": {
             "messageEvent": {
@@ -554,7 +555,7 @@ def document(context: Context | None = None) -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}},
-            "schemas": {**SCHEMAS, **request_schemas(context)},
+            "schemas": {**SCHEMAS, **twoway_api.openapi_schemas(), **request_schemas(context)},
             "responses": {
                 f"Error{status}": _json(
                     _ref("Error"), ", ".join(c for c, s in ERROR_STATUS.items() if s == status) or "error"

@@ -168,6 +168,10 @@ class BulkRequest(_Request):
     route_id: RouteId | None = None
     provider: Provider | None = None
     reference: Reference | None = None
+    # Read by twoway_api.bulk_lookup_flag; described here so the document lists it.
+    lookup: bool = Field(
+        False, description="Look every recipient up first and skip the invalid, unreachable or landline ones."
+    )
 
 
 class QuoteRequest(_Request):
