@@ -169,7 +169,7 @@ def test_threads_see_the_interception_and_may_leave_in_any_order(simulator: Any)
     first.__enter__()
     second.__enter__()
     codes: list[int] = []
-    worker = threading.Thread(target=lambda: codes.append(PROGRAMS["twilio"]() and 201))
+    worker = threading.Thread(target=lambda: codes.append(len(PROGRAMS["twilio"]()) and 201))
     worker.start()
     worker.join(30)
     first.__exit__(None, None, None)  # the outer one leaves first
