@@ -3,86 +3,19 @@ through environment variables only; and everything it must refuse, refused witho
 
 from __future__ import annotations
 
-import os
-import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from lynsms.simulator import Simulator, create_app
-from lynsms.simulator.harness.server import ServerThread
-from lynsms.simulator.proxy.app import create_proxy_app
 from lynsms.simulator.proxy.ca import load_or_create
-from lynsms.simulator.proxy.protocol import ProxyProtocol
+from tests.intercept.conftest import Proxy
 from tests.intercept.programs import PROGRAMS, TWILIO_SID
 
-ROOT = Path(__file__).resolve().parents[2]
 TWILIO_PATH = f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
-
-
-@dataclass
-class Proxy:
-    url: str
-    port: int
-    simulator: httpx.Client
-    ca: Path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """All a client process gets: the variables ``lynsms up`` prints, and a PATH."""
-        ca = str(self.ca)
-        return {
-            "PATH": os.environ["PATH"],
-            "PYTHONPATH": str(ROOT),
-            "HTTPS_PROXY": self.url,
-            "NO_PROXY": "localhost,127.0.0.1,::1",
-            "SSL_CERT_FILE": ca,
-            "REQUESTS_CA_BUNDLE": ca,
-            "NODE_EXTRA_CA_CERTS": ca,
-            **extra,
-        }
-
-    def messages(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = self.simulator.get("/_sim/messages").json()["messages"]
-        return found
-
-    def raw(self, data: bytes) -> bytes:
-        """Send ``data`` on a fresh connection; everything the proxy answers before it closes."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=10) as sock:
-            sock.sendall(data)
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks)
-
-
-@pytest.fixture(scope="module")
-def _proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
-    with pytest.MonkeyPatch.context() as patch:
-        # A CA of this test module's own, not the developer's installation CA.
-        patch.setenv("LYNSMS_DATA_DIR", str(tmp_path_factory.mktemp("lynsms-data")))
-        app = create_app(sim=Simulator())
-        with (
-            ServerThread(app) as simulator,
-            ServerThread(create_proxy_app(app), http=ProxyProtocol, lifespan="off") as proxy,
-            httpx.Client(base_url=simulator.url) as control,
-        ):
-            ca = Path(os.environ["LYNSMS_DATA_DIR"], "ca", "ca.pem")
-            ca.parent.mkdir(parents=True, exist_ok=True)
-            ca.write_bytes(control.get("/_sim/ca.pem").content)  # generated on this first request
-            yield Proxy(proxy.url, int(proxy.url.rsplit(":", 1)[1]), control, ca)
-
-
-@pytest.fixture
-def proxy(_proxy: Proxy) -> Proxy:
-    _proxy.simulator.post("/_sim/reset").raise_for_status()
-    return _proxy
 
 
 def test_the_four_sdks_send_from_a_process_that_only_has_the_environment(proxy: Proxy) -> None:
@@ -175,7 +108,7 @@ def test_bad_input_is_refused_in_words_and_the_proxy_keeps_serving(
 
 
 def test_a_python_tls_client_to_the_plain_port_gets_a_clear_error(proxy: Proxy) -> None:
-    with pytest.raises(httpx.ConnectError, match="WRONG_VERSION_NUMBER|wrong version number"):
+    with pytest.raises(httpx.ConnectError, match=r"WRONG_VERSION_NUMBER|wrong version number"):
         httpx.get(f"https://127.0.0.1:{proxy.port}/", verify=False)
     assert httpx.get(f"{proxy.url}/_sim/ca.pem").status_code == 200
 
