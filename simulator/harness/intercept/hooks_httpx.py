@@ -1,8 +1,8 @@
 """httpx, sync and async: the seam is the transport (``HTTPTransport.handle_request`` and
 ``AsyncHTTPTransport.handle_async_request``), which every client sends through.
 
-A provider host's request is rewritten to the simulator's address (plain HTTP, original ``Host``)
-and sent on the client's own transport, so its pool, limits and timeouts apply. A transport that
+A provider host's request is pointed at the simulator's address (plain HTTP, original ``Host``)
+for the time it is sent, on the client's own transport, so its pool, limits and timeouts apply. A transport that
 talks through a proxy would carry the rewritten request to the proxy: such a request goes on a
 one-off direct transport instead, closed with the response.
 """
@@ -23,13 +23,17 @@ def _handle_request(self: Any, request: Any) -> Any:
     route = decide(request.url.host)
     if route is None:
         return original(self, request)
-    rewritten = _rewrite(request, route)
-    if not _proxied(self):
-        return original(self, rewritten)
-    transport = httpx.HTTPTransport()
-    response = original(transport, rewritten)
-    response.stream = _ClosingStream(response.stream, transport)
-    return response
+    asked = request.url
+    request.url = _simulator_url(asked, route)
+    try:
+        if not _proxied(self):
+            return original(self, request)
+        transport = httpx.HTTPTransport()
+        response = original(transport, request)
+        response.stream = _ClosingStream(response.stream, transport)
+        return response
+    finally:
+        request.url = asked  # the caller's response.request shows the URL it asked for
 
 
 async def _handle_async_request(self: Any, request: Any) -> Any:
@@ -39,23 +43,22 @@ async def _handle_async_request(self: Any, request: Any) -> Any:
     route = decide(request.url.host)
     if route is None:
         return await original(self, request)
-    rewritten = _rewrite(request, route)
-    if not _proxied(self):
-        return await original(self, rewritten)
-    transport = httpx.AsyncHTTPTransport()
-    response = await original(transport, rewritten)
-    response.stream = _AsyncClosingStream(response.stream, transport)
-    return response
+    asked = request.url
+    request.url = _simulator_url(asked, route)
+    try:
+        if not _proxied(self):
+            return await original(self, request)
+        transport = httpx.AsyncHTTPTransport()
+        response = await original(transport, request)
+        response.stream = _AsyncClosingStream(response.stream, transport)
+        return response
+    finally:
+        request.url = asked
 
 
-def _rewrite(request: Any, route: Route) -> Any:
-    import httpx
-
-    # The headers already hold the original Host (httpx sets it when it builds the request).
-    url = request.url.copy_with(scheme="http", host=route.host, port=route.port)
-    return httpx.Request(
-        request.method, url, headers=request.headers, stream=request.stream, extensions=request.extensions
-    )
+def _simulator_url(url: Any, route: Route) -> Any:
+    # The request's headers already hold the original Host (httpx sets it when it builds the request).
+    return url.copy_with(scheme="http", host=route.host, port=route.port)
 
 
 def _proxied(transport: Any) -> bool:

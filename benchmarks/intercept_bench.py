@@ -1,0 +1,198 @@
+"""What zero-change interception costs, measured side by side against a base URL.
+
+    python -m benchmarks.intercept_bench [--requests 2000] [--seconds 5] [--rounds 5]
+
+Targets (issue 16):
+- a request through ``lynsms.intercept()`` costs < 10% more than the same request to the simulator's
+  base URL (client-side time per request, sequential keep-alive requests, ``requests`` and httpx);
+- through the proxy (CONNECT + TLS) the simulator's Twilio-create throughput is >= 0.5x the direct
+  plain-HTTP figure, 32 keep-alive clients (``loadgen.run_load``).
+
+One simulator process (``lynsms simulator --proxy-port 0``, the real CLI) serves both the direct and
+the proxied runs; rounds alternate them so machine noise hits both alike. The load generator and
+the server run on separate cores where the machine has two or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import requests
+
+import lynsms
+from benchmarks.loadgen import median, run_load, split_cores
+from benchmarks.simulator_bench import PATH, twilio_create
+from benchmarks.targets import TWILIO_ACCOUNT
+
+REAL = "https://api.twilio.com"
+FORM = {"To": "+12025550143", "From": "+12025550100", "Body": "Your code is 482194"}
+AUTH = (TWILIO_ACCOUNT, "lynsms-local-auth-token")
+URL = re.compile(r"http://127\.0\.0\.1:\d+")
+
+
+@contextmanager
+def simulator_with_proxy(data_dir: str, cores: set[int] | None) -> Iterator[tuple[str, str, Path]]:
+    """``lynsms simulator --port 0 --proxy-port 0`` in its own process: simulator URL, proxy URL, CA file."""
+    env = {**os.environ, "LYNSMS_DATA_DIR": data_dir, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "lynsms.simulator.harness.cli", "simulator", "--port", "0", "--proxy-port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    if cores:
+        os.sched_setaffinity(process.pid, cores)
+    try:
+        assert process.stdout is not None
+        simulator = URL.search(process.stdout.readline())
+        proxy = URL.search(process.stdout.readline())
+        if simulator is None or proxy is None:
+            raise SystemExit("the simulator with its proxy did not start")
+        yield simulator.group(0), proxy.group(0), Path(data_dir, "ca", "ca.pem")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
+
+
+# ---- intercept() against a base URL ----------------------------------------------------------------
+
+
+def per_request(send: Callable[[], int], count: int) -> tuple[float, float]:
+    """Wall and client-CPU microseconds per request over ``count`` sequential requests (after 100
+    to warm up). The client's CPU is where interception adds its work, and it moves less than wall
+    time when other processes compete for the machine."""
+    for _ in range(100):
+        send()
+    started, cpu = time.perf_counter(), time.process_time()
+    for _ in range(count):
+        if send() != 201:
+            raise SystemExit("a request was not accepted")
+    return (time.perf_counter() - started) / count * 1e6, (time.process_time() - cpu) / count * 1e6
+
+
+def intercept_costs(simulator: str, count: int, rounds: int) -> None:
+    for library in ("requests", "httpx"):
+        direct: list[tuple[float, float]] = []
+        intercepted: list[tuple[float, float]] = []
+        for _ in range(rounds):
+            for mode in ("base URL", "intercept()"):
+                base = simulator if mode == "base URL" else REAL
+                if library == "requests":
+                    session = requests.Session()
+                    session.auth = AUTH
+
+                    def send(session: requests.Session = session, base: str = base) -> int:
+                        return session.post(base + PATH, data=FORM).status_code
+
+                    close: Callable[[], None] = session.close
+                else:
+                    client = httpx.Client(auth=AUTH)
+
+                    def send(client: httpx.Client = client, base: str = base) -> int:  # type: ignore[misc]
+                        return client.post(base + PATH, data=FORM).status_code
+
+                    close = client.close
+                try:
+                    if mode == "intercept()":
+                        with lynsms.intercept(simulator=simulator):
+                            intercepted.append(per_request(send, count))
+                    else:
+                        direct.append(per_request(send, count))
+                finally:
+                    close()
+        wall = median([w for w, _ in intercepted]) / median([w for w, _ in direct])
+        base_cpu, cpu = median([c for _, c in direct]), median([c for _, c in intercepted])
+        print(
+            f"  {library:<8} base URL {median([w for w, _ in direct]):5.0f} us/req ({base_cpu:4.0f} us client CPU)   "
+            f"intercept() {median([w for w, _ in intercepted]):5.0f} us/req ({cpu:4.0f} us client CPU)   "
+            f"cost {100 * (wall - 1):+.1f}% wall, {100 * (cpu / base_cpu - 1):+.1f}% client CPU (target < +10%)",
+            flush=True,
+        )
+
+
+# ---- the proxy against direct plain HTTP -----------------------------------------------------------
+
+
+def tunnel(proxy: str, ca: Path) -> Callable[[], object]:
+    """A ``loadgen`` connection opener: CONNECT api.twilio.com:443 through ``proxy``, then TLS."""
+    host, port = proxy.removeprefix("http://").rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(ca))
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"CONNECT api.twilio.com:443 HTTP/1.1\r\nHost: api.twilio.com:443\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"the proxy refused the tunnel: {head!r}")
+        await writer.start_tls(context, server_hostname="api.twilio.com")
+        return reader, writer
+
+    return connect
+
+
+def proxy_throughput(simulator: str, proxy: str, ca: Path, seconds: float, rounds: int, concurrency: int) -> None:
+    direct_request = twilio_create(simulator)
+    proxied_request = twilio_create(REAL)  # Host: api.twilio.com, as a real client sends it
+    connect = tunnel(proxy, ca)
+    direct, proxied = [], []
+
+    async def load(request: bytes, via_proxy: bool, duration: float) -> float:
+        options = {"connect": connect} if via_proxy else {}
+        stats = await run_load(
+            simulator,
+            request,
+            concurrency=concurrency,
+            duration=duration,
+            expect=201,
+            **options,  # type: ignore[arg-type]
+        )
+        if stats.errors:
+            raise SystemExit(f"{stats.errors} unexpected responses")
+        print(f"  {'proxy + TLS' if via_proxy else 'direct HTTP':<12} {stats.describe()}", flush=True)
+        return stats.throughput
+
+    asyncio.run(load(direct_request, False, 1.0))  # warm-up (and every leaf certificate issued)
+    asyncio.run(load(proxied_request, True, 1.0))
+    for round_no in range(1, rounds + 1):
+        print(f"round {round_no}/{rounds}")
+        direct.append(asyncio.run(load(direct_request, False, seconds)))
+        proxied.append(asyncio.run(load(proxied_request, True, seconds)))
+    ratio = median(proxied) / median(direct)
+    print(
+        f"throughput: through the proxy {median(proxied):.0f} req/s, direct {median(direct):.0f} req/s, "
+        f"ratio {ratio:.2f} (target >= 0.50)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="sequential requests per intercept round")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    split = split_cores()
+    servers: set[int] | None = None
+    if split is not None:
+        generator, servers = split
+        os.sched_setaffinity(0, generator)
+        print(f"clients on cores {sorted(generator)}, simulator on cores {sorted(servers)}")
+    with tempfile.TemporaryDirectory() as data_dir, simulator_with_proxy(data_dir, servers) as (simulator, proxy, ca):
+        print(f"intercept() against a base URL, {args.requests} sequential requests per round:")
+        intercept_costs(simulator, args.requests, args.rounds)
+        print(f"the proxy against direct plain HTTP, {args.concurrency} keep-alive clients:")
+        proxy_throughput(simulator, proxy, ca, args.seconds, args.rounds, args.concurrency)
+
+
+if __name__ == "__main__":
+    main()
