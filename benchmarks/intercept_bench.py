@@ -1,6 +1,6 @@
 """What zero-change interception costs, measured side by side against a base URL.
 
-    python -m benchmarks.intercept_bench [--requests 2000] [--seconds 5] [--rounds 5]
+    python -m benchmarks.intercept_bench [--requests 200] [--blocks 20] [--seconds 5] [--rounds 5]
 
 Targets (issue 16):
 - a request through ``lynsms.intercept()`` costs < 10% more than the same request to the simulator's
@@ -67,11 +67,9 @@ def simulator_with_proxy(data_dir: str, cores: set[int] | None) -> Iterator[tupl
 
 
 def per_request(send: Callable[[], int], count: int) -> tuple[float, float]:
-    """Wall and client-CPU microseconds per request over ``count`` sequential requests (after 100
-    to warm up). The client's CPU is where interception adds its work, and it moves less than wall
-    time when other processes compete for the machine."""
-    for _ in range(100):
-        send()
+    """Wall and client-CPU microseconds per request over ``count`` sequential requests. The client's
+    CPU is where interception adds its work, and it moves less than wall time when other processes
+    compete for the machine."""
     started, cpu = time.perf_counter(), time.process_time()
     for _ in range(count):
         if send() != 201:
@@ -79,42 +77,43 @@ def per_request(send: Callable[[], int], count: int) -> tuple[float, float]:
     return (time.perf_counter() - started) / count * 1e6, (time.process_time() - cpu) / count * 1e6
 
 
-def intercept_costs(simulator: str, count: int, rounds: int) -> None:
+def sender(library: str, url: str) -> tuple[Callable[[], int], Callable[[], None]]:
+    """A keep-alive client of ``library`` that posts a Twilio create to ``url``, and its close."""
+    if library == "requests":
+        session = requests.Session()
+        session.auth = AUTH
+        return (lambda: session.post(url, data=FORM).status_code), session.close
+    client = httpx.Client(auth=AUTH)
+    return (lambda: client.post(url, data=FORM).status_code), client.close
+
+
+def intercept_costs(simulator: str, count: int, blocks: int) -> None:
+    """Per library: blocks of ``count`` requests, alternating base URL and ``intercept()``, each
+    mode on its own warmed-up keep-alive client; medians of the blocks."""
     for library in ("requests", "httpx"):
-        direct: list[tuple[float, float]] = []
+        direct, direct_close = sender(library, simulator + PATH)
+        real, real_close = sender(library, REAL + PATH)
+        interception = lynsms.intercept(simulator=simulator)
+        with interception:
+            per_request(real, 100)
+        per_request(direct, 100)
+        base: list[tuple[float, float]] = []
         intercepted: list[tuple[float, float]] = []
-        for _ in range(rounds):
-            for mode in ("base URL", "intercept()"):
-                base = simulator if mode == "base URL" else REAL
-                if library == "requests":
-                    session = requests.Session()
-                    session.auth = AUTH
-
-                    def send(session: requests.Session = session, base: str = base) -> int:
-                        return session.post(base + PATH, data=FORM).status_code
-
-                    close: Callable[[], None] = session.close
-                else:
-                    client = httpx.Client(auth=AUTH)
-
-                    def send(client: httpx.Client = client, base: str = base) -> int:  # type: ignore[misc]
-                        return client.post(base + PATH, data=FORM).status_code
-
-                    close = client.close
-                try:
-                    if mode == "intercept()":
-                        with lynsms.intercept(simulator=simulator):
-                            intercepted.append(per_request(send, count))
-                    else:
-                        direct.append(per_request(send, count))
-                finally:
-                    close()
-        wall = median([w for w, _ in intercepted]) / median([w for w, _ in direct])
-        base_cpu, cpu = median([c for _, c in direct]), median([c for _, c in intercepted])
+        try:
+            for _ in range(blocks):
+                base.append(per_request(direct, count))
+                with lynsms.intercept(simulator=simulator):
+                    intercepted.append(per_request(real, count))
+        finally:
+            direct_close()
+            real_close()
+        wall = [median([w for w, _ in runs]) for runs in (base, intercepted)]
+        cpu = [median([c for _, c in runs]) for runs in (base, intercepted)]
         print(
-            f"  {library:<8} base URL {median([w for w, _ in direct]):5.0f} us/req ({base_cpu:4.0f} us client CPU)   "
-            f"intercept() {median([w for w, _ in intercepted]):5.0f} us/req ({cpu:4.0f} us client CPU)   "
-            f"cost {100 * (wall - 1):+.1f}% wall, {100 * (cpu / base_cpu - 1):+.1f}% client CPU (target < +10%)",
+            f"  {library:<8} base URL {wall[0]:5.0f} us/req ({cpu[0]:4.0f} us client CPU)   "
+            f"intercept() {wall[1]:5.0f} us/req ({cpu[1]:4.0f} us client CPU)   "
+            f"cost {100 * (wall[1] / wall[0] - 1):+.1f}% wall, {100 * (cpu[1] / cpu[0] - 1):+.1f}% client CPU "
+            "(target < +10%)",
             flush=True,
         )
 
@@ -175,7 +174,8 @@ def proxy_throughput(simulator: str, proxy: str, ca: Path, seconds: float, round
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000, help="sequential requests per intercept round")
+    parser.add_argument("--requests", type=int, default=200, help="sequential requests per intercept block")
+    parser.add_argument("--blocks", type=int, default=20, help="blocks per mode for intercept()")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -188,8 +188,8 @@ def main() -> None:
         os.sched_setaffinity(0, generator)
         print(f"clients on cores {sorted(generator)}, simulator on cores {sorted(servers)}")
     with tempfile.TemporaryDirectory() as data_dir, simulator_with_proxy(data_dir, servers) as (simulator, proxy, ca):
-        print(f"intercept() against a base URL, {args.requests} sequential requests per round:")
-        intercept_costs(simulator, args.requests, args.rounds)
+        print(f"intercept() against a base URL, {args.blocks} x {args.requests} sequential requests per mode:")
+        intercept_costs(simulator, args.requests, args.blocks)
         print(f"the proxy against direct plain HTTP, {args.concurrency} keep-alive clients:")
         proxy_throughput(simulator, proxy, ca, args.seconds, args.rounds, args.concurrency)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,13 +18,14 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+")
 
 
 @contextmanager
-def lynsms(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+def lynsms(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """Start ``lynsms ARGS`` and yield it with the lines it printed up to its blank banner end."""
     process = subprocess.Popen(
         [sys.executable, "-m", "lynsms.simulator.harness.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     lines: list[str] = []
     try:
@@ -95,3 +98,27 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err
         assert "stopped" in out and "Traceback" not in err
+
+
+def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(tmp_path: Path) -> None:
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    with lynsms("simulator", "--port", "0", "--proxy-port", "0", env=env) as (process, lines):
+        assert process.stdout is not None
+        lines += [process.stdout.readline().rstrip("\n") for _ in range(4)]
+        simulator, proxy = (URL.search(line).group(0) for line in lines[:2])  # type: ignore[union-attr]
+        ca = (tmp_path / "ca" / "ca.pem").read_bytes()
+        assert f"export HTTPS_PROXY={proxy} " in lines[3]
+        assert f"SSL_CERT_FILE={tmp_path}/ca/ca.pem" in lines[4] and "NODE_EXTRA_CA_CERTS=" in lines[4]
+        assert httpx.get(f"{simulator}/_sim/ca.pem").content == ca
+        refused = httpx.get("http://example.com/", proxy=proxy)
+        assert refused.status_code == 502 and "example.com" in refused.text
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_up_serves_the_proxy_on_8901_by_default() -> None:
+    from lynsms.simulator.harness.cli import build_parser
+
+    assert build_parser().parse_args(["up"]).proxy_port == 8901
+    assert build_parser().parse_args(["simulator"]).proxy_port is None
