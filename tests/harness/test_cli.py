@@ -113,7 +113,7 @@ def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(tmp_path: Path) 
         refused = httpx.get("http://example.com/", proxy=proxy)
         assert refused.status_code == 502 and "example.com" in refused.text
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=15)
+        _, err = process.communicate(timeout=15)
         assert process.returncode == 0 and "Traceback" not in err
 
 
