@@ -19,6 +19,7 @@ from lynsms.simulator.harness.intercept.hooks_httpx import ASYNC, SYNC
 from lynsms.simulator.harness.intercept.hooks_urllib3 import PATCH as URLLIB3
 from lynsms.simulator.harness.server import ServerThread
 from tests.intercept.programs import PROGRAMS, TWILIO_SID
+from tests.simulator.scenario_wires import script
 
 TWILIO_CREATE = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_SID}/Messages.json"
 FORM = {"To": "+12025550143", "From": "+12025550100", "Body": "hello"}
@@ -53,6 +54,17 @@ def test_each_official_sdk_reaches_the_simulator_unchanged(name: str, simulator:
     assert message["provider"] == name and message_id in (message["id"], message["batch_id"])
     journal = simulator.journal()  # Sinch's SDK asks auth.sinch.com for a token first
     assert journal and {entry["provider"] for entry in journal} == {name}
+
+
+def test_scenarios_script_intercepted_requests_as_they_do_base_url_ones(simulator: Any) -> None:
+    from twilio.base.exceptions import TwilioRestException
+
+    script(simulator.control, simulator.url, "twilio", {"reject": "unsubscribed"})
+    with lynsms.intercept(simulator=simulator.url), pytest.raises(TwilioRestException) as caught:
+        PROGRAMS["twilio"]()
+    assert (caught.value.status, caught.value.code) == (400, 21610)
+    [entry] = simulator.journal()
+    assert entry["provider"] == "twilio" and entry["status"] == 400
 
 
 def test_twilio_async_client_on_aiohttp(simulator: Any) -> None:
