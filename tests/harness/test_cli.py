@@ -81,8 +81,9 @@ def test_bad_port_is_rejected_by_the_parser(port: str) -> None:
     assert "--port" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
-    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0") as (process, lines):
+def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}  # the proxy's CA, not in the developer's home
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0", env=env) as (process, lines):
         assert process.stdout is not None
         while not lines[-1].lstrip().startswith("-d "):  # the helper stops at the banner's first blank line
             lines.append(process.stdout.readline().rstrip("\n"))
