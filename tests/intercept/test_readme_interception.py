@@ -28,7 +28,8 @@ def fenced(text: str, language: str) -> list[str]:
 
 def test_the_readme_shows_a_context_manager_a_library_and_the_fixture() -> None:
     assert len(PYTHON) == 3
-    assert "lynsms.intercept()" in PYTHON[0] and "import apprise" in PYTHON[1] and "sms_intercept" in PYTHON[2]
+    assert all(sdk in PYTHON[0] for sdk in ("twilio", "sinch", "infobip", "clicksend")) and "intercept()" in PYTHON[0]
+    assert "import apprise" in PYTHON[1] and "sms_intercept" in PYTHON[2]
 
 
 @pytest.mark.parametrize("code", PYTHON[:2], ids=["twilio-sdk", "apprise"])
