@@ -7,7 +7,8 @@ for loopback addresses go through untouched; anything else raises ``InterceptRef
 ``passthrough=`` names the host.
 
 - ``routing``: the active interceptions and what each host gets (simulator, through, refused);
-- ``hooks_urllib3`` / ``hooks_httpx`` / ``hooks_aiohttp``: one seam per HTTP client library;
+- ``hooks_urllib3`` / ``hooks_httpx`` / ``hooks_aiohttp``: one seam per HTTP client library, each a
+  ``patch.Patch`` of one method, in place only while an interception is active;
 - ``context``: ``intercept()`` itself, a context manager and decorator.
 """
 

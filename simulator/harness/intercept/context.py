@@ -31,9 +31,13 @@ HOOKS = (hooks_urllib3, hooks_httpx, hooks_aiohttp)
 
 
 def _switch(on: bool) -> None:
+    """Patch the client libraries when the first interception starts, restore them when the last ends."""
     for hook in HOOKS:
         for patch in hook.PATCHES:
-            patch.install() if on else patch.uninstall()
+            if on:
+                patch.install()
+            else:
+                patch.uninstall()
 
 
 routing.on_change(_switch)
