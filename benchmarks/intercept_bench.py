@@ -9,8 +9,9 @@ Targets (issue 16):
   plain-HTTP figure, 32 keep-alive clients (``loadgen.run_load``).
 
 One simulator process (``lynsms simulator --proxy-port 0``, the real CLI) serves both the direct and
-the proxied runs; rounds alternate them so machine noise hits both alike. The load generator and
-the server run on separate cores where the machine has two or more.
+the proxied runs; rounds alternate them so machine noise hits both alike. Next to each throughput the
+simulator's CPU time per request is printed (steadier than req/s on a busy machine), and its ratio.
+The load generator and the server run on separate cores where the machine has two or more.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from pathlib import Path
 
 import httpx
 import requests
+import uvloop
 
 import lynsms
-from benchmarks.loadgen import median, run_load, split_cores
+from benchmarks.loadgen import ServerProcess, median, run_load, split_cores
 from benchmarks.simulator_bench import PATH, twilio_create
 from benchmarks.targets import TWILIO_ACCOUNT
 
@@ -44,8 +46,8 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+")
 
 
 @contextmanager
-def simulator_with_proxy(data_dir: str, cores: set[int] | None) -> Iterator[tuple[str, str, Path]]:
-    """``lynsms simulator --port 0 --proxy-port 0`` in its own process: simulator URL, proxy URL, CA file."""
+def simulator_with_proxy(data_dir: str, cores: set[int] | None) -> Iterator[tuple[ServerProcess, str, Path]]:
+    """``lynsms simulator --port 0 --proxy-port 0`` in its own process: the simulator, proxy URL, CA file."""
     env = {**os.environ, "LYNSMS_DATA_DIR": data_dir, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "lynsms.simulator.harness.cli", "simulator", "--port", "0", "--proxy-port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
@@ -57,7 +59,7 @@ def simulator_with_proxy(data_dir: str, cores: set[int] | None) -> Iterator[tupl
         proxy = URL.search(process.stdout.readline())
         if simulator is None or proxy is None:
             raise SystemExit("the simulator with its proxy did not start")
-        yield simulator.group(0), proxy.group(0), Path(data_dir, "ca", "ca.pem")
+        yield ServerProcess(simulator.group(0), process), proxy.group(0), Path(data_dir, "ca", "ca.pem")
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=15)
@@ -138,37 +140,54 @@ def tunnel(proxy: str, ca: Path) -> Callable[[], object]:
     return connect
 
 
-def proxy_throughput(simulator: str, proxy: str, ca: Path, seconds: float, rounds: int, concurrency: int) -> None:
+def proxy_throughput(
+    server: ServerProcess, proxy: str, ca: Path, seconds: float, rounds: int, concurrency: int
+) -> None:
+    simulator = server.url
     direct_request = twilio_create(simulator)
     proxied_request = twilio_create(REAL)  # Host: api.twilio.com, as a real client sends it
     connect = tunnel(proxy, ca)
-    direct, proxied = [], []
+    direct: list[tuple[float, float]] = []
+    proxied: list[tuple[float, float]] = []
 
-    async def load(request: bytes, via_proxy: bool, duration: float) -> float:
-        options = {"connect": connect} if via_proxy else {}
-        stats = await run_load(
-            simulator,
-            request,
-            concurrency=concurrency,
-            duration=duration,
-            expect=201,
-            **options,  # type: ignore[arg-type]
-        )
+    def load(request: bytes, via_proxy: bool, duration: float) -> tuple[float, float]:
+        """Throughput, and the simulator process's CPU microseconds per request (TLS included)."""
+        before = server.cpu_seconds()
+        # uvloop's TLS is several times cheaper than asyncio's pure-Python one: the load generator
+        # must not be what limits the proxied runs (it does the client half of every TLS record).
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            stats = runner.run(
+                run_load(
+                    simulator,
+                    request,
+                    concurrency=concurrency,
+                    duration=duration,
+                    expect=201,
+                    connect=connect if via_proxy else None,  # type: ignore[arg-type]
+                )
+            )
+        cpu = (server.cpu_seconds() - before) / max(1, stats.requests) * 1e6
         if stats.errors:
             raise SystemExit(f"{stats.errors} unexpected responses")
-        print(f"  {'proxy + TLS' if via_proxy else 'direct HTTP':<12} {stats.describe()}", flush=True)
-        return stats.throughput
+        label = "proxy + TLS" if via_proxy else "direct HTTP"
+        print(f"  {label:<12} {stats.describe()}  {cpu:4.0f} us CPU/req", flush=True)
+        return stats.throughput, cpu
 
-    asyncio.run(load(direct_request, False, 1.0))  # warm-up (and every leaf certificate issued)
-    asyncio.run(load(proxied_request, True, 1.0))
+    load(direct_request, False, 1.0)  # warm-up (and every leaf certificate issued)
+    load(proxied_request, True, 1.0)
     for round_no in range(1, rounds + 1):
         print(f"round {round_no}/{rounds}")
-        direct.append(asyncio.run(load(direct_request, False, seconds)))
-        proxied.append(asyncio.run(load(proxied_request, True, seconds)))
-    ratio = median(proxied) / median(direct)
+        direct.append(load(direct_request, False, seconds))
+        proxied.append(load(proxied_request, True, seconds))
+    rate, direct_rate = median([r for r, _ in proxied]), median([r for r, _ in direct])
+    cpu, direct_cpu = median([c for _, c in proxied]), median([c for _, c in direct])
     print(
-        f"throughput: through the proxy {median(proxied):.0f} req/s, direct {median(direct):.0f} req/s, "
-        f"ratio {ratio:.2f} (target >= 0.50)"
+        f"throughput: through the proxy {rate:.0f} req/s, direct {direct_rate:.0f} req/s, "
+        f"ratio {rate / direct_rate:.2f} (target >= 0.50)"
+    )
+    print(
+        f"simulator CPU per request: through the proxy {cpu:.0f} us, direct {direct_cpu:.0f} us, "
+        f"ratio {direct_cpu / cpu:.2f} (the throughput ratio a saturated simulator would show)"
     )
 
 
@@ -189,7 +208,7 @@ def main() -> None:
         print(f"clients on cores {sorted(generator)}, simulator on cores {sorted(servers)}")
     with tempfile.TemporaryDirectory() as data_dir, simulator_with_proxy(data_dir, servers) as (simulator, proxy, ca):
         print(f"intercept() against a base URL, {args.blocks} x {args.requests} sequential requests per mode:")
-        intercept_costs(simulator, args.requests, args.blocks)
+        intercept_costs(simulator.url, args.requests, args.blocks)
         print(f"the proxy against direct plain HTTP, {args.concurrency} keep-alive clients:")
         proxy_throughput(simulator, proxy, ca, args.seconds, args.rounds, args.concurrency)
 
