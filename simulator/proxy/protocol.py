@@ -112,6 +112,8 @@ class ProxyProtocol(asyncio.Protocol):
             return
         self.tunnel, self.head = host, bytearray()
         transport = self._transport()
+        # The ClientHello may follow the 200 at once: it must stay unread until TLS takes over.
+        transport.pause_reading()
         transport.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         self.loop.create_task(self._start_tls(transport, host))
 
