@@ -36,15 +36,25 @@ def _server(app: Any, **options: Any) -> _Server:
 
 
 def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server, Any]], list[str]]:
-    """The proxy's server (none without a proxy port) and the banner lines that tell how to use it."""
-    if args.proxy_port is None:
+    """The proxy's server (none without a proxy port) and the banner lines that tell how to use it.
+
+    ``up`` runs it by default: there, a taken default port or a data folder the CA cannot be written
+    to leaves the proxy out with a warning instead of stopping the whole bench; a port asked for
+    explicitly fails like any other."""
+    if args.proxy_port is None and args.command != "up":
         return [], []
     from lynsms.simulator.proxy.app import create_proxy_app
     from lynsms.simulator.proxy.ca import installation_ca
     from lynsms.simulator.proxy.protocol import ProxyProtocol
 
-    sock = bind(args.host, args.proxy_port)
-    ca = installation_ca().path  # generated now, on the first run, so the lines below are true
+    try:
+        sock = bind(args.host, DEFAULT_PROXY_PORT if args.proxy_port is None else args.proxy_port)
+        ca = installation_ca().path  # generated now, on the first run, so the lines below are true
+    except OSError as exc:
+        if args.proxy_port is not None:
+            raise
+        print(f"lynsms: the proxy is not started ({exc}); choose another --proxy-port", file=sys.stderr)
+        return [], []
     server = _server(create_proxy_app(simulator), http=ProxyProtocol, lifespan="off")
     lines = [
         f"LynSMS proxy      {url_of(sock)}   (CA {ca})",
@@ -147,7 +157,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -> str:
     return "\n".join(
         [
-            "LynSMS Local is up. Ctrl-C stops both servers.",
+            "LynSMS Local is up. Ctrl-C stops every server.",
             f"  gateway    {gw_url}/api",
             f"  simulator  {sim_url}   (inbox {sim_url}/_sim/)",
             f"  API key    {key}",
@@ -239,7 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--proxy-port",
         type=_port,
-        default=DEFAULT_PROXY_PORT,
         help=f"the HTTPS proxy to the simulator at the providers' real hosts (default {DEFAULT_PROXY_PORT})",
     )
     up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -118,8 +119,24 @@ def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(tmp_path: Path) 
         assert process.returncode == 0 and "Traceback" not in err
 
 
-def test_up_serves_the_proxy_on_8901_by_default() -> None:
-    from lynsms.simulator.harness.cli import build_parser
+def test_up_leaves_the_proxy_out_with_a_warning_when_its_default_port_is_taken(tmp_path: Path) -> None:
+    from lynsms.simulator.harness.cli import DEFAULT_PROXY_PORT
 
-    assert build_parser().parse_args(["up"]).proxy_port == 8901
-    assert build_parser().parse_args(["simulator"]).proxy_port is None
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    try:
+        taken = socket.create_server(("127.0.0.1", DEFAULT_PROXY_PORT))
+    except OSError:
+        taken = None  # already taken by something else: the same situation
+    try:
+        with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", env=env) as (process, lines):
+            assert "LynSMS Local is up" in lines[0]
+            simulator = URL.search(lines[2]).group(0)  # type: ignore[union-attr]
+            assert httpx.get(f"{simulator}/_sim/health", timeout=30).status_code == 200  # serving: signals handled
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=15)
+    finally:
+        if taken is not None:
+            taken.close()
+    assert process.returncode == 0 and "Traceback" not in err
+    assert "the proxy is not started" in err and "--proxy-port" in err
+    assert "HTTPS_PROXY" not in out
