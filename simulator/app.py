@@ -22,9 +22,11 @@ from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
 from lynsms.simulator.faults import Faults
+from lynsms.simulator.hosts import provider_of_host
 from lynsms.simulator.inbound import Inbound
 from lynsms.simulator.inbound import routes as inbound_routes
 from lynsms.simulator.providers.base import Core, Provider
+from lynsms.simulator.proxy.app import ca_routes
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
 from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
@@ -101,7 +103,11 @@ class Simulator:
         """Rule hits and generators back to their start, call numbering from now; scenarios stay."""
         self.engine.reset(self.state.calls)
 
-    def provider_for(self, path: str) -> Provider[Any] | None:
+    def provider_for(self, path: str, host: str = "") -> Provider[Any] | None:
+        """The provider the request's real host names (see ``hosts``), else the one owning the path."""
+        named = provider_of_host(host)
+        if named is not None:
+            return self.providers[named]
         for provider in self.providers.values():
             if path.startswith(provider.prefixes):
                 return provider
@@ -118,6 +124,7 @@ class Simulator:
             *routes,
             *control.routes(self),
             *inbound_control.routes(self.providers, self.inbound),
+            *ca_routes(),
             *console.routes(self, self.console),
         ]
 
@@ -141,7 +148,7 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "Internal simulator error"
-        provider = simulator.provider_for(request.url.path)
+        provider = simulator.provider_for(request.url.path, request.headers.get("host", ""))
         if provider is not None:
             return provider.error(status, str(detail))
         return JSONResponse({"error": str(detail), "status": status}, status_code=status)

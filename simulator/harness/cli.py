@@ -23,6 +23,7 @@ from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
+DEFAULT_PROXY_PORT = 8901
 
 
 class _Server(Server):
@@ -33,8 +34,40 @@ class _Server(Server):
         yield
 
 
-def _server(app: Any) -> _Server:
-    return _Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3))
+def _server(app: Any, **options: Any) -> _Server:
+    config: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 3, **options}
+    return _Server(uvicorn.Config(app, **config))
+
+
+def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server, Any]], list[str]]:
+    """The proxy's server (none without a proxy port) and the banner lines that tell how to use it.
+
+    ``up`` runs it by default: there, a taken default port or a data folder the CA cannot be written
+    to leaves the proxy out with a warning instead of stopping the whole bench; a port asked for
+    explicitly fails like any other."""
+    if args.proxy_port is None and args.command != "up":
+        return [], []
+    from lynsms.simulator.proxy.app import create_proxy_app
+    from lynsms.simulator.proxy.ca import installation_ca
+    from lynsms.simulator.proxy.protocol import ProxyProtocol
+
+    try:
+        sock = bind(args.host, DEFAULT_PROXY_PORT if args.proxy_port is None else args.proxy_port)
+        ca = installation_ca().path  # generated now, on the first run, so the lines below are true
+    except OSError as exc:
+        if args.proxy_port is not None:
+            raise
+        print(f"lynsms: the proxy is not started ({exc}); choose another --proxy-port", file=sys.stderr)
+        return [], []
+    server = _server(create_proxy_app(simulator), http=ProxyProtocol, lifespan="off")
+    lines = [
+        f"LynSMS proxy      {url_of(sock)}   (CA {ca})",
+        "Any process reaches the simulator at the providers' real hosts with:",
+        f"  export HTTPS_PROXY={url_of(sock)} NO_PROXY=localhost,127.0.0.1,::1",
+        f"  export SSL_CERT_FILE={ca} REQUESTS_CA_BUNDLE={ca} NODE_EXTRA_CA_CERTS={ca}",
+        "",
+    ]
+    return [(server, sock)], lines
 
 
 async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
@@ -97,8 +130,9 @@ def _api_key() -> str:
 def cmd_simulator(args: argparse.Namespace) -> int:
     sock = _bind(args.host, args.port)
     app = _simulator_app(args)
-    print(f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", flush=True)
-    return _run([(_server(app), sock)])
+    proxy, lines = _proxy(args, app)
+    print("\n".join([f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", *lines]), flush=True)
+    return _run([(_server(app), sock), *proxy])
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -132,14 +166,15 @@ def cmd_up(args: argparse.Namespace) -> int:
             time.sleep(0.01)
 
     threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
-    print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
-    return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
+    proxy, proxy_lines = _proxy(args, simulator)
+    print("\n".join([_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), *proxy_lines]), flush=True)
+    return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock), *proxy])
 
 
 def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -> str:
     return "\n".join(
         [
-            "LynSMS Local is up. Ctrl-C stops both servers.",
+            "LynSMS Local is up. Ctrl-C stops every server.",
             f"  gateway    {gw_url}/api",
             f"  simulator  {sim_url}   (QA console {sim_url}/_sim/)",
             f"  API key    {key}",
@@ -256,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--gateway-port", type=_port, default=DEFAULT_GATEWAY_PORT)
     up.add_argument("--simulator-port", type=_port, default=DEFAULT_SIMULATOR_PORT)
+    up.add_argument(
+        "--proxy-port",
+        type=_port,
+        help=f"the HTTPS proxy to the simulator at the providers' real hosts (default {DEFAULT_PROXY_PORT})",
+    )
     up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
@@ -271,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulator", help="run the provider simulator alone")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
+    sim.add_argument(
+        "--proxy-port", type=_port, help="also serve the HTTPS proxy to the simulator at the providers' real hosts"
+    )
     sim.add_argument("--scenario", metavar="FILE")
     sim.add_argument(
         "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"

@@ -32,6 +32,7 @@ from lynsms.clock import Clock, utc_now
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.segmentation import segment
 from lynsms.simulator.decision import Decision
+from lynsms.simulator.hosts import ProviderRoute
 from lynsms.simulator.http import RAW_BODY, WireProblem
 from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
 from lynsms.simulator.state import JournalEntry, SimState
@@ -274,7 +275,7 @@ class Provider(ABC, Generic[SendT]):
             )
             return response
 
-        return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
+        return ProviderRoute(self.name, path, run, methods=list(methods), name=f"{self.name}:{path}")
 
     async def submit(
         self,

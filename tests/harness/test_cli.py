@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,13 +20,14 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+")
 
 
 @contextmanager
-def lynsms(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+def lynsms(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """Start ``lynsms ARGS`` and yield it with the lines it printed up to its blank banner end."""
     process = subprocess.Popen(
         [sys.executable, "-m", "lynsms.simulator.harness.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     lines: list[str] = []
     try:
@@ -79,8 +83,9 @@ def test_bad_port_is_rejected_by_the_parser(port: str) -> None:
     assert "--port" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
-    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0") as (process, lines):
+def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}  # the proxy's CA, not in the developer's home
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0", env=env) as (process, lines):
         assert process.stdout is not None
         while not lines[-1].lstrip().startswith("-d "):  # the helper stops at the banner's first blank line
             lines.append(process.stdout.readline().rstrip("\n"))
@@ -138,7 +143,6 @@ def test_listening_beyond_loopback_warns_that_control_and_reports_have_no_auth()
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 def test_loopback_hosts_get_no_warning(host: str) -> None:
-    import socket
 
     from lynsms.simulator.harness.cli import exposure_warning
 
@@ -146,3 +150,43 @@ def test_loopback_hosts_get_no_warning(host: str) -> None:
     with socket.socket(family) as sock:
         sock.bind((host, 0))
         assert exposure_warning(sock) is None
+
+
+def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(tmp_path: Path) -> None:
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    with lynsms("simulator", "--port", "0", "--proxy-port", "0", env=env) as (process, lines):
+        assert process.stdout is not None
+        lines += [process.stdout.readline().rstrip("\n") for _ in range(4)]
+        simulator, proxy = (URL.search(line).group(0) for line in lines[:2])  # type: ignore[union-attr]
+        ca = (tmp_path / "ca" / "ca.pem").read_bytes()
+        assert f"export HTTPS_PROXY={proxy} " in lines[3]
+        assert f"SSL_CERT_FILE={tmp_path}/ca/ca.pem" in lines[4] and "NODE_EXTRA_CA_CERTS=" in lines[4]
+        assert httpx.get(f"{simulator}/_sim/ca.pem").content == ca
+        refused = httpx.get("http://example.com/", proxy=proxy)
+        assert refused.status_code == 502 and "example.com" in refused.text
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=15)
+        assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_up_leaves_the_proxy_out_with_a_warning_when_its_default_port_is_taken(tmp_path: Path) -> None:
+    from lynsms.simulator.harness.cli import DEFAULT_PROXY_PORT
+
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    try:
+        taken = socket.create_server(("127.0.0.1", DEFAULT_PROXY_PORT))
+    except OSError:
+        taken = None  # already taken by something else: the same situation
+    try:
+        with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", env=env) as (process, lines):
+            assert "LynSMS Local is up" in lines[0]
+            simulator = URL.search(lines[2]).group(0)  # type: ignore[union-attr]
+            assert httpx.get(f"{simulator}/_sim/health", timeout=30).status_code == 200  # serving: signals handled
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=15)
+    finally:
+        if taken is not None:
+            taken.close()
+    assert process.returncode == 0 and "Traceback" not in err
+    assert "the proxy is not started" in err and "--proxy-port" in err
+    assert "HTTPS_PROXY" not in out
