@@ -23,6 +23,7 @@ from lynsms.simulator.faults import Faults
 from lynsms.simulator.providers.base import Core, Provider
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
+from lynsms.simulator.scheduling import Scheduled
 from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
 
 
@@ -43,7 +44,9 @@ class Simulator:
         state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages, clock=clock)
         # The providers hold the same Core, so its parts are read-only here: swapping one on the
         # Simulator would leave the providers on the old one. Script behaviour with scenarios.
-        self.core = Core(state, clock, Engine(), Faults(clock), Deliveries(state.journal, clock))
+        engine, deliveries = Engine(), Deliveries(state.journal, clock)
+        scheduled = Scheduled(clock, engine, deliveries)
+        self.core = Core(state, clock, engine, Faults(clock), deliveries, scheduled)
         self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
 
@@ -72,6 +75,7 @@ class Simulator:
         go; scenarios loaded at runtime are unloaded; the startup scenarios stay, with fresh counters."""
         self.state.reset()
         self.deliveries.reset()
+        self.core.scheduled.reset()
         self.engine.unload_all()
         for scenario, scope in self._startup:
             self.engine.load(scenario, scope)

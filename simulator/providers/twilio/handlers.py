@@ -42,6 +42,7 @@ from lynsms.simulator.providers.twilio.render import (
     status_callback,
     twilio_status,
 )
+from lynsms.simulator.scheduling import CANCELED
 from lynsms.simulator.state import JournalEntry
 
 DEFAULT_PAGE_SIZE: Final = 50
@@ -154,9 +155,11 @@ class Twilio(Provider[parse.Create]):
         fields = await parse.form(request)
         status, body = fields.get("Status"), fields.get("Body")
         if status == "canceled" and body is None:
-            if message.status != "scheduled":
+            if not self.core.scheduled.cancel(message.id):
                 raise self._invalid(Code.NOT_CANCELABLE, "This message cannot be canceled")
             message.status = "canceled"
+            # Twilio reports the cancel to the StatusCallback like any other status change.
+            self.core.deliveries.schedule(self, message, CANCELED)
         elif body == "" and status is None:
             message.submission = replace(message.submission, body="")
         else:
@@ -168,6 +171,7 @@ class Twilio(Provider[parse.Create]):
 
     async def _delete(self, request: Request, entry: JournalEntry) -> Response:
         message = self._owned(request, entry)
+        self.core.scheduled.cancel(message.id)
         del self.state.messages[message.id]
         return Response(status_code=204)
 
