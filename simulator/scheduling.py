@@ -59,10 +59,9 @@ class Scheduled:
         """Keep ``message`` until ``due``; it must be stored already, in the provider's scheduled status."""
         self._held[message.id] = Held(provider, message, call, due, self._arm(message.id, due))
 
-    def due(self, message_id: str) -> datetime | None:
-        """When the held message ``message_id`` falls due, or None when it is not waiting."""
-        held = self._held.get(message_id)
-        return held.due if held is not None else None
+    def held(self, message_id: str) -> Held | None:
+        """The held message ``message_id`` (read it, do not change it), or None when it is not waiting."""
+        return self._held.get(message_id)
 
     def move(self, message_id: str, due: datetime) -> bool:
         """Reschedule a held message; False when it is no longer waiting (sent, canceled, unknown)."""

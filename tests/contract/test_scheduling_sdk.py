@@ -133,3 +133,64 @@ def test_twilio_refuses_a_send_at_outside_its_window(clocked_simulator: Any) -> 
 
 
 __all__ = ["Receiver", "load", "now", "status_of"]
+
+
+# ---- Sinch: send_at, then batches.update_sms / replace_sms / cancel -------------------------------
+
+
+def sinch(sim: Any) -> Any:
+    from tests.contract.test_sinch_sdk import plan_client
+
+    return plan_client(sim.url)
+
+
+def test_sinch_scheduled_batch_waits_and_can_be_rescheduled(clocked_simulator: Any) -> None:
+    sim = clocked_simulator
+    client = sinch(sim)
+    batch = client.sms.batches.send_sms(to=[TO], from_=SENDER, body="later", send_at=now(sim) + timedelta(hours=2))
+    assert batch.send_at == now(sim) + timedelta(hours=2)
+    moved = client.sms.batches.update_sms(batch_id=batch.id, send_at=now(sim) + timedelta(hours=1), body="sooner")
+    assert (moved.id, moved.body, moved.send_at) == (batch.id, "sooner", now(sim) + timedelta(hours=1))
+    sim.clock.advance(3599)
+    report = client.sms.delivery_reports.get_for_number(batch.id, TO)
+    assert report.status == "Queued"
+    sim.advance_until(lambda: client.sms.delivery_reports.get_for_number(batch.id, TO).status == "Delivered")
+    assert [m.submission.body for m in sim.sim.state.messages.values()] == ["sooner"]
+
+
+def test_sinch_update_adds_and_removes_recipients_of_a_waiting_batch(clocked_simulator: Any) -> None:
+    sim = clocked_simulator
+    client = sinch(sim)
+    other, third = "+12025550144", "+12025550145"
+    batch = client.sms.batches.send_sms(to=[TO, other], from_=SENDER, body="hi", send_at=now(sim) + timedelta(hours=1))
+    updated = client.sms.batches.update_sms(batch_id=batch.id, to_add=[third], to_remove=[other])
+    assert sorted(updated.to) == sorted([TO, third])
+    assert sorted(client.sms.batches.get(batch.id).to) == sorted([TO, third])
+
+
+def test_sinch_replace_swaps_the_content_under_the_same_id(clocked_simulator: Any) -> None:
+    sim = clocked_simulator
+    client = sinch(sim)
+    batch = client.sms.batches.send_sms(to=[TO], from_=SENDER, body="first", send_at=now(sim) + timedelta(hours=1))
+    new = client.sms.batches.replace_sms(
+        batch_id=batch.id, to=["+12025550199"], from_=SENDER, body="second", send_at=now(sim) + timedelta(hours=3)
+    )
+    assert (new.id, new.to, new.body) == (batch.id, ["+12025550199"], "second")
+    assert [m.to for m in sim.sim.state.messages.values()] == ["+12025550199"]
+
+
+def test_sinch_cancel_stops_a_scheduled_batch(clocked_simulator: Any) -> None:
+    from sinch.domains.sms.api.v1.exceptions import SmsException
+
+    sim = clocked_simulator
+    client = sinch(sim)
+    batch = client.sms.batches.send_sms(to=[TO], from_=SENDER, body="later", send_at=now(sim) + timedelta(minutes=5))
+    assert client.sms.batches.cancel(batch.id).canceled is True
+    sim.clock.advance(600)
+    assert client.sms.delivery_reports.get_for_number(batch.id, TO).status == "Cancelled"
+    with pytest.raises(SmsException) as caught:
+        client.sms.batches.update_sms(batch_id=batch.id, body="too late")
+    assert (caught.value.response_status_code, caught.value.http_response.body["code"]) == (
+        400,
+        "syntax_constraint_violation",
+    )

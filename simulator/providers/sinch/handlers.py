@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar, Final
 
 from starlette.requests import Request
@@ -22,7 +23,7 @@ from starlette.routing import Route
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
-from lynsms.simulator.messages import DeliveryStatus, SimMessage, Submission
+from lynsms.simulator.messages import DeliveryStatus, SimMessage
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
@@ -31,7 +32,8 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch
+from lynsms.simulator.providers.sinch import scheduling
+from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch, submissions
 from lynsms.simulator.providers.sinch.render import (
     EXPIRED_TOKEN,
     FINAL_STATUSES,
@@ -70,6 +72,8 @@ class Sinch(Provider[BatchRequest]):
             self.endpoint(_BATCHES, self._list, ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}", self._get, ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}", self._cancel, ["DELETE"]),
+            self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.update, self), ["POST"]),
+            self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.replace, self), ["PUT"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report", self._batch_report, ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report/{msisdn}", self._recipient_report, ["GET"]),
         ]
@@ -177,18 +181,7 @@ class Sinch(Provider[BatchRequest]):
             batch = parse_batch(data, self.now())
         except Invalid as exc:
             raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
-        submissions = [
-            Submission(
-                to=number,
-                sender=batch.sender,
-                body=batch.body_for(number),
-                callback_url=batch.callback_url,
-                client_ref=batch.client_reference,
-                extra={"delivery_report": batch.delivery_report},
-            )
-            for number in batch.to
-        ]
-        return await self.submit(request, entry, account, batch, submissions)
+        return await self.submit(request, entry, account, batch, submissions(batch))
 
     async def _list(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
@@ -227,6 +220,7 @@ class Sinch(Provider[BatchRequest]):
         batch.canceled, batch.modified_at = True, now
         # Recipients not yet final will never be sent; sent ones keep their outcome.
         for message in self._members(batch):
+            self.core.scheduled.cancel(message.id)
             if current(message)[0] not in FINAL_STATUSES:
                 message.reports.append(self.delivery_report(message, "cancelled", None))
         entry.message_ids = list(batch.message_ids)
