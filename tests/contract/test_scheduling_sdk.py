@@ -194,3 +194,146 @@ def test_sinch_cancel_stops_a_scheduled_batch(clocked_simulator: Any) -> None:
         400,
         "syntax_constraint_violation",
     )
+
+
+# ---- Infobip: options.schedule.sendAt / v2 sendAt, then /sms/1/bulks and /sms/1/bulks/status --------
+
+
+def infobip(sim: Any) -> Any:
+    from tests.contract.test_infobip_sdk import sms_api
+
+    return sms_api(sim.url)
+
+
+def infobip_send(api: Any, send_at: datetime, bulk_id: str) -> Any:
+    from infobip_api_client.models.sms_message_request_options import SmsMessageRequestOptions
+    from infobip_api_client.models.sms_request_scheduling_settings import SmsRequestSchedulingSettings
+
+    from tests.contract.test_infobip_sdk import request
+
+    sms_request = request(TO.lstrip("+"), text="later")
+    sms_request.options = SmsMessageRequestOptions(
+        schedule=SmsRequestSchedulingSettings(bulk_id=bulk_id, send_at=send_at)
+    )
+    return api.send_sms_messages(sms_request=sms_request)
+
+
+def test_infobip_scheduled_bulk_waits_and_is_rescheduled(clocked_simulator: Any) -> None:
+    from infobip_api_client.models.sms_bulk_request import SmsBulkRequest
+    from infobip_api_client.models.sms_bulk_status import SmsBulkStatus
+
+    sim = clocked_simulator
+    api = infobip(sim)
+    sent = infobip_send(api, now(sim) + timedelta(hours=2), "bulk-later")
+    assert sent.bulk_id == "bulk-later"
+    schedule = api.get_scheduled_sms_messages(bulk_id="bulk-later")
+    assert (schedule.bulk_id, schedule.send_at) == ("bulk-later", now(sim) + timedelta(hours=2))
+    assert api.get_scheduled_sms_messages_status(bulk_id="bulk-later").status == SmsBulkStatus.PENDING
+    moved = api.reschedule_sms_messages(
+        bulk_id="bulk-later", sms_bulk_request=SmsBulkRequest(send_at=now(sim) + timedelta(hours=1))
+    )
+    assert moved.send_at == now(sim) + timedelta(hours=1)
+    sim.clock.advance(3599)
+    (message,) = sim.sim.state.messages.values()
+    assert message.status == "PENDING_ACCEPTED" and not message.reports
+    sim.advance_until(lambda: bool(message.reports) and message.status == "DELIVERED_TO_HANDSET")
+    assert api.get_scheduled_sms_messages_status(bulk_id="bulk-later").status == SmsBulkStatus.FINISHED
+
+
+def test_infobip_paused_then_canceled_bulk_is_never_sent(clocked_simulator: Any) -> None:
+    from infobip_api_client.models.sms_bulk_status import SmsBulkStatus
+    from infobip_api_client.models.sms_update_status_request import SmsUpdateStatusRequest
+
+    sim = clocked_simulator
+    api = infobip(sim)
+    infobip_send(api, now(sim) + timedelta(minutes=10), "bulk-stop")
+    paused = api.update_scheduled_sms_messages_status(
+        bulk_id="bulk-stop", sms_update_status_request=SmsUpdateStatusRequest(status=SmsBulkStatus.PAUSED)
+    )
+    assert paused.status == SmsBulkStatus.PAUSED
+    sim.clock.advance(1200)
+    (message,) = sim.sim.state.messages.values()
+    assert not message.reports  # paused past its time: still waiting
+    canceled = api.update_scheduled_sms_messages_status(
+        bulk_id="bulk-stop", sms_update_status_request=SmsUpdateStatusRequest(status=SmsBulkStatus.CANCELED)
+    )
+    assert canceled.status == SmsBulkStatus.CANCELED
+    sim.clock.advance(3600)
+    assert not message.reports
+
+
+def test_infobip_unknown_bulk_is_a_404_in_infobips_format(clocked_simulator: Any) -> None:
+    from infobip_api_client.exceptions import NotFoundException
+
+    api = infobip(clocked_simulator)
+    with pytest.raises(NotFoundException) as caught:
+        api.get_scheduled_sms_messages_status(bulk_id="nope")
+    assert '"serviceException"' in (caught.value.body or "")
+
+
+def test_infobip_v2_send_at_holds_the_message(clocked_simulator: Any) -> None:
+    import httpx
+
+    sim = clocked_simulator
+    send_at = (now(sim) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    body = {"bulkId": "v2-later", "messages": [{"destinations": [{"to": TO}], "text": "x", "sendAt": send_at}]}
+    answer = httpx.post(f"{sim.url}/sms/2/text/advanced", json=body, headers={"Authorization": "App k"})
+    assert answer.status_code == 200, answer.text
+    status = httpx.get(
+        f"{sim.url}/sms/1/bulks/status", params={"bulkId": "v2-later"}, headers={"Authorization": "App k"}
+    )
+    assert status.json() == {"bulkId": "v2-later", "status": "PENDING"}
+
+
+# ---- ClickSend: messages[].schedule, then cancel one / cancel all -------------------------------------
+
+
+def clicksend(sim: Any) -> Any:
+    from tests.contract.test_clicksend_sdk import sms_api
+
+    return next(sms_api(sim.url))
+
+
+def clicksend_send(api: Any, sim: Any, after: timedelta, custom: str | None = None) -> str:
+    from tests.contract.test_clicksend_sdk import message, send, sent_messages
+
+    when = int((now(sim) + after).timestamp())
+    (sent,) = sent_messages(send(api, message(schedule=when, custom_string=custom)))
+    assert sent.schedule == when
+    message_id: str = sent.message_id
+    return message_id
+
+
+def history_statuses(api: Any) -> list[str]:
+    rows = api.view_sms_history().data.data
+    return [row.status for row in rows]
+
+
+def test_clicksend_scheduled_message_waits_then_is_sent(clocked_simulator: Any) -> None:
+    sim = clocked_simulator
+    api = clicksend(sim)
+    message_id = clicksend_send(api, sim, timedelta(hours=1))
+    sim.clock.advance(3599)
+    assert history_statuses(api) == ["Scheduled"]
+    sim.advance_until(lambda: len(sim.sim.state.messages[message_id].reports) == 2)
+    receipt = api.view_specific_sms_receipt(message_id=message_id)
+    assert receipt.data.status_code == 201  # received on the handset
+
+
+def test_clicksend_cancel_one_and_cancel_all(clocked_simulator: Any) -> None:
+    from clicksend.exceptions import BadRequestException
+    from clicksend.models.cancel_all_sms_request import CancelAllSmsRequest
+
+    sim = clocked_simulator
+    api = clicksend(sim)
+    first = clicksend_send(api, sim, timedelta(hours=1))
+    clicksend_send(api, sim, timedelta(hours=1), custom="campaign-a")
+    clicksend_send(api, sim, timedelta(hours=1), custom="campaign-b")
+    assert api.cancel_sms(message_id=first).response_code == "SUCCESS"
+    with pytest.raises(BadRequestException):
+        api.cancel_sms(message_id=first)
+    only_a = api.cancel_all_sms(cancel_all_sms_request=CancelAllSmsRequest(custom_string="campaign-a"))
+    assert only_a.data.count == 1
+    assert api.cancel_all_sms().data.count == 1
+    sim.clock.advance(7200)
+    assert history_statuses(api) == ["Cancelled"] * 3

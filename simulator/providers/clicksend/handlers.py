@@ -10,6 +10,7 @@ never to a per-message callback.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -30,7 +31,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import parse
+from lynsms.simulator.providers.clicksend import parse, scheduling
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -39,6 +40,8 @@ class ClickSend(Provider[None]):
     name: ClassVar[ProviderName] = "clicksend"
     prefixes: ClassVar[tuple[str, ...]] = ("/v3/",)
     rejections = cw.REJECTIONS
+    scheduled_status: ClassVar[str] = cw.SCHEDULED
+    released_status: ClassVar[str] = cw.QUEUED.status
 
     def routes(self) -> list[Route]:
         return [
@@ -49,6 +52,8 @@ class ClickSend(Provider[None]):
             self.endpoint("/v3/sms/receipts/{message_id}", self._receipt, ["GET"]),
             self.endpoint("/v3/automations/sms/receipts", self._rules, ["GET"]),
             self.endpoint("/v3/automations/sms/receipts", self._add_rule, ["POST"]),
+            self.endpoint("/v3/sms/cancel-all", partial(scheduling.cancel_all, self), ["PUT"]),
+            self.endpoint("/v3/sms/{message_id}/cancel", partial(scheduling.cancel, self), ["PUT"]),
         ]
 
     # ---- errors ----------------------------------------------------------------------------------

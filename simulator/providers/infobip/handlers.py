@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -29,13 +31,14 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.infobip import parse
+from lynsms.simulator.providers.infobip import parse, scheduling
 from lynsms.simulator.providers.infobip import render as wire
 from lynsms.simulator.state import JournalEntry
 
 _PROBLEM_STATUS = {"too_large": 413, "content_type": 415}
 _AUTH_SCHEMES = ("App", "Bearer", "IBSSO")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+SCHEDULE_LIMIT = timedelta(days=180)  # Infobip: "can only be scheduled up to 180 days in advance"
 
 
 class Infobip(Provider[parse.Parsed]):
@@ -43,6 +46,8 @@ class Infobip(Provider[parse.Parsed]):
     # The SDK given a host with a trailing slash asks for "//sms/...": serve that too.
     prefixes: ClassVar[tuple[str, ...]] = ("/sms/", "//sms/")
     batches: ClassVar[bool] = True
+    scheduled_status: ClassVar[str] = "PENDING_ACCEPTED"
+    released_status: ClassVar[str] = "PENDING_ACCEPTED"
 
     def routes(self) -> list[Route]:
         table = [
@@ -52,6 +57,10 @@ class Infobip(Provider[parse.Parsed]):
             ("/sms/1/reports", self._reports, "GET"),
             ("/sms/3/logs", self._logs, "GET"),
             ("/sms/1/logs", self._logs, "GET"),
+            ("/sms/1/bulks", partial(scheduling.get_schedule, self), "GET"),
+            ("/sms/1/bulks", partial(scheduling.reschedule, self), "PUT"),
+            ("/sms/1/bulks/status", partial(scheduling.get_status, self), "GET"),
+            ("/sms/1/bulks/status", partial(scheduling.set_status, self), "PUT"),
         ]
         return [self.endpoint(lead + path, handler, [method]) for path, handler, method in table for lead in ("", "/")]
 
@@ -136,6 +145,10 @@ class Infobip(Provider[parse.Parsed]):
         return await self._send(request, entry, account, parsed)
 
     async def _send(self, request: Request, entry: JournalEntry, account: str, parsed: parse.Parsed) -> Response:
+        latest = self.now() + SCHEDULE_LIMIT
+        if any(s.send_at is not None and s.send_at > latest for s in parsed.submissions):
+            violation = [("sendAt", "must not be more than 180 days in the future")]
+            raise self._invalid(parsed.api, violation, "sendAt more than 180 days ahead")
         refused: list[Refused] = []
         valid: list[Submission] = []
         for index, submission in enumerate(parsed.submissions):

@@ -63,6 +63,8 @@ class Sinch(Provider[BatchRequest]):
     name: ClassVar[ProviderName] = "sinch"
     prefixes: ClassVar[tuple[str, ...]] = ("/xms/", "/oauth2/")
     batches: ClassVar[bool] = True
+    scheduled_status: ClassVar[str] = "Queued"
+    released_status: ClassVar[str] = "Queued"
     rejections = REJECTIONS
 
     def routes(self) -> list[Route]:
