@@ -213,7 +213,7 @@ def infobip_send(api: Any, send_at: datetime, bulk_id: str) -> Any:
 
     sms_request = request(TO.lstrip("+"), text="later")
     sms_request.options = SmsMessageRequestOptions(
-        schedule=SmsRequestSchedulingSettings(bulk_id=bulk_id, send_at=send_at)
+        schedule=SmsRequestSchedulingSettings(bulkId=bulk_id, sendAt=send_at)
     )
     return api.send_sms_messages(sms_request=sms_request)
 
@@ -230,7 +230,7 @@ def test_infobip_scheduled_bulk_waits_and_is_rescheduled(clocked_simulator: Any)
     assert (schedule.bulk_id, schedule.send_at) == ("bulk-later", now(sim) + timedelta(hours=2))
     assert api.get_scheduled_sms_messages_status(bulk_id="bulk-later").status == SmsBulkStatus.PENDING
     moved = api.reschedule_sms_messages(
-        bulk_id="bulk-later", sms_bulk_request=SmsBulkRequest(send_at=now(sim) + timedelta(hours=1))
+        bulk_id="bulk-later", sms_bulk_request=SmsBulkRequest(sendAt=now(sim) + timedelta(hours=1))
     )
     assert moved.send_at == now(sim) + timedelta(hours=1)
     sim.clock.advance(3599)
@@ -300,7 +300,8 @@ def clicksend_send(api: Any, sim: Any, after: timedelta, custom: str | None = No
     when = int((now(sim) + after).timestamp())
     (sent,) = sent_messages(send(api, message(schedule=when, custom_string=custom)))
     assert sent.schedule == when
-    message_id: str = sent.message_id
+    message_id = sent.message_id
+    assert message_id is not None
     return message_id
 
 

@@ -24,6 +24,7 @@ from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, 
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
+    Handler,
     Provider,
     ProviderError,
     Refused,
@@ -50,7 +51,7 @@ class Infobip(Provider[parse.Parsed]):
     released_status: ClassVar[str] = "PENDING_ACCEPTED"
 
     def routes(self) -> list[Route]:
-        table = [
+        table: list[tuple[str, Handler, str]] = [
             ("/sms/3/messages", self._send_v3, "POST"),
             ("/sms/2/text/advanced", self._send_v2, "POST"),
             ("/sms/3/reports", self._reports, "GET"),
