@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
-from lynsms.simulator import control, inbox, providers
+from lynsms.simulator import accounts, control, inbox, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
@@ -89,10 +89,13 @@ class Simulator:
         scope = account if account is not None else loaded_scenario.account
         if startup:
             self._startup.append((loaded_scenario, scope))
+        accounts.refill(self.state)
         return self.engine.load(loaded_scenario, scope, self.state.calls)
 
     def reset_scenarios(self) -> None:
-        """Rule hits and generators back to their start, call numbering from now; scenarios stay."""
+        """Rule hits and generators back to their start, call numbering from now, balances full;
+        scenarios stay."""
+        accounts.refill(self.state)
         self.engine.reset(self.state.calls)
 
     def provider_for(self, path: str) -> Provider[Any] | None:

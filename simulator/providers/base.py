@@ -31,6 +31,7 @@ from starlette.routing import Route
 from lynsms.clock import Clock, utc_now
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.segmentation import segment
+from lynsms.simulator import accounts
 from lynsms.simulator.decision import Decision
 from lynsms.simulator.http import WireProblem
 from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
@@ -301,6 +302,7 @@ class Provider(ABC, Generic[SendT]):
             entry.outcome = trouble.to_json()
             await self._wait(latency)
             return self.core.faults.render(self, trouble, entry, submissions[0] if submissions else None)
+        decisions = accounts.charge(state, self.core.engine, self.name, account, submissions, decisions)
         for submission, decision in zip(submissions, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
                 whole = self.reject(decision.reason, submission)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
@@ -28,7 +29,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.twilio import parse
+from lynsms.simulator.providers.twilio import account, parse
 from lynsms.simulator.providers.twilio.render import (
     HANDED_OVER,
     PREFIX,
@@ -62,6 +63,8 @@ class Twilio(Provider[parse.Create]):
             self.endpoint(f"{messages}/{{sid}}.json", self._fetch, ["GET"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._update, ["POST"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._delete, ["DELETE"]),
+            self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}.json", partial(account.fetch, self), ["GET"]),
+            self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}/Balance.json", partial(account.balance, self), ["GET"]),
         ]
 
     # ---- wire format -----------------------------------------------------------------------------
