@@ -302,7 +302,9 @@ class Provider(ABC, Generic[SendT]):
             entry.outcome = trouble.to_json()
             await self._wait(latency)
             return self.core.faults.render(self, trouble, entry, submissions[0] if submissions else None)
-        decisions = accounts.charge(state, self.core.engine, self.name, account, submissions, decisions)
+        shapes = [segment(s.body) for s in submissions]
+        parts = [shape.segments for shape in shapes]
+        decisions = accounts.charge(state, self.core.engine, self.name, account, submissions, parts, decisions)
         for submission, decision in zip(submissions, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
                 whole = self.reject(decision.reason, submission)
@@ -316,11 +318,10 @@ class Provider(ABC, Generic[SendT]):
         decided: list[SendResult] = []
         status = self.initial_status(send)
         held: list[tuple[SimMessage, datetime]] = []
-        for submission, decision in zip(submissions, decisions, strict=True):
+        for submission, shape, decision in zip(submissions, shapes, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
                 decided.append(Rejected(submission, decision.reason, decision))
                 continue
-            shape = segment(submission.body)
             due = _due(submission, now)
             message = SimMessage(
                 id=self.message_id_for(submission),

@@ -31,7 +31,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import parse, scheduling
+from lynsms.simulator.providers.clicksend import account, parse, scheduling
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -53,6 +53,7 @@ class ClickSend(Provider[None]):
             self.endpoint("/v3/automations/sms/receipts", self._rules, ["GET"]),
             self.endpoint("/v3/automations/sms/receipts", self._add_rule, ["POST"]),
             self.endpoint("/v3/sms/cancel-all", partial(scheduling.cancel_all, self), ["PUT"]),
+            self.endpoint("/v3/account", partial(account.details, self), ["GET"]),
             self.endpoint("/v3/sms/{message_id}/cancel", partial(scheduling.cancel, self), ["PUT"]),
         ]
 

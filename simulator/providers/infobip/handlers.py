@@ -32,7 +32,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.infobip import parse, scheduling
+from lynsms.simulator.providers.infobip import account, parse, scheduling
 from lynsms.simulator.providers.infobip import render as wire
 from lynsms.simulator.state import JournalEntry
 
@@ -45,7 +45,7 @@ SCHEDULE_LIMIT = timedelta(days=180)  # Infobip: "can only be scheduled up to 18
 class Infobip(Provider[parse.Parsed]):
     name: ClassVar[ProviderName] = "infobip"
     # The SDK given a host with a trailing slash asks for "//sms/...": serve that too.
-    prefixes: ClassVar[tuple[str, ...]] = ("/sms/", "//sms/")
+    prefixes: ClassVar[tuple[str, ...]] = ("/sms/", "//sms/", "/account/", "//account/")
     batches: ClassVar[bool] = True
     scheduled_status: ClassVar[str] = "PENDING_ACCEPTED"
     released_status: ClassVar[str] = "PENDING_ACCEPTED"
@@ -62,6 +62,7 @@ class Infobip(Provider[parse.Parsed]):
             ("/sms/1/bulks", partial(scheduling.reschedule, self), "PUT"),
             ("/sms/1/bulks/status", partial(scheduling.get_status, self), "GET"),
             ("/sms/1/bulks/status", partial(scheduling.set_status, self), "PUT"),
+            ("/account/1/balance", partial(account.balance, self), "GET"),
         ]
         return [self.endpoint(lead + path, handler, [method]) for path, handler, method in table for lead in ("", "/")]
 
