@@ -29,7 +29,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.twilio import account, parse
+from lynsms.simulator.providers.twilio import account, media, parse
 from lynsms.simulator.providers.twilio.render import (
     HANDED_OVER,
     PREFIX,
@@ -57,12 +57,18 @@ class Twilio(Provider[parse.Create]):
 
     def routes(self) -> list[Route]:
         messages = f"{PREFIX}/Accounts/{{account_sid}}/Messages"
+        one_media = f"{messages}/{{sid}}/Media/{{media_sid}}.json"
         return [
             self.endpoint(f"{messages}.json", self._create, ["POST"]),
             self.endpoint(f"{messages}.json", self._list, ["GET"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._fetch, ["GET"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._update, ["POST"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._delete, ["DELETE"]),
+            self.endpoint(f"{messages}/{{sid}}/Media.json", partial(media.list_media, self), ["GET"]),
+            self.endpoint(f"{messages}/{{sid}}/Media/{{media_sid}}.json", partial(media.fetch_media, self), ["GET"]),
+            self.endpoint(
+                f"{messages}/{{sid}}/Media/{{media_sid}}.json", partial(media.delete_media, self), ["DELETE"]
+            ),
             self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}.json", partial(account.fetch, self), ["GET"]),
             self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}/Balance.json", partial(account.balance, self), ["GET"]),
         ]
