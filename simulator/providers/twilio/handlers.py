@@ -65,10 +65,8 @@ class Twilio(Provider[parse.Create]):
             self.endpoint(f"{messages}/{{sid}}.json", self._update, ["POST"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._delete, ["DELETE"]),
             self.endpoint(f"{messages}/{{sid}}/Media.json", partial(media.list_media, self), ["GET"]),
-            self.endpoint(f"{messages}/{{sid}}/Media/{{media_sid}}.json", partial(media.fetch_media, self), ["GET"]),
-            self.endpoint(
-                f"{messages}/{{sid}}/Media/{{media_sid}}.json", partial(media.delete_media, self), ["DELETE"]
-            ),
+            self.endpoint(one_media, partial(media.fetch_media, self), ["GET"]),
+            self.endpoint(one_media, partial(media.delete_media, self), ["DELETE"]),
             self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}.json", partial(account.fetch, self), ["GET"]),
             self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}/Balance.json", partial(account.balance, self), ["GET"]),
         ]
