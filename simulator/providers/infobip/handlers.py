@@ -32,7 +32,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.infobip import account, parse, scheduling
+from lynsms.simulator.providers.infobip import account, filters, parse, scheduling
 from lynsms.simulator.providers.infobip import render as wire
 from lynsms.simulator.state import JournalEntry
 
@@ -263,9 +263,17 @@ class Infobip(Provider[parse.Parsed]):
         """``/sms/3/logs`` and ``/sms/1/logs``."""
         account, api = self.authenticated(request, entry), _api(request)
         limit = self._limit(request, api)
-        params = request.query_params
-        found = self._visible(account, params.getlist("bulkId"), params.getlist("messageId"))
-        return JSONResponse({"results": [wire.log(m, api) for m in reversed(found)][:limit]})
+        try:
+            wanted = filters.log_filter(request.query_params)
+        except filters.Refused as exc:
+            raise self._invalid(api, exc.violations, str(exc)) from None
+        found: list[dict[str, Any]] = []
+        for message in reversed(self.state.messages.values()):  # newest first, stopping at the limit
+            if message.provider == self.name and message.account == account and wanted(message):
+                found.append(wire.log(message, api))
+                if len(found) == limit:
+                    break
+        return JSONResponse({"results": found})
 
     def _visible(self, account: str, bulk_ids: list[str], message_ids: list[str]) -> list[SimMessage]:
         """This account's messages, oldest first, optionally narrowed to some bulks or ids."""

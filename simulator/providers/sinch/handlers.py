@@ -32,7 +32,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.sinch import scheduling
+from lynsms.simulator.providers.sinch import filters, scheduling
 from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch, submissions
 from lynsms.simulator.providers.sinch.render import (
     EXPIRED_TOKEN,
@@ -193,16 +193,12 @@ class Sinch(Provider[BatchRequest]):
             size = int_param(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         except BadParam as exc:
             raise ProviderError(self.error(400, str(exc), "syntax_invalid_parameter_format")) from None
-        senders = {s for s in params.get("from", "").split(",") if s}
-        reference = params.get("client_reference")
-        found = [
-            b
-            for b in self._batches().values()
-            if b.account == account
-            and (not senders or b.echo.get("from") in senders)
-            and (reference is None or b.echo.get("client_reference") == reference)
-        ]
-        found.sort(key=lambda b: b.created_at, reverse=True)
+        try:
+            wanted = filters.batch_filter(params, self.now())
+        except Invalid as exc:
+            raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
+        found = [b for b in self._batches().values() if b.account == account and wanted(b)]
+        found.reverse()  # newest first: batches are kept in the order they were sent
         shown = found[page * size : (page + 1) * size]
         body = {
             "count": len(found),

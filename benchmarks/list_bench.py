@@ -1,0 +1,152 @@
+"""Filtered lists with a full store: 20,000 messages stored, how fast does each provider's filtered
+list answer?
+
+    python -m benchmarks.list_bench [--messages 20000] [--requests 200]
+
+Issue target: with 20,000 messages stored, a filtered list answers in under 20 ms (p99), for each
+provider's list call: Twilio ``Messages.json?To=``, Sinch ``batches?client_reference=``, Infobip
+``/sms/3/logs?destination=&generalStatus=``, ClickSend ``/v3/sms/history?q=to:``. The simulator runs
+in its own process (``benchmarks.targets``); latencies are measured by the client, HTTP included.
+The store is filled with a quarter of the messages per provider, each to one of 1,000 numbers, so a
+filter on one number matches about five messages and must look at all of them to find those.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.loadgen import server_process
+
+TWILIO = "AC" + "b" * 32
+NUMBERS = 1000
+CONCURRENCY = 16
+QUIET = {"name": "list-bench", "defaults": {"deliver": False}}
+
+
+def number(i: int) -> str:
+    return f"+1202555{i % NUMBERS:04d}"
+
+
+def sends(per_provider: int) -> list[tuple[str, dict[str, Any]]]:
+    """One request per message, every provider alike (a Sinch batch per recipient, so its batch list grows too)."""
+    requests: list[tuple[str, dict[str, Any]]] = []
+    for i in range(per_provider):
+        to = number(i)
+        requests += [
+            (
+                f"/2010-04-01/Accounts/{TWILIO}/Messages.json",
+                {"data": {"To": to, "From": "+15005550006", "Body": f"m{i}"}, "auth": (TWILIO, "t")},
+            ),
+            (
+                "/xms/v1/plan-1/batches",
+                {
+                    "json": {"to": [to], "from": "Acme", "body": f"m{i}", "client_reference": f"ref-{i % NUMBERS}"},
+                    "headers": {"Authorization": "Bearer api-token"},
+                },
+            ),
+            (
+                "/sms/3/messages",
+                {
+                    "json": {"messages": [{"destinations": [{"to": to}], "content": {"text": f"m{i}"}}]},
+                    "headers": {"Authorization": "App key"},
+                },
+            ),
+            (
+                "/v3/sms/send",
+                {"json": {"messages": [{"to": to, "body": f"m{i}"}]}, "auth": ("user", "key")},
+            ),
+        ]
+    return requests
+
+
+async def fill(url: str, requests: list[tuple[str, dict[str, Any]]]) -> None:
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    for item in requests:
+        queue.put_nowait(item)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            path, options = queue.get_nowait()
+            answer = await client.post(path, **options)
+            if answer.status_code >= 300:
+                raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+
+    limits = httpx.Limits(max_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
+
+
+def lists(i: int) -> dict[str, tuple[str, dict[str, Any]]]:
+    to = number(i)
+    return {
+        "twilio Messages.json?To=": (
+            f"/2010-04-01/Accounts/{TWILIO}/Messages.json",
+            {"params": {"To": to}, "auth": (TWILIO, "t")},
+        ),
+        "sinch batches?client_reference=": (
+            "/xms/v1/plan-1/batches",
+            {"params": {"client_reference": f"ref-{i % NUMBERS}"}, "headers": {"Authorization": "Bearer api-token"}},
+        ),
+        "infobip logs?destination=&generalStatus=": (
+            "/sms/3/logs",
+            {
+                "params": {"destination": to.lstrip("+"), "generalStatus": "PENDING"},
+                "headers": {"Authorization": "App key"},
+            },
+        ),
+        "clicksend history?q=to:": ("/v3/sms/history", {"params": {"q": f"to:{to}"}, "auth": ("user", "key")}),
+    }
+
+
+def measure(url: str, rounds: int) -> dict[str, list[float]]:
+    timings: dict[str, list[float]] = {}
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for i in range(rounds):
+            for name, (path, options) in lists(i * 7).items():
+                started = time.perf_counter()
+                answer = client.get(path, **options)
+                elapsed = time.perf_counter() - started
+                if answer.status_code != 200:
+                    raise RuntimeError(f"{name}: {answer.status_code} {answer.text[:200]}")
+                timings.setdefault(name, []).append(elapsed)
+    return timings
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=200, help="timed list calls per provider")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        scenario = Path(folder) / "quiet.json"
+        scenario.write_text(json.dumps(QUIET))
+        with server_process("simulator", str(scenario)) as server:
+            started = time.perf_counter()
+            asyncio.run(fill(server.url, sends(args.messages // 4)))
+            stored = httpx.get(f"{server.url}/_sim/messages", params={"limit": 1}).json()
+            print(f"filled in {time.perf_counter() - started:.1f} s; stored: {stored.get('total', '?')}")
+            timings = measure(server.url, args.requests)
+    worst = 0.0
+    print(f"{'list call':44} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, values in timings.items():
+        p99 = percentile(values, 99) * 1000
+        worst = max(worst, p99)
+        print(f"{name:44} {percentile(values, 50) * 1000:8.2f} {p99:8.2f}")
+    print(f"target: p99 < 20 ms for every list: {'PASS' if worst < 20 else 'FAIL'} (worst {worst:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
