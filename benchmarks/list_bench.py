@@ -36,34 +36,40 @@ def number(i: int) -> str:
 
 
 def sends(per_provider: int) -> list[tuple[str, dict[str, Any]]]:
-    """One request per message, every provider alike (a Sinch batch per recipient, so its batch list grows too)."""
+    """Twilio one message per request and Sinch one batch per recipient (so its batch list grows too);
+    Infobip and ClickSend 100 messages per request, which fills faster and stores the same."""
     requests: list[tuple[str, dict[str, Any]]] = []
     for i in range(per_provider):
         to = number(i)
-        requests += [
+        requests.append(
             (
                 f"/2010-04-01/Accounts/{TWILIO}/Messages.json",
                 {"data": {"To": to, "From": "+15005550006", "Body": f"m{i}"}, "auth": (TWILIO, "t")},
-            ),
+            )
+        )
+        requests.append(
             (
                 "/xms/v1/plan-1/batches",
                 {
                     "json": {"to": [to], "from": "Acme", "body": f"m{i}", "client_reference": f"ref-{i % NUMBERS}"},
                     "headers": {"Authorization": "Bearer api-token"},
                 },
-            ),
+            )
+        )
+    for start in range(0, per_provider, 100):
+        chunk = [number(i) for i in range(start, min(start + 100, per_provider))]
+        requests.append(
             (
                 "/sms/3/messages",
                 {
-                    "json": {"messages": [{"destinations": [{"to": to}], "content": {"text": f"m{i}"}}]},
+                    "json": {"messages": [{"destinations": [{"to": to} for to in chunk], "content": {"text": "m"}}]},
                     "headers": {"Authorization": "App key"},
                 },
-            ),
-            (
-                "/v3/sms/send",
-                {"json": {"messages": [{"to": to, "body": f"m{i}"}]}, "auth": ("user", "key")},
-            ),
-        ]
+            )
+        )
+        requests.append(
+            ("/v3/sms/send", {"json": {"messages": [{"to": to, "body": "m"} for to in chunk]}, "auth": ("user", "key")})
+        )
     return requests
 
 
@@ -87,6 +93,7 @@ async def fill(url: str, requests: list[tuple[str, dict[str, Any]]]) -> None:
 def lists(i: int) -> dict[str, tuple[str, dict[str, Any]]]:
     to = number(i)
     return {
+        "baseline: GET /_sim/health": ("/_sim/health", {}),
         "twilio Messages.json?To=": (
             f"/2010-04-01/Accounts/{TWILIO}/Messages.json",
             {"params": {"To": to}, "auth": (TWILIO, "t")},
@@ -136,14 +143,15 @@ def main() -> None:
         with server_process("simulator", str(scenario)) as server:
             started = time.perf_counter()
             asyncio.run(fill(server.url, sends(args.messages // 4)))
-            stored = httpx.get(f"{server.url}/_sim/messages", params={"limit": 1}).json()
-            print(f"filled in {time.perf_counter() - started:.1f} s; stored: {stored.get('total', '?')}")
+            # One number's messages, not the whole store: the count is all this needs.
+            stored = httpx.get(f"{server.url}/_sim/messages", params={"to": number(0)}, timeout=60).json()
+            print(f"filled in {time.perf_counter() - started:.1f} s; {stored['count']} messages to {number(0)}")
             timings = measure(server.url, args.requests)
     worst = 0.0
     print(f"{'list call':44} {'p50 ms':>8} {'p99 ms':>8}")
     for name, values in timings.items():
         p99 = percentile(values, 99) * 1000
-        worst = max(worst, p99)
+        worst = worst if name.startswith("baseline") else max(worst, p99)
         print(f"{name:44} {percentile(values, 50) * 1000:8.2f} {p99:8.2f}")
     print(f"target: p99 < 20 ms for every list: {'PASS' if worst < 20 else 'FAIL'} (worst {worst:.2f} ms)")
 

@@ -194,7 +194,8 @@ class Twilio(Provider[parse.Create]):
             raise self._invalid(default_code(400), f"Invalid {exc.name}: {exc.text}") from None
         except ValueError as exc:
             raise self._invalid(default_code(400), str(exc)) from None
-        found = [m for m in self.messages_of(account) if wanted(m)]
+        source = self.messages_of(account) if "To" not in filters else self._sent_to(filters["To"], account)
+        found = [m for m in source if wanted(m)]
         found.reverse()  # newest first
         start = page * page_size
         token = params.get("PageToken")
@@ -236,6 +237,9 @@ class Twilio(Provider[parse.Create]):
             raise ProviderError(self._not_found(request), "not_found")
         entry.message_ids = [message.id]
         return message
+
+    def _sent_to(self, to: str, account: str) -> list[SimMessage]:
+        return [m for m in self.state.sent_to(to) if m.provider == self.name and m.account == account]
 
     def _not_found(self, request: Request) -> Response:
         return self.error(404, f"The requested resource {request.url.path} was not found", Code.NOT_FOUND)
