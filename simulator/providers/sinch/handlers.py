@@ -32,7 +32,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.sinch import filters, scheduling
+from lynsms.simulator.providers.sinch import dry_run, filters, scheduling
 from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch, submissions
 from lynsms.simulator.providers.sinch.render import (
     EXPIRED_TOKEN,
@@ -74,6 +74,8 @@ class Sinch(Provider[BatchRequest]):
             self.endpoint(_BATCHES, self._list, ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}", self._get, ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}", self._cancel, ["DELETE"]),
+            # Before the batch routes: "dry_run" would otherwise be read as a batch id.
+            self.endpoint(_BATCHES + "/dry_run", partial(dry_run.dry_run, self), ["POST"]),
             self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.update, self), ["POST"]),
             self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.replace, self), ["PUT"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report", self._batch_report, ["GET"]),
