@@ -32,7 +32,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.sinch import dry_run, filters, scheduling
+from lynsms.simulator.providers.sinch import delivery_reports, dry_run, filters, scheduling
 from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch, submissions
 from lynsms.simulator.providers.sinch.render import (
     EXPIRED_TOKEN,
@@ -79,6 +79,7 @@ class Sinch(Provider[BatchRequest]):
             self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.update, self), ["POST"]),
             self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.replace, self), ["PUT"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report", self._batch_report, ["GET"]),
+            self.endpoint("/xms/v1/{account}/delivery_reports", partial(delivery_reports.list_reports, self), ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report/{msisdn}", self._recipient_report, ["GET"]),
         ]
 
