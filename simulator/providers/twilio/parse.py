@@ -17,6 +17,7 @@ from lynsms.simulator.http import BasicAuth, Form, read_form
 from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.numbers import lookup
 from lynsms.simulator.providers.twilio.render import Code, default_code, plus
+from lynsms.simulator.providers.twilio.smart_encoding import smart_encode
 
 BODY_LIMIT: Final = 1600  # characters, counted as UTF-16 code units like Twilio's Java stack
 SCHEDULE_WINDOW: Final = (timedelta(seconds=300), timedelta(days=35))
@@ -122,6 +123,8 @@ def submission(fields: Form, now: datetime) -> Submission:
                 f"The 'From' number {given} is not a valid phone number, shortcode, or alphanumeric sender ID.",
             )
     body = fields.get("Body") or ""
+    if (fields.get("SmartEncoded") or "").lower() == "true":
+        body = smart_encode(body)  # Twilio sends (and counts segments of) the GSM-7 lookalikes
     media = [url for url in fields.getlist("MediaUrl") if url]
     if not body and not media:
         raise Invalid(Code.BODY_REQUIRED, "Message body is required.")
