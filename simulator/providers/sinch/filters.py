@@ -33,11 +33,13 @@ def batch_filter(params: QueryParams, now: datetime) -> Callable[[Batch], bool]:
     reference = params.get("client_reference")
 
     def wanted(batch: Batch) -> bool:
+        # Cheapest tests first: comparing aware datetimes costs more than a dict lookup.
+        echo = batch.echo
         return (
-            batch.created_at >= start
+            (reference is None or echo.get("client_reference") == reference)
+            and (not senders or echo.get("from") in senders)
+            and batch.created_at >= start
             and (end is None or batch.created_at < end)
-            and (not senders or batch.echo.get("from") in senders)
-            and (reference is None or batch.echo.get("client_reference") == reference)
         )
 
     return wanted
