@@ -32,7 +32,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.infobip import account, filters, parse, scheduling
+from lynsms.simulator.providers.infobip import account, filters, parse, preview, scheduling
 from lynsms.simulator.providers.infobip import render as wire
 from lynsms.simulator.state import JournalEntry
 
@@ -63,6 +63,8 @@ class Infobip(Provider[parse.Parsed]):
             ("/sms/1/bulks/status", partial(scheduling.get_status, self), "GET"),
             ("/sms/1/bulks/status", partial(scheduling.set_status, self), "PUT"),
             ("/account/1/balance", partial(account.balance, self), "GET"),
+            ("/sms/1/preview", partial(preview.preview, self), "POST"),
+            ("/sms/2/binary/advanced", self._binary_v2, "POST"),
         ]
         return [self.endpoint(lead + path, handler, [method]) for path, handler, method in table for lead in ("", "/")]
 
@@ -145,6 +147,11 @@ class Infobip(Provider[parse.Parsed]):
         except parse.Invalid as exc:
             raise self._invalid("v2", exc.violations, str(exc)) from None
         return await self._send(request, entry, account, parsed)
+
+    async def _binary_v2(self, request: Request, entry: JournalEntry) -> Response:
+        """Binary SMS is refused as a whole (400), like v3 ``SmsBinaryContent``."""
+        self.authenticated(request, entry)
+        raise self._invalid("v2", [("messages", parse.BINARY_REFUSED)], "binary SMS refused")
 
     async def _send(self, request: Request, entry: JournalEntry, account: str, parsed: parse.Parsed) -> Response:
         latest = self.now() + SCHEDULE_LIMIT

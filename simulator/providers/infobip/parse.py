@@ -16,6 +16,7 @@ from lynsms.simulator.providers.infobip.render import Api
 
 MAX_PARTS = 25  # Infobip rejects texts over 25 parts or 4000 bytes (REJECTED_MESSAGE_TOO_LONG)
 MAX_TEXT_BYTES = 4000
+BINARY_REFUSED = "binary content is not supported for this account"
 
 
 def precheck(submission: Submission) -> RejectReason | None:
@@ -109,9 +110,11 @@ def parse_v3(body: dict[str, Any]) -> Parsed:
     submissions: list[Submission] = []
     for p, message in _messages(check, body):
         sender = check.text(message.get("sender"), f"{p}.sender")
-        text = check.text(
-            check.obj(message.get("content"), f"{p}.content", True).get("text"), f"{p}.content.text", True
-        )
+        content = check.obj(message.get("content"), f"{p}.content", True)
+        if "hex" in content and "text" not in content:  # SmsBinaryContent
+            check.violations.append((f"{p}.content", BINARY_REFUSED))
+            continue
+        text = check.text(content.get("text"), f"{p}.content.text", True)
         webhooks = check.obj(message.get("webhooks"), f"{p}.webhooks")
         delivery = check.obj(webhooks.get("delivery"), f"{p}.webhooks.delivery")
         check.flag(delivery.get("notify"), f"{p}.webhooks.delivery.notify")
