@@ -31,7 +31,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import account, parse, scheduling
+from lynsms.simulator.providers.clicksend import account, parse, pricing, scheduling
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -54,6 +54,7 @@ class ClickSend(Provider[None]):
             self.endpoint("/v3/automations/sms/receipts", self._add_rule, ["POST"]),
             self.endpoint("/v3/sms/cancel-all", partial(scheduling.cancel_all, self), ["PUT"]),
             self.endpoint("/v3/account", partial(account.details, self), ["GET"]),
+            self.endpoint("/v3/sms/price", partial(pricing.price, self), ["POST"]),
             self.endpoint("/v3/sms/{message_id}/cancel", partial(scheduling.cancel, self), ["PUT"]),
         ]
 
@@ -81,7 +82,11 @@ class ClickSend(Provider[None]):
 
     async def _send(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticate(request)
-        payload = await read_json(request)
+        valid, refused = self.read_messages(await read_json(request))
+        return await self.submit(request, entry, account, None, valid, refused=refused)
+
+    def read_messages(self, payload: dict[str, Any]) -> tuple[list[Submission], list[Refused]]:
+        """The messages of a send (or price) body: those ClickSend would queue, and those it blocks."""
         raw = payload.get("messages")
         if not isinstance(raw, list) or not raw:
             raise self._bad("The messages field is required and must be a non-empty array.")
@@ -98,7 +103,7 @@ class ClickSend(Provider[None]):
                 valid.append(submission)
             else:
                 refused.append(Refused(index, submission, status))
-        return await self.submit(request, entry, account, None, valid, refused=refused)
+        return valid, refused
 
     def _shared_sender(self) -> str:
         return "+6144" + self.state.ids.digits(7)
