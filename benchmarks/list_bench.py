@@ -127,6 +127,18 @@ def measure(url: str, rounds: int) -> dict[str, list[float]]:
     return timings
 
 
+def server_times(url: str) -> dict[str, list[float]]:
+    """The simulator's own time for each timed list call (its journal's ``duration_ms``): the
+    handler's work without HTTP, the event loop's queue or the client, so a busy machine blurs it less."""
+    entries = httpx.get(f"{url}/_sim/requests", params={"limit": 10_000}, timeout=60).json()["requests"]
+    names = {path: name for name, (path, _) in lists(0).items() if path.startswith(("/2010", "/xms", "/sms", "/v3"))}
+    found: dict[str, list[float]] = {}
+    for entry in entries:
+        if entry["method"] == "GET" and entry["path"] in names:
+            found.setdefault(names[entry["path"]], []).append(entry["duration_ms"] / 1000)
+    return found
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
@@ -147,13 +159,18 @@ def main() -> None:
             stored = httpx.get(f"{server.url}/_sim/messages", params={"to": number(0)}, timeout=60).json()
             print(f"filled in {time.perf_counter() - started:.1f} s; {stored['count']} messages to {number(0)}")
             timings = measure(server.url, args.requests)
+            inside = server_times(server.url)
     worst = 0.0
-    print(f"{'list call':44} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'list call':44} {'client p50':>10} {'client p99':>10} {'server p50':>10} {'server p99':>10}  (ms)")
     for name, values in timings.items():
         p99 = percentile(values, 99) * 1000
+        own = inside.get(name)
+        server = (
+            f"{percentile(own, 50) * 1000:10.2f} {percentile(own, 99) * 1000:10.2f}" if own else f"{'-':>10} {'-':>10}"
+        )
         worst = worst if name.startswith("baseline") else max(worst, p99)
-        print(f"{name:44} {percentile(values, 50) * 1000:8.2f} {p99:8.2f}")
-    print(f"target: p99 < 20 ms for every list: {'PASS' if worst < 20 else 'FAIL'} (worst {worst:.2f} ms)")
+        print(f"{name:44} {percentile(values, 50) * 1000:10.2f} {p99:10.2f} {server}")
+    print(f"target: client p99 < 20 ms for every list: {'PASS' if worst < 20 else 'FAIL'} (worst {worst:.2f} ms)")
 
 
 if __name__ == "__main__":

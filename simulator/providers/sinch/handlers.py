@@ -106,6 +106,7 @@ class Sinch(Provider[BatchRequest]):
             modified_at=first.created_at,
         )
         self._batches()[batch.id] = batch
+        self.index_reference(batch)
         return JSONResponse(batch_json(batch, messages), status_code=201)
 
     def new_message_id(self) -> str:
@@ -200,8 +201,16 @@ class Sinch(Provider[BatchRequest]):
             wanted = filters.batch_filter(params, self.now())
         except Invalid as exc:
             raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
-        found = [b for b in self._batches().values() if b.account == account and wanted(b)]
-        found.reverse()  # newest first: batches are kept in the order they were sent
+        batches = self._batches()
+        reference = params.get("client_reference")
+        # A client_reference is answered from its index, not a walk through every batch.
+        source = (
+            batches.values()
+            if reference is None
+            else [b for i in self.by_reference().get(reference, ()) if (b := batches.get(i)) is not None]
+        )
+        found = [b for b in source if b.account == account and wanted(b)]
+        found.sort(key=lambda b: b.created_at, reverse=True)  # newest first (timsort: linear on sorted input)
         shown = found[page * size : (page + 1) * size]
         body = {
             "count": len(found),
@@ -264,6 +273,16 @@ class Sinch(Provider[BatchRequest]):
     def _batches(self) -> dict[str, Batch]:
         batches: dict[str, Batch] = self.state.extra(self.name).setdefault("batches", {})
         return batches
+
+    def by_reference(self) -> dict[str, dict[str, None]]:
+        """client_reference -> ids of the batches that carry it, oldest first (the list filter's index)."""
+        index: dict[str, dict[str, None]] = self.state.extra(self.name).setdefault("by_reference", {})
+        return index
+
+    def index_reference(self, batch: Batch) -> None:
+        reference = batch.echo.get("client_reference")
+        if reference is not None:
+            self.by_reference().setdefault(reference, {})[batch.id] = None
 
     def _members(self, batch: Batch) -> list[SimMessage]:
         found = (self.message(i) for i in batch.message_ids)

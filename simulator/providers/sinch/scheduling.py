@@ -61,6 +61,7 @@ async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Respons
     send_at = change.pop("send_at", None)
     expire_at = change.pop("expire_at", None)
     batch.echo.update(change)
+    sinch.index_reference(batch)  # a new client_reference must find the batch too
     if send_at is not None:
         batch.echo["send_at"] = timestamp(send_at)
     if expire_at is not None:
