@@ -81,7 +81,10 @@ async def fill(url: str, requests: list[tuple[str, dict[str, Any]]]) -> None:
     async def worker(client: httpx.AsyncClient) -> None:
         while not queue.empty():
             path, options = queue.get_nowait()
-            answer = await client.post(path, **options)
+            try:
+                answer = await client.post(path, **options)
+            except httpx.TransportError:  # a keep-alive connection the busy server closed: once more
+                answer = await client.post(path, **options)
             if answer.status_code >= 300:
                 raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
 
