@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
-    up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    up.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(up)
     up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     up.set_defaults(run=cmd_up)
@@ -223,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
     sim.add_argument("--scenario", metavar="FILE")
-    sim.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    sim.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(sim)
     sim.set_defaults(run=cmd_simulator)
 
