@@ -57,3 +57,34 @@ def test_node_snippet_sends_through_the_simulator(code: str, simulator: Any, tmp
     [message] = simulator.messages()
     assert message["provider"] == provider_of(code)
     assert message["body"].startswith("Hello from ")
+
+
+@pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK contract tests need `node` on PATH")
+@pytest.mark.parametrize(
+    ("provider", "status"),
+    [("twilio", "queued"), ("sinch", "sent"), ("infobip", "PENDING"), ("clicksend", "Queued")],
+)
+def test_node_sdk_reads_back_what_it_sent(provider: str, status: str, simulator: Any) -> None:
+    """``node/fetches.cjs``: a send, then the SDK's own fetch (Twilio message and balance, Sinch
+    batch, Infobip scheduled bulk and its status, ClickSend history) parsed by the Node SDK."""
+    import json
+
+    from tests.simulator.scenario_wires import QUIET, load
+
+    assert NODE is not None
+    assert (NODE_DIR / "node_modules").is_dir(), "the Node SDKs are not installed: run `npm ci` in tests/contract/node"
+    load(simulator.control, simulator.url, QUIET)
+    done = subprocess.run(
+        [NODE, "fetches.cjs", provider, simulator.url],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=NODE_DIR,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["id"] and result["fetched"] == result["id"]
+    assert result["status"] == status
+    if provider == "twilio":
+        assert result["currency"] == "USD"
