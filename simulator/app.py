@@ -1,4 +1,4 @@
-"""The simulator application: four providers at their real paths, the /_sim control API and the inbox."""
+"""The simulator application: four providers at their real paths, the /_sim control API and the QA console."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
-from lynsms.simulator import accounts, control, inbox, providers
+from lynsms.simulator import accounts, console, control, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
@@ -49,6 +49,7 @@ class Simulator:
         self.core = Core(state, clock, engine, Faults(clock), deliveries, scheduled)
         self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
+        self.console = console.Console(self)
 
     @property
     def clock(self) -> Clock:
@@ -76,6 +77,7 @@ class Simulator:
         self.state.reset()
         self.deliveries.reset()
         self.core.scheduled.reset()
+        self.console.reset()
         self.engine.unload_all()
         for scenario, scope in self._startup:
             self.engine.load(scenario, scope)
@@ -109,7 +111,7 @@ class Simulator:
         routes: list[BaseRoute] = []
         for provider in self.providers.values():
             routes.extend(provider.routes())
-        return [*routes, *control.routes(self), *inbox.routes]
+        return [*routes, *control.routes(self), *console.routes(self, self.console)]
 
 
 def create_app(
@@ -141,6 +143,7 @@ def create_app(
         try:
             yield
         finally:
+            await simulator.console.feed.close()
             await simulator.deliveries.close()
 
     app = Starlette(
@@ -149,4 +152,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sim = simulator
+    app.state.on_stopping = [simulator.console.feed.close]  # open consoles' streams end first
     return app

@@ -15,13 +15,14 @@ from typing import Any
 
 import uvicorn
 
-from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.console.gateway import GatewayLink
+from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``."""
 
     @contextlib.contextmanager
@@ -115,6 +116,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     key = _api_key()
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key)
+    simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
     print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
     return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
 
@@ -124,7 +126,7 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
         [
             "LynSMS Local is up. Ctrl-C stops both servers.",
             f"  gateway    {gw_url}/api",
-            f"  simulator  {sim_url}   (inbox {sim_url}/_sim/)",
+            f"  simulator  {sim_url}   (QA console {sim_url}/_sim/)",
             f"  API key    {key}",
             *webhooks,
             "",
