@@ -164,7 +164,7 @@ class Twilio(Provider[parse.Create]):
         if status == "canceled" and body is None:
             if not self.core.scheduled.cancel(message.id):
                 raise self._invalid(Code.NOT_CANCELABLE, "This message cannot be canceled")
-            message.status = "canceled"
+            self.move(message, "canceled", None)  # stamped and seen by the console, like any status change
             # Twilio reports the cancel to the StatusCallback like any other status change.
             self.core.deliveries.schedule(self, message, CANCELED)
         elif body == "" and status is None:
