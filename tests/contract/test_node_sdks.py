@@ -5,6 +5,7 @@ SDKs installed (``npm ci`` in ``tests/contract/node``, which ``.ci/run`` does) t
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -41,10 +42,11 @@ def test_the_readme_has_a_node_snippet_per_provider() -> None:
 
 @pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK snippets need `node` on PATH")
 @pytest.mark.parametrize("code", SNIPPETS, ids=[provider_of(c) for c in SNIPPETS])
-def test_node_snippet_sends_through_the_simulator(code: str, simulator: Any, tmp_path: Path) -> None:
+def test_node_snippet_sends_through_the_simulator(code: str, simulator: Any) -> None:
     assert NODE is not None
     assert (NODE_DIR / "node_modules").is_dir(), "the Node SDKs are not installed: run `npm ci` in tests/contract/node"
-    script = NODE_DIR / f".snippet-{tmp_path.name}.cjs"  # beside node_modules, so require() finds the SDKs
+    # Beside node_modules, so require() finds the SDKs; named per process: xdist workers share the folder.
+    script = NODE_DIR / f".snippet-{provider_of(code)}-{os.getpid()}.cjs"
     script.write_text(code.replace(README_URL, simulator.url), "utf-8")
     try:
         done = subprocess.run(
