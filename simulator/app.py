@@ -15,11 +15,13 @@ from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
-from lynsms.simulator import accounts, console, control, providers
+from lynsms.simulator import accounts, console, control, inbound_control, lookup, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
 from lynsms.simulator.faults import Faults
+from lynsms.simulator.inbound import Inbound
+from lynsms.simulator.inbound import routes as inbound_routes
 from lynsms.simulator.providers.base import Core, Provider
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
@@ -49,6 +51,9 @@ class Simulator:
         self.core = Core(state, clock, engine, Faults(clock), deliveries, scheduled)
         self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
+        # Handsets that reply: inbound pushes, pull APIs, scripted replies once a message is delivered.
+        self.inbound = Inbound(state, clock, self.core.engine)
+        self.deliveries.on_delivered.append(self.inbound.delivered)
         self.console = console.Console(self)
 
     @property
@@ -77,6 +82,7 @@ class Simulator:
         self.state.reset()
         self.deliveries.reset()
         self.core.scheduled.reset()
+        self.inbound.reset()
         self.console.reset()
         self.engine.unload_all()
         for scenario, scope in self._startup:
@@ -111,7 +117,14 @@ class Simulator:
         routes: list[BaseRoute] = []
         for provider in self.providers.values():
             routes.extend(provider.routes())
-        return [*routes, *control.routes(self), *console.routes(self, self.console)]
+        routes.extend(inbound_routes(self.providers, self.inbound))
+        routes.extend(lookup.routes(self.providers, self.inbound.lookup_rules))
+        return [
+            *routes,
+            *control.routes(self),
+            *inbound_control.routes(self.providers, self.inbound),
+            *console.routes(self, self.console),
+        ]
 
 
 def create_app(
@@ -145,6 +158,7 @@ def create_app(
         finally:
             await simulator.console.feed.close()
             await simulator.deliveries.close()
+            await simulator.inbound.close()
 
     app = Starlette(
         routes=simulator.routes(),

@@ -10,6 +10,8 @@ import os
 import secrets
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -117,6 +119,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key)
     simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
+    from lynsms.simulator.harness.inbound_urls import register as register_inbound
+
+    # So that replies typed in the console or sent to /_sim/inbound reach this gateway: once its
+    # lifespan has started, its inbound URLs (with their callback token) exist.
+    def register_when_up() -> None:
+        for _ in range(3000):
+            if getattr(gateway.state, "tracking", None) is not None:
+                register_inbound(simulator.state.sim.inbound, gateway)
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
     print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
     return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
 

@@ -25,6 +25,7 @@ from lynsms.simulator.scenario.compiled import Scenario
 from lynsms.simulator.scenario.paths import KeyPath
 from lynsms.simulator.scenario.rules import Defaults, Match, Rule
 from lynsms.simulator.scenario.steps import build_steps
+from lynsms.simulator.scenario.twoway import build as build_twoway
 
 _OUTCOMES = ("accept", "reject", "http_error", "fault")
 
@@ -67,6 +68,7 @@ class Builder:
                 )
                 for provider, script in data.get("accounts", {}).items()
             },
+            twoway=build_twoway(data, self.problems),
         )
 
     def defaults(self, data: dict[str, Any]) -> Defaults:

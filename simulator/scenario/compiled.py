@@ -14,6 +14,7 @@ from lynsms.simulator.accounts import AccountScript
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.scenario.rules import Defaults, Rule
 from lynsms.simulator.scenario.steps import Step
+from lynsms.simulator.scenario.twoway import TwoWay
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +31,4 @@ class Scenario:
     gateway: Mapping[str, Any] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()
     accounts: Mapping[str, AccountScript] = field(default_factory=dict)  # provider name -> its accounts' script
+    twoway: TwoWay = field(default_factory=TwoWay)  # scripted lookups, handset replies, inbound push failures

@@ -17,12 +17,14 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Self
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lynsms.simulator.harness.gateway_host import GatewayHost
+from lynsms.simulator.harness.inbound_urls import register_over_http
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
@@ -121,8 +123,13 @@ class Bench:
         config = gateway_config(
             settings, self.simulator_url, self._host.url, self.api_key, receiver.url if receiver else None
         )
+        # Reports still due from the previous scenario go before the new gateway listens: it would
+        # park them, and the simulator's seeded ids make its first message match one of them.
+        httpx.post(f"{self.simulator_url}/_sim/reset", timeout=30, trust_env=False).raise_for_status()
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
-        self._host.mount(create_app(config, environ={}))
+        app = create_app(config, environ={})
+        self._host.mount(app)
+        register_over_http(self.simulator_url, app)  # handset replies reach this gateway
         try:
             yield Stack(self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver)
         finally:
