@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.header_limit import HeaderLimit
-from lynsms.simulator import console, control, inbound_control, lookup, providers
+from lynsms.simulator import accounts, console, control, inbound_control, lookup, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
@@ -29,6 +29,7 @@ from lynsms.simulator.providers.base import Core, Provider
 from lynsms.simulator.proxy.app import ca_routes
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
+from lynsms.simulator.scheduling import Scheduled
 from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
 
 
@@ -49,7 +50,9 @@ class Simulator:
         state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages, clock=clock)
         # The providers hold the same Core, so its parts are read-only here: swapping one on the
         # Simulator would leave the providers on the old one. Script behaviour with scenarios.
-        self.core = Core(state, clock, Engine(), Faults(clock), Deliveries(state.journal, clock))
+        engine, deliveries = Engine(), Deliveries(state.journal, clock)
+        scheduled = Scheduled(clock, engine, deliveries)
+        self.core = Core(state, clock, engine, Faults(clock), deliveries, scheduled)
         self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
         # Handsets that reply: inbound pushes, pull APIs, scripted replies once a message is delivered.
@@ -82,6 +85,7 @@ class Simulator:
         go; scenarios loaded at runtime are unloaded; the startup scenarios stay, with fresh counters."""
         self.state.reset()
         self.deliveries.reset()
+        self.core.scheduled.reset()
         self.inbound.reset()
         self.console.reset()
         self.engine.unload_all()
@@ -97,10 +101,13 @@ class Simulator:
         scope = account if account is not None else loaded_scenario.account
         if startup:
             self._startup.append((loaded_scenario, scope))
+        accounts.refill(self.state)
         return self.engine.load(loaded_scenario, scope, self.state.calls)
 
     def reset_scenarios(self) -> None:
-        """Rule hits and generators back to their start, call numbering from now; scenarios stay."""
+        """Rule hits and generators back to their start, call numbering from now, balances full;
+        scenarios stay."""
+        accounts.refill(self.state)
         self.engine.reset(self.state.calls)
 
     def provider_for(self, path: str, host: str = "") -> Provider[Any] | None:

@@ -45,6 +45,9 @@ RESPONSE_CODES: Final = {
     503: "SERVICE_UNAVAILABLE",
     504: "GATEWAY_TIMEOUT",
 }
+# History statuses of a message waiting for its ``schedule`` and of one canceled before it went out.
+SCHEDULED: Final = "Scheduled"
+CANCELLED: Final = "Cancelled"
 NOT_FOUND_MSG: Final = "Invalid endpoint. Please try again."
 AUTH_FAILED_MSG: Final = "Authentication failed. Please check your username and API key."
 

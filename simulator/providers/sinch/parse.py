@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from lynsms.gateway.segmentation import utf16_units
+from lynsms.simulator.messages import Submission
 from lynsms.simulator.providers.sinch.render import DEFAULT_VALIDITY, timestamp
 
 MAX_RECIPIENTS: Final = 1000
@@ -47,6 +48,7 @@ class BatchRequest:
     client_reference: str | None
     parameters: dict[str, dict[str, str]] | None
     echo: dict[str, Any]
+    send_at: datetime | None = None  # a scheduled batch; in the past it goes at once, as Sinch documents
 
     def body_for(self, recipient: str) -> str:
         """The body one recipient gets: ``${name}`` filled from ``parameters`` (own value, else ``default``)."""
@@ -133,7 +135,23 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
         echo["parameters"] = parameters
     echo["flash_message"] = bool(flags.pop("flash_message"))
     echo.update({k: v for k, v in {**flags, **ints}.items() if v is not None})
-    return BatchRequest(to, sender, body, mode, callback_url, client_reference, parameters, echo)
+    return BatchRequest(to, sender, body, mode, callback_url, client_reference, parameters, echo, send_at)
+
+
+def submissions(batch: BatchRequest) -> list[Submission]:
+    """One submission per recipient of ``batch``."""
+    return [
+        Submission(
+            to=number,
+            sender=batch.sender,
+            body=batch.body_for(number),
+            callback_url=batch.callback_url,
+            client_ref=batch.client_reference,
+            extra={"delivery_report": batch.delivery_report},
+            send_at=batch.send_at,
+        )
+        for number in batch.to
+    ]
 
 
 def _optional(data: dict[str, Any], name: str, kind: type) -> Any:
