@@ -190,8 +190,12 @@ class Inbound:
         return len(self.registrations) < before
 
     def clear_registrations(self, provider: str | None = None) -> int:
+        """Forget the registrations (of one provider, or all) and the provider resources behind them
+        (Twilio numbers, ClickSend rules), so the provider's API never lists a rule that no longer routes."""
         before = len(self.registrations)
         self.registrations = [r for r in self.registrations if provider is not None and r.provider != provider]
+        for kind in [k for k in self.resources if provider is None or k.startswith(f"{provider}:")]:
+            del self.resources[kind]
         return before - len(self.registrations)
 
     def registration_for(self, provider: str, account: str | None, to: str) -> Registration | None:

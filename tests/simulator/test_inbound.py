@@ -134,7 +134,8 @@ def test_clicksend_inbound_rule_sets_where_the_push_goes(simulator: Any, receive
         "enabled": 1,
     }
     created = simulator.control.post("/v3/automations/sms/inbound", json=rule, auth=("user1", "key"))
-    assert created.status_code == 200 and created.json()["data"]["inbound_rule_id"] == 1
+    assert created.status_code == 200
+    rule_id = created.json()["data"]["inbound_rule_id"]
     assert text(simulator, "clicksend", "Yes").status_code == 202
     (push,) = receiver.wait(1)
     form = dict(parse_qsl(push.body.decode()))
@@ -142,8 +143,38 @@ def test_clicksend_inbound_rule_sets_where_the_push_goes(simulator: Any, receive
     assert form["from"] == HANDSET and form["body"] == "Yes" and form["_keyword"] == "yes"
     inbox = simulator.control.get("/v3/sms/inbound", auth=("user1", "key")).json()["data"]
     assert inbox["total"] == 1 and inbox["data"][0]["message_id"] == form["message_id"]
-    deleted = simulator.control.delete("/v3/automations/sms/inbound/1", auth=("user1", "key"))
+    deleted = simulator.control.delete(f"/v3/automations/sms/inbound/{rule_id}", auth=("user1", "key"))
     assert deleted.status_code == 200
+    assert text(simulator, "clicksend").status_code == 409
+
+
+def test_clicksend_rule_ids_stay_unique_and_clearing_the_urls_forgets_the_rules(
+    simulator: Any, receiver: Receiver
+) -> None:
+    rules, auth = "/v3/automations/sms/inbound", ("user1", "key")
+
+    def create(name: str) -> int:
+        rule = {
+            "dedicated_number": "*",
+            "rule_name": name,
+            "message_search_type": 0,
+            "message_search_term": "",
+            "action": "URL",
+            "action_address": f"{receiver.url}/{name}",
+            "enabled": 1,
+        }
+        created = simulator.control.post(rules, json=rule, auth=auth)
+        assert created.status_code == 200
+        return int(created.json()["data"]["inbound_rule_id"])
+
+    first, second = create("a"), create("b")
+    assert simulator.control.delete(f"{rules}/{first}", auth=auth).status_code == 200
+    third = create("c")
+    assert len({first, second, third}) == 3  # a new rule never overwrites a living one
+    listed = simulator.control.get(rules, auth=auth).json()["data"]["data"]
+    assert sorted(r["inbound_rule_id"] for r in listed) == sorted([second, third])
+    simulator.control.delete("/_sim/inbound/urls").raise_for_status()
+    assert simulator.control.get(rules, auth=auth).json()["data"]["data"] == []
     assert text(simulator, "clicksend").status_code == 409
 
 

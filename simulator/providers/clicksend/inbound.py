@@ -114,7 +114,11 @@ class _Handlers:
     async def create(self, request: Request, entry: JournalEntry) -> Response:
         account = self.provider.authenticated(request, entry)
         body = await read_json(request)
-        rule = {"inbound_rule_id": len(self._rules()) + 1, "account": account, **self._checked(body, required=True)}
+        rule = {
+            "inbound_rule_id": max(map(int, self._rules()), default=0) + 1,
+            "account": account,
+            **self._checked(body, required=True),
+        }
         rule.setdefault(
             "webhook_type", body.get("webhook_type") if isinstance(body.get("webhook_type"), str) else "post"
         )
