@@ -278,11 +278,13 @@ class Provider(ABC, Generic[SendT]):
                 response = self.error(500, "Internal simulator error")
             entry.status = response.status_code
             entry.duration_ms = (clock.monotonic() - started) * 1000
-            # References only: the console reads them when a tester opens the message.
+            # The console reads these when a tester opens the message. The answer is copied into
+            # a block of its own size: orjson hands back bytes inside a ~4 KiB buffer, and 10,000
+            # journal entries holding those cost ~40 MB instead of ~4.
             entry.exchange = (
                 request.scope.get(RAW_BODY, b""),
                 response.status_code,
-                bytes(getattr(response, "body", b"")),
+                bytes(memoryview(getattr(response, "body", b""))),
             )
             return response
 
