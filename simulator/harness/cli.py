@@ -160,6 +160,7 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         junit=args.junit_xml,
         shard=args.shard,
+        real_time=args.real_time,
     )
 
 
@@ -257,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report for CI")
     run.add_argument(
         "--shard", type=_shard, metavar="K/N", help="replay every N-th scenario file starting at the K-th (CI matrices)"
+    )
+    run.add_argument(
+        "--real-time",
+        action="store_true",
+        help="wait out scripted delays, timeouts and cool-downs in real time (default: fast-forward them)",
     )
     run.set_defaults(run=cmd_scenario_run)
     return parser

@@ -43,6 +43,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=True,
         help="lynsms: false collects no scenario file at all (default: true)",
     )
+    parser.addoption(
+        "--lynsms-real-time",
+        action="store_true",
+        default=False,
+        help="lynsms: scenario items wait out scripted delays in real time instead of fast-forwarding",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -270,7 +270,7 @@ def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(pro
     result.stdout.fnmatch_lines(
         [
             "*_ scenario expects_twilio.scenario.yaml _*",
-            "✗ expects-twilio  (expects_twilio.scenario.yaml)  * s",
+            "✗ expects-twilio  (expects_twilio.scenario.yaml)  * s (wall * s)",
             "    ✗ step 1 'send' (send)  POST /api/v1/messages/send -> 201 *",
             "  FAILED expects_twilio.scenario.yaml:*: step 1 'send' (send)",
             "    expect.json: (expected, got)",

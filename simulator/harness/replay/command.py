@@ -27,12 +27,14 @@ def run_command(
     api_key: str | None = None,
     junit: str | None = None,
     shard: tuple[int, int] | None = None,
+    real_time: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     """Exit status: 0 every scenario passed, 1 some failed, 2 usage or file errors.
 
-    ``shard=(K, N)`` replays every N-th scenario file starting at the K-th (1-based), for CI matrices."""
+    ``shard=(K, N)`` replays every N-th scenario file starting at the K-th (1-based), for CI matrices.
+    A stack started here fast-forwards scripted waits unless ``real_time``."""
     # Looked up per call, not as defaults: pytest's capsys swaps sys.stdout after import.
     out = out or sys.stdout
     err = err or sys.stderr
@@ -57,7 +59,7 @@ def run_command(
     started = time.monotonic()
     results: list[ScenarioResult] = []
     with ExitStack() as servers:
-        bench = None if gateway_url is not None else servers.enter_context(Bench())
+        bench = None if gateway_url is not None else servers.enter_context(Bench(real_time=real_time))
         for scenario in scenarios:
             context: AbstractContextManager[Stack]
             if bench is None:

@@ -19,11 +19,11 @@ def format_report(result: ScenarioResult) -> str:
     the step and its line, each expectation with what came back (a diff), the response, and the
     simulator journal lines of that step."""
     where = f"  ({result.source})" if result.source else ""
-    lines = [f"{PASS if result.passed else FAIL} {result.name}{where}  {result.seconds:.2f} s"]
+    lines = [f"{PASS if result.passed else FAIL} {result.name}{where}  {took(result.seconds, result.wall)}"]
     lines.extend(f"    note: {note}" for note in result.notes)
     for step in result.steps:
         mark = PASS if step.passed else FAIL
-        lines.append(f"    {mark} {step.step.label}  {step.summary}  {step.seconds:.2f} s")
+        lines.append(f"    {mark} {step.step.label}  {step.summary}  {took(step.seconds, step.wall)}")
     ran = len(result.steps)
     if result.error is None and ran < result.total_steps:
         lines.append(f"    {SKIP} {result.total_steps - ran} later step(s) not run")
@@ -33,6 +33,12 @@ def format_report(result: ScenarioResult) -> str:
         if not step.passed:
             lines.extend(_failed_step(step, result.source))
     return "\n".join(lines)
+
+
+def took(seconds: float, wall: float | None) -> str:
+    """Scenario time, what the scenario's timings are written in; the wall time beside it when the
+    clock fast-forwarded: ``2.00 s (wall 0.03 s)``."""
+    return f"{seconds:.2f} s" if wall is None else f"{seconds:.2f} s (wall {wall:.2f} s)"
 
 
 def _failed_step(step: StepResult, source: str | None) -> list[str]:

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from lynsms.clock import SYSTEM_CLOCK, Clock, FastForwardClock
 from lynsms.simulator.harness.gateway_host import GatewayHost
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config
 from lynsms.simulator.harness.server import ServerThread
@@ -71,6 +72,7 @@ class Stack:
     api_key: str
     managed: bool = False  # started by start_stack: the scenario's gateway settings are in effect
     webhooks: WebhookReceiver | None = None  # the gateway's webhook_url, when one was started
+    clock: Clock = SYSTEM_CLOCK  # the simulator's and the gateway's, when the runner started them
 
 
 def external_stack(gateway_url: str, simulator_url: str, api_key: str) -> Stack:
@@ -89,11 +91,17 @@ class Bench:
     scenario's settings) and, once a scenario expects webhooks, a webhook receiver.
 
     Sharing them is safe because the runner resets the simulator and loads exactly its scenario
-    before replaying; it saves the ~0.4 s that stopping two uvicorn servers costs per scenario."""
+    before replaying; it saves the ~0.4 s that stopping two uvicorn servers costs per scenario.
 
-    def __init__(self, scenario: Scenario | None = None, *, api_key: str | None = None) -> None:
+    The simulator, every gateway and the runner share one clock: a ``FastForwardClock`` unless
+    ``real_time``, so scripted waits take scenario time, not wall time."""
+
+    def __init__(
+        self, scenario: Scenario | None = None, *, api_key: str | None = None, real_time: bool = False
+    ) -> None:
         self.startup = scenario  # loaded at the simulator's start-up, so kept across resets
         self.api_key = api_key or f"lyn_test_{secrets.token_urlsafe(18)}"
+        self.clock: Clock = SYSTEM_CLOCK if real_time else FastForwardClock()
         self._servers = ExitStack()
         self._receiver: WebhookReceiver | None = None
 
@@ -102,7 +110,7 @@ class Bench:
 
         with ExitStack() as servers:
             scenario = self.startup
-            sim_app = sim_package.create_app(scenario=scenario) if scenario is not None else sim_package.create_app()
+            sim_app = sim_package.create_app(scenario=scenario, clock=self.clock)
             self.simulator_url = servers.enter_context(ServerThread(sim_app)).url
             self._host = servers.enter_context(GatewayHost())
             self._servers = servers.pop_all()
@@ -110,6 +118,8 @@ class Bench:
 
     def __exit__(self, *exc: object) -> None:
         self._servers.close()
+        if isinstance(self.clock, FastForwardClock):
+            self.clock.close()
 
     @contextmanager
     def stack(self, scenario: Scenario | None = None) -> Iterator[Stack]:
@@ -122,9 +132,11 @@ class Bench:
             settings, self.simulator_url, self._host.url, self.api_key, receiver.url if receiver else None
         )
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
-        self._host.mount(create_app(config, environ={}))
+        self._host.mount(create_app(config, environ={}, clock=self.clock))
         try:
-            yield Stack(self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver)
+            yield Stack(
+                self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver, clock=self.clock
+            )
         finally:
             self._host.unmount()
 
@@ -135,7 +147,10 @@ class Bench:
 
 
 @contextmanager
-def start_stack(scenario: Scenario | None = None, *, api_key: str | None = None) -> Iterator[Stack]:
-    """A simulator (with ``scenario`` loaded, kept across resets) and a gateway configured from it."""
-    with Bench(scenario, api_key=api_key) as bench, bench.stack(scenario) as stack:
+def start_stack(
+    scenario: Scenario | None = None, *, api_key: str | None = None, real_time: bool = False
+) -> Iterator[Stack]:
+    """A simulator (with ``scenario`` loaded, kept across resets) and a gateway configured from it,
+    on a fast-forward clock unless ``real_time``."""
+    with Bench(scenario, api_key=api_key, real_time=real_time) as bench, bench.stack(scenario) as stack:
         yield stack
