@@ -10,7 +10,7 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -63,24 +63,66 @@ def _simulator_app(args: argparse.Namespace) -> Any:
     return create_app(**options)
 
 
-def _gateway_app(args: argparse.Namespace, simulator_url: str, public_url: str, api_key: str) -> Any:
+def _gateway_app(
+    args: argparse.Namespace,
+    simulator_url: str,
+    public_url: str,
+    key: str,
+    settings: Mapping[str, Any] | None = None,
+) -> Any:
+    """The gateway the command serves: from ``--config`` or, for ``up --scenario``, from the
+    scenario's ``gateway:`` block; wrapped in the admin endpoint with ``--admin``."""
     from lynsms.gateway import create_app
     from lynsms.gateway.config import load_config
+    from lynsms.simulator.harness.replay.gateway_settings import gateway_config
 
-    config = load_config(args.config, simulator_url=simulator_url).with_api_key(api_key, name="lynsms-cli")
+    if settings is not None:
+        config = gateway_config(settings, simulator_url, public_url, key).with_api_key(key, name="lynsms-cli")
+    else:
+        config = load_config(args.config, simulator_url=simulator_url).with_api_key(key, name="lynsms-cli")
     if config.public_url is None:
         # Providers call the gateway back where it actually listens.
         config = dataclasses.replace(config, public_url=public_url)
     if getattr(args, "webhook_url", None):
         config = dataclasses.replace(config, webhooks=dataclasses.replace(config.webhooks, url=args.webhook_url))
-    return create_app(config, db_path=args.db)
+    app = create_app(config, db_path=args.db)
+    if not getattr(args, "admin", False):
+        return app
+    from lynsms.simulator.harness.admin import AdminGateway
+
+    def build(block: Mapping[str, Any], webhook_url: str | None) -> Any:
+        webhook = webhook_url or getattr(args, "webhook_url", None)
+        fresh = gateway_config(block, simulator_url, public_url, key, webhook)
+        return create_app(fresh.with_api_key(key, name="lynsms-cli"), db_path=args.db)
+
+    return AdminGateway(app, build)
+
+
+def _scenario_settings(args: argparse.Namespace) -> Mapping[str, Any] | None:
+    """``up --scenario FILE``: the file's ``gateway:`` block, which the gateway then runs with."""
+    if not getattr(args, "scenario", None):
+        return None
+    from lynsms.simulator.harness.replay.gateway_settings import CHECKS
+    from lynsms.simulator.scenario import load
+
+    scenario = load(args.scenario, checks=CHECKS)
+    if not scenario.gateway:
+        return None
+    from lynsms.simulator.harness.replay.gateway_settings import setting_names
+
+    if args.config:
+        raise ValueError(
+            f"{args.scenario} has gateway settings ({', '.join(setting_names(scenario.gateway))}) and --config "
+            "names a config file: give one of them (the scenario's settings would be ignored otherwise)"
+        )
+    return scenario.gateway
 
 
 def _webhook_lines(app: Any, api_key: str) -> list[str]:
     """Where message events go and the secret that signs them (derived from the key unless configured)."""
     from lynsms.gateway.signing import derive_secret
 
-    webhooks = app.state.config.webhooks
+    webhooks = getattr(app, "startup", app).state.config.webhooks
     if webhooks.url is None:
         return []
     return [f"  webhooks   {webhooks.url}", f"  webhook secret  {webhooks.secret or derive_secret(api_key)}"]
@@ -102,8 +144,10 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     url = url_of(sock)
     key = _api_key()
     app = _gateway_app(args, args.simulator_url, url, key)
+    admin = [f"admin             {url}/api/admin/gateway"] if args.admin else []
     print(
-        "\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *_webhook_lines(app, key)]), flush=True
+        "\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *admin, *_webhook_lines(app, key)]),
+        flush=True,
     )
     return _run([(_server(app), sock)])
 
@@ -113,9 +157,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     gw_sock = bind(args.host, args.gateway_port)
     sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
     key = _api_key()
+    settings = _scenario_settings(args)
     simulator = _simulator_app(args)
-    gateway = _gateway_app(args, sim_url, gw_url, key)
-    print(_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), flush=True)
+    gateway = _gateway_app(args, sim_url, gw_url, key, settings)
+    lines = _webhook_lines(gateway, key)
+    if settings is not None:
+        from lynsms.simulator.harness.replay.gateway_settings import setting_names
+
+        lines.append(f"  gateway settings from {args.scenario}: {', '.join(setting_names(settings))}")
+    if getattr(args, "admin", False):
+        lines.append(f"  admin      {gw_url}/api/admin/gateway (PUT a scenario's gateway settings)")
+    print(_banner(sim_url, gw_url, key, lines), flush=True)
     return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
 
 
@@ -204,6 +256,15 @@ def _memory_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _admin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve PUT /api/admin/gateway (API key required): take a scenario's gateway settings at run time, "
+        "for `lynsms scenario run --gateway URL --simulator URL`",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lynsms", description="LynSMS Local: an offline test bench for SMS sending.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -218,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
     _memory_options(up)
     up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
+    _admin_option(up)
     up.set_defaults(run=cmd_up)
 
     sim = commands.add_parser("simulator", help="run the provider simulator alone")
@@ -239,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the built-in config finds the simulator (ignored for providers a --config file sets)",
     )
     gw.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
+    _admin_option(gw)
     gw.set_defaults(run=cmd_gateway)
 
     scenario = commands.add_parser("scenario", help="work with scenario files")

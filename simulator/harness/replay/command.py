@@ -6,14 +6,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
 from lynsms.simulator.harness.replay.gateway_settings import CHECKS
 from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
 from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
-from lynsms.simulator.harness.replay.stack import Bench, Stack, external_stack
+from lynsms.simulator.harness.replay.stack import Bench, Remote
 from lynsms.simulator.scenario import check_paths, load, scenario_files
 
 API_KEY_ENV = "LYNSMS_API_KEY"
@@ -59,15 +59,13 @@ def run_command(
     started = time.monotonic()
     results: list[ScenarioResult] = []
     with ExitStack() as servers:
-        bench = None if gateway_url is not None else servers.enter_context(Bench(real_time=real_time))
+        bench: Bench | Remote
+        if gateway_url is not None and simulator_url is not None and key:
+            bench = servers.enter_context(Remote(gateway_url, simulator_url, key))
+        else:
+            bench = servers.enter_context(Bench(real_time=real_time))
         for scenario in scenarios:
-            context: AbstractContextManager[Stack]
-            if bench is None:
-                assert gateway_url is not None and simulator_url is not None and key
-                context = nullcontext(external_stack(gateway_url, simulator_url, key))
-            else:
-                context = bench.stack(scenario)
-            with context as stack:
+            with bench.stack(scenario) as stack:
                 result = run_scenario(scenario, stack)
             results.append(result)
             print(format_report(result), file=out, flush=True)

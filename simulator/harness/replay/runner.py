@@ -54,6 +54,7 @@ class StepResult:
     journal: tuple[str, ...] = ()
     response: Any = None  # the response JSON, shown in reports
     wall: float | None = None  # wall time, when the clock fast-forwarded
+    unchecked: tuple[str, ...] = ()  # expectations that could not be checked here, each with why
 
     @property
     def passed(self) -> bool:
@@ -70,11 +71,25 @@ class ScenarioResult:
     error: Failure | None = None  # the scenario could not run at all (servers unreachable, scenario refused)
     notes: tuple[str, ...] = field(default_factory=tuple)
     wall: float | None = None  # wall time, when the clock fast-forwarded
-    skipped: str | None = None  # why nothing was replayed (no steps)
+    skip_reason: str | None = None  # why nothing was replayed (no steps)
 
     @property
     def passed(self) -> bool:
+        """Nothing failed (a skipped scenario has not failed either)."""
         return self.error is None and all(s.passed for s in self.steps) and len(self.steps) == self.total_steps
+
+    @property
+    def unchecked(self) -> tuple[str, ...]:
+        return tuple(f"{s.step.label}: {u}" for s in self.steps for u in s.unchecked)
+
+    @property
+    def skipped(self) -> str | None:
+        """Why this scenario counts as skipped: nothing replayed, or expectations left unchecked."""
+        if self.skip_reason is not None:
+            return self.skip_reason
+        if self.passed and self.unchecked:
+            return "not every expectation could be checked: " + "; ".join(self.unchecked)
+        return None
 
     @property
     def failures(self) -> tuple[Failure, ...]:
@@ -90,11 +105,10 @@ def run_scenario(
     scenario: Scenario, stack: Stack, *, on_step: Callable[[StepResult], None] | None = None
 ) -> ScenarioResult:
     """Replay ``scenario`` on ``stack``; ``on_step`` sees each step's result as it finishes."""
-    notes: list[str] = []
-    if scenario.gateway and not stack.managed:
-        notes.append("the scenario's gateway settings were not applied: the gateway is external")
+    notes = list(stack.notes)
     if not scenario.steps:
-        notes.append("no steps: the scenario was loaded, nothing was replayed")
+        reason = "no steps: the file scripts the simulator only, there is nothing to replay"
+        return ScenarioResult(scenario.name, scenario.source, (), 0, 0.0, notes=tuple(notes), skip_reason=reason)
     results: list[StepResult] = []
     headers = {"Authorization": f"Bearer {stack.api_key}"}
     with ExitStack() as servers:
@@ -204,10 +218,11 @@ class _Run:
                 "no answer", failure=("request", "an answer from the gateway", f"{type(exc).__name__}: {exc}")
             )
         failures: list[tuple[str, str, str, tuple[str, ...]]] = []
+        unchecked: list[str] = []
         if outcome.failure is not None:
             failures.append((*outcome.failure, ()))
         else:
-            failures.extend(self._check(step, outcome, before))
+            failures.extend(self._check(step, outcome, before, unchecked))
         journal = self._journal(before)
         if step.name is not None:
             self.answers[step.name] = outcome.answer
@@ -287,7 +302,9 @@ class _Run:
 
     # ---- expectations ----------------------------------------------------------------------------
 
-    def _check(self, step: Step, outcome: _Outcome, before: int) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    def _check(
+        self, step: Step, outcome: _Outcome, before: int, unchecked: list[str]
+    ) -> list[tuple[str, str, str, tuple[str, ...]]]:
         expect = step.expect
         found: list[tuple[str, str, str, tuple[str, ...]]] = []
         if expect.status is not None and outcome.status != expect.status:
@@ -312,7 +329,12 @@ class _Run:
             wanted_counts = {p: dict(c) for p, c in expect.simulator.items()}
             actual = {p: {k: counts.get(p, {}).get(k, 0) for k in c} for p, c in wanted_counts.items()}
             found.extend(_compare("expect.simulator", wanted_counts, actual))
-        if expect.webhooks is not None:
+        if expect.webhooks is not None and self.stack.webhooks is None:
+            unchecked.append(
+                "expect.webhooks: the gateway's webhook_url cannot be pointed at a receiver here (an external "
+                "gateway without the admin endpoint: start it with `lynsms up --admin`)"
+            )
+        elif expect.webhooks is not None:
             found.extend(self._webhooks(step, outcome))
         return found
 
@@ -324,17 +346,7 @@ class _Run:
         return answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
 
     def _webhooks(self, step: Step, outcome: _Outcome) -> list[tuple[str, str, str, tuple[str, ...]]]:
-        receiver = self.stack.webhooks
         assert step.expect.webhooks is not None
-        if receiver is None:
-            return [
-                (
-                    "expect.webhooks",
-                    "webhook events",
-                    "no webhook receiver: webhooks are checked only on a stack the runner starts",
-                    (),
-                )
-            ]
         wanted = resolve(list(step.expect.webhooks), self.answers)
         ids = set(outcome.message_ids)
         with self.waiting():

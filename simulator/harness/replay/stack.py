@@ -10,6 +10,7 @@ expects customer webhooks, a small receiver is started too and becomes the gatew
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections.abc import Iterator
@@ -17,14 +18,16 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Self
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from lynsms.clock import SYSTEM_CLOCK, Clock, FastForwardClock
+from lynsms.simulator.harness.admin import ADMIN_PATH
 from lynsms.simulator.harness.gateway_host import GatewayHost
-from lynsms.simulator.harness.replay.gateway_settings import gateway_config
+from lynsms.simulator.harness.replay.gateway_settings import gateway_config, setting_names
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
 
@@ -73,12 +76,72 @@ class Stack:
     managed: bool = False  # started by start_stack: the scenario's gateway settings are in effect
     webhooks: WebhookReceiver | None = None  # the gateway's webhook_url, when one was started
     clock: Clock = SYSTEM_CLOCK  # the simulator's and the gateway's, when the runner started them
+    notes: tuple[str, ...] = ()  # what the report should say about this stack (settings not applied...)
 
 
 def external_stack(gateway_url: str, simulator_url: str, api_key: str) -> Stack:
     """Servers that are already running; ``gateway_url`` may end in ``/api`` or not."""
     origin = gateway_url.rstrip("/").removesuffix("/api")
     return Stack(gateway_url=origin, simulator_url=simulator_url.rstrip("/"), api_key=api_key)
+
+
+class Remote:
+    """Servers someone else runs (``--gateway URL --simulator URL``). When the gateway serves the
+    admin endpoint (``lynsms up --admin``), each scenario gets a fresh gateway with its ``gateway``
+    settings and, when it expects webhooks, a receiver started here as the ``webhook_url``;
+    otherwise the report names the settings that could not be applied."""
+
+    def __init__(self, gateway_url: str, simulator_url: str, api_key: str) -> None:
+        self.base = external_stack(gateway_url, simulator_url, api_key)
+        self.admin: bool | None = None  # unknown until the first scenario asks
+        self._servers = ExitStack()
+        self._receiver: WebhookReceiver | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._servers.close()
+
+    @contextmanager
+    def stack(self, scenario: Scenario | None = None) -> Iterator[Stack]:
+        settings = dict(scenario.gateway) if scenario is not None else {}
+        if self.admin is False:
+            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            return
+        receiver = self._webhooks() if needs_webhooks(scenario) else None
+        body = {"gateway": settings, "webhook_url": receiver.url if receiver else None}
+        try:
+            answer = httpx.put(
+                self.base.gateway_url + ADMIN_PATH,
+                json=body,
+                headers={"Authorization": f"Bearer {self.base.api_key}"},
+                timeout=30,
+                trust_env=False,
+            )
+        except httpx.HTTPError as exc:
+            yield self._unapplied(settings, f"the admin endpoint did not answer ({type(exc).__name__})")
+            return
+        if answer.status_code in (404, 405):
+            self.admin = False
+            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            return
+        if answer.status_code != 200:
+            yield self._unapplied(settings, f"the admin endpoint answered {answer.status_code}: {answer.text[:300]}")
+            return
+        self.admin = True
+        yield dataclasses.replace(self.base, managed=True, webhooks=receiver)
+
+    def _unapplied(self, settings: dict[str, Any], why: str) -> Stack:
+        if not settings:
+            return self.base
+        note = f"gateway settings not applied, {why}: {', '.join(setting_names(settings))}"
+        return dataclasses.replace(self.base, notes=(note,))
+
+    def _webhooks(self) -> WebhookReceiver:
+        if self._receiver is None:
+            self._receiver = self._servers.enter_context(WebhookReceiver())
+        return self._receiver
 
 
 def needs_webhooks(scenario: Scenario | None) -> bool:
