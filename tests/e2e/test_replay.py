@@ -193,7 +193,8 @@ def test_a_scenario_drives_servers_started_elsewhere(tmp_path: Path, capsys: pyt
             )
             out = capsys.readouterr().out
             assert code == 0, out
-            assert "note: the scenario's gateway settings were not applied: the gateway is external" in out
+            assert "note: gateway settings not applied, the gateway has no admin endpoint" in out
+            assert "timeout=1s" in out
             # The same API the pytest plugin uses.
             result = run_scenario(load(path), external_stack(gateway.url, sim.url, "external-key"))
             assert result.passed, format_report(result)

@@ -232,7 +232,8 @@ class _Run:
             Failure(step.index, step.label, step.line, kind, want, got, diff, journal)
             for kind, want, got, diff in failures
         )
-        return StepResult(step, timer.scenario(), outcome.summary, built, journal, outcome.answer, timer.wall())
+        seconds, wall = timer.scenario(), timer.wall()
+        return StepResult(step, seconds, outcome.summary, built, journal, outcome.answer, wall, tuple(unchecked))
 
     # ---- actions ---------------------------------------------------------------------------------
 
