@@ -43,7 +43,7 @@ def replay(*arguments: str) -> tuple[float, int, str]:
     done = subprocess.run(
         [*LYNSMS, "scenario", "run", *arguments], check=False, capture_output=True, text=True, cwd=ROOT
     )
-    return time.monotonic() - started, done.returncode, done.stdout
+    return time.monotonic() - started, done.returncode, done.stdout + done.stderr
 
 
 def library(rounds: int = 3) -> None:
