@@ -15,6 +15,9 @@ from typing import Any
 
 import uvicorn
 
+from lynsms import __version__
+from lynsms.simulator.harness.environment import apply_environment
+from lynsms.simulator.harness.request_log import LOG_LEVELS, configure_logging, logged
 from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
@@ -133,14 +136,16 @@ def _api_key() -> str:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    sock = bind(args.host, args.port)
-    app = _simulator_app(args)
+    sock = bind(args.host, args.port, what="the simulator (--port)")
+    configure_logging(args.log_level)
+    app = logged(_simulator_app(args), "simulator")
     print(f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", flush=True)
     return _run([(_server(app), sock)])
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    sock = bind(args.host, args.port)
+    sock = bind(args.host, args.port, what="the gateway (--port)")
+    configure_logging(args.log_level)
     url = url_of(sock)
     key = _api_key()
     app = _gateway_app(args, args.simulator_url, url, key)
@@ -149,12 +154,13 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         "\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *admin, *_webhook_lines(app, key)]),
         flush=True,
     )
-    return _run([(_server(app), sock)])
+    return _run([(_server(logged(app, "gateway")), sock)])
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    sim_sock = bind(args.host, args.simulator_port)
-    gw_sock = bind(args.host, args.gateway_port)
+    sim_sock = bind(args.host, args.simulator_port, what="the simulator (--simulator-port)")
+    gw_sock = bind(args.host, args.gateway_port, what="the gateway (--gateway-port)")
+    configure_logging(args.log_level)
     sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
     key = _api_key()
     settings = _scenario_settings(args)
@@ -168,7 +174,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     if getattr(args, "admin", False):
         lines.append(f"  admin      {gw_url}/api/admin/gateway (PUT a scenario's gateway settings)")
     print(_banner(sim_url, gw_url, key, lines), flush=True)
-    return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock)])
+    return _run([(_server(logged(simulator, "simulator")), sim_sock), (_server(logged(gateway, "gateway")), gw_sock)])
 
 
 def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -> str:
@@ -256,6 +262,19 @@ def _memory_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+
+
+def _log_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=default,
+        help=f"info logs one line per request; warning only trouble (default {default})",
+    )
+
+
 def _admin_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--admin",
@@ -266,35 +285,50 @@ def _admin_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lynsms", description="LynSMS Local: an offline test bench for SMS sending.")
+    parser = argparse.ArgumentParser(
+        prog="lynsms",
+        description="LynSMS Local: an offline test bench for SMS sending. "
+        "Every option can also be set as LYNSMS_<OPTION> in the environment (--gateway-port: LYNSMS_GATEWAY_PORT).",
+    )
+    parser.add_argument("--version", action="version", version=f"lynsms {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="run the simulator and the reference gateway wired together")
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--gateway-port", type=_port, default=DEFAULT_GATEWAY_PORT)
-    up.add_argument("--simulator-port", type=_port, default=DEFAULT_SIMULATOR_PORT)
-    up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
+    _host_option(up)
+    up.add_argument(
+        "--gateway-port", type=_port, default=DEFAULT_GATEWAY_PORT, help="the gateway's port (0: any free port)"
+    )
+    up.add_argument(
+        "--simulator-port", type=_port, default=DEFAULT_SIMULATOR_PORT, help="the simulator's port (0: any free port)"
+    )
+    up.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="scenario file the simulator starts with; its gateway: block configures the gateway",
+    )
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
     up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
     _memory_options(up)
     up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     _admin_option(up)
+    _log_option(up, "info")
     up.set_defaults(run=cmd_up)
 
     sim = commands.add_parser("simulator", help="run the provider simulator alone")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
-    sim.add_argument("--scenario", metavar="FILE")
+    _host_option(sim)
+    sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT, help="the port (0: any free port)")
+    sim.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with (kept across resets)")
     sim.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
     _memory_options(sim)
+    _log_option(sim, "warning")
     sim.set_defaults(run=cmd_simulator)
 
     gw = commands.add_parser("gateway", help="run the reference gateway alone")
-    gw.add_argument("--host", default="127.0.0.1")
-    gw.add_argument("--port", type=_port, default=DEFAULT_GATEWAY_PORT)
-    gw.add_argument("--config", metavar="FILE")
-    gw.add_argument("--db", default=":memory:", metavar="PATH")
+    _host_option(gw)
+    gw.add_argument("--port", type=_port, default=DEFAULT_GATEWAY_PORT, help="the port (0: any free port)")
+    gw.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
+    gw.add_argument("--db", default=":memory:", metavar="PATH", help="SQLite database (default: in memory)")
     gw.add_argument(
         "--simulator-url",
         default=f"http://127.0.0.1:{DEFAULT_SIMULATOR_PORT}",
@@ -302,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gw.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     _admin_option(gw)
+    _log_option(gw, "warning")
     gw.set_defaults(run=cmd_gateway)
 
     scenario = commands.add_parser("scenario", help="work with scenario files")
@@ -328,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait out scripted delays, timeouts and cool-downs in real time (default: fast-forward them)",
     )
     run.set_defaults(run=cmd_scenario_run)
+    apply_environment(parser, os.environ)
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import socket
 import threading
@@ -17,12 +18,20 @@ from typing import Any
 import uvicorn
 
 
-def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening socket; port 0 lets the OS choose."""
+def bind(host: str = "127.0.0.1", port: int = 0, *, what: str = "the server") -> socket.socket:
+    """A listening socket; port 0 lets the OS choose. ``what`` names the server (and its option)
+    in the error when the address cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "already in use by another process" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise OSError(
+            f"{what} cannot listen on {host}:{port}: {reason} (pick another port, or 0 for any free one)"
+        ) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock

@@ -61,6 +61,7 @@ def test_taken_port_is_a_clear_error_not_a_traceback() -> None:
         )
         assert second.returncode == 2
         assert second.stderr.startswith("lynsms: ") and "Traceback" not in second.stderr
+        assert f"the simulator (--port) cannot listen on 127.0.0.1:{port}: already in use" in second.stderr
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=15)
 
