@@ -197,7 +197,7 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
 
 def cmd_scenario_check(args: argparse.Namespace) -> int:
     from lynsms.simulator.harness.replay.gateway_settings import CHECKS
-    from lynsms.simulator.scenario import check_paths
+    from lynsms.simulator.scenario import check_paths, load, scenario_files
 
     problems = check_paths(args.paths, checks=CHECKS)
     for problem in problems:
@@ -205,6 +205,19 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 1
+    files = scenario_files(args.paths)
+    for file in files:
+        scenario = load(file, checks=CHECKS)
+        rules = sum(len(r) for r in scenario.rules.values())
+        parts = [f"{rules} rule(s)" + (f" for {', '.join(scenario.rules)}" if rules else "")]
+        parts.append(f"{len(scenario.steps)} step(s)" if scenario.steps else "no steps (nothing to replay)")
+        if scenario.gateway:
+            parts.append(f"gateway settings: {', '.join(scenario.gateway)}")
+        print(f"ok  {file}  ({scenario.name}: {'; '.join(parts)})")
+    print(
+        f"{len(files)} file(s) checked: YAML syntax, the scenario schema, rule and step semantics, "
+        "gateway settings against the gateway's config rules; no problems"
+    )
     return 0
 
 

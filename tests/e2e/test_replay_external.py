@@ -143,3 +143,31 @@ def test_shards_split_a_folder_the_same_way_every_time_each_scenario_in_exactly_
     assert runs[0] == runs[1]
     together = [name for shard in runs[0] for name in shard]
     assert sorted(together) == names and all(runs[0])
+
+
+def test_other_yaml_in_a_folder_is_skipped_with_a_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(tmp_path, "rules-only", "name: rules-only\n")
+    (tmp_path / "docker-compose.yml").write_text("services: {}\n", "utf-8")
+    assert main(["scenario", "run", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: skipped {tmp_path / 'docker-compose.yml'}: not a scenario file" in out
+
+
+def test_check_says_what_it_checked_and_reports_schema_and_semantic_problems_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = write(tmp_path, "good", "name: good\nproviders:\n  twilio:\n    - http_error: 503\n")
+    assert main(["scenario", "check", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert f"ok  {good}  (good: 1 rule(s) for twilio; no steps (nothing to replay))" in out
+    assert "1 file(s) checked: YAML syntax, the scenario schema" in out
+    both = write(
+        tmp_path,
+        "both",
+        "name: both\nproviders:\n  twilio:\n    - fault: {kind: connection_reset, seconds: 3}\n"
+        "steps:\n  - sned: {to: '+12025550143', from: LynSMS, body: hi}\n",
+    )
+    assert main(["scenario", "check", str(both)]) == 1
+    out = capsys.readouterr().out
+    assert f"{both}:4: providers.twilio[0].fault.seconds: seconds has no meaning for connection_reset" in out
+    assert f"{both}:6: steps[0].sned: unknown key 'sned' (did you mean 'send'?)" in out

@@ -15,8 +15,20 @@ from lynsms.simulator.harness.replay.report import format_report, junit_xml, sum
 from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
 from lynsms.simulator.harness.replay.stack import Bench, Remote
 from lynsms.simulator.scenario import check_paths, load, scenario_files
+from lynsms.simulator.scenario.load import is_scenario_file
 
 API_KEY_ENV = "LYNSMS_API_KEY"
+
+
+def _other_yaml(paths: Sequence[str]) -> list[str]:
+    """YAML files below the folders given that are not scenario files, as pytest would skip them."""
+    return [
+        str(p)
+        for name in paths
+        if Path(name).is_dir()
+        for p in sorted(Path(name).rglob("*"))
+        if p.suffix in (".yaml", ".yml") and not is_scenario_file(p) and p.is_file()
+    ]
 
 
 def run_command(
@@ -52,6 +64,8 @@ def run_command(
         print(f"{len(problems)} problem(s)", file=err)
         return 2
     files = scenario_files(paths)
+    for other in _other_yaml(paths):
+        print(f"note: skipped {other}: not a scenario file (a folder stands for its *.scenario.yaml files)", file=out)
     if shard is not None:
         index, count = shard
         files = files[index - 1 :: count]
