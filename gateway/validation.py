@@ -245,7 +245,10 @@ def bulk_request(data: Mapping[str, Any], ctx: Context) -> BulkRequest:
 
 
 def quote_request(data: Mapping[str, Any]) -> QuoteRequest:
-    _check_fields(data, ("body",), ("to",))
+    # ``from`` is checked as a send checks it, so a send's body quotes as it is; it changes no price.
+    _check_fields(data, ("body",), ("to", "from"))
+    if data.get("from") is not None:
+        _sender(data)
     return QuoteRequest(body=_body(data), to=_to(data) if data.get("to") is not None else None)
 
 
