@@ -117,6 +117,7 @@ class Deliveries:
         self, provider: AnyProvider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
     ) -> None:
         final = status == plan.status
+        message.delivery = status
         try:
             report = provider.delivery_report(message, status, plan.error_code if final else None)
             callback = None

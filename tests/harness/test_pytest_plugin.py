@@ -336,3 +336,53 @@ def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yam
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*test_host.py::test_sends_through_both_fixtures PASSED*"])
     result.stdout.no_fnmatch_line("*azure-pipelines*")
+
+
+RANKING = '''
+import pytest
+
+UK_REJECTED = """
+name: sinch-rejects-uk
+providers:
+  sinch:
+    - match: {country: GB}
+      reject: invalid_number
+"""
+
+
+@pytest.mark.sms_scenario(UK_REJECTED)
+def test_rejected_twin_ranks_first(sms_gateway, sms_simulator):
+    sms_gateway.send(to="+447700900123", body="Your code is 5678", provider="sinch")
+    sms_gateway.send(to="+12025550143", body="Your code is 5678", provider="sinch")  # newer, accepted
+    sms_simulator.assert_sent(to="+447700900123", provider="sinch", body_contains="code")
+
+
+@pytest.mark.sms_scenario("name: slow-reports\\ndefaults:\\n  deliver: {status: delivered, after: 60s}\\n")
+def test_status(sms_gateway, sms_simulator):
+    sms_gateway.send(to="+12025550143", body="hello")
+    [sent] = sms_simulator.assert_sent(to="+12025550143", status="accepted")
+    assert sent.delivery == "accepted"
+    with pytest.raises(ValueError, match="expected one of accepted, sent, delivered"):
+        sms_simulator.assert_sent(to="+12025550143", status="DELIVRD")
+    sms_simulator.assert_sent(to="+12025550143", status="delivered")
+'''
+
+
+def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalised(project: pytest.Pytester) -> None:
+    project.makepyfile(RANKING)
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*Near misses (closest first; 2 message(s) reached the simulator in this test):",
+            "*sinch*to=+447700900123*-> 400 reject invalid_number*differs: not accepted",
+            "*sinch*to=+12025550143*-> 201 accepted*differs: to",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*expected 1 message(s) sent to +12025550143 and status delivered, found 0.",
+            "*Matching all but the status:",
+            "*twilio*to=+12025550143*status=accepted (twilio: queued)",
+        ]
+    )
