@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.gateway import docs, validation
+from lynsms.gateway import validation
 from lynsms.gateway.config import ApiKey
 from lynsms.gateway.delivery import inbound
 from lynsms.gateway.delivery.tracking import Tracking
@@ -330,10 +330,6 @@ async def server_error(request: Request, exc: Exception) -> Response:
     return error_response(request, InternalError("internal error; the gateway logged it with this request_id"))
 
 
-async def index(request: Request) -> Response:
-    return render(request, 200, ok(docs.index_data()))
-
-
 routes = [  # Starlette tries them in order: the sends first
     Route("/api/v1/messages/send", _endpoint(send), methods=["POST"]),
     Route("/api/v1/messages/bulk", _endpoint(bulk), methods=["POST"]),
@@ -345,6 +341,4 @@ routes = [  # Starlette tries them in order: the sends first
     Route("/api/v1/messages/{message_id}/events", _endpoint(message_events), methods=["GET"]),
     # Providers call this with no Bearer key; Twilio's signature is checked inside.
     Route("/api/v1/webhooks/{provider}", _endpoint(provider_webhook, auth=False), methods=["POST"]),
-    Route("/api", _endpoint(index, auth=False), methods=["GET"]),
-    *docs.routes,
 ]

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 
 from lynsms.clock import SYSTEM_CLOCK, Clock, SystemClock
-from lynsms.gateway import api
+from lynsms.gateway import api, docs
 from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
 from lynsms.gateway.delivery.tracking import Tracking
 from lynsms.gateway.providers.base import ProviderAdapter
@@ -68,7 +68,7 @@ def create_app(
             store.close()
 
     app = Starlette(
-        routes=api.routes,
+        routes=[*api.routes, *docs.routes],
         lifespan=lifespan,
         exception_handlers={HTTPException: api.http_exception, Exception: api.server_error},
     )

@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from lynsms import __version__
+from lynsms.gateway.api import ok, render
 from lynsms.gateway.openapi import document
 
 ASSETS: Final = Path(__file__).parent / "static" / "swagger-ui"
@@ -59,11 +60,17 @@ def index_data() -> dict[str, Any]:
     }
 
 
+async def index(request: Request) -> Response:
+    return render(request, 200, ok(index_data()))
+
+
 async def docs_page(request: Request) -> Response:
     return HTMLResponse(PAGE)
 
 
+# Pages for people, beside the API's routes (api.routes, which the OpenAPI document describes).
 routes = [
+    Route("/api", index, methods=["GET"]),
     Route("/api/docs", docs_page, methods=["GET"]),
     Mount("/api/docs/assets", StaticFiles(directory=ASSETS), name="docs-assets"),
 ]
