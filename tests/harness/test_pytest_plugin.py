@@ -386,3 +386,52 @@ def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalise
             "*twilio*to=+12025550143*status=accepted (twilio: queued)",
         ]
     )
+
+
+WORKERS = """
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_send(n, sms_gateway, sms_simulator, tmp_path_factory):
+    answer = sms_gateway.send(to="+12025550143", body=f"hello {n}")
+    assert answer.status_code == 201
+    sms_simulator.assert_sent(body_contains=f"hello {n}")  # nothing from another worker's tests
+    seen = Path(os.environ["SEEN"]) / f"{n}.json"
+    seen.write_text(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), sms_simulator.url, sms_gateway.url]))
+"""
+
+
+def test_under_xdist_each_worker_has_its_own_servers(
+    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import json
+
+    seen = tmp_path_factory.mktemp("seen")
+    project.makepyfile(WORKERS)
+    project.path.joinpath("one.scenario.yaml").write_text(
+        "name: one\nproviders:\n  twilio:\n    - http_error: 503\n"
+        "steps:\n  - send: {to: '+12025550143', from: X, body: b}\n    expect: {status: 201, message: {provider: sinch}}\n",
+        "utf-8",
+    )
+    project.path.joinpath("two.scenario.yaml").write_text(
+        "name: two\nsteps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
+        "    expect: {message: {provider: twilio}}\n",
+        "utf-8",
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SEEN", str(seen))
+        result = project.runpytest_subprocess("-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=8)
+    records = [json.loads(p.read_text()) for p in seen.iterdir()]
+    workers = {worker for worker, _, _ in records}
+    assert workers == {"gw0", "gw1"}
+    for worker in workers:
+        simulators = {sim for w, sim, _ in records if w == worker}
+        gateways = {gw for w, _, gw in records if w == worker}
+        assert len(simulators) == 1 and len(gateways) == 1  # one simulator and one gateway host per worker
+    assert len({sim for _, sim, _ in records}) == 2  # nothing shared between workers
