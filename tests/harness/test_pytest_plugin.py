@@ -415,7 +415,8 @@ def test_under_xdist_each_worker_has_its_own_servers(
     project.makepyfile(WORKERS)
     project.path.joinpath("one.scenario.yaml").write_text(
         "name: one\nproviders:\n  twilio:\n    - http_error: 503\n"
-        "steps:\n  - send: {to: '+12025550143', from: X, body: b}\n    expect: {status: 201, message: {provider: sinch}}\n",
+        "steps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
+        "    expect: {status: 201, message: {provider: sinch}}\n",
         "utf-8",
     )
     project.path.joinpath("two.scenario.yaml").write_text(
