@@ -436,3 +436,22 @@ def test_under_xdist_each_worker_has_its_own_servers(
         gateways = {gw for w, _, gw in records if w == worker}
         assert len(simulators) == 1 and len(gateways) == 1  # one simulator and one gateway host per worker
     assert len({sim for _, sim, _ in records}) == 2  # nothing shared between workers
+
+
+ASYNC_TESTS = """
+async def test_send_from_an_async_test(sms_gateway_async, sms_simulator):
+    answer = await sms_gateway_async.send(to="+12025550143", body="Your code is 1234")
+    assert answer.status_code == 201, answer.text
+    async with sms_gateway_async.client() as client:
+        listed = await client.get("/api/v1/messages")
+    assert [m["id"] for m in listed.json()["data"]["messages"]] == [answer.json()["data"]["id"]]
+    sms_simulator.assert_sent(to="+12025550143", body_contains="1234")
+"""
+
+
+def test_async_tests_get_an_async_gateway(pytester: pytest.Pytester) -> None:
+    ini = STRICT_INI.replace("-p no:asyncio ", "")
+    pytester.makeini(ini + "asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(ASYNC_TESTS)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
