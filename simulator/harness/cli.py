@@ -52,7 +52,7 @@ async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
 
 def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
     tune_gc_for_serving()
-    run_loop(_serve_all(servers), servers[0][0].config)
+    run_loop(lambda: _serve_all(servers), servers[0][0].config)
     print("stopped", flush=True)
     return 0
 
@@ -384,6 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the servers took the signal over (while starting up): as clean a stop.
+        print("stopped", flush=True)
+        return 0
     except (OSError, ValueError) as exc:  # a taken port, a bad config or scenario file: say so, no traceback
         print(f"lynsms: {exc}", file=sys.stderr)
         return 2

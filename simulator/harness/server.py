@@ -12,7 +12,7 @@ import errno
 import gc
 import socket
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import uvicorn
@@ -42,15 +42,20 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def run_loop(main: Coroutine[Any, Any, None], config: uvicorn.Config) -> None:
+def run_loop(main: Callable[[], Coroutine[Any, Any, None]], config: uvicorn.Config) -> None:
     """Run ``main`` on the event loop uvicorn would choose (uvloop where installed).
 
     Not a detail: on the stock asyncio loop a keep-alive client waits ~40 ms (a delayed ACK) for
     every small response, which would make each SDK call and each gateway->provider hop slow.
     """
     factory = config.get_loop_factory()
+    # ``main`` is made only now: a Ctrl-C while the loop is being set up leaves no coroutine unawaited.
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main)
+        coroutine = main()
+        try:
+            runner.run(coroutine)
+        finally:
+            coroutine.close()  # a no-op once it ran; silences "never awaited" when a Ctrl-C came first
 
 
 def tune_gc_for_serving() -> None:
@@ -89,7 +94,7 @@ class ServerThread:
         self._thread = threading.Thread(target=self._run, name=f"uvicorn {self.url}", daemon=True)
 
     def _run(self) -> None:
-        run_loop(self.server.serve(sockets=[self.socket]), self.server.config)
+        run_loop(lambda: self.server.serve(sockets=[self.socket]), self.server.config)
 
     def start(self, timeout: float = 10.0) -> ServerThread:
         self._thread.start()

@@ -96,3 +96,13 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err
         assert "stopped" in out and "Traceback" not in err
+
+
+def test_ctrl_c_while_up_is_starting_stops_it_cleanly() -> None:
+    # Right after the banner the servers are still starting: the signal must not become a traceback.
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0") as (process, _):
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        assert process.returncode == 0, err
+        assert "stopped" in out
+        assert "Traceback" not in err and "CancelledError" not in err and "never awaited" not in err
