@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -106,3 +107,44 @@ def test_ctrl_c_while_up_is_starting_stops_it_cleanly() -> None:
         assert process.returncode == 0, err
         assert "stopped" in out
         assert "Traceback" not in err and "CancelledError" not in err and "never awaited" not in err
+
+
+def test_up_with_a_scenario_runs_the_gateway_with_its_settings(tmp_path: Path) -> None:
+    scenario = tmp_path / "outage.scenario.yaml"
+    scenario.write_text(
+        "name: outage\nproviders:\n  twilio:\n    - http_error: 503\ngateway:\n  default_chain: [twilio, infobip]\n"
+    )
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--scenario", str(scenario)) as (process, lines):
+        banner = "\n".join(lines)
+        assert f"gateway settings from {scenario}: default_chain=" in banner
+        gateway = re.search(r"gateway\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
+        key = re.search(r"API key\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        answer = httpx.post(
+            f"{gateway}/v1/messages/send",
+            json={"to": "+12025550143", "from": "LynSMS", "body": "hi"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert answer.json()["data"]["provider"] == "infobip", answer.text  # the scenario's chain, not the default
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
+    config = tmp_path / "gateway.yaml"
+    config.write_text("providers:\n  twilio: {}\n")
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lynsms.simulator.harness.cli",
+            "up",
+            "--scenario",
+            str(scenario),
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "has gateway settings (default_chain=" in refused.stderr and "--config" in refused.stderr
