@@ -113,7 +113,7 @@ def _scenario_settings(args: argparse.Namespace) -> Mapping[str, Any] | None:
         return None
     from lynsms.simulator.harness.replay.gateway_settings import setting_names
 
-    if args.config:
+    if getattr(args, "config", None):
         raise ValueError(
             f"{args.scenario} has gateway settings ({', '.join(setting_names(scenario.gateway))}) and --config "
             "names a config file: give one of them (the scenario's settings would be ignored otherwise)"
@@ -140,6 +140,15 @@ def cmd_simulator(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     app = logged(_simulator_app(args), "simulator")
     print(f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", flush=True)
+    settings = _scenario_settings(args)
+    if settings is not None:
+        from lynsms.simulator.harness.replay.gateway_settings import setting_names
+
+        print(
+            f"note: {args.scenario}'s gateway settings are for a gateway, not applied here: "
+            f"{', '.join(setting_names(settings))} (lynsms up --scenario applies them)",
+            flush=True,
+        )
     return _run([(_server(app), sock)])
 
 
