@@ -167,12 +167,12 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    settings = _scenario_settings(args)  # before binding: a refused file leaves no port taken
     sim_sock = bind(args.host, args.simulator_port, what="the simulator (--simulator-port)")
     gw_sock = bind(args.host, args.gateway_port, what="the gateway (--gateway-port)")
     configure_logging(args.log_level)
     sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
     key = _api_key()
-    settings = _scenario_settings(args)
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key, settings)
     lines = _webhook_lines(gateway, key)
