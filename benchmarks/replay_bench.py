@@ -7,8 +7,9 @@
 - ``flaky``: the library replayed ``--runs`` times in a row (fast-forward) while another process
   burns one core; every run must pass (target: no failure).
 - ``generated``: ``--count`` scenarios made from the library's files (each kind repeated, renamed),
-  replayed as two shards (``--shard 1/2`` and ``--shard 2/2``) in parallel processes; checks that
-  every scenario ran in exactly one shard (target: < 30 s wall on 2 cores).
+  replayed as two shards (``--shard 1/2`` and ``--shard 2/2``) in parallel processes, checking that
+  every scenario ran in exactly one shard; then the same files as pytest items with ``-n 2``
+  (target: < 30 s wall on 2 cores, each way).
 - ``startup``: a fresh stack (simulator + gateway servers) per scenario vs the shared bench (a fresh
   gateway mounted per scenario); the pytest session fixtures' start; ``lynsms up`` until both
   servers answer (target: < 1 s).
@@ -132,6 +133,15 @@ def generated(count: int) -> None:
         ]
         outputs = [shard.communicate()[0] for shard in shards]
         wall = time.monotonic() - started
+        started = time.monotonic()
+        under_pytest = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", tmp],
+            capture_output=True,
+            text=True,
+            cwd=tmp,
+            check=False,
+        )
+        pytest_wall = time.monotonic() - started
     ran = Counter(m for out in outputs for m in re.findall(r"^[✓✗] (\S+)", out, flags=re.M))
     once = all(ran[name] == 1 for name in names) and len(ran) == len(names)
     passed = all(shard.returncode == 0 for shard in shards)
@@ -139,6 +149,11 @@ def generated(count: int) -> None:
         f"generated library: {count} scenarios as 2 shards in parallel on {os.cpu_count()} cores: {wall:.2f} s wall; "
         f"every scenario in exactly one shard: {once}; all passed: {passed}; target < 30 s: "
         f"{'met' if wall < 30 and once and passed else 'MISSED'}"
+    )
+    tail = under_pytest.stdout.strip().splitlines()[-1:] or ["(no output)"]
+    print(
+        f"  the same {count} as pytest items, pytest -n 2: {pytest_wall:.2f} s wall ({tail[0]}); target < 30 s: "
+        f"{'met' if pytest_wall < 30 and under_pytest.returncode == 0 else 'MISSED'}"
     )
     if not passed:
         for out in outputs:
