@@ -171,3 +171,15 @@ def test_check_says_what_it_checked_and_reports_schema_and_semantic_problems_in_
     out = capsys.readouterr().out
     assert f"{both}:4: providers.twilio[0].fault.seconds: seconds has no meaning for connection_reset" in out
     assert f"{both}:6: steps[0].sned: unknown key 'sned' (did you mean 'send'?)" in out
+
+
+def test_scripted_waits_fast_forward_unless_real_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "waits", "name: waits\nsteps:\n  - sleep: 30s\n")
+    assert main(["scenario", "run", str(path)]) == 0
+    out = capsys.readouterr().out
+    # Thirty seconds of scenario time, reported as such, with the wall time beside it.
+    assert re.search(r"✓ step 1 \(sleep\)  slept 30 s  30\.\d\d s \(wall \d+\.\d\d s\)", out), out
+    path.write_text("name: waits\nsteps:\n  - sleep: 0.05s\n", "utf-8")
+    assert main(["scenario", "run", str(path), "--real-time"]) == 0
+    out = capsys.readouterr().out
+    assert "slept 0.05 s  0.05 s" in out and "(wall" not in out
