@@ -143,15 +143,9 @@ def run_scenario(
                 on_step(result)
             if not result.passed:
                 break
+        seconds, wall = timer.scenario(), timer.wall()  # while held: time cannot skip before it is read
     return ScenarioResult(
-        scenario.name,
-        scenario.source,
-        tuple(results),
-        len(scenario.steps),
-        timer.scenario(),
-        None,
-        tuple(notes),
-        timer.wall(),
+        scenario.name, scenario.source, tuple(results), len(scenario.steps), seconds, None, tuple(notes), wall
     )
 
 
