@@ -299,7 +299,7 @@ class FastForwardClock:
                     first.fire()
                     self._calm_since = real
                     continue
-                if self._holds == 0:
+                if self._holds <= 0:
                     calm_at = self._calm_since + (self.guard_settle if first.guard else self.settle)
                     if real >= calm_at:
                         self._offset += due_in
