@@ -22,8 +22,8 @@ from lynsms.simulator.harness.replay.stack import Bench, Remote, Stack, WebhookR
 __all__ = [
     "CHECKS",
     "Bench",
-    "Remote",
     "Failure",
+    "Remote",
     "ScenarioResult",
     "Stack",
     "StepResult",
