@@ -402,12 +402,13 @@ def _compare(kind: str, expected: Any, actual: Any) -> list[tuple[str, str, str,
 
 
 def _counts(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per provider (and ``total``): send requests (POSTs; callbacks and polling are not sends), the
+    """Per provider (and ``total``): send requests (POSTs carrying messages: callbacks, polling and a
+    gateway's own set-up calls such as registering its ClickSend receipt URL are not sends), the
     messages they carried, and the messages the provider accepted."""
     counts: dict[str, dict[str, int]] = {"total": dict.fromkeys(COUNTS, 0)}
     for entry in entries:
         provider = entry.get("provider")
-        if provider is None or entry.get("method") != "POST":
+        if provider is None or entry.get("method") != "POST" or not entry.get("messages"):
             continue
         for bucket in (counts.setdefault(provider, dict.fromkeys(COUNTS, 0)), counts["total"]):
             bucket["requests"] += 1
