@@ -40,11 +40,12 @@ def simulator_app(scenario: str | None = None) -> Any:
 
 def gateway_app(simulator_url: str, api_key: str, *options: str, public_url: str | None = None) -> Any:
     """The gateway pointed at the simulator. Options: ``--db PATH`` (default ``:memory:``),
-    ``--callbacks`` (send the gateway's own URL as the delivery-report URL, as ``lynsms up`` does)."""
+    ``--callbacks`` (send the gateway's own URL as the delivery-report URL, as ``lynsms up`` does),
+    ``--webhook-url URL`` (where customer events go)."""
     from lynsms.gateway import create_app
     from lynsms.gateway.config import load_config
 
-    db_path, callbacks = ":memory:", False
+    db_path, callbacks, webhook_url = ":memory:", False, None
     rest = list(options)
     while rest:
         option = rest.pop(0)
@@ -52,11 +53,15 @@ def gateway_app(simulator_url: str, api_key: str, *options: str, public_url: str
             db_path = rest.pop(0)
         elif option == "--callbacks":
             callbacks = True
+        elif option == "--webhook-url":
+            webhook_url = rest.pop(0)
         else:
             raise SystemExit(f"gateway target: unknown option {option!r}")
     config = load_config(None, simulator_url=simulator_url).with_api_key(api_key)
     if callbacks:
         config = dataclasses.replace(config, public_url=public_url)
+    if webhook_url:
+        config = dataclasses.replace(config, webhooks=dataclasses.replace(config.webhooks, url=webhook_url))
     return create_app(config, db_path=db_path)
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Final
 
 import httpx
 from starlette.applications import Starlette
@@ -19,12 +20,17 @@ from lynsms.clock import SYSTEM_CLOCK, Clock, SystemClock
 from lynsms.gateway import api, docs
 from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
 from lynsms.gateway.delivery.tracking import Tracking
+from lynsms.gateway.installation import installed
 from lynsms.gateway.providers.base import ProviderAdapter
 from lynsms.gateway.routing import CircuitBreaker
 from lynsms.gateway.service import Gateway
 from lynsms.gateway.store import Store
 
 log = logging.getLogger("lynsms.gateway")
+
+# The in-memory store keeps the newest this many messages (~1 KB each) unless configured: a soak
+# test of millions of sends must run in constant memory, as the simulator's own store does.
+IN_MEMORY_MAX_MESSAGES: Final = 50_000
 
 
 def create_app(
@@ -50,14 +56,18 @@ def create_app(
         transports: list[httpx.AsyncBaseTransport] = []
         tracking: Tracking | None = None
         try:
-            chosen = dict(adapters) if adapters is not None else _real_adapters(config, transports, environ, clock)
+            running = app.state.config = installed(config, store.secrets)
+            chosen = dict(adapters) if adapters is not None else _real_adapters(running, transports, environ, clock)
             # Before recovery: messages it fails are announced to the customer like any other change.
-            tracking = app.state.tracking = Tracking(config, store, chosen, api_keys, clock)
+            store.key_lifetime = running.store.key_lifetime_seconds
+            keep = running.store.max_messages or (IN_MEMORY_MAX_MESSAGES if db_path == ":memory:" else None)
+            tracking = app.state.tracking = Tracking(running, store, chosen, api_keys, clock, keep)
             interrupted = store.recover_interrupted()
             if interrupted:
                 log.warning("marked %d message(s) left queued by a previous run as failed (interrupted)", interrupted)
             breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_seconds, clock.monotonic)
-            app.state.gateway = Gateway(config, store, chosen, breaker, clock)
+            report_urls = tracking.callbacks.report_urls(list(running.providers))
+            app.state.gateway = Gateway(running, store, chosen, breaker, clock, report_urls)
             tracking.start()  # delivery reports, customer webhooks, polling
             yield
         finally:

@@ -34,9 +34,15 @@ _WEBHOOK_KEYS: Final = (
     "webhook_timeout_seconds",
     "webhook_retry_seconds",
     "webhook_max_age_seconds",
+    "webhook_retention_seconds",
+    "webhook_max_pending",
     "poll_after_seconds",
     "report_park_seconds",
+    "report_park_max",
 )
+
+
+_STORE_KEYS: Final = ("store_max_messages", "idempotency_key_seconds")
 
 
 # Where in a config document: mapping keys as strings, list positions as integers; () is the whole document.
@@ -120,8 +126,19 @@ class WebhookSettings:
     timeout_seconds: float = 10.0
     retry_seconds: float = 1.0  # wait before the first retry; doubles each time, at most an hour
     max_age_seconds: float = 3 * 86400.0  # an event not delivered by then is marked failed
+    retention_seconds: float = 7 * 86400.0  # delivered and failed events are deleted this long after
+    max_pending: int = 100_000  # beyond this many pending events, the oldest are failed
     poll_after_seconds: float | None = None  # poll providers for messages stuck in sent this long; None: off
     park_seconds: float = 600.0  # how long a report for a message not (yet) known waits for it
+    park_max: int = 10_000  # reports parked per provider at most; beyond, new ones are dropped
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """What the store forgets (docs/gateway.md, "Retention")."""
+
+    max_messages: int | None = None  # keep the newest this many; None: 50,000 in memory, all in a file
+    key_lifetime_seconds: float = 86400.0  # an answered Idempotency-Key is honoured this long
 
 
 @dataclass(frozen=True)
@@ -139,7 +156,10 @@ class GatewayConfig:
     breaker: BreakerConfig = BreakerConfig()
     # Base URL providers call back (delivery reports); None sends no callback URL.
     public_url: str | None = None
+    # Signs the token of every callback URL (``delivery.callback_auth``); None: generated per installation.
+    report_secret: str | None = field(default=None, repr=False)
     webhooks: WebhookSettings = WebhookSettings()
+    store: StoreSettings = StoreSettings()
 
     def with_api_key(self, key: str, name: str = "default") -> GatewayConfig:
         return replace(self, api_keys=(*self.api_keys, ApiKey(key=key, name=name)))
@@ -295,7 +315,19 @@ class _Parser:
     def config(self, data: object) -> GatewayConfig:
         top = self.mapping(data, ())
         self.known_keys(
-            top, (), {"providers", "routes", "default_chain", "api_keys", "breaker", "public_url", *_WEBHOOK_KEYS}
+            top,
+            (),
+            {
+                "providers",
+                "routes",
+                "default_chain",
+                "api_keys",
+                "breaker",
+                "public_url",
+                "report_secret",
+                *_WEBHOOK_KEYS,
+                *_STORE_KEYS,
+            },
         )
         providers = self.providers(top.get("providers"))
         chain = (
@@ -310,7 +342,18 @@ class _Parser:
             api_keys=self.api_keys(top.get("api_keys", [])),
             breaker=self.breaker(top.get("breaker", {})),
             public_url=self.url(top["public_url"], ("public_url",)) if top.get("public_url") is not None else None,
+            report_secret=self.string(top["report_secret"], ("report_secret",))
+            if top.get("report_secret") is not None
+            else None,
             webhooks=self.webhooks(top),
+            store=StoreSettings(
+                max_messages=int(self.positive(top["store_max_messages"], ("store_max_messages",), True))
+                if top.get("store_max_messages") is not None
+                else None,
+                key_lifetime_seconds=self.positive(
+                    top.get("idempotency_key_seconds", 86400.0), ("idempotency_key_seconds",)
+                ),
+            ),
         )
 
     def webhooks(self, top: dict[Any, Any]) -> WebhookSettings:
@@ -326,8 +369,11 @@ class _Parser:
             timeout_seconds=seconds("webhook_timeout_seconds", 10.0),
             retry_seconds=seconds("webhook_retry_seconds", 1.0),
             max_age_seconds=seconds("webhook_max_age_seconds", 3 * 86400.0),
+            retention_seconds=seconds("webhook_retention_seconds", 7 * 86400.0),
+            max_pending=int(self.positive(top.get("webhook_max_pending", 100_000), ("webhook_max_pending",), True)),
             poll_after_seconds=self.positive(poll, ("poll_after_seconds",)) if poll is not None else None,
             park_seconds=seconds("report_park_seconds", 600.0),
+            park_max=int(self.positive(top.get("report_park_max", 10_000), ("report_park_max",), True)),
         )
 
     def providers(self, value: object) -> dict[str, ProviderConfig]:

@@ -9,6 +9,7 @@
      │    ├── Unauthorized            401 unauthorized               (no or malformed Authorization)
      │    ├── InvalidApiKey           401 invalid_api_key
      │    ├── InvalidSignature        403 invalid_signature          (a forged or unsigned provider webhook)
+     │    ├── InvalidCallbackToken    403 invalid_callback_token     (a provider webhook without its URL's token)
      │    ├── NotFound                404 not_found                  (no such route)
      │    ├── MessageNotFound         404 message_not_found
      │    ├── PayloadTooLarge         413 payload_too_large
@@ -43,6 +44,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "unauthorized": 401,
     "invalid_api_key": 401,
     "invalid_signature": 403,
+    "invalid_callback_token": 403,
     "not_found": 404,
     "message_not_found": 404,
     "method_not_allowed": 405,
@@ -107,6 +109,10 @@ class InvalidReport(RequestError):
 
 class InvalidSignature(RequestError):
     code = "invalid_signature"
+
+
+class InvalidCallbackToken(RequestError):
+    code = "invalid_callback_token"
 
 
 class NotFound(RequestError):

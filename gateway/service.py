@@ -50,6 +50,7 @@ class Gateway:
         adapters: Mapping[str, ProviderAdapter],
         breaker: CircuitBreaker,
         clock: Clock = SYSTEM_CLOCK,
+        report_urls: Mapping[str, str] | None = None,
     ) -> None:
         self.clock = clock
         self.config = config
@@ -59,12 +60,9 @@ class Gateway:
         self.prices = PriceTable.from_config(config.providers)
         self._costs: dict[tuple[str, str | None, int], Decimal] = {}
         self.context = Context(providers=tuple(config.providers), routes=tuple(config.routes))
-        # Where each provider is asked to send its delivery reports (none without a public URL).
-        self._callbacks = (
-            {name: f"{config.public_url}/api/v1/webhooks/{name}" for name in config.providers}
-            if config.public_url
-            else {}
-        )
+        # Where each provider is asked to send its delivery reports, token included
+        # (``delivery.callback_auth``); none without a public URL.
+        self._callbacks = dict(report_urls or {})
 
     def chain_for(self, provider: str | None, route_id: int | None) -> tuple[str, ...]:
         base = self.config.routes[route_id].chain if route_id is not None else self.config.default_chain

@@ -35,7 +35,7 @@ class Simulator:
 
     def __init__(
         self,
-        seed: int = 0,
+        seed: int | None = None,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
         max_messages: int = DEFAULT_MAX_MESSAGES,
         clock: Clock = SYSTEM_CLOCK,
@@ -107,7 +107,7 @@ class Simulator:
 
 def create_app(
     *,
-    seed: int = 0,
+    seed: int | None = None,
     journal_size: int = DEFAULT_JOURNAL_SIZE,
     max_messages: int = DEFAULT_MAX_MESSAGES,
     sim: Simulator | None = None,

@@ -5,13 +5,27 @@ due in it): the intermediate status ("sent", which each provider words
 its own way) half-way, the final status at ``plan.after``. Every report is appended to
 ``message.reports`` for the polling endpoints (unless the provider has none and nobody asked for
 a callback: then only the status moves on) and, when the provider says the client asked for it,
-POSTed as a separate task so a slow receiver never delays the next status (real providers do not
-wait either, which is why callbacks can arrive out of order). Receivers answering 5xx/429 or
-unreachable are retried with exponential backoff, a bounded number of times; every attempt is a
-journal entry (method ``CALLBACK``) so users see exactly what the simulator sent.
+queued for a callback, so a slow receiver never delays the next status (real providers do not
+wait either, which is why callbacks can arrive out of order).
 
-All timers and tasks are tracked: ``reset`` cancels them, ``close`` (app shutdown) cancels and awaits them and
-closes the one shared HTTP client.
+Callbacks keep pace and stay bounded:
+
+    report due ──> callback queue (at most max_queued) ──> CALLBACK_CONCURRENCY workers ──POST──> receiver
+                      │ full: the new callback is dropped,                    │ 5xx / 429 / unreachable:
+                      │ journaled (result "dropped")                          └── re-queued after backoff,
+                                                                                  a bounded number of times
+
+A simulator driven flat out would otherwise accept messages faster than it can report on them,
+and every report would arrive later than scripted: so while more than ``BEHIND`` callbacks wait,
+send requests wait too (``keep_up``), and the send rate settles where callbacks keep pace.
+
+The workers share one pool of keep-alive connections (the same lean HTTP/1.1 transport the
+gateway uses: httpx's own pool cost more CPU per callback than everything else a report takes),
+and a callback waiting for its retry holds no worker. Every attempt is a journal entry (method
+``CALLBACK``) so users see exactly what the simulator sent, or that it dropped a callback.
+
+All timers and workers are tracked: ``reset`` cancels them, ``close`` (app shutdown) cancels and
+awaits them and closes the one shared HTTP client.
 """
 
 from __future__ import annotations
@@ -19,14 +33,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from lynsms.clock import Clock, Timer
+from lynsms.gateway.providers.transport import Http11Transport
 from lynsms.simulator.decision import DeliveryPlan
 from lynsms.simulator.messages import DeliveryStatus, SimMessage
-from lynsms.simulator.state import Journal
+from lynsms.simulator.state import Journal, JournalEntry
 
 if TYPE_CHECKING:
     from lynsms.simulator.providers.base import Callback, Provider
@@ -41,6 +58,10 @@ CALLBACK_TIMEOUT = 5.0
 # queue here: handing them all to the HTTP pool at once made it thrash and starved the event loop,
 # so the simulator stopped answering its own API.
 CALLBACK_CONCURRENCY = 32
+# Callbacks waiting for a worker at most (about 1 KB each); beyond, new ones are dropped.
+MAX_QUEUED_CALLBACKS = 20_000
+# Beyond this many waiting callbacks, new send requests wait (``keep_up``) until half have gone.
+BEHIND = CALLBACK_CONCURRENCY * 2
 
 
 # Reports due within the same tick go out together, on one timer. Under load every accepted
@@ -50,26 +71,50 @@ TICK = 0.01
 _Due = tuple["AnyProvider", SimMessage, str, DeliveryPlan]
 
 
+@dataclass(slots=True)
+class _Push:
+    """One callback to make: its ``attempt`` (from 1) of at most ``plan.attempts``."""
+
+    provider: AnyProvider
+    message: SimMessage
+    report: dict[str, Any]
+    callback: Callback
+    plan: DeliveryPlan
+    attempt: int = 1
+
+
 class Deliveries:
     """Pending reports and callbacks of one simulator: they wait on ``clock`` and are journaled in ``journal``."""
 
-    def __init__(self, journal: Journal, clock: Clock) -> None:
+    def __init__(self, journal: Journal, clock: Clock, max_queued: int = MAX_QUEUED_CALLBACKS) -> None:
         self._journal = journal
         self._clock = clock
         self._due: dict[int, list[_Due]] = {}  # tick number -> reports due then, in order
         self._timers: dict[int, Timer] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._queue: deque[_Push] = deque()
+        self.max_queued = max_queued
+        self._retries: dict[int, Timer] = {}  # by a number of their own: some timers are unhashable
+        self._retry_seq = 0
+        self._workers: set[asyncio.Task[None]] = set()
+        self._sending = 0
+        self.dropped = 0  # callbacks dropped because the queue was full, since the last reset
+        self._caught_up = asyncio.Event()
+        self._caught_up.set()
         self._client: httpx.AsyncClient | None = None
-        self._slots = asyncio.Semaphore(CALLBACK_CONCURRENCY)
 
     @property
     def pending(self) -> int:
-        return sum(map(len, self._due.values())) + len(self._tasks)
+        return sum(map(len, self._due.values())) + self.in_flight
 
     @property
     def in_flight(self) -> int:
-        """Callbacks being sent (or waiting to retry) right now."""
-        return len(self._tasks)
+        """Callbacks queued, being sent or waiting to retry right now."""
+        return len(self._queue) + self._sending + len(self._retries)
+
+    async def keep_up(self) -> None:
+        """Return once the callback queue is not behind (at once, nearly always)."""
+        if not self._caught_up.is_set():
+            await self._caught_up.wait()
 
     def schedule(self, provider: AnyProvider, message: SimMessage, plan: DeliveryPlan) -> None:
         # A message that failed never left the provider, so it has no "sent" step.
@@ -80,19 +125,24 @@ class Deliveries:
 
     def reset(self) -> None:
         """Cancel every pending report and callback (``POST /_sim/reset``)."""
-        for timer in self._timers.values():
+        for timer in [*self._timers.values(), *self._retries.values()]:
             timer.cancel()
-        for task in self._tasks:
+        for task in self._workers:
             task.cancel()
         self._timers.clear()
         self._due.clear()
-        self._tasks.clear()
+        self._queue.clear()
+        self._retries.clear()
+        self._workers.clear()
+        self._sending = 0
+        self.dropped = 0
+        self._caught_up.set()
 
     async def close(self) -> None:
         """Cancel pending deliveries and close the HTTP client (app shutdown)."""
-        tasks = list(self._tasks)
+        workers = list(self._workers)
         self.reset()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -131,54 +181,102 @@ class Deliveries:
             # Chained, not scheduled up front: equal due times would not keep their order in the heap.
             self._later(plan.after / 2, provider, message, plan.status, plan)
         if report is not None and callback is not None:
-            task = asyncio.get_running_loop().create_task(self._push(provider, message, report, callback, plan))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._enqueue(_Push(provider, message, report, callback, plan))
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
             # trust_env off: a developer's HTTP(S)_PROXY must not swallow callbacks to 127.0.0.1.
             self._client = httpx.AsyncClient(
+                transport=Http11Transport(max_connections=CALLBACK_CONCURRENCY),
                 timeout=CALLBACK_TIMEOUT,
                 trust_env=False,
                 follow_redirects=False,
-                limits=httpx.Limits(
-                    max_connections=CALLBACK_CONCURRENCY, max_keepalive_connections=CALLBACK_CONCURRENCY
-                ),
             )
         return self._client
 
-    async def _push(
-        self, provider: AnyProvider, message: SimMessage, report: dict[str, Any], callback: Callback, plan: DeliveryPlan
-    ) -> None:
-        journal = self._journal
-        for attempt in range(1, plan.attempts + 1):
-            async with self._slots:
-                entry = journal.open("CALLBACK", callback.url, provider.name)
-                entry.account = message.account
-                entry.message_ids = [message.id]
-                entry.messages = [report]
-                # Visible in the journal while the receiver is still answering.
-                outcome: dict[str, Any] = {
-                    "kind": "callback",
-                    "attempt": attempt,
-                    "attempts": plan.attempts,
-                    "result": "in_flight",
-                }
-                entry.outcome = outcome
-                started = self._clock.monotonic()
-                retry = True
-                try:
-                    answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
-                    entry.status = answer.status_code
-                    retry = answer.status_code >= 500 or answer.status_code == 429
-                    outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"
-                except httpx.HTTPError as exc:
-                    outcome.update(result="retry", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
-                entry.duration_ms = (self._clock.monotonic() - started) * 1000
-            if retry and attempt == plan.attempts:
-                outcome["result"] = "gave_up"
-            entry.outcome = outcome
-            if not retry or attempt == plan.attempts:
-                return
-            await self._clock.sleep(plan.backoff * 2 ** (attempt - 1))
+    def _enqueue(self, push: _Push) -> None:
+        if len(self._queue) >= self.max_queued:
+            self._drop(push)
+            return
+        self._queue.append(push)
+        if len(self._queue) > BEHIND:
+            self._caught_up.clear()
+        if len(self._workers) < CALLBACK_CONCURRENCY:
+            worker = asyncio.get_running_loop().create_task(self._work())
+            self._workers.add(worker)
+            worker.add_done_callback(self._workers.discard)
+
+    def _drop(self, push: _Push) -> None:
+        """The drop policy, in the journal: a full queue refuses the newest callback."""
+        self.dropped += 1
+        entry = self._entry(push)
+        entry.outcome = {
+            "kind": "callback",
+            "attempt": push.attempt,
+            "attempts": push.plan.attempts,
+            "result": "dropped",
+            "error": f"{self.max_queued} callbacks were already waiting to be sent",
+        }
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            log.warning("callback queue full (%d waiting): %d callback(s) dropped", self.max_queued, self.dropped)
+
+    def _entry(self, push: _Push) -> JournalEntry:
+        entry = self._journal.open("CALLBACK", push.callback.url, push.provider.name)
+        entry.account = push.message.account
+        entry.message_ids = [push.message.id]
+        entry.messages = [push.report]
+        return entry
+
+    async def _work(self) -> None:
+        """Send queued callbacks one after another until the queue is empty."""
+        while self._queue:
+            push = self._queue.popleft()
+            if len(self._queue) <= BEHIND // 2:
+                self._caught_up.set()
+            self._sending += 1
+            try:
+                retry = await self._send(push)
+            finally:
+                self._sending -= 1
+            if retry:
+                self._retry(push)
+
+    def _retry(self, push: _Push) -> None:
+        self._retry_seq += 1
+        number = self._retry_seq
+
+        def again() -> None:
+            self._retries.pop(number, None)
+            push.attempt += 1
+            self._enqueue(push)
+
+        self._retries[number] = self._clock.call_later(push.plan.backoff * 2 ** (push.attempt - 1), again)
+
+    async def _send(self, push: _Push) -> bool:
+        """One attempt, journaled; True when it should be retried."""
+        entry = self._entry(push)
+        plan, attempt = push.plan, push.attempt
+        # Visible in the journal while the receiver is still answering.
+        outcome: dict[str, Any] = {
+            "kind": "callback",
+            "attempt": attempt,
+            "attempts": plan.attempts,
+            "result": "in_flight",
+        }
+        entry.outcome = outcome
+        started = self._clock.monotonic()
+        retry = True
+        try:
+            answer = await self._http().post(
+                push.callback.url, content=push.callback.body, headers=push.callback.headers
+            )
+            entry.status = answer.status_code
+            retry = answer.status_code >= 500 or answer.status_code == 429
+            outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"
+        except httpx.HTTPError as exc:
+            outcome.update(result="retry", error=f"{type(exc).__name__}: {exc}".rstrip(": "))
+        entry.duration_ms = (self._clock.monotonic() - started) * 1000
+        if retry and attempt == plan.attempts:
+            outcome["result"] = "gave_up"
+        entry.outcome = outcome
+        return retry and attempt < plan.attempts

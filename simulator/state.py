@@ -1,7 +1,10 @@
 """Everything the simulator remembers, owned by one app instance and wiped by one ``reset``.
 
-Ids come from a seeded generator so the same seed and the same request sequence give the same
-ids, which keeps journals comparable between runs.
+Ids come from one generator per state. By default it is seeded from the operating system at every
+start and every ``reset``, so provider ids (Twilio SIDs, Sinch batch ids...) never repeat across
+resets, restarts or parallel simulators: a gateway matches delivery reports by them. Given an
+explicit seed, the same seed and the same request sequence give the same ids (journals comparable
+between runs), and ``reset`` starts the sequence again.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 class Ids:
-    """Provider-shaped ids from one seeded generator."""
+    """Provider-shaped ids from one generator: reproducible from ``seed``, or unique (seeded from
+    the operating system's entropy) when ``seed`` is None."""
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
+    def __init__(self, seed: int | None) -> None:
+        self._rng = random.Random(seed)  # None: os.urandom
 
     def hex(self, length: int) -> str:
         return f"{self._rng.getrandbits(length * 4):0{length}x}"
@@ -122,7 +126,7 @@ class SimState:
 
     def __init__(
         self,
-        seed: int = 0,
+        seed: int | None = None,
         journal_size: int = DEFAULT_JOURNAL_SIZE,
         max_messages: int = DEFAULT_MAX_MESSAGES,
         clock: Clock = SYSTEM_CLOCK,

@@ -1,10 +1,12 @@
 """``POST /api/v1/webhooks/{provider}``: provider delivery reports in.
 
-Providers authenticate with no Bearer key. Twilio signs its callbacks (``X-Twilio-Signature`` over
+Providers authenticate with no Bearer key: every URL the gateway hands a provider carries a token
+(``delivery.callback_auth``), and a report without it is refused with 403 ``invalid_callback_token``
+before its body is read. Twilio also signs its callbacks (``X-Twilio-Signature`` over
 the URL it was given, i.e. ``public_url`` + path + query, and the form): a forged or unsigned one
 is refused with 403 ``invalid_signature`` before anything is read into the store. Sinch, Infobip
-and ClickSend do not sign SMS reports; those are matched against ids only the gateway and that
-provider know.
+and ClickSend do not sign SMS reports, and their ids are not secret: the token is what keeps
+anyone who knows a message id from setting its status.
 
 The answer is 200 for every well-formed report, including one for a message the gateway does
 not know (yet): providers retry non-2xx answers, and retrying cannot make an unknown id known.
@@ -49,6 +51,7 @@ async def receive(request: Request) -> dict[str, Any]:
         raise NotFound(f"no such provider webhook: {provider!r} (expected one of {', '.join(PROVIDER_NAMES)})")
     spec = registry.provider(provider)
     tracking: Tracking = request.app.state.tracking
+    tracking.callbacks.check(request, provider)
     media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media not in spec.report_media_types:
         raise UnsupportedMediaType(

@@ -12,9 +12,13 @@ Delivery is a background task (started and stopped with the app):
                             │  non-2xx / timeout / connection error: retry after
                             │  retry_seconds x 2^(attempts-1) (at most an hour, with jitter)
                             └── still failing at created_at + max_age_seconds ──> failed
+    delivered / failed rows are deleted retention_seconds after they settled; beyond max_pending
+    pending events, the oldest are failed ("dropped"). Both checked every MAINTAIN_INTERVAL.
 
 - Order per message: only the oldest pending event of a message is eligible, and one at a time,
   so ``message.sent`` always reaches the receiver before ``message.delivered``.
+- Cost: finding due events reads the due index (``store.outbox``), so a backlog of any size for
+  a dead receiver costs only its retries, never a scan per wake-up.
 - Restarts: rows are the queue. Pending rows are picked up at startup; an event is marked
   delivered only after the receiver's 2xx, so a crash mid-POST can repeat it: delivery is at
   least once, and receivers dedupe by the event ``id`` (the body, frozen at the first attempt,
@@ -40,13 +44,14 @@ from lynsms.gateway import signing
 from lynsms.gateway.config import ApiKey, WebhookSettings
 from lynsms.gateway.models import Message
 from lynsms.gateway.store import Store
-from lynsms.gateway.store.outbox import Listener, OutboxRow
+from lynsms.gateway.store.outbox import MAINTAIN_BATCH, WAITING, Listener, OutboxRow
 
 log = logging.getLogger("lynsms.gateway")
 
 CONCURRENCY: Final = 32  # events in flight at once (each for a different message)
 MAX_BACKOFF: Final = 3600.0
 IDLE: Final = 1.0  # longest sleep between looks at the table
+MAINTAIN_INTERVAL: Final = 10.0  # seconds between retention and cap checks
 USER_AGENT: Final = "LynSMS-Webhooks/1.0"
 
 
@@ -142,6 +147,7 @@ class Outbox:
         self._loop = asyncio.get_running_loop()
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._stopping = False
+        self._maintain_at = 0.0
         # Without a target for anyone, the store keeps no events at all.
         self.rows.listener = Listener(targets.key_filter(), self.wake) if targets.enabled else None
 
@@ -152,6 +158,7 @@ class Outbox:
     async def run(self) -> None:
         while not self._stopping:
             self._wake.clear()
+            self._maintain()
             free = self.concurrency - len(self._inflight)
             if free > 0:
                 for row in self.rows.due(self.clock.time(), free, list(self._inflight)):
@@ -186,7 +193,9 @@ class Outbox:
                 "event_type": d.event_type,
                 "delivery": d.state,
                 "attempts": d.attempts,
-                "next_attempt_at": _iso(d.next_attempt_at) if d.state == "pending" else None,
+                "next_attempt_at": _iso(d.next_attempt_at)
+                if d.state == "pending" and d.next_attempt_at < WAITING
+                else None,
                 "last_attempt_at": _iso(d.last_attempt_at),
                 "last_http_status": d.last_status,
                 "last_error": d.last_error,
@@ -200,6 +209,23 @@ class Outbox:
         return self.rows.counts()
 
     # ---- the loop's pieces ---------------------------------------------------------------------
+
+    def _maintain(self) -> None:
+        now = self.clock.time()
+        if now < self._maintain_at:
+            return
+        self._maintain_at = now + MAINTAIN_INTERVAL
+        try:
+            pruned, dropped = self.rows.maintain(now, self.settings.retention_seconds, self.settings.max_pending)
+        except Exception:
+            log.exception("webhook outbox maintenance failed")
+            return
+        if dropped:
+            log.warning(
+                "webhook outbox over %d pending events: dropped the %d oldest", self.settings.max_pending, dropped
+            )
+        if MAINTAIN_BATCH in (pruned, dropped):
+            self._maintain_at = now  # more to do: again on the next turn, in another short step
 
     def _sleep(self) -> float:
         if len(self._inflight) >= self.concurrency:

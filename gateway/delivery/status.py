@@ -9,10 +9,12 @@
   multi-part message gets one final status and the customer one notification.
 - Messages are found by ``(provider, provider_message_id)``, the id each adapter recorded.
 - A report for a message the store does not know (yet) is *parked*: a provider can report before
-  the gateway has committed the send that it answers (a Twilio bulk commits its round after the
-  last request), and dropping it would lose the delivery for good. Parked reports are applied as
-  soon as their message appears (``reconcile``) and dropped with a warning after ``park_seconds``
-  (a report for a message this gateway never sent, e.g. on a shared provider account).
+  the gateway has recorded the provider id it names (a Twilio bulk commits its round after the
+  last request), and dropping it would lose the delivery for good. The store hands parked reports
+  over the moment their provider id is recorded (``ReportRows.recorded``, an indexed look-up),
+  so nothing polls; they are dropped with a warning after ``park_seconds`` (a report for a
+  message this gateway never sent, e.g. on a shared provider account), and beyond ``park_max``
+  parked reports of one provider, new ones are dropped at once (a flood cannot fill the disk).
 
 Each status change is announced to the customer by the store in the same transaction
 (``ReportRows.move`` adds its outbox event), so a change and its webhook exist together.
@@ -22,7 +24,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
@@ -31,6 +35,7 @@ from lynsms.gateway.models import MessageError, now_iso
 from lynsms.gateway.providers.reports import FINAL, Report
 from lynsms.gateway.store import Store
 from lynsms.gateway.store.db import transaction
+from lynsms.gateway.store.reports import ParkedReport
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -74,12 +79,18 @@ class ReportApplier:
     """Moves messages on as their provider reports them, whether pushed (``delivery.inbound``) or
     polled (``delivery.polling``)."""
 
-    def __init__(self, store: Store, park_seconds: float, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, store: Store, park_seconds: float, clock: Clock = SYSTEM_CLOCK, park_max: int = 10_000) -> None:
         self.store = store
         self.rows = store.reports
         self.park_seconds = park_seconds
+        self.park_max = park_max
         self.clock = clock
-        self.parked = self.rows.parked_count()
+        self.refused: Counter[str] = Counter()  # reports not parked (the cap), logged by ``expire``
+        self.rows.listener = self._matched
+
+    @property
+    def parked(self) -> int:
+        return self.rows.parked_count()
 
     def apply(self, reports: Sequence[Report], source: Source) -> Applied:
         """Apply ``reports`` in order, in one transaction."""
@@ -88,42 +99,47 @@ class ReportApplier:
             for report in reports:
                 result = self._apply_one(report, source)
                 if result is None:
-                    self._park(report, source)
-                    result = Applied(reports=1, parked=1)
+                    result = self._park(report, source)
                 total += result
         return total
 
-    def reconcile(self) -> int:
-        """Apply parked reports whose message is now known; drop the expired. Returns how many
-        are still parked."""
-        if not self.parked:
-            return 0
-        horizon = self.clock.time() - self.park_seconds
+    def expire(self) -> int:
+        """Drop reports parked longer than ``park_seconds``; how many are still parked."""
         with transaction(self.store.db):
-            parked = self.rows.parked()
-            done: list[int] = []
-            for entry in parked:
-                report = Report(**entry.report)
-                if self._apply_one(report, entry.source) is not None:
-                    done.append(entry.seq)
-                elif entry.received_at < horizon:
-                    log.warning(
-                        "dropped a %s report for unknown message %s after %.0f s",
-                        report.provider,
-                        report.provider_message_id or report.batch_id,
-                        self.park_seconds,
-                    )
-                    done.append(entry.seq)
-            self.rows.unpark(done)
-        self.parked = len(parked) - len(done)
+            gone = self.rows.expire(self.clock.time() - self.park_seconds)
+        for provider, count in sorted(gone.items()):
+            log.warning("dropped %d %s report(s) for unknown messages after %.0f s", count, provider, self.park_seconds)
+        for provider, count in sorted(self.refused.items()):
+            log.warning(
+                "dropped %d %s report(s) for unknown messages: %d already parked", count, provider, self.park_max
+            )
+        self.refused.clear()
         return self.parked
 
-    def _park(self, report: Report, source: Source) -> None:
+    def _park(self, report: Report, source: Source) -> Applied:
+        if self.rows.parked_counts[report.provider] >= self.park_max:
+            self.refused[report.provider] += 1
+            return Applied(reports=1)
         log.info(
             "%s report for unknown message %s parked", report.provider, report.provider_message_id or report.batch_id
         )
         self.rows.park(source, asdict(report), self.clock.time())
-        self.parked += 1
+        return Applied(reports=1, parked=1)
+
+    def _matched(self, entries: list[ParkedReport]) -> None:
+        """The store recorded the provider ids these parked reports name: apply them now."""
+        try:
+            with self._transaction():
+                applied = [entry for entry in entries if self._apply_one(Report(**entry.report), entry.source)]
+                self.rows.unpark(applied)
+        except Exception:  # the send that recorded the ids stands; the reports stay parked
+            log.exception("applying parked delivery reports failed")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # Inside the recording transaction when the store is in one; else one of its own.
+        with nullcontext() if self.store.db.in_transaction else transaction(self.store.db):
+            yield
 
     def _apply_one(self, report: Report, source: str) -> Applied | None:
         targets = self.rows.targets(report.provider, report.provider_message_id, report.batch_id)

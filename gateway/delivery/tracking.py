@@ -5,7 +5,7 @@
         ──> store.outbox: the customer event, written with the change
         ──> delivery.outbox.Outbox: POSTed to the customer, signed, retried, in order
 
-It starts and stops the outbox worker, the reconciler of parked reports, the poller, and the
+It starts and stops the outbox worker, the expiry of parked reports, the poller, and the
 registration of the report URL with providers that need one.
 """
 
@@ -20,16 +20,19 @@ import httpx
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.config import ApiKey, GatewayConfig
+from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.delivery.outbox import Outbox, Targets
 from lynsms.gateway.delivery.polling import Poller
 from lynsms.gateway.delivery.status import ReportApplier
 from lynsms.gateway.providers.base import ProviderAdapter
 from lynsms.gateway.providers.transport import Http11Transport
 from lynsms.gateway.store import Store
+from lynsms.gateway.store.retention import BATCH, iso_ago
 
 log = logging.getLogger("lynsms.gateway")
 
-RECONCILE_INTERVAL: Final = 0.25  # how soon a parked report follows its message's commit
+EXPIRY_INTERVAL: Final = 30.0  # longest wait between drops of expired parked reports
+RETENTION_INTERVAL: Final = 5.0  # between rounds of forgetting old messages and idempotency keys
 
 
 class Tracking:
@@ -42,11 +45,15 @@ class Tracking:
         adapters: Mapping[str, ProviderAdapter],
         api_keys: Sequence[ApiKey],
         clock: Clock = SYSTEM_CLOCK,
+        keep_messages: int | None = None,
     ) -> None:
         self.config = config
+        self.store = store
+        self.keep_messages = keep_messages  # None: every message is kept
         self.clock = clock
         settings = config.webhooks
-        self.applier = ReportApplier(store, settings.park_seconds, clock)
+        self.callbacks = CallbackAuth(config.report_secret or store.secrets.get("report_secret"), config.public_url)
+        self.applier = ReportApplier(store, settings.park_seconds, clock, settings.park_max)
         self.client = httpx.AsyncClient(
             # The providers' lean keep-alive transport: httpx's default pool costs more CPU per
             # webhook than everything else an event takes.
@@ -66,12 +73,14 @@ class Tracking:
 
     def start(self) -> None:
         self._spawn(self.outbox.run())
-        self._spawn(self._reconcile())
+        self._spawn(self._expire())
+        self._spawn(self._forget())
         if self.poller is not None:
             self._spawn(self.poller.run())
-        if self.config.public_url:
-            for name, adapter in self.adapters.items():
-                self._spawn(self._register(adapter, f"{self.config.public_url}/api/v1/webhooks/{name}"))
+        for name, adapter in self.adapters.items():
+            url = self.callbacks.url(name)
+            if url is not None:
+                self._spawn(self._register(adapter, url))
 
     async def stop(self) -> None:
         await self.outbox.close()
@@ -88,13 +97,30 @@ class Tracking:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         self.tasks.append(asyncio.create_task(work))
 
-    async def _reconcile(self) -> None:
+    async def _expire(self) -> None:
+        # Parked reports are applied when their message gets its provider id (``delivery.status``);
+        # this only drops the ones that waited too long, through an index.
+        interval = min(EXPIRY_INTERVAL, self.applier.park_seconds / 2)
         while True:
-            await self.clock.sleep(RECONCILE_INTERVAL)
+            await self.clock.sleep(interval)
             try:
-                self.applier.reconcile()
+                self.applier.expire()
             except Exception:
-                log.exception("applying parked delivery reports failed")
+                log.exception("dropping expired delivery reports failed")
+
+    async def _forget(self) -> None:
+        """Retention: the oldest messages beyond ``keep_messages``, idempotency keys past their
+        lifetime; in short batches, yielding between them, until nothing is left to do."""
+        retention = self.store.retention
+        while True:
+            await self.clock.sleep(RETENTION_INTERVAL)
+            try:
+                while self.keep_messages is not None and retention.keep_newest(self.keep_messages) == BATCH:
+                    await asyncio.sleep(0)
+                while retention.expire_keys(iso_ago(self.clock, self.store.key_lifetime)) == BATCH:
+                    await asyncio.sleep(0)
+            except Exception:
+                log.exception("store retention failed")
 
     async def _register(self, adapter: ProviderAdapter, url: str) -> None:
         # In the background: a provider that is down must not hold up the gateway's start.

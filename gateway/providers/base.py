@@ -117,3 +117,6 @@ class Provider:
     report_media_types: tuple[str, ...]  # Content-Types its delivery reports arrive in
     parse_reports: Callable[[Any], list[Report]]  # raises ReportError for a body that is not one
     verify_report: ReportVerifier | None = None
+    # Credentials that must not be public constants (they verify reports): unless configured, each
+    # installation makes its own (``gateway.installation``).
+    generated_credentials: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from lynsms.gateway.store.schema import SCHEMA
+from lynsms.gateway.store.schema import SCHEMA, upgrade
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -21,6 +21,7 @@ def connect(path: str) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     db.executescript(SCHEMA)
+    upgrade(db)
     return db
 
 

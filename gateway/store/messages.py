@@ -19,7 +19,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 
@@ -29,11 +29,16 @@ from lynsms.gateway.models import Attempt, Event, Message, MessageError, now_iso
 from lynsms.gateway.store.db import connect, transaction
 from lynsms.gateway.store.outbox import ANNOUNCED, OutboxRows
 from lynsms.gateway.store.reports import ReportRows
+from lynsms.gateway.store.retention import Retention, iso_ago
+from lynsms.gateway.store.secrets import InstallationSecrets
 
 _COLUMNS = (
     "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
     "segments, encoding, error_json, created_at, sent_at, updated_at, attempts_json, seq"
 )
+
+
+DEFAULT_KEY_LIFETIME: Final = 86400.0  # Stripe's 24 hours
 
 
 class StoreFormatError(RuntimeError):
@@ -81,6 +86,10 @@ class Store:
             raise StoreFormatError(f"{path} was written by a pre-release gateway; start with a new database file")
         self.outbox = OutboxRows(self.db, clock)
         self.reports = ReportRows(self.db, self.outbox)
+        self.secrets = InstallationSecrets(self.db)
+        self.retention = Retention(self.db)
+        # How long an answered idempotency key is honoured; older ones are new keys again.
+        self.key_lifetime = DEFAULT_KEY_LIFETIME
 
     def close(self) -> None:
         self.db.close()
@@ -171,6 +180,10 @@ class Store:
         )
         if announced[1]:
             self.outbox.woken()
+        # Reports that arrived before their message's provider id was recorded apply now.
+        self.reports.recorded(
+            [(c.provider, c.provider_message_id) for c in completions if c.provider and c.provider_message_id]
+        )
         return now
 
     def recover_interrupted(self) -> int:
@@ -305,9 +318,14 @@ class Store:
         """Atomically claim ``key`` for this request, or say why it cannot be claimed."""
         with transaction(self.db):
             row = self.db.execute(
-                "SELECT request_hash, state, status_code, response_json FROM idempotency_keys WHERE scope=? AND key=?",
+                "SELECT request_hash, state, status_code, response_json, created_at FROM idempotency_keys "
+                "WHERE scope=? AND key=?",
                 (scope, key),
             ).fetchone()
+            if row is not None and row[1] == "done" and row[4] < iso_ago(self.clock, self.key_lifetime):
+                # Expired (maintenance deletes these in batches; this one was asked for first).
+                self.db.execute("DELETE FROM idempotency_keys WHERE scope=? AND key=?", (scope, key))
+                row = None
             if row is None:
                 self.db.execute(
                     "INSERT INTO idempotency_keys (scope, key, request_hash, state, created_at) "
@@ -315,7 +333,7 @@ class Store:
                     (scope, key, request_hash, now_iso(self.clock)),
                 )
                 return Claim("new")
-        stored_hash, state, status_code, response_json = row
+        stored_hash, state, status_code, response_json, _created = row
         if stored_hash != request_hash:
             return Claim("mismatch")
         if state == "in_progress":

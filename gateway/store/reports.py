@@ -2,13 +2,19 @@
 moves and ``delivery_report`` events, reports parked for messages not yet known, and poll state.
 
 Callers (``delivery.status``, ``delivery.polling``) hold the transaction (``store.db.transaction``).
+
+Parked reports are keyed by what they name (``match_key``: the provider id, or ``"{batch}:"`` for
+a Sinch report covering a whole batch). The store method that records provider ids calls
+``recorded`` with them: an indexed look-up, none at all while nothing is parked for that
+provider, whose matches go to the ``listener`` (``delivery.status``) to be applied. Nothing polls.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +24,21 @@ from lynsms.gateway.store.outbox import OutboxRows
 @dataclass(frozen=True)
 class ParkedReport:
     seq: int
+    provider: str
     source: str
     report: dict[str, Any]
     received_at: float
+
+
+def match_key(provider_message_id: str | None, batch_id: str | None) -> str:
+    """What a report names: a message's provider id, or every id of a Sinch batch (``"{batch}:"``)."""
+    return provider_message_id if provider_message_id is not None else f"{batch_id}:"
+
+
+def _keys(provider_message_id: str) -> tuple[str, ...]:
+    """The keys a report naming this message would be parked under."""
+    batch, colon, _ = provider_message_id.partition(":")
+    return (provider_message_id, f"{batch}:") if colon else (provider_message_id,)
 
 
 @dataclass(frozen=True)
@@ -35,6 +53,12 @@ class ReportRows:
     def __init__(self, db: sqlite3.Connection, outbox: OutboxRows) -> None:
         self.db = db
         self.outbox = outbox
+        # Parked reports per provider, kept as they come and go: the cap, and no look-up when none.
+        self.parked_counts: Counter[str] = Counter(
+            dict(self.db.execute("SELECT provider, COUNT(*) FROM parked_reports GROUP BY provider").fetchall())
+        )
+        # Told of parked reports whose message just got its provider id (``delivery.status``).
+        self.listener: Callable[[list[ParkedReport]], None] | None = None
 
     # ---- messages, by the id their provider gave them ------------------------------------------
 
@@ -76,20 +100,50 @@ class ReportRows:
     # ---- parked reports ------------------------------------------------------------------------
 
     def park(self, source: str, report: dict[str, Any], now: float) -> None:
+        provider = str(report["provider"])
         self.db.execute(
-            "INSERT INTO parked_reports (source, report_json, received_at) VALUES (?,?,?)",
-            (source, json.dumps(report), now),
+            "INSERT INTO parked_reports (source, report_json, received_at, provider, match_key) VALUES (?,?,?,?,?)",
+            (source, json.dumps(report), now, provider, match_key(report["provider_message_id"], report["batch_id"])),
         )
+        self.parked_counts[provider] += 1
 
     def parked_count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM parked_reports").fetchone()[0])
+        return self.parked_counts.total()
 
-    def parked(self) -> list[ParkedReport]:
-        rows = self.db.execute("SELECT seq, source, report_json, received_at FROM parked_reports ORDER BY seq")
-        return [ParkedReport(seq, source, json.loads(text), received_at) for seq, source, text, received_at in rows]
+    def recorded(self, ids: Sequence[tuple[str, str]]) -> None:
+        """``(provider, provider id)`` pairs were just recorded: hand the reports parked for them
+        to the listener."""
+        wanted = [(provider, key) for provider, pmid in ids if self.parked_counts[provider] for key in _keys(pmid)]
+        if not wanted or self.listener is None:
+            return
+        found: list[ParkedReport] = []
+        for provider, key in wanted:
+            rows = self.db.execute(
+                "SELECT seq, provider, source, report_json, received_at FROM parked_reports "
+                "WHERE provider=? AND match_key=? ORDER BY seq",
+                (provider, key),
+            )
+            found += [ParkedReport(seq, p, source, json.loads(text), at) for seq, p, source, text, at in rows]
+        if found:
+            self.listener(sorted(found, key=lambda entry: entry.seq))
 
-    def unpark(self, seqs: Sequence[int]) -> None:
-        self.db.executemany("DELETE FROM parked_reports WHERE seq=?", [(seq,) for seq in seqs])
+    def unpark(self, entries: Sequence[ParkedReport]) -> None:
+        self.db.executemany("DELETE FROM parked_reports WHERE seq=?", [(entry.seq,) for entry in entries])
+        self.parked_counts.subtract(entry.provider for entry in entries)
+
+    def expire(self, before: float) -> Counter[str]:
+        """Delete reports parked before ``before``; how many per provider."""
+        gone: Counter[str] = Counter(
+            dict(
+                self.db.execute(
+                    "SELECT provider, COUNT(*) FROM parked_reports WHERE received_at < ? GROUP BY provider", (before,)
+                ).fetchall()
+            )
+        )
+        if gone:
+            self.db.execute("DELETE FROM parked_reports WHERE received_at < ?", (before,))
+            self.parked_counts.subtract(gone)
+        return gone
 
     # ---- polling -------------------------------------------------------------------------------
 

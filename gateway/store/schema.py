@@ -8,6 +8,7 @@ an insert skips them, and ``col = ?`` filters still use them.
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Final
 
 SCHEMA: Final = """
@@ -60,7 +61,10 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     created_at TEXT NOT NULL,
     PRIMARY KEY (scope, key)
 );
--- Delivery reports for messages not (yet) known, applied when their message appears.
+CREATE INDEX IF NOT EXISTS idempotency_keys_created ON idempotency_keys (created_at);
+-- Delivery reports for messages not (yet) known, applied when their message appears: found by
+-- (provider, match_key) when a provider id is recorded (``upgrade`` adds the two columns and their
+-- index to databases written before them).
 CREATE TABLE IF NOT EXISTS parked_reports (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -93,6 +97,24 @@ CREATE TABLE IF NOT EXISTS webhook_outbox (
     delivered_at REAL,
     url TEXT
 );
+-- Secrets this installation made for itself (callback URL tokens, a Twilio auth token) unless configured.
+CREATE TABLE IF NOT EXISTS installation_secrets (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE INDEX IF NOT EXISTS webhook_outbox_message ON webhook_outbox (message_id, seq);
 CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at) WHERE state = 'pending';
+-- Delivered and failed events, by when they settled: what retention deletes.
+CREATE INDEX IF NOT EXISTS webhook_outbox_settled ON webhook_outbox (last_attempt_at) WHERE state <> 'pending';
 """
+
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """What ``CREATE ... IF NOT EXISTS`` cannot do for a database written by an earlier gateway."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(parked_reports)")}
+    if "match_key" not in columns:
+        # The provider and the id (or "batch:" prefix) the report names; '' for rows parked before.
+        db.execute("ALTER TABLE parked_reports ADD COLUMN provider TEXT NOT NULL DEFAULT ''")
+        db.execute("ALTER TABLE parked_reports ADD COLUMN match_key TEXT NOT NULL DEFAULT ''")
+    db.execute("CREATE INDEX IF NOT EXISTS parked_reports_match ON parked_reports (provider, match_key)")
+    db.execute("CREATE INDEX IF NOT EXISTS parked_reports_received ON parked_reports (received_at)")

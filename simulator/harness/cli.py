@@ -330,7 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
-    up.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    up.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(up)
     up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
     _admin_option(up)
@@ -341,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     _host_option(sim)
     sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT, help="the port (0: any free port)")
     sim.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with (kept across resets)")
-    sim.add_argument("--seed", type=int, default=0, help="seed for simulator ids and scenario draws")
+    sim.add_argument(
+        "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
+    )
     _memory_options(sim)
     _log_option(sim, "warning")
     sim.set_defaults(run=cmd_simulator)

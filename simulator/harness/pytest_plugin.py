@@ -75,9 +75,10 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 @pytest.fixture(scope="session")
-def lynsms_seed() -> int:
-    """Seed of the session's simulator (ids, scenario draws). Override it session-scoped."""
-    return 0
+def lynsms_seed() -> int | None:
+    """Seed of the session's simulator ids; None (the default): unique ids in every test and run.
+    Override it session-scoped with an integer for reproducible ids."""
+    return None
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def lynsms_gateway_config() -> GatewayConfigSetting:
 
 
 @pytest.fixture(scope="session")
-def lynsms_simulator_session(lynsms_seed: int) -> Iterator[SmsSimulator]:
+def lynsms_simulator_session(lynsms_seed: int | None) -> Iterator[SmsSimulator]:
     """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
     from lynsms.simulator.app import create_app
     from lynsms.simulator.harness.client import SmsSimulator

@@ -278,6 +278,7 @@ class Provider(ABC, Generic[SendT]):
         """Decide, store and render one send request carrying ``submissions`` (plus ``refused``
         ones the provider answers itself). ``batch_id`` is the client's own bulk id where the
         provider lets clients choose it (Infobip ``bulkId``)."""
+        await self.core.deliveries.keep_up()  # sends wait while callbacks are behind
         state = self.state
         entry.account = account
         entry.messages = list(submissions)

@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, WebhookSettings, load_config
+from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.signing import derive_secret
 from lynsms.simulator.harness.server import ServerThread, make_server
 
@@ -52,7 +53,8 @@ class RunningSimulator(Protocol):
 KEY = "e2e-dlr-key"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 SECRET = derive_secret(KEY)  # no webhook_secret configured: derived from the sending key
-TWILIO_TOKEN = "lynsms-local-auth-token"  # the default config's Twilio credentials
+TWILIO_TOKEN = "e2e-auth-token"
+REPORT_SECRET = "e2e-report-secret"  # so a test can build the report URLs the gateway hands providers
 DELIVERED, UNDELIVERED, FAILED, SILENT = "+12025550101", "+12025550102", "+12025550103", "+12025550104"
 OUTCOMES = {DELIVERED: "delivered", UNDELIVERED: "undelivered", FAILED: "failed"}
 # Each provider's default error code for the scripted outcome (docs/providers/*.md).
@@ -147,7 +149,21 @@ def receiver() -> Iterator[tuple[Receiver, str]]:
 def gateway_config(sim_url: str, webhook_url: str, **webhooks: Any) -> GatewayConfig:
     config = load_config(None, sim_url).with_api_key(KEY)
     settings = replace(WebhookSettings(url=webhook_url, retry_seconds=0.05, timeout_seconds=2), **webhooks)
-    return replace(config, webhooks=settings)
+    return replace(config, webhooks=settings, report_secret=REPORT_SECRET)
+
+
+def report_url(gw: httpx.Client, provider: str) -> str:
+    """The URL the gateway hands ``provider`` for its reports, token included."""
+    url = CallbackAuth(REPORT_SECRET, str(gw.base_url).rstrip("/")).url(provider)
+    assert url is not None
+    return url
+
+
+def with_twilio_token(config: GatewayConfig, token: str) -> GatewayConfig:
+    twilio = config.providers["twilio"]
+    credentials = {**twilio.settings.credentials, "auth_token": token}
+    settings = replace(twilio.settings, credentials=credentials)
+    return replace(config, providers={**config.providers, "twilio": replace(twilio, settings=settings)})
 
 
 @contextmanager
@@ -253,9 +269,9 @@ def test_forged_or_unsigned_twilio_callback_is_refused_and_changes_nothing(
 ) -> None:
     _, hook_url = receiver
     load(simulator, scenario("twilio"))
-    with gateway(gateway_config(simulator.url, hook_url)) as gw:
+    with gateway(with_twilio_token(gateway_config(simulator.url, hook_url), TWILIO_TOKEN)) as gw:
         message = send(gw, SILENT, "twilio", "forged")
-        url = str(gw.base_url).rstrip("/") + "/api/v1/webhooks/twilio"  # the gateway's public URL + path
+        url = report_url(gw, "twilio")  # the gateway's public URL + path + token
         form = {
             "MessageSid": message["provider_message_id"],
             "MessageStatus": "delivered",
@@ -268,7 +284,7 @@ def test_forged_or_unsigned_twilio_callback_is_refused_and_changes_nothing(
             assert answer.status_code == 403
             assert answer.json()["success"] is False and answer.json()["error"]["code"] == "invalid_signature"
         # Signed for another URL (a replay aimed elsewhere) is refused too.
-        elsewhere = RequestValidator(TWILIO_TOKEN).compute_signature(url + "?x=1", form)
+        elsewhere = RequestValidator(TWILIO_TOKEN).compute_signature(url + "&x=1", form)
         assert httpx.post(url, data=form, headers={"X-Twilio-Signature": elsewhere}).status_code == 403
         assert fetch(gw, message["id"])["status"] == "sent"
         assert [e for e in events(gw, message["id"]) if e["type"] != "webhook"] == [
@@ -278,6 +294,38 @@ def test_forged_or_unsigned_twilio_callback_is_refused_and_changes_nothing(
         genuine = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
         assert httpx.post(url, data=form, headers={"X-Twilio-Signature": genuine}).status_code == 200
         assert fetch(gw, message["id"])["status"] == "delivered"
+
+
+@pytest.mark.parametrize("token", [None, "0" * 32])
+def test_a_report_without_its_url_token_is_refused_even_with_a_known_message_id(
+    simulator: RunningSimulator, receiver: tuple[Receiver, str], token: str | None
+) -> None:
+    _, hook_url = receiver
+    load(simulator, scenario("infobip"))
+    with gateway(gateway_config(simulator.url, hook_url)) as gw:
+        message = send(gw, SILENT, "infobip", "forged")  # Infobip reports name the public msg_ id
+        result = {"messageId": message["provider_message_id"], "status": {"groupName": "DELIVERED", "name": "X"}}
+        base = str(gw.base_url).rstrip("/") + "/api/v1/webhooks/infobip"
+        forged = httpx.post(base, params={"token": token} if token else None, json={"results": [result]})
+        assert forged.status_code == 403 and forged.json()["error"]["code"] == "invalid_callback_token"
+        assert fetch(gw, message["id"])["status"] == "sent"
+        assert httpx.post(report_url(gw, "infobip"), json={"results": [result]}).status_code == 200
+        assert fetch(gw, message["id"])["status"] == "delivered"
+
+
+def test_a_default_gateway_refuses_callbacks_signed_with_the_old_public_twilio_token(
+    simulator: RunningSimulator, receiver: tuple[Receiver, str]
+) -> None:
+    _, hook_url = receiver
+    load(simulator, scenario("twilio"))
+    with gateway(gateway_config(simulator.url, hook_url)) as gw:  # Twilio on its built-in credentials
+        message = send(gw, SILENT, "twilio", "forged")
+        url = report_url(gw, "twilio")
+        form = {"MessageSid": message["provider_message_id"], "MessageStatus": "delivered"}
+        signed = RequestValidator("lynsms-local-auth-token").compute_signature(url, form)
+        answer = httpx.post(url, data=form, headers={"X-Twilio-Signature": signed})
+        assert answer.status_code == 403 and answer.json()["error"]["code"] == "invalid_signature"
+        assert fetch(gw, message["id"])["status"] == "sent"
 
 
 def test_duplicate_and_reversed_reports_set_one_final_status_and_notify_once(
@@ -295,7 +343,7 @@ def test_duplicate_and_reversed_reports_set_one_final_status_and_notify_once(
                 "error": {"groupId": 1 if error_id else 0, "id": error_id, "description": "Absent subscriber"},
                 "doneAt": "2026-05-12T11:34:25.000+0000",
             }
-            answer = gw.post("/api/v1/webhooks/infobip", json={"results": [result]}, headers={"Authorization": ""})
+            answer = gw.post(report_url(gw, "infobip"), json={"results": [result]}, headers={"Authorization": ""})
             assert answer.status_code == 200, answer.text
             data: dict[str, Any] = answer.json()["data"]
             return data
@@ -332,9 +380,9 @@ def test_unknown_message_reports_are_acknowledged_and_dropped_after_parking(
     _, hook_url = receiver
     with gateway(gateway_config(simulator.url, hook_url, park_seconds=0.2)) as gw:
         receipt = {"message_id": "NOPE-1", "status_code": "201", "status_text": "Delivered", "timestamp": "1778585661"}
-        answer = gw.post("/api/v1/webhooks/clicksend", data=receipt, headers={"Authorization": ""})
+        answer = gw.post(report_url(gw, "clicksend"), data=receipt, headers={"Authorization": ""})
         assert answer.status_code == 200 and answer.json()["data"]["parked"] == 1
-        bad = gw.post("/api/v1/webhooks/sinch", json={"type": "nonsense"}, headers={"Authorization": ""})
+        bad = gw.post(report_url(gw, "sinch"), json={"type": "nonsense"}, headers={"Authorization": ""})
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_report"
         assert gw.post("/api/v1/webhooks/nexmo", json={}).status_code == 404
 

@@ -42,9 +42,10 @@ def run(
     credentials: dict[str, str] | None = None,
     timeout: float = 5.0,
 ) -> T:
-    settings = ProviderSettings(
-        name, simulator.url, credentials or dict(registry.provider(name).default_credentials), timeout, 1000
-    )
+    spec = registry.provider(name)
+    # What a gateway on the built-in credentials runs with: its own value of each generated one.
+    built_in = {**spec.default_credentials, **dict.fromkeys(spec.generated_credentials, "installation-secret")}
+    settings = ProviderSettings(name, simulator.url, credentials or built_in, timeout, 1000)
 
     async def main() -> T:
         # httpx's own TCP transport: the adapters are not tied to the gateway's Http11Transport.

@@ -248,3 +248,27 @@ async def test_pending_events_survive_a_restart(tmp_path: Any, running: Callable
     outbox = running(again, up)
     await until(lambda: outbox.counts() == {"delivered": 3})
     assert sorted(e["message_id"] for e in up.events()) == ids
+
+
+async def test_the_worker_deletes_settled_events_after_the_retention(running: Callable[..., Outbox]) -> None:
+    clock = ManualClock()
+    store, hooks = Store(clock=clock), Hooks()
+    settings = WebhookSettings(url="http://hooks.test/x", retention_seconds=60)
+    outbox = running(store, hooks, settings, clock=clock)
+    message_id = new_message(store, 1)
+    send(store, message_id)
+    await until(lambda: outbox.counts() == {"delivered": 1})
+    await advance(clock, 75, step=5)  # past the retention, and the next maintenance turn
+    await until(lambda: outbox.counts() == {})
+    assert outbox.deliveries(message_id) == []
+
+
+async def test_the_worker_keeps_pending_events_under_the_cap(running: Callable[..., Outbox]) -> None:
+    clock = ManualClock()
+    store, hooks = Store(clock=clock), Hooks(script=lambda n: 503)
+    settings = WebhookSettings(url="http://hooks.test/x", retry_seconds=600, max_age_seconds=86400, max_pending=2)
+    outbox = running(store, hooks, settings, clock=clock)
+    for n in range(5):
+        send(store, new_message(store, n))
+    await advance(clock, 15, step=5)
+    await until(lambda: outbox.counts() == {"pending": 2, "failed": 3})

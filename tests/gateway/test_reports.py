@@ -326,15 +326,49 @@ def test_reports_are_applied_recorded_and_parked_until_their_message_is_known() 
     assert message.error is not None and (message.error.code, message.error.provider_code) == ("undelivered", "30003")
     kinds = [(e.type, e.status, (e.detail or {}).get("applied")) for e in store.events(message_id)]
     assert kinds[-2:] == [("delivery_report", "undelivered", True), ("delivery_report", "undelivered", False)]
-    # The parked report waits for its message, then applies; one never claimed is dropped later.
+    # The parked report applies the moment its provider id is recorded; one never claimed is dropped later.
     later_id = stored_sent_message(store, pmid="SM404")
-    assert tracker.reconcile() == 0
+    assert tracker.parked == 0
     assert (store.get(later_id) or message).status == "delivered"
     tracker.apply([Report("twilio", "SM-never", "delivered", "delivered")], "webhook")
-    assert tracker.reconcile() == 1
+    assert tracker.expire() == 1
     clock.advance(61)
-    assert tracker.reconcile() == 0
+    assert tracker.expire() == 0
     assert store.db.execute("SELECT COUNT(*) FROM parked_reports").fetchone()[0] == 0
+
+
+def test_a_parked_report_applies_in_the_same_call_that_records_its_provider_id_without_polling() -> None:
+    store = Store()
+    tracker = ReportApplier(store, park_seconds=60)
+    tracker.apply([Report("sinch", None, "delivered", "Delivered", batch_id="B1")], "webhook")  # a batch summary
+    tracker.apply([Report("twilio", "SM7", "failed", "failed", "30001")], "webhook")
+    assert tracker.parked == 2
+    twilio = stored_sent_message(store, pmid="SM7")
+    sinch = stored_sent_message(store, "sinch", "B1:+12025550143")
+    statuses = [message.status for message in map(store.get, (twilio, sinch)) if message is not None]
+    assert statuses == ["failed", "delivered"]
+    assert tracker.parked == 0
+
+
+def test_parking_is_capped_per_provider() -> None:
+    store = Store()
+    tracker = ReportApplier(store, park_seconds=60, park_max=2)
+    flood = [Report("infobip", f"msg_{n}", "delivered", "DELIVERED") for n in range(5)]
+    assert tracker.apply(flood, "webhook").to_json() == {"reports": 5, "changed": 0, "recorded": 0, "parked": 2}
+    assert tracker.apply([Report("twilio", "SM1", "delivered", "delivered")], "webhook").parked == 1
+    assert store.db.execute("SELECT COUNT(*) FROM parked_reports").fetchone()[0] == 3
+    assert tracker.expire() == 3 and not tracker.refused  # the drops were logged and forgotten
+
+
+def test_parked_reports_are_found_through_an_index() -> None:
+    store = Store()
+    plan = " ".join(
+        row[-1]
+        for row in store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT seq FROM parked_reports WHERE provider=? AND match_key=?", ("a", "b")
+        )
+    )
+    assert "parked_reports_match" in plan, plan
 
 
 def test_sinch_batch_summary_reaches_every_recipient_of_the_batch() -> None:

@@ -126,6 +126,39 @@ def test_same_seed_gives_same_ids_and_reset_restarts_the_sequence() -> None:
     assert sim.state.ids.uuid() == before
 
 
+async def _twilio_sid(client: httpx.AsyncClient) -> str:
+    account = "AC" + "0" * 31 + "1"
+    answer = await client.post(
+        f"/2010-04-01/Accounts/{account}/Messages.json",
+        data={"To": "+12025550143", "From": "+12025550100", "Body": "hi"},
+        auth=(account, "token"),
+    )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["sid"])
+
+
+async def test_without_a_seed_ids_never_repeat_across_resets_or_simulators() -> None:
+    sims = [Simulator(), Simulator()]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim=s)), base_url="http://sim") for s in sims
+    ]
+    sids = [await _twilio_sid(clients[0])]
+    sims[0].reset()
+    sids.append(await _twilio_sid(clients[0]))
+    sids.append(await _twilio_sid(clients[1]))
+    assert len(set(sids)) == 3, sids
+
+
+async def test_an_explicit_seed_gives_the_same_sids_in_every_simulator_and_after_reset() -> None:
+    sims = [Simulator(seed=9), Simulator(seed=9)]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(sim=s)), base_url="http://sim") for s in sims
+    ]
+    first = await _twilio_sid(clients[0])
+    sims[0].reset()
+    assert await _twilio_sid(clients[0]) == first == await _twilio_sid(clients[1])
+
+
 def test_id_shapes() -> None:
     ids = Ids(1)
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", ids.uuid())
