@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.simulator.harness.server import bind, tune_gc_for_serving, url_of
+from lynsms.simulator.harness.server import Server, bind, tune_gc_for_serving, url_of
 
 TWILIO_ACCOUNT = "AC" + "0" * 31 + "1"
 CONSTANT = {"sid": "SM" + "0" * 32, "status": "queued", "num_segments": "1"}
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> None:
     # loop="auto" is uvloop when installed (it is a dependency via uvicorn[standard]); Server.run
     # uses the config's loop factory, as simulator.server.run_loop does.
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
-    server = uvicorn.Server(config)
+    server = Server(config)  # ends open event streams (the QA console) before its graceful wait
     tune_gc_for_serving()  # as the CLI serves (simulator.cli), for every target alike
     if profile_path is None:
         server.run(sockets=[sock])

@@ -15,7 +15,13 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
@@ -179,7 +185,8 @@ class FastForwardClock:
     timeout (``timeout``, ``guard=True``) is skipped to only after a longer calm, so an answer that
     the previous timer released arrives before its caller gives up. Between skips time runs at the
     real rate, so code that only reads the clock sees it move. ``hold()`` stops the skipping while
-    a caller does work the clock cannot see (the runner checking a step's results).
+    a caller does work the clock cannot see: the runner checking a step's results, a callback or a
+    webhook in flight (``busy(clock)``).
     """
 
     def __init__(self, settle: float = SETTLE, guard_settle: float = GUARD_SETTLE) -> None:
@@ -307,6 +314,13 @@ class FastForwardClock:
                         continue
                     due_in = min(due_in, calm_at - real)
                 self._changed.wait(due_in)
+
+
+def busy(clock: Clock) -> AbstractContextManager[object]:
+    """Work the clock cannot see, such as an HTTP exchange in flight (a callback, a webhook): a
+    fast-forward clock does not skip past it, so what it sets off lands before the next timer. Other
+    clocks are not affected."""
+    return clock.hold() if isinstance(clock, FastForwardClock) else nullcontext()
 
 
 def timeout(clock: Clock, seconds: float | None) -> AbstractAsyncContextManager[object]:

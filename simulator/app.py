@@ -1,4 +1,4 @@
-"""The simulator application: four providers at their real paths, the /_sim control API and the inbox."""
+"""The simulator application: four providers at their real paths, the /_sim control API and the QA console."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
-from lynsms.simulator import control, inbox, providers
+from lynsms.simulator import console, control, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
@@ -46,6 +46,7 @@ class Simulator:
         self.core = Core(state, clock, Engine(), Faults(clock), Deliveries(state.journal, clock))
         self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
+        self.console = console.Console(self)
 
     @property
     def clock(self) -> Clock:
@@ -72,6 +73,7 @@ class Simulator:
         go; scenarios loaded at runtime are unloaded; the startup scenarios stay, with fresh counters."""
         self.state.reset()
         self.deliveries.reset()
+        self.console.reset()
         self.engine.unload_all()
         for scenario, scope in self._startup:
             self.engine.load(scenario, scope)
@@ -102,7 +104,7 @@ class Simulator:
         routes: list[BaseRoute] = []
         for provider in self.providers.values():
             routes.extend(provider.routes())
-        return [*routes, *control.routes(self), *inbox.routes]
+        return [*routes, *control.routes(self), *console.routes(self, self.console)]
 
 
 def create_app(
@@ -134,6 +136,7 @@ def create_app(
         try:
             yield
         finally:
+            await simulator.console.feed.close()
             await simulator.deliveries.close()
 
     app = Starlette(
@@ -142,4 +145,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.sim = simulator
+    app.state.on_stopping = [simulator.console.feed.close]  # open consoles' streams end first
     return app

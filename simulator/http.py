@@ -31,6 +31,10 @@ class WireProblem(Exception):
         self.detail = detail
 
 
+# Where ``read_body`` leaves the body in the ASGI scope, for the journal's record of the exchange.
+RAW_BODY = "lynsms.raw_body"
+
+
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The raw body, refusing more than ``limit`` bytes without buffering all of it."""
     declared = request.headers.get("content-length")
@@ -50,7 +54,9 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
             raise WireProblem("too_large", f"request body exceeds {limit} bytes")
         chunks.append(chunk)
         if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            request.scope[RAW_BODY] = body
+            return body
 
 
 def _media_type(request: Request) -> str:

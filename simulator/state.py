@@ -71,6 +71,8 @@ class JournalEntry:
     status: int | None = None  # None when no response was sent (connection reset, client gave up)
     duration_ms: float = 0.0
     message_ids: list[str] = field(default_factory=list)
+    # The raw request body and the answer's status and body, for the console's message detail.
+    exchange: tuple[bytes, int, bytes] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +111,21 @@ class Journal:
         self._entries.append(entry)
         return entry
 
+    @property
+    def seq(self) -> int:
+        """The newest entry's number (0 when empty: numbering restarts on ``clear``)."""
+        return self._seq
+
+    def since(self, seq: int) -> list[JournalEntry]:
+        """Entries numbered after ``seq``, oldest first, found from the newest end."""
+        found: list[JournalEntry] = []
+        for entry in reversed(self._entries):
+            if entry.seq <= seq:
+                break
+            found.append(entry)
+        found.reverse()
+        return found
+
     def __iter__(self) -> Iterator[JournalEntry]:
         return iter(self._entries)
 
@@ -146,6 +163,8 @@ class SimState:
         # Provider modules keep their own extra state here, e.g. ClickSend receipt URLs, Sinch tokens.
         self.extras: dict[str, dict[str, Any]] = {}
         self.started = clock.monotonic()
+        # Ids of messages whose status moved, collected only while a console listens (None: nobody).
+        self.touched: set[str] | None = None
 
     def reset(self) -> None:
         self.journal.clear()
@@ -154,6 +173,11 @@ class SimState:
         self.dropped_messages = 0
         self.calls.clear()
         self.extras.clear()
+
+    def touch(self, message: SimMessage) -> None:
+        """Note that ``message`` changed, for the console's live feed."""
+        if self.touched is not None:
+            self.touched.add(message.id)
 
     def extra(self, provider: str) -> dict[str, Any]:
         return self.extras.setdefault(provider, {})

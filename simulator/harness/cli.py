@@ -16,15 +16,16 @@ from typing import Any
 import uvicorn
 
 from lynsms import __version__
+from lynsms.simulator.console.gateway import GatewayLink
 from lynsms.simulator.harness.environment import apply_environment
 from lynsms.simulator.harness.request_log import LOG_LEVELS, configure_logging, logged
-from lynsms.simulator.harness.server import bind, run_loop, tune_gc_for_serving, url_of
+from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
 
 
-class _Server(uvicorn.Server):
+class _Server(Server):
     """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``."""
 
     @contextlib.contextmanager
@@ -175,6 +176,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     key = _api_key()
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key, settings)
+    simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
     lines = _webhook_lines(gateway, key)
     if settings is not None:
         from lynsms.simulator.harness.replay.gateway_settings import setting_names
@@ -191,7 +193,7 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
         [
             "LynSMS Local is up. Ctrl-C stops both servers.",
             f"  gateway    {gw_url}/api",
-            f"  simulator  {sim_url}   (inbox {sim_url}/_sim/)",
+            f"  simulator  {sim_url}   (QA console {sim_url}/_sim/)",
             f"  API key    {key}",
             *webhooks,
             "",

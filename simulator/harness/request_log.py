@@ -24,12 +24,20 @@ def configure_logging(level: str) -> None:
 
 def logged(app: Any, name: str) -> Any:
     """``app`` wrapped so each HTTP request is logged when it ends (nothing added when INFO is off)."""
-    if not log.isEnabledFor(logging.INFO):
-        return app
+    return RequestLog(app, name) if log.isEnabledFor(logging.INFO) else app
 
-    async def with_log(scope: dict[str, Any], receive: Any, send: Any) -> None:
+
+class RequestLog:
+    """An ASGI wrapper; ``state`` is the wrapped app's, so the server still finds what it reads there."""
+
+    def __init__(self, app: Any, name: str) -> None:
+        self.app = app
+        self.name = name
+        self.state = getattr(app, "state", None)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
-            await app(scope, receive, send)
+            await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         status: list[int] = []
@@ -40,11 +48,9 @@ def logged(app: Any, name: str) -> Any:
             await send(message)
 
         try:
-            await app(scope, receive, watch)
+            await self.app(scope, receive, watch)
         finally:
             answered = f"-> {status[0]}" if status else "-> no response"
             took = (time.perf_counter() - started) * 1000
             path = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
-            log.info("%-10s %s %s %s  %.1f ms", name, scope["method"], path, answered, took)
-
-    return with_log
+            log.info("%-10s %s %s %s  %.1f ms", self.name, scope["method"], path, answered, took)

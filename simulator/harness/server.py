@@ -73,10 +73,24 @@ def tune_gc_for_serving() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def make_server(app: Any, **config: Any) -> uvicorn.Server:
+class Server(uvicorn.Server):
+    """uvicorn's server, ending the app's endless responses first when it shuts down.
+
+    uvicorn waits for open responses before the app hears of the shutdown (lifespan), so an open
+    event stream (the QA console) would hold every shutdown for the whole grace period. An app lists
+    what ends them in ``app.state.on_stopping`` (async callables)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        state = getattr(self.config.app, "state", None)
+        for stopping in getattr(state, "on_stopping", ()):
+            await stopping()
+        await super().shutdown(sockets)
+
+
+def make_server(app: Any, **config: Any) -> Server:
     options: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 2}
     options.update(config)
-    return uvicorn.Server(uvicorn.Config(app, **options))
+    return Server(uvicorn.Config(app, **options))
 
 
 class ServerThread:

@@ -32,7 +32,7 @@ from lynsms.clock import Clock, utc_now
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.segmentation import segment
 from lynsms.simulator.decision import Decision
-from lynsms.simulator.http import WireProblem
+from lynsms.simulator.http import RAW_BODY, WireProblem
 from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
 from lynsms.simulator.state import JournalEntry, SimState
 
@@ -260,6 +260,12 @@ class Provider(ABC, Generic[SendT]):
                 response = self.error(500, "Internal simulator error")
             entry.status = response.status_code
             entry.duration_ms = (clock.monotonic() - started) * 1000
+            # References only: the console reads them when a tester opens the message.
+            entry.exchange = (
+                request.scope.get(RAW_BODY, b""),
+                response.status_code,
+                bytes(getattr(response, "body", b"")),
+            )
             return response
 
         return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
@@ -364,6 +370,7 @@ class Provider(ABC, Generic[SendT]):
         """Set ``message``'s status and error code in the provider's words, stamped now; returns now."""
         now = self.now()
         message.status, message.error_code, message.updated_at = status, error_code, now
+        self.state.touch(message)
         return now
 
 

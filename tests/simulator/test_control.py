@@ -89,17 +89,6 @@ async def test_reset_forgets_messages_journal_and_counters(sim: Simulator, clien
     assert (await client.get("/_sim/requests")).json()["count"] == 0
 
 
-async def test_inbox_page_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/_sim/")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert "<title>LynSMS Local · inbox</title>" in response.text and "/_sim/${view}" in response.text
-    assert (
-        "<option>twilio</option><option>sinch</option><option>infobip</option><option>clicksend</option>"
-        in response.text
-    )
-
-
 async def test_unknown_non_provider_path_is_json_404(client: httpx.AsyncClient) -> None:
     response = await client.get("/nowhere")
     assert response.status_code == 404

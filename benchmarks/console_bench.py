@@ -1,0 +1,213 @@
+"""The QA console's targets, measured with a real browser (Debian's chromium via Playwright).
+
+    python -m benchmarks.console_bench [--rate 200] [--seconds 5] [--messages 20000] [--rounds 3]
+
+Issue targets:
+- a message is visible in an open console < 500 ms after the provider call, at 200 messages/s
+  (time from the provider's answer to the row's insertion into the page, both on this machine's
+  wall clock; p50/p95/max printed);
+- with 20,000 messages the first view renders in < 1 s (navigation start to the snapshot shown,
+  the page's own ``lynsms:snapshot-shown`` mark) and an update costs < 16 ms of main thread (the
+  page's handler for one pushed batch plus the layout it forces);
+- the event stream adds < 5% to the simulator's CPU per request with one console open (server CPU
+  time per request at full load, rounds alternating without and with an open console).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import concurrent.futures
+import os
+import statistics
+import time
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+from urllib.parse import urlencode, urlsplit
+
+from playwright.sync_api import Page, sync_playwright
+
+from benchmarks.loadgen import _read_response, build_request, median, run_load, server_process, split_cores
+from benchmarks.simulator_bench import PATH, twilio_create
+from benchmarks.targets import TWILIO_ACCOUNT
+from lynsms.simulator.console.browser import launch
+
+T = TypeVar("T")
+AUTH = (TWILIO_ACCOUNT, "lynsms-local-auth-token")
+CONNECTIONS = 8  # keep-alive connections the paced sends share
+# Records when each row first enters the page, by its body text.
+OBSERVE = """() => {
+  window.__seen = {};
+  new MutationObserver((records) => {
+    const now = Date.now();
+    for (const r of records) for (const node of r.addedNodes) {
+      const body = node.querySelector && node.querySelector('.body');
+      if (body && !(body.textContent in window.__seen)) window.__seen[body.textContent] = now;
+    }
+  }).observe(document.querySelector('#list'), {childList: true});
+}"""
+# Times each pushed batch: the handler and the layout it forces, on the main thread.
+TIME_UPDATES = """() => {
+  window.__updates = [];
+  const original = window.upsertRows;
+  window.upsertRows = (rows, live) => {
+    const t = performance.now();
+    original(rows, live);
+    void document.body.offsetHeight;
+    window.__updates.push(performance.now() - t);
+  };
+}"""
+
+
+def open_console(page: Page, url: str) -> float:
+    """Open the console; returns ms from navigation start to the snapshot shown."""
+    page.goto(f"{url}/_sim/")
+    page.wait_for_function("performance.getEntriesByName('lynsms:snapshot-shown').length > 0", timeout=30_000)
+    shown: float = page.evaluate("performance.getEntriesByName('lynsms:snapshot-shown')[0].startTime")
+    page.wait_for_selector("#live.on")
+    return shown
+
+
+async def paced(url: str, rate: float, count: int, prefix: str) -> dict[str, float]:
+    """Send ``count`` messages at ``rate`` a second over keep-alive connections; returns each body's
+    time (ms, wall clock) when its provider call was answered."""
+    answered: dict[str, float] = {}
+    parts = urlsplit(url)
+    auth = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {auth}"}
+    queue: asyncio.Queue[int | None] = asyncio.Queue()
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            while (i := await queue.get()) is not None:
+                body = f"{prefix} {i}"
+                form = urlencode({"To": "+12025550143", "From": "+12025550100", "Body": body}).encode()
+                writer.write(build_request(url + PATH, "POST", form, headers))
+                status = await _read_response(reader)
+                answered[body] = time.time() * 1000
+                if status != 201:
+                    raise SystemExit(f"send answered {status}")
+        finally:
+            writer.close()
+
+    workers = [asyncio.create_task(connection()) for _ in range(CONNECTIONS)]
+    start = time.perf_counter()
+    for i in range(count):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait(i)
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    return answered
+
+
+def off_thread(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` on its own loop in another thread: Playwright's sync API holds this one's."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def server_cores() -> set[int] | None:
+    cores = split_cores()
+    return cores[1] if cores else None
+
+
+def live_latency(browser: Any, rate: float, seconds: float) -> None:
+    with server_process("simulator", cores=server_cores()) as server:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        open_console(page, server.url)
+        page.evaluate(OBSERVE)
+        sent = off_thread(paced(server.url, rate, int(rate * seconds), "live"))
+        page.wait_for_timeout(1000)
+        seen: dict[str, float] = page.evaluate("window.__seen")
+        latencies = [seen[b] - t for b, t in sent.items() if b in seen]
+        missing = len(sent) - len(latencies)
+        print(
+            f"live at {rate:.0f} msg/s: {len(latencies)} rows seen, p50 {percentile(latencies, 0.5):.0f} ms, "
+            f"p95 {percentile(latencies, 0.95):.0f} ms, max {max(latencies):.0f} ms (target < 500 ms)"
+            + (f", {missing} never inserted (scrolled past)" if missing else ""),
+            flush=True,
+        )
+        page.close()
+
+
+def big_store(browser: Any, messages: int) -> None:
+    with server_process("simulator", cores=server_cores()) as server:
+        request = twilio_create(server.url)
+        off_thread(run_load(server.url, request, concurrency=32, count=messages, expect=201))
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        firsts = [open_console(page, server.url) for _ in range(3)]
+        page.evaluate(TIME_UPDATES)
+        off_thread(paced(server.url, 100, 300, "update"))
+        page.wait_for_timeout(500)
+        updates: list[float] = page.evaluate("window.__updates")
+        rows = page.evaluate("document.querySelector('#count').textContent")
+        print(
+            f"{rows}: first view {median(firsts):.0f} ms (median of 3; target < 1000 ms); "
+            f"update (one pushed batch) p50 {statistics.median(updates):.1f} ms, "
+            f"max {max(updates):.1f} ms over {len(updates)} batches (target < 16 ms)",
+            flush=True,
+        )
+        page.close()
+
+
+def stream_overhead(browser: Any, seconds: float, rounds: int) -> None:
+    results: dict[bool, list[float]] = {False: [], True: []}
+    for _ in range(rounds):
+        for console in (False, True):
+            with server_process("simulator", cores=server_cores()) as server:
+                request = twilio_create(server.url)
+                off_thread(run_load(server.url, request, concurrency=32, duration=1.0, expect=201))
+                page = browser.new_page() if console else None
+                if page is not None:
+                    open_console(page, server.url)
+                before = server.cpu_seconds()
+                stats = off_thread(run_load(server.url, request, concurrency=32, duration=seconds, expect=201))
+                cpu = (server.cpu_seconds() - before) / max(1, stats.requests) * 1e6
+                results[console].append(cpu)
+                label = "console open" if console else "no console"
+                print(f"  {label:<13} {stats.throughput:6.0f} req/s  {cpu:4.0f} us CPU/req", flush=True)
+                if page is not None:
+                    page.close()
+    without, with_console = median(results[False]), median(results[True])
+    print(
+        f"event stream: {without:.0f} -> {with_console:.0f} us CPU/req, "
+        f"+{(with_console / without - 1) * 100:.1f}% (target < 5%)",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    cores = split_cores()
+    if cores:
+        # The browser, Playwright's driver and the load generator inherit this: the servers get the
+        # other cores to themselves (server_process pins them), so CPU per request is the server's own.
+        os.sched_setaffinity(0, cores[0])
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            live_latency(browser, args.rate, args.seconds)
+            big_store(browser, args.messages)
+            stream_overhead(browser, args.seconds, args.rounds)
+        finally:
+            browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,721 @@
+// The QA console: a snapshot from /_sim/console/rows, then live changes from /_sim/events.
+// Plain DOM, no framework: the list is virtualised (only the rows in view exist) and every change
+// is applied to the one row it touches, so 20,000 messages stay fluid and a selection survives.
+"use strict";
+
+const CFG = window.LYNSMS;
+const $ = (sel, root = document) => root.querySelector(sel);
+const el = (tag, attrs = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const child of children.flat()) if (child !== null && child !== undefined && child !== false) node.append(child);
+  return node;
+};
+const ROW_H = 58;
+const OVERSCAN = 8;
+
+// ---- state -------------------------------------------------------------------------------------
+const state = {
+  view: "messages",
+  rows: new Map(),      // id -> row (messages out and in, rejected sends)
+  ordered: [],          // every row, oldest first
+  shown: [],            // the rows passing the filters, oldest first (index from the end = newest first)
+  journal: new Map(),   // seq -> journal entry
+  journalOrder: [],     // seqs, oldest first
+  journalShown: [],
+  selected: null,       // id (messages) or seq (journal)
+  handset: null,
+  filters: { q: "", num: "", provider: "", status: "", since: "", until: "" },
+  unseen: 0,
+  gateway: null,
+};
+
+// ---- URL: the view, filters and selection, so a link can go into a bug report --------------------
+function readUrl() {
+  const p = new URLSearchParams(location.search);
+  state.view = ["messages", "conversations", "journal", "control"].includes(p.get("view")) ? p.get("view") : "messages";
+  for (const key of Object.keys(state.filters)) state.filters[key] = p.get(key) || "";
+  state.selected = p.get("id");
+  state.handset = p.get("handset");
+}
+function writeUrl() {
+  const p = new URLSearchParams();
+  if (state.view !== "messages") p.set("view", state.view);
+  for (const [k, v] of Object.entries(state.filters)) if (v) p.set(k, v);
+  if (state.selected !== null && state.selected !== undefined && state.view !== "control") p.set("id", state.selected);
+  if (state.handset && state.view === "conversations") p.set("handset", state.handset);
+  const query = p.toString();
+  history.replaceState(null, "", location.pathname + (query ? "?" + query : ""));
+}
+
+// ---- filters -----------------------------------------------------------------------------------
+const digits = (s) => (s || "").replace(/[^0-9]/g, "");
+function matcher() {
+  const f = state.filters;
+  const q = f.q.trim().toLowerCase();
+  const num = digits(f.num);
+  const since = f.since ? new Date(f.since).getTime() : null;
+  const until = f.until ? new Date(f.until).getTime() : null;
+  return (r) => {
+    if (f.provider && r.provider !== f.provider) return false;
+    if (f.status && r.status !== f.status) return false;
+    if (num && !digits(r.to).includes(num) && !digits(r.from).includes(num)) return false;
+    if (q && !(r.body || "").toLowerCase().includes(q)) return false;
+    if (since !== null || until !== null) {
+      const t = r._t ?? (r._t = Date.parse(r.at));
+      if (since !== null && t < since) return false;
+      if (until !== null && t > until) return false;
+    }
+    return true;
+  };
+}
+function journalMatcher() {
+  const f = state.filters;
+  const q = f.q.trim().toLowerCase();
+  return (e) => (!f.provider || e.provider === f.provider) && (!q || JSON.stringify(e).toLowerCase().includes(q));
+}
+function refilter() {
+  const test = matcher();
+  state.shown = state.ordered.filter(test);
+  const jtest = journalMatcher();
+  state.journalShown = state.journalOrder.filter((s) => jtest(state.journal.get(s)));
+  list.reset();
+  updateCount();
+  if (state.view === "conversations") renderHandsets();
+}
+function updateCount() {
+  const n = state.view === "journal" ? state.journalShown.length : state.shown.length;
+  const total = state.view === "journal" ? state.journalOrder.length : state.ordered.length;
+  $("#count").textContent = n === total ? `${total} ${state.view === "journal" ? "entries" : "messages"}` : `${n} of ${total}`;
+  $("#empty").hidden = n !== 0 || state.view === "control";
+}
+
+// ---- the virtualised list ------------------------------------------------------------------------
+const list = {
+  box: null, spacer: null, nodes: new Map(), // key -> {node, version}
+  init() {
+    this.box = $("#list");
+    this.spacer = $(".spacer", this.box);
+    this.box.addEventListener("scroll", () => {
+      if (this.box.scrollTop < ROW_H) clearUnseen();
+      this.render();
+    }, { passive: true });
+    this.box.addEventListener("click", (ev) => {
+      const row = ev.target.closest(".row");
+      if (row) select(row.dataset.key);
+    });
+    this.box.addEventListener("keydown", (ev) => this.key(ev));
+  },
+  items() { return state.view === "journal" ? state.journalShown : state.shown; },
+  keyAt(i) { // newest first
+    const items = this.items();
+    const item = items[items.length - 1 - i];
+    return state.view === "journal" ? String(item) : item.id;
+  },
+  indexOf(key) {
+    const items = this.items();
+    for (let i = items.length - 1; i >= 0; i--) {
+      const k = state.view === "journal" ? String(items[i]) : items[i].id;
+      if (k === key) return items.length - 1 - i;
+    }
+    return -1;
+  },
+  reset() {
+    for (const { node } of this.nodes.values()) node.remove();
+    this.nodes.clear();
+    this.render();
+  },
+  render() {
+    const n = this.items().length;
+    this.spacer.style.height = n * ROW_H + "px";
+    const top = this.box.scrollTop, height = this.box.clientHeight || 800;
+    const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+    const last = Math.min(n - 1, Math.ceil((top + height) / ROW_H) + OVERSCAN);
+    const wanted = new Set();
+    for (let i = first; i <= last; i++) {
+      const key = this.keyAt(i);
+      wanted.add(key);
+      const item = state.view === "journal" ? state.journal.get(Number(key)) : state.rows.get(key);
+      const version = state.view === "journal" ? `${item.status}|${item.outcome.result || ""}` : `${item.status}|${item.word}|${item.updated}`;
+      let held = this.nodes.get(key);
+      if (!held) {
+        held = { node: el("div", { class: "row", role: "option", id: "row-" + cssId(key) }), version: null, index: -1 };
+        held.node.dataset.key = key;
+        this.box.append(held.node);
+        this.nodes.set(key, held);
+      }
+      if (held.version !== version) { // only a row that changed is rewritten
+        held.node.replaceChildren(...(state.view === "journal" ? journalRow(item) : messageRow(item)));
+        held.version = version;
+      }
+      if (held.index !== i) { held.node.style.transform = `translateY(${i * ROW_H}px)`; held.index = i; }
+      held.node.setAttribute("aria-selected", String(key === String(state.selected)));
+      held.node.setAttribute("aria-posinset", i + 1);
+      held.node.setAttribute("aria-setsize", n);
+    }
+    for (const [key, held] of this.nodes) if (!wanted.has(key)) { held.node.remove(); this.nodes.delete(key); }
+    this.box.setAttribute("aria-activedescendant", state.selected !== null && wanted.has(String(state.selected)) ? "row-" + cssId(String(state.selected)) : "");
+  },
+  // New rows were added on top: keep what the tester is looking at where it is.
+  inserted(count, fresh) {
+    if (this.box.scrollTop > ROW_H / 2) {
+      this.box.scrollTop += count * ROW_H;
+      state.unseen += count;
+      const ind = $("#new-indicator");
+      $("span", ind).textContent = state.unseen;
+      ind.hidden = false;
+    }
+    this.render();
+    for (const key of fresh) this.nodes.get(key)?.node.classList.add("fresh");
+  },
+  key(ev) {
+    const n = this.items().length;
+    if (!n) return;
+    let i = state.selected === null ? -1 : this.indexOf(String(state.selected));
+    if (ev.key === "ArrowDown" || ev.key === "j") i = Math.min(n - 1, i + 1);
+    else if (ev.key === "ArrowUp" || ev.key === "k") i = Math.max(0, i - 1);
+    else if (ev.key === "Home") i = 0;
+    else if (ev.key === "End") i = n - 1;
+    else if (ev.key === "PageDown") i = Math.min(n - 1, i + Math.floor(this.box.clientHeight / ROW_H));
+    else if (ev.key === "PageUp") i = Math.max(0, i - Math.floor(this.box.clientHeight / ROW_H));
+    else return;
+    ev.preventDefault();
+    this.scrollTo(i);
+    select(this.keyAt(i));
+  },
+  scrollTo(i) {
+    const top = i * ROW_H, box = this.box;
+    if (top < box.scrollTop) box.scrollTop = top;
+    else if (top + ROW_H > box.scrollTop + box.clientHeight) box.scrollTop = top + ROW_H - box.clientHeight;
+  },
+};
+const cssId = (key) => key.replace(/[^A-Za-z0-9_-]/g, "_");
+function clearUnseen() {
+  state.unseen = 0;
+  $("#new-indicator").hidden = true;
+}
+const time = (iso) => {
+  const d = new Date(iso);
+  return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+};
+const badge = (status) => el("span", { class: `badge s-${status}`, text: status });
+
+function messageRow(r) {
+  const who = r.dir === "in"
+    ? [el("span", { text: "⇠ " }), el("b", { text: r.from || "?" }), el("span", { text: " → " + (r.to || "") })]
+    : [el("b", { text: r.to || "?" }), el("span", { text: r.from ? " ← " + r.from : "" })];
+  return [
+    el("div", { class: "who" }, badge(r.status), ...who),
+    el("div", { class: "meta" }, el("time", { datetime: r.at, title: r.at, text: time(r.at) })),
+    el("div", { class: "body", text: r.body || "" }),
+    el("div", { class: "meta" }, r.provider || "", " · ", el("span", { class: "word", text: r.word })),
+  ];
+}
+function journalRow(e) {
+  const status = e.status === null ? "…" : String(e.status);
+  const kind = e.outcome.kind + (e.outcome.result ? ` · ${e.outcome.result}` : "") + (e.outcome.rule ? ` · rule ${e.outcome.rule}` : "");
+  return [
+    el("div", { class: "who" }, el("b", { text: `#${e.seq} ${e.method}` }), " ", el("span", { text: e.path })),
+    el("div", { class: "meta" }, el("time", { datetime: e.at, text: time(e.at) })),
+    el("div", { class: "body", text: `${kind} · ${e.duration_ms} ms` }),
+    el("div", { class: "meta" }, `${status} · ${e.provider || "-"}`),
+  ];
+}
+
+// ---- applying changes ----------------------------------------------------------------------------
+function upsertRows(rows, live) {
+  const test = matcher();
+  const fresh = [];
+  let added = 0, changed = false;
+  for (const r of rows) {
+    const old = state.rows.get(r.id);
+    if (old) {
+      if (old.updated > r.updated) continue; // a snapshot older than an event already applied
+      Object.assign(old, r);
+      delete old._t;
+      changed = true;
+      if (!test(old)) { const i = state.shown.indexOf(old); if (i >= 0) { state.shown.splice(i, 1); list.nodes.get(old.id)?.node.remove(); list.nodes.delete(old.id); } }
+      if (state.selected === r.id) refreshDetail();
+      continue;
+    }
+    state.rows.set(r.id, r);
+    state.ordered.push(r);
+    if (test(r)) { state.shown.push(r); added++; fresh.push(r.id); }
+  }
+  if (state.view === "messages") {
+    if (added && live) list.inserted(added, fresh);
+    else if (added || changed) list.render();
+    updateCount();
+  } else if (state.view === "conversations" && (added || changed)) {
+    scheduleConversations();
+  }
+}
+function upsertJournal(entries) {
+  const jtest = journalMatcher();
+  let added = 0;
+  for (const e of entries) {
+    if (!state.journal.has(e.seq)) {
+      state.journalOrder.push(e.seq);
+      if (jtest(e)) { state.journalShown.push(e.seq); added++; }
+    }
+    state.journal.set(e.seq, e);
+    if (state.view === "journal" && String(state.selected) === String(e.seq)) renderJournalDetail(e);
+  }
+  if (state.journalOrder.length > 20000) { // the simulator keeps a bounded journal too
+    const gone = state.journalOrder.splice(0, state.journalOrder.length - 20000);
+    for (const s of gone) state.journal.delete(s);
+    state.journalShown = state.journalShown.filter((s) => state.journal.has(s));
+  }
+  if (state.view === "journal") { added ? list.inserted(added, []) : list.render(); updateCount(); }
+  if (state.view === "control") scheduleActive();
+}
+
+// ---- loading and the live stream -------------------------------------------------------------------
+let source = null;
+// Rows and journal entries travel as arrays; the field names come once, with the snapshot or hello.
+const fields = { row: [], journal: [] };
+function objects(names, arrays) {
+  const out = new Array(arrays.length);
+  for (let i = 0; i < arrays.length; i++) {
+    const a = arrays[i], o = {};
+    for (let j = 0; j < names.length; j++) o[names[j]] = a[j];
+    out[i] = o;
+  }
+  return out;
+}
+// Changes that arrive while a snapshot loads wait here, then apply on top of it: dropping them
+// would lose every message sent during the load, applying them first would let the snapshot undo them.
+let buffered = null;
+async function loadSnapshot() {
+  buffered = [];
+  let rows;
+  try { rows = await fetchJson("/_sim/console/rows"); }
+  catch (err) { buffered = null; toast(`Cannot load the messages: ${err.message}`); return; }
+  state.rows.clear(); state.ordered = []; state.journal.clear(); state.journalOrder = []; state.journalLoaded = false;
+  state.gateway = rows.gateway;
+  upsertRows(objects(rows.fields, rows.rows), false);
+  const late = buffered;
+  buffered = null;
+  for (const apply of late) apply();
+  if (state.view === "journal") await loadJournal();
+  refilter();
+  performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
+  if (state.selected !== null) {
+    const i = list.indexOf(String(state.selected));
+    if (i >= 0) list.scrollTo(i);
+    showDetail();
+  }
+}
+// The journal is read when its view is first opened; until then the stream's entries pile up.
+async function loadJournal() {
+  if (state.journalLoaded) return;
+  state.journalLoaded = true;
+  const data = await fetchJson("/_sim/console/journal");
+  upsertJournal(objects(data.fields, data.entries));
+  state.journalOrder.sort((a, b) => a - b);
+  refilter();
+}
+function applyMoves(moves) {
+  let visible = false;
+  const test = state.filters.status ? matcher() : null;
+  for (const [id, status, word, error, updated] of moves) {
+    const row = state.rows.get(id);
+    if (!row || row.updated > updated) continue;
+    row.status = status; row.word = word; row.error = error; row.updated = updated;
+    if (test && !test(row)) { const i = state.shown.indexOf(row); if (i >= 0) state.shown.splice(i, 1); }
+    if (list.nodes.has(id)) visible = true;
+    if (state.selected === id) refreshDetail();
+  }
+  if (state.view === "messages" && (visible || test)) { list.render(); updateCount(); }
+  else if (state.view === "conversations") scheduleConversations();
+}
+function connect() {
+  source = new EventSource("/_sim/events");
+  const live = $("#live");
+  source.addEventListener("hello", (ev) => {
+    const hello = JSON.parse(ev.data);
+    fields.row = hello.fields; fields.journal = hello.journal;
+    live.textContent = "live"; live.className = "live on";
+    loadSnapshot();
+  });
+  const later = (apply) => (buffered ? buffered.push(apply) : apply());
+  source.addEventListener("rows", (ev) => { const rows = objects(fields.row, JSON.parse(ev.data).rows); later(() => upsertRows(rows, true)); });
+  source.addEventListener("status", (ev) => { const moves = JSON.parse(ev.data).moves; later(() => applyMoves(moves)); });
+  source.addEventListener("journal", (ev) => upsertJournal(objects(fields.journal, JSON.parse(ev.data).entries)));
+  source.addEventListener("reset", () => { state.selected = null; loadSnapshot(); showDetail(); });
+  source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; };
+}
+async function fetchJson(url, options) {
+  const response = await fetch(url, options);
+  let data = null;
+  try { data = await response.json(); } catch { data = null; }
+  if (!response.ok) {
+    const err = new Error((data && (data.error || data.message || data.detail)) || `${response.status} ${response.statusText}`);
+    err.status = response.status;
+    err.data = data;
+    throw err;
+  }
+  return data;
+}
+function toast(text) {
+  const t = $("#toast");
+  t.textContent = text;
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => { t.hidden = true; }, 5000);
+}
+
+// ---- selection and the detail pane -----------------------------------------------------------------
+function select(key) {
+  state.selected = key;
+  writeUrl();
+  list.render();
+  showDetail();
+}
+const detailBox = () => $("#detail");
+const sections = new Map(); // section name -> JSON it was drawn from, so an update redraws only what changed
+function showDetail() {
+  const box = detailBox();
+  const split = $("#view-list");
+  sections.clear();
+  const open = !(state.selected === null || state.selected === undefined || state.view === "control");
+  document.body.classList.toggle("detail-open", open);
+  if (!open) {
+    box.hidden = true; split.classList.remove("has-detail"); box.replaceChildren(); return;
+  }
+  box.hidden = false;
+  split.classList.add("has-detail");
+  box.replaceChildren();
+  if (state.view === "journal") {
+    const e = state.journal.get(Number(state.selected));
+    if (e) renderJournalDetail(e);
+    return;
+  }
+  refreshDetail();
+}
+let detailTimer = null;
+function refreshDetail() { // coalesce bursts of changes to the selected message
+  clearTimeout(detailTimer);
+  detailTimer = setTimeout(loadDetail, 30);
+}
+async function loadDetail() {
+  const id = state.selected;
+  if (id === null || state.view === "journal") return;
+  let d;
+  try { d = await fetchJson(`/_sim/console/messages/${encodeURIComponent(id)}`); }
+  catch (err) { detailBox().replaceChildren(backButton(), el("p", { class: "empty", text: err.message })); return; }
+  if (state.selected !== id) return;
+  renderDetail(d);
+}
+function backButton() {
+  return el("button", { type: "button", class: "back", onclick: () => { state.selected = null; writeUrl(); list.render(); showDetail(); } }, "← Back");
+}
+function section(name, data, draw) {
+  const box = detailBox();
+  const json = JSON.stringify(data);
+  let node = box.querySelector(`[data-section="${name}"]`);
+  if (node && sections.get(name) === json) return; // unchanged: leave it (and any selection in it) alone
+  const fresh = el("section", { "data-section": name }, ...draw(data));
+  if (node) node.replaceWith(fresh); else box.append(fresh);
+  sections.set(name, json);
+}
+function renderDetail(d) {
+  const r = d.row;
+  section("head", r, () => [
+    backButton(),
+    el("h2", {}, badge(r.status), el("span", { class: "word", text: r.word }), el("span", { text: r.dir === "in" ? `${r.from} → ${r.to}` : `to ${r.to}` })),
+    el("dl", { class: "kv" },
+      ...kv("Id", r.id), ...kv("Provider", `${r.provider} (account ${r.account || "-"})`), ...kv("From", r.from || "-"),
+      ...kv("To", r.to || "-"), ...kv("Created", r.at), ...kv("Updated", r.updated),
+      ...(r.error ? kv("Error code", r.error) : []),
+      ...(r.segments ? kv("Segments", `${r.segments} (${r.encoding})`) : [])),
+  ]);
+  section("body", r.body, () => [el("h3", { text: "Body" }), el("div", { class: "msg-body", tabindex: "0", "aria-label": "Message body", text: r.body || "" })]);
+  section("actions", { id: r.id, dir: r.dir, has: !!d.message }, () => actions(r, !!d.message));
+  section("segments", d.segment_map, segmentMap);
+  if (r.dir === "in") { section("pushes", d.pushes || [], (p) => [el("h3", { text: "Pushes to the inbound URL" }), attemptsList(p)]); return; }
+  section("timeline", { reports: d.reports, callbacks: d.callbacks }, (t) => timeline(t));
+  section("rule", d.rule, (rule) => ruleView(rule, d.request));
+  section("raw", d.request, (req) => rawView(req));
+  if (state.gateway && d.message) section("gateway", { id: r.id, updated: r.updated }, () => gatewaySide(r.id));
+}
+const kv = (k, v) => [el("dt", { text: k }), el("dd", { text: String(v) })];
+function actions(r, accepted) {
+  const buttons = [];
+  if (accepted) {
+    for (const status of ["delivered", "undelivered", "failed"]) {
+      buttons.push(el("button", { type: "button", onclick: () => mark(r.id, status) }, `Mark ${status}`));
+    }
+  }
+  buttons.push(el("a", { href: `/_sim/console/messages/${encodeURIComponent(r.id)}`, download: `${r.id}.json` }, "Message as JSON"));
+  if (r.dir === "out" && r.to) buttons.push(el("button", { type: "button", onclick: () => openConversation(r.to) }, "Conversation"));
+  return [el("div", { class: "row-actions", role: "group", "aria-label": "Actions" }, ...buttons)];
+}
+async function mark(id, status) {
+  try {
+    await fetchJson(`/_sim/console/messages/${encodeURIComponent(id)}/mark`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ status }) });
+    toast(`Marked ${status}: the provider's report goes out now`);
+  } catch (err) { toast(`Cannot mark: ${err.message}`); }
+}
+function segmentMap(m) {
+  if (!m) return [];
+  const parts = m.parts.map((p, i) => el("div", { class: "seg", "aria-label": `Segment ${i + 1}` },
+    el("span", { class: "n", text: `segment ${i + 1} of ${m.segments} · ${p.units} ${m.encoding === "GSM-7" ? "septets" : "UTF-16 units"}` }),
+    ...p.runs.map((run) => run.kind === "plain" ? run.text
+      : el("mark", { class: run.kind, title: run.kind === "escape" ? "GSM-7 extension: ESC + char, 2 septets" : "not in GSM-7: forces UCS-2" }, run.text))));
+  return [
+    el("h3", { text: `Segments: ${m.segments} × ${m.encoding}, ${m.units} ${m.encoding === "GSM-7" ? "septets" : "units"}` }),
+    el("p", { class: "legend" },
+      el("span", {}, el("mark", { class: "escape", text: "€" }), " costs 2 septets (escape)"),
+      el("span", {}, el("mark", { class: "ucs2", text: "😀" }), " forced UCS-2")),
+    el("div", { class: "segmap" }, ...parts),
+  ];
+}
+function timeline(t) {
+  const items = [];
+  for (const report of t.reports || []) {
+    items.push(el("li", {}, el("b", { text: "report " }), el("code", { class: "word", text: reportWord(report) }), el("pre", { text: JSON.stringify(report, null, 2) })));
+  }
+  const out = [el("h3", { text: "Delivery reports" }), items.length ? el("ol", { class: "timeline" }, ...items) : el("p", { class: "hint", text: "No report yet." })];
+  out.push(el("h3", { text: "Callbacks (each attempt and the answer)" }), attemptsList(t.callbacks || []));
+  return out;
+}
+function reportWord(report) {
+  for (const key of ["status", "MessageStatus", "SmsStatus", "status_text", "code"]) {
+    const v = report[key];
+    if (typeof v === "string") return v;
+    if (v && typeof v === "object" && v.name) return v.name;
+  }
+  const results = report.results;
+  if (Array.isArray(results) && results[0] && results[0].status) return results[0].status.name || "";
+  return "";
+}
+function attemptsList(entries) {
+  if (!entries.length) return el("p", { class: "hint", text: "None." });
+  return el("ol", { class: "timeline" }, ...entries.map((e) => el("li", {},
+    el("b", { text: `attempt ${e.outcome.attempt || 1}/${e.outcome.attempts || 1}: ${e.outcome.result || "?"}` }),
+    el("span", { class: "sub", text: ` · ${e.status === null ? "no answer" : "HTTP " + e.status} · ${e.duration_ms} ms · ${time(e.at)}` }),
+    el("div", { class: "sub", text: `${e.method} ${e.path}${e.outcome.error ? " · " + e.outcome.error : ""}` }),
+    e.raw ? el("pre", { text: `answer ${e.raw.status}: ${e.raw.answer}` }) : null)));
+}
+function ruleView(rule, req) {
+  const out = [el("h3", { text: "What decided" })];
+  const outcome = req ? req.outcome : null;
+  if (!rule) out.push(el("p", { class: "hint", text: "No scenario rule: the default (accept, delivered after 1 s, or the loaded scenario's defaults)." }));
+  else out.push(el("dl", { class: "kv" }, ...kv("Rule", rule.name), ...kv("Scenario", rule.scenario || "(not loaded any more)"),
+    ...(rule.source ? kv("File", `${rule.source}${rule.line ? ":" + rule.line : ""}`) : []),
+    ...(rule.hits !== undefined ? kv("Hits", rule.hits) : []), ...(rule.match ? kv("Match", JSON.stringify(rule.match)) : [])));
+  if (outcome) out.push(el("pre", { text: JSON.stringify(outcome, null, 2), "aria-label": "Outcome" }));
+  return out;
+}
+function rawView(req) {
+  if (!req) return [];
+  const raw = req.raw || {};
+  return [
+    el("h3", { text: "Provider request and answer" }),
+    el("div", { class: "sub word", text: `${req.method} ${req.path} · HTTP ${req.status} · ${req.duration_ms} ms · journal #${req.seq}` }),
+    el("pre", { "aria-label": "Raw request body", text: raw.request ?? "(not recorded)" }),
+    el("pre", { "aria-label": "Raw answer body", text: raw.answer ?? "(not recorded)" }),
+  ];
+}
+function gatewaySide(id) {
+  const box = el("div", {}, el("p", { class: "hint", text: "Loading the gateway's side…" }));
+  fetchJson(`/_sim/console/messages/${encodeURIComponent(id)}/gateway`).then((g) => {
+    if (g.error) { box.replaceChildren(el("p", { class: "hint", text: g.error })); return; }
+    const m = g.message;
+    const log = m.attempt_log || [];
+    box.replaceChildren(
+      el("dl", { class: "kv" }, ...kv("Gateway id", m.id), ...kv("Status", m.status), ...kv("Attempts", m.attempts ?? "-"), ...kv("Provider", m.provider ?? "-")),
+      log.length ? el("table", { class: "rules" }, el("thead", {}, el("tr", {}, ...["Provider", "Outcome", "HTTP", "Reason", "ms"].map((h) => el("th", { scope: "col", text: h })))),
+        el("tbody", {}, ...log.map((a) => el("tr", {}, el("td", { text: a.provider }), el("td", { text: a.outcome }), el("td", { text: a.http_status ?? "" }), el("td", { text: a.reason ?? "" }), el("td", { text: a.duration_ms ?? "" }))))) : null,
+      el("h3", { text: "Gateway events (status, reports, webhooks)" }),
+      el("ol", { class: "timeline" }, ...(g.events || []).map((e) => el("li", {},
+        el("b", { text: e.type || "event" }), el("span", { class: "sub", text: ` ${e.status ?? ""} ${e.provider ?? ""} ${time(e.at)}` }),
+        el("details", {}, el("summary", { text: "event" }), el("pre", { text: JSON.stringify(e, null, 2) }))))));
+  }).catch((err) => box.replaceChildren(el("p", { class: "hint", text: err.message })));
+  return [el("h3", { text: "Gateway's side" }), box];
+}
+async function renderJournalDetail(summary) {
+  const box = detailBox();
+  let e = summary;
+  try { e = await fetchJson(`/_sim/console/journal/${summary.seq}`); } catch { /* dropped: show what the stream said */ }
+  if (String(state.selected) !== String(summary.seq)) return;
+  const raw = e.raw;
+  box.replaceChildren(backButton(), el("h2", { text: `#${e.seq} ${e.method} ${e.path}` }),
+    el("div", { class: "row-actions" }, el("a", { href: `/_sim/console/journal/${e.seq}`, download: `journal-${e.seq}.json` }, "Entry as JSON"),
+      ...(e.message_ids || []).map((id) => el("button", { type: "button", onclick: () => { setView("messages"); select(id); } }, `Open ${id}`))),
+    ...(raw ? [el("h3", { text: "Request body" }), el("pre", { text: raw.request }), el("h3", { text: `Answer (HTTP ${raw.status})` }), el("pre", { text: raw.answer })] : []),
+    el("h3", { text: "Entry" }), el("pre", { text: JSON.stringify({ ...e, raw: undefined }, null, 2) }));
+}
+
+// ---- conversations -------------------------------------------------------------------------------
+let convTimer = null;
+function scheduleConversations() { clearTimeout(convTimer); convTimer = setTimeout(() => { renderHandsets(); renderThread(); }, 100); }
+const handsetOf = (r) => digits(r.dir === "in" ? r.from : r.to);
+function renderHandsets() {
+  const last = new Map();
+  for (const r of state.shown) last.set(handsetOf(r), r);
+  const items = [...last.entries()].sort((a, b) => (a[1].at < b[1].at ? 1 : -1)).slice(0, 500);
+  $("#handsets").replaceChildren(...items.map(([h, r]) => el("li", {}, el("button", {
+    type: "button", "aria-current": String(h === digits(state.handset)), onclick: () => openConversation(r.dir === "in" ? r.from : r.to),
+  }, el("b", { text: r.dir === "in" ? r.from : r.to }), el("span", { class: "last", text: `${r.dir === "in" ? "⇠ " : ""}${r.body}` })))));
+}
+function openConversation(number) {
+  state.handset = number;
+  setView("conversations");
+}
+let threadFor = null; // the handset whose thread (and reply box) is on screen
+function renderThread() {
+  const box = $("#thread");
+  const split = $("#view-conversations");
+  if (!state.handset) { threadFor = null; split.classList.remove("has-detail"); box.replaceChildren(el("p", { class: "empty", text: "Pick a handset." })); return; }
+  split.classList.add("has-detail");
+  const h = digits(state.handset);
+  const msgs = state.ordered.filter((r) => handsetOf(r) === h);
+  const lastOut = [...msgs].reverse().find((r) => r.dir === "out");
+  if (threadFor !== state.handset || !box.querySelector(".bubbles")) {
+    // Built once per handset: live updates redraw the bubbles only, never what is being typed.
+    const input = el("input", { id: "reply-body", type: "text", required: true, autocomplete: "off" });
+    const form = el("form", { class: "reply", onsubmit: (ev) => { ev.preventDefault(); reply(box.lastOut, input); } },
+      el("label", { for: "reply-body" }, el("span", { class: "reply-label" }), input),
+      el("button", { type: "submit", class: "primary" }, "Send reply"));
+    box.replaceChildren(el("button", { type: "button", class: "back", onclick: () => { state.handset = null; writeUrl(); renderThread(); } }, "← Back"),
+      el("h2", { text: state.handset }), el("div", { class: "bubbles", role: "log", "aria-label": `Messages with ${state.handset}` }), form);
+    threadFor = state.handset;
+  }
+  box.lastOut = lastOut;
+  $(".reply-label", box).textContent = `Reply as ${state.handset}${lastOut ? ` to ${lastOut.from} via ${lastOut.provider}` : " (no message to reply to yet)"}`;
+  $(".reply button", box).disabled = !lastOut;
+  $(".bubbles", box).replaceChildren(...msgs.slice(-300).map((r) => el("div", { class: `bubble ${r.dir}` },
+    r.body || "", el("span", { class: "sub", text: `${time(r.at)} · ${r.provider} · ${r.status}${r.word && r.word !== r.status ? " (" + r.word + ")" : ""}` }))));
+}
+async function reply(lastOut, input) {
+  if (!lastOut) return;
+  const body = { provider: lastOut.provider, from: state.handset, to: lastOut.from, body: input.value, account: lastOut.account };
+  try {
+    const data = await fetchJson("/_sim/inbound", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    input.value = "";
+    toast(`Reply sent${data && data.url ? " to " + data.url : ""}`);
+  } catch (err) {
+    if (err.status === 404 || err.status === 405) toast("Replying as a handset needs two-way SMS (POST /_sim/inbound), which this simulator does not have yet.");
+    else if (err.status === 409) toast(`Nowhere to deliver the reply: ${err.message}. Register an inbound URL for ${lastOut.provider} first.`);
+    else toast(`Reply refused: ${err.message}`);
+  }
+}
+
+// ---- control: switches, library, loaded scenarios -----------------------------------------------
+async function renderControl() {
+  const [sw, lib] = await Promise.all([fetchJson("/_sim/console/switches"), fetchJson("/_sim/console/library")]);
+  drawSwitches(sw);
+  $("#library").replaceChildren(...(lib.scenarios.length ? lib.scenarios.map((s) => el("li", {},
+    el("b", { text: s.name }), el("span", { class: "desc", text: s.description }),
+    el("button", { type: "button", onclick: () => loadLibrary(s.name), "aria-label": `Load ${s.name}` }, "Load"))) : [el("li", { text: `No library folder found (looked in ${lib.folders.join(", ") || "./scenarios"}).` })]));
+  drawActive();
+}
+function drawSwitches(sw) {
+  const body = $("#switches tbody");
+  body.replaceChildren(...CFG.providers.map((p) => {
+    const s = sw.switches[p];
+    const toggle = (what, label) => el("button", { type: "button", "aria-pressed": String(!!s[what]), "aria-label": `${p} ${label}`, onclick: () => setSwitch(sw, p, { [what]: !s[what] }) }, s[what] ? "on" : "off");
+    const select = el("select", { "aria-label": `${p} rejecting with`, onchange: (ev) => setSwitch(sw, p, { rejecting: ev.target.value || null }) },
+      el("option", { value: "", text: "no" }), ...sw.reasons.map((r) => el("option", { value: r, text: r, selected: s.rejecting === r })));
+    return el("tr", {}, el("th", { scope: "row", text: p }), el("td", {}, toggle("down", "down")), el("td", {}, toggle("slow", "slow")), el("td", {}, select));
+  }));
+  $("#switch-yaml").textContent = sw.yaml || "(all switches off: no rule)";
+}
+async function setSwitch(sw, provider, change) {
+  const next = {};
+  for (const p of CFG.providers) next[p] = { ...sw.switches[p] };
+  Object.assign(next[provider], change);
+  try { drawSwitches(await fetchJson("/_sim/console/switches", { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(next) })); drawActive(); }
+  catch (err) { toast(`Switch refused: ${err.message}`); }
+}
+async function loadLibrary(name) {
+  try { const d = await fetchJson(`/_sim/console/library/${encodeURIComponent(name)}`, { method: "POST" }); toast(`Loaded ${d.scenario.name}`); renderControl(); }
+  catch (err) { toast(`Cannot load ${name}: ${err.message}`); }
+}
+let activeTimer = null;
+function scheduleActive() { clearTimeout(activeTimer); activeTimer = setTimeout(drawActive, 500); }
+async function drawActive() {
+  const d = await fetchJson("/_sim/scenario");
+  const box = $("#active");
+  if (!d.scenarios.length) { box.replaceChildren(el("p", { class: "hint", text: "None: every message is accepted and delivered after 1 s." })); return; }
+  box.replaceChildren(...d.scenarios.map((s) => !Object.values(s.rules).some((r) => r.length)
+    ? el("div", {}, el("h3", { text: s.name }), el("p", { class: "hint", text: "No rules: its defaults apply to every message." }))
+    : el("div", {},
+    el("h3", { text: `${s.name}${s.account ? " · account " + JSON.stringify(s.account) : ""}` }),
+    el("table", { class: "rules" }, el("thead", {}, el("tr", {}, ...["Provider", "Rule", "Outcome", "Hits"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, ...Object.entries(s.rules).flatMap(([p, rules]) => rules.map((r) => el("tr", {},
+        el("td", { text: p }), el("td", { text: r.name }), el("td", { class: "word", text: JSON.stringify(r.outcome) }),
+        el("td", { text: r.times ? `${r.hits} / ${r.times}` : String(r.hits) })))))))));
+}
+
+// ---- views ---------------------------------------------------------------------------------------
+function setView(view) {
+  if (state.view !== view && view !== "conversations") state.selected = view === state.view ? state.selected : null;
+  state.view = view;
+  for (const tab of document.querySelectorAll("[role=tab]")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+  $("#view-list").hidden = !(view === "messages" || view === "journal");
+  $("#view-conversations").hidden = view !== "conversations";
+  $("#view-control").hidden = view !== "control";
+  $("#filters").hidden = view === "control";
+  $("#list").setAttribute("aria-label", view === "journal" ? "Journal, newest first" : "Messages, newest first");
+  writeUrl();
+  clearUnseen();
+  list.reset();
+  updateCount();
+  showDetail();
+  if (view === "conversations") { renderHandsets(); renderThread(); }
+  if (view === "control") renderControl();
+  if (view === "journal") loadJournal();
+}
+
+function init() {
+  readUrl();
+  const providerSelect = $("#f-provider");
+  for (const p of CFG.providers) providerSelect.append(el("option", { value: p, text: p }));
+  const statusSelect = $("#f-status");
+  for (const s of CFG.statuses) statusSelect.append(el("option", { value: s, text: s }));
+  const inputs = { q: "#f-q", num: "#f-num", provider: "#f-provider", status: "#f-status", since: "#f-since", until: "#f-until" };
+  let filterTimer = null;
+  for (const [key, sel] of Object.entries(inputs)) {
+    const input = $(sel);
+    input.value = state.filters[key];
+    input.addEventListener("input", () => {
+      state.filters[key] = input.value;
+      clearTimeout(filterTimer);
+      filterTimer = setTimeout(() => { writeUrl(); refilter(); }, 80);
+    });
+  }
+  $("#filters").addEventListener("submit", (ev) => ev.preventDefault());
+  $("#f-clear").addEventListener("click", () => {
+    for (const [key, sel] of Object.entries(inputs)) { state.filters[key] = ""; $(sel).value = ""; }
+    writeUrl(); refilter();
+  });
+  for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => setView(tab.dataset.view));
+  $("#new-indicator").addEventListener("click", () => { list.box.scrollTop = 0; clearUnseen(); list.box.focus(); });
+  $("#copy-yaml").addEventListener("click", async () => {
+    try { await navigator.clipboard.writeText($("#switch-yaml").textContent); toast("YAML copied"); }
+    catch { const r = document.createRange(); r.selectNodeContents($("#switch-yaml")); getSelection().removeAllRanges(); getSelection().addRange(r); toast("Selected: press Ctrl+C"); }
+  });
+  const dialog = $("#confirm-reset");
+  $("#reset").addEventListener("click", () => dialog.showModal());
+  dialog.addEventListener("close", async () => {
+    if (dialog.returnValue !== "reset") return;
+    try { await fetchJson("/_sim/reset", { method: "POST" }); toast("Simulator reset"); } catch (err) { toast(`Reset failed: ${err.message}`); }
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "/" && !/INPUT|SELECT|TEXTAREA/.test(document.activeElement.tagName)) { ev.preventDefault(); $("#f-q").focus(); }
+    if (ev.key === "Escape" && state.selected !== null && !dialog.open) { state.selected = null; writeUrl(); list.render(); showDetail(); }
+  });
+  list.init();
+  setView(state.view);
+  connect();
+}
+init();
