@@ -197,6 +197,7 @@ class FastForwardClock:
         self._waits: list[_Wait] = []
         self._seq = itertools.count()
         self._holds = 0
+        self._handed = 0  # holds taken by hand_over, not yet handed back
         self._calm_since = time.monotonic()
         self._changed = threading.Condition()
         self._closed = False
@@ -263,13 +264,28 @@ class FastForwardClock:
     def running(self) -> Iterator[None]:
         """Inside a ``hold``: let time skip again for the block (a caller waiting on the stack)."""
         with self._changed:
-            self._holds -= 1
+            self._holds -= 1 + self._handed  # answers read while holding need no hand-over hold
+            self._handed = 0
         self._touch()
         try:
             yield
         finally:
             with self._changed:
                 self._holds += 1
+            self.handed_back()
+
+    def hand_over(self) -> None:
+        """A server answers a caller that is ``running``: hold until the caller has the answer
+        (``handed_back``), so time cannot skip while the answer travels."""
+        with self._changed:
+            self._holds += 1
+            self._handed += 1
+
+    def handed_back(self) -> None:
+        with self._changed:
+            self._holds -= self._handed
+            self._handed = 0
+            self._changed.notify_all()  # not a change of time's course: the calm goes on
 
     def close(self) -> None:
         with self._changed:

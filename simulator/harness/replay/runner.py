@@ -21,7 +21,7 @@ from typing import Any, Final
 import httpx
 
 from lynsms.clock import Clock, FastForwardClock
-from lynsms.simulator.harness.replay.stack import Stack
+from lynsms.simulator.harness.replay.stack import RUNNER_HEADER, Stack
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario.expect import MISSING, Difference, differences, render
 from lynsms.simulator.scenario.references import UnresolvedReference, resolve
@@ -110,7 +110,7 @@ def run_scenario(
         reason = "no steps: the file scripts the simulator only, there is nothing to replay"
         return ScenarioResult(scenario.name, scenario.source, (), 0, 0.0, notes=tuple(notes), skip_reason=reason)
     results: list[StepResult] = []
-    headers = {"Authorization": f"Bearer {stack.api_key}"}
+    headers = {"Authorization": f"Bearer {stack.api_key}", RUNNER_HEADER: "1"}
     with ExitStack() as servers:
         tls = _tls()
         sim = servers.enter_context(httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False, verify=tls))
@@ -236,6 +236,10 @@ class _Run:
         clock = self.stack.clock
         return clock.running() if isinstance(clock, FastForwardClock) else nullcontext()
 
+    def _handed_back(self) -> None:
+        if isinstance(self.stack.clock, FastForwardClock):
+            self.stack.clock.handed_back()
+
     def _act(self, step: Step) -> _Outcome:
         with self.waiting():
             return self._action(step)
@@ -279,6 +283,7 @@ class _Run:
         while True:
             over = deadline()  # read before looking: the last look comes after the deadline
             response = self.gateway.get(f"/api/v1/messages/{message_id}")
+            self._handed_back()  # time may skip again between looks
             answer = _json(response)
             message = answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
             status = message.get("status") if isinstance(message, dict) else None

@@ -68,6 +68,32 @@ class WebhookReceiver:
         self._server.stop()
 
 
+RUNNER_HEADER = "LynSMS-Replay-Runner"  # marks the replay runner's own requests to the gateway
+
+
+class HandOver:
+    """The gateway of a fast-forwarded stack: each answer to the replay runner holds the clock until
+    the runner has read it (``FastForwardClock.hand_over``), so a report due a moment later cannot
+    fire between the gateway answering a send and the runner checking that answer."""
+
+    def __init__(self, app: Any, clock: FastForwardClock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        marked = scope["type"] == "http" and any(k == RUNNER_HEADER.lower().encode() for k, _ in scope["headers"])
+        if not marked:
+            await self.app(scope, receive, send)
+            return
+
+        async def answer(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                self.clock.hand_over()
+            await send(message)
+
+        await self.app(scope, receive, answer)
+
+
 @dataclass(frozen=True, slots=True)
 class Stack:
     gateway_url: str  # origin of the gateway, e.g. http://127.0.0.1:8000 (the API is under /api)
@@ -195,7 +221,8 @@ class Bench:
             settings, self.simulator_url, self._host.url, self.api_key, receiver.url if receiver else None
         )
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
-        self._host.mount(create_app(config, environ={}, clock=self.clock))
+        gateway = create_app(config, environ={}, clock=self.clock)
+        self._host.mount(HandOver(gateway, self.clock) if isinstance(self.clock, FastForwardClock) else gateway)
         try:
             yield Stack(
                 self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver, clock=self.clock
