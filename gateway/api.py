@@ -7,6 +7,7 @@ becomes an error envelope here, with the request id, rather than an HTML page or
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -32,6 +33,7 @@ from lynsms.gateway.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InternalError,
+    Interrupted,
     InvalidApiKey,
     InvalidIdempotencyKey,
     InvalidParameter,
@@ -43,9 +45,10 @@ from lynsms.gateway.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
-from lynsms.gateway.models import Message, new_request_id
+from lynsms.gateway.models import ACCEPTED_STATUSES, Message, new_request_id
 from lynsms.gateway.openapi import document
-from lynsms.gateway.service import Gateway
+from lynsms.gateway.service import Gateway, Parked
+from lynsms.gateway.store.messages import KeyRef
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -53,11 +56,17 @@ MAX_REQUEST_BYTES: Final = 1024 * 1024
 MAX_IDEMPOTENCY_KEY: Final = 255
 
 Payload = dict[str, Any]  # an envelope without its meta: what idempotency stores and replays
+# A failed message's error code -> the error a send answers with. Codes not here (a delivery
+# report's: delivery_failed) belong to a message a provider took: it answers as sent.
 DELIVERY_ERRORS: Final[dict[str, type[GatewayError]]] = {
     "provider_rejected": ProviderRejected,
     "routing_exhausted": RoutingExhausted,
+    "interrupted": Interrupted,  # replayed: the gateway stopped before a provider took it
 }
 Handler = Callable[[Request], Awaitable[Response]]
+Outcome = tuple[int, Payload]
+# How a send or bulk answers for its messages: when it ran, and when a replay finds it cut short.
+Answer = Callable[[Sequence[Message]], Outcome]
 
 
 class JSONResponse(StarletteJSONResponse):
@@ -107,6 +116,10 @@ def _endpoint(handler: Handler, *, auth: bool = True) -> Handler:
             return await handler(request)
         except GatewayError as exc:
             return error_response(request, exc)
+        except asyncio.CancelledError:
+            # A shutdown that could not wait for this request: our envelope, not the server's
+            # plain-text 500. (A send or bulk parks its messages first; see ``idempotent``.)
+            return error_response(request, Interrupted("the gateway is shutting down; retry the request"))
         except Exception:
             log.exception(
                 "unhandled error in %s %s (request %s)", request.method, request.url.path, request_id(request)
@@ -156,16 +169,21 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 
 async def idempotent(
-    request: Request, body: dict[str, Any], run: Callable[[], Awaitable[tuple[int, Payload]]]
+    request: Request,
+    body: dict[str, Any],
+    run: Callable[[KeyRef | None], Awaitable[list[Message]]],
+    answer: Answer,
 ) -> Response:
-    """Run ``run`` once per (API key, Idempotency-Key); repeats get the stored answer.
+    """Run ``run`` once per (API key, Idempotency-Key); repeats get the stored answer. ``run``
+    stores and routes the messages (given the key, stored with them); ``answer`` renders them.
 
-    Called only after validation, so a rejected request never burns its key.
+    Called only after validation, so a rejected request never burns its key. A request a
+    restart or shutdown cut short replays its messages as they are now: sent, failed, or still
+    unconfirmed, each as reconciliation has settled it so far.
     """
     key = request.headers.get("idempotency-key")
     if key is None:
-        status, payload = await run()
-        return render(request, status, payload)
+        return render(request, *await _run(run, None, answer))
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
         raise InvalidIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
     store = _gateway(request).store
@@ -179,13 +197,19 @@ async def idempotent(
         raise IdempotencyKeyReused("this Idempotency-Key was already used with a different request")
     if claim.state == "in_progress":
         raise IdempotencyInProgress("a request with this Idempotency-Key is still in progress; retry later")
+    replayed = {"Idempotent-Replayed": "true"}
+    if claim.state == "interrupted":
+        return render(request, *answer(store.messages(claim.message_ids)), replayed)
     if claim.state == "replay":
         assert claim.status_code is not None and claim.response is not None
-        return render(request, claim.status_code, claim.response, {"Idempotent-Replayed": "true"})
+        return render(request, claim.status_code, claim.response, replayed)
     try:
-        status, payload = await run()
+        status, payload = await _run(run, (scope, key), answer)
     except RequestError:
         store.release_key(scope, key)
+        raise
+    except Interrupted:
+        store.interrupt_key(scope, key)
         raise
     except Exception:
         # Messages may already be out: keep the key so a retry cannot send them twice.
@@ -196,12 +220,53 @@ async def idempotent(
     return render(request, status, payload)
 
 
-def _delivery_outcome(message: Message) -> tuple[int, Payload]:
-    if message.status != "failed" or message.error is None:
+async def _run(run: Callable[[KeyRef | None], Awaitable[list[Message]]], key: KeyRef | None, answer: Answer) -> Outcome:
+    try:
+        return answer(await run(key))
+    except Parked as parked:
+        summary = [{"id": m.id, "to": m.to, "status": m.status} for m in parked.messages]
+        raise Interrupted(
+            "the gateway shut down while this request was in flight: messages a provider was still answering "
+            "for are unconfirmed until the provider is asked, the others failed with interrupted; none is resent. "
+            "Replay the request with the same Idempotency-Key, or fetch the messages, for their outcome",
+            messages=summary,
+        ) from None
+
+
+def _delivery_outcome(messages: Sequence[Message]) -> Outcome:
+    (message,) = messages
+    if message.status == "unconfirmed":
+        return 202, ok(message.to_json())
+    failure = message.error if message.status == "failed" else None
+    kind = DELIVERY_ERRORS.get(failure.code) if failure else None
+    if failure is None or kind is None:
         return 201, ok(message.to_json())
-    kind = DELIVERY_ERRORS.get(message.error.code, InternalError)
-    error = kind(message.error.message, message_id=message.id, attempts=[a.to_json() for a in message.attempt_log])
+    error = kind(failure.message, message_id=message.id, attempts=[a.to_json() for a in message.attempt_log])
     return error.status, error_payload(error)
+
+
+def _bulk_outcome(messages: Sequence[Message]) -> Outcome:
+    sent = sum(1 for m in messages if m.status in ACCEPTED_STATUSES)
+    unconfirmed = sum(1 for m in messages if m.status == "unconfirmed")
+    items = [
+        {
+            "id": m.id,
+            "to": m.to,
+            "status": m.status,
+            "cost": float(m.cost),
+            "error": m.error.to_json() if m.error else None,
+        }
+        for m in messages
+    ]
+    result = {
+        "object": "bulk_result",
+        "total": len(messages),
+        "sent": sent,
+        "failed": len(messages) - sent - unconfirmed,
+        "unconfirmed": unconfirmed,
+        "messages": items,
+    }
+    return 201, ok(result)
 
 
 async def send(request: Request) -> Response:
@@ -209,10 +274,10 @@ async def send(request: Request) -> Response:
     body = await read_json(request)
     parsed = validation.send_request(body, gateway.context)
 
-    async def run() -> tuple[int, Payload]:
-        return _delivery_outcome(await gateway.send(parsed, api_key=request.state.api_key.name))
+    async def run(key: KeyRef | None) -> list[Message]:
+        return [await gateway.send(parsed, api_key=request.state.api_key.name, key=key)]
 
-    return await idempotent(request, body, run)
+    return await idempotent(request, body, run, _delivery_outcome)
 
 
 async def bulk(request: Request) -> Response:
@@ -220,29 +285,10 @@ async def bulk(request: Request) -> Response:
     body = await read_json(request)
     parsed = validation.bulk_request(body, gateway.context)
 
-    async def run() -> tuple[int, Payload]:
-        messages = await gateway.bulk(parsed, api_key=request.state.api_key.name)
-        sent = sum(1 for m in messages if m.status == "sent")
-        items = [
-            {
-                "id": m.id,
-                "to": m.to,
-                "status": m.status,
-                "cost": float(m.cost),
-                "error": m.error.to_json() if m.error else None,
-            }
-            for m in messages
-        ]
-        result = {
-            "object": "bulk_result",
-            "total": len(messages),
-            "sent": sent,
-            "failed": len(messages) - sent,
-            "messages": items,
-        }
-        return 201, ok(result)
+    async def run(key: KeyRef | None) -> list[Message]:
+        return await gateway.bulk(parsed, api_key=request.state.api_key.name, key=key)
 
-    return await idempotent(request, body, run)
+    return await idempotent(request, body, run, _bulk_outcome)
 
 
 async def quote(request: Request) -> Response:

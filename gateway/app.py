@@ -6,6 +6,7 @@ it, so one process can start and stop gateways (tests, ``lynsms up``) without le
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -19,6 +20,7 @@ from starlette.exceptions import HTTPException
 from lynsms.clock import SYSTEM_CLOCK, Clock, SystemClock
 from lynsms.gateway import api, docs
 from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
+from lynsms.gateway.delivery.reconcile import Reconciler
 from lynsms.gateway.delivery.tracking import Tracking
 from lynsms.gateway.installation import installed
 from lynsms.gateway.providers.base import ProviderAdapter
@@ -55,6 +57,7 @@ def create_app(
         store = Store(db_path, clock)
         transports: list[httpx.AsyncBaseTransport] = []
         tracking: Tracking | None = None
+        reconciling: asyncio.Task[None] | None = None
         try:
             running = app.state.config = installed(config, store.secrets)
             chosen = dict(adapters) if adapters is not None else _real_adapters(running, transports, environ, clock)
@@ -62,15 +65,24 @@ def create_app(
             store.key_lifetime = running.store.key_lifetime_seconds
             keep = running.store.max_messages or (IN_MEMORY_MAX_MESSAGES if db_path == ":memory:" else None)
             tracking = app.state.tracking = Tracking(running, store, chosen, api_keys, clock, keep)
-            interrupted = store.recover_interrupted()
-            if interrupted:
-                log.warning("marked %d message(s) left queued by a previous run as failed (interrupted)", interrupted)
+            interrupted = store.interrupt()
+            if interrupted.failed or interrupted.unconfirmed:
+                log.warning(
+                    "a previous run stopped mid-routing: %d message(s) no provider was asked about failed "
+                    "(interrupted), %d in flight to a provider are unconfirmed until it is asked",
+                    interrupted.failed,
+                    interrupted.unconfirmed,
+                )
+            reconciling = asyncio.create_task(Reconciler(store, chosen, clock).run())
             breaker = CircuitBreaker(config.breaker.failure_threshold, config.breaker.cooldown_seconds, clock.monotonic)
             report_urls = tracking.callbacks.report_urls(list(running.providers))
             app.state.gateway = Gateway(running, store, chosen, breaker, clock, report_urls)
             tracking.start()  # delivery reports, customer webhooks, polling
             yield
         finally:
+            if reconciling is not None:
+                reconciling.cancel()
+                await asyncio.gather(reconciling, return_exceptions=True)
             if tracking is not None:
                 await tracking.stop()
             for transport in transports:

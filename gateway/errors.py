@@ -22,8 +22,8 @@
      │    ├── ProviderRejected        422 provider_rejected          (a hard failure stopped the chain)
      │    └── RoutingExhausted        502 routing_exhausted          (every provider failed retryably)
      ├── InternalError                500 internal_error             (a bug; never a traceback)
-     └── Interrupted                  500 interrupted                (replay of an Idempotency-Key whose
-                                                                      request a restart cut short)
+     └── Interrupted                  503 interrupted                (a shutdown cut the request short; its
+                                                                      messages were parked, see ``messages``)
 
 Delivery errors carry ``message_id`` and ``attempts`` so the customer sees exactly what happened
 to the message, which is still stored and fetchable. Per-recipient bulk item codes
@@ -55,7 +55,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "validation_error": 422,
     "provider_rejected": 422,
     "internal_error": 500,
-    "interrupted": 500,
+    "interrupted": 503,
     "routing_exhausted": 502,
 }
 

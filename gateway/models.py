@@ -3,9 +3,15 @@
 A message's life::
 
     queued ──provider accepted──> sent ──delivery report──> delivered | undelivered
-       └──hard failure / chain exhausted / invalid item / interrupted──> failed
+       ├──hard failure / chain exhausted / invalid item / interrupted──> failed
+       └──the gateway stopped while a provider was being asked──> unconfirmed
+                                    unconfirmed ──the provider has it──> sent (or a later status)
+                                    unconfirmed ──the provider has no record of it──> failed
 
-``queued`` means stored and not yet accepted by any provider. Delivery reports (a later part of
+``queued`` means stored and not yet accepted by any provider. ``unconfirmed``: a provider was
+asked to send it and the gateway stopped before the answer arrived, so nobody knows yet whether
+it went out; reconciliation with the provider (``delivery.reconcile``) or a delivery report
+settles it, and it is never sent again in the meantime. Delivery reports (a later part of
 the gateway) move ``sent`` on; the store keeps status as free text plus an event history so new
 states need no schema change.
 """
@@ -22,8 +28,10 @@ from typing import Any, Final, Literal
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 
-Status = Literal["queued", "sent", "failed", "delivered", "undelivered"]
-STATUSES: Final[tuple[str, ...]] = ("queued", "sent", "failed", "delivered", "undelivered")
+Status = Literal["queued", "sent", "failed", "delivered", "undelivered", "unconfirmed"]
+STATUSES: Final[tuple[str, ...]] = ("queued", "sent", "failed", "delivered", "undelivered", "unconfirmed")
+# A provider took these (``failed`` may be a delivery report's, so it does not say either way).
+ACCEPTED_STATUSES: Final = frozenset({"sent", "delivered", "undelivered"})
 AttemptOutcome = Literal["accepted", "retryable", "hard"]
 
 _BASE62: Final = string.digits + string.ascii_uppercase + string.ascii_lowercase

@@ -187,6 +187,7 @@ SCHEMAS: dict[str, Any] = {
             "total": {"type": "integer"},
             "sent": {"type": "integer"},
             "failed": {"type": "integer"},
+            "unconfirmed": {"type": "integer", "description": "Items whose provider has not confirmed them yet"},
             "messages": {
                 "type": "array",
                 "items": {
@@ -254,7 +255,19 @@ SCHEMAS: dict[str, Any] = {
                     "description": "queued, attempt, sent, failed, delivery_report (every provider report, applied or "
                     "not) and webhook (one per customer event, with its delivery state)",
                     "properties": {
-                        "type": {"enum": ["queued", "attempt", "sent", "failed", "delivery_report", "webhook"]},
+                        "type": {
+                            "enum": [
+                                "queued",
+                                "attempt",
+                                "sent",
+                                "failed",
+                                "unconfirmed",
+                                "reconciled",
+                                "provider_id_reused",
+                                "delivery_report",
+                                "webhook",
+                            ]
+                        },
                         "at": {"type": "string", "format": "date-time"},
                         "status": _nullable({"type": "string"}),
                         "source": {"enum": ["webhook", "poll"]},
@@ -348,7 +361,7 @@ def _body(schema: str) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
-    write_errors = _errors(400, 401, 409, 413, 415, 422, 500)
+    write_errors = _errors(400, 401, 409, 413, 415, 422, 500, 503)
     return {
         "/api/health": {
             "get": {
@@ -374,6 +387,10 @@ def _paths() -> dict[str, Any]:
                 "requestBody": _body("SendRequest"),
                 "responses": {
                     "201": _json(_envelope(_ref("Message")), "Accepted by a provider"),
+                    "202": _json(
+                        _envelope(_ref("Message")),
+                        "Replay of a request a restart cut short: the message is still unconfirmed",
+                    ),
                     **write_errors,
                     **_errors(502),
                 },

@@ -4,6 +4,8 @@
 
 - Every report becomes an event of its message (``delivery_report``), applied or not, so the
   history shows duplicates, late reports and per-part reports too.
+- A report for an ``unconfirmed`` message (the gateway stopped before its provider answered)
+  first confirms it as sent under the report's id (``Store.confirm``), then applies as usual.
 - Only ``sent`` (or, defensively, ``queued``) moves, and only to a final status. A late ``sent``
   never overwrites a final status; a second final report is recorded but changes nothing, so a
   multi-part message gets one final status and the customer one notification.
@@ -141,8 +143,21 @@ class ReportApplier:
         with nullcontext() if self.store.db.in_transaction else transaction(self.store.db):
             yield
 
+    def _confirms(self, report: Report) -> list[tuple[str, str]]:
+        """A report naming an ``unconfirmed`` message proves its provider took it: record it as
+        sent under the report's id, then apply the report to it like to any other."""
+        if report.provider_message_id is None:
+            return []
+        message_id = self.store.unconfirmed_named(report.provider, report.provider_message_id, report.to)
+        if message_id is None:
+            return []
+        self.store.confirm(message_id, report.provider_message_id, "a delivery report named it")
+        return self.rows.targets(report.provider, report.provider_message_id, None)
+
     def _apply_one(self, report: Report, source: str) -> Applied | None:
-        targets = self.rows.targets(report.provider, report.provider_message_id, report.batch_id)
+        targets = self.rows.targets(report.provider, report.provider_message_id, report.batch_id) or self._confirms(
+            report
+        )
         if not targets:
             return None
         now = now_iso(self.clock)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Sequence
+from datetime import datetime, timedelta
 from typing import ClassVar, Final
 
 import httpx
@@ -25,6 +26,9 @@ CONCURRENCY: Final = 16
 # is split until each failure is pinned on its own recipient (sender and body are shared, so
 # invalid_sender, body_too_long, auth_failed... fail every part alike and are not split).
 RECIPIENT_REASONS: Final = frozenset({"invalid_number", "unsubscribed"})
+# Reconciliation looks this far before the attempt's time: the provider's clock and ours differ,
+# and the attempt's time is rounded to the second.
+CLOCK_SLACK: Final = timedelta(minutes=2)
 
 
 class HttpAdapter(ABC):
@@ -77,6 +81,20 @@ class HttpAdapter(ABC):
 
     async def register_report_url(self, url: str) -> Failed | None:
         """A provider that takes no callback URL per message overrides this."""
+        return None
+
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed | None:
+        """A provider whose sent messages can be looked up overrides this (or ``find_one``)."""
+        found: list[list[str]] = []
+        for message in messages:
+            one = await self.find_one(message, since)
+            if one is None or isinstance(one, Failed):
+                return one
+            found.append(one)
+        return found
+
+    async def find_one(self, message: Outbound, since: datetime) -> list[str] | Failed | None:
+        """``find`` for a provider that is asked one message at a time."""
         return None
 
     def _split(self, messages: Sequence[Outbound]) -> list[list[int]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from lynsms.gateway.providers.reports import Report
@@ -95,6 +96,12 @@ class ProviderAdapter(Protocol):
     async def register_report_url(self, url: str) -> Failed | None:
         """Have the provider push delivery reports to ``url``, for providers that take no callback
         URL per message (ClickSend); None when done or not needed, else why it failed."""
+        ...
+
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed | None:
+        """Reconciliation after a crash: for each of ``messages`` (handed to this provider in one
+        request at ``since``), the provider ids under which the provider holds it, newest first
+        (``[]``: it has no record of it); None: this provider cannot be asked."""
         ...
 
 

@@ -46,11 +46,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import httpx
 
 from lynsms.gateway.providers import http, reports
-from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.adapter import CLOCK_SLACK, HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 SOURCE: Final = "lynsms"
@@ -121,6 +122,28 @@ class ClickSendAdapter(HttpAdapter):
             http.list_field(http.field(reply.data, "data"), "messages"), [m.message_id for m in batch], "custom_string"
         )
         return [_result(entry) for entry in entries]
+
+    async def find_one(self, message: Outbound, since: datetime) -> list[str] | Failed:
+        """The gateway's own id is the message's ``custom_string``: search the history for the
+        recipient since the attempt (``q=to:...``, ``date_from``) and keep rows carrying our id;
+        ClickSend's ``message_id`` is the provider id."""
+        query = urlencode(
+            {"date_from": str(int((since - CLOCK_SLACK).timestamp())), "q": f"to:{message.to}", "limit": "100"}
+        )
+        reply = await http.exchange(
+            self.wire, f"{self.base_url}/v3/sms/history?{query}", ERRORS, headers=self.headers, method="GET"
+        )
+        if isinstance(reply, Failed):
+            return reply
+        try:
+            rows = http.list_field(http.field(reply.data, "data"), "data")
+            return [
+                http.text_field(row, "message_id")
+                for row in reversed(rows)
+                if http.optional_text(row, "custom_string") == message.message_id
+            ]
+        except http.Malformed as exc:
+            return http.malformed(f"history not understood: {exc}", reply.status)
 
     async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
         """The message's latest receipt, ``GET /v3/sms/receipts/{message_id}`` (404: none yet)."""

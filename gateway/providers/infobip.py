@@ -39,8 +39,10 @@ Errors fail the whole request, v3 ``{"errorCode", "description", "violations": [
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import httpx
 
@@ -183,6 +185,25 @@ class InfobipAdapter(HttpAdapter):
             if isinstance(found, Failed) or found:
                 return found
         return []
+
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed:
+        """The gateway's own id is the Infobip ``messageId``: ``GET /sms/3/logs?messageId=...``
+        with every id at once."""
+        query = urlencode([("messageId", m.message_id) for m in messages] + [("limit", str(len(messages)))])
+        reply = await http.exchange(
+            self.wire,
+            f"{self.base_url}/sms/3/logs?{query}",
+            ERRORS,
+            headers={"Authorization": self.authorization},
+            method="GET",
+        )
+        if isinstance(reply, Failed):
+            return reply
+        try:
+            logged = {http.optional_text(entry, "messageId") for entry in http.list_field(reply.data, "results")}
+        except http.Malformed as exc:
+            return http.malformed(f"logs not understood: {exc}", reply.status)
+        return [[m.message_id] if m.message_id in logged else [] for m in messages]
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         ordered = [m for members in _groups(batch) for m in members]  # the order destinations were sent

@@ -42,6 +42,9 @@ class Report:
     error_text: str | None = None
     at: str | None = None  # when the provider says the status was reached, ISO 8601 UTC
     batch_id: str | None = None  # Sinch: the batch, when the report covers it without recipients
+    # The recipient, E.164, where the report says: it names a message whose provider id the
+    # gateway never learnt (it stopped while the provider was answering; see Store.unconfirmed_named).
+    to: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {

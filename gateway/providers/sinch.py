@@ -46,17 +46,23 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
+from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import httpx
 
 from lynsms.gateway.providers import http, reports
-from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.adapter import CLOCK_SLACK, HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
 TOKEN_MARGIN: Final = 60.0
+# A reconciliation lookup reads the batches from our sender since the attempt in pages of PAGE,
+# at most LOOKUP_PAGES of them.
+PAGE: Final = 100
+LOOKUP_PAGES: Final = 20
 
 INVALID_REQUEST: Final = http.hard("invalid_request")
 _RULES: Final[dict[str, http.Rule]] = {
@@ -201,6 +207,38 @@ class SinchAdapter(HttpAdapter):
             self.wire, url, ERRORS, headers={"Authorization": f"Bearer {bearer}"}, parse=parse_reports
         )
 
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed:
+        """List the batches ``from`` our sender since the attempt (``start_date``, one request for
+        the whole batch we sent) and keep those with our body and the recipient: the message's id
+        in each is ``{batch_id}:{recipient}``."""
+        bearer = self.api_token if self.token is None else await self.token.bearer()
+        if isinstance(bearer, Failed):
+            return bearer
+        start = (since - CLOCK_SLACK).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        held: dict[tuple[str, str], list[str]] = {}  # (body, recipient without +) -> batch ids, newest first
+        for page in range(LOOKUP_PAGES):
+            query = urlencode({"from": messages[0].sender, "start_date": start, "page": page, "page_size": PAGE})
+            reply = await http.exchange(
+                self.wire, f"{self.url}?{query}", ERRORS, headers={"Authorization": f"Bearer {bearer}"}, method="GET"
+            )
+            if isinstance(reply, Failed):
+                return reply
+            try:
+                batches = http.list_field(reply.data, "batches")
+                for batch in batches:
+                    body, to = http.optional_text(batch, "body"), batch.get("to") if isinstance(batch, dict) else None
+                    if body is None or not isinstance(to, list):
+                        continue
+                    batch_id = http.text_field(batch, "id")
+                    for number in to:
+                        held.setdefault((body, str(number).lstrip("+")), []).append(batch_id)
+            except http.Malformed as exc:
+                return http.malformed(f"batch list not understood: {exc}", reply.status)
+            count = reply.data.get("count") if isinstance(reply.data, dict) else None
+            if not batches or not isinstance(count, int) or (page + 1) * PAGE >= count:
+                break
+        return [[recipient_message_id(b, m.to) for b in held.get((m.body, m.to.lstrip("+")), [])] for m in messages]
+
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         batch_id = http.text_field(reply.data, "id")
         # A Sinch batch carries no per-recipient status at creation, so none is recorded.
@@ -247,7 +285,10 @@ def _sinch_report(pmid: str | None, batch_id: str, word: str, code: object, at: 
     if text is None and code_text and code_text.isdigit() and int(code_text) < 400:
         text = f"Operator error {code_text}"  # 0-399 are the operator's SMPP / GSM MAP codes
     error_code, error_text = reports.failure_only(status, code_text, text)
-    return reports.Report("sinch", pmid, status, word, error_code, error_text, at, batch_id if pmid is None else None)
+    to = "+" + pmid.partition(":")[2].lstrip("+") if pmid else None
+    return reports.Report(
+        "sinch", pmid, status, word, error_code, error_text, at, batch_id if pmid is None else None, to
+    )
 
 
 def parse_reports(data: Any) -> list[reports.Report]:

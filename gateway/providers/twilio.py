@@ -31,15 +31,17 @@ Success: 201 with the Message resource; ``sid`` (``SM...``) is the provider mess
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Final
+from urllib.parse import urlencode
 
 import httpx
 
 from lynsms.gateway import signing
 from lynsms.gateway.providers import http, reports
-from lynsms.gateway.providers.adapter import HttpAdapter
+from lynsms.gateway.providers.adapter import CLOCK_SLACK, HttpAdapter
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 _RULES: Final[dict[str, http.Rule]] = {
@@ -87,6 +89,32 @@ class TwilioAdapter(HttpAdapter):
 
     def parse(self, reply: http.Reply, batch: list[Outbound]) -> list[SendResult]:
         return [Accepted(http.text_field(reply.data, "sid"), http.optional_text(reply.data, "status"))]
+
+    async def find_one(self, message: Outbound, since: datetime) -> list[str] | Failed:
+        """Twilio takes no id of ours, so list the account's messages ``To`` the recipient ``From``
+        our sender (newest first) and keep those with our body created since the attempt."""
+        query = urlencode({"To": message.to, "From": message.sender, "PageSize": "100"})
+        reply = await http.exchange(
+            self.wire, f"{self.url}?{query}", ERRORS, headers={"Authorization": self.authorization}, method="GET"
+        )
+        if isinstance(reply, Failed):
+            return reply
+        earliest = since - CLOCK_SLACK
+        found: list[str] = []
+        try:
+            for resource in http.list_field(reply.data, "messages"):
+                created = http.optional_text(resource, "date_created")
+                if http.optional_text(resource, "body") != message.body or not created:
+                    continue
+                try:
+                    if parsedate_to_datetime(created) < earliest:
+                        continue
+                except (TypeError, ValueError):
+                    continue
+                found.append(http.text_field(resource, "sid"))
+        except http.Malformed as exc:
+            return http.malformed(f"message list not understood: {exc}", reply.status)
+        return found
 
     async def poll(self, provider_message_id: str) -> list[reports.Report] | Failed:
         """The message's status from its resource, ``GET .../Messages/{Sid}.json``."""
@@ -143,7 +171,7 @@ def parse_reports(form: Mapping[str, str]) -> list[reports.Report]:
             at = reports.iso(datetime.strptime(done, "%y%m%d%H%M").replace(tzinfo=UTC))
         except ValueError:
             at = None
-    return [_twilio(sid, word, reports.text(form, "ErrorCode"), None, at)]
+    return [replace(_twilio(sid, word, reports.text(form, "ErrorCode"), None, at), to=reports.text(form, "To"))]
 
 
 def parse_resource(data: Any) -> list[reports.Report]:

@@ -4,6 +4,6 @@ and the one transaction helper), ``messages`` (``Store``: messages, events, idem
 
 from __future__ import annotations
 
-from lynsms.gateway.store.messages import Claim, Completion, Store, StoreFormatError
+from lynsms.gateway.store.messages import Claim, Completion, Dispatch, Store, StoreFormatError
 
-__all__ = ["Claim", "Completion", "Store", "StoreFormatError"]
+__all__ = ["Claim", "Completion", "Dispatch", "Store", "StoreFormatError"]

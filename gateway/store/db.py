@@ -27,7 +27,11 @@ def connect(path: str) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error (the connection autocommits otherwise)."""
+    """``BEGIN IMMEDIATE`` .. ``COMMIT``, rolled back on error (the connection autocommits otherwise).
+    Inside a transaction already open it joins that one: the outer caller commits or rolls back."""
+    if db.in_transaction:
+        yield
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield

@@ -2,10 +2,14 @@
 idempotency keys, with the outbox (``store.outbox``) and what reports touch (``store.reports``)
 beside it. Tables: ``store.schema``; connection and the one transaction helper: ``store.db``.
 
-Crash safety for routing: messages are committed as ``queued`` *before* any provider is called,
-and every routing round commits its attempts and final states in one transaction. At startup,
-messages still ``queued`` from a previous run are marked failed with ``interrupted`` (resending
-them could send an SMS twice), and idempotency keys left in flight answer ``interrupted``.
+Crash safety for routing: messages are committed as ``queued`` *before* any provider is called;
+just before each provider request its messages are marked as handed to that provider
+(``dispatching``), and each answer is committed as soon as it arrives (``complete``: the provider
+id of every acceptance, or the failed attempt). So a crash can leave uncertain only the messages
+whose request was in flight: ``interrupt`` (at startup, or when a shutdown cuts a request short)
+makes those ``unconfirmed`` for reconciliation with the provider, and fails the ones no provider
+was asked about with ``interrupted``. Nothing is resent. Idempotency keys left in flight replay
+the current state of their messages.
 
 One row per message carries its routing history: its attempts (``attempts_json``) and the times
 of its states. The history the events endpoint shows (queued, each attempt, sent or failed) is
@@ -16,6 +20,8 @@ holds what happens after routing, the provider's delivery reports.
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,13 +30,14 @@ from typing import Any, Final, Literal
 import orjson
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
-from lynsms.gateway.errors import Interrupted
 from lynsms.gateway.models import Attempt, Event, Message, MessageError, now_iso
 from lynsms.gateway.store.db import connect, transaction
 from lynsms.gateway.store.outbox import ANNOUNCED, OutboxRows
 from lynsms.gateway.store.reports import ReportRows
 from lynsms.gateway.store.retention import Retention, iso_ago
 from lynsms.gateway.store.secrets import InstallationSecrets
+
+log = logging.getLogger("lynsms.gateway")
 
 _COLUMNS = (
     "id, to_number, sender, body, reference, route_id, status, provider, provider_message_id, cost, currency, "
@@ -56,17 +63,49 @@ class Completion:
     provider_message_id: str | None = None
     cost: Decimal = Decimal("0")
     error: MessageError | None = None
+    at: str | None = None  # when the provider answered (default: when it is recorded)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A message handed to ``provider`` at ``at``; ``cost``: what it costs if the provider takes it."""
+
+    message_id: str
+    provider: str
+    at: str
+    cost: Decimal
 
 
 @dataclass(frozen=True)
 class Claim:
-    state: Literal["new", "replay", "mismatch", "in_progress"]
+    # interrupted: a restart or shutdown cut the first request short; ``message_ids`` are its messages
+    state: Literal["new", "replay", "mismatch", "in_progress", "interrupted"]
     status_code: int | None = None
     response: dict[str, Any] | None = None
+    message_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """What ``Store.interrupt`` did: messages failed (never handed to a provider) and made unconfirmed."""
+
+    failed: int
+    unconfirmed: int
+
+
+KeyRef = tuple[str, str]  # an idempotency key: (scope, key)
 
 
 def _error_json(error: MessageError | None) -> str | None:
     return orjson.dumps(error.to_json()).decode() if error else None
+
+
+def _dispatched(dispatches: Sequence[Dispatch]) -> tuple[str, list[tuple[str, str, str, str]]]:
+    """The statement recording hand-overs to providers (``Store.complete``)."""
+    return (
+        "UPDATE messages SET dispatched_to=?, dispatched_at=?, cost=? WHERE id=?",
+        [(d.provider, d.at, str(d.cost), d.message_id) for d in dispatches],
+    )
 
 
 def _attempts_json(attempts: Sequence[Attempt]) -> str:
@@ -107,9 +146,17 @@ class Store:
 
     # -- messages ---------------------------------------------------------------------------
 
-    def insert(self, messages: Sequence[Message], api_key: str | None = None) -> None:
+    def insert(
+        self,
+        messages: Sequence[Message],
+        api_key: str | None = None,
+        key: KeyRef | None = None,
+        *,
+        dispatches: Sequence[Dispatch] = (),
+    ) -> None:
         """Store new messages (queued, or failed items that will never be routed) in one transaction;
-        ``api_key`` is the name of the key that sent them."""
+        ``api_key`` is the name of the key that sent them, ``key`` the idempotency key they answer,
+        ``dispatches`` the first hand-overs to providers (see ``complete``), in the same commit."""
         announced = self.outbox.enqueue_statement([m.id for m in messages if m.status in ANNOUNCED])
         self._write(
             (
@@ -138,13 +185,29 @@ class Store:
                 ],
             ),
             announced,
+            (
+                "UPDATE idempotency_keys SET message_ids=? WHERE scope=? AND key=?",
+                [(orjson.dumps([m.id for m in messages]).decode(), *key)] if key else [],
+            ),
+            _dispatched(dispatches),
         )
         if announced[1]:
             self.outbox.woken()
 
-    def complete(self, completions: Sequence[Completion]) -> str:
-        """Record a routing round: each message's attempts, and its final state if it reached one.
-        Returns the time it recorded as ``updated_at`` (and ``sent_at``) of those messages."""
+    def dispatching(self, messages: Sequence[tuple[str, Decimal]], provider: str) -> None:
+        """Mark ``(message id, cost)`` pairs as handed to ``provider`` now (``complete`` with only
+        ``dispatches``)."""
+        at = now_iso(self.clock)
+        self.complete((), dispatches=[Dispatch(mid, provider, at, cost) for mid, cost in messages])
+
+    def complete(self, completions: Sequence[Completion], *, dispatches: Sequence[Dispatch] = ()) -> str:
+        """Record provider answers and hand-overs, in one transaction, in that order.
+
+        ``completions``: each message's attempts so far, and its final state if it reached one
+        (with its provider id: the one place provider ids are recorded). ``dispatches``: messages
+        being handed to a provider, recorded *before* the request goes out, so that if the gateway
+        dies before the answer is recorded, these (and only these) are uncertain. Returns the time
+        recorded as ``updated_at`` (and ``sent_at``) where a completion does not say."""
         now = now_iso(self.clock)
         finals: list[tuple[Any, ...]] = []
         rounds: list[tuple[str, str]] = []
@@ -162,22 +225,28 @@ class Store:
                     str(c.cost),
                     error.code if error else None,
                     _error_json(error),
-                    now if c.status == "sent" else None,
-                    now,
+                    (c.at or now) if c.status == "sent" else None,
+                    c.at or now,
                     attempts,
                     c.message_id,
                 )
             )
         announced = self.outbox.enqueue_statement([final[-1] for final in finals])
-        self._write(
+        statements = (
             (
                 "UPDATE messages SET status=?, provider=?, provider_message_id=?, cost=?, error_code=?, error_json=?, "
-                "sent_at=?, updated_at=?, attempts_json=? WHERE id=?",
+                "sent_at=?, updated_at=?, attempts_json=?, dispatched_to=NULL WHERE id=?",
                 finals,
             ),
-            ("UPDATE messages SET attempts_json=? WHERE id=?", rounds),
+            ("UPDATE messages SET attempts_json=?, dispatched_to=NULL WHERE id=?", rounds),
             announced,
+            _dispatched(dispatches),
         )
+        try:
+            self._write(*statements)
+        except sqlite3.IntegrityError:  # the unique (provider, provider id) index: a reused id
+            self._release_provider_ids(completions, now)
+            self._write(*statements)
         if announced[1]:
             self.outbox.woken()
         # Reports that arrived before their message's provider id was recorded apply now.
@@ -186,33 +255,136 @@ class Store:
         )
         return now
 
-    def recover_interrupted(self) -> int:
-        """Fail messages a previous run left queued; answer its in-flight idempotency keys."""
+    def _release_provider_ids(self, completions: Sequence[Completion], now: str) -> None:
+        """A provider handed out an id an older message already holds (its id sequence restarted):
+        the new message takes it, so each report names one message; the older one keeps the id
+        in its attempt log and an event says why reports no longer reach it."""
+        with transaction(self.db):
+            for c in completions:
+                if c.provider_message_id is None:
+                    continue
+                holders = self.db.execute(
+                    "SELECT id FROM messages WHERE provider=? AND provider_message_id=? AND id<>?",
+                    (c.provider, c.provider_message_id, c.message_id),
+                ).fetchall()
+                for (holder,) in holders:
+                    log.warning(
+                        "%s gave id %s to %s as well as to %s; reports now go to the newer message only",
+                        c.provider,
+                        c.provider_message_id,
+                        c.message_id,
+                        holder,
+                    )
+                    self.db.execute("UPDATE messages SET provider_message_id=NULL WHERE id=?", (holder,))
+                    detail = {"provider": c.provider, "provider_message_id": c.provider_message_id, "by": c.message_id}
+                    self._event(holder, "provider_id_reused", None, now, detail)
+
+    def _event(self, message_id: str, kind: str, status: str | None, at: str, detail: dict[str, Any]) -> None:
+        self.db.execute(
+            "INSERT INTO events (message_id, type, status, at, detail_json) VALUES (?, ?, ?, ?, ?)",
+            (message_id, kind, status, at, json.dumps(detail)),
+        )
+
+    def interrupt(self, message_ids: Sequence[str] | None = None) -> Interruption:
+        """Settle messages a routing left ``queued`` because it stopped (``message_ids``: one
+        request's, cut short by a shutdown; None: all, at startup after a crash). A message
+        handed to a provider whose answer never came becomes ``unconfirmed`` (reconciliation
+        asks the provider); one no provider was asked about fails with ``interrupted``. None is
+        resent: the request that wanted it sent is gone, and a resend could deliver it twice.
+        At startup, idempotency keys left in flight are marked ``interrupted`` (a replay shows
+        their messages as they are now), or forgotten when the request stored nothing."""
         now = now_iso(self.clock)
         error = MessageError(
             code="interrupted",
-            message="the gateway stopped before a provider accepted this message; it was not resent, "
-            "because a provider may already have taken it",
+            message="the gateway stopped before it handed this message to a provider; it was not sent, "
+            "and it is not sent later",
         )
         with transaction(self.db):
-            ids = [row[0] for row in self.db.execute("SELECT id FROM messages WHERE status='queued'")]
+            if message_ids is None:
+                rows = self.db.execute("SELECT id, dispatched_to FROM messages WHERE status='queued'").fetchall()
+            else:
+                rows = [
+                    row
+                    for mid in message_ids
+                    for row in self.db.execute(
+                        "SELECT id, dispatched_to FROM messages WHERE id=? AND status='queued'", (mid,)
+                    )
+                ]
+            failed = [mid for mid, provider in rows if provider is None]
+            uncertain = [(mid, provider) for mid, provider in rows if provider is not None]
             self.db.executemany(
-                "UPDATE messages SET status='failed', error_code=?, error_json=?, updated_at=? WHERE id=?",
-                [(error.code, _error_json(error), now, mid) for mid in ids],
+                "UPDATE messages SET status='failed', cost='0', error_code=?, error_json=?, updated_at=? WHERE id=?",
+                [(error.code, _error_json(error), now, mid) for mid in failed],
             )
-            self.outbox.enqueue(ids)
-            body = {
-                "success": False,
-                "error": Interrupted(
-                    "the gateway stopped while this request was in flight; its messages were marked failed "
-                    "with error code interrupted and were not resent"
-                ).body(),
-            }
-            self.db.execute(
-                "UPDATE idempotency_keys SET state='done', status_code=500, response_json=? WHERE state='in_progress'",
-                (json.dumps(body),),
+            self.db.executemany(
+                "UPDATE messages SET status='unconfirmed', provider=dispatched_to, updated_at=? WHERE id=?",
+                [(now, mid) for mid, _ in uncertain],
             )
-        return len(ids)
+            for mid, provider in uncertain:
+                detail = {"provider": provider, "note": "the gateway stopped before the provider answered"}
+                self._event(mid, "unconfirmed", "unconfirmed", now, detail)
+            self.outbox.enqueue(failed)
+            if message_ids is None:
+                self.db.execute(
+                    "UPDATE idempotency_keys SET state='interrupted' WHERE state='in_progress' "
+                    "AND message_ids IS NOT NULL"
+                )
+                self.db.execute("DELETE FROM idempotency_keys WHERE state='in_progress'")
+        return Interruption(failed=len(failed), unconfirmed=len(uncertain))
+
+    def unconfirmed(self, limit: int, after_seq: int = 0) -> list[tuple[Message, str, int]]:
+        """Unconfirmed messages after ``after_seq``, oldest first, each with when it was handed to
+        its provider and its seq (to continue after)."""
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS}, dispatched_at FROM messages WHERE status='unconfirmed' AND seq>? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        ).fetchall()
+        messages = self._hydrate(row[:-1] for row in rows)
+        return [(message, row[-1], row[-2]) for message, row in zip(messages, rows, strict=True)]
+
+    def unconfirmed_named(self, provider: str, provider_message_id: str, to: str | None) -> str | None:
+        """The one unconfirmed message of ``provider`` a delivery report names although no provider
+        id was recorded for it: by our own id (Infobip's ``messageId`` is ours), or by its
+        recipient when exactly one unconfirmed message of that provider went there."""
+        rows = self.db.execute(
+            "SELECT id FROM messages WHERE status='unconfirmed' AND provider=? AND (id=? OR to_number=?) LIMIT 2",
+            (provider, provider_message_id, to),
+        ).fetchall()
+        return str(rows[0][0]) if len(rows) == 1 else None
+
+    def confirm(self, message_id: str, provider_message_id: str | None, how: str) -> Message | None:
+        """Settle an ``unconfirmed`` message: its provider took it under ``provider_message_id``
+        (``sent``), or, with None, has no record of it (``failed``). ``how`` says who told us. The
+        message as now stored; None if it was not unconfirmed (already settled)."""
+        row = self.db.execute(
+            "SELECT provider, cost, attempts_json, dispatched_at FROM messages WHERE id=? AND status='unconfirmed'",
+            (message_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        provider, cost, attempts_json, dispatched_at = row
+        attempts = tuple(Attempt(**a) for a in json.loads(attempts_json or "[]"))
+        at = dispatched_at or now_iso(self.clock)
+        if provider_message_id is not None:
+            attempt = Attempt(provider, "accepted", at, 0, reason=how, provider_message_id=provider_message_id)
+            completion = Completion(
+                message_id,
+                (*attempts, attempt),
+                status="sent",
+                provider=provider,
+                provider_message_id=provider_message_id,
+                cost=Decimal(cost),
+            )
+        else:
+            text = f"{provider} has no record of this message ({how}): the gateway stopped before it was accepted"
+            attempt = Attempt(provider, "hard", at, 0, reason="not_accepted", message=text)
+            error = MessageError("interrupted", f"{text}; it was not sent, and it is not sent later", provider=provider)
+            completion = Completion(message_id, (*attempts, attempt), status="failed", error=error)
+        with transaction(self.db):
+            now = self.complete([completion])
+            detail = {"provider": provider, "provider_message_id": provider_message_id, "how": how}
+            self._event(message_id, "reconciled", completion.status, now, detail)
+        return self.get(message_id)
 
     def get(self, message_id: str) -> Message | None:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM messages WHERE id=?", (message_id,)).fetchone()
@@ -318,11 +490,12 @@ class Store:
         """Atomically claim ``key`` for this request, or say why it cannot be claimed."""
         with transaction(self.db):
             row = self.db.execute(
-                "SELECT request_hash, state, status_code, response_json, created_at FROM idempotency_keys "
+                "SELECT request_hash, state, status_code, response_json, created_at, message_ids FROM idempotency_keys "
                 "WHERE scope=? AND key=?",
                 (scope, key),
             ).fetchone()
-            if row is not None and row[1] == "done" and row[4] < iso_ago(self.clock, self.key_lifetime):
+            # A key cut short (interrupted) expires like a finished one.
+            if row is not None and row[1] != "in_progress" and row[4] < iso_ago(self.clock, self.key_lifetime):
                 # Expired (maintenance deletes these in batches; this one was asked for first).
                 self.db.execute("DELETE FROM idempotency_keys WHERE scope=? AND key=?", (scope, key))
                 row = None
@@ -333,11 +506,13 @@ class Store:
                     (scope, key, request_hash, now_iso(self.clock)),
                 )
                 return Claim("new")
-        stored_hash, state, status_code, response_json, _created = row
+        stored_hash, state, status_code, response_json, _created, message_ids = row
         if stored_hash != request_hash:
             return Claim("mismatch")
         if state == "in_progress":
             return Claim("in_progress")
+        if state == "interrupted":
+            return Claim("interrupted", message_ids=tuple(json.loads(message_ids)))
         return Claim("replay", status_code=status_code, response=json.loads(response_json))
 
     def finish_key(self, scope: str, key: str, status_code: int, response: dict[str, Any]) -> None:
@@ -346,6 +521,27 @@ class Store:
                 "UPDATE idempotency_keys SET state='done', status_code=?, response_json=? WHERE scope=? AND key=?",
                 (status_code, json.dumps(response), scope, key),
             )
+
+    def interrupt_key(self, scope: str, key: str) -> None:
+        """The request a shutdown cut short: replays show its messages as they are then; one that
+        stored nothing frees its key."""
+        with transaction(self.db):
+            self.db.execute(
+                "UPDATE idempotency_keys SET state='interrupted' WHERE scope=? AND key=? AND message_ids IS NOT NULL",
+                (scope, key),
+            )
+            self.db.execute(
+                "DELETE FROM idempotency_keys WHERE scope=? AND key=? AND state='in_progress'", (scope, key)
+            )
+
+    def messages(self, message_ids: Sequence[str]) -> list[Message]:
+        """The messages with these ids, in that order (ids not stored are left out)."""
+        found: list[Message] = []
+        for mid in message_ids:
+            message = self.get(mid)
+            if message is not None:
+                found.append(message)
+        return found
 
     def release_key(self, scope: str, key: str) -> None:
         """Forget a claim whose request never ran (it failed before anything was stored or sent)."""

@@ -46,6 +46,6 @@ class Retention:
         with transaction(self.db):
             return self.db.execute(
                 "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys "
-                "WHERE created_at < ? AND state = 'done' LIMIT ?)",
+                "WHERE created_at < ? AND state IN ('done', 'interrupted') LIMIT ?)",
                 (before, BATCH),
             ).rowcount

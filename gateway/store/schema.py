@@ -1,4 +1,5 @@
-"""Every table of the gateway's database, in one place (created at open, ``CREATE ... IF NOT EXISTS``).
+"""Every table of the gateway's database, in one place (created at open, ``CREATE ... IF NOT EXISTS``),
+and the additive upgrades (``upgrade``) that bring a database written by an earlier version up to date.
 
 messages and events are never deleted, so a plain INTEGER PRIMARY KEY already keeps seq
 increasing (the cursor order); AUTOINCREMENT would add a sqlite_sequence write per row. The
@@ -39,8 +40,6 @@ CREATE INDEX IF NOT EXISTS messages_status ON messages (status, seq);
 CREATE INDEX IF NOT EXISTS messages_reference ON messages (reference, seq) WHERE reference IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_to ON messages (to_number, seq);
 CREATE INDEX IF NOT EXISTS messages_provider ON messages (provider, seq) WHERE provider IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_provider_id ON messages (provider, provider_message_id)
-    WHERE provider_message_id IS NOT NULL;
 -- What happened after routing (delivery reports); routing itself is read from the message row.
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY,
@@ -108,13 +107,50 @@ CREATE INDEX IF NOT EXISTS webhook_outbox_due ON webhook_outbox (next_attempt_at
 CREATE INDEX IF NOT EXISTS webhook_outbox_settled ON webhook_outbox (last_attempt_at) WHERE state <> 'pending';
 """
 
+# Columns added after the first release, each ``(table, column, definition)``: added at open when
+# missing, so new and old databases end up alike. Additive only: every existing row stays valid.
+ADDED_COLUMNS: Final = (
+    # The provider and the id (or "batch:" prefix) a parked report names; '' for rows parked before.
+    ("parked_reports", "provider", "TEXT NOT NULL DEFAULT ''"),
+    ("parked_reports", "match_key", "TEXT NOT NULL DEFAULT ''"),
+    # The provider a routing round handed the message to, and when, set just before the request
+    # and cleared with its answer: what a crash can leave uncertain (see Store.interrupt).
+    ("messages", "dispatched_to", "TEXT"),
+    ("messages", "dispatched_at", "TEXT"),
+    # The messages a send or bulk stored under this key (a JSON list), written with the messages:
+    # a request cut short by a restart replays their current state.
+    ("idempotency_keys", "message_ids", "TEXT"),
+)
+
+# One message per provider id: a delivery report names exactly one message.
+_UNIQUE_PROVIDER_IDS: Final = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_provider_id_unique ON messages (provider, provider_message_id) "
+    "WHERE provider_message_id IS NOT NULL"
+)
+
 
 def upgrade(db: sqlite3.Connection) -> None:
-    """What ``CREATE ... IF NOT EXISTS`` cannot do for a database written by an earlier gateway."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(parked_reports)")}
-    if "match_key" not in columns:
-        # The provider and the id (or "batch:" prefix) the report names; '' for rows parked before.
-        db.execute("ALTER TABLE parked_reports ADD COLUMN provider TEXT NOT NULL DEFAULT ''")
-        db.execute("ALTER TABLE parked_reports ADD COLUMN match_key TEXT NOT NULL DEFAULT ''")
+    """What ``CREATE ... IF NOT EXISTS`` cannot do for a database written by an earlier gateway:
+    missing columns, the indexes on them, and the unique provider-id index."""
+    for table, column, definition in ADDED_COLUMNS:
+        if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
     db.execute("CREATE INDEX IF NOT EXISTS parked_reports_match ON parked_reports (provider, match_key)")
     db.execute("CREATE INDEX IF NOT EXISTS parked_reports_received ON parked_reports (received_at)")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name='messages_provider_id_unique'").fetchone():
+        return
+    # Earlier versions allowed one provider id on several messages (a provider that reused ids);
+    # only the newest keeps it, as the index of that time would have matched reports to all.
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "UPDATE messages SET provider_message_id = NULL WHERE provider_message_id IS NOT NULL AND seq < "
+            "(SELECT MAX(seq) FROM messages newer WHERE newer.provider = messages.provider "
+            "AND newer.provider_message_id = messages.provider_message_id)"
+        )
+        db.execute("DROP INDEX IF EXISTS messages_provider_id")
+        db.execute(_UNIQUE_PROVIDER_IDS)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")

@@ -335,8 +335,11 @@ class Provider(ABC, Generic[SendT]):
         if refused:
             entry.messages = [r.submission for r in results]
             entry.outcome = self.refused_outcome(entry.outcome, refused, len(submissions))
-        await self._wait(latency)
+        # Rendered before the wait: rendering records what the request created (a Sinch batch), and
+        # a provider that is slow to answer has still taken the messages, so its read APIs list
+        # them at once, even if the client gives up (or dies) before the answer comes.
         response = self.render_sent(request, send, results)
+        await self._wait(latency)
         if 200 <= response.status_code < 300:
             for result, decision in zip(decided, decisions, strict=True):
                 if isinstance(result, SimMessage) and decision.delivery is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,9 @@ class FakeAdapter:
 
     async def register_report_url(self, url: str) -> Failed | None:
         return None
+
+    async def find(self, messages: Sequence[Outbound], since: datetime) -> list[list[str]] | Failed | None:
+        return None  # a fake provider keeps no record to look messages up in
 
 
 def failing(

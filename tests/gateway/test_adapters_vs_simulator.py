@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -234,3 +235,20 @@ def test_clicksend_registers_its_receipt_url_once(simulator: RunningSimulator) -
     auth = httpx.BasicAuth(CLICKSEND_CREDENTIALS["username"], CLICKSEND_CREDENTIALS["api_key"])
     rules = httpx.get(f"{simulator.url}/v3/automations/sms/receipts", auth=auth).json()["data"]["data"]
     assert [(r["action"], r["action_address"], r["enabled"]) for r in rules] == [("URL", url, 1)]
+
+
+@every_provider
+def test_find_tells_a_message_the_provider_took_from_one_it_never_saw(simulator: RunningSimulator, name: str) -> None:
+    # Reconciliation after a crash: the gateway asks the provider about messages whose answer it
+    # never got. Two went out in one request; a third (same request shape) never did.
+    taken = [outbound(1, name), outbound(2, name)]
+    never = outbound(3, name)
+
+    async def action(adapter: Any) -> tuple[list[SendResult], Any]:
+        since = datetime.now(UTC)
+        sent = list(await adapter.send_many(taken))
+        return sent, await adapter.find([*taken, never], since)
+
+    sent, found = run(simulator, name, action)
+    assert all(isinstance(result, Accepted) for result in sent)
+    assert found == [[result.provider_message_id] for result in sent if isinstance(result, Accepted)] + [[]]
