@@ -198,6 +198,7 @@ class FastForwardClock:
         self._seq = itertools.count()
         self._holds = 0
         self._handed = 0  # holds taken by hand_over, not yet handed back
+        self._after_guard = False  # the last timer fired was a timeout
         self._calm_since = time.monotonic()
         self._changed = threading.Condition()
         self._closed = False
@@ -321,9 +322,12 @@ class FastForwardClock:
                     heapq.heappop(self._waits)
                     first.fire()
                     self._calm_since = real
+                    # A timeout cancels work on another loop: give that the longer calm too.
+                    self._after_guard = first.guard
                     continue
                 if self._holds <= 0:
-                    calm_at = self._calm_since + (self.guard_settle if first.guard else self.settle)
+                    longer = first.guard or self._after_guard
+                    calm_at = self._calm_since + (self.guard_settle if longer else self.settle)
                     if real >= calm_at:
                         self._offset += due_in
                         self.skipped += due_in
