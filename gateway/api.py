@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.gateway import validation
+from lynsms.gateway import twoway_api, validation
 from lynsms.gateway.config import ApiKey
 from lynsms.gateway.delivery import inbound
 from lynsms.gateway.delivery.tracking import Tracking
@@ -40,6 +40,7 @@ from lynsms.gateway.errors import (
     MessageNotFound,
     PayloadTooLarge,
     ProviderRejected,
+    RecipientOptedOut,
     RequestError,
     RoutingExhausted,
     Unauthorized,
@@ -60,6 +61,7 @@ Payload = dict[str, Any]  # an envelope without its meta: what idempotency store
 # report's: delivery_failed) belong to a message a provider took: it answers as sent.
 DELIVERY_ERRORS: Final[dict[str, type[GatewayError]]] = {
     "provider_rejected": ProviderRejected,
+    "recipient_opted_out": RecipientOptedOut,
     "routing_exhausted": RoutingExhausted,
     "interrupted": Interrupted,  # replayed: the gateway stopped before a provider took it
 }
@@ -283,10 +285,13 @@ async def send(request: Request) -> Response:
 async def bulk(request: Request) -> Response:
     gateway = _gateway(request)
     body = await read_json(request)
-    parsed = validation.bulk_request(body, gateway.context)
+    # "lookup" is the two-way extension of the bulk body; the rest is validated as before.
+    lookup = twoway_api.bulk_lookup_flag(body)
+    parsed = validation.bulk_request({k: v for k, v in body.items() if k != "lookup"}, gateway.context)
 
     async def run(key: KeyRef | None) -> list[Message]:
-        return await gateway.bulk(parsed, api_key=request.state.api_key.name, key=key)
+        unreachable = await twoway_api.unreachable(request, parsed.recipients) if lookup else set()
+        return await gateway.bulk(parsed, api_key=request.state.api_key.name, key=key, unreachable=unreachable)
 
     return await idempotent(request, body, run, _bulk_outcome)
 
@@ -387,4 +392,5 @@ routes = [  # Starlette tries them in order: the sends first
     Route("/api/v1/messages/{message_id}/events", _endpoint(message_events), methods=["GET"]),
     # Providers call this with no Bearer key; Twilio's signature is checked inside.
     Route("/api/v1/webhooks/{provider}", _endpoint(provider_webhook, auth=False), methods=["POST"]),
+    *twoway_api.routes(_endpoint),
 ]

@@ -148,6 +148,15 @@ class BreakerConfig:
 
 
 @dataclass(frozen=True)
+class TwoWaySettings:
+    """Inbound keywords and number lookup (the ``two_way`` block)."""
+
+    help_text: str = "LynSMS: reply STOP to unsubscribe, START to subscribe again. Msg&data rates may apply."
+    lookup_provider: str | None = None  # None: infobip if configured (it batches), else the first that looks up
+    lookup_ttl_seconds: float = 86400.0  # how long a lookup result is reused; 0 turns the cache off
+
+
+@dataclass(frozen=True)
 class GatewayConfig:
     providers: Mapping[str, ProviderConfig]
     default_chain: tuple[str, ...]
@@ -159,6 +168,7 @@ class GatewayConfig:
     # Signs the token of every callback URL (``delivery.callback_auth``); None: generated per installation.
     report_secret: str | None = field(default=None, repr=False)
     webhooks: WebhookSettings = WebhookSettings()
+    two_way: TwoWaySettings = TwoWaySettings()
     store: StoreSettings = StoreSettings()
 
     def with_api_key(self, key: str, name: str = "default") -> GatewayConfig:
@@ -325,6 +335,7 @@ class _Parser:
                 "breaker",
                 "public_url",
                 "report_secret",
+                "two_way",
                 *_WEBHOOK_KEYS,
                 *_STORE_KEYS,
             },
@@ -354,6 +365,25 @@ class _Parser:
                     top.get("idempotency_key_seconds", 86400.0), ("idempotency_key_seconds",)
                 ),
             ),
+            two_way=self.two_way(top.get("two_way", {}), providers),
+        )
+
+    def two_way(self, value: object, providers: Mapping[str, ProviderConfig]) -> TwoWaySettings:
+        spec = self.mapping(value, ("two_way",))
+        self.known_keys(spec, ("two_way",), {"help_text", "lookup_provider", "lookup_ttl_seconds"})
+        base = TwoWaySettings()
+        provider = spec.get("lookup_provider")
+        if provider is not None and provider not in providers:
+            raise self.fail(("two_way", "lookup_provider"), f"not a configured provider: {provider!r}")
+        ttl = spec.get("lookup_ttl_seconds", base.lookup_ttl_seconds)
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl < 0:
+            raise self.fail(("two_way", "lookup_ttl_seconds"), "must be a number of seconds, 0 or more")
+        return TwoWaySettings(
+            help_text=self.string(spec["help_text"], ("two_way", "help_text"))
+            if "help_text" in spec
+            else base.help_text,
+            lookup_provider=provider,
+            lookup_ttl_seconds=float(ttl),
         )
 
     def webhooks(self, top: dict[Any, Any]) -> WebhookSettings:

@@ -6,12 +6,14 @@
      │    ├── InvalidParameter        400 invalid_parameter          (query string; names ``param``)
      │    ├── InvalidIdempotencyKey   400 invalid_idempotency_key
      │    ├── InvalidReport           400 invalid_report             (a provider webhook that is not its report)
+     │    ├── InvalidInbound          400 invalid_inbound            (not the provider's inbound format)
      │    ├── Unauthorized            401 unauthorized               (no or malformed Authorization)
      │    ├── InvalidApiKey           401 invalid_api_key
      │    ├── InvalidSignature        403 invalid_signature          (a forged or unsigned provider webhook)
      │    ├── InvalidCallbackToken    403 invalid_callback_token     (a provider webhook without its URL's token)
      │    ├── NotFound                404 not_found                  (no such route)
      │    ├── MessageNotFound         404 message_not_found
+     │    ├── OptOutNotFound          404 opt_out_not_found
      │    ├── PayloadTooLarge         413 payload_too_large
      │    ├── UnsupportedMediaType    415 unsupported_media_type
      │    └── ValidationFailed        422 validation_error           (names ``field``)
@@ -20,6 +22,7 @@
      │    └── IdempotencyInProgress   409 idempotency_key_in_progress
      ├── DeliveryError                a message was stored and routed, and no provider took it
      │    ├── ProviderRejected        422 provider_rejected          (a hard failure stopped the chain)
+     │    ├── RecipientOptedOut       422 recipient_opted_out        (the recipient replied STOP; nothing was sent)
      │    └── RoutingExhausted        502 routing_exhausted          (every provider failed retryably)
      ├── InternalError                500 internal_error             (a bug; never a traceback)
      └── Interrupted                  503 interrupted                (a shutdown cut the request short; its
@@ -27,7 +30,7 @@
 
 Delivery errors carry ``message_id`` and ``attempts`` so the customer sees exactly what happened
 to the message, which is still stored and fetchable. Per-recipient bulk item codes
-(``invalid_recipient``, ``duplicate_recipient``) are never HTTP answers: they appear in a
+(``invalid_recipient``, ``duplicate_recipient``, ``unreachable_recipient``) are never HTTP answers: they appear in a
 message's ``error`` object, as do ``provider_rejected``, ``routing_exhausted`` and ``interrupted``.
 """
 
@@ -41,12 +44,14 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "invalid_parameter": 400,
     "invalid_idempotency_key": 400,
     "invalid_report": 400,
+    "invalid_inbound": 400,
     "unauthorized": 401,
     "invalid_api_key": 401,
     "invalid_signature": 403,
     "invalid_callback_token": 403,
     "not_found": 404,
     "message_not_found": 404,
+    "opt_out_not_found": 404,
     "method_not_allowed": 405,
     "idempotency_key_reused": 409,
     "idempotency_key_in_progress": 409,
@@ -54,6 +59,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "unsupported_media_type": 415,
     "validation_error": 422,
     "provider_rejected": 422,
+    "recipient_opted_out": 422,
     "internal_error": 500,
     "interrupted": 503,
     "routing_exhausted": 502,
@@ -107,6 +113,10 @@ class InvalidReport(RequestError):
     code = "invalid_report"
 
 
+class InvalidInbound(RequestError):
+    code = "invalid_inbound"
+
+
 class InvalidSignature(RequestError):
     code = "invalid_signature"
 
@@ -121,6 +131,10 @@ class NotFound(RequestError):
 
 class MessageNotFound(RequestError):
     code = "message_not_found"
+
+
+class OptOutNotFound(RequestError):
+    code = "opt_out_not_found"
 
 
 class PayloadTooLarge(RequestError):
@@ -157,6 +171,10 @@ class DeliveryError(GatewayError):
 
 class ProviderRejected(DeliveryError):
     code = "provider_rejected"
+
+
+class RecipientOptedOut(DeliveryError):
+    code = "recipient_opted_out"
 
 
 class RoutingExhausted(DeliveryError):

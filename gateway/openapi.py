@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lynsms.gateway import twoway_api
 from lynsms.gateway.errors import ERROR_STATUS
 from lynsms.gateway.models import STATUSES
 from lynsms.gateway.providers.names import PROVIDER_NAMES
@@ -485,7 +486,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **twoway_api.openapi_paths()},
         # What the gateway POSTs to the customer's webhook URL (signed: LynSMS-Signature).
         "webhooks": {
             "messageEvent": {
@@ -512,7 +513,7 @@ def document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}},
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **twoway_api.openapi_schemas()},
             "responses": {
                 f"Error{status}": _json(
                     _ref("Error"), ", ".join(c for c, s in ERROR_STATUS.items() if s == status) or "error"

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from functools import partial
@@ -33,6 +33,7 @@ from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderAd
 from lynsms.gateway.routing import CircuitBreaker, compute_chain
 from lynsms.gateway.segmentation import Segmentation, segment
 from lynsms.gateway.store import Completion, Dispatch, Store
+from lynsms.gateway.store.inbound import TwoWayRows
 from lynsms.gateway.store.messages import KeyRef
 from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
 
@@ -140,6 +141,8 @@ class Gateway:
         self.prices = PriceTable.from_config(config.providers)
         self._costs: dict[tuple[str, str | None, int], Decimal] = {}
         self.context = Context(providers=tuple(config.providers), routes=tuple(config.routes))
+        # Inbound messages, the opt-out list (checked on every send) and cached lookups.
+        self.two_way = TwoWayRows(store.db, store.outbox, clock)
         # Where each provider is asked to send its delivery reports, token included
         # (``delivery.callback_auth``); none without a public URL.
         self._callbacks = dict(report_urls or {})
@@ -152,18 +155,30 @@ class Gateway:
         """The stored message after routing: ``sent``, or ``failed`` with its error and attempts.
         ``key``: the idempotency key it answers, stored with it."""
         message = self._new(request.to, request, segment(request.body))
+        if request.to in self.two_way.opted_out:
+            # Stored as failed, and no provider hears of it.
+            failed = replace(message, status="failed", error=_opted_out(request.to))
+            return (await self._route_or_park([failed], [], (), api_key, key)).get(failed.id, failed)
         # api_key: the key's name decides where webhooks go.
         routed = await self._route_or_park(
             [message], [message], self.chain_for(request.provider, request.route_id), api_key, key
         )
         return routed[message.id]
 
-    async def bulk(self, request: BulkRequest, api_key: str | None = None, key: KeyRef | None = None) -> list[Message]:
-        """One stored message per recipient, in request order. Invalid numbers and repeats of an
-        earlier recipient become failed messages without being sent."""
+    async def bulk(
+        self,
+        request: BulkRequest,
+        api_key: str | None = None,
+        key: KeyRef | None = None,
+        unreachable: Collection[str] = (),
+    ) -> list[Message]:
+        """One stored message per recipient, in request order. Invalid numbers, repeats of an
+        earlier recipient, opted-out numbers and ``unreachable`` ones (a lookup said so) become
+        failed messages without being sent."""
         seg = segment(request.body)
         messages: list[Message] = []
         seen: set[str] = set()
+        opted_out = self.two_way.opted_out
         for to in request.recipients:
             message = self._new(to, request, seg)
             problem = e164_problem(to)
@@ -171,6 +186,12 @@ class Gateway:
                 error = MessageError("invalid_recipient", f"{to!r} {problem}")
             elif to in seen:
                 error = MessageError("duplicate_recipient", f"{to} appears earlier in recipients; it is sent once")
+            elif to in opted_out:
+                error = _opted_out(to)
+            elif to in unreachable:
+                error = MessageError(
+                    "unreachable_recipient", f"a number lookup found {to} invalid, unreachable or a landline; not sent"
+                )
             else:
                 error = None
             seen.add(to)
@@ -180,6 +201,14 @@ class Gateway:
             messages, queued, self.chain_for(request.provider, request.route_id), api_key, key
         )
         return [routed.get(m.id, m) for m in messages]
+
+    async def reply(self, to: str, sender: str, body: str, provider: str) -> Message:
+        """Send ``body`` to ``to`` through ``provider`` only (an answer goes back the way the
+        question came: the same provider and number)."""
+        request = SendRequest(to=to, sender=sender, body=body, provider=provider)
+        message = self._new(to, request, segment(body))
+        routed = await self._route_or_park([message], [message], (provider,), None, None)
+        return routed[message.id]
 
     async def _route_or_park(
         self,
@@ -434,6 +463,10 @@ class Gateway:
         if len(outbound) == 1:
             return await _timed(self.clock, provider, lambda: _as_list(adapter.send(outbound[0])), 1)
         return await _timed(self.clock, provider, lambda: adapter.send_many(outbound), len(outbound))
+
+
+def _opted_out(to: str) -> MessageError:
+    return MessageError("recipient_opted_out", f"{to} opted out (replied STOP); nothing was sent")
 
 
 def _applied(message: Message, completion: Completion) -> Message:

@@ -15,11 +15,13 @@ from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
-from lynsms.simulator import console, control, providers
+from lynsms.simulator import console, control, inbound_control, lookup, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
 from lynsms.simulator.faults import Faults
+from lynsms.simulator.inbound import Inbound
+from lynsms.simulator.inbound import routes as inbound_routes
 from lynsms.simulator.providers.base import Core, Provider
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
@@ -46,6 +48,9 @@ class Simulator:
         self.core = Core(state, clock, Engine(), Faults(clock), Deliveries(state.journal, clock))
         self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
+        # Handsets that reply: inbound pushes, pull APIs, scripted replies once a message is delivered.
+        self.inbound = Inbound(state, clock, self.core.engine)
+        self.deliveries.on_delivered.append(self.inbound.delivered)
         self.console = console.Console(self)
 
     @property
@@ -73,6 +78,7 @@ class Simulator:
         go; scenarios loaded at runtime are unloaded; the startup scenarios stay, with fresh counters."""
         self.state.reset()
         self.deliveries.reset()
+        self.inbound.reset()
         self.console.reset()
         self.engine.unload_all()
         for scenario, scope in self._startup:
@@ -104,7 +110,14 @@ class Simulator:
         routes: list[BaseRoute] = []
         for provider in self.providers.values():
             routes.extend(provider.routes())
-        return [*routes, *control.routes(self), *console.routes(self, self.console)]
+        routes.extend(inbound_routes(self.providers, self.inbound))
+        routes.extend(lookup.routes(self.providers, self.inbound.lookup_rules))
+        return [
+            *routes,
+            *control.routes(self),
+            *inbound_control.routes(self.providers, self.inbound),
+            *console.routes(self, self.console),
+        ]
 
 
 def create_app(
@@ -138,6 +151,7 @@ def create_app(
         finally:
             await simulator.console.feed.close()
             await simulator.deliveries.close()
+            await simulator.inbound.close()
 
     app = Starlette(
         routes=simulator.routes(),

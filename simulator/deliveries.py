@@ -34,6 +34,7 @@ import asyncio
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,8 @@ class Deliveries:
         self._caught_up = asyncio.Event()
         self._caught_up.set()
         self._client: httpx.AsyncClient | None = None
+        # Told when a message reaches its handset (scripted replies start there).
+        self.on_delivered: list[Callable[[AnyProvider, SimMessage], None]] = []
 
     @property
     def pending(self) -> int:
@@ -177,6 +180,9 @@ class Deliveries:
         except Exception:
             log.exception("%s: cannot report %s for %s", provider.name, status, message.id)
             return
+        if final and status == "delivered":
+            for listener in self.on_delivered:
+                listener(provider, message)
         if not final:
             # Chained, not scheduled up front: equal due times would not keep their order in the heap.
             self._later(plan.after / 2, provider, message, plan.status, plan)

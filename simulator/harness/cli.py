@@ -10,6 +10,8 @@ import os
 import secrets
 import signal
 import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -177,6 +179,20 @@ def cmd_up(args: argparse.Namespace) -> int:
     simulator = _simulator_app(args)
     gateway = _gateway_app(args, sim_url, gw_url, key, settings)
     simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
+    from lynsms.simulator.harness.inbound_urls import register as register_inbound
+
+    served = getattr(gateway, "startup", gateway)  # with --admin, the gateway it started with
+
+    # So that replies typed in the console or sent to /_sim/inbound reach this gateway: once its
+    # lifespan has started, its inbound URLs (with their callback token) exist.
+    def register_when_up() -> None:
+        for _ in range(3000):
+            if getattr(served.state, "tracking", None) is not None:
+                register_inbound(simulator.state.sim.inbound, served)
+                return
+            time.sleep(0.01)
+
+    threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
     lines = _webhook_lines(gateway, key)
     if settings is not None:
         from lynsms.simulator.harness.replay.gateway_settings import setting_names

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,6 +158,41 @@ class SmsSimulator:
             raise ValueError(f"{source}: the simulator refused the scenario: {answer.text}")
         loaded: dict[str, Any] = answer.json()["scenario"]
         return loaded
+
+    def reply(
+        self,
+        sender: str,
+        to: str,
+        body: str,
+        *,
+        provider: str = "twilio",
+        account: str | None = None,
+        wait: float | None = 10.0,
+    ) -> dict[str, Any]:
+        """A handset at ``sender`` texts ``body`` to ``to`` (``POST /_sim/inbound``): ``provider``
+        pushes its own inbound webhook to the URL registered for it. With ``wait`` (seconds), returns
+        once the push was delivered or given up, so the receiver has acted on it; the inbound
+        message, with its push attempts. Raises ``LookupError`` when no inbound URL is registered."""
+        payload = {"provider": provider, "from": sender, "to": to, "body": body}
+        if account is not None:
+            payload["account"] = account
+        answer = self.control.post("/_sim/inbound", json=payload)
+        if answer.status_code == 409:
+            raise LookupError(answer.json().get("message", "no inbound URL is registered"))
+        answer.raise_for_status()
+        message: dict[str, Any] = answer.json()
+        deadline = time.monotonic() + (wait or 0)
+        while wait and message["delivery"] == "queued" and time.monotonic() < deadline:
+            time.sleep(0.02)
+            found = self.inbound(provider)
+            message = next((m for m in found if m["id"] == message["id"]), message)
+        return message
+
+    def inbound(self, provider: str | None = None) -> list[dict[str, Any]]:
+        """Inbound messages handsets sent (``GET /_sim/inbound``), oldest first, with their pushes."""
+        params = {"provider": provider} if provider else {}
+        found: list[dict[str, Any]] = self.control.get("/_sim/inbound", params=params).json()["inbound"]
+        return found
 
     def messages(self, provider: str | None = None, to: str | None = None) -> list[SentMessage]:
         """Messages the providers accepted, oldest first."""

@@ -184,11 +184,14 @@ def sms_gateway(
 
     from lynsms.gateway import create_app
     from lynsms.simulator.harness.gateway_host import SmsGateway, gateway_config
+    from lynsms.simulator.harness.inbound_urls import register_over_http
 
     host = _lynsms_gateway_host
     config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)
     # environ={}: a LYNSMS_API_KEY in the developer's shell must not change what the tests accept.
-    host.mount(create_app(config, environ={}))
+    app = create_app(config, environ={})
+    host.mount(app)
+    register_over_http(sms_simulator.url, app)  # sms_simulator.reply(...) reaches this gateway
     try:
         headers = {"Authorization": f"Bearer {lynsms_api_key}"}
         with httpx.Client(base_url=host.url, headers=headers, timeout=30.0) as client:

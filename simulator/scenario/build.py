@@ -23,6 +23,7 @@ from lynsms.simulator.scenario.compiled import Scenario
 from lynsms.simulator.scenario.paths import KeyPath
 from lynsms.simulator.scenario.rules import Defaults, Match, Rule
 from lynsms.simulator.scenario.steps import build_steps
+from lynsms.simulator.scenario.twoway import build as build_twoway
 
 _OUTCOMES = ("accept", "reject", "http_error", "fault")
 
@@ -58,6 +59,7 @@ class Builder:
             definition=data,
             gateway=dict(data.get("gateway", {})),
             steps=steps,
+            twoway=build_twoway(data, self.problems),
         )
 
     def defaults(self, data: dict[str, Any]) -> Defaults:

@@ -13,6 +13,7 @@ from typing import Any
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.scenario.rules import Defaults, Rule
 from lynsms.simulator.scenario.steps import Step
+from lynsms.simulator.scenario.twoway import TwoWay
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,3 +29,4 @@ class Scenario:
     # For the replay runner: the `gateway` block as written (settings of the gateway it starts), and its steps.
     gateway: Mapping[str, Any] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()
+    twoway: TwoWay = field(default_factory=TwoWay)  # scripted lookups, handset replies, inbound push failures

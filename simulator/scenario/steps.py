@@ -18,8 +18,8 @@ from lynsms.simulator.scenario.paths import KeyPath
 from lynsms.simulator.scenario.references import has_reference, reference_problems
 from lynsms.simulator.scenario.rules import seconds
 
-Action = Literal["send", "bulk", "get", "wait_for", "sleep"]
-ACTIONS: Final[tuple[Action, ...]] = ("send", "bulk", "get", "wait_for", "sleep")
+Action = Literal["send", "bulk", "get", "wait_for", "sleep", "reply"]
+ACTIONS: Final[tuple[Action, ...]] = ("send", "bulk", "get", "wait_for", "sleep", "reply")
 DEFAULT_WAIT: Final = 10.0
 # Which expectations make sense after which action.
 _ALLOWED: Final[Mapping[str, frozenset[str]]] = {
@@ -28,6 +28,8 @@ _ALLOWED: Final[Mapping[str, frozenset[str]]] = {
     "get": frozenset({"status", "json", "message", "simulator", "webhooks"}),
     "wait_for": frozenset({"status", "json", "message", "simulator", "webhooks"}),
     "sleep": frozenset({"simulator", "webhooks"}),
+    # A handset's SMS (POST /_sim/inbound); the answer is the inbound message once its push settled.
+    "reply": frozenset({"status", "json", "simulator", "webhooks"}),
 }
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 
@@ -72,7 +74,7 @@ def _step(
 ) -> Step:
     actions = [a for a in ACTIONS if a in item]
     if not actions:
-        problems.append((path, "a step needs an action: send, bulk, get, wait_for or sleep"))
+        problems.append((path, "a step needs an action: send, bulk, get, wait_for, sleep or reply"))
     elif len(actions) > 1:
         problems.append(((*path, actions[1]), f"a step has one action; this one has {' and '.join(actions)}"))
     action: Action = actions[0] if actions else "sleep"
@@ -93,7 +95,7 @@ def _step(
     expect = _expect(action, item.get("expect", {}), (*path, "expect"), problems)
     value: Any = item.get(action)  # its shape is the schema's, checked in pass 2
     step = Step(index=index, line=line, action=action, name=name, headers=dict(item.get("headers", {})), expect=expect)
-    if action in ("send", "bulk"):
+    if action in ("send", "bulk", "reply"):
         return replace(step, body=dict(value or {}))
     if action == "get":
         _target_problems(value, (*path, "get"), earlier, problems)

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,6 +96,17 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
         response = httpx.post(url, headers=headers, content=body.encode(), timeout=30)
         assert response.status_code == 201, response.text
         assert response.json()["data"]["status"] == "sent"
+        # up registered the gateway's inbound URLs: a handset's STOP reaches the gateway's opt-out list.
+        simulator = re.search(r"simulator\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
+        stop = {"provider": "twilio", "from": "+447700900123", "to": "+12025550100", "body": "STOP"}
+        assert httpx.post(f"{simulator}/_sim/inbound", json=stop, timeout=30).status_code == 202
+        opt_outs = url.replace("/messages/send", "/opt-outs")
+        for _ in range(200):
+            listed = httpx.get(opt_outs, headers=headers, timeout=30).json()["data"]["opt_outs"]
+            if listed:
+                break
+            time.sleep(0.02)
+        assert [o["number"] for o in listed] == ["+447700900123"]
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err

@@ -57,10 +57,18 @@ def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(project: pytes
                 "/api/v1/messages/send", json={"to": "+12025550143", "from": "Acme", "body": "Hi"}
             )
             assert answer.status_code == 201
+
+        def test_a_handset_reply_reaches_the_gateway(sms_gateway, sms_simulator):
+            pushed = sms_simulator.reply("+447700900123", "+12025550100", "STOP", provider="sinch")
+            assert pushed["delivery"] == "delivered"
+            answer = sms_gateway.send(to="+447700900123", body="Sale")
+            assert answer.status_code == 422, answer.text
+            assert answer.json()["error"]["code"] == "recipient_opted_out"
+            sms_simulator.assert_nothing_sent(to="+447700900123")
         """
     )
     result = project.runpytest_subprocess()
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=3)
 
 
 def test_state_does_not_leak_between_tests(project: pytest.Pytester) -> None:

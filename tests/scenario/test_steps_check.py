@@ -57,7 +57,7 @@ def test_steps_problems_are_reported_with_line_and_key_path(tmp_path: Path) -> N
         ),
         "17: steps[4].get: ${steps.later.data.id} refers to step 'later', which is not an earlier named step",
         "19: steps[5].expect.status: status cannot be expected after sleep",
-        "20: steps[6]: a step needs an action: send, bulk, get, wait_for or sleep",
+        "20: steps[6]: a step needs an action: send, bulk, get, wait_for, sleep or reply",
     ]
 
 

@@ -25,7 +25,7 @@ from lynsms.simulator.harness.replay.stack import RUNNER_HEADER, Stack
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario.expect import MISSING, Difference, differences, render
 from lynsms.simulator.scenario.references import UnresolvedReference, resolve
-from lynsms.simulator.scenario.steps import Step
+from lynsms.simulator.scenario.steps import DEFAULT_WAIT, Step
 
 POLL: Final = 0.005  # real seconds between looks at a message in wait_for, and at the webhook receiver
 WEBHOOK_WAIT: Final = 3.0  # how long expected webhooks may take to arrive after their step
@@ -270,8 +270,26 @@ class _Run:
             )
         if step.action == "wait_for":
             return self._wait_for(step)
+        if step.action == "reply":
+            return self._reply(step)
         _sleep(self.stack.clock, step.seconds)
         return _Outcome(f"slept {step.seconds:g} s")
+
+    def _reply(self, step: Step) -> _Outcome:
+        """POST /_sim/inbound, then wait until the push is delivered or given up, so the step's
+        expectations see what the gateway made of it (an opt-out, a help answer)."""
+        body = resolve(dict(step.body or {}), self.answers)
+        response = self.sim.post("/_sim/inbound", json=body)
+        answer = _json(response)
+        summary = f"POST /_sim/inbound -> {response.status_code}"
+        if response.status_code != 202 or not isinstance(answer, dict):
+            return _Outcome(summary, response.status_code, answer)
+        deadline = time.monotonic() + DEFAULT_WAIT
+        while answer.get("delivery") == "queued" and time.monotonic() < deadline:
+            time.sleep(POLL)
+            found = self.sim.get("/_sim/inbound", params={"provider": body.get("provider")}).json()["inbound"]
+            answer = next((m for m in found if m["id"] == answer["id"]), answer)
+        return _Outcome(f"{summary}, push {answer.get('delivery')}", response.status_code, answer)
 
     def _target(self, step: Step) -> str:
         target = str(resolve(step.target, self.answers))
@@ -407,13 +425,12 @@ def _compare(kind: str, expected: Any, actual: Any) -> list[tuple[str, str, str,
 
 
 def _counts(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per provider (and ``total``): send requests (POSTs carrying messages: callbacks, polling and a
-    gateway's own set-up calls such as registering its ClickSend receipt URL are not sends), the
-    messages they carried, and the messages the provider accepted."""
+    """Per provider (and ``total``): requests (POSTs: sends and lookups; callbacks and polling are
+    not counted), the messages they carried, and the messages the provider accepted."""
     counts: dict[str, dict[str, int]] = {"total": dict.fromkeys(COUNTS, 0)}
     for entry in entries:
         provider = entry.get("provider")
-        if provider is None or entry.get("method") != "POST" or not entry.get("messages"):
+        if provider is None or entry.get("method") != "POST":
             continue
         for bucket in (counts.setdefault(provider, dict.fromkeys(COUNTS, 0)), counts["total"]):
             bucket["requests"] += 1

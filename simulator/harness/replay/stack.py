@@ -27,6 +27,7 @@ from starlette.routing import Route
 from lynsms.clock import SYSTEM_CLOCK, Clock, FastForwardClock
 from lynsms.simulator.harness.admin import ADMIN_PATH
 from lynsms.simulator.harness.gateway_host import GatewayHost
+from lynsms.simulator.harness.inbound_urls import register_over_http
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config, setting_names
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
@@ -220,9 +221,13 @@ class Bench:
         config = gateway_config(
             settings, self.simulator_url, self._host.url, self.api_key, receiver.url if receiver else None
         )
+        # Reports still due from the previous scenario go before the new gateway listens: it would
+        # park them, and the simulator's seeded ids make its first message match one of them.
+        httpx.post(f"{self.simulator_url}/_sim/reset", timeout=30, trust_env=False).raise_for_status()
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
-        gateway = create_app(config, environ={}, clock=self.clock)
-        self._host.mount(HandOver(gateway, self.clock) if isinstance(self.clock, FastForwardClock) else gateway)
+        app = create_app(config, environ={}, clock=self.clock)
+        self._host.mount(HandOver(app, self.clock) if isinstance(self.clock, FastForwardClock) else app)
+        register_over_http(self.simulator_url, app)  # handset replies reach this gateway
         try:
             yield Stack(
                 self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver, clock=self.clock
