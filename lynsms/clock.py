@@ -148,7 +148,7 @@ def _unless_cancelled(due: _Due | _Wait) -> None:
 # ---- fast-forward --------------------------------------------------------------------------------
 
 SETTLE: Final = 0.02  # real seconds of calm before time may skip to the next timer
-GUARD_SETTLE: Final = 0.1  # ... before it may skip to a timeout's expiry
+GUARD_SETTLE: Final = 0.3  # ... before it may skip to a timeout's expiry (work a request set off, on a loaded machine)
 
 
 @dataclass(order=True)
