@@ -14,10 +14,12 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,15 @@ async def run_load(
     duration: float | None = None,
     count: int | None = None,
     expect: int | None = None,
+    connect: Connect | None = None,
 ) -> Stats:
     """Drive ``url`` with ``concurrency`` keep-alive connections, each sending ``request`` in a loop,
     for ``duration`` seconds or ``count`` requests in all. A response whose status is not ``expect``
-    (when given), or a broken connection, counts as an error."""
+    (when given), or a broken connection, counts as an error. ``connect`` opens each connection
+    (default: TCP to ``url``'s host and port), e.g. a TLS tunnel through a proxy."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    opener = connect or (lambda: asyncio.open_connection(host, port))
     latencies: list[float] = []
     errors = 0
     remaining = count
@@ -106,7 +111,7 @@ async def run_load(
 
     async def worker() -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await opener()
         try:
             while more():
                 started = time.perf_counter()
@@ -116,7 +121,7 @@ async def run_load(
                 except (asyncio.IncompleteReadError, ConnectionError):
                     errors += 1
                     writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
+                    reader, writer = await opener()
                     continue
                 if expect is not None and status != expect:
                     errors += 1

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Final
 
@@ -22,7 +23,7 @@ from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynsms.gateway import twoway_api, validation
+from lynsms.gateway import jsonbody, twoway_api, validation
 from lynsms.gateway.config import ApiKey
 from lynsms.gateway.delivery import inbound
 from lynsms.gateway.delivery.tracking import Tracking
@@ -30,6 +31,7 @@ from lynsms.gateway.errors import (
     CODE_FOR_HTTP_STATUS,
     ERROR_STATUS,
     GatewayError,
+    HeadersTooLarge,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InternalError,
@@ -50,11 +52,12 @@ from lynsms.gateway.models import ACCEPTED_STATUSES, Message, new_request_id
 from lynsms.gateway.openapi import document
 from lynsms.gateway.service import Gateway, Parked
 from lynsms.gateway.store.messages import KeyRef
+from lynsms.header_limit import MAX_HEADER_BYTES
 
 log = logging.getLogger("lynsms.gateway")
 
 MAX_REQUEST_BYTES: Final = 1024 * 1024
-MAX_IDEMPOTENCY_KEY: Final = 255
+_IDEMPOTENCY_KEY: Final = re.compile(validation.IDEMPOTENCY_KEY_PATTERN)
 
 Payload = dict[str, Any]  # an envelope without its meta: what idempotency stores and replays
 # A failed message's error code -> the error a send answers with. Codes not here (a delivery
@@ -158,7 +161,7 @@ async def read_json(request: Request) -> dict[str, Any]:
     if charset.startswith("charset=") and charset[8:].strip('"') not in ("utf-8", "utf8"):
         raise UnsupportedMediaType("JSON bodies must be UTF-8")
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+    if declared.isdecimal() and int(declared) > MAX_REQUEST_BYTES:
         raise PayloadTooLarge(f"the request body is over {MAX_REQUEST_BYTES} bytes")
     chunks, size = [], 0
     # Count what actually arrives: Content-Length can lie, and chunked bodies have none.
@@ -167,7 +170,7 @@ async def read_json(request: Request) -> dict[str, Any]:
         if size > MAX_REQUEST_BYTES:
             raise PayloadTooLarge(f"the request body is over {MAX_REQUEST_BYTES} bytes")
         chunks.append(chunk)
-    return validation.parse_json(b"".join(chunks))
+    return jsonbody.parse_json(b"".join(chunks))
 
 
 async def idempotent(
@@ -186,8 +189,10 @@ async def idempotent(
     key = request.headers.get("idempotency-key")
     if key is None:
         return render(request, *await _run(run, None, answer))
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
-        raise InvalidIdempotencyKey(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters")
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidIdempotencyKey(
+            f"Idempotency-Key must be 1 to {validation.MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )
     store = _gateway(request).store
     # Scope by a hash of the API key: the store never holds a key, and two keys never share.
     scope = hashlib.sha256(request.state.api_key.key.encode()).hexdigest()
@@ -356,7 +361,7 @@ async def health(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(document())
+    return JSONResponse(document(_gateway(request).context))
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:
@@ -373,6 +378,10 @@ def _http_message(request: Request, exc: HTTPException) -> str:
     if exc.status_code == 405:
         return f"{request.method} is not allowed on {request.url.path}"
     return str(exc.detail)
+
+
+async def headers_too_large(request: Request) -> Response:
+    return error_response(request, HeadersTooLarge(f"the request headers add up to more than {MAX_HEADER_BYTES} bytes"))
 
 
 async def server_error(request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ from typing import Final
 import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 
 from lynsms.clock import SYSTEM_CLOCK, Clock, SystemClock
 from lynsms.gateway import api, docs
@@ -27,6 +28,7 @@ from lynsms.gateway.providers.base import ProviderAdapter
 from lynsms.gateway.routing import CircuitBreaker
 from lynsms.gateway.service import Gateway
 from lynsms.gateway.store import Store
+from lynsms.header_limit import HeaderLimit
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -91,6 +93,7 @@ def create_app(
 
     app = Starlette(
         routes=[*api.routes, *docs.routes],
+        middleware=[Middleware(HeaderLimit, too_large=api.headers_too_large)],
         lifespan=lifespan,
         exception_handlers={HTTPException: api.http_exception, Exception: api.server_error},
     )

@@ -188,6 +188,11 @@ def default_provider(name: str, simulator_url: str) -> ProviderConfig:
     )
 
 
+def is_http_url(text: str) -> bool:
+    """An http:// or https:// URL with a host: the only kind the gateway POSTs to (never file://)."""
+    return re.match(r"https?://[^/\s]+", text) is not None
+
+
 def default_config(simulator_url: str | None = None) -> GatewayConfig:
     url = simulator_url or DEFAULT_SIMULATOR_URL
     return GatewayConfig(
@@ -305,7 +310,7 @@ class _Parser:
 
     def url(self, value: object, where: KeyPath) -> str:
         text = self.string(value, where)
-        if not re.match(r"https?://[^/\s]+", text):
+        if not is_http_url(text):
             raise self.fail(where, "must be an http:// or https:// URL")
         return text.rstrip("/")
 
@@ -448,7 +453,7 @@ class _Parser:
         routes: dict[int, Route] = {}
         for key, body in self.mapping(value if value is not None else {}, ("routes",)).items():
             where: KeyPath = ("routes", str(key))
-            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isdigit())):
+            if isinstance(key, bool) or not (isinstance(key, int) or (isinstance(key, str) and key.isdecimal())):
                 raise self.fail(where, "route ids must be positive integers")
             route_id = int(key)
             if route_id <= 0 or route_id in routes:

@@ -15,6 +15,7 @@
      │    ├── MessageNotFound         404 message_not_found
      │    ├── OptOutNotFound          404 opt_out_not_found
      │    ├── PayloadTooLarge         413 payload_too_large
+     │    ├── HeadersTooLarge         431 request_header_fields_too_large
      │    ├── UnsupportedMediaType    415 unsupported_media_type
      │    └── ValidationFailed        422 validation_error           (names ``field``)
      ├── IdempotencyConflict          the Idempotency-Key cannot be honoured; nothing was sent
@@ -57,6 +58,7 @@ ERROR_STATUS: Final[dict[str, int]] = {
     "idempotency_key_in_progress": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
+    "request_header_fields_too_large": 431,
     "validation_error": 422,
     "provider_rejected": 422,
     "recipient_opted_out": 422,
@@ -141,6 +143,10 @@ class PayloadTooLarge(RequestError):
     code = "payload_too_large"
 
 
+class HeadersTooLarge(RequestError):
+    code = "request_header_fields_too_large"
+
+
 class UnsupportedMediaType(RequestError):
     code = "unsupported_media_type"
 
@@ -197,4 +203,5 @@ CODE_FOR_HTTP_STATUS: Final[dict[int, str]] = {
     405: "method_not_allowed",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    431: "request_header_fields_too_large",
 }

@@ -1,7 +1,12 @@
-"""The OpenAPI 3.1 document of the gateway API, written as data.
+"""The OpenAPI 3.1 document of the gateway API.
 
-Hand-written rather than generated from the handlers: the contract is the spec, and a test
-checks that every route of the app appears here and that every error code is listed.
+Requests are not described here: their schemas are the pydantic models that validate them
+(``validation.REQUEST_MODELS``, ``validation.ListQuery``), rendered by ``model_json_schema``, so
+the document and the checks cannot disagree. Responses are written as data; a test checks that
+every route of the app appears here and that every error code is listed. ``document(context)``
+narrows ``provider`` and ``route_id`` to what this gateway has configured.
+
+A new endpoint: its request model in validation.py (added to ``REQUEST_MODELS``), its path here.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from typing import Any
 from lynsms.gateway import twoway_api
 from lynsms.gateway.errors import ERROR_STATUS
 from lynsms.gateway.models import STATUSES
+from lynsms.gateway.openapi_examples import BULK_RESULT, MESSAGE
+from lynsms.gateway.providers import registry
 from lynsms.gateway.providers.names import PROVIDER_NAMES
-from lynsms.gateway.validation import MAX_BODY_CHARS, MAX_LIMIT, MAX_RECIPIENTS, MAX_REFERENCE_CHARS
+from lynsms.gateway.validation import IDEMPOTENCY_KEY_PATTERN, REQUEST_MODELS, Context, ListQuery
 
 _REF = "#/components/schemas/"
 
@@ -33,27 +40,30 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(
+    schema: dict[str, Any],
+    description: str,
+    example: Any = None,
+    headers: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    response: dict[str, Any] = {"description": description, "content": {"application/json": media}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _ok(data: Any) -> dict[str, Any]:
+    return {"success": True, "data": data, "meta": {"request_id": "req_dXp9kQ2mTn8vLc4ZbR7a"}}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): {"$ref": f"#/components/responses/Error{s}"} for s in statuses}
 
 
-_SEND_FIELDS: dict[str, Any] = {
-    "from": {
-        "type": "string",
-        "description": "Up to 11 alphanumeric characters, or a numeric long/short code.",
-        "examples": ["LynSMS"],
-    },
-    "body": {"type": "string", "minLength": 1, "maxLength": MAX_BODY_CHARS},
-    "route_id": _nullable({"type": "integer", "description": "A configured route id."}),
-    "provider": _nullable({"enum": list(PROVIDER_NAMES)}),
-    "reference": _nullable({"type": "string", "maxLength": MAX_REFERENCE_CHARS}),
-}
 _EVENT_TYPES = ["message.sent", "message.delivered", "message.undelivered", "message.failed"]
-_E164 = {"type": "string", "pattern": r"^\+[1-9][0-9]{1,14}$", "examples": ["+12025550143"]}
 
 SCHEMAS: dict[str, Any] = {
     "Meta": {
@@ -83,27 +93,6 @@ SCHEMAS: dict[str, Any] = {
             },
             "meta": _ref("Meta"),
         },
-    },
-    "SendRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["to", "from", "body"],
-        "properties": {"to": _E164, **_SEND_FIELDS},
-    },
-    "BulkRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["recipients", "from", "body"],
-        "properties": {
-            "recipients": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_RECIPIENTS},
-            **_SEND_FIELDS,
-        },
-    },
-    "QuoteRequest": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["body"],
-        "properties": {"body": _SEND_FIELDS["body"], "to": _nullable(_E164)},
     },
     "MessageError": {
         "type": "object",
@@ -347,18 +336,91 @@ _IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": 255},
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN, "examples": ["order-1234-sms"]},
     "description": "A repeat with the same key and body returns the first result and sends nothing.",
+}
+_REPLAYED = {
+    "Idempotent-Replayed": {
+        "description": "true when this is the stored answer to an earlier request with the same Idempotency-Key",
+        "schema": {"const": "true"},
+    }
 }
 _MESSAGE_ID = {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema}
+def _query_parameters() -> list[dict[str, Any]]:
+    schema = ListQuery.model_json_schema()
+    return [
+        {"name": name, "in": "query", "required": False, "schema": _not_null(_strip_titles(field))}
+        for name, field in schema["properties"].items()
+    ]
+
+
+def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter is absent or text, never null: "X | None = None" is just "optional"."""
+    options = [option for option in schema.get("anyOf", []) if option != {"type": "null"}]
+    if len(options) == 1:
+        schema = {**{k: v for k, v in schema.items() if k != "anyOf"}, **options[0]}
+    return {k: v for k, v in schema.items() if not (k == "default" and v is None)}
+
+
+def _strip_titles(schema: Any) -> Any:
+    """pydantic titles every field after its Python name ("Sender" for ``from``): noise here."""
+    if isinstance(schema, dict):
+        return {key: _strip_titles(value) for key, value in schema.items() if key != "title"}
+    if isinstance(schema, list):
+        return [_strip_titles(value) for value in schema]
+    return schema
+
+
+def request_schemas(context: Context | None = None) -> dict[str, Any]:
+    """The request models' JSON Schemas, ``provider``/``route_id`` narrowed to ``context``."""
+    schemas = {
+        name: _strip_titles(model.model_json_schema(by_alias=True, mode="validation"))
+        for name, model in REQUEST_MODELS.items()
+    }
+    if context is not None:
+        for schema in schemas.values():
+            properties = schema["properties"]
+            if "provider" in properties:
+                properties["provider"] = _nullable({"enum": list(context.providers)})
+            if "route_id" in properties:
+                routes = sorted(context.routes)
+                properties["route_id"] = _nullable({"enum": routes}) if routes else {"type": "null"}
+    return schemas
 
 
 def _body(schema: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _report_webhook(provider: str) -> dict[str, Any]:
+    media_types = registry.provider(provider).report_media_types
+    return {
+        "post": {
+            "operationId": f"receive{provider.capitalize()}DeliveryReport",
+            "security": [],
+            "summary": f"Delivery reports from {provider}, in its own format (no Bearer key"
+            + ("; signed)" if registry.provider(provider).verify_report else ")"),
+            "parameters": [
+                {
+                    "name": "token",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": "The token in the callback URL the gateway gave the provider; wrong or missing: 403",
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {media: {"schema": _ref("ProviderReport")} for media in media_types},
+            },
+            "responses": {
+                "200": _json(_envelope(_ref("ReportReceipt")), "Accepted, including reports for unknown messages"),
+                **_errors(400, 403, 413, 415, 500),
+            },
+        }
+    }
 
 
 def _paths() -> dict[str, Any]:
@@ -387,10 +449,11 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_IDEMPOTENCY],
                 "requestBody": _body("SendRequest"),
                 "responses": {
-                    "201": _json(_envelope(_ref("Message")), "Accepted by a provider"),
+                    "201": _json(_envelope(_ref("Message")), "Accepted by a provider", _ok(MESSAGE), _REPLAYED),
                     "202": _json(
                         _envelope(_ref("Message")),
                         "Replay of a request a restart cut short: the message is still unconfirmed",
+                        headers=_REPLAYED,
                     ),
                     **write_errors,
                     **_errors(502),
@@ -404,7 +467,12 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_IDEMPOTENCY],
                 "requestBody": _body("BulkRequest"),
                 "responses": {
-                    "201": _json(_envelope(_ref("BulkResult")), "Every recipient became a message; inspect each item"),
+                    "201": _json(
+                        _envelope(_ref("BulkResult")),
+                        "Every recipient became a message; inspect each item",
+                        _ok(BULK_RESULT),
+                        _REPLAYED,
+                    ),
                     **write_errors,
                 },
             }
@@ -421,14 +489,7 @@ def _paths() -> dict[str, Any]:
             "get": {
                 "operationId": "listMessages",
                 "summary": "Messages, newest first",
-                "parameters": [
-                    _query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 20}),
-                    _query("cursor", {"type": "string"}),
-                    _query("status", {"enum": list(STATUSES)}),
-                    _query("provider", {"enum": list(PROVIDER_NAMES)}),
-                    _query("reference", {"type": "string"}),
-                    _query("to", _E164),
-                ],
+                "parameters": _query_parameters(),
                 "responses": {"200": _json(_envelope(_ref("MessageList")), "One page"), **_errors(400, 401)},
             }
         },
@@ -440,27 +501,8 @@ def _paths() -> dict[str, Any]:
                 "responses": {"200": _json(_envelope(_ref("Message")), "The message"), **_errors(401, 404)},
             }
         },
-        "/api/v1/webhooks/{provider}": {
-            "post": {
-                "operationId": "receiveDeliveryReport",
-                "security": [],
-                "summary": "Delivery reports from a provider, in its own format (no Bearer key; Twilio's is signed)",
-                "parameters": [
-                    {"name": "provider", "in": "path", "required": True, "schema": {"enum": list(PROVIDER_NAMES)}}
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/x-www-form-urlencoded": {"schema": _ref("ProviderReport")},
-                        "application/json": {"schema": _ref("ProviderReport")},
-                    },
-                },
-                "responses": {
-                    "200": _json(_envelope(_ref("ReportReceipt")), "Accepted, including reports for unknown messages"),
-                    **_errors(400, 403, 404, 413, 415, 500),
-                },
-            }
-        },
+        # One path per provider: each takes its reports in its own content types (providers/<name>.py).
+        **{f"/api/v1/webhooks/{name}": _report_webhook(name) for name in PROVIDER_NAMES},
         "/api/v1/messages/{message_id}/events": {
             "get": {
                 "operationId": "listMessageEvents",
@@ -475,7 +517,7 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
+def document(context: Context | None = None) -> dict[str, Any]:
     statuses = sorted({*ERROR_STATUS.values(), 409, 502})
     return {
         "openapi": "3.1.0",
@@ -513,7 +555,7 @@ def document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API key"}},
-            "schemas": {**SCHEMAS, **twoway_api.openapi_schemas()},
+            "schemas": {**SCHEMAS, **twoway_api.openapi_schemas(), **request_schemas(context)},
             "responses": {
                 f"Error{status}": _json(
                     _ref("Error"), ", ".join(c for c, s in ERROR_STATUS.items() if s == status) or "error"

@@ -24,6 +24,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from codecs import utf_16_le_encode
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate, repeat
 from operator import itemgetter
 from typing import Final, Literal
@@ -60,6 +61,11 @@ _GRAPHEME: Final = regex.compile(r"\X")
 # selectors, regional indicators, Hangul jamo, prepended marks), and CRLF. A body with none of them
 # has one cluster per code point, so the costly \X scan can be skipped.
 _MAY_JOIN: Final = regex.compile(r"[^\p{GCB=Other}\p{GCB=Control}\p{GCB=CR}\p{GCB=LF}]|\r\n")
+
+
+def utf16_units(text: str) -> int:
+    """How long Java and JavaScript think ``text`` is: a character outside the BMP counts 2."""
+    return len(utf_16_le_encode(text, "surrogatepass")[0]) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +172,9 @@ def _ends_cutting_oversized(clusters: list[str]) -> list[int]:
     return ends
 
 
+# A send asks three times for the same body (validation's provider limits, routing, the stored
+# message), a bulk once per chunk: count it once. The value is immutable, so sharing it is safe.
+@lru_cache(maxsize=1024)
 def segment(body: str) -> Segmentation:
     encoding = encoding_of(body)
     if encoding == "GSM-7":

@@ -30,12 +30,12 @@ from lynsms.gateway.config import GatewayConfig
 from lynsms.gateway.models import Attempt, Message, MessageError, new_message_id, now_iso
 from lynsms.gateway.pricing import CURRENCY, PriceTable, country_of
 from lynsms.gateway.providers.base import Accepted, Failed, Outbound, ProviderAdapter, SendResult
-from lynsms.gateway.routing import CircuitBreaker, compute_chain
+from lynsms.gateway.routing import CircuitBreaker
 from lynsms.gateway.segmentation import Segmentation, segment
 from lynsms.gateway.store import Completion, Dispatch, Store
 from lynsms.gateway.store.inbound import TwoWayRows
 from lynsms.gateway.store.messages import KeyRef
-from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, e164_problem
+from lynsms.gateway.validation import BulkRequest, Context, QuoteRequest, SendRequest, body_problems, e164_problem
 
 log = logging.getLogger("lynsms.gateway")
 
@@ -140,16 +140,23 @@ class Gateway:
         self.breaker = breaker
         self.prices = PriceTable.from_config(config.providers)
         self._costs: dict[tuple[str, str | None, int], Decimal] = {}
-        self.context = Context(providers=tuple(config.providers), routes=tuple(config.routes))
+        self.context = Context(
+            providers=tuple(config.providers),
+            routes={route_id: route.chain for route_id, route in config.routes.items()},
+            default_chain=tuple(config.default_chain),
+        )
         # Inbound messages, the opt-out list (checked on every send) and cached lookups.
         self.two_way = TwoWayRows(store.db, store.outbox, clock)
         # Where each provider is asked to send its delivery reports, token included
         # (``delivery.callback_auth``); none without a public URL.
         self._callbacks = dict(report_urls or {})
 
-    def chain_for(self, provider: str | None, route_id: int | None) -> tuple[str, ...]:
-        base = self.config.routes[route_id].chain if route_id is not None else self.config.default_chain
-        return compute_chain(provider, base)
+    def chain_for(self, provider: str | None, route_id: int | None, body: str = "") -> tuple[str, ...]:
+        """The providers to try, without those that would refuse or truncate ``body`` (validation
+        has made sure at least one is left)."""
+        chain = self.context.chain(provider, route_id)
+        unfit = body_problems(body, chain)
+        return tuple(name for name in chain if name not in unfit) if unfit else chain
 
     async def send(self, request: SendRequest, api_key: str | None = None, key: KeyRef | None = None) -> Message:
         """The stored message after routing: ``sent``, or ``failed`` with its error and attempts.
@@ -161,7 +168,7 @@ class Gateway:
             return (await self._route_or_park([failed], [], (), api_key, key)).get(failed.id, failed)
         # api_key: the key's name decides where webhooks go.
         routed = await self._route_or_park(
-            [message], [message], self.chain_for(request.provider, request.route_id), api_key, key
+            [message], [message], self.chain_for(request.provider, request.route_id, request.body), api_key, key
         )
         return routed[message.id]
 
@@ -198,14 +205,15 @@ class Gateway:
             messages.append(replace(message, status="failed", error=error) if error else message)
         queued = [m for m in messages if m.status == "queued"]
         routed = await self._route_or_park(
-            messages, queued, self.chain_for(request.provider, request.route_id), api_key, key
+            messages, queued, self.chain_for(request.provider, request.route_id, request.body), api_key, key
         )
         return [routed.get(m.id, m) for m in messages]
 
     async def reply(self, to: str, sender: str, body: str, provider: str) -> Message:
         """Send ``body`` to ``to`` through ``provider`` only (an answer goes back the way the
         question came: the same provider and number)."""
-        request = SendRequest(to=to, sender=sender, body=body, provider=provider)
+        # Built here, not parsed from a client: nothing to validate.
+        request = SendRequest.model_construct(to=to, sender=sender, body=body, provider=provider)
         message = self._new(to, request, segment(body))
         routed = await self._route_or_park([message], [message], (provider,), None, None)
         return routed[message.id]

@@ -9,3 +9,20 @@ never shadowed.
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lynsms.simulator.harness.intercept import InterceptRefused, intercept
+
+
+def __getattr__(name: str) -> Any:
+    # ``lynsms.intercept`` is imported on first use: ``import lynsms`` stays free of HTTP libraries.
+    if name in ("intercept", "InterceptRefused"):
+        from lynsms.simulator.harness import intercept as module
+
+        return getattr(module, name)
+    raise AttributeError(f"module 'lynsms' has no attribute {name!r}")
+
+
+__all__ = ["InterceptRefused", "__version__", "intercept"]

@@ -9,22 +9,27 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.names import ProviderName
-from lynsms.simulator import console, control, inbound_control, lookup, providers
+from lynsms.header_limit import HeaderLimit
+from lynsms.simulator import accounts, console, control, inbound_control, lookup, providers
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.deliveries import Deliveries
 from lynsms.simulator.engine import Engine, Loaded
 from lynsms.simulator.faults import Faults
+from lynsms.simulator.hosts import provider_of_host
 from lynsms.simulator.inbound import Inbound
 from lynsms.simulator.inbound import routes as inbound_routes
 from lynsms.simulator.providers.base import Core, Provider
+from lynsms.simulator.proxy.app import ca_routes
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario import load as load_scenario_file
+from lynsms.simulator.scheduling import Scheduled
 from lynsms.simulator.state import DEFAULT_JOURNAL_SIZE, DEFAULT_MAX_MESSAGES, SimState
 
 
@@ -45,7 +50,9 @@ class Simulator:
         state = SimState(seed=seed, journal_size=journal_size, max_messages=max_messages, clock=clock)
         # The providers hold the same Core, so its parts are read-only here: swapping one on the
         # Simulator would leave the providers on the old one. Script behaviour with scenarios.
-        self.core = Core(state, clock, Engine(), Faults(clock), Deliveries(state.journal, clock))
+        engine, deliveries = Engine(), Deliveries(state.journal, clock)
+        scheduled = Scheduled(clock, engine, deliveries)
+        self.core = Core(state, clock, engine, Faults(clock), deliveries, scheduled)
         self.providers: dict[ProviderName, Provider[Any]] = providers.build(self.core)
         self._startup: list[tuple[Scenario, Scope]] = []
         # Handsets that reply: inbound pushes, pull APIs, scripted replies once a message is delivered.
@@ -78,6 +85,7 @@ class Simulator:
         go; scenarios loaded at runtime are unloaded; the startup scenarios stay, with fresh counters."""
         self.state.reset()
         self.deliveries.reset()
+        self.core.scheduled.reset()
         self.inbound.reset()
         self.console.reset()
         self.engine.unload_all()
@@ -93,13 +101,20 @@ class Simulator:
         scope = account if account is not None else loaded_scenario.account
         if startup:
             self._startup.append((loaded_scenario, scope))
+        accounts.refill(self.state)
         return self.engine.load(loaded_scenario, scope, self.state.calls)
 
     def reset_scenarios(self) -> None:
-        """Rule hits and generators back to their start, call numbering from now; scenarios stay."""
+        """Rule hits and generators back to their start, call numbering from now, balances full;
+        scenarios stay."""
+        accounts.refill(self.state)
         self.engine.reset(self.state.calls)
 
-    def provider_for(self, path: str) -> Provider[Any] | None:
+    def provider_for(self, path: str, host: str = "") -> Provider[Any] | None:
+        """The provider the request's real host names (see ``hosts``), else the one owning the path."""
+        named = provider_of_host(host)
+        if named is not None:
+            return self.providers[named]
         for provider in self.providers.values():
             if path.startswith(provider.prefixes):
                 return provider
@@ -116,6 +131,7 @@ class Simulator:
             *routes,
             *control.routes(self),
             *inbound_control.routes(self.providers, self.inbound),
+            *ca_routes(),
             *console.routes(self, self.console),
         ]
 
@@ -139,7 +155,7 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "Internal simulator error"
-        provider = simulator.provider_for(request.url.path)
+        provider = simulator.provider_for(request.url.path, request.headers.get("host", ""))
         if provider is not None:
             return provider.error(status, str(detail))
         return JSONResponse({"error": str(detail), "status": status}, status_code=status)
@@ -153,8 +169,12 @@ def create_app(
             await simulator.deliveries.close()
             await simulator.inbound.close()
 
+    async def headers_too_large(request: Request) -> Response:
+        return await http_error(request, HTTPException(431, "Request Header Fields Too Large"))
+
     app = Starlette(
         routes=simulator.routes(),
+        middleware=[Middleware(HeaderLimit, too_large=headers_too_large)],
         exception_handlers={HTTPException: http_error, Exception: http_error},
         lifespan=lifespan,
     )

@@ -71,10 +71,11 @@ def routes(sim: Controlled) -> list[Route]:
         if provider is not None and provider not in PROVIDERS:
             return _bad(f"unknown provider {provider!r}; expected one of {', '.join(PROVIDERS)}")
         limit_text = params.get("limit", str(DEFAULT_LIMIT))
-        if not limit_text.isdigit() or int(limit_text) < 1:
+        # isascii too: "²".isdecimal() is true, yet int("²") raises.
+        if not (limit_text.isascii() and limit_text.isdecimal()) or int(limit_text) < 1:
             return _bad("limit must be a positive integer")
         since_text = params.get("since", "0")
-        if not since_text.isdigit():
+        if not (since_text.isascii() and since_text.isdecimal()):
             return _bad("since must be a journal sequence number")
         since, limit = int(since_text), int(limit_text)
         entries = [

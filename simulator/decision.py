@@ -76,7 +76,7 @@ def number(text: str) -> str:
     it, Twilio keeps it). Short codes and alphanumeric senders stay as written."""
     stripped = text.strip()
     digits = stripped[1:] if stripped.startswith("+") else stripped
-    return f"+{digits}" if digits.isdigit() and len(digits) > 6 else stripped
+    return f"+{digits}" if digits.isdecimal() and len(digits) > 6 else stripped
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from lynsms.simulator.decision import ACCEPT, Decision, DeliveryPlan, Facts, Sco
 from lynsms.simulator.messages import Submission
 
 if TYPE_CHECKING:
+    from lynsms.simulator.accounts import AccountScript
     from lynsms.simulator.scenario import Scenario
     from lynsms.simulator.scenario.rules import Rule
 
@@ -116,6 +117,11 @@ class Engine:
         if loaded is None:
             return self._accept
         return loaded.decide(provider, account, submission, call)
+
+    def account_script(self, provider: str, account: str) -> AccountScript | None:
+        """What the scenario that applies to ``account`` at ``provider`` says about its account."""
+        loaded = self._scoped.get((provider, account)) or self._scoped.get(("*", account)) or self._global
+        return None if loaded is None else loaded.scenario.accounts.get(provider)
 
     def load(self, scenario: Scenario, scope: Scope = None, calls: CallCounts | None = None) -> Loaded:
         """Load ``scenario`` for ``scope``, replacing whatever held that scope before."""

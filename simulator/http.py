@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -38,7 +37,7 @@ RAW_BODY = "lynsms.raw_body"
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The raw body, refusing more than ``limit`` bytes without buffering all of it."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdecimal() and int(declared) > limit:
         raise WireProblem("too_large", f"request body exceeds {limit} bytes")
     # The ASGI messages read directly: Request.stream()'s async generator costs more than the
     # copy on this path, which every send takes.
@@ -103,10 +102,14 @@ async def read_json(request: Request) -> dict[str, Any]:
         raise WireProblem(
             "content_type", f"unsupported content type {_media_type(request)!r}, expected application/json"
         )
-    text = _decode(await read_body(request))
+    raw = await read_body(request)
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        # orjson, not json: it refuses what the providers' parsers refuse and json lets through, a
+        # lone surrogate ("\ud800": unstorable and unrenderable) and NaN, and it stops at 1,024
+        # levels of nesting with an error instead of a RecursionError.
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        _decode(raw)  # "not valid UTF-8 (byte n)" says more than orjson does
         raise WireProblem("json", f"malformed JSON: {exc}") from None
     if not isinstance(data, dict):
         raise WireProblem("shape", "request body must be a JSON object")

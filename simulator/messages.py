@@ -37,9 +37,12 @@ class Submission:
     client_ref: str | None = None  # client_reference / callbackData / custom_string / messageId
     # Provider-specific fields worth keeping (Twilio MediaUrl, Sinch delivery_report mode, ...).
     extra: dict[str, Any] = field(default_factory=dict)
+    send_at: datetime | None = None  # a scheduled send: the provider holds it until then (``scheduling``)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"to": self.to, "from": self.sender, "body": self.body}
+        if self.send_at is not None:
+            data["send_at"] = self.send_at.isoformat()
         if self.callback_url:
             data["callback_url"] = self.callback_url
         if self.client_ref:

@@ -24,7 +24,7 @@ class PhoneNumber:
 def lookup(text: str, region: str | None = None) -> PhoneNumber | None:
     """``text`` as a possible phone number, or None. Without ``region``, bare digits are read as
     international (country code first), as the providers' APIs do."""
-    if region is None and text.isdigit():
+    if region is None and text.isdecimal():
         text = "+" + text
     try:
         parsed = phonenumbers.parse(text, region)

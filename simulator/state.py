@@ -158,6 +158,9 @@ class SimState:
         self.messages: OrderedDict[str, SimMessage] = OrderedDict()
         self.max_messages = max_messages
         self.dropped_messages = 0
+        # Recipient (digits, no '+') -> ids of the messages sent to it, oldest first: filtered lists
+        # ("what went to X?") look here instead of walking a full store.
+        self.by_recipient: dict[str, dict[str, None]] = {}
         # Counters for "the n-th call to this provider", per (provider, account).
         self.calls: dict[tuple[str, str], int] = {}
         # Provider modules keep their own extra state here, e.g. ClickSend receipt URLs, Sinch tokens.
@@ -170,6 +173,7 @@ class SimState:
         self.journal.clear()
         self.ids = Ids(self.seed)
         self.messages.clear()
+        self.by_recipient.clear()
         self.dropped_messages = 0
         self.calls.clear()
         self.extras.clear()
@@ -191,11 +195,27 @@ class SimState:
 
     def add(self, messages: Iterable[SimMessage]) -> None:
         stored = self.messages
+        index = self.by_recipient
         for message in messages:
             stored[message.id] = message
+            index.setdefault(message.to.lstrip("+"), {})[message.id] = None
             if len(stored) > self.max_messages:
-                stored.popitem(last=False)
+                _, gone = stored.popitem(last=False)
+                self._unindex(gone)
                 self.dropped_messages += 1
+
+    def _unindex(self, message: SimMessage) -> None:
+        ids = self.by_recipient.get(message.to.lstrip("+"))
+        if ids is not None:
+            ids.pop(message.id, None)
+            if not ids:
+                del self.by_recipient[message.to.lstrip("+")]
+
+    def sent_to(self, to: str) -> list[SimMessage]:
+        """Messages to ``to`` (with or without '+'), oldest first, from the recipient index."""
+        stored = self.messages
+        found = (stored.get(i) for i in self.by_recipient.get(to.lstrip("+"), ()))
+        return [m for m in found if m is not None and m.to.lstrip("+") == to.lstrip("+")]
 
     def find(self, provider: str | None = None, to: str | None = None) -> list[SimMessage]:
         found = self.messages.values()

@@ -19,11 +19,11 @@ provider's module (``providers/<name>.py``, its ``PROVIDER``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+import orjson
 from starlette.requests import Request
 
 from lynsms.gateway.config import GatewayConfig
@@ -68,8 +68,10 @@ async def receive(request: Request) -> dict[str, Any]:
         data: Any = dict(pairs)
     else:
         try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
+            # orjson: a lone surrogate ("\ud800") or nesting past 1,024 levels is a parse error
+            # here, not a string the store cannot encode or a RecursionError.
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
             raise InvalidReport(f"the {provider} report is not JSON: {exc}") from None
     try:
         reports: list[Report] = spec.parse_reports(data)

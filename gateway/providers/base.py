@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from lynsms.gateway.providers.reports import Report
+from lynsms.gateway.segmentation import utf16_units
 
 if TYPE_CHECKING:
     import httpx
@@ -112,6 +113,38 @@ ReportVerifier = Callable[[Mapping[str, str], str, Sequence[tuple[str, str]], Ma
 
 
 @dataclass(frozen=True)
+class BodyLimit:
+    """The longest body a provider takes as one message, counted the way the provider counts.
+    Validation refuses a body no provider of the chain can take, and routing skips a provider that
+    would refuse (or truncate) it."""
+
+    utf16_units: int | None = None  # Java/JS string length: a character outside the BMP counts 2
+    utf8_bytes: int | None = None
+    segments: int | None = None
+    documented: str = ""  # the provider's own words for it, for the error message
+
+    def problem(self, body: str, segments: Callable[[], int]) -> str | None:
+        """Why the provider would not send ``body`` whole, or None. ``segments`` counts its SMS
+        parts, asked only when the length alone cannot settle it: a code point is at most 2 UTF-16
+        units and 4 UTF-8 bytes, and 35 of them always fit one part (70 UCS-2 units)."""
+        length = len(body)
+        if self.utf16_units is not None and 2 * length > self.utf16_units:
+            units = utf16_units(body)
+            if units > self.utf16_units:
+                return f"{units} UTF-16 code units, over its {self.utf16_units} ({self.documented})"
+        if self.utf8_bytes is not None and 4 * length > self.utf8_bytes:
+            size = len(body.encode("utf-8"))
+            if size > self.utf8_bytes:
+                return f"{size} UTF-8 bytes, over its {self.utf8_bytes} ({self.documented})"
+        if self.segments is not None and length > _ONE_PART and (parts := segments()) > self.segments:
+            return f"{parts} SMS parts, over its {self.segments} ({self.documented})"
+        return None
+
+
+_ONE_PART: Final = 35
+
+
+@dataclass(frozen=True)
 class Provider:
     """Everything the gateway core needs from one provider: each module ``providers/<name>.py``
     exposes one as ``PROVIDER``, found by name through ``providers.registry``."""
@@ -127,3 +160,4 @@ class Provider:
     # Credentials that must not be public constants (they verify reports): unless configured, each
     # installation makes its own (``gateway.installation``).
     generated_credentials: tuple[str, ...] = ()
+    body_limit: BodyLimit = BodyLimit()

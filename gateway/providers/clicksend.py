@@ -44,7 +44,7 @@ by the same table.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
@@ -52,7 +52,7 @@ import httpx
 
 from lynsms.gateway.providers import http, reports
 from lynsms.gateway.providers.adapter import CLOCK_SLACK, HttpAdapter
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
+from lynsms.gateway.providers.base import Accepted, BodyLimit, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 SOURCE: Final = "lynsms"
 RULE_NAME: Final = "LynSMS delivery receipts"
@@ -196,7 +196,7 @@ def _clicksend_one(receipt: Mapping[str, Any]) -> reports.Report:
     code = reports.required(receipt, "status_code", "ClickSend")
     error_code, error_text = reports.text(receipt, "error_code"), reports.text(receipt, "error_text")
     at_value = reports.text(receipt, "timestamp")
-    at = reports.iso(datetime.fromtimestamp(int(at_value), UTC)) if at_value and at_value.isdigit() else None
+    at = reports.unix_text(at_value)
     word = reports.text(receipt, "status_text") or code
     if code == "300":
         # A temporary failure ClickSend retries itself: still on its way, but the error is worth keeping.
@@ -227,4 +227,5 @@ PROVIDER: Final = Provider(
     # ClickSend pushes receipts as a form, or as JSON when the rule asks for it.
     report_media_types=(http.FORM_TYPE, http.JSON_TYPE),
     parse_reports=parse_reports,
+    body_limit=BodyLimit(segments=8, documented="ClickSend truncates a body to 8 parts"),
 )

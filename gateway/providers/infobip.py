@@ -48,7 +48,7 @@ import httpx
 
 from lynsms.gateway.providers import http, reports
 from lynsms.gateway.providers.adapter import HttpAdapter
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
+from lynsms.gateway.providers.base import Accepted, BodyLimit, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 ACCEPTED_GROUPS: Final = frozenset({"ACCEPTED", "PENDING", "DELIVERED"})
 _GROUP_NAMES: Final = {0: "ACCEPTED", 1: "PENDING", 2: "UNDELIVERABLE", 3: "DELIVERED", 4: "EXPIRED", 5: "REJECTED"}
@@ -267,4 +267,7 @@ PROVIDER: Final = Provider(
     default_credentials={"api_key": "lynsms-local-api-key"},
     report_media_types=(http.JSON_TYPE,),
     parse_reports=parse_reports,
+    body_limit=BodyLimit(
+        utf8_bytes=4000, segments=25, documented="Infobip REJECTED_MESSAGE_TOO_LONG: over 25 parts or 4000 bytes"
+    ),
 )

@@ -72,7 +72,17 @@ def iso_text(text: object) -> str | None:
         return None
     try:
         return iso(datetime.fromisoformat(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # "0001-01-01T00:00:00+05:00" is before year 1 in UTC
+        return None
+
+
+def unix_text(text: str | None) -> str | None:
+    """Unix seconds as ISO 8601, or None for anything else, including a time no datetime holds."""
+    if not text or not (text.isascii() and text.isdecimal()):
+        return None
+    try:
+        return iso(datetime.fromtimestamp(int(text), UTC))
+    except (ValueError, OverflowError, OSError):
         return None
 
 

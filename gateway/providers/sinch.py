@@ -55,7 +55,7 @@ import httpx
 
 from lynsms.gateway.providers import http, reports
 from lynsms.gateway.providers.adapter import CLOCK_SLACK, HttpAdapter
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
+from lynsms.gateway.providers.base import Accepted, BodyLimit, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 # A token is renewed this long before Sinch says it expires, so no request races its expiry.
 TOKEN_MARGIN: Final = 60.0
@@ -282,7 +282,7 @@ def _sinch_report(pmid: str | None, batch_id: str, word: str, code: object, at: 
     status = _SINCH_STATUS.get(word)
     code_text = None if code is None or isinstance(code, bool) else str(code)
     text = _SINCH_ERRORS.get(code_text or "")
-    if text is None and code_text and code_text.isdigit() and int(code_text) < 400:
+    if text is None and code_text and code_text.isdecimal() and int(code_text) < 400:
         text = f"Operator error {code_text}"  # 0-399 are the operator's SMPP / GSM MAP codes
     error_code, error_text = reports.failure_only(status, code_text, text)
     to = "+" + pmid.partition(":")[2].lstrip("+") if pmid else None
@@ -330,4 +330,6 @@ PROVIDER: Final = Provider(
     default_credentials={"service_plan_id": "0" * 31 + "1", "api_token": "lynsms-local-api-token"},
     report_media_types=(http.JSON_TYPE,),
     parse_reports=parse_reports,
+    # A Java @Size check: String.length(), UTF-16 code units.
+    body_limit=BodyLimit(utf16_units=2000, documented="Sinch syntax_constraint_violation: body size 1 to 2000"),
 )

@@ -359,7 +359,7 @@ def _bypassed(target: httpx.URL, no_proxy: str) -> bool:
 
 def _split_port(entry: str) -> tuple[str, int | None]:
     name, colon, port = entry.rpartition(":")
-    if colon and port.isdigit() and not _is_ip(entry):
+    if colon and port.isdecimal() and not _is_ip(entry):
         return name, int(port)
     return entry, None
 

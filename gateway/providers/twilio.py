@@ -42,7 +42,7 @@ import httpx
 from lynsms.gateway import signing
 from lynsms.gateway.providers import http, reports
 from lynsms.gateway.providers.adapter import CLOCK_SLACK, HttpAdapter
-from lynsms.gateway.providers.base import Accepted, Failed, Outbound, Provider, ProviderSettings, SendResult
+from lynsms.gateway.providers.base import Accepted, BodyLimit, Failed, Outbound, Provider, ProviderSettings, SendResult
 
 _RULES: Final[dict[str, http.Rule]] = {
     **dict.fromkeys(("21211", "21614", "21612", "21421", "21635", "21604"), http.hard("invalid_number")),
@@ -166,7 +166,7 @@ def parse_reports(form: Mapping[str, str]) -> list[reports.Report]:
     word = reports.text(form, "MessageStatus") or reports.required(form, "SmsStatus", "Twilio")
     done = reports.text(form, "RawDlrDoneDate")
     at = None
-    if done and len(done) == 10 and done.isdigit():  # YYMMDDhhmm, UTC
+    if done and len(done) == 10 and done.isdecimal():  # YYMMDDhhmm, UTC
         try:
             at = reports.iso(datetime.strptime(done, "%y%m%d%H%M").replace(tzinfo=UTC))
         except ValueError:
@@ -216,4 +216,7 @@ PROVIDER: Final = Provider(
     verify_report=verify_report,
     # The auth token signs callbacks: a constant would let anyone sign one. The simulator accepts any.
     generated_credentials=("auth_token",),
+    body_limit=BodyLimit(
+        utf16_units=1600, documented="Twilio error 21617: the concatenated body exceeds 1600 characters"
+    ),
 )

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import secrets
 import signal
@@ -25,6 +26,7 @@ from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_
 
 DEFAULT_SIMULATOR_PORT = 8900
 DEFAULT_GATEWAY_PORT = 8000
+DEFAULT_PROXY_PORT = 8901
 
 
 class _Server(Server):
@@ -35,8 +37,41 @@ class _Server(Server):
         yield
 
 
-def _server(app: Any) -> _Server:
-    return _Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=3))
+def _server(app: Any, **options: Any) -> _Server:
+    config: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 3, **options}
+    return _Server(uvicorn.Config(app, **config))
+
+
+def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server, Any]], list[str]]:
+    """The proxy's server (none without a proxy port) and the banner lines that tell how to use it.
+
+    ``up`` runs it by default: there, a taken default port or a data folder the CA cannot be written
+    to leaves the proxy out with a warning instead of stopping the whole bench; a port asked for
+    explicitly fails like any other."""
+    if args.proxy_port is None and args.command != "up":
+        return [], []
+    from lynsms.simulator.proxy.app import create_proxy_app
+    from lynsms.simulator.proxy.ca import installation_ca
+    from lynsms.simulator.proxy.protocol import ProxyProtocol
+
+    try:
+        port = DEFAULT_PROXY_PORT if args.proxy_port is None else args.proxy_port
+        sock = bind(args.host, port, what="the proxy (--proxy-port)")
+        ca = installation_ca().path  # generated now, on the first run, so the lines below are true
+    except OSError as exc:
+        if args.proxy_port is not None:
+            raise
+        print(f"lynsms: the proxy is not started ({exc}); choose another --proxy-port", file=sys.stderr)
+        return [], []
+    server = _server(create_proxy_app(simulator), http=ProxyProtocol, lifespan="off")
+    lines = [
+        f"LynSMS proxy      {url_of(sock)}   (CA {ca})",
+        "Any process reaches the simulator at the providers' real hosts with:",
+        f"  export HTTPS_PROXY={url_of(sock)} NO_PROXY=localhost,127.0.0.1,::1",
+        f"  export SSL_CERT_FILE={ca} REQUESTS_CA_BUNDLE={ca} NODE_EXTRA_CA_CERTS={ca}",
+        "",
+    ]
+    return [(server, sock)], lines
 
 
 async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
@@ -139,10 +174,11 @@ def _api_key() -> str:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    sock = bind(args.host, args.port, what="the simulator (--port)")
+    sock = _bind(args.host, args.port, what="the simulator (--port)")
     configure_logging(args.log_level)
-    app = logged(_simulator_app(args), "simulator")
-    print(f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", flush=True)
+    app = _simulator_app(args)
+    proxy, lines = _proxy(args, app)
+    print("\n".join([f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", *lines]), flush=True)
     settings = _scenario_settings(args)
     if settings is not None:
         from lynsms.simulator.harness.replay.gateway_settings import setting_names
@@ -152,11 +188,11 @@ def cmd_simulator(args: argparse.Namespace) -> int:
             f"{', '.join(setting_names(settings))} (lynsms up --scenario applies them)",
             flush=True,
         )
-    return _run([(_server(app), sock)])
+    return _run([(_server(logged(app, "simulator")), sock), *proxy])
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    sock = bind(args.host, args.port, what="the gateway (--port)")
+    sock = _bind(args.host, args.port, what="the gateway (--port)")
     configure_logging(args.log_level)
     url = url_of(sock)
     key = _api_key()
@@ -171,7 +207,8 @@ def cmd_gateway(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _scenario_settings(args)  # before binding: a refused file leaves no port taken
-    sim_sock = bind(args.host, args.simulator_port, what="the simulator (--simulator-port)")
+    sim_sock = _bind(args.host, args.simulator_port, what="the simulator (--simulator-port)")
+    # The same host: warned about once, above.
     gw_sock = bind(args.host, args.gateway_port, what="the gateway (--gateway-port)")
     configure_logging(args.log_level)
     sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
@@ -200,14 +237,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         lines.append(f"  gateway settings from {args.scenario}: {', '.join(setting_names(settings))}")
     if getattr(args, "admin", False):
         lines.append(f"  admin      {gw_url}/api/admin/gateway (PUT a scenario's gateway settings)")
-    print(_banner(sim_url, gw_url, key, lines), flush=True)
-    return _run([(_server(logged(simulator, "simulator")), sim_sock), (_server(logged(gateway, "gateway")), gw_sock)])
+    proxy, proxy_lines = _proxy(args, simulator)
+    print("\n".join([_banner(sim_url, gw_url, key, lines), *proxy_lines]), flush=True)
+    return _run(
+        [(_server(logged(simulator, "simulator")), sim_sock), (_server(logged(gateway, "gateway")), gw_sock), *proxy]
+    )
 
 
 def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -> str:
     return "\n".join(
         [
-            "LynSMS Local is up. Ctrl-C stops both servers.",
+            "LynSMS Local is up. Ctrl-C stops every server.",
             f"  gateway    {gw_url}/api",
             f"  simulator  {sim_url}   (QA console {sim_url}/_sim/)",
             f"  API key    {key}",
@@ -269,9 +309,37 @@ def _port(text: str) -> int:
     return value
 
 
+def _http_url(text: str) -> str:
+    from lynsms.gateway.config import is_http_url
+
+    if not is_http_url(text):  # the same rule as the config file's webhook_url
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    return text
+
+
+def exposure_warning(sock: Any) -> str | None:
+    """A warning when ``sock`` listens beyond this machine: the control and report endpoints
+    are meant for a test bench on loopback and check no credentials."""
+    host = sock.getsockname()[0]
+    if ipaddress.ip_address(host).is_loopback:
+        return None
+    return (
+        f"warning: listening on {host}, reachable from other machines: the simulator's /_sim/* control API and "
+        "the gateway's delivery report endpoints (/api/v1/webhooks/*) have no authentication"
+    )
+
+
+def _bind(host: str, port: int, *, what: str) -> Any:
+    sock = bind(host, port, what=what)
+    warning = exposure_warning(sock)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    return sock
+
+
 def _shard(text: str) -> tuple[int, int]:
     index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+    if not (index.isdecimal() and count.isdecimal() and 1 <= int(index) <= int(count)):
         raise argparse.ArgumentTypeError("a shard is K/N with 1 <= K <= N, e.g. 2/4")
     return int(index), int(count)
 
@@ -342,6 +410,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--simulator-port", type=_port, default=DEFAULT_SIMULATOR_PORT, help="the simulator's port (0: any free port)"
     )
     up.add_argument(
+        "--proxy-port",
+        type=_port,
+        help=f"the HTTPS proxy to the simulator at the providers' real hosts (default {DEFAULT_PROXY_PORT})",
+    )
+    up.add_argument(
         "--scenario",
         metavar="FILE",
         help="scenario file the simulator starts with; its gateway: block configures the gateway",
@@ -352,7 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
     )
     _memory_options(up)
-    up.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
+    up.add_argument(
+        "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
+    )
     _admin_option(up)
     _log_option(up, "info")
     up.set_defaults(run=cmd_up)
@@ -360,6 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = commands.add_parser("simulator", help="run the provider simulator alone")
     _host_option(sim)
     sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT, help="the port (0: any free port)")
+    sim.add_argument(
+        "--proxy-port", type=_port, help="also serve the HTTPS proxy to the simulator at the providers' real hosts"
+    )
     sim.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with (kept across resets)")
     sim.add_argument(
         "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
@@ -378,7 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=f"http://127.0.0.1:{DEFAULT_SIMULATOR_PORT}",
         help="where the built-in config finds the simulator (ignored for providers a --config file sets)",
     )
-    gw.add_argument("--webhook-url", metavar="URL", help="where the gateway POSTs signed message events")
+    gw.add_argument(
+        "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
+    )
     _admin_option(gw)
     _log_option(gw, "warning")
     gw.set_defaults(run=cmd_gateway)

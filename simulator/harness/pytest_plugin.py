@@ -1,13 +1,14 @@
 """The ``lynsms`` pytest plugin (entry point ``pytest11``): a real simulator and gateway as fixtures.
 
 - ``sms_simulator``: one simulator per session on a free port, reset before each test that uses it;
+- ``sms_intercept``: ``sms_simulator``, with requests to the providers' real hosts routed to it;
 - ``sms_gateway``: the reference gateway wired to it, fresh (store, circuit breaker, config) per test;
 - ``@pytest.mark.sms_scenario(scenario, account=None)``: load a scenario for one test;
 - scenario files run as test items: ``*.scenario.yaml`` / ``*.scenario.yml`` anywhere pytest looks,
   and any ``*.yaml`` / ``*.yml`` below the paths of the ``lynsms_scenarios`` ini option; never other YAML.
 
 Settings are fixtures a conftest can override: ``lynsms_seed`` (session), ``lynsms_api_key`` and
-``lynsms_gateway_config``. Nothing starts until a test asks for a fixture, so merely having the
+``lynsms_gateway_config``, ``lynsms_passthrough``. Nothing starts until a test asks for a fixture, so merely having the
 plugin installed costs a session nothing.
 """
 
@@ -159,6 +160,22 @@ def _marker_arguments(marker: pytest.Mark) -> tuple[ScenarioSource, str | None]:
     if account is not None and not isinstance(account, str):
         pytest.fail(f"@pytest.mark.{MARKER}: account must be a string", pytrace=False)
     return scenario, account
+
+
+@pytest.fixture
+def lynsms_passthrough() -> list[str]:
+    """Hosts besides the providers' and loopback that ``sms_intercept`` lets through. Override it."""
+    return []
+
+
+@pytest.fixture
+def sms_intercept(sms_simulator: SmsSimulator, lynsms_passthrough: list[str]) -> Iterator[SmsSimulator]:
+    """``sms_simulator``, with this test's requests to the providers' real hosts routed to it
+    (``lynsms.intercept()``): the code under test needs no base URL."""
+    from lynsms.simulator.harness.intercept import intercept
+
+    with intercept(simulator=sms_simulator, passthrough=lynsms_passthrough):
+        yield sms_simulator
 
 
 # ---- the gateway ---------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Protocol, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -31,7 +31,9 @@ from starlette.routing import Route
 from lynsms.clock import Clock, utc_now
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.gateway.segmentation import segment
+from lynsms.simulator import accounts
 from lynsms.simulator.decision import Decision
+from lynsms.simulator.hosts import ProviderRoute
 from lynsms.simulator.http import RAW_BODY, WireProblem
 from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, Submission
 from lynsms.simulator.state import JournalEntry, SimState
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from lynsms.simulator.deliveries import Deliveries
     from lynsms.simulator.engine import Engine
     from lynsms.simulator.faults import Faults
+    from lynsms.simulator.scheduling import Scheduled
 
 log = logging.getLogger("lynsms.simulator")
 
@@ -57,6 +60,7 @@ class Core:
     engine: Engine
     faults: Faults
     deliveries: Deliveries
+    scheduled: Scheduled
 
 
 class ProviderFactory(Protocol):
@@ -130,10 +134,16 @@ def int_param(params: Mapping[str, str], name: str, default: int, low: int, high
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+    value = int(text) if text.isascii() and text.isdecimal() else None
+    if value is None or value < low or (high is not None and value > high):
         limit = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise BadParam(name, text, limit)
-    return int(text)
+    if value > _INT_MAX:  # the providers' Java and .NET backends parse a 32-bit int
+        raise BadParam(name, text, f"between {low} and {_INT_MAX}")
+    return value
+
+
+_INT_MAX: Final = 2**31 - 1
 
 
 class Provider(ABC, Generic[SendT]):
@@ -144,6 +154,10 @@ class Provider(ABC, Generic[SendT]):
     rejections: ClassVar[Mapping[RejectReason, Rejection]] = {}
     # Providers whose every send creates a batch/bulk id, even for one recipient (Sinch, Infobip).
     batches: ClassVar[bool] = False
+    # The status word of a message held for a later send (``Submission.send_at``), and the one it
+    # takes when it falls due and goes out.
+    scheduled_status: ClassVar[str] = "scheduled"
+    released_status: ClassVar[str] = "queued"
 
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -202,6 +216,10 @@ class Provider(ABC, Generic[SendT]):
             return None
         text = rejection.text.format(to=submission.to, sender=submission.sender or "")
         return self.error(rejection.status, text, rejection.code)
+
+    def released(self, message: SimMessage) -> None:
+        """A held message fell due and goes out now (``scheduling``)."""
+        self.move(message, self.released_status, None)
 
     def refused_outcome(self, outcome: dict[str, Any], refused: Sequence[Refused], decided: int) -> dict[str, Any]:
         """The journal outcome of a send whose ``refused`` submissions never reached the engine
@@ -268,7 +286,7 @@ class Provider(ABC, Generic[SendT]):
             )
             return response
 
-        return Route(path, run, methods=list(methods), name=f"{self.name}:{path}")
+        return ProviderRoute(self.name, path, run, methods=list(methods), name=f"{self.name}:{path}")
 
     async def submit(
         self,
@@ -298,6 +316,9 @@ class Provider(ABC, Generic[SendT]):
             entry.outcome = trouble.to_json()
             await self._wait(latency)
             return self.core.faults.render(self, trouble, entry, submissions[0] if submissions else None)
+        shapes = [segment(s.body) for s in submissions]
+        parts = [shape.segments for shape in shapes]
+        decisions = accounts.charge(state, self.core.engine, self.name, account, submissions, parts, decisions)
         for submission, decision in zip(submissions, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
                 whole = self.reject(decision.reason, submission)
@@ -310,11 +331,12 @@ class Provider(ABC, Generic[SendT]):
             batch_id = self.new_batch_id()
         decided: list[SendResult] = []
         status = self.initial_status(send)
-        for submission, decision in zip(submissions, decisions, strict=True):
+        held: list[tuple[SimMessage, datetime]] = []
+        for submission, shape, decision in zip(submissions, shapes, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
                 decided.append(Rejected(submission, decision.reason, decision))
                 continue
-            shape = segment(submission.body)
+            due = _due(submission, now)
             message = SimMessage(
                 id=self.message_id_for(submission),
                 provider=self.name,
@@ -322,12 +344,14 @@ class Provider(ABC, Generic[SendT]):
                 submission=submission,
                 segments=shape.segments,
                 encoding=shape.encoding,
-                status=status,
+                status=status if due is None else self.scheduled_status,
                 created_at=now,
                 updated_at=now,
                 batch_id=batch_id,
             )
             state.add([message])  # stored at once, so the next message_id_for sees this id taken
+            if due is not None:
+                held.append((message, due))
             decided.append(message)
         entry.message_ids = [r.id for r in decided if isinstance(r, SimMessage)]
         entry.outcome = _summarise(decisions)
@@ -341,8 +365,11 @@ class Provider(ABC, Generic[SendT]):
         response = self.render_sent(request, send, results)
         await self._wait(latency)
         if 200 <= response.status_code < 300:
+            for message, due in held:
+                self.core.scheduled.hold(self, message, due, call)
+            waiting = {message.id for message, _ in held}
             for result, decision in zip(decided, decisions, strict=True):
-                if isinstance(result, SimMessage) and decision.delivery is not None:
+                if isinstance(result, SimMessage) and result.id not in waiting and decision.delivery is not None:
                     self.core.deliveries.schedule(self, result, decision.delivery)
             garbled = next((d for d in decisions if d.kind == "fault"), None)
             if garbled is not None:
@@ -375,6 +402,12 @@ class Provider(ABC, Generic[SendT]):
         message.status, message.error_code, message.updated_at = status, error_code, now
         self.state.touch(message)
         return now
+
+
+def _due(submission: Submission, now: datetime) -> datetime | None:
+    """When a scheduled send falls due; None when it goes at once (no time, or one already past)."""
+    send_at = submission.send_at
+    return send_at if send_at is not None and send_at > now else None
 
 
 def _in_request_order(decided: list[SendResult], refused: Sequence[Refused]) -> list[SendResult]:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, cast
 
 import phonenumbers
 
 from lynsms.gateway.providers.names import ProviderName
+from lynsms.simulator.accounts import AccountScript
 from lynsms.simulator.decision import BODY_FAULTS, Decision, DeliveryPlan, FaultKind
 from lynsms.simulator.messages import DeliveryStatus
 from lynsms.simulator.scenario import rules as compiled
@@ -59,6 +61,13 @@ class Builder:
             definition=data,
             gateway=dict(data.get("gateway", {})),
             steps=steps,
+            accounts={
+                provider: AccountScript(
+                    None if "balance" not in script else Decimal(str(script["balance"])),
+                    bool(script.get("suspended", False)),
+                )
+                for provider, script in data.get("accounts", {}).items()
+            },
             twoway=build_twoway(data, self.problems),
         )
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lynsms.simulator.accounts import AccountScript
 from lynsms.simulator.decision import Scope
 from lynsms.simulator.scenario.rules import Defaults, Rule
 from lynsms.simulator.scenario.steps import Step
@@ -29,4 +30,5 @@ class Scenario:
     # For the replay runner: the `gateway` block as written (settings of the gateway it starts), and its steps.
     gateway: Mapping[str, Any] = field(default_factory=dict)
     steps: tuple[Step, ...] = ()
+    accounts: Mapping[str, AccountScript] = field(default_factory=dict)  # provider name -> its accounts' script
     twoway: TwoWay = field(default_factory=TwoWay)  # scripted lookups, handset replies, inbound push failures

@@ -207,6 +207,13 @@ class _Lines:
 
 
 def _read(text: str) -> tuple[Any, _Lines, list[tuple[KeyPath, str, int]]]:
+    try:
+        return _read_document(text)
+    except RecursionError:  # PyYAML, json and the checks below walk nested nodes recursively
+        raise _SyntaxProblem(1, "the scenario is nested too deeply to read") from None
+
+
+def _read_document(text: str) -> tuple[Any, _Lines, list[tuple[KeyPath, str, int]]]:
     lines, duplicates = _Lines(), cast(list[tuple[KeyPath, str, int]], [])
     loader = yaml.SafeLoader(text)
     try:
@@ -221,7 +228,21 @@ def _read(text: str) -> tuple[Any, _Lines, list[tuple[KeyPath, str, int]]]:
         loader.dispose()
     if data is None:
         raise _SyntaxProblem(1, "empty scenario: expected a mapping with at least 'name'")
+    if _has_lone_surrogate(data):
+        # "\ud800" escapes (YAML and JSON) decode to text no response can carry: refuse the file
+        # rather than store a scenario whose every rendering fails.
+        raise _SyntaxProblem(1, "the scenario contains an unpaired UTF-16 surrogate escape (e.g. \\ud800)")
     return data, lines, duplicates
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return not value.isascii() and any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def _json_fallback(text: str, error: yaml.MarkedYAMLError) -> Any:

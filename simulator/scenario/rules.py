@@ -77,7 +77,7 @@ def pattern(text: str, *, phone: bool, contains: bool = False) -> Pattern:
         except re.error as exc:
             raise ValueError(f"invalid regular expression {text}: {exc}") from None
     if "*" in text or "?" in text or "[" in text:
-        glob = f"+{text}" if phone and text[:1].isdigit() else text
+        glob = f"+{text}" if phone and text[:1].isdecimal() else text
         # fullmatch semantics: a glob describes the whole value, like a shell pattern.
         literal = glob[:-1]
         prefix = literal if glob.endswith("*") and not any(c in literal for c in "*?[") else None

@@ -231,6 +231,8 @@ def test_list_filters_by_status_provider_reference_and_to(client: Client, fakes:
         ("cursor=garbage!", "cursor"),
         ("sort=asc", "sort"),
         ("limit=1&limit=2", "limit"),
+        ("limit=%C2%B2", "limit"),  # "²".isdigit() is true, yet int("²") raises
+        ("cursor=bTE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk", "cursor"),  # m1:<23 digits>: past SQLite's 64-bit integers
     ],
 )
 def test_bad_list_parameter_is_400_naming_it(client: Client, query: str, param: str) -> None:
@@ -324,3 +326,10 @@ def test_a_crash_inside_the_gateway_is_a_500_envelope_not_a_traceback(fakes: dic
         response = client.post("/api/v1/messages/send", json=SEND)
         error = error_of(response, 500, "internal_error")
         assert "Traceback" not in response.text and "messages" not in error["message"]
+
+
+def test_quote_prices_any_e164_number_even_one_no_country_has(client: Client) -> None:
+    # The document allows any E.164 syntax here; a quote sends nothing, so it need not be dialable.
+    response = client.post("/api/v1/messages/quote", json={"body": "hi", "to": "+10"})
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["country"] is None

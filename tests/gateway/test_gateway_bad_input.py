@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.gateway.helpers import API_KEY, BULK, SEND, Client, FakeAdapter, total_sent
+from tests.gateway.helpers import API_KEY, BULK, SEND, Client, FakeAdapter, make_client, make_config, total_sent
 
 JSON = {"Content-Type": "application/json"}
 SEND_URL = "/api/v1/messages/send"
@@ -49,6 +49,14 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
         "validation_error",
         "body",
     ),
+    (
+        "lone surrogate field name",
+        SEND_URL,
+        raw(b'{"to": "+12025550143", "from": "LynSMS", "body": "hi", "\\ud800": 1}'),
+        400,
+        "invalid_json",
+        None,
+    ),
     ("missing to", SEND_URL, body({k: v for k, v in SEND.items() if k != "to"}), 422, "validation_error", "to"),
     ("missing from", SEND_URL, body({k: v for k, v in SEND.items() if k != "from"}), 422, "validation_error", "from"),
     ("missing body", SEND_URL, body({k: v for k, v in SEND.items() if k != "body"}), 422, "validation_error", "body"),
@@ -66,6 +74,18 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str | None]] = [
     ("empty body text", SEND_URL, body({**SEND, "body": ""}), 422, "validation_error", "body"),
     ("1601 characters", SEND_URL, body({**SEND, "body": "a" * 1601}), 422, "validation_error", "body"),
     ("1601 emoji", SEND_URL, body({**SEND, "body": "😀" * 1601}), 422, "validation_error", "body"),
+    # Validation agrees with the providers: Twilio counts UTF-16 units (an emoji is 2), Sinch too,
+    # Infobip counts bytes and parts, ClickSend parts; 1,600 emoji fit none of them.
+    ("1600 emoji", SEND_URL, body({**SEND, "body": "😀" * 1600}), 422, "validation_error", "body"),
+    ("bulk 1600 emoji", BULK_URL, body({**BULK, "body": "😀" * 1600}), 422, "validation_error", "body"),
+    (
+        "9 parts for clicksend",
+        SEND_URL,
+        body({**SEND, "body": "a" * 1300, "provider": "clicksend"}),
+        422,
+        "validation_error",
+        "body",
+    ),
     ("12 char sender", SEND_URL, body({**SEND, "from": "LynSMSLynSMS"}), 422, "validation_error", "from"),
     ("symbol sender", SEND_URL, body({**SEND, "from": "Lyn-SMS!"}), 422, "validation_error", "from"),
     ("empty sender", SEND_URL, body({**SEND, "from": ""}), 422, "validation_error", "from"),
@@ -229,3 +249,68 @@ def test_accepted_sender_ids(client: Client, sender: str) -> None:
 @pytest.mark.parametrize("to", ["+12025550143", "+447700900100", "+4748640969", "+12125550199", "+441632960123"])
 def test_every_spec_number_and_reserved_fiction_number_passes(client: Client, to: str) -> None:
     assert client.post(SEND_URL, json={**SEND, "to": to}).status_code == 201
+
+
+def test_oversized_headers_are_431_in_the_envelope(client: Client, fakes: dict[str, FakeAdapter]) -> None:
+    response = client.post(SEND_URL, json=SEND, headers={"Idempotency-Key": "k" * 64 * 1024})
+    assert response.status_code == 431
+    assert response.json()["error"]["code"] == "request_header_fields_too_large"
+    assert total_sent(fakes) == 0
+
+
+def test_a_body_no_provider_takes_names_each_providers_limit(client: Client) -> None:
+    response = client.post(SEND_URL, json={**SEND, "body": "😀" * 1600})
+    message = response.json()["error"]["message"]
+    assert "twilio: 3200 UTF-16 code units, over its 1600" in message
+    assert "sinch: 3200 UTF-16 code units, over its 2000" in message
+    assert "infobip: 6400 UTF-8 bytes, over its 4000" in message
+    assert "clicksend: 49 SMS parts, over its 8" in message
+
+
+def test_routing_skips_a_provider_that_would_truncate_the_body(fakes: dict[str, FakeAdapter]) -> None:
+    config = make_config(default_chain=["clicksend", "twilio"])
+    with make_client(config, fakes) as client:
+        long = client.post(SEND_URL, json={**SEND, "body": "a" * 1300})  # 9 parts: ClickSend keeps 8
+        short = client.post(SEND_URL, json={**SEND, "body": "a" * 1200})
+    assert long.status_code == 201 and long.json()["data"]["provider"] == "twilio"
+    assert short.status_code == 201 and short.json()["data"]["provider"] == "clicksend"
+    assert len(fakes["clicksend"].sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("provider", "content"),
+    [
+        ("infobip", b'{"results": [{"messageId": "\\ud800", "status": {"groupName": "DELIVERED"}}]}'),
+        ("sinch", b'{"type": "recipient_delivery_report_sms", "batch_id": "\\udfff", "recipient": "+12025550143"}'),
+        ("clicksend", b'{"message_id": "\\ud800", "status_code": "201", "status": "Delivered"}'),
+        ("infobip", b"[" * 100_000 + b"]" * 100_000),
+    ],
+    ids=["infobip surrogate", "sinch surrogate", "clicksend surrogate", "nested 100k deep"],
+)
+def test_a_provider_report_no_parser_accepts_is_invalid_report(client: Client, provider: str, content: bytes) -> None:
+    token = client.app.state.tracking.callbacks.token(provider)
+    response = client.post(f"/api/v1/webhooks/{provider}?token={token}", **raw(content, {"Authorization": ""}))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "invalid_report"
+    assert client.get("/api/v1/messages").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("provider", "content", "media"),
+    [
+        ("clicksend", b"message_id=1&status_code=201&timestamp=99999999999999999999", "form"),
+        ("infobip", b'{"results": [{"messageId": "1", "doneAt": "0001-01-01T00:00:00+05:00", "status": {}}]}', "json"),
+    ],
+    ids=["clicksend unix time past datetime", "infobip time before year 1 in UTC"],
+)
+def test_a_report_time_no_datetime_holds_is_not_a_500(
+    client: Client, provider: str, content: bytes, media: str
+) -> None:
+    kind = "application/x-www-form-urlencoded" if media == "form" else "application/json"
+    token = client.app.state.tracking.callbacks.token(provider)
+    response = client.post(
+        f"/api/v1/webhooks/{provider}?token={token}",
+        content=content,
+        headers={"Content-Type": kind, "Authorization": ""},
+    )
+    assert response.status_code < 500, response.text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,13 +22,14 @@ URL = re.compile(r"http://127\.0\.0\.1:\d+")
 
 
 @contextmanager
-def lynsms(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+def lynsms(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """Start ``lynsms ARGS`` and yield it with the lines it printed up to its blank banner end."""
     process = subprocess.Popen(
         [sys.executable, "-m", "lynsms.simulator.harness.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     lines: list[str] = []
     try:
@@ -83,8 +86,9 @@ def test_bad_port_is_rejected_by_the_parser(port: str) -> None:
     assert "--port" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
-    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0") as (process, lines):
+def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}  # the proxy's CA, not in the developer's home
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0", env=env) as (process, lines):
         assert process.stdout is not None
         while not lines[-1].lstrip().startswith("-d "):  # the helper stops at the banner's first blank line
             lines.append(process.stdout.readline().rstrip("\n"))
@@ -113,9 +117,10 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c() -> None:
         assert "stopped" in out and "Traceback" not in err
 
 
-def test_ctrl_c_while_up_is_starting_stops_it_cleanly() -> None:
+def test_ctrl_c_while_up_is_starting_stops_it_cleanly(tmp_path: Path) -> None:
     # Right after the banner the servers are still starting: the signal must not become a traceback.
-    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0") as (process, _):
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0", env=env) as (process, _):
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err
@@ -130,7 +135,9 @@ def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
     scenario.write_text(
         "name: outage\nproviders:\n  twilio:\n    - http_error: 503\ngateway:\n  default_chain: [twilio, infobip]\n"
     )
-    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--scenario", str(scenario)) as (process, lines):
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    ports = ("--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0")
+    with lynsms("up", *ports, "--scenario", str(scenario), env=env) as (process, lines):
         banner = "\n".join(lines)
         assert f"gateway settings from {scenario}: default_chain=" in banner
         gateway = re.search(r"gateway\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
@@ -149,3 +156,81 @@ def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
     assert main(["up", "--scenario", str(scenario), "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "has gateway settings (default_chain=" in err and "--config" in err
+
+
+@pytest.mark.parametrize("command", ["up", "gateway"])
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/hook", "example.com/hook", "http://"])
+def test_webhook_url_must_be_http_or_https(command: str, url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from lynsms.simulator.harness.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args([command, "--webhook-url", url])
+    assert exit_info.value.code == 2
+    assert "not an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_listening_beyond_loopback_warns_that_control_and_reports_have_no_auth() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "lynsms.simulator.harness.cli", "simulator", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "LynSMS simulator" in process.stdout.readline()  # the banner: start-up is done
+    finally:
+        process.kill()
+        _out, err = process.communicate(timeout=15)
+    assert "listening on 0.0.0.0" in err and "/_sim/*" in err and "no authentication" in err
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_loopback_hosts_get_no_warning(host: str) -> None:
+
+    from lynsms.simulator.harness.cli import exposure_warning
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        assert exposure_warning(sock) is None
+
+
+def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(tmp_path: Path) -> None:
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    with lynsms("simulator", "--port", "0", "--proxy-port", "0", env=env) as (process, lines):
+        assert process.stdout is not None
+        lines += [process.stdout.readline().rstrip("\n") for _ in range(4)]
+        simulator, proxy = (URL.search(line).group(0) for line in lines[:2])  # type: ignore[union-attr]
+        ca = (tmp_path / "ca" / "ca.pem").read_bytes()
+        assert f"export HTTPS_PROXY={proxy} " in lines[3]
+        assert f"SSL_CERT_FILE={tmp_path}/ca/ca.pem" in lines[4] and "NODE_EXTRA_CA_CERTS=" in lines[4]
+        assert httpx.get(f"{simulator}/_sim/ca.pem").content == ca
+        refused = httpx.get("http://example.com/", proxy=proxy)
+        assert refused.status_code == 502 and "example.com" in refused.text
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=15)
+        assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_up_leaves_the_proxy_out_with_a_warning_when_its_default_port_is_taken(tmp_path: Path) -> None:
+    from lynsms.simulator.harness.cli import DEFAULT_PROXY_PORT
+
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    try:
+        taken = socket.create_server(("127.0.0.1", DEFAULT_PROXY_PORT))
+    except OSError:
+        taken = None  # already taken by something else: the same situation
+    try:
+        with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", env=env) as (process, lines):
+            assert "LynSMS Local is up" in lines[0]
+            simulator = URL.search(lines[2]).group(0)  # type: ignore[union-attr]
+            assert httpx.get(f"{simulator}/_sim/health", timeout=30).status_code == 200  # serving: signals handled
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=15)
+    finally:
+        if taken is not None:
+            taken.close()
+    assert process.returncode == 0 and "Traceback" not in err
+    assert "the proxy is not started" in err and "--proxy-port" in err
+    assert "HTTPS_PROXY" not in out

@@ -45,12 +45,21 @@ def test_environment_fills_options_and_the_command_line_wins() -> None:
     assert parser.parse_args(["up", "--gateway-port", "9123"]).gateway_port == 9123
 
 
+@pytest.mark.parametrize("command", ["up", "simulator"])
+def test_the_proxy_port_reads_its_variable(command: str) -> None:
+    parser = build_parser()
+    apply_environment(parser, {"LYNSMS_PROXY_PORT": "0"})
+    assert parser.parse_args([command]).proxy_port == 0
+    assert parser.parse_args([command, "--proxy-port", "8911"]).proxy_port == 8911  # the command line wins
+    assert build_parser().parse_args([command]).proxy_port is None  # unset: up picks its default, simulator none
+
+
 def test_options_added_later_get_their_variable_too() -> None:
     parser = build_parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    sub.choices["simulator"].add_argument("--proxy-port", type=int, default=8901, help="the proxy's port")
-    apply_environment(parser, {"LYNSMS_PROXY_PORT": "0"})
-    assert parser.parse_args(["simulator"]).proxy_port == 0
+    sub.choices["simulator"].add_argument("--later-option", type=int, default=1, help="added after the parser")
+    apply_environment(parser, {"LYNSMS_LATER_OPTION": "0"})
+    assert parser.parse_args(["simulator"]).later_option == 0
 
 
 @pytest.mark.parametrize(("variable_", "value"), [("LYNSMS_PORT", "http"), ("LYNSMS_ADMIN", "maybe")])

@@ -160,6 +160,7 @@ INVALID_BATCHES: list[tuple[dict[str, Any], str]] = [
     ({"body": None}, "syntax_constraint_violation"),
     ({"body": ""}, "syntax_constraint_violation"),
     ({"body": "x" * 2001}, "syntax_constraint_violation"),
+    ({"body": "😀" * 1001}, "syntax_constraint_violation"),  # @Size counts UTF-16 units: 2,002
     ({"body": 5}, "syntax_invalid_json"),
     ({"from": "ThisSenderIsTooLong"}, "syntax_invalid_parameter_format"),
     ({"from": 12025550100}, "syntax_invalid_json"),
@@ -167,6 +168,8 @@ INVALID_BATCHES: list[tuple[dict[str, Any], str]] = [
     ({"delivery_report": "sometimes"}, "syntax_invalid_json"),
     ({"callback_url": "not a url"}, "syntax_invalid_parameter_format"),
     ({"send_at": "tomorrow"}, "syntax_invalid_parameter_format"),
+    ({"send_at": "9999-12-31T23:59:59Z"}, "syntax_invalid_parameter_format"),  # no room for the expiry
+    ({"send_at": "0001-01-01T00:00:00+05:00"}, "syntax_invalid_parameter_format"),  # before year 1 in UTC
     ({"send_at": "2030-01-02T00:00:00Z", "expire_at": "2030-01-01T00:00:00Z"}, "syntax_constraint_violation"),
     ({"flash_message": "yes"}, "syntax_invalid_json"),
     ({"max_number_of_message_parts": True}, "syntax_invalid_json"),

@@ -10,6 +10,7 @@ never to a per-message callback.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -30,7 +31,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import parse
+from lynsms.simulator.providers.clicksend import account, parse, pricing, scheduling
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -39,6 +40,8 @@ class ClickSend(Provider[None]):
     name: ClassVar[ProviderName] = "clicksend"
     prefixes: ClassVar[tuple[str, ...]] = ("/v3/",)
     rejections = cw.REJECTIONS
+    scheduled_status: ClassVar[str] = cw.SCHEDULED
+    released_status: ClassVar[str] = cw.QUEUED.status
 
     def routes(self) -> list[Route]:
         return [
@@ -49,6 +52,10 @@ class ClickSend(Provider[None]):
             self.endpoint("/v3/sms/receipts/{message_id}", self._receipt, ["GET"]),
             self.endpoint("/v3/automations/sms/receipts", self._rules, ["GET"]),
             self.endpoint("/v3/automations/sms/receipts", self._add_rule, ["POST"]),
+            self.endpoint("/v3/sms/cancel-all", partial(scheduling.cancel_all, self), ["PUT"]),
+            self.endpoint("/v3/account", partial(account.details, self), ["GET"]),
+            self.endpoint("/v3/sms/price", partial(pricing.price, self), ["POST"]),
+            self.endpoint("/v3/sms/{message_id}/cancel", partial(scheduling.cancel, self), ["PUT"]),
         ]
 
     # ---- errors ----------------------------------------------------------------------------------
@@ -75,7 +82,11 @@ class ClickSend(Provider[None]):
 
     async def _send(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticate(request)
-        payload = await read_json(request)
+        valid, refused = self.read_messages(await read_json(request))
+        return await self.submit(request, entry, account, None, valid, refused=refused)
+
+    def read_messages(self, payload: dict[str, Any]) -> tuple[list[Submission], list[Refused]]:
+        """The messages of a send (or price) body: those ClickSend would queue, and those it blocks."""
         raw = payload.get("messages")
         if not isinstance(raw, list) or not raw:
             raise self._bad("The messages field is required and must be a non-empty array.")
@@ -92,7 +103,7 @@ class ClickSend(Provider[None]):
                 valid.append(submission)
             else:
                 refused.append(Refused(index, submission, status))
-        return await self.submit(request, entry, account, None, valid, refused=refused)
+        return valid, refused
 
     def _shared_sender(self) -> str:
         return "+6144" + self.state.ids.digits(7)
@@ -170,15 +181,17 @@ class ClickSend(Provider[None]):
         page, limit = self._paging(request)
         params = request.query_params
         bounds = [params.get("date_from", "0"), params.get("date_to", str(2**40))]
-        if not all(b.isdigit() for b in bounds):
+        if not all(b.isdecimal() for b in bounds):
             raise self._bad("date_from and date_to must be unix timestamps.")
         low, high = (int(b) for b in bounds)
+        field, _, wanted = params.get("q", "").partition(":")
+        # "q=to:..." is answered from the recipient index instead of a walk through the whole store.
+        source = self.state.sent_to(wanted) if field.lower() == "to" and wanted else self.messages_of(account)
         rows = [
             cw.history_row(m)
-            for m in sorted(self.messages_of(account), key=lambda m: m.created_at)
-            if low <= m.created_at.timestamp() <= high
+            for m in sorted(source, key=lambda m: m.created_at)
+            if m.provider == self.name and m.account == account and low <= m.created_at.timestamp() <= high
         ]
-        field, _, wanted = params.get("q", "").partition(":")
         if field and wanted:
             rows = [r for r in rows if str(r.get(field.lower(), "")).lower() == wanted.lower()]
         if params.get("order_by", "").lower().endswith(":desc"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from lynsms.gateway.segmentation import segment
@@ -60,6 +61,7 @@ def message(index: int, item: Any, shared_sender: Callable[[], str]) -> tuple[Su
         body=body,
         client_ref=item.get("custom_string") or None,
         extra=extra,
+        send_at=datetime.fromtimestamp(schedule, UTC) if schedule else None,
     )
     if not to or not body:
         return submission, "MISSING_REQUIRED_FIELDS"

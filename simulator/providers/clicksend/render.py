@@ -45,6 +45,9 @@ RESPONSE_CODES: Final = {
     503: "SERVICE_UNAVAILABLE",
     504: "GATEWAY_TIMEOUT",
 }
+# History statuses of a message waiting for its ``schedule`` and of one canceled before it went out.
+SCHEDULED: Final = "Scheduled"
+CANCELLED: Final = "Cancelled"
 NOT_FOUND_MSG: Final = "Invalid endpoint. Please try again."
 AUTH_FAILED_MSG: Final = "Authentication failed. Please check your username and API key."
 
@@ -120,7 +123,7 @@ def receipt_for(status: str, error_code: str | None) -> Receipt:
     if status == "delivered":
         return DELIVERED
     if status in DEFAULT_ERROR:
-        code = int(error_code) if error_code is not None and error_code.isdigit() else DEFAULT_ERROR[status]
+        code = int(error_code) if error_code is not None and error_code.isdecimal() else DEFAULT_ERROR[status]
         known = GATEWAY_ERRORS.get(code)
         # An undocumented code keeps its number, with the generic failure text.
         return known if known is not None else _failed(code, GATEWAY_ERRORS[7].error_text or "")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from starlette.requests import Request
@@ -22,6 +24,7 @@ from lynsms.simulator.messages import DeliveryStatus, RejectReason, SimMessage, 
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
+    Handler,
     Provider,
     ProviderError,
     Refused,
@@ -29,29 +32,39 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.infobip import parse
+from lynsms.simulator.providers.infobip import account, filters, parse, preview, scheduling
 from lynsms.simulator.providers.infobip import render as wire
 from lynsms.simulator.state import JournalEntry
 
 _PROBLEM_STATUS = {"too_large": 413, "content_type": 415}
 _AUTH_SCHEMES = ("App", "Bearer", "IBSSO")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+SCHEDULE_LIMIT = timedelta(days=180)  # Infobip: "can only be scheduled up to 180 days in advance"
 
 
 class Infobip(Provider[parse.Parsed]):
     name: ClassVar[ProviderName] = "infobip"
     # The SDK given a host with a trailing slash asks for "//sms/...": serve that too.
-    prefixes: ClassVar[tuple[str, ...]] = ("/sms/", "//sms/")
+    prefixes: ClassVar[tuple[str, ...]] = ("/sms/", "//sms/", "/account/", "//account/")
     batches: ClassVar[bool] = True
+    scheduled_status: ClassVar[str] = "PENDING_ACCEPTED"
+    released_status: ClassVar[str] = "PENDING_ACCEPTED"
 
     def routes(self) -> list[Route]:
-        table = [
+        table: list[tuple[str, Handler, str]] = [
             ("/sms/3/messages", self._send_v3, "POST"),
             ("/sms/2/text/advanced", self._send_v2, "POST"),
             ("/sms/3/reports", self._reports, "GET"),
             ("/sms/1/reports", self._reports, "GET"),
             ("/sms/3/logs", self._logs, "GET"),
             ("/sms/1/logs", self._logs, "GET"),
+            ("/sms/1/bulks", partial(scheduling.get_schedule, self), "GET"),
+            ("/sms/1/bulks", partial(scheduling.reschedule, self), "PUT"),
+            ("/sms/1/bulks/status", partial(scheduling.get_status, self), "GET"),
+            ("/sms/1/bulks/status", partial(scheduling.set_status, self), "PUT"),
+            ("/account/1/balance", partial(account.balance, self), "GET"),
+            ("/sms/1/preview", partial(preview.preview, self), "POST"),
+            ("/sms/2/binary/advanced", self._binary_v2, "POST"),
         ]
         return [self.endpoint(lead + path, handler, [method]) for path, handler, method in table for lead in ("", "/")]
 
@@ -135,7 +148,16 @@ class Infobip(Provider[parse.Parsed]):
             raise self._invalid("v2", exc.violations, str(exc)) from None
         return await self._send(request, entry, account, parsed)
 
+    async def _binary_v2(self, request: Request, entry: JournalEntry) -> Response:
+        """Binary SMS is refused as a whole (400), like v3 ``SmsBinaryContent``."""
+        self.authenticated(request, entry)
+        raise self._invalid("v2", [("messages", parse.BINARY_REFUSED)], "binary SMS refused")
+
     async def _send(self, request: Request, entry: JournalEntry, account: str, parsed: parse.Parsed) -> Response:
+        latest = self.now() + SCHEDULE_LIMIT
+        if any(s.send_at is not None and s.send_at > latest for s in parsed.submissions):
+            violation = [("sendAt", "must not be more than 180 days in the future")]
+            raise self._invalid(parsed.api, violation, "sendAt more than 180 days ahead")
         refused: list[Refused] = []
         valid: list[Submission] = []
         for index, submission in enumerate(parsed.submissions):
@@ -248,9 +270,21 @@ class Infobip(Provider[parse.Parsed]):
         """``/sms/3/logs`` and ``/sms/1/logs``."""
         account, api = self.authenticated(request, entry), _api(request)
         limit = self._limit(request, api)
+        try:
+            wanted = filters.log_filter(request.query_params)
+        except filters.Refused as exc:
+            raise self._invalid(api, exc.violations, str(exc)) from None
         params = request.query_params
-        found = self._visible(account, params.getlist("bulkId"), params.getlist("messageId"))
-        return JSONResponse({"results": [wire.log(m, api) for m in reversed(found)][:limit]})
+        recipient = params.get("destination") or params.get("to")
+        # The recipient index answers "what went to X?" without walking the whole store.
+        source = self.state.sent_to(recipient) if recipient else self.state.messages.values()
+        found: list[dict[str, Any]] = []
+        for message in reversed(source):  # newest first, stopping at the limit
+            if message.provider == self.name and message.account == account and wanted(message):
+                found.append(wire.log(message, api))
+                if len(found) == limit:
+                    break
+        return JSONResponse({"results": found})
 
     def _visible(self, account: str, bulk_ids: list[str], message_ids: list[str]) -> list[SimMessage]:
         """This account's messages, oldest first, optionally narrowed to some bulks or ids."""

@@ -5,7 +5,8 @@ validation, and the destinations Infobip itself refuses inside its 200.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from lynsms.gateway.segmentation import segment
@@ -15,12 +16,13 @@ from lynsms.simulator.providers.infobip.render import Api
 
 MAX_PARTS = 25  # Infobip rejects texts over 25 parts or 4000 bytes (REJECTED_MESSAGE_TOO_LONG)
 MAX_TEXT_BYTES = 4000
+BINARY_REFUSED = "binary content is not supported for this account"
 
 
 def precheck(submission: Submission) -> RejectReason | None:
     """Infobip accepts the request but rejects a destination it cannot route, or an oversized text."""
     digits = submission.to.removeprefix("+")
-    if not digits.isdigit():
+    if not digits.isdecimal():
         return "invalid_number"
     if lookup("+" + digits) is None:
         return "invalid_number"
@@ -74,6 +76,19 @@ class _Checker:
             self.violations.append((prop, "must not be blank"))
         return None
 
+    def moment(self, value: Any, prop: str) -> datetime | None:
+        """A date-time such as Infobip's "2026-01-01T12:00:00.000+0000" (no zone: UTC)."""
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            self.violations.append((prop, "must be a valid date-time"))
+            return None
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
     def flag(self, value: Any, prop: str) -> bool:
         if value is not None and not isinstance(value, bool):
             self.violations.append((prop, "must be a boolean"))
@@ -95,9 +110,11 @@ def parse_v3(body: dict[str, Any]) -> Parsed:
     submissions: list[Submission] = []
     for p, message in _messages(check, body):
         sender = check.text(message.get("sender"), f"{p}.sender")
-        text = check.text(
-            check.obj(message.get("content"), f"{p}.content", True).get("text"), f"{p}.content.text", True
-        )
+        content = check.obj(message.get("content"), f"{p}.content", True)
+        if "hex" in content and "text" not in content:  # SmsBinaryContent
+            check.violations.append((f"{p}.content", BINARY_REFUSED))
+            continue
+        text = check.text(content.get("text"), f"{p}.content.text", True)
         webhooks = check.obj(message.get("webhooks"), f"{p}.webhooks")
         delivery = check.obj(webhooks.get("delivery"), f"{p}.webhooks.delivery")
         check.flag(delivery.get("notify"), f"{p}.webhooks.delivery.notify")
@@ -112,9 +129,10 @@ def parse_v3(body: dict[str, Any]) -> Parsed:
     options = check.obj(body.get("options"), "options")
     schedule = check.obj(options.get("schedule"), "options.schedule")
     bulk_id = check.text(body.get("bulkId"), "bulkId") or check.text(schedule.get("bulkId"), "options.schedule.bulkId")
+    send_at = check.moment(schedule.get("sendAt"), "options.schedule.sendAt")
     if check.violations:
         raise Invalid(check.violations)
-    return Parsed(submissions, bulk_id, "v3")
+    return Parsed([replace(s, send_at=send_at) for s in submissions], bulk_id, "v3")
 
 
 def parse_v2(body: dict[str, Any]) -> Parsed:
@@ -129,7 +147,10 @@ def parse_v2(body: dict[str, Any]) -> Parsed:
         }
         sender = check.text(message.get("from"), f"{p}.from")
         text = check.text(message.get("text"), f"{p}.text", True)
-        submissions += _destinations(check, message, p, sender, text, hooks, "v2")
+        send_at = check.moment(message.get("sendAt"), f"{p}.sendAt")
+        submissions += [
+            replace(s, send_at=send_at) for s in _destinations(check, message, p, sender, text, hooks, "v2")
+        ]
     bulk_id = check.text(body.get("bulkId"), "bulkId")
     if check.violations:
         raise Invalid(check.violations)

@@ -95,7 +95,7 @@ def error_id(code: str | None, default: int) -> int:
     """A scripted error code given as Infobip's id ("27") or name ("EC_ABSENT_SUBSCRIBER")."""
     if code is None:
         return default
-    if code.isdigit():
+    if code.isdecimal():
         return int(code)
     return _ERROR_IDS.get(code, 255)
 

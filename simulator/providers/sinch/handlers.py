@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any, ClassVar, Final
 
 from starlette.requests import Request
@@ -22,7 +23,7 @@ from starlette.routing import Route
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
-from lynsms.simulator.messages import DeliveryStatus, SimMessage, Submission
+from lynsms.simulator.messages import DeliveryStatus, SimMessage
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
@@ -31,7 +32,8 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch
+from lynsms.simulator.providers.sinch import delivery_reports, dry_run, filters, scheduling
+from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch, submissions
 from lynsms.simulator.providers.sinch.render import (
     EXPIRED_TOKEN,
     FINAL_STATUSES,
@@ -61,6 +63,8 @@ class Sinch(Provider[BatchRequest]):
     name: ClassVar[ProviderName] = "sinch"
     prefixes: ClassVar[tuple[str, ...]] = ("/xms/", "/oauth2/")
     batches: ClassVar[bool] = True
+    scheduled_status: ClassVar[str] = "Queued"
+    released_status: ClassVar[str] = "Queued"
     rejections = REJECTIONS
 
     def routes(self) -> list[Route]:
@@ -70,7 +74,12 @@ class Sinch(Provider[BatchRequest]):
             self.endpoint(_BATCHES, self._list, ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}", self._get, ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}", self._cancel, ["DELETE"]),
+            # Before the batch routes: "dry_run" would otherwise be read as a batch id.
+            self.endpoint(_BATCHES + "/dry_run", partial(dry_run.dry_run, self), ["POST"]),
+            self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.update, self), ["POST"]),
+            self.endpoint(_BATCHES + "/{batch_id}", partial(scheduling.replace, self), ["PUT"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report", self._batch_report, ["GET"]),
+            self.endpoint("/xms/v1/{account}/delivery_reports", partial(delivery_reports.list_reports, self), ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report/{msisdn}", self._recipient_report, ["GET"]),
         ]
 
@@ -97,6 +106,7 @@ class Sinch(Provider[BatchRequest]):
             modified_at=first.created_at,
         )
         self._batches()[batch.id] = batch
+        self.index_reference(batch)
         return JSONResponse(batch_json(batch, messages), status_code=201)
 
     def new_message_id(self) -> str:
@@ -118,7 +128,7 @@ class Sinch(Provider[BatchRequest]):
             # A cancelled recipient is never sent: a report scheduled before the cancel repeats it.
             sinch_status, code = STATUSES["cancelled"]
         elif error_code is not None:
-            if not error_code.lstrip("-").isdigit():
+            if not error_code.lstrip("-").isdecimal():
                 raise ValueError(f"Sinch delivery codes are integers, not {error_code!r}")
             code = int(error_code)  # the SDK's models reject a string code
         now = self.move(message, sinch_status, str(code))
@@ -177,18 +187,7 @@ class Sinch(Provider[BatchRequest]):
             batch = parse_batch(data, self.now())
         except Invalid as exc:
             raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
-        submissions = [
-            Submission(
-                to=number,
-                sender=batch.sender,
-                body=batch.body_for(number),
-                callback_url=batch.callback_url,
-                client_ref=batch.client_reference,
-                extra={"delivery_report": batch.delivery_report},
-            )
-            for number in batch.to
-        ]
-        return await self.submit(request, entry, account, batch, submissions)
+        return await self.submit(request, entry, account, batch, submissions(batch))
 
     async def _list(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
@@ -198,16 +197,20 @@ class Sinch(Provider[BatchRequest]):
             size = int_param(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         except BadParam as exc:
             raise ProviderError(self.error(400, str(exc), "syntax_invalid_parameter_format")) from None
-        senders = {s for s in params.get("from", "").split(",") if s}
+        try:
+            wanted = filters.batch_filter(params, self.now())
+        except Invalid as exc:
+            raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
+        batches = self._batches()
         reference = params.get("client_reference")
-        found = [
-            b
-            for b in self._batches().values()
-            if b.account == account
-            and (not senders or b.echo.get("from") in senders)
-            and (reference is None or b.echo.get("client_reference") == reference)
-        ]
-        found.sort(key=lambda b: b.created_at, reverse=True)
+        # A client_reference is answered from its index, not a walk through every batch.
+        source = (
+            batches.values()
+            if reference is None
+            else [b for i in self.by_reference().get(reference, ()) if (b := batches.get(i)) is not None]
+        )
+        found = [b for b in source if b.account == account and wanted(b)]
+        found.sort(key=lambda b: b.created_at, reverse=True)  # newest first (timsort: linear on sorted input)
         shown = found[page * size : (page + 1) * size]
         body = {
             "count": len(found),
@@ -227,6 +230,7 @@ class Sinch(Provider[BatchRequest]):
         batch.canceled, batch.modified_at = True, now
         # Recipients not yet final will never be sent; sent ones keep their outcome.
         for message in self._members(batch):
+            self.core.scheduled.cancel(message.id)
             if current(message)[0] not in FINAL_STATUSES:
                 message.reports.append(self.delivery_report(message, "cancelled", None))
         entry.message_ids = list(batch.message_ids)
@@ -242,7 +246,7 @@ class Sinch(Provider[BatchRequest]):
         codes: set[int] | None = None
         if "code" in params:
             raw = [c.strip() for c in params["code"].split(",") if c.strip()]
-            if not all(c.isdigit() for c in raw):
+            if not all(c.isdecimal() for c in raw):
                 raise ProviderError(self.error(400, "code: expected integers", "syntax_invalid_parameter_format"))
             codes = {int(c) for c in raw}
         report = batch_report(batch, self._members(batch), kind == "full", statuses, codes)
@@ -269,6 +273,16 @@ class Sinch(Provider[BatchRequest]):
     def _batches(self) -> dict[str, Batch]:
         batches: dict[str, Batch] = self.state.extra(self.name).setdefault("batches", {})
         return batches
+
+    def by_reference(self) -> dict[str, dict[str, None]]:
+        """client_reference -> ids of the batches that carry it, oldest first (the list filter's index)."""
+        index: dict[str, dict[str, None]] = self.state.extra(self.name).setdefault("by_reference", {})
+        return index
+
+    def index_reference(self, batch: Batch) -> None:
+        reference = batch.echo.get("client_reference")
+        if reference is not None:
+            self.by_reference().setdefault(reference, {})[batch.id] = None
 
     def _members(self, batch: Batch) -> list[SimMessage]:
         found = (self.message(i) for i in batch.message_ids)

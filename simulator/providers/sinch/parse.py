@@ -10,10 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from lynsms.gateway.segmentation import utf16_units
+from lynsms.simulator.messages import Submission
 from lynsms.simulator.providers.sinch.render import DEFAULT_VALIDITY, timestamp
 
 MAX_RECIPIENTS: Final = 1000
-MAX_BODY_CHARS: Final = 2000  # Sinch's mt_text limit; longer bodies are a syntax_constraint_violation
+# Sinch's mt_text limit; longer bodies are a syntax_constraint_violation. The message is a Java Bean
+# Validation @Size one, which counts String.length(): UTF-16 code units, so an emoji counts 2.
+MAX_BODY_CHARS: Final = 2000
 REPORT_MODES: Final = ("none", "summary", "full", "per_recipient", "per_recipient_final")
 
 _MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}")
@@ -44,6 +48,7 @@ class BatchRequest:
     client_reference: str | None
     parameters: dict[str, dict[str, str]] | None
     echo: dict[str, Any]
+    send_at: datetime | None = None  # a scheduled batch; in the past it goes at once, as Sinch documents
 
     def body_for(self, recipient: str) -> str:
         """The body one recipient gets: ``${name}`` filled from ``parameters`` (own value, else ``default``)."""
@@ -99,7 +104,7 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
 
     if not 1 <= len(to) <= MAX_RECIPIENTS:
         raise Invalid("syntax_constraint_violation", f"to: size must be between 1 and {MAX_RECIPIENTS}")
-    if not 1 <= len(body) <= MAX_BODY_CHARS:
+    if not 1 <= utf16_units(body) <= MAX_BODY_CHARS:
         raise Invalid("syntax_constraint_violation", f"body: size must be between 1 and {MAX_BODY_CHARS}")
     if client_reference is not None and len(client_reference) > 2048:
         raise Invalid("syntax_constraint_violation", "client_reference: size must be between 0 and 2048")
@@ -130,7 +135,23 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
         echo["parameters"] = parameters
     echo["flash_message"] = bool(flags.pop("flash_message"))
     echo.update({k: v for k, v in {**flags, **ints}.items() if v is not None})
-    return BatchRequest(to, sender, body, mode, callback_url, client_reference, parameters, echo)
+    return BatchRequest(to, sender, body, mode, callback_url, client_reference, parameters, echo, send_at)
+
+
+def submissions(batch: BatchRequest) -> list[Submission]:
+    """One submission per recipient of ``batch``."""
+    return [
+        Submission(
+            to=number,
+            sender=batch.sender,
+            body=batch.body_for(number),
+            callback_url=batch.callback_url,
+            client_ref=batch.client_reference,
+            extra={"delivery_report": batch.delivery_report},
+            send_at=batch.send_at,
+        )
+        for number in batch.to
+    ]
 
 
 def _optional(data: dict[str, Any], name: str, kind: type) -> Any:
@@ -161,6 +182,13 @@ def _time(data: dict[str, Any], name: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Invalid("syntax_invalid_parameter_format", f"{name}: invalid ISO 8601 timestamp {value!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: before year 1 once in UTC
+        moment = None
+    if moment is None or moment > _LATEST:
+        raise Invalid("syntax_invalid_parameter_format", f"{name}: invalid ISO 8601 timestamp {value!r}")
+    return moment
+
+
+# The default expiry (send_at + three days) must be a time too.
+_LATEST: Final = datetime.max.replace(tzinfo=UTC) - DEFAULT_VALIDITY

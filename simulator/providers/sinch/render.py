@@ -130,7 +130,7 @@ def recipient_report(message: SimMessage, status: str, code: int, at: datetime) 
 
 def current(message: SimMessage) -> tuple[str, int]:
     """The message's Sinch status and code now; a fresh message is Queued (400)."""
-    if message.error_code is None or not message.error_code.lstrip("-").isdigit():
+    if message.error_code is None or not message.error_code.lstrip("-").isdecimal():
         return QUEUED
     return message.status, int(message.error_code)
 

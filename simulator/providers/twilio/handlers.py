@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
@@ -28,7 +29,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.twilio import parse
+from lynsms.simulator.providers.twilio import account, media, parse
 from lynsms.simulator.providers.twilio.render import (
     HANDED_OVER,
     PREFIX,
@@ -42,6 +43,7 @@ from lynsms.simulator.providers.twilio.render import (
     status_callback,
     twilio_status,
 )
+from lynsms.simulator.scheduling import CANCELED
 from lynsms.simulator.state import JournalEntry
 
 DEFAULT_PAGE_SIZE: Final = 50
@@ -55,18 +57,24 @@ class Twilio(Provider[parse.Create]):
 
     def routes(self) -> list[Route]:
         messages = f"{PREFIX}/Accounts/{{account_sid}}/Messages"
+        one_media = f"{messages}/{{sid}}/Media/{{media_sid}}.json"
         return [
             self.endpoint(f"{messages}.json", self._create, ["POST"]),
             self.endpoint(f"{messages}.json", self._list, ["GET"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._fetch, ["GET"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._update, ["POST"]),
             self.endpoint(f"{messages}/{{sid}}.json", self._delete, ["DELETE"]),
+            self.endpoint(f"{messages}/{{sid}}/Media.json", partial(media.list_media, self), ["GET"]),
+            self.endpoint(one_media, partial(media.fetch_media, self), ["GET"]),
+            self.endpoint(one_media, partial(media.delete_media, self), ["DELETE"]),
+            self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}.json", partial(account.fetch, self), ["GET"]),
+            self.endpoint(f"{PREFIX}/Accounts/{{account_sid}}/Balance.json", partial(account.balance, self), ["GET"]),
         ]
 
     # ---- wire format -----------------------------------------------------------------------------
 
     def error(self, status: int, message: str, code: str | int | None = None) -> Response:
-        if isinstance(code, str) and code.isdigit():
+        if isinstance(code, str) and code.isdecimal():
             code = int(code)
         number = code if isinstance(code, int) else default_code(status)
         response = JSONResponse(error_body(status, message, number), status_code=status)
@@ -154,9 +162,11 @@ class Twilio(Provider[parse.Create]):
         fields = await parse.form(request)
         status, body = fields.get("Status"), fields.get("Body")
         if status == "canceled" and body is None:
-            if message.status != "scheduled":
+            if not self.core.scheduled.cancel(message.id):
                 raise self._invalid(Code.NOT_CANCELABLE, "This message cannot be canceled")
-            message.status = "canceled"
+            self.move(message, "canceled", None)  # stamped and seen by the console, like any status change
+            # Twilio reports the cancel to the StatusCallback like any other status change.
+            self.core.deliveries.schedule(self, message, CANCELED)
         elif body == "" and status is None:
             message.submission = replace(message.submission, body="")
         else:
@@ -168,6 +178,7 @@ class Twilio(Provider[parse.Create]):
 
     async def _delete(self, request: Request, entry: JournalEntry) -> Response:
         message = self._owned(request, entry)
+        self.core.scheduled.cancel(message.id)
         del self.state.messages[message.id]
         return Response(status_code=204)
 
@@ -183,7 +194,8 @@ class Twilio(Provider[parse.Create]):
             raise self._invalid(default_code(400), f"Invalid {exc.name}: {exc.text}") from None
         except ValueError as exc:
             raise self._invalid(default_code(400), str(exc)) from None
-        found = [m for m in self.messages_of(account) if wanted(m)]
+        source = self.messages_of(account) if "To" not in filters else self._sent_to(filters["To"], account)
+        found = [m for m in source if wanted(m)]
         found.reverse()  # newest first
         start = page * page_size
         token = params.get("PageToken")
@@ -225,6 +237,9 @@ class Twilio(Provider[parse.Create]):
             raise ProviderError(self._not_found(request), "not_found")
         entry.message_ids = [message.id]
         return message
+
+    def _sent_to(self, to: str, account: str) -> list[SimMessage]:
+        return [m for m in self.state.sent_to(to) if m.provider == self.name and m.account == account]
 
     def _not_found(self, request: Request) -> Response:
         return self.error(404, f"The requested resource {request.url.path} was not found", Code.NOT_FOUND)

@@ -13,10 +13,12 @@ from typing import Any, Final
 
 from starlette.requests import Request
 
+from lynsms.gateway.segmentation import utf16_units
 from lynsms.simulator.http import BasicAuth, Form, read_form
 from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.numbers import lookup
 from lynsms.simulator.providers.twilio.render import Code, default_code, plus
+from lynsms.simulator.providers.twilio.smart_encoding import smart_encode
 
 BODY_LIMIT: Final = 1600  # characters, counted as UTF-16 code units like Twilio's Java stack
 SCHEDULE_WINDOW: Final = (timedelta(seconds=300), timedelta(days=35))
@@ -73,10 +75,6 @@ def valid_sender(sender: str) -> bool:
     )
 
 
-def body_length(body: str) -> int:
-    return len(body.encode("utf-16-le")) // 2
-
-
 def parse_when(text: str) -> datetime | date | None:
     """A list filter or SendAt value: ``YYYY-MM-DD`` (a date) or ISO 8601 (a UTC datetime); None if neither."""
     try:
@@ -122,10 +120,12 @@ def submission(fields: Form, now: datetime) -> Submission:
                 f"The 'From' number {given} is not a valid phone number, shortcode, or alphanumeric sender ID.",
             )
     body = fields.get("Body") or ""
+    if (fields.get("SmartEncoded") or "").lower() == "true":
+        body = smart_encode(body)  # Twilio sends (and counts segments of) the GSM-7 lookalikes
     media = [url for url in fields.getlist("MediaUrl") if url]
     if not body and not media:
         raise Invalid(Code.BODY_REQUIRED, "Message body is required.")
-    if body_length(body) > BODY_LIMIT:
+    if utf16_units(body) > BODY_LIMIT:
         raise Invalid(Code.BODY_TOO_LONG, "The concatenated message body exceeds the 1600 character limit.")
     callback = fields.get("StatusCallback")
     if callback and not callback.startswith(("http://", "https://")):
@@ -136,26 +136,28 @@ def submission(fields: Form, now: datetime) -> Submission:
     if service:
         extra["messaging_service_sid"] = service
     schedule = fields.get("ScheduleType")
+    send_at = None
     if schedule is not None:
-        _check_schedule(schedule, extra.get("send_at"), service, now)
+        send_at = _check_schedule(schedule, extra.get("send_at"), service, now)
         extra["schedule_type"] = schedule
-    return Submission(to=to, sender=sender, body=body, callback_url=callback, extra=extra)
+    return Submission(to=to, sender=sender, body=body, callback_url=callback, extra=extra, send_at=send_at)
 
 
-def _check_schedule(schedule: str, send_at: str | None, service: str | None, now: datetime) -> None:
+def _check_schedule(schedule: str, send_at: str | None, service: str | None, now: datetime) -> datetime:
+    """When a ``ScheduleType=fixed`` message falls due, once Twilio's scheduling rules hold."""
     if schedule != "fixed":
         raise Invalid(default_code(400), f"Invalid ScheduleType: {schedule}; the only value is 'fixed'")
     if not send_at:
         raise Invalid(Code.SEND_AT_MISSING, "SendAt timestamp is missing")
     when = parse_when(send_at)
-    ahead = when - now if isinstance(when, datetime) else None
-    if ahead is None or not SCHEDULE_WINDOW[0] <= ahead <= SCHEDULE_WINDOW[1]:
+    if not isinstance(when, datetime) or not SCHEDULE_WINDOW[0] <= when - now <= SCHEDULE_WINDOW[1]:
         raise Invalid(
             Code.SEND_AT_OUT_OF_RANGE,
             "SendAt time must be between 300 seconds and 35 days (3024000 seconds) in the future, inclusive",
         )
     if not service:
         raise Invalid(Code.SERVICE_REQUIRED_TO_SCHEDULE, "MessagingServiceSid is required to schedule a message")
+    return when
 
 
 def list_filter(filters: Mapping[str, str]) -> Callable[[SimMessage], bool]:

@@ -51,6 +51,19 @@ FINAL: Final[dict[str, tuple[str, str | None]]] = {
     "failed": ("failed", "30001"),
     "expired": ("failed", "30036"),
 }
+# error_message of a failed or undelivered message: the title of its code in Twilio's error
+# dictionary (https://www.twilio.com/docs/api/errors); other codes keep a generic text.
+ERROR_MESSAGES: Final[dict[str, str]] = {
+    "30001": "Queue overflow",
+    "30002": "Account suspended",
+    "30003": "Unreachable destination handset",
+    "30004": "Message blocked",
+    "30005": "Unknown destination handset",
+    "30006": "Landline or unreachable carrier",
+    "30007": "Message filtered",
+    "30008": "Unknown error",
+    "30036": "Validity Period Expired",
+}
 # Statuses in which the carrier has the message: it is dated as sent and priced.
 HANDED_OVER: Final = frozenset({"sent", "delivered", "undelivered", "read", "partially_delivered"})
 WITH_ERROR: Final = frozenset({"failed", "undelivered"})
@@ -142,7 +155,12 @@ def _price(message: SimMessage) -> str | None:
 
 def _error_code(message: SimMessage) -> int | str | None:
     code = message.error_code
-    return int(code) if code is not None and code.isdigit() else code
+    return int(code) if code is not None and code.isdecimal() else code
+
+
+def _error_message(message: SimMessage) -> str | None:
+    code = message.error_code
+    return None if code is None else ERROR_MESSAGES.get(code, "Message delivery failed")
 
 
 def resource(message: SimMessage) -> dict[str, Any]:
@@ -157,7 +175,7 @@ def resource(message: SimMessage) -> dict[str, Any]:
         "to": plus(sub.to),
         "date_updated": rfc2822(message.updated_at),
         "price": _price(message),
-        "error_message": None,
+        "error_message": _error_message(message),
         "uri": message_uri(message),
         "account_sid": message.account,
         "num_media": str(len(sub.extra.get("media_urls", ()))),

@@ -1,0 +1,164 @@
+"""Changing a Sinch batch that has not gone out yet: update (``POST``) and replace (``PUT``).
+
+Sinch documents both on ``/xms/v1/{id}/batches/{batch_id}`` (SDK ``batches.update_sms`` and
+``batches.replace_sms``): an update changes the named fields (``to_add``/``to_remove`` edit the
+recipients, ``send_at`` reschedules), a replace "is the same as cancelling a batch and sending a new
+one instead", under the same id. A ``send_at`` in the past sends at once. Sinch publishes no answer
+for changing a batch that was already sent; here it is a 400 ``syntax_constraint_violation``
+(docs/providers/sinch.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace as replaced
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from lynsms.simulator.http import JSONResponse, read_json
+from lynsms.simulator.messages import SimMessage, Submission
+from lynsms.simulator.providers.base import ProviderError
+from lynsms.simulator.providers.sinch.parse import (
+    REPORT_MODES,
+    Invalid,
+    _optional,
+    _parameters,
+    _time,
+    is_msisdn,
+    is_sender,
+    parse_batch,
+    submissions,
+)
+from lynsms.simulator.providers.sinch.render import Batch, batch_json, timestamp
+from lynsms.simulator.state import JournalEntry
+
+if TYPE_CHECKING:
+    from lynsms.simulator.providers.sinch.handlers import Sinch
+
+# Batch fields an update copies as given into the batch object.
+_ECHOED = ("from", "body", "delivery_report", "callback_url", "client_reference", "parameters")
+
+
+async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Response:
+    batch = sinch._batch(request, entry)
+    waiting = _waiting(sinch, batch)
+    data = await read_json(request)
+    try:
+        change = _parse_update(data)
+    except Invalid as exc:
+        raise ProviderError(sinch.error(400, exc.text, exc.code), detail=exc.text) from None
+    scheduled = sinch.core.scheduled
+    removed = {number.lstrip("+") for number in change.pop("to_remove", [])}
+    for message in [m for m in waiting if m.to.lstrip("+") in removed]:
+        scheduled.cancel(message.id)
+        sinch.state.messages.pop(message.id, None)
+        batch.message_ids.remove(message.id)
+        waiting.remove(message)
+    template = waiting[0] if waiting else None
+    added = change.pop("to_add", [])
+    send_at = change.pop("send_at", None)
+    expire_at = change.pop("expire_at", None)
+    batch.echo.update(change)
+    sinch.index_reference(batch)  # a new client_reference must find the batch too
+    if send_at is not None:
+        batch.echo["send_at"] = timestamp(send_at)
+    if expire_at is not None:
+        batch.echo["expire_at"] = timestamp(expire_at)
+    if template is not None:
+        held = scheduled.held(template.id)
+        due, call = (held.due, held.call) if held is not None else (sinch.now(), 0)
+        due = send_at or due
+        for number in added:
+            message = replaced(template, id=sinch.new_message_id(), reports=[], extra={}, error_code=None)
+            message.submission = replaced(template.submission, to=number)
+            sinch.state.add([message])
+            batch.message_ids.append(message.id)
+            waiting.append(message)
+            scheduled.hold(sinch, message, due, call)
+        for message in waiting:
+            message.submission = _resubmitted(message, batch.echo, due)
+            scheduled.move(message.id, due)
+    batch.modified_at = sinch.now()
+    entry.message_ids = list(batch.message_ids)
+    return JSONResponse(batch_json(batch, sinch._members(batch)))
+
+
+async def replace(sinch: Sinch, request: Request, entry: JournalEntry) -> Response:
+    batch = sinch._batch(request, entry)
+    account = batch.account
+    waiting = _waiting(sinch, batch)
+    data = await read_json(request)
+    try:
+        new = parse_batch(data, sinch.now())
+    except Invalid as exc:
+        raise ProviderError(sinch.error(400, exc.text, exc.code), detail=exc.text) from None
+    for message in waiting:
+        sinch.core.scheduled.cancel(message.id)
+        sinch.state.messages.pop(message.id, None)
+    response = await sinch.submit(request, entry, account, new, submissions(new), batch_id=batch.id)
+    replacement = sinch._batches().get(batch.id)
+    if response.status_code == 201 and isinstance(replacement, Batch):
+        replacement.created_at = batch.created_at  # the batch keeps its identity; only its content changes
+        response = JSONResponse(batch_json(replacement, sinch._members(replacement)))
+    return response
+
+
+def _waiting(sinch: Sinch, batch: Batch) -> list[SimMessage]:
+    """The batch's recipients still waiting to be sent; refuses a batch with none left."""
+    members = sinch._members(batch)
+    waiting = [m for m in members if sinch.core.scheduled.held(m.id) is not None]
+    if batch.canceled or not waiting:
+        text = f"Batch {batch.id} has already been sent or canceled and can no longer be changed"
+        raise ProviderError(sinch.error(400, text, "syntax_constraint_violation"), detail=text)
+    return waiting
+
+
+def _parse_update(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an ``mt_text`` update, validated with the codes ``parse_batch`` uses."""
+    kind = data.get("type", "mt_text")
+    if kind != "mt_text":
+        raise Invalid("syntax_invalid_json", f"type: unsupported value {kind!r}, expected 'mt_text'")
+    change: dict[str, Any] = {}
+    for name in ("to_add", "to_remove"):
+        numbers = data.get(name)
+        if numbers is None:
+            continue
+        if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+            raise Invalid("syntax_invalid_json", f"{name}: expected an array of strings")
+        for number in numbers:
+            if not is_msisdn(number):
+                raise Invalid("syntax_invalid_parameter_format", f"Invalid number: {number}")
+        change[name] = numbers
+    for name in ("from", "body", "delivery_report", "callback_url", "client_reference"):
+        value = _optional(data, name, str)
+        if value is not None:
+            change[name] = value
+    if "from" in change and not is_sender(change["from"]):
+        raise Invalid("syntax_invalid_parameter_format", f"Invalid from address: {change['from']}")
+    if "body" in change and not change["body"]:
+        raise Invalid("syntax_constraint_violation", "body: size must be between 1 and 2000")
+    if change.get("delivery_report", "none") not in REPORT_MODES:
+        raise Invalid("syntax_invalid_json", f"delivery_report: unknown value {change['delivery_report']!r}")
+    parameters = _parameters(data.get("parameters"))
+    if parameters is not None:
+        change["parameters"] = parameters
+    for name in ("send_at", "expire_at"):
+        moment = _time(data, name)
+        if moment is not None:
+            change[name] = moment
+    if "send_at" in change and "expire_at" in change and change["expire_at"] <= change["send_at"]:
+        raise Invalid("syntax_constraint_violation", "expire_at: must be after send_at")
+    return change
+
+
+def _resubmitted(message: SimMessage, echo: dict[str, Any], due: datetime) -> Submission:
+    """The waiting message's submission after an update of the batch fields in ``echo``."""
+    request = parse_batch({"to": [message.to], "type": "mt_text", "body": echo["body"]} | _echo_fields(echo), due)
+    (submission,) = submissions(request)
+    return replaced(submission, send_at=due)
+
+
+def _echo_fields(echo: dict[str, Any]) -> dict[str, Any]:
+    return {name: echo[name] for name in _ECHOED if name in echo and name != "body"}
