@@ -22,6 +22,7 @@ from contextlib import (
     contextmanager,
     nullcontext,
 )
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
@@ -186,7 +187,7 @@ class FastForwardClock:
     the previous timer released arrives before its caller gives up. Between skips time runs at the
     real rate, so code that only reads the clock sees it move. ``hold()`` stops the skipping while
     a caller does work the clock cannot see: the runner checking a step's results, a callback or a
-    webhook in flight (``busy(clock)``).
+    webhook in flight (``busy(clock)``); ``serving()`` does it for a request a server is handling.
     """
 
     def __init__(self, settle: float = SETTLE, guard_settle: float = GUARD_SETTLE) -> None:
@@ -226,17 +227,53 @@ class FastForwardClock:
 
         timer = self.call_later(seconds, wake)
         try:
-            await woken
+            with self._waiting():
+                await woken
         finally:
             timer.cancel()
 
-    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
-        """``asyncio.timeout`` on this clock: raises ``TimeoutError`` once ``seconds`` have passed."""
+    @asynccontextmanager
+    async def timeout(self, seconds: float | None) -> AsyncIterator[None]:
+        """``asyncio.timeout`` on this clock: raises ``TimeoutError`` once ``seconds`` have passed.
+        A request being served waits on the clock inside it (see ``serving``)."""
         if seconds is None:
-            return asyncio.timeout(None)
-        return _timeout_on(
-            lambda delay, expire: self._schedule(delay, expire, asyncio.get_running_loop(), guard=True), seconds
-        )
+            async with asyncio.timeout(None):
+                yield
+            return
+
+        def schedule(delay: float, expire: Callable[[], object]) -> Timer:
+            return self._schedule(delay, expire, asyncio.get_running_loop(), guard=True)
+
+        with self._waiting():
+            async with _timeout_on(schedule, seconds):
+                yield
+
+    def serving(self, *, quiet: bool = False) -> Serving:
+        """A request a server of the stack starts handling, in the task that handles it: time does
+        not skip until ``Serving.done`` (its answer is on its way), except while the request (or a
+        task it started) waits on this clock: a scripted latency, a timeout around a call to another
+        server, which holds the clock in turn while it works. Work the clock cannot see, such as a
+        slow first import, thus never lets a timeout expire early.
+
+        Taking and releasing the hold restarts the calm, so the answer reaches its caller before
+        time skips; ``quiet`` does not, for a caller that holds the clock itself while the answer
+        travels (the runner, through ``hand_over``), whose polling would otherwise keep time from
+        ever skipping."""
+        serving = Serving(self, quiet=quiet)
+        _SERVING.set(serving)
+        return serving
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        serving = _SERVING.get()
+        if serving is None or serving.clock is not self:
+            yield
+            return
+        serving.wait(+1)
+        try:
+            yield
+        finally:
+            serving.wait(-1)
 
     def deadline(self, seconds: float) -> threading.Event:
         """For threads without an event loop: an event set once ``seconds`` have passed (a timeout)."""
@@ -334,6 +371,51 @@ class FastForwardClock:
                         continue
                     due_in = min(due_in, calm_at - real)
                 self._changed.wait(due_in)
+
+
+class Serving:
+    """One request being handled (``FastForwardClock.serving``): it holds the clock while it is
+    active and none of its waits on the clock is under way."""
+
+    def __init__(self, clock: FastForwardClock, *, quiet: bool = False) -> None:
+        self.clock = clock
+        self.quiet = quiet
+        self._waits = 0
+        self._active = True
+        self._held = False
+        self._update(lambda: None)
+
+    def wait(self, step: int) -> None:
+        """A wait on the clock begins (+1) or ends (-1) in the request's tasks."""
+
+        def count() -> None:
+            self._waits += step
+
+        self._update(count)
+
+    def done(self) -> None:
+        """The answer is on its way, or the request ended: stop holding. Idempotent."""
+
+        def end() -> None:
+            self._active = False
+
+        self._update(end)
+
+    def _update(self, change: Callable[[], None]) -> None:
+        clock = self.clock
+        with clock._changed:  # reentrant: _touch takes it again
+            before = self._held
+            change()
+            self._held = self._active and self._waits == 0
+            if self._held != before:
+                clock._holds += 1 if self._held else -1
+                if not self.quiet:
+                    clock._touch()  # a release is a change too: what the request set off gets the calm
+                else:
+                    clock._changed.notify_all()
+
+
+_SERVING: ContextVar[Serving | None] = ContextVar("lynsms_clock_serving", default=None)
 
 
 def busy(clock: Clock) -> AbstractContextManager[object]:

@@ -81,6 +81,38 @@ def test_time_does_not_skip_while_held(clock: FastForwardClock) -> None:
         assert not fired.is_set()
 
 
+def test_a_request_being_served_holds_time_until_its_answer_starts(clock: FastForwardClock) -> None:
+    fired = threading.Event()
+
+    async def main() -> None:
+        serving = clock.serving()
+        clock.call_later(30.0, fired.set)
+        time.sleep(0.2)  # work the clock cannot see, many times the calm that would let time skip
+        await asyncio.sleep(0.2)
+        assert not fired.is_set()
+        serving.done()
+        await asyncio.to_thread(fired.wait, 30)
+
+    asyncio.run(main())
+    assert fired.is_set()
+
+
+def test_a_request_waiting_on_the_clock_lets_time_skip(clock: FastForwardClock) -> None:
+    async def main() -> str:
+        clock.serving()
+        await clock.sleep(3600)  # a scripted latency
+        try:
+            async with clock.timeout(60):  # a call to another server that never answers
+                await asyncio.gather(asyncio.Event().wait())
+        except TimeoutError:
+            return "timed out"
+        return "answered"
+
+    wall = time.monotonic()
+    assert asyncio.run(main()) == "timed out"
+    assert time.monotonic() - wall < 30
+
+
 def test_waits_from_a_thread_without_a_loop_skip_too(clock: FastForwardClock) -> None:
     start = clock.monotonic()
     clock.sleep_blocking(120)

@@ -72,27 +72,41 @@ class WebhookReceiver:
 RUNNER_HEADER = "LynSMS-Replay-Runner"  # marks the replay runner's own requests to the gateway
 
 
-class HandOver:
-    """The gateway of a fast-forwarded stack: each answer to the replay runner holds the clock until
-    the runner has read it (``FastForwardClock.hand_over``), so a report due a moment later cannot
-    fire between the gateway answering a send and the runner checking that answer."""
+class Serving:
+    """A server of a fast-forwarded stack. Each request holds the clock from its arrival until its
+    answer starts (``FastForwardClock.serving``), except while it waits on the clock itself, so
+    time cannot skip to a caller's timeout while the answer is still being worked out. An answer to
+    the replay runner then holds the clock until the runner has read it
+    (``FastForwardClock.hand_over``), so a report due a moment later cannot fire between the
+    gateway answering a send and the runner checking that answer."""
 
     def __init__(self, app: Any, clock: FastForwardClock) -> None:
         self.app = app
         self.clock = clock
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        marked = scope["type"] == "http" and any(k == RUNNER_HEADER.lower().encode() for k, _ in scope["headers"])
-        if not marked:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        runner = any(k == RUNNER_HEADER.lower().encode() for k, _ in scope["headers"])
+        serving = self.clock.serving(quiet=runner)
 
         async def answer(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                self.clock.hand_over()
+                if runner:
+                    self.clock.hand_over()  # before the request's hold ends: no gap in between
+                serving.done()
             await send(message)
 
-        await self.app(scope, receive, answer)
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            serving.done()
+
+
+def served(app: Any, clock: Clock) -> Any:
+    """``app`` as a server of a stack on ``clock``: wrapped only when the clock fast-forwards."""
+    return Serving(app, clock) if isinstance(clock, FastForwardClock) else app
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +214,7 @@ class Bench:
 
         with ExitStack() as servers:
             scenario = self.startup
-            sim_app = sim_package.create_app(scenario=scenario, clock=self.clock)
+            sim_app = served(sim_package.create_app(scenario=scenario, clock=self.clock), self.clock)
             self.simulator_url = servers.enter_context(ServerThread(sim_app)).url
             self._host = servers.enter_context(GatewayHost())
             self._servers = servers.pop_all()
@@ -226,7 +240,7 @@ class Bench:
         httpx.post(f"{self.simulator_url}/_sim/reset", timeout=30, trust_env=False).raise_for_status()
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
         app = create_app(config, environ={}, clock=self.clock)
-        self._host.mount(HandOver(app, self.clock) if isinstance(self.clock, FastForwardClock) else app)
+        self._host.mount(served(app, self.clock))
         register_over_http(self.simulator_url, app)  # handset replies reach this gateway
         try:
             yield Stack(
