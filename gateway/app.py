@@ -18,8 +18,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from lynsms.clock import SYSTEM_CLOCK, Clock
-from lynsms.gateway import api
+from lynsms.clock import SYSTEM_CLOCK, Clock, SystemClock
+from lynsms.gateway import api, docs
 from lynsms.gateway.config import GatewayConfig, default_config, effective_api_keys
 from lynsms.gateway.delivery.reconcile import Reconciler
 from lynsms.gateway.delivery.tracking import Tracking
@@ -47,7 +47,7 @@ def create_app(
 ) -> Starlette:
     """The gateway. ``adapters`` replaces the real provider adapters (tests); ``clock`` is what the
     gateway reads and waits on (timestamps, circuit-breaker cool-downs, webhook back-off, polling,
-    parked-report expiry; provider HTTP timeouts stay real); ``environ`` is where ``LYNSMS_API_KEY``
+    parked-report expiry, provider HTTP timeouts); ``environ`` is where ``LYNSMS_API_KEY``
     and the proxy variables (``HTTPS_PROXY``...) are read from."""
     config = config or default_config()
     api_keys = effective_api_keys(config, environ)
@@ -62,7 +62,7 @@ def create_app(
         reconciling: asyncio.Task[None] | None = None
         try:
             running = app.state.config = installed(config, store.secrets)
-            chosen = dict(adapters) if adapters is not None else _real_adapters(running, transports, environ)
+            chosen = dict(adapters) if adapters is not None else _real_adapters(running, transports, environ, clock)
             # Before recovery: messages it fails are announced to the customer like any other change.
             store.key_lifetime = running.store.key_lifetime_seconds
             keep = running.store.max_messages or (IN_MEMORY_MAX_MESSAGES if db_path == ":memory:" else None)
@@ -92,7 +92,7 @@ def create_app(
             store.close()
 
     app = Starlette(
-        routes=api.routes,
+        routes=[*api.routes, *docs.routes],
         middleware=[Middleware(HeaderLimit, too_large=api.headers_too_large)],
         lifespan=lifespan,
         exception_handlers={HTTPException: api.http_exception, Exception: api.server_error},
@@ -103,9 +103,10 @@ def create_app(
 
 
 def _real_adapters(
-    config: GatewayConfig, transports: list[httpx.AsyncBaseTransport], environ: Mapping[str, str]
+    config: GatewayConfig, transports: list[httpx.AsyncBaseTransport], environ: Mapping[str, str], clock: Clock
 ) -> dict[str, ProviderAdapter]:
     # Imported here so the pure parts of the gateway load without the adapter package.
+    from lynsms.gateway.providers.clocked import ClockedTimeouts
     from lynsms.gateway.providers.registry import build_adapter
     from lynsms.gateway.providers.transport import for_provider
 
@@ -116,6 +117,8 @@ def _real_adapters(
         # no per-request scan of the pool; httpx's own only where a proxy is configured (see
         # providers/transport.py).
         transport = for_provider(provider.settings.base_url, environ)
+        if not isinstance(clock, SystemClock):
+            transport = ClockedTimeouts(transport, clock)
         transports.append(transport)
         built[name] = build_adapter(provider.settings, transport)
     return built

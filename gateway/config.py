@@ -6,9 +6,10 @@ user can fix it without reading this module. The format is documented in docs/ga
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +56,7 @@ class ConfigProblem:
     source: str
     path: KeyPath
     message: str
+    line: int = 0  # in the config file, when the config came from one
 
     @property
     def where(self) -> str:
@@ -65,7 +67,8 @@ class ConfigProblem:
         return text
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.where}: {self.message}" if self.path else f"{self.source}: {self.message}"
+        at = f"{self.source}:{self.line}" if self.line else self.source
+        return f"{at}: {self.where}: {self.message}" if self.path else f"{at}: {self.message}"
 
 
 class ConfigError(ValueError):
@@ -212,8 +215,44 @@ def load_config(path: str | None, simulator_url: str | None = None) -> GatewayCo
     try:
         data = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
-        raise ConfigError(ConfigProblem(str(path), (), f"not valid YAML: {exc}")) from exc
-    return parse_config(data if data is not None else {}, simulator_url, source=str(path))
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        raise ConfigError(ConfigProblem(str(path), (), f"not valid YAML: {exc}", line)) from exc
+    try:
+        return parse_config(data if data is not None else {}, simulator_url, source=str(path))
+    except ConfigError as exc:
+        lines = _key_lines(text)
+        raise ConfigError(*(replace(p, line=_line_of(p.path, lines)) for p in exc.problems)) from None
+
+
+def _key_lines(text: str) -> dict[KeyPath, int]:
+    """The line of every key path in a YAML document (keys' lines for mappings, items' for lists)."""
+    lines: dict[KeyPath, int] = {}
+
+    def walk(node: yaml.Node, path: KeyPath) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                child = (*path, key.value)
+                lines[child] = key.start_mark.line + 1
+                walk(value, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[(*path, index)] = item.start_mark.line + 1
+                walk(item, (*path, index))
+
+    root = yaml.compose(text, Loader=_Yaml12Loader)
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _line_of(path: KeyPath, lines: Mapping[KeyPath, int]) -> int:
+    """The line of ``path``, or of its nearest ancestor written in the file (a key that is missing)."""
+    for end in range(len(path), 0, -1):
+        found = lines.get(path[:end])
+        if found:
+            return found
+    return 0
 
 
 def parse_config(data: object, simulator_url: str | None = None, source: str = "<config>") -> GatewayConfig:
@@ -225,6 +264,12 @@ def effective_api_keys(config: GatewayConfig, environ: Mapping[str, str] = os.en
     env_key = environ.get(API_KEY_ENV, "").strip()
     extra = (ApiKey(key=env_key, name="env"),) if env_key else ()
     return config.api_keys + extra
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'timeout'?)`` for a near miss among ``choices``, else nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class _Parser:
@@ -243,7 +288,8 @@ class _Parser:
     def known_keys(self, value: dict[Any, Any], where: KeyPath, allowed: set[str]) -> None:
         unknown = sorted(str(k) for k in value if k not in allowed)
         if unknown:
-            raise self.fail((*where, unknown[0]), f"unknown key (allowed: {', '.join(sorted(allowed))})")
+            hint = did_you_mean(unknown[0], allowed)
+            raise self.fail((*where, unknown[0]), f"unknown key{hint} (allowed: {', '.join(sorted(allowed))})")
 
     def string(self, value: object, where: KeyPath) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -274,7 +320,8 @@ class _Parser:
         names: list[str] = []
         for i, item in enumerate(value):
             if item not in providers:
-                raise self.fail((*where, i), f"{item!r} is not a configured provider ({', '.join(providers)})")
+                hint = did_you_mean(str(item), providers)
+                raise self.fail((*where, i), f"{item!r} is not a configured provider{hint} ({', '.join(providers)})")
             if item in names:
                 raise self.fail((*where, i), f"{item!r} appears twice")
             names.append(item)
@@ -375,7 +422,8 @@ class _Parser:
     def provider(self, name: object, value: object) -> ProviderConfig:
         where: KeyPath = ("providers", str(name))
         if name not in PROVIDER_NAMES:
-            raise self.fail(where, f"unknown provider (known: {', '.join(PROVIDER_NAMES)})")
+            hint = did_you_mean(str(name), PROVIDER_NAMES)
+            raise self.fail(where, f"unknown provider{hint} (known: {', '.join(PROVIDER_NAMES)})")
         assert isinstance(name, str)
         body = self.mapping(value if value is not None else {}, where)
         self.known_keys(body, where, {"base_url", "credentials", "timeout", "price", "prices", "max_batch"})

@@ -179,6 +179,8 @@ class QuoteRequest(_Request):
 
     body: Body
     to: E164 | None = None  # priced by its calling code; an unknown one gets the default price
+    # Checked as a send checks it, so a send's body quotes as it is; it changes no price.
+    sender: Sender | None = Field(None, alias="from")
 
 
 def _query_int(value: object) -> object:

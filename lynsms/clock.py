@@ -14,10 +14,18 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 
 class Timer(Protocol):
@@ -35,6 +43,9 @@ class Clock(Protocol):
 
     def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
         """Run ``callback`` on the running event loop once ``delay`` seconds have passed."""
+
+
+CallLater = Callable[[float, Callable[[], object]], Timer]
 
 
 def utc_now(clock: Clock) -> datetime:
@@ -130,6 +141,312 @@ class ManualClock:
             self._now = target
 
 
-def _unless_cancelled(due: _Due) -> None:
+def _unless_cancelled(due: _Due | _Wait) -> None:
     if not due.cancelled:
         due.callback()
+
+
+# ---- fast-forward --------------------------------------------------------------------------------
+
+SETTLE: Final = 0.02  # real seconds of calm before time may skip to the next timer
+GUARD_SETTLE: Final = 0.3  # ... before it may skip to a timeout's expiry (work a request set off, on a loaded machine)
+
+
+@dataclass(order=True)
+class _Wait:
+    at: float  # on the clock's monotonic scale
+    seq: int
+    callback: Callable[[], object] = field(compare=False)
+    loop: asyncio.AbstractEventLoop | None = field(compare=False)  # None: called on the clock's thread
+    guard: bool = field(compare=False)  # a timeout: skipped to only after a longer calm
+    clock: FastForwardClock = field(compare=False, repr=False)
+    cancelled: bool = field(default=False, compare=False)
+
+    def cancel(self) -> None:
+        if not self.cancelled:
+            self.cancelled = True
+            self.clock._touch()
+
+    def fire(self) -> None:
+        if self.loop is None:
+            self.callback()
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(_unless_cancelled, self)
+
+
+class FastForwardClock:
+    """Real time that skips the waiting: whenever nothing has happened on the clock for ``settle``
+    real seconds, time jumps straight to the next timer and fires it.
+
+    Shared by the simulator, the gateway and the replay runner of one stack (threads of one
+    process), so scripted latency, report delays, timeouts, back-offs and cool-downs all keep their
+    order and their proportions while the wall-clock wait shrinks to the work actually done.
+    Outcomes stay those of real time: timers fire in deadline order, time never skips while a
+    timer was just registered, cancelled or fired (the work it caused is still travelling), and a
+    timeout (``timeout``, ``guard=True``) is skipped to only after a longer calm, so an answer that
+    the previous timer released arrives before its caller gives up. Between skips time runs at the
+    real rate, so code that only reads the clock sees it move. ``hold()`` stops the skipping while
+    a caller does work the clock cannot see: the runner checking a step's results, a callback or a
+    webhook in flight (``busy(clock)``); ``serving()`` does it for a request a server is handling.
+    """
+
+    def __init__(self, settle: float = SETTLE, guard_settle: float = GUARD_SETTLE) -> None:
+        self.settle = settle
+        self.guard_settle = guard_settle
+        self.skipped = 0.0  # seconds of waiting skipped so far
+        self._offset = 0.0
+        self._waits: list[_Wait] = []
+        self._seq = itertools.count()
+        self._holds = 0
+        self._handed = 0  # holds taken by hand_over, not yet handed back
+        self._after_guard = False  # the last timer fired was a timeout
+        self._calm_since = time.monotonic()
+        self._changed = threading.Condition()
+        self._closed = False
+        self._driver = threading.Thread(target=self._drive, name="fast-forward clock", daemon=True)
+        self._driver.start()
+
+    def time(self) -> float:
+        return time.time() + self._offset
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self._offset
+
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer:
+        return self._schedule(delay, callback, asyncio.get_running_loop(), guard=False)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        timer = self.call_later(seconds, wake)
+        try:
+            with self._waiting():
+                await woken
+        finally:
+            timer.cancel()
+
+    @asynccontextmanager
+    async def timeout(self, seconds: float | None) -> AsyncIterator[None]:
+        """``asyncio.timeout`` on this clock: raises ``TimeoutError`` once ``seconds`` have passed.
+        A request being served waits on the clock inside it (see ``serving``)."""
+        if seconds is None:
+            async with asyncio.timeout(None):
+                yield
+            return
+
+        def schedule(delay: float, expire: Callable[[], object]) -> Timer:
+            return self._schedule(delay, expire, asyncio.get_running_loop(), guard=True)
+
+        with self._waiting():
+            async with _timeout_on(schedule, seconds):
+                yield
+
+    def serving(self, *, quiet: bool = False) -> Serving:
+        """A request a server of the stack starts handling, in the task that handles it: time does
+        not skip until ``Serving.done`` (its answer is on its way), except while the request (or a
+        task it started) waits on this clock: a scripted latency, a timeout around a call to another
+        server, which holds the clock in turn while it works. Work the clock cannot see, such as a
+        slow first import, thus never lets a timeout expire early.
+
+        Taking and releasing the hold restarts the calm, so the answer reaches its caller before
+        time skips; ``quiet`` does not, for a caller that holds the clock itself while the answer
+        travels (the runner, through ``hand_over``), whose polling would otherwise keep time from
+        ever skipping."""
+        serving = Serving(self, quiet=quiet)
+        _SERVING.set(serving)
+        return serving
+
+    @contextmanager
+    def _waiting(self) -> Iterator[None]:
+        serving = _SERVING.get()
+        if serving is None or serving.clock is not self:
+            yield
+            return
+        serving.wait(+1)
+        try:
+            yield
+        finally:
+            serving.wait(-1)
+
+    def deadline(self, seconds: float) -> threading.Event:
+        """For threads without an event loop: an event set once ``seconds`` have passed (a timeout)."""
+        event = threading.Event()
+        self._schedule(seconds, event.set, None, guard=True)
+        return event
+
+    def sleep_blocking(self, seconds: float) -> None:
+        """``time.sleep`` on this clock, for threads without an event loop."""
+        event = threading.Event()
+        self._schedule(seconds, event.set, None, guard=False)
+        event.wait()
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._changed:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._holds -= 1
+            self._touch()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Inside a ``hold``: let time skip again for the block (a caller waiting on the stack)."""
+        with self._changed:
+            self._holds -= 1 + self._handed  # answers read while holding need no hand-over hold
+            self._handed = 0
+        self._touch()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._holds += 1
+            self.handed_back()
+
+    def hand_over(self) -> None:
+        """A server answers a caller that is ``running``: hold until the caller has the answer
+        (``handed_back``), so time cannot skip while the answer travels."""
+        with self._changed:
+            self._holds += 1
+            self._handed += 1
+
+    def handed_back(self) -> None:
+        with self._changed:
+            self._holds -= self._handed
+            self._handed = 0
+            self._changed.notify_all()  # not a change of time's course: the calm goes on
+
+    def close(self) -> None:
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    def _schedule(
+        self, delay: float, callback: Callable[[], object], loop: asyncio.AbstractEventLoop | None, *, guard: bool
+    ) -> _Wait:
+        wait = _Wait(self.monotonic() + max(0.0, delay), next(self._seq), callback, loop, guard, self)
+        with self._changed:
+            heapq.heappush(self._waits, wait)
+        self._touch()
+        return wait
+
+    def _touch(self) -> None:
+        with self._changed:
+            self._calm_since = time.monotonic()
+            self._changed.notify_all()
+
+    def _drive(self) -> None:
+        with self._changed:
+            while not self._closed:
+                while self._waits and self._waits[0].cancelled:
+                    heapq.heappop(self._waits)
+                if not self._waits:
+                    self._changed.wait()
+                    continue
+                first = self._waits[0]
+                real = time.monotonic()
+                due_in = first.at - (real + self._offset)
+                if due_in <= 0:
+                    heapq.heappop(self._waits)
+                    first.fire()
+                    self._calm_since = real
+                    # A timeout cancels work on another loop: give that the longer calm too.
+                    self._after_guard = first.guard
+                    continue
+                if self._holds <= 0:
+                    longer = first.guard or self._after_guard
+                    calm_at = self._calm_since + (self.guard_settle if longer else self.settle)
+                    if real >= calm_at:
+                        self._offset += due_in
+                        self.skipped += due_in
+                        continue
+                    due_in = min(due_in, calm_at - real)
+                self._changed.wait(due_in)
+
+
+class Serving:
+    """One request being handled (``FastForwardClock.serving``): it holds the clock while it is
+    active and none of its waits on the clock is under way."""
+
+    def __init__(self, clock: FastForwardClock, *, quiet: bool = False) -> None:
+        self.clock = clock
+        self.quiet = quiet
+        self._waits = 0
+        self._active = True
+        self._held = False
+        self._update(lambda: None)
+
+    def wait(self, step: int) -> None:
+        """A wait on the clock begins (+1) or ends (-1) in the request's tasks."""
+
+        def count() -> None:
+            self._waits += step
+
+        self._update(count)
+
+    def done(self) -> None:
+        """The answer is on its way, or the request ended: stop holding. Idempotent."""
+
+        def end() -> None:
+            self._active = False
+
+        self._update(end)
+
+    def _update(self, change: Callable[[], None]) -> None:
+        clock = self.clock
+        with clock._changed:  # reentrant: _touch takes it again
+            before = self._held
+            change()
+            self._held = self._active and self._waits == 0
+            if self._held != before:
+                clock._holds += 1 if self._held else -1
+                if not self.quiet:
+                    clock._touch()  # a release is a change too: what the request set off gets the calm
+                else:
+                    clock._changed.notify_all()
+
+
+_SERVING: ContextVar[Serving | None] = ContextVar("lynsms_clock_serving", default=None)
+
+
+def busy(clock: Clock) -> AbstractContextManager[object]:
+    """Work the clock cannot see, such as an HTTP exchange in flight (a callback, a webhook): a
+    fast-forward clock does not skip past it, so what it sets off lands before the next timer. Other
+    clocks are not affected."""
+    return clock.hold() if isinstance(clock, FastForwardClock) else nullcontext()
+
+
+def timeout(clock: Clock, seconds: float | None) -> AbstractAsyncContextManager[object]:
+    """``asyncio.timeout(seconds)`` measured on ``clock``."""
+    if isinstance(clock, FastForwardClock):
+        return clock.timeout(seconds)
+    if isinstance(clock, SystemClock) or seconds is None:
+        return asyncio.timeout(seconds)
+    return _timeout_on(clock.call_later, seconds)
+
+
+@asynccontextmanager
+async def _timeout_on(
+    call_later: Callable[[float, Callable[[], object]], Timer], seconds: float
+) -> AsyncIterator[None]:
+    async with asyncio.timeout(None) as scope:
+        loop = asyncio.get_running_loop()
+
+        def expire() -> None:
+            if not scope.expired():
+                scope.reschedule(loop.time())
+
+        timer = call_later(seconds, expire)
+        try:
+            yield
+        finally:
+            timer.cancel()

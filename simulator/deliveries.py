@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from lynsms.clock import Clock, Timer
+from lynsms.clock import Clock, Timer, busy
 from lynsms.gateway.providers.transport import Http11Transport
 from lynsms.simulator.decision import DeliveryPlan
 from lynsms.simulator.messages import DeliveryStatus, SimMessage
@@ -170,6 +170,7 @@ class Deliveries:
         self, provider: AnyProvider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
     ) -> None:
         final = status == plan.status
+        message.delivery = status
         try:
             report = provider.delivery_report(message, status, plan.error_code if final else None)
             callback = None
@@ -272,9 +273,10 @@ class Deliveries:
         started = self._clock.monotonic()
         retry = True
         try:
-            answer = await self._http().post(
-                push.callback.url, content=push.callback.body, headers=push.callback.headers
-            )
+            with busy(self._clock):  # fast-forwarded time waits for the receiver's answer
+                answer = await self._http().post(
+                    push.callback.url, content=push.callback.body, headers=push.callback.headers
+                )
             entry.status = answer.status_code
             retry = answer.status_code >= 500 or answer.status_code == 429
             outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"

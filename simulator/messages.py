@@ -22,6 +22,8 @@ REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 
 # Final delivery outcomes a scenario can script.
 DeliveryStatus = Literal["delivered", "undelivered", "failed", "expired"]
+# Where a message stands, in one vocabulary for every provider: taken, then reported on.
+NORMALISED_STATUSES: tuple[str, ...] = ("accepted", "sent", *get_args(DeliveryStatus))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class SimMessage:
     # Delivery reports already issued for this message, in the provider's own JSON (for polling endpoints).
     reports: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    delivery: str = "accepted"  # ``status`` normalised: one of NORMALISED_STATUSES
 
     @property
     def to(self) -> str:
@@ -84,6 +87,7 @@ class SimMessage:
             "segments": self.segments,
             "encoding": self.encoding,
             "status": self.status,
+            "delivery": self.delivery,
             "batch_id": self.batch_id,
             "error_code": self.error_code,
             "callback_url": self.submission.callback_url,

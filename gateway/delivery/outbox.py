@@ -39,7 +39,7 @@ from typing import Any, Final
 
 import httpx
 
-from lynsms.clock import SYSTEM_CLOCK, Clock
+from lynsms.clock import SYSTEM_CLOCK, Clock, busy
 from lynsms.gateway import signing
 from lynsms.gateway.config import ApiKey, WebhookSettings
 from lynsms.gateway.models import Message
@@ -264,9 +264,10 @@ class Outbox:
         status: int | None = None
         error: str | None = None
         try:
-            answer = await self.client.post(
-                target.url, content=payload, headers=headers, timeout=self.settings.timeout_seconds
-            )
+            with busy(self.clock):  # fast-forwarded time waits for the receiver's answer
+                answer = await self.client.post(
+                    target.url, content=payload, headers=headers, timeout=self.settings.timeout_seconds
+                )
             status = answer.status_code
             if not 200 <= status < 300:
                 error = f"HTTP {status}"

@@ -13,12 +13,15 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
 
+from lynsms import __version__
 from lynsms.simulator.console.gateway import GatewayLink
+from lynsms.simulator.harness.environment import apply_environment
+from lynsms.simulator.harness.request_log import LOG_LEVELS, configure_logging, logged
 from lynsms.simulator.harness.server import Server, bind, run_loop, tune_gc_for_serving, url_of
 
 DEFAULT_SIMULATOR_PORT = 8900
@@ -52,7 +55,8 @@ def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server
     from lynsms.simulator.proxy.protocol import ProxyProtocol
 
     try:
-        sock = bind(args.host, DEFAULT_PROXY_PORT if args.proxy_port is None else args.proxy_port)
+        port = DEFAULT_PROXY_PORT if args.proxy_port is None else args.proxy_port
+        sock = bind(args.host, port, what="the proxy (--proxy-port)")
         ca = installation_ca().path  # generated now, on the first run, so the lines below are true
     except OSError as exc:
         if args.proxy_port is not None:
@@ -86,7 +90,7 @@ async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
 
 def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
     tune_gc_for_serving()
-    run_loop(_serve_all(servers), servers[0][0].config)
+    run_loop(lambda: _serve_all(servers), servers[0][0].config)
     print("stopped", flush=True)
     return 0
 
@@ -100,24 +104,66 @@ def _simulator_app(args: argparse.Namespace) -> Any:
     return create_app(**options)
 
 
-def _gateway_app(args: argparse.Namespace, simulator_url: str, public_url: str, api_key: str) -> Any:
+def _gateway_app(
+    args: argparse.Namespace,
+    simulator_url: str,
+    public_url: str,
+    key: str,
+    settings: Mapping[str, Any] | None = None,
+) -> Any:
+    """The gateway the command serves: from ``--config`` or, for ``up --scenario``, from the
+    scenario's ``gateway:`` block; wrapped in the admin endpoint with ``--admin``."""
     from lynsms.gateway import create_app
     from lynsms.gateway.config import load_config
+    from lynsms.simulator.harness.replay.gateway_settings import gateway_config
 
-    config = load_config(args.config, simulator_url=simulator_url).with_api_key(api_key, name="lynsms-cli")
+    if settings is not None:
+        config = gateway_config(settings, simulator_url, public_url, key).with_api_key(key, name="lynsms-cli")
+    else:
+        config = load_config(args.config, simulator_url=simulator_url).with_api_key(key, name="lynsms-cli")
     if config.public_url is None:
         # Providers call the gateway back where it actually listens.
         config = dataclasses.replace(config, public_url=public_url)
     if getattr(args, "webhook_url", None):
         config = dataclasses.replace(config, webhooks=dataclasses.replace(config.webhooks, url=args.webhook_url))
-    return create_app(config, db_path=args.db)
+    app = create_app(config, db_path=args.db)
+    if not getattr(args, "admin", False):
+        return app
+    from lynsms.simulator.harness.admin import AdminGateway
+
+    def build(block: Mapping[str, Any], webhook_url: str | None) -> Any:
+        webhook = webhook_url or getattr(args, "webhook_url", None)
+        fresh = gateway_config(block, simulator_url, public_url, key, webhook)
+        return create_app(fresh.with_api_key(key, name="lynsms-cli"), db_path=args.db)
+
+    return AdminGateway(app, build)
+
+
+def _scenario_settings(args: argparse.Namespace) -> Mapping[str, Any] | None:
+    """``up --scenario FILE``: the file's ``gateway:`` block, which the gateway then runs with."""
+    if not getattr(args, "scenario", None):
+        return None
+    from lynsms.simulator.harness.replay.gateway_settings import CHECKS
+    from lynsms.simulator.scenario import load
+
+    scenario = load(args.scenario, checks=CHECKS)
+    if not scenario.gateway:
+        return None
+    from lynsms.simulator.harness.replay.gateway_settings import setting_names
+
+    if getattr(args, "config", None):
+        raise ValueError(
+            f"{args.scenario} has gateway settings ({', '.join(setting_names(scenario.gateway))}) and --config "
+            "names a config file: give one of them (the scenario's settings would be ignored otherwise)"
+        )
+    return scenario.gateway
 
 
 def _webhook_lines(app: Any, api_key: str) -> list[str]:
     """Where message events go and the secret that signs them (derived from the key unless configured)."""
     from lynsms.gateway.signing import derive_secret
 
-    webhooks = app.state.config.webhooks
+    webhooks = getattr(app, "startup", app).state.config.webhooks
     if webhooks.url is None:
         return []
     return [f"  webhooks   {webhooks.url}", f"  webhook secret  {webhooks.secret or derive_secret(api_key)}"]
@@ -128,47 +174,74 @@ def _api_key() -> str:
 
 
 def cmd_simulator(args: argparse.Namespace) -> int:
-    sock = _bind(args.host, args.port)
+    sock = _bind(args.host, args.port, what="the simulator (--port)")
+    configure_logging(args.log_level)
     app = _simulator_app(args)
     proxy, lines = _proxy(args, app)
     print("\n".join([f"LynSMS simulator  {url_of(sock)}   (control API {url_of(sock)}/_sim/)", *lines]), flush=True)
-    return _run([(_server(app), sock), *proxy])
+    settings = _scenario_settings(args)
+    if settings is not None:
+        from lynsms.simulator.harness.replay.gateway_settings import setting_names
+
+        print(
+            f"note: {args.scenario}'s gateway settings are for a gateway, not applied here: "
+            f"{', '.join(setting_names(settings))} (lynsms up --scenario applies them)",
+            flush=True,
+        )
+    return _run([(_server(logged(app, "simulator")), sock), *proxy])
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
-    sock = _bind(args.host, args.port)
+    sock = _bind(args.host, args.port, what="the gateway (--port)")
+    configure_logging(args.log_level)
     url = url_of(sock)
     key = _api_key()
     app = _gateway_app(args, args.simulator_url, url, key)
+    admin = [f"admin             {url}/api/admin/gateway"] if args.admin else []
     print(
-        "\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *_webhook_lines(app, key)]), flush=True
+        "\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *admin, *_webhook_lines(app, key)]),
+        flush=True,
     )
-    return _run([(_server(app), sock)])
+    return _run([(_server(logged(app, "gateway")), sock)])
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    sim_sock = _bind(args.host, args.simulator_port)
-    gw_sock = bind(args.host, args.gateway_port)  # the same host: warned about once, above
+    settings = _scenario_settings(args)  # before binding: a refused file leaves no port taken
+    sim_sock = _bind(args.host, args.simulator_port, what="the simulator (--simulator-port)")
+    # The same host: warned about once, above.
+    gw_sock = bind(args.host, args.gateway_port, what="the gateway (--gateway-port)")
+    configure_logging(args.log_level)
     sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
     key = _api_key()
     simulator = _simulator_app(args)
-    gateway = _gateway_app(args, sim_url, gw_url, key)
+    gateway = _gateway_app(args, sim_url, gw_url, key, settings)
     simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
     from lynsms.simulator.harness.inbound_urls import register as register_inbound
+
+    served = getattr(gateway, "startup", gateway)  # with --admin, the gateway it started with
 
     # So that replies typed in the console or sent to /_sim/inbound reach this gateway: once its
     # lifespan has started, its inbound URLs (with their callback token) exist.
     def register_when_up() -> None:
         for _ in range(3000):
-            if getattr(gateway.state, "tracking", None) is not None:
-                register_inbound(simulator.state.sim.inbound, gateway)
+            if getattr(served.state, "tracking", None) is not None:
+                register_inbound(simulator.state.sim.inbound, served)
                 return
             time.sleep(0.01)
 
     threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
+    lines = _webhook_lines(gateway, key)
+    if settings is not None:
+        from lynsms.simulator.harness.replay.gateway_settings import setting_names
+
+        lines.append(f"  gateway settings from {args.scenario}: {', '.join(setting_names(settings))}")
+    if getattr(args, "admin", False):
+        lines.append(f"  admin      {gw_url}/api/admin/gateway (PUT a scenario's gateway settings)")
     proxy, proxy_lines = _proxy(args, simulator)
-    print("\n".join([_banner(sim_url, gw_url, key, _webhook_lines(gateway, key)), *proxy_lines]), flush=True)
-    return _run([(_server(simulator), sim_sock), (_server(gateway), gw_sock), *proxy])
+    print("\n".join([_banner(sim_url, gw_url, key, lines), *proxy_lines]), flush=True)
+    return _run(
+        [(_server(logged(simulator, "simulator")), sim_sock), (_server(logged(gateway, "gateway")), gw_sock), *proxy]
+    )
 
 
 def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -> str:
@@ -191,7 +264,7 @@ def _banner(sim_url: str, gw_url: str, key: str, webhooks: Sequence[str] = ()) -
 
 def cmd_scenario_check(args: argparse.Namespace) -> int:
     from lynsms.simulator.harness.replay.gateway_settings import CHECKS
-    from lynsms.simulator.scenario import check_paths
+    from lynsms.simulator.scenario import check_paths, load, scenario_files
 
     problems = check_paths(args.paths, checks=CHECKS)
     for problem in problems:
@@ -199,6 +272,19 @@ def cmd_scenario_check(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem(s)", file=sys.stderr)
         return 1
+    files = scenario_files(args.paths)
+    for file in files:
+        scenario = load(file, checks=CHECKS)
+        rules = sum(len(r) for r in scenario.rules.values())
+        parts = [f"{rules} rule(s)" + (f" for {', '.join(scenario.rules)}" if rules else "")]
+        parts.append(f"{len(scenario.steps)} step(s)" if scenario.steps else "no steps (nothing to replay)")
+        if scenario.gateway:
+            parts.append(f"gateway settings: {', '.join(scenario.gateway)}")
+        print(f"ok  {file}  ({scenario.name}: {'; '.join(parts)})")
+    print(
+        f"{len(files)} file(s) checked: YAML syntax, the scenario schema, rule and step semantics, "
+        "gateway settings against the gateway's config rules; no problems"
+    )
     return 0
 
 
@@ -212,6 +298,7 @@ def cmd_scenario_run(args: argparse.Namespace) -> int:
         api_key=args.api_key,
         junit=args.junit_xml,
         shard=args.shard,
+        real_time=args.real_time,
     )
 
 
@@ -242,8 +329,8 @@ def exposure_warning(sock: Any) -> str | None:
     )
 
 
-def _bind(host: str, port: int) -> Any:
-    sock = bind(host, port)
+def _bind(host: str, port: int, *, what: str) -> Any:
+    sock = bind(host, port, what=what)
     warning = exposure_warning(sock)
     if warning:
         print(warning, file=sys.stderr, flush=True)
@@ -283,20 +370,55 @@ def _memory_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
+
+
+def _log_option(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        default=default,
+        help=f"info logs one line per request; warning only trouble (default {default})",
+    )
+
+
+def _admin_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--admin",
+        action="store_true",
+        help="serve PUT /api/admin/gateway (API key required): take a scenario's gateway settings at run time, "
+        "for `lynsms scenario run --gateway URL --simulator URL`",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lynsms", description="LynSMS Local: an offline test bench for SMS sending.")
+    parser = argparse.ArgumentParser(
+        prog="lynsms",
+        description="LynSMS Local: an offline test bench for SMS sending. "
+        "Every option can also be set as LYNSMS_<OPTION> in the environment (--gateway-port: LYNSMS_GATEWAY_PORT).",
+    )
+    parser.add_argument("--version", action="version", version=f"lynsms {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     up = commands.add_parser("up", help="run the simulator and the reference gateway wired together")
-    up.add_argument("--host", default="127.0.0.1")
-    up.add_argument("--gateway-port", type=_port, default=DEFAULT_GATEWAY_PORT)
-    up.add_argument("--simulator-port", type=_port, default=DEFAULT_SIMULATOR_PORT)
+    _host_option(up)
+    up.add_argument(
+        "--gateway-port", type=_port, default=DEFAULT_GATEWAY_PORT, help="the gateway's port (0: any free port)"
+    )
+    up.add_argument(
+        "--simulator-port", type=_port, default=DEFAULT_SIMULATOR_PORT, help="the simulator's port (0: any free port)"
+    )
     up.add_argument(
         "--proxy-port",
         type=_port,
         help=f"the HTTPS proxy to the simulator at the providers' real hosts (default {DEFAULT_PROXY_PORT})",
     )
-    up.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with")
+    up.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="scenario file the simulator starts with; its gateway: block configures the gateway",
+    )
     up.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
     up.add_argument("--db", default=":memory:", metavar="PATH", help="gateway SQLite database (default: in memory)")
     up.add_argument(
@@ -306,26 +428,29 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
     )
+    _admin_option(up)
+    _log_option(up, "info")
     up.set_defaults(run=cmd_up)
 
     sim = commands.add_parser("simulator", help="run the provider simulator alone")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT)
+    _host_option(sim)
+    sim.add_argument("--port", type=_port, default=DEFAULT_SIMULATOR_PORT, help="the port (0: any free port)")
     sim.add_argument(
         "--proxy-port", type=_port, help="also serve the HTTPS proxy to the simulator at the providers' real hosts"
     )
-    sim.add_argument("--scenario", metavar="FILE")
+    sim.add_argument("--scenario", metavar="FILE", help="scenario file the simulator starts with (kept across resets)")
     sim.add_argument(
         "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
     )
     _memory_options(sim)
+    _log_option(sim, "warning")
     sim.set_defaults(run=cmd_simulator)
 
     gw = commands.add_parser("gateway", help="run the reference gateway alone")
-    gw.add_argument("--host", default="127.0.0.1")
-    gw.add_argument("--port", type=_port, default=DEFAULT_GATEWAY_PORT)
-    gw.add_argument("--config", metavar="FILE")
-    gw.add_argument("--db", default=":memory:", metavar="PATH")
+    _host_option(gw)
+    gw.add_argument("--port", type=_port, default=DEFAULT_GATEWAY_PORT, help="the port (0: any free port)")
+    gw.add_argument("--config", metavar="FILE", help="gateway config file (default: all providers on the simulator)")
+    gw.add_argument("--db", default=":memory:", metavar="PATH", help="SQLite database (default: in memory)")
     gw.add_argument(
         "--simulator-url",
         default=f"http://127.0.0.1:{DEFAULT_SIMULATOR_PORT}",
@@ -334,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     gw.add_argument(
         "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
     )
+    _admin_option(gw)
+    _log_option(gw, "warning")
     gw.set_defaults(run=cmd_gateway)
 
     scenario = commands.add_parser("scenario", help="work with scenario files")
@@ -354,7 +481,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--shard", type=_shard, metavar="K/N", help="replay every N-th scenario file starting at the K-th (CI matrices)"
     )
+    run.add_argument(
+        "--real-time",
+        action="store_true",
+        help="wait out scripted delays, timeouts and cool-downs in real time (default: fast-forward them)",
+    )
     run.set_defaults(run=cmd_scenario_run)
+    apply_environment(parser, os.environ)
     return parser
 
 
@@ -362,6 +495,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C before the servers took the signal over (while starting up): as clean a stop.
+        print("stopped", flush=True)
+        return 0
     except (OSError, ValueError) as exc:  # a taken port, a bad config or scenario file: say so, no traceback
         print(f"lynsms: {exc}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from lynsms.simulator.decision import BODY_FAULTS
+from lynsms.simulator.messages import NORMALISED_STATUSES
 from lynsms.simulator.scenario import SUFFIXES
 from lynsms.simulator.scenario import parse as parse_scenario
 
@@ -43,6 +44,7 @@ class SentMessage:
     status: str
     segments: int
     data: Mapping[str, Any]
+    delivery: str = "accepted"  # the status normalised across providers (NORMALISED_STATUSES)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SentMessage:
@@ -56,6 +58,7 @@ class SentMessage:
             status=data["status"],
             segments=data["segments"],
             data=data,
+            delivery=data.get("delivery", "accepted"),
         )
 
 
@@ -220,18 +223,26 @@ class SmsSimulator:
         provider: str | None = None,
         body_contains: str | None = None,
         sender: str | None = None,
+        status: str | None = None,
         count: int | None = 1,
     ) -> list[SentMessage]:
         """Assert that providers accepted ``count`` messages matching every given field (``count=None``:
-        at least one). Numbers compare with or without the leading ``+``. Returns the matches."""
+        at least one). Numbers compare with or without the leading ``+``. ``status`` is where the
+        message stands in one vocabulary for every provider: ``accepted`` (no report yet), ``sent``,
+        ``delivered``, ``undelivered``, ``failed`` or ``expired``. Returns the matches."""
         __tracebackhide__ = True
+        if status is not None and status not in NORMALISED_STATUSES:
+            raise ValueError(f"status {status!r}: expected one of {', '.join(NORMALISED_STATUSES)}")
         expected = Expectation(provider=provider, to=to, sender=sender, body_contains=body_contains)
-        found = [m for m in self.messages() if not expected.misses(m.provider, m.to, m.sender, m.body)]
+        same = [m for m in self.messages() if not expected.misses(m.provider, m.to, m.sender, m.body)]
+        found = [m for m in same if status is None or m.delivery == status]
         if (count is None and found) or len(found) == count:
             return found
         wanted = "at least 1 message" if count is None else f"{count} message(s)"
+        what = f"{expected}" + (f" and status {status}" if status is not None else "")
+        other_status = [m for m in same if m not in found]
         raise AssertionError(
-            f"expected {wanted} sent {expected}, found {len(found)}.\n" + self._explain(expected, found)
+            f"expected {wanted} sent {what}, found {len(found)}.\n" + self._explain(expected, found, other_status)
         )
 
     def assert_nothing_sent(self, *, provider: str | None = None, to: str | None = None) -> None:
@@ -247,12 +258,21 @@ class SmsSimulator:
             )
             raise AssertionError("\n".join(lines))
 
-    def _explain(self, expected: Expectation, found: Sequence[SentMessage]) -> str:
+    def _explain(
+        self, expected: Expectation, found: Sequence[SentMessage], other_status: Sequence[SentMessage] = ()
+    ) -> str:
         lines: list[str] = []
         if found:
             lines.append("Matching messages:")
             lines.extend(
                 f"  {m.id}  {m.provider:<9} to={m.to}  body={m.body[:BODY_SNIPPET]!r}  status={m.status}" for m in found
+            )
+        if other_status:
+            lines.append("Matching all but the status:")
+            lines.extend(
+                f"  {m.id}  {m.provider:<9} to={m.to}  body={m.body[:BODY_SNIPPET]!r}  "
+                f"status={m.delivery} ({m.provider}: {m.status})"
+                for m in other_status
             )
         arrivals = self.arrivals()
         if not arrivals:
@@ -260,7 +280,11 @@ class SmsSimulator:
                 f"Nothing reached the simulator at {self.url} in this test: is the code under test pointed at it?"
             )
             return "\n".join(lines)
-        ranked = sorted(arrivals, key=lambda a: (len(_misses(expected, a)), -a.seq))
+        # Closeness first: what was sent (number, provider, sender, body) before whether it was taken,
+        # so a rejected message that is otherwise the one expected leads; newest first among equals.
+        ranked = sorted(
+            arrivals, key=lambda a: (len(expected.misses(a.provider, a.to, a.sender, a.body)), not a.accepted, -a.seq)
+        )
         misses = [(a, _misses(expected, a)) for a in ranked]
         near = [(a, m) for a, m in misses if m]
         if near:

@@ -198,3 +198,29 @@ class SmsGateway:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
         payload = {"to": to, "from": from_, "body": body, **fields}
         return self.client.post("/api/v1/messages/send", json=payload, headers=headers)
+
+
+@dataclass
+class AsyncSmsGateway:
+    """The test's gateway for ``async def`` tests (any runner: pytest-asyncio, anyio): the same
+    gateway as ``sms_gateway``, with a client made inside the test's own event loop, where an
+    ``httpx.AsyncClient`` has to live: ``async with gateway.client() as client: ...``."""
+
+    url: str
+    api_key: str
+    config: GatewayConfig = field(repr=False)
+
+    def client(self, **options: Any) -> httpx.AsyncClient:
+        """An ``httpx.AsyncClient`` with the base URL and the API key set; close it (``async with``)."""
+        headers = {"Authorization": f"Bearer {self.api_key}", **options.pop("headers", {})}
+        return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=options.pop("timeout", 30.0), **options)
+
+    async def send(
+        self, *, to: str, body: str, from_: str = "LynSMS", idempotency_key: str | None = None, **fields: Any
+    ) -> httpx.Response:
+        """``POST /api/v1/messages/send``, as ``SmsGateway.send``."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else {}
+        async with self.client() as client:
+            return await client.post(
+                "/api/v1/messages/send", json={"to": to, "from": from_, "body": body, **fields}, headers=headers
+            )

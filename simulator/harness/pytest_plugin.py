@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     # The plugin loads in every pytest session of every project that has lynsms installed: the
     # simulator, gateway and httpx are imported by the fixtures, only when a test asks for them.
     from lynsms.simulator.harness.client import ScenarioSource, SmsSimulator
-    from lynsms.simulator.harness.gateway_host import GatewayConfigSetting, GatewayHost, SmsGateway
+    from lynsms.simulator.harness.gateway_host import AsyncSmsGateway, GatewayConfigSetting, GatewayHost, SmsGateway
 
 MARKER = "sms_scenario"
 DEFAULT_API_KEY = "lyn_test_pytest"
@@ -43,6 +43,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=True,
         help="lynsms: false collects no scenario file at all (default: true)",
+    )
+    parser.addoption(
+        "--lynsms-real-time",
+        action="store_true",
+        default=False,
+        help="lynsms: scenario items wait out scripted delays in real time instead of fast-forwarding",
     )
 
 
@@ -209,3 +215,12 @@ def sms_gateway(
             yield SmsGateway(url=host.url, api_key=lynsms_api_key, config=config, client=client)
     finally:
         host.unmount()
+
+
+@pytest.fixture
+def sms_gateway_async(sms_gateway: SmsGateway) -> AsyncSmsGateway:
+    """``sms_gateway`` for ``async def`` tests: ``await sms_gateway_async.send(...)``, or
+    ``async with sms_gateway_async.client() as client``."""
+    from lynsms.simulator.harness.gateway_host import AsyncSmsGateway
+
+    return AsyncSmsGateway(url=sms_gateway.url, api_key=sms_gateway.api_key, config=sms_gateway.config)

@@ -6,7 +6,8 @@ plugin), one item per file, only files that say they are scenarios: named ``*.sc
 to decide, so a scenario broken enough not to parse is still collected and fails with its
 ``file:line`` problems instead of silently dropping out of the run. Items replay exactly as
 ``lynsms scenario run`` does, on servers shared by the session (a fresh gateway with the scenario's
-settings for each), and fail with the same report.
+settings for each), on the same fast-forward clock unless ``--lynsms-real-time``, and fail with
+the same report.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _bench(config: pytest.Config) -> Bench:
     if bench is None:
         from lynsms.simulator.harness.replay.stack import Bench
 
-        bench = Bench().__enter__()
+        bench = Bench(real_time=bool(config.getoption("lynsms_real_time"))).__enter__()
         config.add_cleanup(bench.__exit__)
         config.stash[_BENCH] = bench
     return bench

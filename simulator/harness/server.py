@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import gc
 import socket
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
 import uvicorn
 
 
-def bind(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
-    """A listening socket; port 0 lets the OS choose."""
+def bind(host: str = "127.0.0.1", port: int = 0, *, what: str = "the server") -> socket.socket:
+    """A listening socket; port 0 lets the OS choose. ``what`` names the server (and its option)
+    in the error when the address cannot be had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = "already in use by another process" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)
+        raise OSError(
+            f"{what} cannot listen on {host}:{port}: {reason} (pick another port, or 0 for any free one)"
+        ) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -33,15 +42,20 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def run_loop(main: Coroutine[Any, Any, None], config: uvicorn.Config) -> None:
+def run_loop(main: Callable[[], Coroutine[Any, Any, None]], config: uvicorn.Config) -> None:
     """Run ``main`` on the event loop uvicorn would choose (uvloop where installed).
 
     Not a detail: on the stock asyncio loop a keep-alive client waits ~40 ms (a delayed ACK) for
     every small response, which would make each SDK call and each gateway->provider hop slow.
     """
     factory = config.get_loop_factory()
+    # ``main`` is made only now: a Ctrl-C while the loop is being set up leaves no coroutine unawaited.
     with asyncio.Runner(loop_factory=factory) as runner:
-        runner.run(main)
+        coroutine = main()
+        try:
+            runner.run(coroutine)
+        finally:
+            coroutine.close()  # a no-op once it ran; silences "never awaited" when a Ctrl-C came first
 
 
 def tune_gc_for_serving() -> None:
@@ -94,7 +108,7 @@ class ServerThread:
         self._thread = threading.Thread(target=self._run, name=f"uvicorn {self.url}", daemon=True)
 
     def _run(self) -> None:
-        run_loop(self.server.serve(sockets=[self.socket]), self.server.config)
+        run_loop(lambda: self.server.serve(sockets=[self.socket]), self.server.config)
 
     def start(self, timeout: float = 10.0) -> ServerThread:
         self._thread.start()

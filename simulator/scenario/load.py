@@ -14,6 +14,7 @@ look at the ``gateway`` block, which this package leaves to the gateway.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -137,10 +138,35 @@ def _check(text: str, source: str, checks: Sequence[Check]) -> tuple[Scenario | 
         found.extend((path, message, lines.of(path)) for path, message in builder.problems)
         for check in checks:
             found.extend((path, message, lines.of(path)) for path, message in check(data))
+    elif isinstance(data, dict):
+        found.extend((path, message, lines.of(path)) for path, message in _beside_schema(data, found, checks))
     problems = sorted(
         {Problem(source, line, _say(path, message)) for path, message, line in found}, key=lambda p: (p.line, p.message)
     )
     return scenario, problems
+
+
+def _beside_schema(
+    data: dict[str, Any], schema: list[tuple[KeyPath, str, int]], checks: Sequence[Check]
+) -> list[tuple[KeyPath, str]]:
+    """The build's and the checks' problems in a document the schema refused, so one run reports
+    both kinds. Best effort: the build assumes the schema's shape, so a part it cannot read yields
+    nothing, and a problem at or around a path the schema already reported is left to the schema."""
+    refused = [path for path, _, _ in schema]
+
+    def fresh(path: KeyPath) -> bool:
+        return not any(path[: len(r)] == r or r[: len(path)] == path for r in refused)
+
+    found: list[tuple[KeyPath, str]] = []
+    builder = Builder(lambda path: 0)
+    # A shape the schema refused may trip the build or a check; the schema's problems say why.
+    with contextlib.suppress(Exception):
+        builder.scenario(data)
+    found.extend(builder.problems)
+    for check in checks:
+        with contextlib.suppress(Exception):
+            found.extend(check(data))
+    return [(path, message) for path, message in found if fresh(path)]
 
 
 # ---- pass 1: syntax and lines --------------------------------------------------------------------

@@ -260,6 +260,14 @@ def test_quote_without_destination_uses_base_prices(client: Client) -> None:
     assert {p["provider"]: p["cost"] for p in quote["providers"]}["twilio"] == 0.05
 
 
+def test_quote_takes_a_send_body_as_it_is(client: Client) -> None:
+    body = {"to": "+447700900100", "from": "LynSMS", "body": "Your code is 1234"}
+    quote = client.post("/api/v1/messages/quote", json=body).json()["data"]
+    assert (quote["segments"], quote["country"]) == (1, "GB")
+    error = error_of(client.post("/api/v1/messages/quote", json={**body, "from": ""}), 422, "validation_error")
+    assert error["field"] == "from"
+
+
 def test_health_needs_no_key_and_reports_circuits(client: Client) -> None:
     response = client.get("/api/health", headers={"Authorization": ""})
     assert response.status_code == 200

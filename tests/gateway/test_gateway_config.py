@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -132,7 +133,8 @@ def test_bad_config_names_file_and_key_path(tmp_path: Path, yaml_text: str, wher
     path.write_text(yaml_text)
     with pytest.raises(ConfigError) as info:
         load_config(str(path))
-    assert str(info.value).startswith(f"{path}: {where}")
+    # file:line: key.path, as the scenario checker says it (no line for the document as a whole)
+    assert re.match(rf"{re.escape(str(path))}(:\d+)?: {re.escape(where)}", str(info.value)), str(info.value)
 
 
 def test_unreadable_and_invalid_yaml_files_are_config_errors(tmp_path: Path) -> None:
@@ -222,3 +224,19 @@ def test_config_problems_name_list_positions_and_route_ids() -> None:
     (problem,) = info.value.problems
     assert problem.path == ("routes", "7", "chain", 1)
     assert problem.where == "routes.7.chain[1]"
+
+
+def test_config_errors_give_the_line_and_a_near_miss(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("default_chain: [twilio]\nproviders:\n  twilio:\n    timout: 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert str(info.value).startswith(f"{path}:4: providers.twilio.timout: unknown key (did you mean 'timeout'?)")
+    assert info.value.problems[0].line == 4
+    path.write_text("providers:\n  twilio: {}\n  sinch: {}\ndefault_chain:\n  - sinch\n  - twilo\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(str(path))
+    assert str(info.value).startswith(f"{path}:6: default_chain[1]: 'twilo' is not a configured provider (did you mean")
+    path.write_text("providers:\n  twillio: {}\n")
+    with pytest.raises(ConfigError, match=r":2: providers.twillio: unknown provider \(did you mean 'twilio'\?\)"):
+        load_config(str(path))

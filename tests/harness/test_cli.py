@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from lynsms.simulator.harness.cli import main
+
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
 
 
@@ -66,6 +68,7 @@ def test_taken_port_is_a_clear_error_not_a_traceback() -> None:
         )
         assert second.returncode == 2
         assert second.stderr.startswith("lynsms: ") and "Traceback" not in second.stderr
+        assert f"the simulator (--port) cannot listen on 127.0.0.1:{port}: already in use" in second.stderr
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=15)
 
@@ -112,6 +115,47 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c(tmp_path: Path) 
         out, err = process.communicate(timeout=15)
         assert process.returncode == 0, err
         assert "stopped" in out and "Traceback" not in err
+
+
+def test_ctrl_c_while_up_is_starting_stops_it_cleanly(tmp_path: Path) -> None:
+    # Right after the banner the servers are still starting: the signal must not become a traceback.
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0", env=env) as (process, _):
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=15)
+        assert process.returncode == 0, err
+        assert "stopped" in out
+        assert "Traceback" not in err and "CancelledError" not in err and "never awaited" not in err
+
+
+def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenario = tmp_path / "outage.scenario.yaml"
+    scenario.write_text(
+        "name: outage\nproviders:\n  twilio:\n    - http_error: 503\ngateway:\n  default_chain: [twilio, infobip]\n"
+    )
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    ports = ("--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0")
+    with lynsms("up", *ports, "--scenario", str(scenario), env=env) as (process, lines):
+        banner = "\n".join(lines)
+        assert f"gateway settings from {scenario}: default_chain=" in banner
+        gateway = re.search(r"gateway\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
+        key = re.search(r"API key\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        answer = httpx.post(
+            f"{gateway}/v1/messages/send",
+            json={"to": "+12025550143", "from": "LynSMS", "body": "hi"},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert answer.json()["data"]["provider"] == "infobip", answer.text  # the scenario's chain, not the default
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
+    config = tmp_path / "gateway.yaml"
+    config.write_text("providers:\n  twilio: {}\n")
+    assert main(["up", "--scenario", str(scenario), "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "has gateway settings (default_chain=" in err and "--config" in err
 
 
 @pytest.mark.parametrize("command", ["up", "gateway"])

@@ -278,7 +278,7 @@ def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(pro
     result.stdout.fnmatch_lines(
         [
             "*_ scenario expects_twilio.scenario.yaml _*",
-            "✗ expects-twilio  (expects_twilio.scenario.yaml)  * s",
+            "✗ expects-twilio  (expects_twilio.scenario.yaml)  * s (wall * s)",
             "    ✗ step 1 'send' (send)  POST /api/v1/messages/send -> 201 *",
             "  FAILED expects_twilio.scenario.yaml:*: step 1 'send' (send)",
             "    expect.json: (expected, got)",
@@ -344,3 +344,122 @@ def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yam
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*test_host.py::test_sends_through_both_fixtures PASSED*"])
     result.stdout.no_fnmatch_line("*azure-pipelines*")
+
+
+RANKING = '''
+import pytest
+
+UK_REJECTED = """
+name: sinch-rejects-uk
+providers:
+  sinch:
+    - match: {country: GB}
+      reject: invalid_number
+"""
+
+
+@pytest.mark.sms_scenario(UK_REJECTED)
+def test_rejected_twin_ranks_first(sms_gateway, sms_simulator):
+    sms_gateway.send(to="+447700900123", body="Your code is 5678", provider="sinch")
+    sms_gateway.send(to="+12025550143", body="Your code is 5678", provider="sinch")  # newer, accepted
+    sms_simulator.assert_sent(to="+447700900123", provider="sinch", body_contains="code")
+
+
+@pytest.mark.sms_scenario("name: slow-reports\\ndefaults:\\n  deliver: {status: delivered, after: 60s}\\n")
+def test_status(sms_gateway, sms_simulator):
+    sms_gateway.send(to="+12025550143", body="hello")
+    [sent] = sms_simulator.assert_sent(to="+12025550143", status="accepted")
+    assert sent.delivery == "accepted"
+    with pytest.raises(ValueError, match="expected one of accepted, sent, delivered"):
+        sms_simulator.assert_sent(to="+12025550143", status="DELIVRD")
+    sms_simulator.assert_sent(to="+12025550143", status="delivered")
+'''
+
+
+def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalised(project: pytest.Pytester) -> None:
+    project.makepyfile(RANKING)
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*Near misses (closest first; 2 message(s) reached the simulator in this test):",
+            "*sinch*to=+447700900123*-> 400 reject invalid_number*differs: not accepted",
+            "*sinch*to=+12025550143*-> 201 accepted*differs: to",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*expected 1 message(s) sent to +12025550143 and status delivered, found 0.",
+            "*Matching all but the status:",
+            "*twilio*to=+12025550143*status=accepted (twilio: queued)",
+        ]
+    )
+
+
+WORKERS = """
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(6))
+def test_send(n, sms_gateway, sms_simulator, tmp_path_factory):
+    answer = sms_gateway.send(to="+12025550143", body=f"hello {n}")
+    assert answer.status_code == 201
+    sms_simulator.assert_sent(body_contains=f"hello {n}")  # nothing from another worker's tests
+    seen = Path(os.environ["SEEN"]) / f"{n}.json"
+    seen.write_text(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), sms_simulator.url, sms_gateway.url]))
+"""
+
+
+def test_under_xdist_each_worker_has_its_own_servers(
+    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import json
+
+    seen = tmp_path_factory.mktemp("seen")
+    project.makepyfile(WORKERS)
+    project.path.joinpath("one.scenario.yaml").write_text(
+        "name: one\nproviders:\n  twilio:\n    - http_error: 503\n"
+        "steps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
+        "    expect: {status: 201, message: {provider: sinch}}\n",
+        "utf-8",
+    )
+    project.path.joinpath("two.scenario.yaml").write_text(
+        "name: two\nsteps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
+        "    expect: {message: {provider: twilio}}\n",
+        "utf-8",
+    )
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SEEN", str(seen))
+        result = project.runpytest_subprocess("-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=8)
+    records = [json.loads(p.read_text()) for p in seen.iterdir()]
+    workers = {worker for worker, _, _ in records}
+    assert workers == {"gw0", "gw1"}
+    for worker in workers:
+        simulators = {sim for w, sim, _ in records if w == worker}
+        gateways = {gw for w, _, gw in records if w == worker}
+        assert len(simulators) == 1 and len(gateways) == 1  # one simulator and one gateway host per worker
+    assert len({sim for _, sim, _ in records}) == 2  # nothing shared between workers
+
+
+ASYNC_TESTS = """
+async def test_send_from_an_async_test(sms_gateway_async, sms_simulator):
+    answer = await sms_gateway_async.send(to="+12025550143", body="Your code is 1234")
+    assert answer.status_code == 201, answer.text
+    async with sms_gateway_async.client() as client:
+        listed = await client.get("/api/v1/messages")
+    assert [m["id"] for m in listed.json()["data"]["messages"]] == [answer.json()["data"]["id"]]
+    sms_simulator.assert_sent(to="+12025550143", body_contains="1234")
+"""
+
+
+def test_async_tests_get_an_async_gateway(pytester: pytest.Pytester) -> None:
+    ini = STRICT_INI.replace("-p no:asyncio ", "")
+    pytester.makeini(ini + "asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(ASYNC_TESTS)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)

@@ -7,6 +7,7 @@ The API the CLI (``lynsms scenario run``) and the pytest plugin share::
 
     scenario = load("scenarios/twilio-503-outage.scenario.yaml", checks=CHECKS)
     with start_stack(scenario) as stack:          # or external_stack(gateway_url, simulator_url, api_key)
+                                                  # many scenarios: with Bench() as b, b.stack(scenario) as stack
         result = run_scenario(scenario, stack)
     print(format_report(result))                  # exactly what the CLI prints for this scenario
     assert result.passed
@@ -16,11 +17,13 @@ from lynsms.simulator.harness.replay.command import run_command
 from lynsms.simulator.harness.replay.gateway_settings import CHECKS
 from lynsms.simulator.harness.replay.report import format_report, junit_xml
 from lynsms.simulator.harness.replay.runner import Failure, ScenarioResult, StepResult, run_scenario
-from lynsms.simulator.harness.replay.stack import Stack, WebhookReceiver, external_stack, start_stack
+from lynsms.simulator.harness.replay.stack import Bench, Remote, Stack, WebhookReceiver, external_stack, start_stack
 
 __all__ = [
     "CHECKS",
+    "Bench",
     "Failure",
+    "Remote",
     "ScenarioResult",
     "Stack",
     "StepResult",

@@ -6,17 +6,29 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
 from lynsms.simulator.harness.replay.gateway_settings import CHECKS
 from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
 from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
-from lynsms.simulator.harness.replay.stack import Bench, Stack, external_stack
+from lynsms.simulator.harness.replay.stack import Bench, Remote
 from lynsms.simulator.scenario import check_paths, load, scenario_files
+from lynsms.simulator.scenario.load import is_scenario_file
 
 API_KEY_ENV = "LYNSMS_API_KEY"
+
+
+def _other_yaml(paths: Sequence[str]) -> list[str]:
+    """YAML files below the folders given that are not scenario files, as pytest would skip them."""
+    return [
+        str(p)
+        for name in paths
+        if Path(name).is_dir()
+        for p in sorted(Path(name).rglob("*"))
+        if p.suffix in (".yaml", ".yml") and not is_scenario_file(p) and p.is_file()
+    ]
 
 
 def run_command(
@@ -27,12 +39,14 @@ def run_command(
     api_key: str | None = None,
     junit: str | None = None,
     shard: tuple[int, int] | None = None,
+    real_time: bool = False,
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
     """Exit status: 0 every scenario passed, 1 some failed, 2 usage or file errors.
 
-    ``shard=(K, N)`` replays every N-th scenario file starting at the K-th (1-based), for CI matrices."""
+    ``shard=(K, N)`` replays every N-th scenario file starting at the K-th (1-based), for CI matrices.
+    A stack started here fast-forwards scripted waits unless ``real_time``."""
     # Looked up per call, not as defaults: pytest's capsys swaps sys.stdout after import.
     out = out or sys.stdout
     err = err or sys.stderr
@@ -50,6 +64,8 @@ def run_command(
         print(f"{len(problems)} problem(s)", file=err)
         return 2
     files = scenario_files(paths)
+    for other in _other_yaml(paths):
+        print(f"note: skipped {other}: not a scenario file (a folder stands for its *.scenario.yaml files)", file=out)
     if shard is not None:
         index, count = shard
         files = files[index - 1 :: count]
@@ -57,15 +73,13 @@ def run_command(
     started = time.monotonic()
     results: list[ScenarioResult] = []
     with ExitStack() as servers:
-        bench = None if gateway_url is not None else servers.enter_context(Bench())
+        bench: Bench | Remote
+        if gateway_url is not None and simulator_url is not None and key:
+            bench = servers.enter_context(Remote(gateway_url, simulator_url, key))
+        else:
+            bench = servers.enter_context(Bench(real_time=real_time))
         for scenario in scenarios:
-            context: AbstractContextManager[Stack]
-            if bench is None:
-                assert gateway_url is not None and simulator_url is not None and key
-                context = nullcontext(external_stack(gateway_url, simulator_url, key))
-            else:
-                context = bench.stack(scenario)
-            with context as stack:
+            with bench.stack(scenario) as stack:
                 result = run_scenario(scenario, stack)
             results.append(result)
             print(format_report(result), file=out, flush=True)

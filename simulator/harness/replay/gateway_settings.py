@@ -9,6 +9,7 @@ harness checks a file.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,17 @@ def gateway_config(
         data["webhook_url"] = webhook_url
     config = parse_config(data, simulator_url, source="gateway").with_api_key(api_key, name="lynsms-replay")
     return replace(config, public_url=public_url)
+
+
+def setting_names(settings: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Each setting of a ``gateway`` block as ``path=value``: ``providers.twilio.timeout=500ms``."""
+    names: list[str] = []
+    for key, value in settings.items():
+        if isinstance(value, Mapping) and value:
+            names.extend(setting_names(value, f"{prefix}{key}."))
+        else:
+            names.append(f"{prefix}{key}={json.dumps(value) if not isinstance(value, str) else value}")
+    return names
 
 
 def gateway_problems(document: Mapping[str, Any]) -> Iterator[tuple[KeyPath, str]]:

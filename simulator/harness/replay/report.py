@@ -19,11 +19,15 @@ def format_report(result: ScenarioResult) -> str:
     the step and its line, each expectation with what came back (a diff), the response, and the
     simulator journal lines of that step."""
     where = f"  ({result.source})" if result.source else ""
-    lines = [f"{PASS if result.passed else FAIL} {result.name}{where}  {result.seconds:.2f} s"]
+    mark = FAIL if not result.passed else SKIP if result.skipped else PASS
+    lines = [f"{mark} {result.name}{where}  {took(result.seconds, result.wall)}"]
+    if result.skip_reason is not None:
+        lines.append(f"    skipped: {result.skip_reason}")
     lines.extend(f"    note: {note}" for note in result.notes)
+    lines.extend(f"    not checked: {what}" for what in result.unchecked)
     for step in result.steps:
         mark = PASS if step.passed else FAIL
-        lines.append(f"    {mark} {step.step.label}  {step.summary}  {step.seconds:.2f} s")
+        lines.append(f"    {mark} {step.step.label}  {step.summary}  {took(step.seconds, step.wall)}")
     ran = len(result.steps)
     if result.error is None and ran < result.total_steps:
         lines.append(f"    {SKIP} {result.total_steps - ran} later step(s) not run")
@@ -33,6 +37,12 @@ def format_report(result: ScenarioResult) -> str:
         if not step.passed:
             lines.extend(_failed_step(step, result.source))
     return "\n".join(lines)
+
+
+def took(seconds: float, wall: float | None) -> str:
+    """Scenario time, what the scenario's timings are written in; the wall time beside it when the
+    clock fast-forwarded: ``2.00 s (wall 0.03 s)``."""
+    return f"{seconds:.2f} s" if wall is None else f"{seconds:.2f} s (wall {wall:.2f} s)"
 
 
 def _failed_step(step: StepResult, source: str | None) -> list[str]:
@@ -86,12 +96,15 @@ def _compact(value: Any) -> str:
 
 def summary(results: Sequence[ScenarioResult], seconds: float) -> str:
     failed = sum(1 for r in results if not r.passed)
-    return f"{len(results)} scenario(s): {len(results) - failed} passed, {failed} failed in {seconds:.2f} s"
+    skipped = sum(1 for r in results if r.passed and r.skipped)
+    passed = len(results) - failed - skipped
+    return f"{len(results)} scenario(s): {passed} passed, {failed} failed, {skipped} skipped in {seconds:.2f} s"
 
 
 def junit_xml(results: Sequence[ScenarioResult], seconds: float, suite: str = "lynsms scenarios") -> str:
     """One testsuite, one testcase per scenario; a failing scenario carries its report as text."""
     failed = sum(1 for r in results if not r.passed)
+    skipped = sum(1 for r in results if r.passed and r.skipped)
     root = ET.Element("testsuites", tests=str(len(results)), failures=str(failed), errors="0", time=f"{seconds:.3f}")
     node = ET.SubElement(
         root,
@@ -100,13 +113,15 @@ def junit_xml(results: Sequence[ScenarioResult], seconds: float, suite: str = "l
         tests=str(len(results)),
         failures=str(failed),
         errors="0",
-        skipped="0",
+        skipped=str(skipped),
         time=f"{seconds:.3f}",
     )
     for result in results:
         case = ET.SubElement(node, "testcase", classname="scenarios", name=result.name, time=f"{result.seconds:.3f}")
         if result.source:
             case.set("file", result.source)
+        if result.passed and result.skipped:
+            ET.SubElement(case, "skipped", message=result.skipped).text = format_report(result)
         if not result.passed:
             first = result.failures[0] if result.failures else None
             message = f"{first.label}: {first.expectation}" if first else "steps not run"

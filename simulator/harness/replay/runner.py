@@ -8,22 +8,26 @@ would only repeat the first one.
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import httpx
 
-from lynsms.simulator.harness.replay.stack import Stack
+from lynsms.clock import Clock, FastForwardClock
+from lynsms.simulator.harness.replay.stack import RUNNER_HEADER, Stack
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario.expect import MISSING, Difference, differences, render
 from lynsms.simulator.scenario.references import UnresolvedReference, resolve
 from lynsms.simulator.scenario.steps import DEFAULT_WAIT, Step
 
-POLL: Final = 0.05  # between looks at a message in wait_for, and at the webhook receiver
+POLL: Final = 0.005  # real seconds between looks at a message in wait_for, and at the webhook receiver
 WEBHOOK_WAIT: Final = 3.0  # how long expected webhooks may take to arrive after their step
 COUNTS: Final = ("requests", "messages", "accepted")
 FINAL_STATUSES: Final = frozenset({"delivered", "undelivered", "failed"})  # wait_for stops at these
@@ -44,11 +48,13 @@ class Failure:
 @dataclass(frozen=True, slots=True)
 class StepResult:
     step: Step
-    seconds: float
+    seconds: float  # scenario time: what the clock of the stack says it took
     summary: str  # what was done and what came back: "POST /api/v1/messages/send -> 201"
     failures: tuple[Failure, ...] = ()
     journal: tuple[str, ...] = ()
     response: Any = None  # the response JSON, shown in reports
+    wall: float | None = None  # wall time, when the clock fast-forwarded
+    unchecked: tuple[str, ...] = ()  # expectations that could not be checked here, each with why
 
     @property
     def passed(self) -> bool:
@@ -61,13 +67,29 @@ class ScenarioResult:
     source: str | None
     steps: tuple[StepResult, ...]
     total_steps: int
-    seconds: float
+    seconds: float  # scenario time
     error: Failure | None = None  # the scenario could not run at all (servers unreachable, scenario refused)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    wall: float | None = None  # wall time, when the clock fast-forwarded
+    skip_reason: str | None = None  # why nothing was replayed (no steps)
 
     @property
     def passed(self) -> bool:
+        """Nothing failed (a skipped scenario has not failed either)."""
         return self.error is None and all(s.passed for s in self.steps) and len(self.steps) == self.total_steps
+
+    @property
+    def unchecked(self) -> tuple[str, ...]:
+        return tuple(f"{s.step.label}: {u}" for s in self.steps for u in s.unchecked)
+
+    @property
+    def skipped(self) -> str | None:
+        """Why this scenario counts as skipped: nothing replayed, or expectations left unchecked."""
+        if self.skip_reason is not None:
+            return self.skip_reason
+        if self.passed and self.unchecked:
+            return "not every expectation could be checked: " + "; ".join(self.unchecked)
+        return None
 
     @property
     def failures(self) -> tuple[Failure, ...]:
@@ -83,26 +105,36 @@ def run_scenario(
     scenario: Scenario, stack: Stack, *, on_step: Callable[[StepResult], None] | None = None
 ) -> ScenarioResult:
     """Replay ``scenario`` on ``stack``; ``on_step`` sees each step's result as it finishes."""
-    started = time.monotonic()
-    notes: list[str] = []
-    if scenario.gateway and not stack.managed:
-        notes.append("the scenario's gateway settings were not applied: the gateway is external")
+    notes = list(stack.notes)
     if not scenario.steps:
-        notes.append("no steps: the scenario was loaded, nothing was replayed")
+        reason = "no steps: the file scripts the simulator only, there is nothing to replay"
+        return ScenarioResult(scenario.name, scenario.source, (), 0, 0.0, notes=tuple(notes), skip_reason=reason)
     results: list[StepResult] = []
-    headers = {"Authorization": f"Bearer {stack.api_key}"}
-    with (
-        httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False) as sim,
-        httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False) as gateway,
-    ):
+    headers = {"Authorization": f"Bearer {stack.api_key}", RUNNER_HEADER: "1"}
+    with ExitStack() as servers:
+        tls = _tls()
+        sim = servers.enter_context(httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False, verify=tls))
+        gateway = servers.enter_context(
+            httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False, verify=tls)
+        )
         run = _Run(scenario, stack, sim, gateway)
+        hold = stack.clock.hold() if isinstance(stack.clock, FastForwardClock) else nullcontext()
+        servers.enter_context(hold)  # time skips only while the runner waits on the stack (_Run.waiting)
+        timer = _Timer(stack.clock)
         try:
             run.prepare()
         except (_Setup, httpx.HTTPError) as exc:
             detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, httpx.HTTPError) else str(exc)
             error = Failure(-1, "setup", 0, "setup", "the simulator to load the scenario", detail)
             return ScenarioResult(
-                scenario.name, scenario.source, (), len(scenario.steps), time.monotonic() - started, error, tuple(notes)
+                scenario.name,
+                scenario.source,
+                (),
+                len(scenario.steps),
+                timer.scenario(),
+                error,
+                tuple(notes),
+                timer.wall(),
             )
         for step in scenario.steps:
             result = run.step(step)
@@ -111,15 +143,31 @@ def run_scenario(
                 on_step(result)
             if not result.passed:
                 break
+        seconds, wall = timer.scenario(), timer.wall()  # while held: time cannot skip before it is read
     return ScenarioResult(
-        scenario.name,
-        scenario.source,
-        tuple(results),
-        len(scenario.steps),
-        time.monotonic() - started,
-        None,
-        tuple(notes),
+        scenario.name, scenario.source, tuple(results), len(scenario.steps), seconds, None, tuple(notes), wall
     )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every replay: building one reads the CA bundle (~40 ms), twice a scenario."""
+    return ssl.create_default_context()
+
+
+class _Timer:
+    """Scenario time on the stack's clock, and wall time beside it when they differ."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.started = clock.monotonic()
+        self.wall_started = time.monotonic()
+
+    def scenario(self) -> float:
+        return self.clock.monotonic() - self.started
+
+    def wall(self) -> float | None:
+        return time.monotonic() - self.wall_started if isinstance(self.clock, FastForwardClock) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +202,7 @@ class _Run:
 
     def step(self, step: Step) -> StepResult:
         before = self._last_seq()
-        started = time.monotonic()
+        timer = _Timer(self.stack.clock)
         try:
             outcome = self._act(step)
         except UnresolvedReference as exc:
@@ -164,10 +212,11 @@ class _Run:
                 "no answer", failure=("request", "an answer from the gateway", f"{type(exc).__name__}: {exc}")
             )
         failures: list[tuple[str, str, str, tuple[str, ...]]] = []
+        unchecked: list[str] = []
         if outcome.failure is not None:
             failures.append((*outcome.failure, ()))
         else:
-            failures.extend(self._check(step, outcome, before))
+            failures.extend(self._check(step, outcome, before, unchecked))
         journal = self._journal(before)
         if step.name is not None:
             self.answers[step.name] = outcome.answer
@@ -177,11 +226,25 @@ class _Run:
             Failure(step.index, step.label, step.line, kind, want, got, diff, journal)
             for kind, want, got, diff in failures
         )
-        return StepResult(step, time.monotonic() - started, outcome.summary, built, journal, outcome.answer)
+        seconds, wall = timer.scenario(), timer.wall()
+        return StepResult(step, seconds, outcome.summary, built, journal, outcome.answer, wall, tuple(unchecked))
 
     # ---- actions ---------------------------------------------------------------------------------
 
+    def waiting(self) -> AbstractContextManager[object]:
+        """The runner waits on the stack (an answer, a status, a sleep): scripted waits may skip."""
+        clock = self.stack.clock
+        return clock.running() if isinstance(clock, FastForwardClock) else nullcontext()
+
+    def _handed_back(self) -> None:
+        if isinstance(self.stack.clock, FastForwardClock):
+            self.stack.clock.handed_back()
+
     def _act(self, step: Step) -> _Outcome:
+        with self.waiting():
+            return self._action(step)
+
+    def _action(self, step: Step) -> _Outcome:
         headers = resolve(dict(step.headers), self.answers)
         if step.action in ("send", "bulk"):
             path = f"/api/v1/messages/{step.action}"
@@ -209,7 +272,7 @@ class _Run:
             return self._wait_for(step)
         if step.action == "reply":
             return self._reply(step)
-        time.sleep(step.seconds)
+        _sleep(self.stack.clock, step.seconds)
         return _Outcome(f"slept {step.seconds:g} s")
 
     def _reply(self, step: Step) -> _Outcome:
@@ -234,14 +297,16 @@ class _Run:
 
     def _wait_for(self, step: Step) -> _Outcome:
         message_id = self._target(step)
-        deadline = time.monotonic() + step.seconds
+        deadline = _deadline(self.stack.clock, step.seconds)
         while True:
+            over = deadline()  # read before looking: the last look comes after the deadline
             response = self.gateway.get(f"/api/v1/messages/{message_id}")
+            self._handed_back()  # time may skip again between looks
             answer = _json(response)
             message = answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
             status = message.get("status") if isinstance(message, dict) else None
             finished = status == step.status or status in FINAL_STATUSES or response.status_code != 200
-            if finished or time.monotonic() >= deadline:
+            if finished or over:
                 break
             time.sleep(POLL)
         summary = f"waited for {message_id} to be {step.status}: {status or response.status_code}"
@@ -255,7 +320,9 @@ class _Run:
 
     # ---- expectations ----------------------------------------------------------------------------
 
-    def _check(self, step: Step, outcome: _Outcome, before: int) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    def _check(
+        self, step: Step, outcome: _Outcome, before: int, unchecked: list[str]
+    ) -> list[tuple[str, str, str, tuple[str, ...]]]:
         expect = step.expect
         found: list[tuple[str, str, str, tuple[str, ...]]] = []
         if expect.status is not None and outcome.status != expect.status:
@@ -280,7 +347,12 @@ class _Run:
             wanted_counts = {p: dict(c) for p, c in expect.simulator.items()}
             actual = {p: {k: counts.get(p, {}).get(k, 0) for k in c} for p, c in wanted_counts.items()}
             found.extend(_compare("expect.simulator", wanted_counts, actual))
-        if expect.webhooks is not None:
+        if expect.webhooks is not None and self.stack.webhooks is None:
+            unchecked.append(
+                "expect.webhooks: the gateway's webhook_url cannot be pointed at a receiver here (an external "
+                "gateway without the admin endpoint: start it with `lynsms up --admin`)"
+            )
+        elif expect.webhooks is not None:
             found.extend(self._webhooks(step, outcome))
         return found
 
@@ -292,26 +364,23 @@ class _Run:
         return answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
 
     def _webhooks(self, step: Step, outcome: _Outcome) -> list[tuple[str, str, str, tuple[str, ...]]]:
-        receiver = self.stack.webhooks
         assert step.expect.webhooks is not None
-        if receiver is None:
-            return [
-                (
-                    "expect.webhooks",
-                    "webhook events",
-                    "no webhook receiver: webhooks are checked only on a stack the runner starts",
-                    (),
-                )
-            ]
         wanted = resolve(list(step.expect.webhooks), self.answers)
         ids = set(outcome.message_ids)
-        deadline = time.monotonic() + WEBHOOK_WAIT
-        while True:
-            events = [e for e in receiver.events() if not ids or (isinstance(e, dict) and e.get("message_id") in ids)]
-            if len(events) >= len(wanted) or time.monotonic() >= deadline:
-                break
-            time.sleep(POLL)
+        with self.waiting():
+            events = self._events(ids, len(wanted))
         return _compare("expect.webhooks", wanted, events)
+
+    def _events(self, ids: set[str], wanted: int) -> list[Any]:
+        receiver = self.stack.webhooks
+        assert receiver is not None
+        deadline = _deadline(self.stack.clock, WEBHOOK_WAIT)
+        while True:
+            over = deadline()
+            events = [e for e in receiver.events() if not ids or (isinstance(e, dict) and e.get("message_id") in ids)]
+            if len(events) >= wanted or over:
+                return events
+            time.sleep(POLL)
 
     # ---- the simulator's journal -----------------------------------------------------------------
 
@@ -332,6 +401,22 @@ class _Run:
             return (f"(journal unavailable: {type(exc).__name__}: {exc})",)
 
 
+def _sleep(clock: Clock, seconds: float) -> None:
+    if isinstance(clock, FastForwardClock):
+        clock.sleep_blocking(seconds)
+    else:
+        time.sleep(seconds)
+
+
+def _deadline(clock: Clock, seconds: float) -> Callable[[], bool]:
+    """A test of whether ``seconds`` have passed on ``clock``; on a fast-forward clock the deadline
+    is a timer of its own, so the clock skips to it once everything before it has happened."""
+    if isinstance(clock, FastForwardClock):
+        return clock.deadline(seconds).is_set
+    end = clock.monotonic() + seconds
+    return lambda: clock.monotonic() >= end
+
+
 def _compare(kind: str, expected: Any, actual: Any) -> list[tuple[str, str, str, tuple[str, ...]]]:
     found: list[Difference] = differences(expected, actual)
     if not found:
@@ -340,8 +425,8 @@ def _compare(kind: str, expected: Any, actual: Any) -> list[tuple[str, str, str,
 
 
 def _counts(entries: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """Per provider (and ``total``): send requests (POSTs; callbacks and polling are not sends), the
-    messages they carried, and the messages the provider accepted."""
+    """Per provider (and ``total``): requests (POSTs: sends and lookups; callbacks and polling are
+    not counted), the messages they carried, and the messages the provider accepted."""
     counts: dict[str, dict[str, int]] = {"total": dict.fromkeys(COUNTS, 0)}
     for entry in entries:
         provider = entry.get("provider")

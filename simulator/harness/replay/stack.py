@@ -10,6 +10,7 @@ expects customer webhooks, a small receiver is started too and becomes the gatew
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 from collections.abc import Iterator
@@ -23,9 +24,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from lynsms.clock import SYSTEM_CLOCK, Clock, FastForwardClock
+from lynsms.simulator.harness.admin import ADMIN_PATH
 from lynsms.simulator.harness.gateway_host import GatewayHost
 from lynsms.simulator.harness.inbound_urls import register_over_http
-from lynsms.simulator.harness.replay.gateway_settings import gateway_config
+from lynsms.simulator.harness.replay.gateway_settings import gateway_config, setting_names
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
 
@@ -66,6 +69,46 @@ class WebhookReceiver:
         self._server.stop()
 
 
+RUNNER_HEADER = "LynSMS-Replay-Runner"  # marks the replay runner's own requests to the gateway
+
+
+class Serving:
+    """A server of a fast-forwarded stack. Each request holds the clock from its arrival until its
+    answer starts (``FastForwardClock.serving``), except while it waits on the clock itself, so
+    time cannot skip to a caller's timeout while the answer is still being worked out. An answer to
+    the replay runner then holds the clock until the runner has read it
+    (``FastForwardClock.hand_over``), so a report due a moment later cannot fire between the
+    gateway answering a send and the runner checking that answer."""
+
+    def __init__(self, app: Any, clock: FastForwardClock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        runner = any(k == RUNNER_HEADER.lower().encode() for k, _ in scope["headers"])
+        serving = self.clock.serving(quiet=runner)
+
+        async def answer(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                if runner:
+                    self.clock.hand_over()  # before the request's hold ends: no gap in between
+                serving.done()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, answer)
+        finally:
+            serving.done()
+
+
+def served(app: Any, clock: Clock) -> Any:
+    """``app`` as a server of a stack on ``clock``: wrapped only when the clock fast-forwards."""
+    return Serving(app, clock) if isinstance(clock, FastForwardClock) else app
+
+
 @dataclass(frozen=True, slots=True)
 class Stack:
     gateway_url: str  # origin of the gateway, e.g. http://127.0.0.1:8000 (the API is under /api)
@@ -73,12 +116,73 @@ class Stack:
     api_key: str
     managed: bool = False  # started by start_stack: the scenario's gateway settings are in effect
     webhooks: WebhookReceiver | None = None  # the gateway's webhook_url, when one was started
+    clock: Clock = SYSTEM_CLOCK  # the simulator's and the gateway's, when the runner started them
+    notes: tuple[str, ...] = ()  # what the report should say about this stack (settings not applied...)
 
 
 def external_stack(gateway_url: str, simulator_url: str, api_key: str) -> Stack:
     """Servers that are already running; ``gateway_url`` may end in ``/api`` or not."""
     origin = gateway_url.rstrip("/").removesuffix("/api")
     return Stack(gateway_url=origin, simulator_url=simulator_url.rstrip("/"), api_key=api_key)
+
+
+class Remote:
+    """Servers someone else runs (``--gateway URL --simulator URL``). When the gateway serves the
+    admin endpoint (``lynsms up --admin``), each scenario gets a fresh gateway with its ``gateway``
+    settings and, when it expects webhooks, a receiver started here as the ``webhook_url``;
+    otherwise the report names the settings that could not be applied."""
+
+    def __init__(self, gateway_url: str, simulator_url: str, api_key: str) -> None:
+        self.base = external_stack(gateway_url, simulator_url, api_key)
+        self.admin: bool | None = None  # unknown until the first scenario asks
+        self._servers = ExitStack()
+        self._receiver: WebhookReceiver | None = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._servers.close()
+
+    @contextmanager
+    def stack(self, scenario: Scenario | None = None) -> Iterator[Stack]:
+        settings = dict(scenario.gateway) if scenario is not None else {}
+        if self.admin is False:
+            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            return
+        receiver = self._webhooks() if needs_webhooks(scenario) else None
+        body = {"gateway": settings, "webhook_url": receiver.url if receiver else None}
+        try:
+            answer = httpx.put(
+                self.base.gateway_url + ADMIN_PATH,
+                json=body,
+                headers={"Authorization": f"Bearer {self.base.api_key}"},
+                timeout=30,
+                trust_env=False,
+            )
+        except httpx.HTTPError as exc:
+            yield self._unapplied(settings, f"the admin endpoint did not answer ({type(exc).__name__})")
+            return
+        if answer.status_code in (404, 405):
+            self.admin = False
+            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            return
+        if answer.status_code != 200:
+            yield self._unapplied(settings, f"the admin endpoint answered {answer.status_code}: {answer.text[:300]}")
+            return
+        self.admin = True
+        yield dataclasses.replace(self.base, managed=True, webhooks=receiver)
+
+    def _unapplied(self, settings: dict[str, Any], why: str) -> Stack:
+        if not settings:
+            return self.base
+        note = f"gateway settings not applied, {why}: {', '.join(setting_names(settings))}"
+        return dataclasses.replace(self.base, notes=(note,))
+
+    def _webhooks(self) -> WebhookReceiver:
+        if self._receiver is None:
+            self._receiver = self._servers.enter_context(WebhookReceiver())
+        return self._receiver
 
 
 def needs_webhooks(scenario: Scenario | None) -> bool:
@@ -91,11 +195,17 @@ class Bench:
     scenario's settings) and, once a scenario expects webhooks, a webhook receiver.
 
     Sharing them is safe because the runner resets the simulator and loads exactly its scenario
-    before replaying; it saves the ~0.4 s that stopping two uvicorn servers costs per scenario."""
+    before replaying; it saves the ~0.4 s that stopping two uvicorn servers costs per scenario.
 
-    def __init__(self, scenario: Scenario | None = None, *, api_key: str | None = None) -> None:
+    The simulator, every gateway and the runner share one clock: a ``FastForwardClock`` unless
+    ``real_time``, so scripted waits take scenario time, not wall time."""
+
+    def __init__(
+        self, scenario: Scenario | None = None, *, api_key: str | None = None, real_time: bool = False
+    ) -> None:
         self.startup = scenario  # loaded at the simulator's start-up, so kept across resets
         self.api_key = api_key or f"lyn_test_{secrets.token_urlsafe(18)}"
+        self.clock: Clock = SYSTEM_CLOCK if real_time else FastForwardClock()
         self._servers = ExitStack()
         self._receiver: WebhookReceiver | None = None
 
@@ -104,7 +214,7 @@ class Bench:
 
         with ExitStack() as servers:
             scenario = self.startup
-            sim_app = sim_package.create_app(scenario=scenario) if scenario is not None else sim_package.create_app()
+            sim_app = served(sim_package.create_app(scenario=scenario, clock=self.clock), self.clock)
             self.simulator_url = servers.enter_context(ServerThread(sim_app)).url
             self._host = servers.enter_context(GatewayHost())
             self._servers = servers.pop_all()
@@ -112,6 +222,8 @@ class Bench:
 
     def __exit__(self, *exc: object) -> None:
         self._servers.close()
+        if isinstance(self.clock, FastForwardClock):
+            self.clock.close()
 
     @contextmanager
     def stack(self, scenario: Scenario | None = None) -> Iterator[Stack]:
@@ -127,11 +239,13 @@ class Bench:
         # park them, and the simulator's seeded ids make its first message match one of them.
         httpx.post(f"{self.simulator_url}/_sim/reset", timeout=30, trust_env=False).raise_for_status()
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
-        app = create_app(config, environ={})
-        self._host.mount(app)
+        app = create_app(config, environ={}, clock=self.clock)
+        self._host.mount(served(app, self.clock))
         register_over_http(self.simulator_url, app)  # handset replies reach this gateway
         try:
-            yield Stack(self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver)
+            yield Stack(
+                self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver, clock=self.clock
+            )
         finally:
             self._host.unmount()
 
@@ -142,7 +256,10 @@ class Bench:
 
 
 @contextmanager
-def start_stack(scenario: Scenario | None = None, *, api_key: str | None = None) -> Iterator[Stack]:
-    """A simulator (with ``scenario`` loaded, kept across resets) and a gateway configured from it."""
-    with Bench(scenario, api_key=api_key) as bench, bench.stack(scenario) as stack:
+def start_stack(
+    scenario: Scenario | None = None, *, api_key: str | None = None, real_time: bool = False
+) -> Iterator[Stack]:
+    """A simulator (with ``scenario`` loaded, kept across resets) and a gateway configured from it,
+    on a fast-forward clock unless ``real_time``."""
+    with Bench(scenario, api_key=api_key, real_time=real_time) as bench, bench.stack(scenario) as stack:
         yield stack
