@@ -139,8 +139,9 @@ _TWILIO_STATUS: Final[dict[str, reports.Outcome | None]] = {
     "failed": "failed",
     "canceled": "failed",
 }
-# Twilio's callbacks carry the code only; the texts are Twilio's error catalogue.
-_TWILIO_ERRORS: Final = {
+# Twilio's callbacks carry the code only; the texts are the titles in Twilio's error dictionary
+# (https://www.twilio.com/docs/api/errors). The simulator's error_message reads the same table.
+TWILIO_ERRORS: Final[dict[str, str]] = {
     "30001": "Queue overflow",
     "30002": "Account suspended",
     "30003": "Unreachable destination handset",
@@ -150,13 +151,13 @@ _TWILIO_ERRORS: Final = {
     "30007": "Message filtered",
     "30008": "Unknown error",
     "30034": "Message from an unregistered number",
-    "30036": "Validity period expired",
+    "30036": "Validity Period Expired",
 }
 
 
 def _twilio(sid: str, word: str, code: str | None, text: str | None, at: str | None) -> reports.Report:
     status = _TWILIO_STATUS.get(word)
-    code, text = reports.failure_only(status, code, text or _TWILIO_ERRORS.get(code or ""))
+    code, text = reports.failure_only(status, code, text or TWILIO_ERRORS.get(code or ""))
     return reports.Report("twilio", sid, status, word, code, text, at)
 
 

@@ -17,6 +17,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import Any, Final
 
+from lynsms.gateway.providers.twilio import TWILIO_ERRORS
 from lynsms.simulator.messages import RejectReason, SimMessage
 from lynsms.simulator.providers.base import Rejection
 
@@ -50,19 +51,6 @@ FINAL: Final[dict[str, tuple[str, str | None]]] = {
     "undelivered": ("undelivered", "30003"),
     "failed": ("failed", "30001"),
     "expired": ("failed", "30036"),
-}
-# error_message of a failed or undelivered message: the title of its code in Twilio's error
-# dictionary (https://www.twilio.com/docs/api/errors); other codes keep a generic text.
-ERROR_MESSAGES: Final[dict[str, str]] = {
-    "30001": "Queue overflow",
-    "30002": "Account suspended",
-    "30003": "Unreachable destination handset",
-    "30004": "Message blocked",
-    "30005": "Unknown destination handset",
-    "30006": "Landline or unreachable carrier",
-    "30007": "Message filtered",
-    "30008": "Unknown error",
-    "30036": "Validity Period Expired",
 }
 # Statuses in which the carrier has the message: it is dated as sent and priced.
 HANDED_OVER: Final = frozenset({"sent", "delivered", "undelivered", "read", "partially_delivered"})
@@ -160,7 +148,7 @@ def _error_code(message: SimMessage) -> int | str | None:
 
 def _error_message(message: SimMessage) -> str | None:
     code = message.error_code
-    return None if code is None else ERROR_MESSAGES.get(code, "Message delivery failed")
+    return None if code is None else TWILIO_ERRORS.get(code, "Message delivery failed")
 
 
 def resource(message: SimMessage) -> dict[str, Any]:
