@@ -54,7 +54,8 @@ def _base(adapter: HttpAdapter) -> str:
 
 
 def _region(calling_code: Any) -> str | None:
-    if not str(calling_code or "").isdigit():
+    code = str(calling_code or "")
+    if not (code.isascii() and code.isdecimal() and len(code) <= 3):
         return None
     region = phonenumbers.region_code_for_country_code(int(calling_code))
     return None if region == phonenumbers.UNKNOWN_REGION else region

@@ -94,7 +94,7 @@ async def list_inbound(request: Request) -> Response:
         if len(params.getlist(key)) > 1:
             raise InvalidParameter(key, f"{key} was given more than once")
     limit_text = params.get("limit", str(DEFAULT_LIMIT))
-    if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
+    if not (limit_text.isdecimal() and len(limit_text) <= 6) or not 1 <= int(limit_text) <= MAX_LIMIT:
         raise InvalidParameter("limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
     before = _decode_cursor(params["cursor"]) if "cursor" in params else None
     page, next_seq = _gateway(request).two_way.inbound_page(
@@ -184,7 +184,8 @@ def _decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
-    if not text.startswith("in:") or not text[3:].isdigit():
+    # At most 18 digits: anything longer is no sequence number SQLite can compare (int64).
+    if not text.startswith("in:") or not (text[3:].isascii() and text[3:].isdecimal() and len(text) <= 21):
         raise InvalidParameter("cursor", "cursor is not one this endpoint handed out")
     return int(text[3:])
 

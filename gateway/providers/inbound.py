@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from lynsms.gateway.providers import http
-from lynsms.gateway.providers.reports import ReportError, iso, iso_text, mapping, required, text
+from lynsms.gateway.providers.reports import ReportError, iso_text, mapping, required, text, unix_text
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class Inbound:
 
 
 def _plus(number: str) -> str:
-    return number if not number.isdigit() else "+" + number
+    return number if not (number.isascii() and number.isdecimal()) else "+" + number
 
 
 def _body(data: Mapping[str, Any], key: str, provider: str) -> str:
@@ -87,9 +86,7 @@ def infobip(data: Any) -> list[Inbound]:
 def clicksend(data: Any) -> list[Inbound]:
     push = mapping(data, "a ClickSend inbound message")
     stamp = push.get("timestamp")
-    received = None
-    if isinstance(stamp, int | str) and str(stamp).isdigit():
-        received = iso(datetime.fromtimestamp(int(stamp), UTC))
+    received = unix_text(str(stamp)) if isinstance(stamp, int | str) else None
     return [
         Inbound(
             required(push, "message_id", "ClickSend"),

@@ -4,6 +4,7 @@ webhook endpoint that receives the signed events."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -272,3 +273,16 @@ def test_openapi_documents_the_two_way_endpoints(stack: Stack) -> None:
     paths = stack.api.get("/api/openapi.json").json()["paths"]
     for path in ("/api/v1/webhooks/{provider}/inbound", "/api/v1/inbound", "/api/v1/opt-outs", "/api/v1/lookup"):
         assert path in paths
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": "\N{SUPERSCRIPT TWO}"},  # a digit to str.isdigit, not to int()
+        {"limit": "9" * 5000},  # longer than int() reads
+        {"cursor": base64.urlsafe_b64encode(b"in:" + b"9" * 23).decode()},  # beyond SQLite's int64
+    ],
+)
+def test_inbound_list_refuses_numbers_it_cannot_read_with_400(stack: Stack, params: dict[str, str]) -> None:
+    answer = stack.api.get("/api/v1/inbound", params=params)
+    assert answer.status_code == 400 and answer.json()["success"] is False

@@ -168,6 +168,17 @@ def test_a_paging_number_past_32_bits_is_the_providers_400(
     assert response.headers["content-type"].startswith("application/json")
 
 
+@pytest.mark.parametrize("code", ["%C2%B2", "-" + "9" * 5000])
+def test_a_sinch_report_code_that_is_no_integer_is_sinchs_400(simulator: RunningSimulator, code: str) -> None:
+    wire = WIRES["sinch"]
+    _, request = wire.request(simulator.url)
+    response = http.get(
+        f"{simulator.url}/xms/v1/{wire.account}/delivery_reports?code={code}", headers=request.get("headers", {})
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "syntax_invalid_parameter_format"
+
+
 @pytest.mark.parametrize(
     ("content", "problem"),
     [

@@ -8,6 +8,7 @@ report time, ``status`` and ``code`` (comma-separated), ``client_reference``, ``
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from lynsms.simulator.state import JournalEntry
 if TYPE_CHECKING:
     from lynsms.simulator.providers.sinch.handlers import Sinch
 
+_CODE: Final = re.compile(r"-?[0-9]{1,9}")  # Sinch status codes are small integers
 KNOWN: Final = frozenset({"page", "page_size", "start_date", "end_date", "status", "code", "client_reference"})
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 30, 100
 
@@ -36,7 +38,7 @@ async def list_reports(sinch: Sinch, request: Request, entry: JournalEntry) -> R
         start = _moment(params.get("start_date"), "start_date") or sinch.now() - DEFAULT_WINDOW
         end = _moment(params.get("end_date"), "end_date")
         codes_text = [c.strip() for c in params.get("code", "").split(",") if c.strip()]
-        if not all(c.lstrip("-").isdigit() for c in codes_text):
+        if not all(_CODE.fullmatch(c) for c in codes_text):
             raise Invalid("syntax_invalid_parameter_format", "code: expected integers")
         page = int_param(params, "page", 0, 0)
         size = int_param(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)

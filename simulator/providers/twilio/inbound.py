@@ -91,7 +91,7 @@ class _Handlers:
         fields = await form(request)
         number = fields.get("PhoneNumber")
         area = fields.get("AreaCode")
-        if number is None and area and area.isdigit() and len(area) == 3:
+        if number is None and area and area.isascii() and area.isdecimal() and len(area) == 3:
             taken = {r["phone_number"] for r in self._numbers().values()}
             number = next((f"+1{area}55501{i:02d}" for i in range(100) if f"+1{area}55501{i:02d}" not in taken), None)
         if number is None:
@@ -151,7 +151,8 @@ class _Handlers:
             for r in self._numbers().values()
             if r["account_sid"] == account and (wanted is None or r["phone_number"].lstrip("+") == wanted.lstrip("+"))
         ]
-        page_size = int(params["PageSize"]) if params.get("PageSize", "").isdigit() else 50
+        size_text = params.get("PageSize", "")
+        page_size = int(size_text) if size_text.isascii() and size_text.isdecimal() and len(size_text) <= 4 else 50
         uri = f"{PREFIX}/Accounts/{account}/IncomingPhoneNumbers.json"
         return JSONResponse(
             {
