@@ -41,8 +41,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from lynsms.clock import Clock, Timer, busy
-from lynsms.gateway.providers.transport import Http11Transport
 from lynsms.simulator.decision import DeliveryPlan
+from lynsms.simulator.http import outbound_client
 from lynsms.simulator.messages import DeliveryStatus, SimMessage
 from lynsms.simulator.state import Journal, JournalEntry
 
@@ -191,13 +191,7 @@ class Deliveries:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            # trust_env off: a developer's HTTP(S)_PROXY must not swallow callbacks to 127.0.0.1.
-            self._client = httpx.AsyncClient(
-                transport=Http11Transport(max_connections=CALLBACK_CONCURRENCY),
-                timeout=CALLBACK_TIMEOUT,
-                trust_env=False,
-                follow_redirects=False,
-            )
+            self._client = outbound_client(CALLBACK_CONCURRENCY, CALLBACK_TIMEOUT)
         return self._client
 
     def _enqueue(self, push: _Push) -> None:

@@ -34,7 +34,7 @@ from starlette.routing import Route
 
 from lynsms.clock import Clock, utc_now
 from lynsms.gateway.providers.names import PROVIDER_NAMES, ProviderName
-from lynsms.gateway.providers.transport import Http11Transport
+from lynsms.simulator.http import outbound_client
 from lynsms.simulator.messages import SimMessage
 from lynsms.simulator.providers.base import Callback
 
@@ -300,15 +300,7 @@ class Inbound:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            # The gateway's lean HTTP/1.1 transport: httpx's own pool costs a millisecond of CPU a
-            # push, a third of all a push costs. trust_env off: a developer's HTTP(S)_PROXY must
-            # not swallow pushes to 127.0.0.1.
-            self._client = httpx.AsyncClient(
-                transport=Http11Transport(max_connections=PUSH_CONCURRENCY),
-                timeout=PUSH_TIMEOUT,
-                trust_env=False,
-                follow_redirects=False,
-            )
+            self._client = outbound_client(PUSH_CONCURRENCY, PUSH_TIMEOUT)
         return self._client
 
     async def _push(self, provider: ProviderName, message: InboundMessage, registration: Registration) -> None:
