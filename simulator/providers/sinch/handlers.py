@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace as dataclass_replace
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar, Final
@@ -23,7 +24,7 @@ from starlette.routing import Route
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
-from lynsms.simulator.messages import DeliveryStatus, SimMessage
+from lynsms.simulator.messages import DeliveryStatus, SimMessage, Submission
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
@@ -32,9 +33,10 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.sinch import delivery_reports, dry_run, filters, scheduling
+from lynsms.simulator.providers.sinch import delivery_reports, dry_run, feedback, filters, groups, scheduling
 from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch, submissions
 from lynsms.simulator.providers.sinch.render import (
+    BINARY,
     EXPIRED_TOKEN,
     FINAL_STATUSES,
     REJECTIONS,
@@ -57,6 +59,7 @@ TOKEN_LIFETIME: Final = 3600
 DEFAULT_PAGE_SIZE: Final = 30
 MAX_PAGE_SIZE: Final = 100
 _BATCHES: Final = "/xms/v1/{account}/batches"
+_GROUPS: Final = "/xms/v1/{account}/groups"
 
 
 class Sinch(Provider[BatchRequest]):
@@ -81,6 +84,14 @@ class Sinch(Provider[BatchRequest]):
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report", self._batch_report, ["GET"]),
             self.endpoint("/xms/v1/{account}/delivery_reports", partial(delivery_reports.list_reports, self), ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report/{msisdn}", self._recipient_report, ["GET"]),
+            self.endpoint(_BATCHES + "/{batch_id}/delivery_feedback", partial(feedback.send_feedback, self), ["POST"]),
+            self.endpoint(_GROUPS, partial(groups.create, self), ["POST"]),
+            self.endpoint(_GROUPS, partial(groups.list_groups, self), ["GET"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.get, self), ["GET"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.update, self), ["POST"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.replace, self), ["PUT"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.delete, self), ["DELETE"]),
+            self.endpoint(_GROUPS + "/{group_id}/members", partial(groups.members, self), ["GET"]),
         ]
 
     # ---- the wire format ------------------------------------------------------------------------
@@ -104,6 +115,7 @@ class Sinch(Provider[BatchRequest]):
             echo=send.echo,
             created_at=first.created_at,
             modified_at=first.created_at,
+            groups=list(send.groups),
         )
         self._batches()[batch.id] = batch
         self.index_reference(batch)
@@ -114,6 +126,11 @@ class Sinch(Provider[BatchRequest]):
 
     def new_batch_id(self) -> str:
         return self.state.ids.ulid()
+
+    def shape(self, submission: Submission) -> tuple[int, str]:
+        if submission.extra.get("type") == "mt_binary":
+            return 1, BINARY  # at most 140 octets with its UDH (``parse``): always one SMS
+        return super().shape(submission)
 
     def initial_status(self, send: BatchRequest) -> str:
         return "Queued"
@@ -182,12 +199,19 @@ class Sinch(Provider[BatchRequest]):
 
     async def _send(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
-        data = await read_json(request)
+        batch = self.read_batch(account, await read_json(request))
+        return await self.submit(request, entry, account, batch, submissions(batch))
+
+    def read_batch(self, account: str, data: dict[str, Any]) -> BatchRequest:
+        """A send (or replace, or dry run) body, its group ids replaced by the groups' members."""
+        to, targeted = groups.expand(self, account, data.get("to"))
         try:
-            batch = parse_batch(data, self.now())
+            batch = parse_batch(data | {"to": to} if targeted else data, self.now())
         except Invalid as exc:
             raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
-        return await self.submit(request, entry, account, batch, submissions(batch))
+        if targeted:
+            batch = dataclass_replace(batch, groups=tuple(targeted), echo=batch.echo | {"to": data["to"]})
+        return batch
 
     async def _list(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)

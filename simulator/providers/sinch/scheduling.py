@@ -26,6 +26,7 @@ from lynsms.simulator.providers.sinch.parse import (
     _optional,
     _parameters,
     _time,
+    check_binary,
     is_msisdn,
     is_sender,
     parse_batch,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from lynsms.simulator.providers.sinch.handlers import Sinch
 
 # Batch fields an update copies as given into the batch object.
-_ECHOED = ("from", "body", "delivery_report", "callback_url", "client_reference", "parameters")
+_ECHOED = ("from", "body", "udh", "delivery_report", "callback_url", "client_reference", "parameters")
 
 
 async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Response:
@@ -46,7 +47,9 @@ async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Respons
     waiting = _waiting(sinch, batch)
     data = await read_json(request)
     try:
-        change = _parse_update(data)
+        change = _parse_update(data, batch.echo["type"])
+        if batch.echo["type"] == "mt_binary" and ("body" in change or "udh" in change):
+            check_binary(change.get("body", batch.echo["body"]), change.get("udh", batch.echo["udh"]), None)
     except Invalid as exc:
         raise ProviderError(sinch.error(400, exc.text, exc.code), detail=exc.text) from None
     scheduled = sinch.core.scheduled
@@ -89,11 +92,7 @@ async def replace(sinch: Sinch, request: Request, entry: JournalEntry) -> Respon
     batch = sinch._batch(request, entry)
     account = batch.account
     waiting = _waiting(sinch, batch)
-    data = await read_json(request)
-    try:
-        new = parse_batch(data, sinch.now())
-    except Invalid as exc:
-        raise ProviderError(sinch.error(400, exc.text, exc.code), detail=exc.text) from None
+    new = sinch.read_batch(account, await read_json(request))
     for message in waiting:
         sinch.core.scheduled.cancel(message.id)
         sinch.state.messages.pop(message.id, None)
@@ -115,11 +114,11 @@ def _waiting(sinch: Sinch, batch: Batch) -> list[SimMessage]:
     return waiting
 
 
-def _parse_update(data: dict[str, Any]) -> dict[str, Any]:
-    """The fields of an ``mt_text`` update, validated with the codes ``parse_batch`` uses."""
-    kind = data.get("type", "mt_text")
-    if kind != "mt_text":
-        raise Invalid("syntax_invalid_json", f"type: unsupported value {kind!r}, expected 'mt_text'")
+def _parse_update(data: dict[str, Any], batch_type: str) -> dict[str, Any]:
+    """The fields of an update of a ``batch_type`` batch, validated with the codes ``parse_batch`` uses."""
+    kind = data.get("type", batch_type)
+    if kind != batch_type:
+        raise Invalid("syntax_invalid_json", f"type: unsupported value {kind!r}, expected {batch_type!r}")
     change: dict[str, Any] = {}
     for name in ("to_add", "to_remove"):
         numbers = data.get(name)
@@ -131,7 +130,7 @@ def _parse_update(data: dict[str, Any]) -> dict[str, Any]:
             if not is_msisdn(number):
                 raise Invalid("syntax_invalid_parameter_format", f"Invalid number: {number}")
         change[name] = numbers
-    for name in ("from", "body", "delivery_report", "callback_url", "client_reference"):
+    for name in ("from", "body", "udh", "delivery_report", "callback_url", "client_reference"):
         value = _optional(data, name, str)
         if value is not None:
             change[name] = value
@@ -139,6 +138,8 @@ def _parse_update(data: dict[str, Any]) -> dict[str, Any]:
         raise Invalid("syntax_invalid_parameter_format", f"Invalid from address: {change['from']}")
     if "body" in change and not change["body"]:
         raise Invalid("syntax_constraint_violation", "body: size must be between 1 and 2000")
+    if "udh" in change and batch_type != "mt_binary":
+        raise Invalid("syntax_invalid_json", "udh: only an mt_binary batch has one")
     if change.get("delivery_report", "none") not in REPORT_MODES:
         raise Invalid("syntax_invalid_json", f"delivery_report: unknown value {change['delivery_report']!r}")
     parameters = _parameters(data.get("parameters"))
@@ -155,7 +156,7 @@ def _parse_update(data: dict[str, Any]) -> dict[str, Any]:
 
 def _resubmitted(message: SimMessage, echo: dict[str, Any], due: datetime) -> Submission:
     """The waiting message's submission after an update of the batch fields in ``echo``."""
-    request = parse_batch({"to": [message.to], "type": "mt_text", "body": echo["body"]} | _echo_fields(echo), due)
+    request = parse_batch({"to": [message.to], "type": echo["type"], "body": echo["body"]} | _echo_fields(echo), due)
     (submission,) = submissions(request)
     return replaced(submission, send_at=due)
 
