@@ -1,0 +1,41 @@
+"""``node/sinch_calls.cjs``: the calls an application makes around a Sinch send, through the
+official Node SDK (``@sinch/sdk-core``, pinned in ``node/package-lock.json``), in one Node process
+against a real simulator. Skipped only when Node is not installed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.contract.test_node_sdks import NODE, NODE_DIR
+
+A, B = "12025550143", "12025550144"
+
+
+@pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK contract tests need `node` on PATH")
+def test_node_sdk_dry_run_list_cancel_reports_binary_feedback_and_groups(simulator: Any) -> None:
+    from tests.simulator.scenario_wires import QUIET, load
+
+    assert NODE is not None
+    assert (NODE_DIR / "node_modules").is_dir(), "the Node SDKs are not installed: run `npm ci` in tests/contract/node"
+    load(simulator.control, simulator.url, QUIET)
+    done = subprocess.run(
+        [NODE, "sinch_calls.cjs", simulator.url], check=False, capture_output=True, text=True, timeout=60, cwd=NODE_DIR
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["dry"] == [1, 2, "UNICODE"]
+    assert result["byReference"] == [result["first"]]
+    assert result["bySender"] == [result["second"]]
+    assert result["canceled"] is True
+    assert result["report"] == [["Cancelled", 2]]
+    assert result["one"] == [A, "Cancelled", 407]
+    assert result["reports"] == [A, B]
+    assert result["binary"] == ["mt_binary", "050003cc0201"]
+    assert result["group"] == [2, [A, B], True]
+    assert result["missing"]  # the SDK raised on the 404
+    feedback = [m for m in simulator.sim.state.messages.values() if m.batch_id == result["second"]]
+    assert [bool(m.extra.get("delivery_feedback")) for m in feedback] == [True]
