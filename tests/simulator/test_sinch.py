@@ -622,3 +622,22 @@ def test_bad_input_is_journaled_and_the_simulator_keeps_serving(simulator: Any) 
     entry = simulator.journal()[-1]
     assert (entry["provider"], entry["status"], entry["outcome"]["kind"]) == ("sinch", 400, "invalid_request")
     assert send(simulator.url, batch()).status_code == 201
+
+
+async def test_batches_are_forgotten_with_their_evicted_messages() -> None:
+    from lynsms.simulator import Simulator, create_app
+
+    sim = Simulator(seed=5, max_messages=3)
+    transport = httpx.ASGITransport(app=create_app(sim=sim))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        ids = []
+        for n in range(4):
+            body = {"to": [TO, "+12025550144"], "from": "+12025550100", "body": f"n{n}", "client_reference": f"r{n}"}
+            answer = await client.post(f"/xms/v1/{PLAN}/batches", json=body, headers={"Authorization": "Bearer t"})
+            ids.append(answer.json()["id"])
+        batches = sim.state.extra("sinch")["batches"]
+        # 3 messages kept: the newest batch and one recipient of the one before; older batches go.
+        assert list(batches) == ids[2:]
+        assert sorted(sim.state.extra("sinch")["by_reference"]) == ["r2", "r3"]
+        gone = await client.get(f"/xms/v1/{PLAN}/batches/{ids[0]}", headers={"Authorization": "Bearer t"})
+        assert (gone.status_code, gone.json()["code"]) == (404, "not_found")

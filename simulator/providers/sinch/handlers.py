@@ -12,6 +12,7 @@ A batch has one id for all its recipients; each recipient is one ``SimMessage`` 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace as dataclass_replace
 from datetime import timedelta
@@ -117,9 +118,28 @@ class Sinch(Provider[BatchRequest]):
             modified_at=first.created_at,
             groups=list(send.groups),
         )
+        self._forget_evicted()
         self._batches()[batch.id] = batch
         self.index_reference(batch)
         return JSONResponse(batch_json(batch, messages), status_code=201)
+
+    def _forget_evicted(self) -> None:
+        """Drop the oldest batches once the message store has evicted all their messages, so the
+        batch store stays as bounded as the message store over a long run. Messages go oldest
+        first and a batch's newest message is last in ``message_ids``: when that one is gone, all are."""
+        batches, stored = self._batches(), self.state.messages
+        index = self.by_reference()
+        while batches:
+            oldest = next(iter(batches.values()))
+            if oldest.message_ids and oldest.message_ids[-1] in stored:
+                return
+            del batches[oldest.id]
+            reference = oldest.echo.get("client_reference")
+            ids = index.get(reference) if reference is not None else None
+            if ids is not None:
+                ids.pop(oldest.id, None)
+                if not ids:
+                    del index[reference]
 
     def new_message_id(self) -> str:
         return self.state.ids.ulid()
@@ -294,8 +314,9 @@ class Sinch(Provider[BatchRequest]):
         tokens: dict[str, Token] = self.state.extra(self.name).setdefault("tokens", {})
         return tokens
 
-    def _batches(self) -> dict[str, Batch]:
-        batches: dict[str, Batch] = self.state.extra(self.name).setdefault("batches", {})
+    def _batches(self) -> OrderedDict[str, Batch]:
+        # Oldest first; an OrderedDict because ``_forget_evicted`` drops from the front.
+        batches: OrderedDict[str, Batch] = self.state.extra(self.name).setdefault("batches", OrderedDict())
         return batches
 
     def by_reference(self) -> dict[str, dict[str, None]]:
