@@ -135,11 +135,11 @@ class Sinch(Provider[BatchRequest]):
                 return
             del batches[oldest.id]
             reference = oldest.echo.get("client_reference")
-            ids = index.get(reference) if reference is not None else None
+            ids = index.get(reference) if isinstance(reference, str) else None
             if ids is not None:
                 ids.pop(oldest.id, None)
                 if not ids:
-                    del index[reference]
+                    index.pop(reference, None)
 
     def new_message_id(self) -> str:
         return self.state.ids.ulid()
