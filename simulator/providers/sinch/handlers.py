@@ -135,8 +135,8 @@ class Sinch(Provider[BatchRequest]):
                 return
             del batches[oldest.id]
             reference = oldest.echo.get("client_reference")
-            ids = index.get(reference) if isinstance(reference, str) else None
-            if ids is not None:
+            if isinstance(reference, str):
+                ids = index.get(reference, {})
                 ids.pop(oldest.id, None)
                 if not ids:
                     index.pop(reference, None)
