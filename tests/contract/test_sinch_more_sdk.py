@@ -165,3 +165,31 @@ def test_recipient_report_counts_parts_only_when_the_batch_limits_them(simulator
     assert (one.number_of_message_parts, one.encoding) == (2, None)
     other = client.sms.delivery_reports.get_for_number(plain.id, A)
     assert (other.number_of_message_parts, other.encoding) == (None, None)
+
+
+def test_inbounds_list_and_get_with_sinchs_filters(simulator: Any) -> None:
+    from sinch.domains.sms.models.v1.types.inbound_message import MOTextMessage
+
+    from tests.simulator.receiver import Receiver
+
+    client = plan_client(simulator.url)
+    account = account_of(client)
+    with Receiver() as receiver:
+        registered = {"provider": "sinch", "url": f"{receiver.url}/mo", "account": account}
+        made = simulator.control.post("/_sim/inbound/urls", json=registered).json()
+        try:
+            for to in (A, B):
+                texted = {"provider": "sinch", "from": "+447700900123", "to": to, "body": f"to {to}"}
+                simulator.control.post("/_sim/inbound", json=texted).raise_for_status()
+            receiver.wait(2)
+        finally:  # registrations outlive a reset
+            simulator.control.delete(f"/_sim/inbound/urls/{made['id']}").raise_for_status()
+    inbounds = client.sms.inbounds
+    listed = list(inbounds.list(to=[B]).iterator())
+    assert [(type(m), m.to, m.body) for m in listed] == [(MOTextMessage, B.lstrip("+"), f"to {B}")]
+    assert inbounds.get(listed[0].id).body == f"to {B}"
+    assert len(list(inbounds.list().iterator())) == 2
+    later = datetime.now(UTC) + timedelta(hours=1)
+    assert list(inbounds.list(start_date=later).iterator()) == []
+    assert sms_error(lambda: inbounds.list(client_reference="r").content()) == (400, "syntax_invalid_parameter_format")
+    assert sms_error(lambda: inbounds.get("01ARZ3NDEKTSV4RRFFQ69G5FAV")) == (404, "not_found")
