@@ -193,3 +193,17 @@ def test_inbounds_list_and_get_with_sinchs_filters(simulator: Any) -> None:
     assert list(inbounds.list(start_date=later).iterator()) == []
     assert sms_error(lambda: inbounds.list(client_reference="r").content()) == (400, "syntax_invalid_parameter_format")
     assert sms_error(lambda: inbounds.get("01ARZ3NDEKTSV4RRFFQ69G5FAV")) == (404, "not_found")
+
+
+def test_a_text_over_its_part_limit_is_not_delivered_and_reports_411(clocked_simulator: Any) -> None:
+    sim = clocked_simulator
+    client = plan_client(sim.url)
+    over = client.sms.batches.send_sms(to=[A], from_="+12025550100", body="a" * 161, max_number_of_message_parts=1)
+    cut = client.sms.batches.send_sms(
+        to=[A], from_="+12025550100", body="a" * 161, max_number_of_message_parts=1, truncate_concat=True
+    )
+    reports = client.sms.delivery_reports
+    sim.advance_until(lambda: reports.get_for_number(cut.id, A).status == "Delivered")
+    sim.advance_until(lambda: reports.get_for_number(over.id, A).status != "Queued")
+    one = reports.get_for_number(over.id, A)
+    assert (one.status, one.code, one.number_of_message_parts) == ("Aborted", 411, 2)

@@ -190,6 +190,7 @@ INVALID_BATCHES: list[tuple[dict[str, Any], str]] = [
     ({"send_at": "2030-01-02T00:00:00Z", "expire_at": "2030-01-01T00:00:00Z"}, "syntax_constraint_violation"),
     ({"flash_message": "yes"}, "syntax_invalid_json"),
     ({"max_number_of_message_parts": True}, "syntax_invalid_json"),
+    ({"max_number_of_message_parts": 0}, "syntax_constraint_violation"),
     ({"parameters": {"name": "Ada"}}, "syntax_invalid_json"),
     ({"client_reference": "r" * 2049}, "syntax_constraint_violation"),
 ]

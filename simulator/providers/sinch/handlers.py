@@ -40,6 +40,7 @@ from lynsms.simulator.providers.sinch.render import (
     BINARY,
     EXPIRED_TOKEN,
     FINAL_STATUSES,
+    PARTS_EXCEEDED,
     REJECTIONS,
     STATUSES,
     Batch,
@@ -51,6 +52,7 @@ from lynsms.simulator.providers.sinch.render import (
     error_response,
     looks_like_jwt,
     oauth_error,
+    over_part_limit,
     recipient,
     recipient_report,
 )
@@ -164,6 +166,11 @@ class Sinch(Provider[BatchRequest]):
         if message.status == "Cancelled":
             # A cancelled recipient is never sent: a report scheduled before the cancel repeats it.
             sinch_status, code = STATUSES["cancelled"]
+        elif sinch_status != "Cancelled" and over_part_limit(message):
+            # Sinch: "If a message is split into more parts than max_number_of_message_parts, it won't
+            # be delivered. The status code will display a 411 error", whatever the scenario planned.
+            sinch_status, code = PARTS_EXCEEDED
+            message.delivery = "failed"
         elif error_code is not None:
             if not error_code.lstrip("-").isdecimal():
                 raise ValueError(f"Sinch delivery codes are integers, not {error_code!r}")

@@ -120,6 +120,8 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
         check_binary(body, udh or "", parameters)
     elif not 1 <= utf16_units(body) <= MAX_BODY_CHARS:
         raise Invalid("syntax_constraint_violation", f"body: size must be between 1 and {MAX_BODY_CHARS}")
+    if ints["max_number_of_message_parts"] is not None and ints["max_number_of_message_parts"] < 1:
+        raise Invalid("syntax_constraint_violation", "max_number_of_message_parts: must be greater than or equal to 1")
     if client_reference is not None and len(client_reference) > 2048:
         raise Invalid("syntax_constraint_violation", "client_reference: size must be between 0 and 2048")
     if expire_at is not None and expire_at <= (send_at or now):
@@ -158,12 +160,13 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
 
 def submissions(batch: BatchRequest) -> list[Submission]:
     """One submission per recipient of ``batch``. ``extra`` keeps what later answers depend on:
-    the callback mode, binary content, and whether reports carry the part count."""
+    the callback mode, binary content, and the part limit (reports carry the part count then)."""
     extra: dict[str, Any] = {"delivery_report": batch.delivery_report}
     if batch.udh is not None:
         extra.update(type="mt_binary", udh=batch.udh)
-    if "max_number_of_message_parts" in batch.echo:
-        extra["max_number_of_message_parts"] = batch.echo["max_number_of_message_parts"]
+    for name in ("max_number_of_message_parts", "truncate_concat"):
+        if name in batch.echo:
+            extra[name] = batch.echo[name]
     return [
         Submission(
             to=number,

@@ -24,6 +24,7 @@ DEFAULT_VALIDITY: Final = timedelta(days=3)  # expire_at defaults to send_at (or
 FINAL_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired", "Aborted", "Cancelled", "Rejected", "Deleted"})
 QUEUED: Final = ("Queued", 400)
 BINARY: Final = "binary"  # the stored encoding of an mt_binary message (8-bit data, one part)
+PARTS_EXCEEDED: Final = ("Aborted", 411)  # "Exceeded parts limit": more parts than max_number_of_message_parts
 
 # Scenario status words -> (Sinch status, default delivery report code). Codes 400-418 are Sinch's own;
 # codes below 400 are operator (SMPP / GSM MAP) codes passed through, 27 = absent subscriber.
@@ -136,6 +137,13 @@ def recipient_report(message: SimMessage, status: str, code: int, at: datetime) 
     if "max_number_of_message_parts" in message.submission.extra:
         report["number_of_message_parts"] = message.segments
     return report
+
+
+def over_part_limit(message: SimMessage) -> bool:
+    """More parts than the batch's ``max_number_of_message_parts``, and no ``truncate_concat`` to cut it."""
+    limit = message.submission.extra.get("max_number_of_message_parts")
+    truncated = message.submission.extra.get("truncate_concat") is True
+    return isinstance(limit, int) and message.segments > limit and not truncated
 
 
 def current(message: SimMessage) -> tuple[str, int]:
