@@ -642,3 +642,33 @@ async def test_batches_are_forgotten_with_their_evicted_messages() -> None:
         assert sorted(sim.state.extra("sinch")["by_reference"]) == ["r2", "r3"]
         gone = await client.get(f"/xms/v1/{PLAN}/batches/{ids[0]}", headers={"Authorization": "Bearer t"})
         assert (gone.status_code, gone.json()["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"callback_url": "not a url"}, "syntax_invalid_parameter_format"),
+        ({"max_number_of_message_parts": 0}, "syntax_constraint_violation"),
+        ({"client_reference": "r" * 2049}, "syntax_constraint_violation"),
+        ({"expire_at": "2098-01-01T00:00:00Z"}, "syntax_constraint_violation"),  # before send_at
+        ({"feedback_enabled": "yes"}, "syntax_invalid_json"),
+        ({"udh": "00"}, "syntax_invalid_json"),  # a text batch has no UDH
+        ({"type": "mt_binary"}, "syntax_invalid_json"),
+    ],
+)
+def test_a_bad_update_is_refused_and_leaves_the_batch_as_it_was(
+    simulator: Any, change: dict[str, Any], code: str
+) -> None:
+    body = sent(simulator.url, send_at="2099-01-01T00:00:00Z")
+    before = get(simulator.url, f"batches/{body['id']}").json()
+    answer = http.post(f"{simulator.url}/xms/v1/{PLAN}/batches/{body['id']}", json=change, headers=API_TOKEN)
+    assert (answer.status_code, answer.json()["code"]) == (400, code)
+    assert get(simulator.url, f"batches/{body['id']}").json() == before
+
+
+def test_a_bad_binary_update_is_refused(simulator: Any) -> None:
+    body = sent(simulator.url, type="mt_binary", body="AAE=", udh="00", send_at="2099-01-01T00:00:00Z")
+    for change in ({"body": "A" * 188}, {"udh": "zz"}, {"body": "%%"}):
+        answer = http.post(f"{simulator.url}/xms/v1/{PLAN}/batches/{body['id']}", json=change, headers=API_TOKEN)
+        assert answer.status_code == 400 and answer.json()["code"].startswith("syntax_"), change
+    assert get(simulator.url, f"batches/{body['id']}").json()["body"] == "AAE="

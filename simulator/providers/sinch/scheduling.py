@@ -26,7 +26,6 @@ from lynsms.simulator.providers.sinch.parse import (
     _optional,
     _parameters,
     _time,
-    check_binary,
     is_msisdn,
     is_sender,
     parse_batch,
@@ -39,7 +38,10 @@ if TYPE_CHECKING:
     from lynsms.simulator.providers.sinch.handlers import Sinch
 
 # Batch fields an update copies as given into the batch object.
-_ECHOED = ("from", "body", "udh", "delivery_report", "callback_url", "client_reference", "parameters")
+_FLAGS = ("feedback_enabled", "flash_message", "truncate_concat")
+_NUMBERS = ("max_number_of_message_parts", "from_ton", "from_npi")
+_TEXTS = ("from", "body", "udh", "delivery_report", "callback_url", "client_reference")
+_ECHOED = (*_TEXTS, "parameters", *_FLAGS, *_NUMBERS)
 
 
 async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Response:
@@ -48,8 +50,14 @@ async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Respons
     data = await read_json(request)
     try:
         change = _parse_update(data, batch.echo["type"])
-        if batch.echo["type"] == "mt_binary" and ("body" in change or "udh" in change):
-            check_binary(change.get("body", batch.echo["body"]), change.get("udh", batch.echo["udh"]), None)
+        # The batch as the change would leave it, validated whole before anything changes: a change
+        # that makes it invalid (a bad callback_url, binary content over 140 octets) is refused and
+        # the batch stays as it was.
+        merged = batch.echo | {name: change[name] for name in _ECHOED if name in change}
+        parse_batch(_send_body(waiting[0].to, merged), sinch.now())
+        expire_at, send_at = change.get("expire_at"), change.get("send_at") or batch.echo.get("send_at")
+        if expire_at is not None and isinstance(send_at, str) and expire_at <= datetime.fromisoformat(send_at):
+            raise Invalid("syntax_constraint_violation", "expire_at: must be after send_at")
     except Invalid as exc:
         raise ProviderError(sinch.error(400, exc.text, exc.code), detail=exc.text) from None
     scheduled = sinch.core.scheduled
@@ -130,10 +138,15 @@ def _parse_update(data: dict[str, Any], batch_type: str) -> dict[str, Any]:
             if not is_msisdn(number):
                 raise Invalid("syntax_invalid_parameter_format", f"Invalid number: {number}")
         change[name] = numbers
-    for name in ("from", "body", "udh", "delivery_report", "callback_url", "client_reference"):
-        value = _optional(data, name, str)
-        if value is not None:
-            change[name] = value
+    for names, kind in (
+        (_TEXTS, str),
+        (_FLAGS, bool),
+        (_NUMBERS, int),
+    ):
+        for name in names:
+            value = _optional(data, name, kind)
+            if value is not None:
+                change[name] = value
     if "from" in change and not is_sender(change["from"]):
         raise Invalid("syntax_invalid_parameter_format", f"Invalid from address: {change['from']}")
     if "body" in change and not change["body"]:
@@ -156,10 +169,11 @@ def _parse_update(data: dict[str, Any], batch_type: str) -> dict[str, Any]:
 
 def _resubmitted(message: SimMessage, echo: dict[str, Any], due: datetime) -> Submission:
     """The waiting message's submission after an update of the batch fields in ``echo``."""
-    request = parse_batch({"to": [message.to], "type": echo["type"], "body": echo["body"]} | _echo_fields(echo), due)
+    request = parse_batch(_send_body(message.to, echo), due)
     (submission,) = submissions(request)
     return replaced(submission, send_at=due)
 
 
-def _echo_fields(echo: dict[str, Any]) -> dict[str, Any]:
-    return {name: echo[name] for name in _ECHOED if name in echo and name != "body"}
+def _send_body(to: str, echo: dict[str, Any]) -> dict[str, Any]:
+    """A send request for one recipient with the batch fields in ``echo``."""
+    return {"to": [to], "type": echo["type"]} | {name: echo[name] for name in _ECHOED if name in echo}
