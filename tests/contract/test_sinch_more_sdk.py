@@ -207,3 +207,15 @@ def test_a_text_over_its_part_limit_is_not_delivered_and_reports_411(clocked_sim
     sim.advance_until(lambda: reports.get_for_number(over.id, A).status != "Queued")
     one = reports.get_for_number(over.id, A)
     assert (one.status, one.code, one.number_of_message_parts) == ("Aborted", 411, 2)
+
+
+def test_changing_a_batch_already_sent_is_batch_already_dispatched(simulator: Any) -> None:
+    client = plan_client(simulator.url)
+    batch = client.sms.batches.send_sms(to=[A], from_="+12025550100", body="now")
+    assert sms_error(lambda: client.sms.batches.update_sms(batch_id=batch.id, body="later")) == (
+        403,
+        "batch_already_dispatched",
+    )
+    assert sms_error(
+        lambda: client.sms.batches.replace_sms(batch_id=batch.id, to=[A], from_="+12025550100", body="x")
+    ) == (403, "batch_already_dispatched")

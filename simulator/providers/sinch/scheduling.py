@@ -3,9 +3,9 @@
 Sinch documents both on ``/xms/v1/{id}/batches/{batch_id}`` (SDK ``batches.update_sms`` and
 ``batches.replace_sms``): an update changes the named fields (``to_add``/``to_remove`` edit the
 recipients, ``send_at`` reschedules), a replace "is the same as cancelling a batch and sending a new
-one instead", under the same id. A ``send_at`` in the past sends at once. Sinch publishes no answer
-for changing a batch that was already sent; here it is a 400 ``syntax_constraint_violation``
-(docs/providers/sinch.md).
+one instead", under the same id. A ``send_at`` in the past sends at once. Changing a batch already
+sent is a 403 ``batch_already_dispatched``, the code Sinch's batch reference lists for it; Sinch
+publishes none for a canceled batch, here a 400 ``syntax_constraint_violation`` (docs/providers/sinch.md).
 """
 
 from __future__ import annotations
@@ -116,9 +116,13 @@ def _waiting(sinch: Sinch, batch: Batch) -> list[SimMessage]:
     """The batch's recipients still waiting to be sent; refuses a batch with none left."""
     members = sinch._members(batch)
     waiting = [m for m in members if sinch.core.scheduled.held(m.id) is not None]
-    if batch.canceled or not waiting:
-        text = f"Batch {batch.id} has already been sent or canceled and can no longer be changed"
+    if batch.canceled:
+        text = f"Batch {batch.id} has been canceled and can no longer be changed"
         raise ProviderError(sinch.error(400, text, "syntax_constraint_violation"), detail=text)
+    if not waiting:
+        # The code Sinch's batch reference lists for an update of a batch already sent.
+        text = f"Batch {batch.id} has already been dispatched"
+        raise ProviderError(sinch.error(403, text, "batch_already_dispatched"), detail=text)
     return waiting
 
 
