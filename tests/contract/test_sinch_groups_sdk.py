@@ -91,3 +91,21 @@ def test_bad_group_update_leaves_the_group_unchanged(simulator: Any) -> None:
         response = simulator.control.post(path, json=body, headers={"Authorization": "Bearer token"})
         assert response.status_code in (400, 403) and "code" in response.json()
     assert client.sms.groups.list_members(group.id).content() == [A.lstrip("+")]
+
+
+def test_a_scheduled_batch_follows_its_groups_until_it_goes_out(clocked_simulator: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    sim = clocked_simulator
+    client = plan_client(sim.url)
+    groups = client.sms.groups
+    kept = groups.create(name="Kept", members=[A, B])
+    dropped = groups.create(name="Dropped", members=[C])
+    due = datetime.fromtimestamp(sim.clock.time(), UTC) + timedelta(minutes=10)
+    batch = client.sms.batches.send_sms(to=[kept.id, dropped.id], from_="+12025550100", body="hi", send_at=due)
+    groups.update(group_id=kept.id, add=["+12025550146"], remove=[A])
+    groups.delete(dropped.id)  # "considered empty" when the batch goes out
+    sim.clock.advance(599)
+    sim.advance_until(lambda: all(m.status == "Delivered" for m in sim.sim.state.messages.values()))
+    assert sorted(m.to for m in sim.sim.state.messages.values()) == [B, "+12025550146"]
+    assert client.sms.batches.get(batch.id).to == [kept.id, dropped.id]

@@ -6,7 +6,8 @@ update (``POST``: ``add`` before ``remove``, ``add_from_group``, ``remove_from_g
 explicit ``null`` name removes it), replace (``PUT``), delete, and members (a bare JSON array of
 numbers without ``+``). A number is in a group once; duplicate adds and unknown removes are not
 errors. Child groups' members count as the group's own. A group id that is not known answers 404 in
-the path, ``403 unknown_group`` when referenced from a body or a batch's ``to``.
+the path, ``403 unknown_group`` when referenced from a body or a batch's ``to``. A scheduled batch
+sent to a group follows the group's changes until it goes out (``scheduling.regroup``).
 """
 
 from __future__ import annotations
@@ -63,9 +64,10 @@ def everyone(sinch: Sinch, group: Group) -> list[str]:
     return list(found)
 
 
-def expand(sinch: Sinch, account: str, to: Any) -> tuple[Any, list[str]]:
+def expand(sinch: Sinch, account: str, to: Any, missing_ok: bool = False) -> tuple[Any, list[str]]:
     """A batch's ``to`` with its group ids replaced by their members ('+'-prefixed), and those ids.
-    Anything that is not a list of strings is left for ``parse_batch`` to refuse."""
+    Anything that is not a list of strings is left for ``parse_batch`` to refuse. An unknown group
+    is ``403 unknown_group``, or with ``missing_ok`` (a group deleted since) empty."""
     if not isinstance(to, list) or not all(isinstance(n, str) for n in to):
         return to, []
     numbers: dict[str, None] = {}
@@ -73,6 +75,9 @@ def expand(sinch: Sinch, account: str, to: Any) -> tuple[Any, list[str]]:
     for item in to:
         if is_msisdn(item) or not looks_like_group(item):
             numbers[item] = None
+            continue
+        found = _groups(sinch).get(item)
+        if found is None and missing_ok:
             continue
         group = _owned(sinch, account, item, 403)
         groups.append(group.id)
@@ -123,6 +128,7 @@ async def replace(sinch: Sinch, request: Request, entry: JournalEntry) -> Respon
     fresh = Group(group.id, group.account, group.created_at, sinch.now())
     _apply_whole(sinch, fresh, data)  # validated in full before the group changes
     _groups(sinch)[group.id] = fresh
+    sinch.regroup(group.id)
     return JSONResponse(group_json(sinch, fresh))
 
 
@@ -147,12 +153,14 @@ async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Respons
     _check_size(sinch, result)
     group.members, group.name, group.auto_update = result, name, auto_update
     group.modified_at = sinch.now()
+    sinch.regroup(group.id)
     return JSONResponse(group_json(sinch, group))
 
 
 async def delete(sinch: Sinch, request: Request, entry: JournalEntry) -> Response:
     group = _in_path(sinch, request, entry)
     del _groups(sinch)[group.id]
+    sinch.regroup(group.id)
     entry.outcome = {"kind": "group_deleted", "group_id": group.id}
     return Response(status_code=200)
 

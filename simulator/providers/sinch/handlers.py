@@ -229,6 +229,11 @@ class Sinch(Provider[BatchRequest]):
         batch = self.read_batch(account, await read_json(request))
         return await self.submit(request, entry, account, batch, submissions(batch))
 
+    def regroup(self, group_id: str) -> None:
+        """Waiting batches sent to a group that just changed follow it (``scheduling.regroup``;
+        reached through here because ``scheduling`` already reads ``groups``)."""
+        scheduling.regroup(self, group_id)
+
     def read_batch(self, account: str, data: dict[str, Any]) -> BatchRequest:
         """A send (or replace, or dry run) body, its group ids replaced by the groups' members."""
         to, targeted = groups.expand(self, account, data.get("to"))

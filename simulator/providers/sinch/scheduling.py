@@ -20,6 +20,7 @@ from starlette.responses import Response
 from lynsms.simulator.http import JSONResponse, read_json
 from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.providers.base import ProviderError
+from lynsms.simulator.providers.sinch.groups import expand
 from lynsms.simulator.providers.sinch.parse import (
     REPORT_MODES,
     Invalid,
@@ -61,15 +62,14 @@ async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Respons
     except Invalid as exc:
         raise ProviderError(sinch.error(400, exc.text, exc.code), detail=exc.text) from None
     scheduled = sinch.core.scheduled
-    removed = {number.lstrip("+") for number in change.pop("to_remove", [])}
-    for message in [m for m in waiting if m.to.lstrip("+") in removed]:
-        scheduled.cancel(message.id)
-        sinch.state.messages.pop(message.id, None)
-        batch.message_ids.remove(message.id)
-        waiting.remove(message)
-    template = waiting[0] if waiting else None
-    added = change.pop("to_add", [])
     send_at = change.pop("send_at", None)
+    due, call = _due(sinch, waiting[0])
+    due = send_at or due
+    added, removed = change.pop("to_add", []), change.pop("to_remove", [])
+    _edit_recipients(sinch, batch, waiting, added, removed, due, call)
+    if "to" in batch.echo:  # a batch sent to groups repeats its to: keep it in step
+        gone = {number.lstrip("+") for number in removed}
+        batch.echo["to"] = [t for t in batch.echo["to"] if t.lstrip("+") not in gone] + added
     expire_at = change.pop("expire_at", None)
     batch.echo.update(change)
     sinch.index_reference(batch)  # a new client_reference must find the batch too
@@ -77,20 +77,9 @@ async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Respons
         batch.echo["send_at"] = timestamp(send_at)
     if expire_at is not None:
         batch.echo["expire_at"] = timestamp(expire_at)
-    if template is not None:
-        held = scheduled.held(template.id)
-        due, call = (held.due, held.call) if held is not None else (sinch.now(), 0)
-        due = send_at or due
-        for number in added:
-            message = replaced(template, id=sinch.new_message_id(), reports=[], extra={}, error_code=None)
-            message.submission = replaced(template.submission, to=number)
-            sinch.state.add([message])
-            batch.message_ids.append(message.id)
-            waiting.append(message)
-            scheduled.hold(sinch, message, due, call)
-        for message in waiting:
-            message.submission = _resubmitted(message, batch.echo, due)
-            scheduled.move(message.id, due)
+    for message in waiting:
+        message.submission = _resubmitted(message, batch.echo, due)
+        scheduled.move(message.id, due)
     batch.modified_at = sinch.now()
     entry.message_ids = list(batch.message_ids)
     return JSONResponse(batch_json(batch, sinch._members(batch)))
@@ -110,6 +99,65 @@ async def replace(sinch: Sinch, request: Request, entry: JournalEntry) -> Respon
         replacement.created_at = batch.created_at  # the batch keeps its identity; only its content changes
         response = JSONResponse(batch_json(replacement, sinch._members(replacement)))
     return response
+
+
+def regroup(sinch: Sinch, group_id: str) -> None:
+    """Waiting batches sent to ``group_id`` follow its members until they go out, as Sinch documents:
+    "Any groups targeted in a scheduled batch will be evaluated at the time of sending. If a group
+    is deleted between batch creation and scheduled date, it will be considered empty"."""
+    for batch in list(sinch._batches().values()):
+        if group_id not in batch.groups or batch.canceled:
+            continue
+        waiting = [m for m in sinch._members(batch) if sinch.core.scheduled.held(m.id) is not None]
+        if not waiting:
+            continue
+        wanted = expand(sinch, batch.account, batch.echo.get("to", []), missing_ok=True)[0]
+        keep = {number.lstrip("+") for number in wanted}
+        have = {m.to.lstrip("+") for m in waiting}
+        due, call = _due(sinch, waiting[0])
+        before = set(batch.message_ids)
+        added = [n for n in wanted if n.lstrip("+") not in have]
+        _edit_recipients(
+            sinch, batch, waiting, added, [m.to for m in waiting if m.to.lstrip("+") not in keep], due, call
+        )
+        for message in waiting:
+            if message.id not in before:
+                message.submission = _resubmitted(message, batch.echo, due)
+
+
+def _due(sinch: Sinch, message: SimMessage) -> tuple[datetime, int]:
+    held = sinch.core.scheduled.held(message.id)
+    return (held.due, held.call) if held is not None else (sinch.now(), 0)
+
+
+def _edit_recipients(
+    sinch: Sinch,
+    batch: Batch,
+    waiting: list[SimMessage],
+    added: list[str],
+    removed: list[str],
+    due: datetime,
+    call: int,
+) -> None:
+    """Remove, then add, recipients of a waiting batch; ``waiting`` follows. A new recipient is a
+    copy of the first waiting one (its submission is filled in again by the caller)."""
+    scheduled = sinch.core.scheduled
+    template = waiting[0] if waiting else None
+    gone = {number.lstrip("+") for number in removed}
+    for message in [m for m in waiting if m.to.lstrip("+") in gone]:
+        scheduled.cancel(message.id)
+        sinch.state.messages.pop(message.id, None)
+        batch.message_ids.remove(message.id)
+        waiting.remove(message)
+    if template is None:
+        return
+    for number in added:
+        message = replaced(template, id=sinch.new_message_id(), reports=[], extra={}, error_code=None)
+        message.submission = replaced(template.submission, to=number)
+        sinch.state.add([message])
+        batch.message_ids.append(message.id)
+        waiting.append(message)
+        scheduled.hold(sinch, message, due, call)
 
 
 def _waiting(sinch: Sinch, batch: Batch) -> list[SimMessage]:
