@@ -99,13 +99,15 @@ def test_a_scheduled_batch_follows_its_groups_until_it_goes_out(clocked_simulato
     sim = clocked_simulator
     client = plan_client(sim.url)
     groups = client.sms.groups
-    kept = groups.create(name="Kept", members=[A, B])
+    child = groups.create(name="Child", members=[])
+    kept = groups.create(name="Kept", members=[A, B], child_groups=[child.id])
     dropped = groups.create(name="Dropped", members=[C])
     due = datetime.fromtimestamp(sim.clock.time(), UTC) + timedelta(minutes=10)
     batch = client.sms.batches.send_sms(to=[kept.id, dropped.id], from_="+12025550100", body="hi", send_at=due)
     groups.update(group_id=kept.id, add=["+12025550146"], remove=[A])
     groups.delete(dropped.id)  # "considered empty" when the batch goes out
+    groups.update(group_id=child.id, add=["+12025550147"])  # reaches the batch through its parent
     sim.clock.advance(599)
     sim.advance_until(lambda: all(m.status == "Delivered" for m in sim.sim.state.messages.values()))
-    assert sorted(m.to for m in sim.sim.state.messages.values()) == [B, "+12025550146"]
+    assert sorted(m.to for m in sim.sim.state.messages.values()) == [B, "+12025550146", "+12025550147"]
     assert client.sms.batches.get(batch.id).to == [kept.id, dropped.id]

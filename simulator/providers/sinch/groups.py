@@ -64,6 +64,11 @@ def everyone(sinch: Sinch, group: Group) -> list[str]:
     return list(found)
 
 
+def with_parents(sinch: Sinch, group_id: str) -> set[str]:
+    """``group_id`` and the groups that take its members as a child group."""
+    return {group_id} | {g.id for g in _groups(sinch).values() if group_id in g.child_groups}
+
+
 def expand(sinch: Sinch, account: str, to: Any, missing_ok: bool = False) -> tuple[Any, list[str]]:
     """A batch's ``to`` with its group ids replaced by their members ('+'-prefixed), and those ids.
     Anything that is not a list of strings is left for ``parse_batch`` to refuse. An unknown group

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from lynsms.simulator.http import JSONResponse, read_json
 from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.providers.base import ProviderError
-from lynsms.simulator.providers.sinch.groups import expand
+from lynsms.simulator.providers.sinch.groups import expand, with_parents
 from lynsms.simulator.providers.sinch.parse import (
     REPORT_MODES,
     Invalid,
@@ -105,8 +105,9 @@ def regroup(sinch: Sinch, group_id: str) -> None:
     """Waiting batches sent to ``group_id`` follow its members until they go out, as Sinch documents:
     "Any groups targeted in a scheduled batch will be evaluated at the time of sending. If a group
     is deleted between batch creation and scheduled date, it will be considered empty"."""
+    changed = with_parents(sinch, group_id)
     for batch in list(sinch._batches().values()):
-        if group_id not in batch.groups or batch.canceled:
+        if changed.isdisjoint(batch.groups) or batch.canceled:
             continue
         waiting = [m for m in sinch._members(batch) if sinch.core.scheduled.held(m.id) is not None]
         if not waiting:
