@@ -111,3 +111,21 @@ def test_a_scheduled_batch_follows_its_groups_until_it_goes_out(clocked_simulato
     sim.advance_until(lambda: all(m.status == "Delivered" for m in sim.sim.state.messages.values()))
     assert sorted(m.to for m in sim.sim.state.messages.values()) == [B, "+12025550146", "+12025550147"]
     assert client.sms.batches.get(batch.id).to == [kept.id, dropped.id]
+
+
+def test_update_adds_and_removes_a_group_of_a_scheduled_batch(clocked_simulator: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    sim = clocked_simulator
+    client = plan_client(sim.url)
+    team = client.sms.groups.create(name="Team", members=[B, C])
+    due = datetime.fromtimestamp(sim.clock.time(), UTC) + timedelta(minutes=10)
+    batch = client.sms.batches.send_sms(to=[A], from_="+12025550100", body="hi", send_at=due)
+    added = client.sms.batches.update_sms(batch_id=batch.id, to_add=[team.id])
+    assert added.to == [A, team.id]
+    assert sorted(m.to for m in sim.sim.state.messages.values()) == [A, B, C]
+    client.sms.groups.update(group_id=team.id, remove=[C])  # the batch follows the group
+    assert sorted(m.to for m in sim.sim.state.messages.values()) == [A, B]
+    removed = client.sms.batches.update_sms(batch_id=batch.id, to_remove=[team.id])
+    assert removed.to == [A]
+    assert [m.to for m in sim.sim.state.messages.values()] == [A]

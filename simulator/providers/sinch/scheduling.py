@@ -20,7 +20,7 @@ from starlette.responses import Response
 from lynsms.simulator.http import JSONResponse, read_json
 from lynsms.simulator.messages import SimMessage, Submission
 from lynsms.simulator.providers.base import ProviderError
-from lynsms.simulator.providers.sinch.groups import expand, with_parents
+from lynsms.simulator.providers.sinch.groups import expand, looks_like_group, with_parents
 from lynsms.simulator.providers.sinch.parse import (
     REPORT_MODES,
     Invalid,
@@ -48,7 +48,15 @@ _ECHOED = (*_TEXTS, "parameters", *_FLAGS, *_NUMBERS)
 async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Response:
     batch = sinch._batch(request, entry)
     waiting = _waiting(sinch, batch)
-    data = await read_json(request)
+    asked = await read_json(request)
+    # to_add / to_remove may name groups too ("List of phone numbers and group IDs to add to the
+    # batch"): their members are what is added or removed; the batch's to keeps the ids.
+    data = dict(asked)
+    for key in ("to_add", "to_remove"):
+        numbers, named = expand(sinch, batch.account, asked.get(key))
+        if named:
+            data[key] = numbers
+    before = [m.to for m in sinch._members(batch)]
     try:
         change = _parse_update(data, batch.echo["type"])
         # The batch as the change would leave it, validated whole before anything changes: a change
@@ -67,9 +75,7 @@ async def update(sinch: Sinch, request: Request, entry: JournalEntry) -> Respons
     due = send_at or due
     added, removed = change.pop("to_add", []), change.pop("to_remove", [])
     _edit_recipients(sinch, batch, waiting, added, removed, due, call)
-    if "to" in batch.echo:  # a batch sent to groups repeats its to: keep it in step
-        gone = {number.lstrip("+") for number in removed}
-        batch.echo["to"] = [t for t in batch.echo["to"] if t.lstrip("+") not in gone] + added
+    _follow_to(batch, before, asked.get("to_add") or [], asked.get("to_remove") or [])
     expire_at = change.pop("expire_at", None)
     batch.echo.update(change)
     sinch.index_reference(batch)  # a new client_reference must find the batch too
@@ -124,6 +130,19 @@ def regroup(sinch: Sinch, group_id: str) -> None:
         for message in waiting:
             if message.id not in before:
                 message.submission = _resubmitted(message, batch.echo, due)
+
+
+def _follow_to(batch: Batch, before: list[str], add: list[str], remove: list[str]) -> None:
+    """The ``to`` a batch repeats after ``to_add`` / ``to_remove``. Kept while it names a group (the
+    batch follows the group, ``regroup``); otherwise the batch lists its recipients, as before."""
+    gone = {t.lstrip("+") for t in remove}
+    to = [t for t in batch.echo.get("to", before) if t.lstrip("+") not in gone]
+    to += [t for t in add if t not in to]
+    batch.groups = [t for t in to if not is_msisdn(t) and looks_like_group(t)]
+    if batch.groups:
+        batch.echo["to"] = to
+    else:
+        batch.echo.pop("to", None)
 
 
 def _due(sinch: Sinch, message: SimMessage) -> tuple[datetime, int]:
