@@ -155,6 +155,13 @@ def test_scheduled_binary_batch_waits_and_can_be_updated(clocked_simulator: Any)
     sim.advance_until(lambda: client.sms.delivery_reports.get_for_number(batch.id, A).status == "Delivered")
     [message] = sim.sim.state.messages.values()
     assert (message.submission.body, message.submission.extra["udh"]) == ("AAI=", "0500030a0201")
+    later = client.sms.batches.send_binary(
+        to=[A], from_="+12025550100", body="AAE=", udh=UDH, send_at=due + timedelta(days=1)
+    )
+    swapped = client.sms.batches.replace_binary(
+        batch_id=later.id, to=[B], from_="+12025550100", body="AAM=", udh=UDH, send_at=due + timedelta(days=1)
+    )
+    assert (swapped.id, swapped.type, swapped.to, swapped.body) == (later.id, "mt_binary", [B], "AAM=")
 
 
 def test_recipient_report_counts_parts_only_when_the_batch_limits_them(simulator: Any) -> None:

@@ -16,14 +16,30 @@ A, B = "12025550143", "12025550144"
 
 
 @pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK contract tests need `node` on PATH")
-def test_node_sdk_dry_run_list_cancel_reports_binary_feedback_and_groups(simulator: Any) -> None:
+def test_node_sdk_calls_around_the_send(simulator: Any) -> None:
     from tests.simulator.scenario_wires import QUIET, load
 
     assert NODE is not None
     assert (NODE_DIR / "node_modules").is_dir(), "the Node SDKs are not installed: run `npm ci` in tests/contract/node"
+    from tests.simulator.receiver import Receiver
+
     load(simulator.control, simulator.url, QUIET)
+    with Receiver() as receiver:  # an inbound message for inbounds.list / get
+        registered = {"provider": "sinch", "url": f"{receiver.url}/mo", "account": "plan-node"}
+        made = simulator.control.post("/_sim/inbound/urls", json=registered).json()
+        try:
+            texted = {"provider": "sinch", "from": "+447700900123", "to": "+12025550100", "body": "MO"}
+            inbound = simulator.control.post("/_sim/inbound", json=texted).json()
+            receiver.wait(1)
+        finally:  # registrations outlive a reset
+            simulator.control.delete(f"/_sim/inbound/urls/{made['id']}").raise_for_status()
     done = subprocess.run(
-        [NODE, "sinch_calls.cjs", simulator.url], check=False, capture_output=True, text=True, timeout=60, cwd=NODE_DIR
+        [NODE, "sinch_calls.cjs", simulator.url, inbound["id"]],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=NODE_DIR,
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -37,5 +53,8 @@ def test_node_sdk_dry_run_list_cancel_reports_binary_feedback_and_groups(simulat
     assert result["binary"] == ["mt_binary", "050003cc0201"]
     assert result["group"] == [2, [A, B], True]
     assert result["missing"]  # the SDK raised on the 404
+    assert result["groupCalls"] == ["Node group", "Renamed", 2, "Replaced", 1]
+    assert result["scheduled"] == ["sooner", ["+12025550143", "+12025550144"], True, "replaced", ["+12025550144"]]
+    assert (result["inbounds"], result["inbound"]) == ([inbound["id"]], "MO")
     feedback = [m for m in simulator.sim.state.messages.values() if m.batch_id == result["second"]]
     assert [bool(m.extra.get("delivery_feedback")) for m in feedback] == [True]

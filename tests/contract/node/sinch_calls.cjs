@@ -1,9 +1,10 @@
 // The calls around a Sinch send, through the official Node SDK (@sinch/sdk-core), in one process:
-// dry run, filtered batch list, cancel, delivery reports, binary batch, delivery feedback, groups.
-// Usage: node sinch_calls.cjs <simulator url>. Prints one JSON line for the test to check.
+// dry run, filtered batch list, cancel, scheduled batch update and replace, delivery reports,
+// binary batch, delivery feedback, groups, inbounds.
+// Usage: node sinch_calls.cjs <simulator url> [inbound id]. Prints one JSON line for the test to check.
 const { SinchClient } = require("@sinch/sdk-core");
 
-const url = process.argv[2];
+const [url, inboundId] = process.argv.slice(2);
 const A = "+12025550143";
 const B = "+12025550144";
 
@@ -38,7 +39,30 @@ async function run() {
   const group = await sms.groups.create({ createGroupRequestBody: { name: "Node group", members: [A, B] } });
   const members = await sms.groups.listMembers({ group_id: group.id });
   const groups = await all(sms.groups.list({}));
+  const fetchedGroup = await sms.groups.get({ group_id: group.id });
+  const updatedGroup = await sms.groups.update({
+    group_id: group.id,
+    updateGroupRequestBody: { add: ["+12025550145"], remove: [A], name: "Renamed" },
+  });
+  const replacedGroup = await sms.groups.replace({
+    group_id: group.id,
+    replaceGroupRequestBody: { name: "Replaced", members: [B] },
+  });
   await sms.groups.delete({ group_id: group.id });
+  const later = new Date(Date.now() + 3600 * 1000);
+  const scheduled = await sms.batches.sendTextMessage({
+    sendSMSRequestBody: { to: [A], from: "+12025550100", body: "later", send_at: later },
+  });
+  const updated = await sms.batches.update({
+    batch_id: scheduled.id,
+    updateBatchMessageRequestBody: { type: "mt_text", body: "sooner", to_add: [B] },
+  });
+  const replaced = await sms.batches.replace({
+    batch_id: scheduled.id,
+    replaceBatchMessageRequestBody: { to: [B], from: "+12025550100", body: "replaced", send_at: later },
+  });
+  const inbounds = await all(sms.inbounds.list({}));
+  const inbound = inboundId ? await sms.inbounds.get({ inbound_id: inboundId }) : null;
   let missing = null;
   try {
     await sms.batches.get({ batch_id: "01ARZ3NDEKTSV4RRFFQ69G5FAV" });
@@ -57,6 +81,10 @@ async function run() {
     reports: reports.map((r) => r.recipient).sort(),
     binary: [fetchedBinary.type, fetchedBinary.udh],
     group: [group.size, members.sort(), groups.map((g) => g.id).includes(group.id)],
+    groupCalls: [fetchedGroup.name, updatedGroup.name, updatedGroup.size, replacedGroup.name, replacedGroup.size],
+    scheduled: [updated.body, updated.to.sort(), replaced.id === scheduled.id, replaced.body, replaced.to],
+    inbounds: inbounds.map((m) => m.id),
+    inbound: inbound && inbound.body,
     missing,
   };
 }
