@@ -295,6 +295,16 @@ def test_expired_token_gets_401_saying_expired(simulator: Any) -> None:
     assert "expired" in response.headers["WWW-Authenticate"]
 
 
+def test_expired_tokens_are_forgotten_and_still_read_as_expired(clocked_simulator: Any) -> None:
+    sim = clocked_simulator
+    first = token(sim.url)
+    sim.clock.advance(3601)
+    token(sim.url)
+    assert first not in sim.sim.state.extra("sinch")["tokens"]  # the store stays bounded
+    response = send(sim.url, batch(), headers={"Authorization": f"Bearer {first}"})
+    assert response.status_code == 401 and "expired" in response.headers["WWW-Authenticate"]
+
+
 # ---- read endpoints ------------------------------------------------------------------------------------
 
 

@@ -55,6 +55,7 @@ from lynsms.simulator.providers.sinch.render import (
     over_part_limit,
     recipient,
     recipient_report,
+    token_expiry,
 )
 from lynsms.simulator.state import JournalEntry
 
@@ -219,7 +220,12 @@ class Sinch(Provider[BatchRequest]):
         expires = issued + timedelta(seconds=TOKEN_LIFETIME)
         ids = self.state.ids
         token = access_token(credentials.username, issued, expires, ids.uuid(), ids.token(43))
-        self._tokens()[token] = Token(credentials.username, expires)
+        tokens = self._tokens()
+        # Tokens expire in the order they were issued: forget the expired ones at the front, so the
+        # store stays bounded. A forgotten token still reads as expired (its ``exp`` claim).
+        while tokens and next(iter(tokens.values())).expires_at <= issued:
+            tokens.popitem(last=False)
+        tokens[token] = Token(credentials.username, expires)
         entry.outcome = {"kind": "token"}
         body = {"access_token": token, "expires_in": TOKEN_LIFETIME - 1, "scope": "", "token_type": "bearer"}
         return JSONResponse(body)
@@ -322,8 +328,8 @@ class Sinch(Provider[BatchRequest]):
 
     # ---- state and credentials -------------------------------------------------------------------
 
-    def _tokens(self) -> dict[str, Token]:
-        tokens: dict[str, Token] = self.state.extra(self.name).setdefault("tokens", {})
+    def _tokens(self) -> OrderedDict[str, Token]:
+        tokens: OrderedDict[str, Token] = self.state.extra(self.name).setdefault("tokens", OrderedDict())
         return tokens
 
     def _batches(self) -> OrderedDict[str, Batch]:
@@ -370,10 +376,14 @@ class Sinch(Provider[BatchRequest]):
             )
         issued = self._tokens().get(token)
         if issued is None:
-            if looks_like_jwt(token):  # an OAuth token this simulator never issued (or forgot on reset)
+            if not looks_like_jwt(token):
+                return account  # service plan mode: any API token is accepted
+            # An OAuth token this simulator forgot (expired ones are, see ``_token``; all are on reset)
+            # or never issued: expired by its own claim, the SDK fetches a new one; otherwise invalid.
+            expiry = token_expiry(token)
+            if expiry is None or expiry > self.now():
                 raise ProviderError(self.error(401, "Invalid access token", "unauthorized"), "auth_failed")
-            return account  # service plan mode: any API token is accepted
-        if issued.expires_at <= self.now():
+        if issued is None or issued.expires_at <= self.now():
             response = self.error(401, "Access token has expired", "unauthorized")
             response.headers["WWW-Authenticate"] = EXPIRED_TOKEN
             raise ProviderError(response, "auth_failed", detail="token expired")

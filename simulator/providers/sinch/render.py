@@ -198,6 +198,16 @@ def access_token(key_id: str, issued: datetime, expires: datetime, jti: str, sig
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{signature}"
 
 
+def token_expiry(token: str) -> datetime | None:
+    """The ``exp`` claim of a token shaped like ``access_token``'s, or None when it has none."""
+    try:
+        claims = token.split(".")[1]
+        exp = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"]
+        return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int) and not isinstance(exp, bool) else None
+    except (IndexError, ValueError, TypeError, KeyError, OverflowError, OSError):
+        return None
+
+
 def looks_like_jwt(token: str) -> bool:
     return token.count(".") == 2 and token.startswith("eyJ")
 
