@@ -129,12 +129,17 @@ class Sinch(Provider[BatchRequest]):
     def _forget_evicted(self) -> None:
         """Drop the oldest batches once the message store has evicted all their messages, so the
         batch store stays as bounded as the message store over a long run. Messages go oldest
-        first and a batch's newest message is last in ``message_ids``: when that one is gone, all are."""
+        first and a batch's newest message is last in ``message_ids``: when that one is gone, all are.
+        A batch left with no recipients (an update removed them all) goes with the messages of its time."""
         batches, stored = self._batches(), self.state.messages
         index = self.by_reference()
         while batches:
             oldest = next(iter(batches.values()))
-            if oldest.message_ids and oldest.message_ids[-1] in stored:
+            if oldest.message_ids:
+                kept = oldest.message_ids[-1] in stored
+            else:
+                kept = not stored or oldest.created_at >= next(iter(stored.values())).created_at
+            if kept:
                 return
             del batches[oldest.id]
             reference = oldest.echo.get("client_reference")
