@@ -183,6 +183,7 @@ INVALID_BATCHES: list[tuple[dict[str, Any], str]] = [
         "syntax_constraint_violation",
     ),
     ({"delivery_report": "sometimes"}, "syntax_invalid_json"),
+    ({"delivery_report": ""}, "syntax_invalid_json"),
     ({"callback_url": "not a url"}, "syntax_invalid_parameter_format"),
     ({"send_at": "tomorrow"}, "syntax_invalid_parameter_format"),
     ({"send_at": "9999-12-31T23:59:59Z"}, "syntax_invalid_parameter_format"),  # no room for the expiry

@@ -101,7 +101,8 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
     if kind == "mt_binary" and udh is None:
         raise Invalid("syntax_constraint_violation", "udh: must not be null")
     sender = _optional(data, "from", str)
-    mode = _optional(data, "delivery_report", str) or "none"
+    mode = _optional(data, "delivery_report", str)
+    mode = "none" if mode is None else mode  # an empty string is an unknown value, not the default
     if mode not in REPORT_MODES:
         raise Invalid(
             "syntax_invalid_json", f"delivery_report: unknown value {mode!r}, expected one of {', '.join(REPORT_MODES)}"
