@@ -31,7 +31,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import account, parse, pricing, scheduling
+from lynsms.simulator.providers.clicksend import account, export, parse, pricing, reading, scheduling
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -47,6 +47,9 @@ class ClickSend(Provider[None]):
         return [
             self.endpoint("/v3/sms/send", self._send, ["POST"]),
             self.endpoint("/v3/sms/history", self._history, ["GET"]),
+            self.endpoint("/v3/sms/history/export", partial(export.export, self), ["GET"]),
+            self.endpoint(export.FILES + "/{file_id}", partial(export.download, self), ["GET"]),
+            self.endpoint("/v3/sms/receipts-read", partial(reading.receipts_read, self), ["PUT"]),
             self.endpoint("/v3/sms/receipts", self._receipts, ["GET"]),
             self.endpoint("/v3/sms/receipts", self._add_receipt_url, ["POST"]),
             self.endpoint("/v3/sms/receipts/{message_id}", self._receipt, ["GET"]),
@@ -168,7 +171,7 @@ class ClickSend(Provider[None]):
 
     # ---- history and receipts --------------------------------------------------------------------
 
-    def _paging(self, request: Request) -> tuple[int, int]:
+    def paging(self, request: Request) -> tuple[int, int]:
         params = request.query_params
         try:
             page, limit = int_param(params, "page", 1, 1), int_param(params, "limit", 15, 0)
@@ -178,10 +181,15 @@ class ClickSend(Provider[None]):
 
     async def _history(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
-        page, limit = self._paging(request)
+        page, limit = self.paging(request)
+        rows = self.history_rows(request, account)
+        return cw.envelope(200, "SUCCESS", "Here are your data.", cw.paginate(rows, request.url, page, limit))
+
+    def history_rows(self, request: Request, account: str) -> list[dict[str, Any]]:
+        """The account's history rows that ``date_from``, ``date_to`` and ``q`` select, in ``order_by`` order."""
         params = request.query_params
         bounds = [params.get("date_from", "0"), params.get("date_to", str(2**40))]
-        if not all(b.isdecimal() for b in bounds):
+        if not all(b.isascii() and b.isdecimal() for b in bounds):
             raise self._bad("date_from and date_to must be unix timestamps.")
         low, high = (int(b) for b in bounds)
         field, _, wanted = params.get("q", "").partition(":")
@@ -196,13 +204,14 @@ class ClickSend(Provider[None]):
             rows = [r for r in rows if str(r.get(field.lower(), "")).lower() == wanted.lower()]
         if params.get("order_by", "").lower().endswith(":desc"):
             rows.reverse()
-        return cw.envelope(200, "SUCCESS", "Here are your data.", cw.paginate(rows, request.url, page, limit))
+        return rows
 
     async def _receipts(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
-        page, limit = self._paging(request)
+        page, limit = self.paging(request)
         receipts = sorted(
-            (r for m in self.messages_of(account) for r in m.reports), key=lambda r: (r["timestamp"], r["message_id"])
+            (r for m in self.messages_of(account) for r in reading.unread_receipts(m)),
+            key=lambda r: (r["timestamp"], r["message_id"]),
         )
         data = cw.paginate(receipts, request.url, page, limit)
         return cw.envelope(200, "SUCCESS", "Here are your delivery receipts.", data)
@@ -231,7 +240,7 @@ class ClickSend(Provider[None]):
 
     async def _rules(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
-        page, limit = self._paging(request)
+        page, limit = self.paging(request)
         data = cw.paginate(list(self._settings(account)["rules"]), request.url, page, limit)
         return cw.envelope(200, "SUCCESS", "Here are your data.", data)
 
