@@ -217,6 +217,11 @@ class Provider(ABC, Generic[SendT]):
         text = rejection.text.format(to=submission.to, sender=submission.sender or "")
         return self.error(rejection.status, text, rejection.code)
 
+    def lead_status(self, message: SimMessage) -> str | None:
+        """A status ``message`` reaches inside the provider as soon as its delivery starts, reported
+        (and called back) before the scripted steps; None for most providers."""
+        return None
+
     def released(self, message: SimMessage) -> None:
         """A held message fell due and goes out now (``scheduling``)."""
         self.move(message, self.released_status, None)

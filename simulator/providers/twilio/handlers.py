@@ -104,6 +104,13 @@ class Twilio(Provider[parse.Create]):
             return "scheduled"
         return "accepted" if extra.get("messaging_service_sid") else "queued"
 
+    def lead_status(self, message: SimMessage) -> str | None:
+        # With a Messaging Service a message is created `accepted` (or `scheduled`) and moves to
+        # `queued` once a sender is picked: a status change after creation, so it is called back.
+        if message.submission.extra.get("messaging_service_sid") and message.status != "canceled":
+            return "queued"
+        return None
+
     def delivery_report(
         self, message: SimMessage, status: DeliveryStatus | str, error_code: str | None
     ) -> dict[str, Any] | None:
