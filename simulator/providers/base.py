@@ -314,7 +314,8 @@ class Provider(ABC, Generic[SendT]):
         entry.account = account
         entry.messages = list(submissions)
         call = state.count_call(self.name, account)
-        decisions = [self.core.engine.decide(self.name, account, s, call) for s in submissions]
+        now = self.now()
+        decisions = self._decide(account, submissions, call, now)
         latency = max((d.latency for d in decisions), default=0.0)
         # Request-level trouble answers for the whole request. Body faults (malformed/slow body) are
         # not trouble here: the provider accepts the message, only its success response is garbled.
@@ -333,7 +334,6 @@ class Provider(ABC, Generic[SendT]):
                     entry.outcome = decision.to_json()
                     await self._wait(latency)
                     return whole
-        now = self.now()
         if batch_id is None and (len(submissions) > 1 or self.batches):
             batch_id = self.new_batch_id()
         decided: list[SendResult] = []
@@ -382,6 +382,22 @@ class Provider(ABC, Generic[SendT]):
             if garbled is not None:
                 response = self.core.faults.garble(response, garbled, entry)
         return response
+
+    def _decide(self, account: str, submissions: Sequence[Submission], call: int, now: datetime) -> list[Decision]:
+        """The engine's decision per submission. A message sent for later meets the engine again
+        when due (``scheduling``): a rule is counted once per message, so an acceptance that lets
+        it wait is not counted here, only an outcome that ends it (or garbles the answer) now."""
+        engine, name = self.core.engine, self.name
+        decisions = []
+        for submission in submissions:
+            if _due(submission, now) is None:
+                decisions.append(engine.decide(name, account, submission, call))
+                continue
+            decision = engine.decide(name, account, submission, call, count=False)
+            if decision.kind != "accept":
+                engine.count(name, account, decision)
+            decisions.append(decision)
+        return decisions
 
     async def _wait(self, seconds: float) -> None:
         if seconds > 0:
