@@ -122,7 +122,7 @@ def test_a_rule_with_times_counts_a_scheduled_message_once(clocked_simulator: An
     from twilio.base.exceptions import TwilioRestException
 
     sim = clocked_simulator
-    rules = [
+    rules: list[dict[str, Any]] = [
         {"name": "refuse-once", "match": {"to": "+12025550199"}, "times": 1, "reject": "invalid_number"},
         {"name": "undelivered-once", "match": {"to": TO}, "times": 1, "deliver": {"status": "undelivered", "after": 1}},
         {"name": "rest", "deliver": {"status": "delivered", "after": 1}},
