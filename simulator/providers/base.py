@@ -416,8 +416,7 @@ class Provider(ABC, Generic[SendT]):
 
     def messages_of(self, account: str) -> Iterator[SimMessage]:
         """This provider's messages sent under ``account``, oldest first."""
-        name = self.name
-        return (m for m in self.state.messages.values() if m.provider == name and m.account == account)
+        return self.state.owned(self.name, account)
 
     def move(self, message: SimMessage, status: str, error_code: str | None) -> datetime:
         """Set ``message``'s status and error code in the provider's words, stamped now; returns now."""

@@ -35,10 +35,11 @@ async def export(clicksend: ClickSend, request: Request, entry: JournalEntry) ->
         return clicksend.error(400, "The filename field is required.")
     if not filename.lower().endswith(".csv") or len(filename) > 255 or any(c in filename for c in '/\\"'):
         return clicksend.error(400, "The filename must be a .csv file name.")
-    rows = clicksend.history_rows(request, account)
+    found = clicksend.history_messages(request, account)
     if {"page", "limit"} & request.query_params.keys():
         page, limit = clicksend.paging(request)
-        rows = cw.paginate(rows, request.url, page, limit)["data"]
+        found = cw.paginate(found, request.url, page, limit)["data"]
+    rows = [cw.history_row(m) for m in found]
     files: dict[str, tuple[str, bytes]] = clicksend.state.extra(_EXPORTS)
     file_id = clicksend.new_message_id()
     files[file_id] = (filename, _csv(rows))

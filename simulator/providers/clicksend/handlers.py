@@ -182,29 +182,35 @@ class ClickSend(Provider[None]):
     async def _history(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
         page, limit = self.paging(request)
-        rows = self.history_rows(request, account)
-        return cw.envelope(200, "SUCCESS", "Here are your data.", cw.paginate(rows, request.url, page, limit))
+        found = self.history_messages(request, account)
+        data = cw.paginate(found, request.url, page, limit)
+        data["data"] = [cw.history_row(m) for m in data["data"]]  # only this page's rows are rendered
+        return cw.envelope(200, "SUCCESS", "Here are your data.", data)
 
-    def history_rows(self, request: Request, account: str) -> list[dict[str, Any]]:
-        """The account's history rows that ``date_from``, ``date_to`` and ``q`` select, in ``order_by`` order."""
+    def history_messages(self, request: Request, account: str) -> list[SimMessage]:
+        """The account's messages that ``date_from``, ``date_to`` and ``q`` select, in ``order_by`` order."""
         params = request.query_params
         bounds = [params.get("date_from", "0"), params.get("date_to", str(2**40))]
         if not all(b.isascii() and b.isdecimal() for b in bounds):
             raise self._bad("date_from and date_to must be unix timestamps.")
         low, high = (int(b) for b in bounds)
         field, _, wanted = params.get("q", "").partition(":")
-        # "q=to:..." is answered from the recipient index instead of a walk through the whole store.
-        source = self.state.sent_to(wanted) if field.lower() == "to" and wanted else self.messages_of(account)
-        rows = [
-            cw.history_row(m)
-            for m in sorted(source, key=lambda m: m.created_at)
-            if m.provider == self.name and m.account == account and low <= m.created_at.timestamp() <= high
-        ]
+        field = field.lower()
+        if field == "to" and wanted:  # answered from the recipient index
+            source = sorted(self.state.sent_to(wanted), key=lambda m: m.created_at)
+            found = [m for m in source if m.provider == self.name and m.account == account]
+            found = [m for m in found if low <= m.created_at.timestamp() <= high]
+        else:  # the account's timeline holds the date range
+            found = list(self.state.owned(self.name, account, low, high))
         if field and wanted:
-            rows = [r for r in rows if str(r.get(field.lower(), "")).lower() == wanted.lower()]
+            value = cw.HISTORY_FIELDS.get(field)
+            if value is None:  # a field only the rendered row has
+                found = [m for m in found if str(cw.history_row(m).get(field, "")).lower() == wanted.lower()]
+            else:
+                found = [m for m in found if str(value(m)).lower() == wanted.lower()]
         if params.get("order_by", "").lower().endswith(":desc"):
-            rows.reverse()
-        return rows
+            found.reverse()
+        return found
 
     async def _receipts(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -201,6 +202,16 @@ def message_fields(message: SimMessage) -> dict[str, Any]:
         "country": extra["country"],
         "carrier": extra["carrier"],
     }
+
+
+# History fields ``q=field:value`` reads straight from a message, without rendering its row.
+HISTORY_FIELDS: Final[dict[str, Callable[[SimMessage], object]]] = {
+    "to": lambda m: m.submission.to,
+    "from": lambda m: m.submission.sender,
+    "status": lambda m: m.status,
+    "message_id": lambda m: m.id,
+    "custom_string": lambda m: m.submission.client_ref or "",
+}
 
 
 def history_row(message: SimMessage) -> dict[str, Any]:

@@ -8,7 +8,7 @@ older ``requestError`` format, v3 paths in the ApiError format.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
@@ -276,10 +276,15 @@ class Infobip(Provider[parse.Parsed]):
             raise self._invalid(api, exc.violations, str(exc)) from None
         params = request.query_params
         recipient = params.get("destination") or params.get("to")
-        # The recipient index answers "what went to X?" without walking the whole store.
-        source = self.state.sent_to(recipient) if recipient else self.state.messages.values()
+        # The recipient index answers "what went to X?", the account's timeline a date range,
+        # without walking the whole store.
+        if recipient:
+            source: Iterator[SimMessage] = reversed(self.state.sent_to(recipient))
+        else:
+            low, high = filters.created_bounds(params)
+            source = self.state.owned(self.name, account, low, high, newest_first=True)
         found: list[dict[str, Any]] = []
-        for message in reversed(source):  # newest first, stopping at the limit
+        for message in source:  # newest first, stopping at the limit
             if message.provider == self.name and message.account == account and wanted(message):
                 found.append(wire.log(message, api))
                 if len(found) == limit:
