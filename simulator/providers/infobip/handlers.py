@@ -279,13 +279,15 @@ class Infobip(Provider[parse.Parsed]):
         # The recipient index answers "what went to X?", the account's timeline a date range,
         # without walking the whole store.
         if recipient:
-            source: Iterator[SimMessage] = reversed(self.state.sent_to(recipient))
+            source: Iterator[SimMessage] = (
+                m for m in reversed(self.state.sent_to(recipient)) if m.provider == self.name and m.account == account
+            )
         else:
             low, high = filters.created_bounds(params)
             source = self.state.owned(self.name, account, low, high, newest_first=True)
         found: list[dict[str, Any]] = []
         for message in source:  # newest first, stopping at the limit
-            if message.provider == self.name and message.account == account and wanted(message):
+            if wanted(message):
                 found.append(wire.log(message, api))
                 if len(found) == limit:
                     break
