@@ -280,14 +280,29 @@ def test_history_filters_and_orders(simulator: Any) -> None:
         return [r["body"] for r in http.get(simulator.url + HISTORY, params=params, auth=AUTH).json()["data"]["data"]]
 
     assert bodies(order_by="date:desc") == ["b", "a"]
+    assert bodies(order_by="to:asc") == ["a", "b"] and bodies(order_by="to:desc") == ["b", "a"]
+    assert bodies(q="status:queued") == ["a", "b"] and bodies(q="status:Sent") == []
     assert bodies(q="to:+61411111111") == ["b"]
     assert bodies(q=f"message_id:{sent[0]['message_id']}") == ["a"]
     assert bodies(date_from=now + 10) == [] and bodies(date_to=now + 10) == ["a", "b"]
     empty = http.get(simulator.url + HISTORY, params={"page": 5}, auth=AUTH).json()["data"]
     assert (empty["data"], empty["from"], empty["to"]) == ([], None, None)
+    send(simulator, msg(to="+12015550100", body="c"))  # sent last, to the lowest number
+    assert bodies(order_by="to:asc") == ["c", "a", "b"] and bodies(order_by="body:desc") == ["c", "b", "a"]
 
 
-@pytest.mark.parametrize("params", [{"page": "x"}, {"page": "0"}, {"limit": "-1"}, {"date_from": "yesterday"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "x"},
+        {"page": "0"},
+        {"limit": "-1"},
+        {"date_from": "yesterday"},
+        {"q": "colour:blue"},
+        {"order_by": "price:asc"},
+        {"order_by": "date:sideways"},
+    ],
+)
 def test_bad_history_queries_are_400(simulator: Any, params: dict[str, str]) -> None:
     assert_envelope(http.get(simulator.url + HISTORY, params=params, auth=AUTH), 400, "BAD_REQUEST")
 

@@ -196,6 +196,11 @@ class ClickSend(Provider[None]):
         low, high = (int(b) for b in bounds)
         field, _, wanted = params.get("q", "").partition(":")
         field = field.lower()
+        if field and field not in cw.HISTORY_FIELDS:
+            raise self._bad(f"q searches one of {', '.join(cw.HISTORY_FIELDS)}, as field:value.")
+        order, _, direction = params.get("order_by", "date:asc").lower().partition(":")
+        if order not in cw.HISTORY_ORDER or direction not in ("asc", "desc", ""):
+            raise self._bad(f"order_by sorts on one of {', '.join(cw.HISTORY_ORDER)}, as field:asc or field:desc.")
         if field == "to" and wanted:  # answered from the recipient index
             source = sorted(self.state.sent_to(wanted), key=lambda m: m.created_at)
             found = [m for m in source if m.provider == self.name and m.account == account]
@@ -203,12 +208,11 @@ class ClickSend(Provider[None]):
         else:  # the account's timeline holds the date range
             found = list(self.state.owned(self.name, account, low, high))
         if field and wanted:
-            value = cw.HISTORY_FIELDS.get(field)
-            if value is None:  # a field only the rendered row has
-                found = [m for m in found if str(cw.history_row(m).get(field, "")).lower() == wanted.lower()]
-            else:
-                found = [m for m in found if str(value(m)).lower() == wanted.lower()]
-        if params.get("order_by", "").lower().endswith(":desc"):
+            value = cw.HISTORY_FIELDS[field]
+            found = [m for m in found if str(value(m)).lower() == wanted.lower()]
+        if order != "date":  # found is in date order already; the sort is stable for equal keys
+            found.sort(key=cw.HISTORY_ORDER[order])
+        if direction == "desc":
             found.reverse()
         return found
 
