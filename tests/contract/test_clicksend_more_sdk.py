@@ -162,3 +162,87 @@ def test_bad_input_on_the_wire_is_a_400_envelope(simulator: Any, method: str, pa
 def test_an_unknown_export_file_is_a_404_envelope(simulator: Any) -> None:
     answer = httpx.get(f"{simulator.url}/files/00000000-0000-4000-8000-000000000000?filename=x.csv")
     assert answer.status_code == 404 and answer.json()["response_code"] == "NOT_FOUND"
+
+
+def test_a_receipt_rule_is_read_updated_and_deleted_and_stops_the_pushes(simulator: Any) -> None:
+    from clicksend.exceptions import NotFoundException
+    from clicksend.models.create_sms_delivery_receipt_rule_request import CreateSmsDeliveryReceiptRuleRequest
+    from clicksend.models.delete_sms_delivery_receipt_rule import DeleteSmsDeliveryReceiptRule
+
+    api = next(sms_api(simulator.url))
+    settings = simulator.sim.providers["clicksend"].settings("acme-user")
+
+    def rule(**fields: Any) -> CreateSmsDeliveryReceiptRuleRequest:
+        base = {
+            "rule_name": "hook",
+            "match_type": 0,
+            "action": "URL",
+            "action_address": "http://a.test/r",
+            "enabled": 1,
+        }
+        return CreateSmsDeliveryReceiptRuleRequest(**{**base, **fields})
+
+    created = present(api.create_sms_delivery_receipt_rule(create_sms_delivery_receipt_rule_request=rule()).data)
+    rule_id = str(present(created.receipt_rule_id))
+    assert present(api.view_sms_delivery_receipt_rule(receipt_rule_id=rule_id).data) == created
+    assert settings["receipt_url"] == "http://a.test/r"
+
+    updated = api.update_sms_delivery_receipt_rule(
+        receipt_rule_id=rule_id, create_sms_delivery_receipt_rule_request=rule(action_address="http://b.test/r")
+    )
+    assert present(updated.data).action_address == "http://b.test/r" and settings["receipt_url"] == "http://b.test/r"
+    deleted = api.delete_sms_delivery_receipt_rule(receipt_rule_id=rule_id)
+    assert type(deleted) is DeleteSmsDeliveryReceiptRule and deleted.data == []
+    assert settings["receipt_url"] is None and present(api.view_sms_delivery_receipt_rules().data).total == 0
+    with pytest.raises(NotFoundException):
+        api.view_sms_delivery_receipt_rule(receipt_rule_id=rule_id)
+
+
+def test_an_inbound_rule_is_read_updated_and_deleted(simulator: Any) -> None:
+    from clicksend.models.create_sms_inbound_automation_request import CreateSmsInboundAutomationRequest
+    from clicksend.models.delete_sms_inbound_automation import DeleteSmsInboundAutomation
+    from clicksend.models.update_sms_inbound_automation_request import UpdateSmsInboundAutomationRequest
+
+    api = next(sms_api(simulator.url))
+    request = CreateSmsInboundAutomationRequest(
+        dedicated_number="*",
+        rule_name="to the app",
+        message_search_type=0,
+        message_search_term="",
+        action="POLL",
+        action_address="",
+        enabled=1,
+    )
+    rule_id = str(
+        present(
+            present(
+                api.create_sms_inbound_automation(create_sms_inbound_automation_request=request).data
+            ).inbound_rule_id
+        )
+    )
+    assert present(api.view_sms_inbound_automation(inbound_rule_id=rule_id).data).rule_name == "to the app"
+    change = UpdateSmsInboundAutomationRequest(rule_name="renamed")
+    updated = api.update_sms_inbound_automation(inbound_rule_id=rule_id, update_sms_inbound_automation_request=change)
+    assert present(updated.data).rule_name == "renamed"
+    assert [r.rule_name for r in present(present(api.view_sms_inbound_automations().data).data)] == ["renamed"]
+    deleted = api.delete_sms_inbound_automation(inbound_rule_id=rule_id)
+    assert type(deleted) is DeleteSmsInboundAutomation and deleted.data == []
+    assert present(api.view_sms_inbound_automations().data).total == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("GET", "/v3/automations/sms/receipts/99", None, 404),
+        ("PUT", "/v3/automations/sms/receipts/99", {"enabled": 0}, 404),
+        ("DELETE", "/v3/automations/sms/receipts/x", None, 404),
+        ("POST", "/v3/automations/sms/receipts", {"rule_name": "r"}, 400),
+        ("POST", "/v3/automations/sms/receipts", "not json", 400),
+    ],
+)
+def test_receipt_rule_bad_input_is_clicksends_envelope(
+    simulator: Any, method: str, path: str, body: Any, status: int
+) -> None:
+    answer = httpx.request(method, simulator.url + path, json=body, auth=("u", "k"))
+    assert answer.status_code == status
+    assert answer.json()["response_code"] == {400: "BAD_REQUEST", 404: "NOT_FOUND"}[status]

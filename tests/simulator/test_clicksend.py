@@ -349,10 +349,10 @@ def test_registering_a_receipt_url_answers_a_sample_receipt(simulator: Any, prov
         "Receipt has been added",
     )
     assert (body["data"]["status_code"], body["data"]["message_type"]) == (201, "sms")
-    assert provider._settings("acme")["receipt_url"] == "http://127.0.0.1:9/r"
+    assert provider.settings("acme")["receipt_url"] == "http://127.0.0.1:9/r"
     http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": "poll"}).raise_for_status()
-    assert provider._settings("acme")["receipt_url"] is None
-    assert provider._settings("rival")["receipt_url"] is None
+    assert provider.settings("acme")["receipt_url"] is None
+    assert provider.settings("rival")["receipt_url"] is None
 
 
 @pytest.mark.parametrize("payload", [{}, {"url": ""}, {"url": 5}])
@@ -364,9 +364,9 @@ def test_receipt_rules_register_only_enabled_url_actions(simulator: Any, provide
     rule = {"rule_name": "r", "match_type": 0, "action": "EMAIL_FIXED", "action_address": "a@b.c", "enabled": 1}
     created = http.post(simulator.url + RULES, auth=AUTH, json=rule).json()
     assert created["data"] == {"receipt_rule_id": 1, **rule}
-    assert provider._settings("acme")["receipt_url"] is None
+    assert provider.settings("acme")["receipt_url"] is None
     http.post(simulator.url + RULES, auth=AUTH, json={**rule, "action": "URL", "action_address": "http://h/x"})
-    assert provider._settings("acme")["receipt_url"] == "http://h/x"
+    assert provider.settings("acme")["receipt_url"] == "http://h/x"
     listed = http.get(simulator.url + RULES, auth=AUTH).json()["data"]
     assert [r["receipt_rule_id"] for r in listed["data"]] == [1, 2]
     assert_envelope(http.post(simulator.url + RULES, auth=AUTH, json={**rule, "enabled": "yes"}), 400, "BAD_REQUEST")

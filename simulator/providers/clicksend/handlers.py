@@ -31,7 +31,7 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import account, export, parse, pricing, reading, scheduling
+from lynsms.simulator.providers.clicksend import account, export, parse, pricing, reading, receipt_rules, scheduling
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -53,8 +53,7 @@ class ClickSend(Provider[None]):
             self.endpoint("/v3/sms/receipts", self._receipts, ["GET"]),
             self.endpoint("/v3/sms/receipts", self._add_receipt_url, ["POST"]),
             self.endpoint("/v3/sms/receipts/{message_id}", self._receipt, ["GET"]),
-            self.endpoint("/v3/automations/sms/receipts", self._rules, ["GET"]),
-            self.endpoint("/v3/automations/sms/receipts", self._add_rule, ["POST"]),
+            *receipt_rules.routes(self),
             self.endpoint("/v3/sms/cancel-all", partial(scheduling.cancel_all, self), ["PUT"]),
             self.endpoint("/v3/account", partial(account.details, self), ["GET"]),
             self.endpoint("/v3/sms/price", partial(pricing.price, self), ["POST"]),
@@ -72,7 +71,7 @@ class ClickSend(Provider[None]):
     def malformed(self, problem: WireProblem) -> Response:
         return self.error(413 if problem.kind == "too_large" else 400, problem.detail)
 
-    def _bad(self, message: str) -> ProviderError:
+    def bad(self, message: str) -> ProviderError:
         return ProviderError(self.error(400, message), detail=message)
 
     def authenticate(self, request: Request) -> str:
@@ -92,16 +91,16 @@ class ClickSend(Provider[None]):
         """The messages of a send (or price) body: those ClickSend would queue, and those it blocks."""
         raw = payload.get("messages")
         if not isinstance(raw, list) or not raw:
-            raise self._bad("The messages field is required and must be a non-empty array.")
+            raise self.bad("The messages field is required and must be a non-empty array.")
         if len(raw) > parse.MAX_MESSAGES:
-            raise self._bad(f"You can send up to {parse.MAX_MESSAGES} messages per request.")
+            raise self.bad(f"You can send up to {parse.MAX_MESSAGES} messages per request.")
         valid: list[Submission] = []
         refused: list[Refused] = []
         for index, item in enumerate(raw):
             try:
                 submission, status = parse.message(index, item, self._shared_sender)
             except parse.Invalid as exc:
-                raise self._bad(str(exc)) from None
+                raise self.bad(str(exc)) from None
             if status is None:
                 valid.append(submission)
             else:
@@ -176,7 +175,7 @@ class ClickSend(Provider[None]):
         try:
             page, limit = int_param(params, "page", 1, 1), int_param(params, "limit", 15, 0)
         except BadParam:
-            raise self._bad("page and limit must be positive integers.") from None
+            raise self.bad("page and limit must be positive integers.") from None
         return page, min(max(limit, 15), 100)  # ClickSend pages hold 15 to 100
 
     async def _history(self, request: Request, entry: JournalEntry) -> Response:
@@ -192,15 +191,15 @@ class ClickSend(Provider[None]):
         params = request.query_params
         bounds = [params.get("date_from", "0"), params.get("date_to", str(2**40))]
         if not all(b.isascii() and b.isdecimal() for b in bounds):
-            raise self._bad("date_from and date_to must be unix timestamps.")
+            raise self.bad("date_from and date_to must be unix timestamps.")
         low, high = (int(b) for b in bounds)
         field, _, wanted = params.get("q", "").partition(":")
         field = field.lower()
         if field and field not in cw.HISTORY_FIELDS:
-            raise self._bad(f"q searches one of {', '.join(cw.HISTORY_FIELDS)}, as field:value.")
+            raise self.bad(f"q searches one of {', '.join(cw.HISTORY_FIELDS)}, as field:value.")
         order, _, direction = params.get("order_by", "date:asc").lower().partition(":")
         if order not in cw.HISTORY_ORDER or direction not in ("asc", "desc", ""):
-            raise self._bad(f"order_by sorts on one of {', '.join(cw.HISTORY_ORDER)}, as field:asc or field:desc.")
+            raise self.bad(f"order_by sorts on one of {', '.join(cw.HISTORY_ORDER)}, as field:asc or field:desc.")
         if field == "to" and wanted:  # answered from the recipient index
             source = sorted(self.state.sent_to(wanted), key=lambda m: m.created_at)
             found = [m for m in source if m.provider == self.name and m.account == account]
@@ -242,35 +241,13 @@ class ClickSend(Provider[None]):
         account = self.authenticated(request, entry)
         url = (await read_json(request)).get("url")
         if not isinstance(url, str) or not url.strip():
-            raise self._bad("The url field is required.")
-        self._settings(account)["receipt_url"] = None if url.strip().lower() == "poll" else url.strip()
+            raise self.bad("The url field is required.")
+        self.settings(account)["receipt_url"] = None if url.strip().lower() == "poll" else url.strip()
         now = int(self.clock.time())
         receipt = cw.receipt_json(cw.DELIVERED, self.new_message_id(), now, now, None, account)
         return cw.envelope(200, "SUCCESS", "Receipt has been added", receipt)
 
-    async def _rules(self, request: Request, entry: JournalEntry) -> Response:
-        account = self.authenticated(request, entry)
-        page, limit = self.paging(request)
-        data = cw.paginate(list(self._settings(account)["rules"]), request.url, page, limit)
-        return cw.envelope(200, "SUCCESS", "Here are your data.", data)
-
-    async def _add_rule(self, request: Request, entry: JournalEntry) -> Response:
-        account = self.authenticated(request, entry)
-        body = await read_json(request)
-        fields = {"rule_name": str, "match_type": int, "action": str, "action_address": str, "enabled": int}
-        for name, kind in fields.items():
-            value = body.get(name)
-            if value is None or isinstance(value, bool) or not isinstance(value, kind):
-                article = "an integer" if kind is int else "a string"
-                raise self._bad(f"The {name} field is required and must be {article}.")
-        settings = self._settings(account)
-        rule = {"receipt_rule_id": len(settings["rules"]) + 1, **{name: body[name] for name in fields}}
-        settings["rules"].append(rule)
-        if rule["action"].upper() == "URL" and rule["enabled"]:
-            settings["receipt_url"] = rule["action_address"]
-        return cw.envelope(200, "SUCCESS", "Your new rule has been added.", rule)
-
-    def _settings(self, account: str) -> dict[str, Any]:
+    def settings(self, account: str) -> dict[str, Any]:
         accounts: dict[str, dict[str, Any]] = self.state.extra(self.name)
         return accounts.setdefault(account, {"receipt_url": None, "rules": []})
 
@@ -287,7 +264,7 @@ class ClickSend(Provider[None]):
         return cw.receipt_json(line, message.id, sent, int(now.timestamp()), custom, message.account)
 
     def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
-        url = self._settings(message.account)["receipt_url"]
+        url = self.settings(message.account)["receipt_url"]
         if url is None:
             return None
         line: cw.Receipt = message.extra.get("receipt", cw.QUEUED)

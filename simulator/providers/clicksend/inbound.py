@@ -146,7 +146,7 @@ class _Handlers:
         rule = self._owned(request, entry)
         del self._rules()[str(rule["inbound_rule_id"])]
         self.sim.unregister(_registration_id(rule))
-        return cw.envelope(200, "SUCCESS", "Your rule has been deleted.", self._public(rule))
+        return cw.envelope(200, "SUCCESS", "Your rule has been deleted.", [])  # the SDK's List[str]
 
     def _checked(self, body: dict[str, Any], *, required: bool) -> dict[str, Any]:
         found: dict[str, Any] = {}
