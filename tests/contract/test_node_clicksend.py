@@ -23,6 +23,6 @@ def test_clicksend_node_sdk_prices_cancels_filters_and_exports(simulator: Any) -
     history = result["history"]
     assert history["to_a"] == ["n-1"] and history["cancelled"] == ["l-1", "l-2", "l-3"]
     assert (history["dated"], history["future"]) == (4, 0)
-    assert result["receipts"] == 0
+    assert result["receipts"] == 0 and result["inbound"] == 0
     assert result["export_lines"] == 1 + 4  # the header and one row per message
     assert simulator.messages() and not simulator.sim.core.scheduled

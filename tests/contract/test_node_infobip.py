@@ -23,5 +23,6 @@ def test_infobip_node_sdk_previews_manages_a_scheduled_bulk_and_filters_logs(sim
     logs = result["logs"]
     assert logs["destination"] == ["447700900002"] and logs["bulk"] == 2 and logs["since"] == 2
     assert logs["pending"] == ["447700900002", "447700900003"]
+    assert (result["reports"], result["inbox"]) == (0, 0)  # nothing delivered or received yet: empty, well-formed
     assert result["refused"] == {"status": 400, "error": "BAD_REQUEST"}
     assert len(simulator.sim.core.scheduled) == 0  # canceled: nothing waits to go out any more

@@ -19,5 +19,6 @@ def test_twilio_node_sdk_filters_lists_and_cancels_a_scheduled_message(simulator
     assert (result["to_a"], result["from"], result["to_b_since"], result["before"]) == (2, 2, 1, 0)
     assert result["canceled"] == "canceled"
     assert result["second_cancel"] == {"status": 400, "code": 30409}
+    assert (result["media"], result["account"]) == (1, "active")
     [scheduled] = [m for m in simulator.messages() if m["body"] == "later"]
     assert scheduled["status"] == "canceled"

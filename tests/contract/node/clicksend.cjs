@@ -1,5 +1,6 @@
 // The clicksend Node SDK beyond a send and a fetch: price, cancel (one and all), history filters,
-// receipts marked read and the history export. The SDK rejects with {response, body} on non-2xx.
+// receipts and inbound marked read, the inbound list and the history export. The SDK rejects
+// with {response, body} on non-2xx.
 // Usage: node clicksend.cjs <simulator url>. Checks with node:assert, then prints one JSON line.
 const assert = require("node:assert/strict");
 const api = require("clicksend");
@@ -50,6 +51,8 @@ async function main() {
 
   await sms.smsReceiptsReadPut(Object.assign(new api.DateBefore(), { dateBefore: now.date }));
   const receipts = (await sms.smsReceiptsGet()).body.data.total;
+  await sms.smsInboundReadPut(Object.assign(new api.DateBefore(), { dateBefore: now.date }));
+  const inbound = (await sms.smsInboundGet()).body.data.total;
   const exported = (await sms.smsHistoryExportGet("history.csv")).body.data.url;
   const csv = await (await fetch(exported)).text();
 
@@ -64,6 +67,7 @@ async function main() {
       future,
     },
     receipts,
+    inbound,
     export_lines: csv.trim().split("\r\n").length,
   };
 }

@@ -1,5 +1,6 @@
 // The @infobip-api/sdk Node SDK beyond a send and a fetch: preview, rescheduling and pausing /
-// cancelling a scheduled bulk, and outbound log filters. The SDK returns (does not throw) errors.
+// cancelling a scheduled bulk, outbound log filters, delivery reports and the inbox. The SDK
+// returns (does not throw) errors.
 // Usage: node infobip.cjs <simulator url>. Checks with node:assert, then prints one JSON line.
 const assert = require("node:assert/strict");
 const { Infobip, AuthType } = require("@infobip-api/sdk");
@@ -45,6 +46,8 @@ async function main() {
   const since = new Date(Date.now() - 60 * 1000).toISOString();
   const sinceNow = ok(await sms.logs.get({ sentSince: since, bulkId: "node-now" })).results;
   const pending = ok(await sms.logs.get({ generalStatus: "PENDING", bulkId: "node-now" })).results;
+  const reports = ok(await sms.reports.get({ bulkId: "node-now" })).results;
+  const inbox = ok(await sms.get(5)).results;
   const unknown = await sms.logs.get({ color: "blue" });
   assert.ok(unknown instanceof Error, "an unknown log filter must be refused");
   const refused = unknown.response;
@@ -60,6 +63,8 @@ async function main() {
       since: sinceNow.length,
       pending: pending.map((r) => r.to).sort(),
     },
+    reports: reports.length,
+    inbox: inbox.length,
     refused: { status: refused.status, error: refused.data.requestError.serviceException.messageId },
   };
 }

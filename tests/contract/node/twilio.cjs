@@ -1,4 +1,5 @@
-// The twilio Node SDK beyond a send and a fetch: list filters, and cancelling a scheduled message.
+// The twilio Node SDK beyond a send and a fetch: list filters, cancelling a scheduled message,
+// an MMS's media list and the account resource.
 // Usage: node twilio.cjs <simulator url>. Checks with node:assert, then prints one JSON line.
 const assert = require("node:assert/strict");
 const twilio = require("twilio");
@@ -43,6 +44,11 @@ async function main() {
   }
   assert.deepEqual(again, { status: 400, code: 30409 });
   const listed = await client.messages(later.sid).fetch();
+  const mms = await client.messages.create({ to: B, from: FROM, mediaUrl: ["https://example.com/cat.png"] });
+  const media = await client.messages(mms.sid).media.list();
+  assert.deepEqual(media.map((m) => m.contentType), ["image/png"]);
+  const account = await client.api.v2010.accounts("AC" + "2".repeat(32)).fetch();
+  assert.equal(account.status, "active");
   return {
     to_a: toA.length,
     from: fromF.length,
@@ -50,6 +56,8 @@ async function main() {
     before: before.length,
     canceled: listed.status,
     second_cancel: again,
+    media: media.length,
+    account: account.status,
   };
 }
 
