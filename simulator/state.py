@@ -216,7 +216,7 @@ class SimState:
     def _unindex(self, message: SimMessage) -> None:
         timeline = self.timelines.get((message.provider, message.account))
         if timeline is not None:
-            timeline.evicted(message.id)
+            timeline.evicted(message)
         ids = self.by_recipient.get(message.to.lstrip("+"))
         if ids is not None:
             ids.pop(message.id, None)
@@ -238,6 +238,22 @@ class SimState:
         if timeline is None:
             return iter(())
         return timeline.between(self.messages, low, high, newest_first=newest_first)
+
+    def restatus(self, message: SimMessage, status: str) -> None:
+        """Keep the status index current: call before ``message.status`` becomes ``status``."""
+        timeline = self.timelines.get((message.provider, message.account))
+        if timeline is not None and status != message.status:
+            timeline.restatus(message, status)
+
+    def in_status(self, provider: str, account: str, statuses: Iterable[str]) -> list[SimMessage]:
+        """``provider``'s messages under ``account`` in any of ``statuses``, oldest first."""
+        timeline = self.timelines.get((provider, account))
+        return [] if timeline is None else timeline.in_status(self.messages, statuses)
+
+    def statuses(self, provider: str, account: str) -> dict[str, int]:
+        """How many of ``provider``'s messages under ``account`` are in each status."""
+        timeline = self.timelines.get((provider, account))
+        return {} if timeline is None else {status: len(ids) for status, ids in timeline.statuses.items()}
 
     def sent_to(self, to: str) -> list[SimMessage]:
         """Messages to ``to`` (with or without '+'), oldest first, from the recipient index."""

@@ -1,20 +1,25 @@
-"""One provider account's messages in the order they were created, for lists that filter by date.
+"""One provider account's messages in the order they were created, and by status, for lists that
+filter by date or status.
 
 A list with a recipient filter reads the recipient index; a list filtered only by date (or by
 status) would otherwise walk every stored message of every provider. Each (provider, account)
 keeps the ids of its messages in creation order beside their creation times, so a date range is
 two bisects and "newest first" a walk from the end that stops once a page is full.
 
-Ids are never removed one by one: a message deleted (Twilio ``DELETE``) or evicted from a full store is
-skipped when read, and the evicted oldest are cut from the front in bulk, so the lists stay as
-long as the store. Creation times only go forward on one clock; a wall clock stepping back is
-still kept in order (the new id is inserted where it belongs).
+Beside that, the ids in each status (in the order they reached it): a status filter that matches
+few messages reads just those, sorted by creation time. ``SimState.restatus`` keeps it current.
+
+Ids are never removed one by one from the creation order: a message deleted (Twilio ``DELETE``)
+or evicted from a full store is skipped when read, and the evicted oldest are cut from the front
+in bulk, so the lists stay as long as the store. Creation times only go forward on one clock; a
+wall clock stepping back is still kept in order (the new id is inserted where it belongs).
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Final
 
 from lynsms.simulator.messages import SimMessage
@@ -23,14 +28,16 @@ _COMPACT_AFTER: Final = 1024  # evicted entries at the front before they are cut
 
 
 class Timeline:
-    __slots__ = ("_ids", "_stamps", "_start")
+    __slots__ = ("_ids", "_stamps", "_start", "statuses")
 
     def __init__(self) -> None:
         self._stamps: list[float] = []
         self._ids: list[str] = []
         self._start = 0  # entries before this were evicted
+        self.statuses: dict[str, dict[str, None]] = {}  # status -> ids in it
 
     def add(self, message: SimMessage) -> None:
+        self.statuses.setdefault(message.status, {})[message.id] = None
         stamp = message.created_at.timestamp()
         if not self._stamps or stamp >= self._stamps[-1]:
             self._stamps.append(stamp)
@@ -40,8 +47,28 @@ class Timeline:
         self._stamps.insert(at, stamp)
         self._ids.insert(at, message.id)
 
-    def evicted(self, message_id: str) -> None:
+    def restatus(self, message: SimMessage, status: str) -> None:
+        """``message`` moves from its current status to ``status``."""
+        self._unstatus(message)
+        self.statuses.setdefault(status, {})[message.id] = None
+
+    def _unstatus(self, message: SimMessage) -> None:
+        ids = self.statuses.get(message.status)
+        if ids is not None:
+            ids.pop(message.id, None)
+            if not ids:
+                del self.statuses[message.status]
+
+    def in_status(self, stored: Mapping[str, SimMessage], statuses: Iterable[str]) -> list[SimMessage]:
+        """The messages still stored in any of ``statuses``, oldest first."""
+        found = [m for s in statuses for i in self.statuses.get(s, ()) if (m := stored.get(i)) is not None]
+        found.sort(key=_created)
+        return found
+
+    def evicted(self, message: SimMessage) -> None:
         """The store dropped its oldest message; it is this timeline's oldest when both agree."""
+        self._unstatus(message)
+        message_id = message.id
         if self._start < len(self._ids) and self._ids[self._start] == message_id:
             self._start += 1
             if self._start >= _COMPACT_AFTER and self._start * 2 >= len(self._ids):
@@ -70,3 +97,7 @@ class Timeline:
             message = stored.get(ids[position])
             if message is not None:
                 yield message
+
+
+def _created(message: SimMessage) -> datetime:
+    return message.created_at

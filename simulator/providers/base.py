@@ -421,6 +421,7 @@ class Provider(ABC, Generic[SendT]):
     def move(self, message: SimMessage, status: str, error_code: str | None) -> datetime:
         """Set ``message``'s status and error code in the provider's words, stamped now; returns now."""
         now = self.now()
+        self.state.restatus(message, status)
         message.status, message.error_code, message.updated_at = status, error_code, now
         self.state.touch(message)
         return now

@@ -55,3 +55,18 @@ def test_deleted_and_evicted_messages_are_not_listed() -> None:
     assert len(state.timelines[("twilio", "acct")]) <= 2000  # evicted entries were cut off the front
     state.reset()
     assert ids(state.owned("twilio", "acct")) == []
+
+
+def test_the_status_index_follows_status_changes_and_evictions() -> None:
+    state = SimState(max_messages=3)
+    first, second, third = message(1, 1001.0), message(2, 1002.0), message(3, 1003.0)
+    state.add([first, second, third])
+    state.restatus(second, "delivered")
+    second.status = "delivered"
+    state.restatus(first, "delivered")
+    first.status = "delivered"
+    assert ids(state.in_status("twilio", "acct", ["delivered"])) == ["m1", "m2"]  # creation order
+    assert state.statuses("twilio", "acct") == {"queued": 1, "delivered": 2}
+    state.add([message(4, 1004.0)])  # evicts m1
+    assert ids(state.in_status("twilio", "acct", ["delivered", "queued"])) == ["m2", "m3", "m4"]
+    assert state.statuses("twilio", "acct") == {"queued": 2, "delivered": 1}

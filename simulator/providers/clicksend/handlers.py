@@ -204,6 +204,11 @@ class ClickSend(Provider[None]):
             source = sorted(self.state.sent_to(wanted), key=lambda m: m.created_at)
             found = [m for m in source if m.provider == self.name and m.account == account]
             found = [m for m in found if low <= m.created_at.timestamp() <= high]
+        elif field == "status" and wanted:  # answered from the status index
+            counts = self.state.statuses(self.name, account)
+            statuses = [status for status in counts if status.lower() == wanted.lower()]
+            found = self.state.in_status(self.name, account, statuses)
+            found = [m for m in found if low <= m.created_at.timestamp() <= high]
         else:  # the account's timeline holds the date range
             found = list(self.state.owned(self.name, account, low, high))
         if field and wanted:

@@ -103,8 +103,12 @@ def created_bounds(params: QueryParams) -> tuple[float | None, float | None]:
 
 
 def _group(message: SimMessage) -> str:
-    name = message.status if message.status in wire.STATUSES else wire.INTERMEDIATE_STATUS
-    return wire.STATUSES[name][1]
+    return group_of(message.status)
+
+
+def group_of(status: str) -> str:
+    """The ``generalStatus`` group of a status name (one Infobip does not name counts as its intermediate one)."""
+    return wire.STATUSES[status if status in wire.STATUSES else wire.INTERMEDIATE_STATUS][1]
 
 
 def _moment(text: str | None, name: str, violations: list[tuple[str, str]]) -> datetime | None:
