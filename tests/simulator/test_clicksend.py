@@ -289,6 +289,9 @@ def test_history_filters_and_orders(simulator: Any) -> None:
     assert (empty["data"], empty["from"], empty["to"]) == ([], None, None)
     send(simulator, msg(to="+12015550100", body="c"))  # sent last, to the lowest number
     assert bodies(order_by="to:asc") == ["c", "a", "b"] and bodies(order_by="body:desc") == ["c", "b", "a"]
+    provider = simulator.sim.providers["clicksend"]
+    provider.delivery_report(provider.message(sent[0]["message_id"]), "failed", None)
+    assert bodies(q="status:failed") == ["a"] and bodies(q="status:Queued") == ["b", "c"]  # index, then walk
 
 
 @pytest.mark.parametrize(
