@@ -246,3 +246,47 @@ def test_receipt_rule_bad_input_is_clicksends_envelope(
     answer = httpx.request(method, simulator.url + path, json=body, auth=("u", "k"))
     assert answer.status_code == status
     assert answer.json()["response_code"] == {400: "BAD_REQUEST", 404: "NOT_FOUND"}[status]
+
+
+def test_sms_templates_are_created_listed_read_updated_and_deleted(simulator: Any) -> None:
+    from clicksend.exceptions import NotFoundException
+    from clicksend.models.create_sms_template_request import CreateSmsTemplateRequest
+    from clicksend.models.delete_sms_template import DeleteSmsTemplate
+
+    api = next(sms_api(simulator.url))
+    created = api.create_sms_template(
+        create_sms_template_request=CreateSmsTemplateRequest(template_name="otp", body="Your code is {code}")
+    )
+    template_id = str(present(present(created.data).template_id))
+    assert created.response_msg == "New template has been saved."
+    assert present(api.view_a_specific_sms_template(template_id=template_id).data).body == "Your code is {code}"
+    updated = api.update_sms_template(
+        template_id=template_id, create_sms_template_request=CreateSmsTemplateRequest(body="Code: {code}")
+    )
+    assert (present(updated.data).template_name, present(updated.data).body) == ("otp", "Code: {code}")
+    listed = present(api.view_sms_templates().data)
+    assert listed.total == 1 and [t.template_name for t in present(listed.data)] == ["otp"]
+    deleted = api.delete_sms_template(template_id=template_id)
+    assert type(deleted) is DeleteSmsTemplate and deleted.data == []
+    with pytest.raises(NotFoundException):
+        api.view_a_specific_sms_template(template_id=template_id)
+    other = next(sms_api(simulator.url, username="someone-else"))
+    assert present(other.view_sms_templates().data).total == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("POST", "/v3/sms/templates", {"template_name": "x"}, 400),
+        ("POST", "/v3/sms/templates", {"template_name": "x", "body": 5}, 400),
+        ("PUT", "/v3/sms/templates/1", {"body": "b"}, 404),
+        ("GET", "/v3/sms/templates/one", None, 404),
+        ("DELETE", "/v3/sms/templates/99999999999999999999", None, 404),
+    ],
+)
+def test_template_bad_input_is_clicksends_envelope(
+    simulator: Any, method: str, path: str, body: Any, status: int
+) -> None:
+    answer = httpx.request(method, simulator.url + path, json=body, auth=("u", "k"))
+    assert answer.status_code == status
+    assert answer.json()["response_code"] == {400: "BAD_REQUEST", 404: "NOT_FOUND"}[status]

@@ -31,7 +31,16 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import account, export, parse, pricing, reading, receipt_rules, scheduling
+from lynsms.simulator.providers.clicksend import (
+    account,
+    export,
+    parse,
+    pricing,
+    reading,
+    receipt_rules,
+    scheduling,
+    templates,
+)
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -54,6 +63,7 @@ class ClickSend(Provider[None]):
             self.endpoint("/v3/sms/receipts", self._add_receipt_url, ["POST"]),
             self.endpoint("/v3/sms/receipts/{message_id}", self._receipt, ["GET"]),
             *receipt_rules.routes(self),
+            *templates.routes(self),
             self.endpoint("/v3/sms/cancel-all", partial(scheduling.cancel_all, self), ["PUT"]),
             self.endpoint("/v3/account", partial(account.details, self), ["GET"]),
             self.endpoint("/v3/sms/price", partial(pricing.price, self), ["POST"]),
