@@ -1,28 +1,22 @@
-"""``node/sinch_calls.cjs``: the calls an application makes around a Sinch send, through the
+"""``node/sinch.cjs``: the calls an application makes around a Sinch send, through the
 official Node SDK (``@sinch/sdk-core``, pinned in ``node/package-lock.json``), in one Node process
 against a real simulator. Skipped only when Node is not installed."""
 
 from __future__ import annotations
 
-import json
-import subprocess
 from typing import Any
 
 import pytest
 
-from tests.contract.test_node_sdks import NODE, NODE_DIR
+from tests.contract.test_node_sdks import NODE, run_script
+from tests.simulator.receiver import Receiver
+from tests.simulator.scenario_wires import QUIET, load
 
 A, B = "12025550143", "12025550144"
 
 
 @pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK contract tests need `node` on PATH")
-def test_node_sdk_calls_around_the_send(simulator: Any) -> None:
-    from tests.simulator.scenario_wires import QUIET, load
-
-    assert NODE is not None
-    assert (NODE_DIR / "node_modules").is_dir(), "the Node SDKs are not installed: run `npm ci` in tests/contract/node"
-    from tests.simulator.receiver import Receiver
-
+def test_sinch_node_sdk_calls_around_the_send(simulator: Any) -> None:
     load(simulator.control, simulator.url, QUIET)
     with Receiver() as receiver:  # an inbound message for inbounds.list / get
         registered = {"provider": "sinch", "url": f"{receiver.url}/mo", "account": "plan-node"}
@@ -33,16 +27,7 @@ def test_node_sdk_calls_around_the_send(simulator: Any) -> None:
             receiver.wait(1)
         finally:  # registrations outlive a reset
             simulator.control.delete(f"/_sim/inbound/urls/{made['id']}").raise_for_status()
-    done = subprocess.run(
-        [NODE, "sinch_calls.cjs", simulator.url, inbound["id"]],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=NODE_DIR,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script("sinch.cjs", simulator.url, inbound["id"])
     assert result["dry"] == [1, 2, "UNICODE"]
     assert result["byReference"] == [result["first"]]
     assert result["bySender"] == [result["second"]]

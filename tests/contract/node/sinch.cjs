@@ -1,7 +1,7 @@
 // The calls around a Sinch send, through the official Node SDK (@sinch/sdk-core), in one process:
 // dry run, filtered batch list, cancel, scheduled batch update and replace, delivery reports,
 // binary batch, delivery feedback, groups, inbounds.
-// Usage: node sinch_calls.cjs <simulator url> [inbound id]. Prints one JSON line for the test to check.
+// Usage: node sinch.cjs <simulator url> [inbound id]. Prints one JSON line for the test to check.
 const { SinchClient } = require("@sinch/sdk-core");
 
 const [url, inboundId] = process.argv.slice(2);
