@@ -15,7 +15,7 @@ pytest_plugins = ["pytester"]
 STRICT_INI = """
 [pytest]
 addopts = --strict-markers -ra -p no:cacheprovider
-    -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio
+    -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio -p no:schemathesis
 filterwarnings = error
 xfail_strict = true
 """
