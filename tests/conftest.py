@@ -52,19 +52,32 @@ class ClockedSimulator(RunningSimulator):
 
     clock: ManualClock
 
-    def advance_until(self, done: Callable[[], bool], step: float = 0.5, limit: float = 60.0) -> None:
-        """Advance simulated time in ``step``s until ``done()``; each step leaves the server's loop a
-        moment of real time to run what fell due (callbacks are real HTTP)."""
+    def advance_until(
+        self, done: Callable[[], bool], step: float = 0.5, limit: float = 60.0, within: float = 60.0
+    ) -> None:
+        """Advance simulated time in ``step``s until ``done()``. Time moves only while the server is
+        idle, so a loaded machine makes the test slower but never changes what it sees. ``within``
+        bounds the real seconds spent waiting for the server: a failure bound, not a window."""
         moved = 0.0
-        while not done():
+        deadline = time.monotonic() + within
+        while not self.settle(done, within=deadline - time.monotonic()):
             assert moved < limit, f"still not done after {limit} simulated seconds"
             self.clock.advance(step)
             moved += step
-            # Let what fell due run, and the callbacks it started land, before time moves on.
-            time.sleep(0.005)
-            settle = time.monotonic() + 1.0
-            while self.sim.deliveries.in_flight and not done() and time.monotonic() < settle:
-                time.sleep(0.002)
+
+    def settle(self, done: Callable[[], bool] = lambda: False, within: float = 60.0) -> bool:
+        """Wait until what fell due has run and no callback or inbound push is on the wire, or until
+        ``done()``; return whether ``done()`` holds. ``within`` is a failure bound in real seconds."""
+        deadline = time.monotonic() + within
+        while True:
+            # A request through the server's loop: the timers that fired before it have run by its answer.
+            self.control.get("/_sim/health").raise_for_status()
+            if done():
+                return True
+            if not (self.sim.deliveries.busy or self.sim.inbound.busy):
+                return False
+            assert time.monotonic() < deadline, "the simulator's callbacks and pushes never finished"
+            time.sleep(0.002)
 
 
 @pytest.fixture(scope="session")

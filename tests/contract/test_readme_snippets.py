@@ -82,7 +82,8 @@ def test_pytest_plugin_example_passes_in_a_fresh_session(pytester: pytest.Pytest
     assert len(conftests) == 1 and len(tests) == 1
     pytester.makeini(
         "[pytest]\n"
-        "addopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio -p no:schemathesis\n"
+        "addopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\n"
+        "    -p no:schemathesis\n"
         "filterwarnings = error\n"
         "    ignore::DeprecationWarning:twilio.*\n"
     )
