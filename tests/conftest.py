@@ -15,6 +15,34 @@ from lynsms.clock import ManualClock
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread
 
+# The files that take longest (fresh processes, a browser, real-time waits), longest first. xdist
+# hands out whole files (--dist loadfile, pyproject.toml) in collection order: these go first, so
+# that no worker is left running one of them alone at the end.
+LONG_FILES = (
+    "tests/harness/test_pytest_plugin.py",
+    "tests/harness/test_cli.py",
+    "tests/intercept/test_intercept.py",
+    "tests/intercept/test_readme_interception.py",
+    "tests/e2e/test_replay.py",
+    "tests/gateway/test_adapters_vs_simulator.py",
+    "tests/contract/test_readme_snippets.py",
+    "tests/simulator/test_scenario_outcomes.py",
+    "tests/e2e/test_delivery_reports.py",
+    "tests/contract/test_two_way_sdks.py",
+    "tests/contract/test_scheduling_sdk.py",
+    "tests/e2e/test_two_way.py",
+    "tests/e2e/test_crash_recovery.py",
+    "tests/intercept/test_proxy.py",
+    "tests/e2e/test_console_browser.py",
+    "tests/contract/test_accounts_sdk.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONG_FILES)}
+    # A stable sort: the other files, and the tests inside every file, keep their order.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FILES)))
+
 
 @dataclass
 class RunningSimulator:

@@ -44,8 +44,6 @@ providers:
 
 # The shared project: path -> content. Each test below adds its files right above itself.
 SHARED_PROJECT: dict[str, str] = {"pytest.ini": STRICT_INI, "twilio_down.yaml": TWILIO_DOWN}
-# Every test of the shared session runs on one xdist worker, so the session runs once.
-in_shared_session = pytest.mark.xdist_group("pytest-plugin-shared-session")
 
 
 class SharedRun:
@@ -126,7 +124,6 @@ SHARED_PROJECT["test_fixtures.py"] = """
         """
 
 
-@in_shared_session
 def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(shared: SharedRun) -> None:
     assert shared.outcomes("test_fixtures.py") == {"passed": 3}
 
@@ -150,7 +147,6 @@ SHARED_PROJECT["test_state.py"] = """
         """
 
 
-@in_shared_session
 def test_state_does_not_leak_between_tests(shared: SharedRun) -> None:
     assert shared.outcomes("test_state.py") == {"passed": 2}
 
@@ -199,7 +195,6 @@ SHARED_PROJECT["test_marker.py"] = """
         """
 
 
-@in_shared_session
 def test_marker_loads_a_scenario_for_one_test_only(shared: SharedRun) -> None:
     assert shared.outcomes("test_marker.py") == {"passed": 5, "errors": 2}
     shared.stdout.fnmatch_lines(
@@ -241,7 +236,6 @@ SHARED_PROJECT["test_near_misses.py"] = """
         """
 
 
-@in_shared_session
 def test_assert_sent_lists_the_near_misses(shared: SharedRun) -> None:
     assert shared.outcomes("test_near_misses.py") == {"failed": 4}
     result = shared
@@ -290,7 +284,6 @@ SHARED_PROJECT["settings/test_settings_override.py"] = """
         """
 
 
-@in_shared_session
 def test_settings_are_fixtures_a_conftest_overrides(shared: SharedRun) -> None:
     assert shared.outcomes("settings/test_settings_override.py") == {"passed": 1}
 
@@ -336,7 +329,6 @@ SHARED_PROJECT.update(
 )
 
 
-@in_shared_session
 def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(shared: SharedRun) -> None:
     outcomes = [shared.outcomes(f"{name}.scenario.{ext}") for name, ext in SCENARIO_FILES]
     assert outcomes == [{"passed": 1}, {"failed": 1}, {"failed": 1}]
@@ -401,7 +393,6 @@ SHARED_PROJECT.update(
 )
 
 
-@in_shared_session
 def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yaml(shared: SharedRun) -> None:
     # The shared session is ``python -m pytest`` from the project root: the root comes first on
     # sys.path, where the host's packages live, and the plugin loads from its real entry point.
@@ -441,7 +432,6 @@ def test_status(sms_gateway, sms_simulator):
 '''
 
 
-@in_shared_session
 def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalised(shared: SharedRun) -> None:
     assert shared.outcomes("test_ranking.py") == {"failed": 2}
     result = shared
