@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any
 
 import uvicorn
 
@@ -74,9 +74,6 @@ def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server
     return [(server, sock)], lines
 
 
-STOP_SIGNALS: Final = {signal.SIGINT, signal.SIGTERM}
-
-
 async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
     loop = asyncio.get_running_loop()
 
@@ -86,22 +83,14 @@ async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
             server.force_exit = server.should_exit
             server.should_exit = True
 
-    for sig in STOP_SIGNALS:
+    for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # one held back by _run arrives now, to stop()
     await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
 
 
 def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
     tune_gc_for_serving()
-    # Held back until _serve_all's handlers are in place. Otherwise a Ctrl-C while the loop starts
-    # meets asyncio.Runner's own handler, which cancels the main task mid-startup: the gateway's
-    # lifespan went on and the cancelled run never finished (up kept running after the banner).
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        run_loop(lambda: _serve_all(servers), servers[0][0].config)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    run_loop(lambda: _serve_all(servers), servers[0][0].config)
     print("stopped", flush=True)
     return 0
 
@@ -240,13 +229,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                 return
             time.sleep(0.01)
 
-    # Started with Ctrl-C blocked, which it inherits: the signal must reach the main thread, where
-    # _run holds it until the servers listen for it.
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+    threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
     lines = _webhook_lines(gateway, key)
     if settings is not None:
         from lynsms.simulator.harness.replay.gateway_settings import setting_names
