@@ -114,6 +114,12 @@ class Deliveries:
         """Callbacks queued, being sent or waiting to retry right now."""
         return len(self._queue) + self._sending + len(self._retries)
 
+    @property
+    def busy(self) -> int:
+        """Callbacks queued or being sent right now: work that needs no clock to move on (a test on
+        a manual clock waits for it before it advances time)."""
+        return len(self._queue) + self._sending
+
     async def keep_up(self) -> None:
         """Return once the callback queue is not behind (at once, nearly always)."""
         if not self._caught_up.is_set():

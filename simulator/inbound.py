@@ -154,6 +154,7 @@ class Inbound:
         self.messages: deque[InboundMessage] = deque(maxlen=MAX_INBOUND)
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.busy = 0  # pushes being posted right now (not those waiting for a retry's time)
         self._timers: list[Any] = []
         self._client: httpx.AsyncClient | None = None
         self.listeners: list[Callable[[InboundMessage], None]] = []  # e.g. the console's event stream
@@ -324,12 +325,15 @@ class Inbound:
                 outcome["scripted"] = f"attempt {attempt} of {faults.fail} scripted to fail"
                 retryable = retry.on_status(status)
             else:
+                self.busy += 1
                 try:
                     answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
                     status = answer.status_code
                     retryable = retry.on_status(status)
                 except httpx.HTTPError as exc:
                     outcome["error"] = f"{type(exc).__name__}: {exc}".rstrip(": ")
+                finally:
+                    self.busy -= 1
             entry.status = status
             entry.duration_ms = (self.clock.monotonic() - started) * 1000
             ok = status is not None and 200 <= status < 300

@@ -20,7 +20,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import phonenumbers
-from faker import Faker
 from phonenumbers import PhoneNumberType, carrier
 from starlette.routing import Route
 
@@ -162,7 +161,10 @@ def _network_code(seed: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=1)
 def _carriers() -> tuple[str, ...]:
-    """Made once: seeding Faker per number cost a millisecond a lookup, 1.5 s for a 1,000-number batch."""
+    """Made once: seeding Faker per number cost a millisecond a lookup, 1.5 s for a 1,000-number batch.
+    Imported here: Faker's import costs ~0.3 s in every process that starts a simulator."""
+    from faker import Faker
+
     fake = Faker("en_US")
     fake.seed_instance(13)
     rng = random.Random(13)

@@ -15,6 +15,34 @@ from lynsms.clock import ManualClock
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread
 
+# The files that take longest (fresh processes, a browser, real-time waits), longest first. xdist
+# hands out whole files (--dist loadfile, pyproject.toml) in collection order: these go first, so
+# that no worker is left running one of them alone at the end.
+LONG_FILES = (
+    "tests/harness/test_pytest_plugin.py",
+    "tests/harness/test_cli.py",
+    "tests/intercept/test_intercept.py",
+    "tests/intercept/test_readme_interception.py",
+    "tests/e2e/test_replay.py",
+    "tests/gateway/test_adapters_vs_simulator.py",
+    "tests/contract/test_readme_snippets.py",
+    "tests/simulator/test_scenario_outcomes.py",
+    "tests/e2e/test_delivery_reports.py",
+    "tests/contract/test_two_way_sdks.py",
+    "tests/contract/test_scheduling_sdk.py",
+    "tests/e2e/test_two_way.py",
+    "tests/e2e/test_crash_recovery.py",
+    "tests/intercept/test_proxy.py",
+    "tests/e2e/test_console_browser.py",
+    "tests/contract/test_accounts_sdk.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONG_FILES)}
+    # A stable sort: the other files, and the tests inside every file, keep their order.
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FILES)))
+
 
 @dataclass
 class RunningSimulator:
@@ -52,19 +80,32 @@ class ClockedSimulator(RunningSimulator):
 
     clock: ManualClock
 
-    def advance_until(self, done: Callable[[], bool], step: float = 0.5, limit: float = 60.0) -> None:
-        """Advance simulated time in ``step``s until ``done()``; each step leaves the server's loop a
-        moment of real time to run what fell due (callbacks are real HTTP)."""
+    def advance_until(
+        self, done: Callable[[], bool], step: float = 0.5, limit: float = 60.0, within: float = 60.0
+    ) -> None:
+        """Advance simulated time in ``step``s until ``done()``. Time moves only while the server is
+        idle, so a loaded machine makes the test slower but never changes what it sees. ``within``
+        bounds the real seconds spent waiting for the server: a failure bound, not a window."""
         moved = 0.0
-        while not done():
+        deadline = time.monotonic() + within
+        while not self.settle(done, within=deadline - time.monotonic()):
             assert moved < limit, f"still not done after {limit} simulated seconds"
             self.clock.advance(step)
             moved += step
-            # Let what fell due run, and the callbacks it started land, before time moves on.
-            time.sleep(0.005)
-            settle = time.monotonic() + 1.0
-            while self.sim.deliveries.in_flight and not done() and time.monotonic() < settle:
-                time.sleep(0.002)
+
+    def settle(self, done: Callable[[], bool] = lambda: False, within: float = 60.0) -> bool:
+        """Wait until what fell due has run and no callback or inbound push is on the wire, or until
+        ``done()``; return whether ``done()`` holds. ``within`` is a failure bound in real seconds."""
+        deadline = time.monotonic() + within
+        while True:
+            # A request through the server's loop: the timers that fired before it have run by its answer.
+            self.control.get("/_sim/health").raise_for_status()
+            if done():
+                return True
+            if not (self.sim.deliveries.busy or self.sim.inbound.busy):
+                return False
+            assert time.monotonic() < deadline, "the simulator's callbacks and pushes never finished"
+            time.sleep(0.002)
 
 
 @pytest.fixture(scope="session")

@@ -80,9 +80,9 @@ providers:
 """
 
 
-def wait_for(check: Callable[..., Any], *args: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+def wait_for(check: Callable[..., Any], *args: Any, timeout: float = 60.0, what: str = "condition") -> Any:
     """``check(*args)``, once it is truthy; ``args`` rather than a closure, so a loop can pass its
-    current values."""
+    current values. ``timeout`` only bounds a failure: a loaded machine may take long to get there."""
     deadline = time.monotonic() + timeout
     while True:
         result = check(*args)

@@ -19,30 +19,34 @@ import pytest
 from lynsms.simulator.harness.cli import main
 
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
+# How long a stopped process may take to exit: a bound for a loaded machine, not a measurement.
+STOP_WITHIN = 60
 
 
 @contextmanager
 def lynsms(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     """Start ``lynsms ARGS`` and yield it with the lines it printed up to its blank banner end."""
-    process = subprocess.Popen(
+    # The with block closes the pipes however the test ends: a pipe left to the garbage collector
+    # fails whichever test runs next with a ResourceWarning.
+    with subprocess.Popen(
         [sys.executable, "-m", "lynsms.simulator.harness.cli", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
-    )
-    lines: list[str] = []
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line.rstrip("\n"))
-            if (URL.search(line) and args[0] == "simulator") or (line.strip() == "" and lines[:-1]):
-                break
-        yield process, lines
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    ) as process:
+        lines: list[str] = []
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                lines.append(line.rstrip("\n"))
+                if (URL.search(line) and args[0] == "simulator") or (line.strip() == "" and lines[:-1]):
+                    break
+            yield process, lines
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
 
 
 def test_simulator_command_serves_on_a_free_port_and_stops_on_ctrl_c() -> None:
@@ -50,7 +54,7 @@ def test_simulator_command_serves_on_a_free_port_and_stops_on_ctrl_c() -> None:
         url = URL.search(lines[0]).group(0)  # type: ignore[union-attr]
         assert httpx.get(f"{url}/_sim/health").json()["status"] == "ok"
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=15)
+        out, err = process.communicate(timeout=STOP_WITHIN)
         assert process.returncode == 0, err
         assert "stopped" in out
         assert "Traceback" not in err
@@ -70,7 +74,7 @@ def test_taken_port_is_a_clear_error_not_a_traceback() -> None:
         assert second.stderr.startswith("lynsms: ") and "Traceback" not in second.stderr
         assert f"the simulator (--port) cannot listen on 127.0.0.1:{port}: already in use" in second.stderr
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=15)
+        process.communicate(timeout=STOP_WITHIN)
 
 
 @pytest.mark.parametrize("port", ["-1", "65536", "http"])
@@ -112,7 +116,7 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c(tmp_path: Path) 
             time.sleep(0.02)
         assert [o["number"] for o in listed] == ["+447700900123"]
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=15)
+        out, err = process.communicate(timeout=STOP_WITHIN)
         assert process.returncode == 0, err
         assert "stopped" in out and "Traceback" not in err
 
@@ -122,7 +126,7 @@ def test_ctrl_c_while_up_is_starting_stops_it_cleanly(tmp_path: Path) -> None:
     env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
     with lynsms("up", "--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0", env=env) as (process, _):
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=15)
+        out, err = process.communicate(timeout=STOP_WITHIN)
         assert process.returncode == 0, err
         assert "stopped" in out
         assert "Traceback" not in err and "CancelledError" not in err and "never awaited" not in err
@@ -150,7 +154,7 @@ def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
         )
         assert answer.json()["data"]["provider"] == "infobip", answer.text  # the scenario's chain, not the default
         process.send_signal(signal.SIGINT)
-        process.communicate(timeout=15)
+        process.communicate(timeout=STOP_WITHIN)
     config = tmp_path / "gateway.yaml"
     config.write_text("providers:\n  twilio: {}\n")
     assert main(["up", "--scenario", str(scenario), "--config", str(config)]) == 2
@@ -181,7 +185,7 @@ def test_listening_beyond_loopback_warns_that_control_and_reports_have_no_auth()
         assert "LynSMS simulator" in process.stdout.readline()  # the banner: start-up is done
     finally:
         process.kill()
-        _out, err = process.communicate(timeout=15)
+        _out, err = process.communicate(timeout=STOP_WITHIN)
     assert "listening on 0.0.0.0" in err and "/_sim/*" in err and "no authentication" in err
 
 
@@ -209,7 +213,7 @@ def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(tmp_path: Path) 
         refused = httpx.get("http://example.com/", proxy=proxy)
         assert refused.status_code == 502 and "example.com" in refused.text
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=15)
+        _, err = process.communicate(timeout=STOP_WITHIN)
         assert process.returncode == 0 and "Traceback" not in err
 
 
@@ -227,7 +231,7 @@ def test_up_leaves_the_proxy_out_with_a_warning_when_its_default_port_is_taken(t
             simulator = URL.search(lines[2]).group(0)  # type: ignore[union-attr]
             assert httpx.get(f"{simulator}/_sim/health", timeout=30).status_code == 200  # serving: signals handled
             process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=15)
+            out, err = process.communicate(timeout=STOP_WITHIN)
     finally:
         if taken is not None:
             taken.close()

@@ -1,12 +1,26 @@
 """The pytest plugin, exercised the way a user meets it: a fresh pytest session in a temporary
-project (pytest's own ``pytester``), with the plugin loaded from its ``pytest11`` entry point.
+project, with the plugin loaded from its ``pytest11`` entry point.
 
 Sub-sessions run in a subprocess: they start servers on threads, which must not outlive them
 inside this process. Each sub-session runs with a strict config (strict markers, warnings as
 errors), as a careful project would, so the plugin is held to it too.
+
+A fresh session costs ~2 s of CPU before its first test, so the projects that need no settings of
+their own are files of one shared project, run once per module (``shared``); each test below checks
+its own files' outcomes and output in that run. Sharing the session also proves more: state must not
+leak between the files either. Tests that need their own ini, options or worker count keep their
+own session (``pytester``).
 """
 
 from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
 
 import pytest
 
@@ -15,7 +29,7 @@ pytest_plugins = ["pytester"]
 STRICT_INI = """
 [pytest]
 addopts = --strict-markers -ra -p no:cacheprovider
-    -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio
+    -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio -p no:schemathesis
 filterwarnings = error
 xfail_strict = true
 """
@@ -28,6 +42,50 @@ providers:
       http_error: 503
 """
 
+# The shared project: path -> content. Each test below adds its files right above itself.
+SHARED_PROJECT: dict[str, str] = {"pytest.ini": STRICT_INI, "twilio_down.yaml": TWILIO_DOWN}
+
+
+class SharedRun:
+    """The outcome of the shared project's one session (``pytest -v``), read per file."""
+
+    def __init__(self, result: pytest.RunResult) -> None:
+        self.result = result
+        self.stdout = result.stdout
+
+    def outcomes(self, file: str) -> dict[str, int]:
+        """The outcome of each test of ``file``, counted, as ``assert_outcomes`` names them."""
+        words = {"PASSED": "passed", "FAILED": "failed", "ERROR": "errors", "SKIPPED": "skipped"}
+        line = re.compile(rf"^{re.escape(file)}::\S+ ({'|'.join(words)})\b")
+        found = Counter(words[m.group(1)] for m in map(line.match, self.result.outlines) if m)
+        return dict(found)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
+    """Run the shared project once, in a subprocess, as ``pytester.runpytest_subprocess`` would:
+    ``python -m pytest`` from the project root, outer pytest options and the user's home left out."""
+    root = tmp_path_factory.mktemp("shared-project")
+    for name, content in SHARED_PROJECT.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content) if name.endswith(".py") else content, "utf-8")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
+    env.update(HOME=str(root), USERPROFILE=str(root), PY_COLORS="0", PYTHONPATH=str(root))
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", f"--basetemp={root / 'basetemp'}", "-v"],
+        cwd=root,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        check=False,  # failing tests are what several files are about
+        text=True,
+        timeout=300,
+    )
+    lines = done.stdout.splitlines(), done.stderr.splitlines()
+    return SharedRun(pytest.RunResult(done.returncode, *lines, time.monotonic() - started))
+
 
 @pytest.fixture
 def project(pytester: pytest.Pytester) -> pytest.Pytester:
@@ -35,9 +93,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
-def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        """
+SHARED_PROJECT["test_fixtures.py"] = """
         def test_send(sms_gateway, sms_simulator):
             assert sms_gateway.url.startswith("http://127.0.0.1:")
             assert sms_gateway.client.headers["Authorization"] == f"Bearer {sms_gateway.api_key}"
@@ -66,16 +122,14 @@ def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(project: pytes
             assert answer.json()["error"]["code"] == "recipient_opted_out"
             sms_simulator.assert_nothing_sent(to="+447700900123")
         """
-    )
-    result = project.runpytest_subprocess()
-    result.assert_outcomes(passed=3)
 
 
-def test_state_does_not_leak_between_tests(project: pytest.Pytester) -> None:
-    # Test A leaves a message, an idempotency key and an open Twilio circuit behind; test B sees none.
-    project.makefile(".yaml", twilio_down=TWILIO_DOWN)
-    project.makepyfile(
-        """
+def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(shared: SharedRun) -> None:
+    assert shared.outcomes("test_fixtures.py") == {"passed": 3}
+
+
+# Test A leaves a message, an idempotency key and an open Twilio circuit behind; test B sees none.
+SHARED_PROJECT["test_state.py"] = """
         def test_a_leaves_state_behind(sms_gateway, sms_simulator):
             assert sms_gateway.send(to="+12025550143", body="first", idempotency_key="k1").status_code == 201
             sms_simulator.load("twilio_down.yaml")
@@ -91,15 +145,13 @@ def test_state_does_not_leak_between_tests(project: pytest.Pytester) -> None:
             assert answer.status_code == 201 and "Idempotent-Replayed" not in answer.headers
             assert answer.json()["data"]["provider"] == "twilio"  # scenario unloaded, circuit closed
         """
-    )
-    result = project.runpytest_subprocess()
-    result.assert_outcomes(passed=2)
 
 
-def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> None:
-    project.makefile(".yaml", twilio_down=TWILIO_DOWN)
-    project.makepyfile(
-        """
+def test_state_does_not_leak_between_tests(shared: SharedRun) -> None:
+    assert shared.outcomes("test_state.py") == {"passed": 2}
+
+
+SHARED_PROJECT["test_marker.py"] = """
         import pytest
 
         @pytest.mark.sms_scenario("twilio_down.yaml")
@@ -141,10 +193,11 @@ def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> 
         def test_invalid_scenario(sms_simulator):
             pass
         """
-    )
-    result = project.runpytest_subprocess()
-    result.assert_outcomes(passed=5, errors=2)
-    result.stdout.fnmatch_lines(
+
+
+def test_marker_loads_a_scenario_for_one_test_only(shared: SharedRun) -> None:
+    assert shared.outcomes("test_marker.py") == {"passed": 5, "errors": 2}
+    shared.stdout.fnmatch_lines(
         [
             "*@pytest.mark.sms_scenario: scenario file 'no_such_file.yaml' not found*",
             "*@pytest.mark.sms_scenario: <inline scenario>:4: providers.twilio*.tims: "
@@ -153,9 +206,7 @@ def test_marker_loads_a_scenario_for_one_test_only(project: pytest.Pytester) -> 
     )
 
 
-def test_assert_sent_lists_the_near_misses(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        """
+SHARED_PROJECT["test_near_misses.py"] = """
         import pytest
 
         @pytest.mark.sms_scenario('''
@@ -183,9 +234,11 @@ def test_assert_sent_lists_the_near_misses(project: pytest.Pytester) -> None:
             sms_gateway.send(to="+12025550143", body="oops")
             sms_simulator.assert_nothing_sent(provider="twilio")
         """
-    )
-    result = project.runpytest_subprocess()
-    result.assert_outcomes(failed=4)
+
+
+def test_assert_sent_lists_the_near_misses(shared: SharedRun) -> None:
+    assert shared.outcomes("test_near_misses.py") == {"failed": 4}
+    result = shared
     result.stdout.fnmatch_lines(
         [
             "*expected 1 message(s) sent to +447700900123 via sinch with body containing 'code', found 0.",
@@ -211,9 +264,8 @@ def test_assert_sent_lists_the_near_misses(project: pytest.Pytester) -> None:
     )
 
 
-def test_settings_are_fixtures_a_conftest_overrides(project: pytest.Pytester) -> None:
-    project.makeconftest(
-        """
+# A conftest in a folder of its own: its overrides apply to that folder only.
+SHARED_PROJECT["settings/conftest.py"] = """
         import pytest
 
         @pytest.fixture
@@ -224,18 +276,20 @@ def test_settings_are_fixtures_a_conftest_overrides(project: pytest.Pytester) ->
         def lynsms_api_key():
             return "lyn_test_mine"
         """
-    )
-    project.makepyfile(
-        """
+SHARED_PROJECT["settings/test_settings_override.py"] = """
         def test_overrides_apply(sms_gateway, sms_simulator):
             assert sms_gateway.api_key == "lyn_test_mine"
             assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
             sms_simulator.assert_sent(provider="sinch", count=None)
         """
-    )
-    result = project.runpytest_subprocess()
-    result.assert_outcomes(passed=1)
 
+
+def test_settings_are_fixtures_a_conftest_overrides(shared: SharedRun) -> None:
+    assert shared.outcomes("settings/test_settings_override.py") == {"passed": 1}
+
+
+AZURE_PIPELINES = "trigger: [main]\npool: {vmImage: ubuntu-latest}\nsteps:\n  - script: python -m pytest\n"
+SCENARIO_FILES = [("falls_back", "yaml"), ("expects_twilio", "yaml"), ("broken", "yml")]
 
 PASSING_SCENARIO = """
 name: falls-back-to-sinch
@@ -263,16 +317,22 @@ steps:
 """
 
 
-def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(project: pytest.Pytester) -> None:
-    project.makefile(".scenario.yaml", falls_back=PASSING_SCENARIO, expects_twilio=FAILING_SCENARIO)
-    project.makefile(".scenario.yml", broken="name: broken\nsteps:\n  - name: send\n    sned: {}\n")
-    # Not named as scenarios: a CI config with a top-level steps key, and a scenario file loaded by a marker.
-    project.makefile(".yml", **{"azure-pipelines": "trigger: [main]\nsteps:\n  - script: make test\n"})
-    project.makefile(".yaml", marker_only=PASSING_SCENARIO)
+SHARED_PROJECT.update(
+    {
+        "falls_back.scenario.yaml": PASSING_SCENARIO,
+        "expects_twilio.scenario.yaml": FAILING_SCENARIO,
+        "broken.scenario.yml": "name: broken\nsteps:\n  - name: send\n    sned: {}\n",
+        # Not named as scenarios: a CI config with a top-level steps key, and a scenario file loaded by a marker.
+        "azure-pipelines.yml": AZURE_PIPELINES,
+        "marker_only.yaml": PASSING_SCENARIO,
+    }
+)
 
-    result = project.runpytest_subprocess("-v")
 
-    result.assert_outcomes(passed=1, failed=2)
+def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(shared: SharedRun) -> None:
+    outcomes = [shared.outcomes(f"{name}.scenario.{ext}") for name, ext in SCENARIO_FILES]
+    assert outcomes == [{"passed": 1}, {"failed": 1}, {"failed": 1}]
+    result = shared
     result.stdout.fnmatch_lines(["*falls_back.scenario.yaml::falls_back PASSED*"], consecutive=False)
     # The failure is the replay runner's own report, not a Python traceback.
     result.stdout.fnmatch_lines(
@@ -314,39 +374,35 @@ def test_scenario_collection_can_be_switched_off(project: pytest.Pytester) -> No
     assert "no tests ran" in result.stdout.str()
 
 
-def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yaml(project: pytest.Pytester) -> None:
-    # Packages named like LynSMS Local's folders: importing either by its bare name from LynSMS
-    # Local's code would find these instead (or fail loudly), and the fixtures would break.
-    project.mkpydir("gateway").joinpath("__init__.py").write_text("create_app = None\n", "utf-8")
-    project.mkpydir("simulator").joinpath("__init__.py").write_text(
-        "raise ImportError('the host project simulator package was imported')\n", "utf-8"
-    )
-    project.makefile(
-        ".yml",
-        **{
-            "azure-pipelines": "trigger: [main]\npool: {vmImage: ubuntu-latest}\nsteps:\n  - script: python -m pytest\n"
-        },
-    )
-    project.makepyfile(
-        test_host="""
+# Packages named like LynSMS Local's folders: importing either by its bare name from LynSMS Local's
+# code would find these instead (or fail loudly), and the fixtures would break. The CI yaml is
+# azure-pipelines.yml above.
+SHARED_PROJECT.update(
+    {
+        "gateway/__init__.py": "create_app = None\n",
+        "simulator/__init__.py": "raise ImportError('the host project simulator package was imported')\n",
+        "test_host.py": """
         import gateway
 
         def test_sends_through_both_fixtures(sms_gateway, sms_simulator):
             assert gateway.create_app is None  # the host's own package, untouched
             assert sms_gateway.send(to="+12025550143", body="hi").status_code == 201
             sms_simulator.assert_sent(to="+12025550143", provider="twilio")
-        """
-    )
-    # runpytest_subprocess is ``python -m pytest`` from the project root: the root comes first on
-    # sys.path, where the host's packages live, and the plugin loads from its real entry point.
-    result = project.runpytest_subprocess("-v")
+        """,
+    }
+)
 
-    result.assert_outcomes(passed=1)
+
+def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yaml(shared: SharedRun) -> None:
+    # The shared session is ``python -m pytest`` from the project root: the root comes first on
+    # sys.path, where the host's packages live, and the plugin loads from its real entry point.
+    assert shared.outcomes("test_host.py") == {"passed": 1}
+    result = shared
     result.stdout.fnmatch_lines(["*test_host.py::test_sends_through_both_fixtures PASSED*"])
     result.stdout.no_fnmatch_line("*azure-pipelines*")
 
 
-RANKING = '''
+SHARED_PROJECT["test_ranking.py"] = '''
 import pytest
 
 UK_REJECTED = """
@@ -376,10 +432,9 @@ def test_status(sms_gateway, sms_simulator):
 '''
 
 
-def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalised(project: pytest.Pytester) -> None:
-    project.makepyfile(RANKING)
-    result = project.runpytest_subprocess()
-    result.assert_outcomes(failed=2)
+def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalised(shared: SharedRun) -> None:
+    assert shared.outcomes("test_ranking.py") == {"failed": 2}
+    result = shared
     result.stdout.fnmatch_lines(
         [
             "*Near misses (closest first; 2 message(s) reached the simulator in this test):",

@@ -42,7 +42,7 @@ def test_fixture_example_passes_in_a_fresh_session_under_xdist(pytester: pytest.
     simulator and every test leaves the client libraries as it found them."""
     pytester.makeini(
         "[pytest]\n"
-        "addopts = -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\n"
+        "addopts = -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio -p no:schemathesis\n"
         "filterwarnings = error\n"
         "    ignore::DeprecationWarning:twilio.*\n"
     )

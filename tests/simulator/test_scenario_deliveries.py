@@ -1,14 +1,17 @@
 """Scripted delivery reports reach a real local HTTP receiver in each provider's own format, are
-retried with backoff when the receiver fails, and are served by the polling endpoints too."""
+retried with backoff when the receiver fails, and are served by the polling endpoints too.
+
+The simulator runs on a manual clock: reports fall due when a test advances time, and time moves
+only once the callbacks already due have landed, so a loaded machine cannot reorder or drop them."""
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -48,10 +51,9 @@ class Receiver:
     failures: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def wait(self, count: int, within: float = 5.0) -> list[Received]:
-        deadline = time.monotonic() + within
-        while len(self.got) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
+    def wait(self, simulator: Any, count: int, limit: float = 60.0) -> list[Received]:
+        """Advance ``simulator``'s clock until ``count`` reports arrived, at most ``limit`` simulated seconds."""
+        simulator.advance_until(lambda: len(self.got) >= count, step=0.01, limit=limit)
         return list(self.got)
 
 
@@ -72,6 +74,11 @@ def _receiver_server() -> Iterator[Receiver]:
         receiver.url = url
         yield receiver
     http.close()
+
+
+@pytest.fixture
+def simulator(clocked_simulator: Any) -> Any:
+    return clocked_simulator
 
 
 @pytest.fixture
@@ -97,7 +104,7 @@ def test_twilio_status_callbacks_are_signed_and_validate_with_the_sdk(simulator:
     deliver(simulator, "twilio", {"status": "undelivered", "after": 0.2, "error_code": 30003})
     callback = f"{receiver.url}/twilio/status?tenant=7"
     created = WIRES["twilio"].send(http, simulator.url, callback=callback).json()
-    sent, final = receiver.wait(2)
+    sent, final = receiver.wait(simulator, 2)
     validator = RequestValidator(TWILIO_TOKEN)
     for report in (sent, final):
         assert validator.validate(callback, report.form(), report.headers["x-twilio-signature"])
@@ -114,36 +121,38 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(simulator: 
     receiver.failures = 2
     deliver(simulator, "twilio", {"status": "delivered", "after": 0, "intermediate": False})
     WIRES["twilio"].send(http, simulator.url, callback=f"{receiver.url}/twilio")
-    [report] = receiver.wait(1)
+    [report] = receiver.wait(simulator, 1)
     assert report.form()["MessageStatus"] == "delivered"
+
     # The simulator journals an attempt as in flight, then records the receiver's answer a moment
     # after the receiver has seen the request.
-    deadline = time.monotonic() + 5
-    while True:
+    def answered() -> bool:
         attempts = [e for e in simulator.journal() if e["method"] == "CALLBACK"]
-        if len(attempts) >= 3 and attempts[-1]["outcome"]["result"] != "in_flight":
-            break
-        assert time.monotonic() < deadline, attempts
-        time.sleep(0.01)
+        return len(attempts) >= 3 and attempts[-1]["outcome"]["result"] != "in_flight"
+
+    simulator.settle(answered)
+    attempts = [e for e in simulator.journal() if e["method"] == "CALLBACK"]
     assert [(e["status"], e["outcome"]["attempt"], e["outcome"]["result"]) for e in attempts] == [
         (503, 1, "retry"),
         (503, 2, "retry"),
         (200, 3, "delivered"),
     ]
     assert attempts[0]["provider"] == "twilio" and attempts[0]["path"] == f"{receiver.url}/twilio"
-    at = [datetime.fromisoformat(e["at"]).timestamp() for e in attempts]
-    assert at[2] - at[1] > at[1] - at[0] >= 0.05  # exponential backoff: 0.05 s, then 0.1 s
+    at = [datetime.fromisoformat(e["at"]) for e in attempts]
+    gaps = [round((later - earlier).total_seconds(), 3) for earlier, later in pairwise(at)]
+    assert gaps[1] > gaps[0] >= 0.05  # exponential backoff: 0.05 s, then 0.1 s (of the simulator's time)
 
 
 def test_an_unreachable_receiver_is_given_up_after_the_bounded_attempts(simulator: Any) -> None:
     deliver(simulator, "twilio", {"status": "delivered", "after": 0, "intermediate": False}, callback_attempts=3)
     WIRES["twilio"].send(http, simulator.url, callback="http://127.0.0.1:9/nobody")
-    deadline = time.monotonic() + 10  # generous: the loop ends as soon as it gives up
-    while time.monotonic() < deadline:
+
+    def gave_up() -> bool:
         attempts = [e["outcome"] for e in simulator.journal() if e["method"] == "CALLBACK"]
-        if attempts and attempts[-1]["result"] == "gave_up":
-            break
-        time.sleep(0.02)
+        return bool(attempts) and attempts[-1]["result"] == "gave_up"
+
+    simulator.advance_until(gave_up, step=0.01)
+    attempts = [e["outcome"] for e in simulator.journal() if e["method"] == "CALLBACK"]
     assert [a["result"] for a in attempts] == ["retry", "retry", "gave_up"]
     assert "ConnectError" in attempts[0]["error"]
 
@@ -151,7 +160,7 @@ def test_an_unreachable_receiver_is_given_up_after_the_bounded_attempts(simulato
 def test_sinch_pushes_per_recipient_reports_and_serves_them(simulator: Any, receiver: Receiver) -> None:
     deliver(simulator, "sinch", {"status": "delivered", "after": 0.1})
     batch = WIRES["sinch"].send(http, simulator.url, callback=f"{receiver.url}/sinch").json()
-    sent, final = receiver.wait(2)
+    sent, final = receiver.wait(simulator, 2)
     assert [r.json()["status"] for r in (sent, final)] == ["Dispatched", "Delivered"]
     assert final.json()["type"] == "recipient_delivery_report_sms" and final.json()["batch_id"] == batch["id"]
     account = WIRES["sinch"].account
@@ -165,7 +174,7 @@ def test_sinch_pushes_per_recipient_reports_and_serves_them(simulator: Any, rece
 def test_infobip_posts_the_webhook_and_serves_the_report(simulator: Any, receiver: Receiver) -> None:
     deliver(simulator, "infobip", {"status": "expired", "after": 0.1})
     sent = WIRES["infobip"].send(http, simulator.url, callback=f"{receiver.url}/infobip").json()
-    [report] = receiver.wait(1)  # the intermediate PENDING report is pushed only on request
+    [report] = receiver.wait(simulator, 1)  # the intermediate PENDING report is pushed only on request
     [result] = report.json()["results"]
     assert (result["messageId"], result["status"]["name"]) == (sent["messages"][0]["messageId"], "EXPIRED_EXPIRED")
     polled = http.get(
@@ -182,7 +191,7 @@ def test_clicksend_posts_receipts_to_the_accounts_registered_url(simulator: Any,
     ).raise_for_status()
     deliver(simulator, "clicksend", {"status": "undelivered", "after": 0.1})
     message_id = wire.message_id(wire.send(http, simulator.url).json())
-    _, final = receiver.wait(2)
+    _, final = receiver.wait(simulator, 2)
     assert (final.form()["message_id"], final.form()["status_code"]) == (message_id, "301")
     polled = http.get(f"{simulator.url}/v3/sms/receipts/{message_id}", auth=auth).json()
     assert polled["data"]["status_code"] == 301
@@ -190,14 +199,14 @@ def test_clicksend_posts_receipts_to_the_accounts_registered_url(simulator: Any,
 
 def test_without_a_scenario_messages_are_delivered_after_a_short_delay(simulator: Any, receiver: Receiver) -> None:
     WIRES["twilio"].send(http, simulator.url, callback=f"{receiver.url}/default")
-    reports = receiver.wait(2, within=3)
+    reports = receiver.wait(simulator, 2, limit=3)  # simulated seconds
     assert [r.form()["MessageStatus"] for r in reports] == ["sent", "delivered"]
 
 
 def test_a_failed_message_has_no_sent_step(simulator: Any, receiver: Receiver) -> None:
     deliver(simulator, "twilio", {"status": "failed", "after": 0.05})
     WIRES["twilio"].send(http, simulator.url, callback=f"{receiver.url}/failed")
-    [report] = receiver.wait(1)
+    [report] = receiver.wait(simulator, 1)
     assert (report.form()["MessageStatus"], report.form()["ErrorCode"]) == ("failed", "30001")
 
 
@@ -205,5 +214,6 @@ def test_reset_cancels_pending_deliveries(simulator: Any, receiver: Receiver) ->
     deliver(simulator, "twilio", {"status": "delivered", "after": 0.4})
     WIRES["twilio"].send(http, simulator.url, callback=f"{receiver.url}/cancelled")
     http.post(f"{simulator.url}/_sim/reset").raise_for_status()
-    time.sleep(0.6)
+    simulator.clock.advance(1.0)  # well past when the report was due
+    simulator.settle()
     assert receiver.got == [] and simulator.sim.deliveries.pending == 0

@@ -209,8 +209,10 @@ def test_timeout_holds_until_the_client_gives_up_while_other_requests_flow(simul
     with pytest.raises(httpx.ReadTimeout):
         wire.send(http, simulator.url, body="hang", timeout=httpx.Timeout(10, read=0.5))
     flowing.join()
+    # Held for 10 s unless the client gives up (at 0.5 s); the others are not held at all. The bounds
+    # sit far from both, so a loaded machine cannot fail them.
     assert time.perf_counter() - started < 5
-    assert len(normal) == 5 and max(normal) < 0.4
+    assert len(normal) == 5 and max(normal) < 5
     held = _wait_for(
         lambda: next(e for e in simulator.journal() if e["outcome"].get("fault") == "timeout"),
         lambda e: "client_gave_up" in e["outcome"],
@@ -259,7 +261,7 @@ def test_latency_delays_any_outcome(simulator: Any, wire: Wire, rule: dict[str, 
     assert outcomes(http, simulator.url)[-1]["latency"] == 0.3
 
 
-def _wait_for(get: Any, ready: Any, within: float = 3.0) -> Any:
+def _wait_for(get: Any, ready: Any, within: float = 30.0) -> Any:  # a bound, not a window
     deadline = time.monotonic() + within
     while True:
         value = get()
