@@ -161,13 +161,27 @@ class _Wait:
     guard: bool = field(compare=False)  # a timeout: skipped to only after a longer calm
     clock: FastForwardClock = field(compare=False, repr=False)
     cancelled: bool = field(default=False, compare=False)
+    # The request this is a wait of (``serving``): it holds the clock again from the moment the
+    # wait is over (fired or cancelled), so what the wait's end sets off needs no calm to be seen.
+    serving: Serving | None = field(default=None, compare=False, repr=False)
+    released: bool = field(default=False, compare=False)
 
     def cancel(self) -> None:
         if not self.cancelled:
             self.cancelled = True
-            self.clock._touch()
+            if self.serving is None:
+                self.clock._touch()
+            else:
+                self.end()
+
+    def end(self) -> None:
+        """The request no longer waits on this (called with the clock's lock held, or taking it)."""
+        if self.serving is not None and not self.released:
+            self.released = True
+            self.serving.wait(-1)
 
     def fire(self) -> None:
+        self.end()
         if self.loop is None:
             self.callback()
         elif not self.loop.is_closed():
@@ -198,6 +212,7 @@ class FastForwardClock:
         self._waits: list[_Wait] = []
         self._seq = itertools.count()
         self._holds = 0
+        self._calls: dict[str, _Call] = {}  # calling: the requests between servers of the stack
         self._handed = 0  # holds taken by hand_over, not yet handed back
         self._after_guard = False  # the last timer fired was a timeout
         self._calm_since = time.monotonic()
@@ -225,10 +240,9 @@ class FastForwardClock:
             if not woken.done():
                 woken.set_result(None)
 
-        timer = self.call_later(seconds, wake)
+        timer = self._schedule(seconds, wake, asyncio.get_running_loop(), guard=False, serving=self._serving())
         try:
-            with self._waiting():
-                await woken
+            await woken
         finally:
             timer.cancel()
 
@@ -241,14 +255,38 @@ class FastForwardClock:
                 yield
             return
 
+        serving = self._serving()
+
         def schedule(delay: float, expire: Callable[[], object]) -> Timer:
-            return self._schedule(delay, expire, asyncio.get_running_loop(), guard=True)
+            return self._schedule(delay, expire, asyncio.get_running_loop(), guard=True, serving=serving)
 
-        with self._waiting():
-            async with _timeout_on(schedule, seconds):
-                yield
+        async with _timeout_on(schedule, seconds):
+            yield
 
-    def serving(self, *, quiet: bool = False) -> Serving:
+    @contextmanager
+    def calling(self) -> Iterator[str]:
+        """A request of the stack's to another server of the stack (a gateway calling a provider):
+        the clock is held while the request travels and while its answer travels back, not while
+        the callee works on it, where the callee's ``serving`` takes over. The callee learns of the
+        call by the token this yields, sent in the ``CALL_HEADER``. So neither a reply nor a
+        request in flight is ever overtaken by a timer, without any calm to wait out."""
+        call = _Call()
+        with self._changed:
+            token = str(next(self._seq))
+            self._calls[token] = call
+            self._holds += 1
+        try:
+            yield token
+        finally:
+            with self._changed:
+                del self._calls[token]
+                call.over = True
+                if call.travelling:
+                    call.travelling = False
+                    self._holds -= 1
+                self._changed.notify_all()
+
+    def serving(self, *, quiet: bool = False, call: str | None = None) -> Serving:
         """A request a server of the stack starts handling, in the task that handles it: time does
         not skip until ``Serving.done`` (its answer is on its way), except while the request (or a
         task it started) waits on this clock: a scripted latency, a timeout around a call to another
@@ -258,27 +296,28 @@ class FastForwardClock:
         Taking and releasing the hold restarts the calm, so the answer reaches its caller before
         time skips; ``quiet`` does not, for a caller that holds the clock itself while the answer
         travels (the runner, through ``hand_over``), whose polling would otherwise keep time from
-        ever skipping."""
-        serving = Serving(self, quiet=quiet)
+        ever skipping. ``call`` is the token of a ``calling`` request: its hold passes to the
+        request being served, and back to the call when the answer starts."""
+        with self._changed:
+            found = self._calls.get(call) if call is not None else None
+            serving = Serving(self, quiet=quiet, call=found)
+            if found is not None and found.travelling:
+                found.travelling = False
+                self._holds -= 1
         _SERVING.set(serving)
         return serving
 
-    @contextmanager
-    def _waiting(self) -> Iterator[None]:
+    def _serving(self) -> Serving | None:
+        """The request of this clock the running task works for, if any."""
         serving = _SERVING.get()
-        if serving is None or serving.clock is not self:
-            yield
-            return
-        serving.wait(+1)
-        try:
-            yield
-        finally:
-            serving.wait(-1)
+        return serving if serving is not None and serving.clock is self else None
 
-    def deadline(self, seconds: float) -> threading.Event:
-        """For threads without an event loop: an event set once ``seconds`` have passed (a timeout)."""
-        event = threading.Event()
-        self._schedule(seconds, event.set, None, guard=True)
+    def deadline(self, seconds: float) -> Deadline:
+        """For threads without an event loop: an event set once ``seconds`` have passed (a timeout).
+        Cancel it when no longer waited for: a deadline left behind would be skipped to later, and
+        would cost its longer calm."""
+        event = Deadline()
+        event.timer = self._schedule(seconds, event.set, None, guard=True)
         return event
 
     def sleep_blocking(self, seconds: float) -> None:
@@ -331,11 +370,21 @@ class FastForwardClock:
             self._changed.notify_all()
 
     def _schedule(
-        self, delay: float, callback: Callable[[], object], loop: asyncio.AbstractEventLoop | None, *, guard: bool
+        self,
+        delay: float,
+        callback: Callable[[], object],
+        loop: asyncio.AbstractEventLoop | None,
+        *,
+        guard: bool,
+        serving: Serving | None = None,
     ) -> _Wait:
-        wait = _Wait(self.monotonic() + max(0.0, delay), next(self._seq), callback, loop, guard, self)
+        wait = _Wait(self.monotonic() + max(0.0, delay), next(self._seq), callback, loop, guard, self, serving=serving)
         with self._changed:
             heapq.heappush(self._waits, wait)
+            if serving is not None:
+                # The request waits: its hold passes to the timer. Nothing travels meanwhile, so no calm.
+                serving.wait(+1)
+                return wait
         self._touch()
         return wait
 
@@ -358,12 +407,15 @@ class FastForwardClock:
                 if due_in <= 0:
                     heapq.heappop(self._waits)
                     first.fire()
-                    self._calm_since = real
-                    # A timeout cancels work on another loop: give that the longer calm too.
-                    self._after_guard = first.guard
+                    if first.serving is None:
+                        # What the callback sets off is unseen until it reaches a server: the calm.
+                        self._calm_since = real
+                        # A timeout cancels work on another loop: give that the longer calm too.
+                        self._after_guard = first.guard
                     continue
                 if self._holds <= 0:
-                    longer = first.guard or self._after_guard
+                    # A request's own timeout needs no longer calm: its calls are held while they travel.
+                    longer = (first.guard and first.serving is None) or self._after_guard
                     calm_at = self._calm_since + (self.guard_settle if longer else self.settle)
                     if real >= calm_at:
                         self._offset += due_in
@@ -373,13 +425,32 @@ class FastForwardClock:
                 self._changed.wait(due_in)
 
 
+CALL_HEADER: Final = "LynSMS-Clock-Call"  # the token of a ``FastForwardClock.calling`` request
+
+
+@dataclass
+class _Call:
+    travelling: bool = True  # the request, or its answer, is on its way: the call holds the clock
+    over: bool = False  # the caller has the answer, or gave up
+
+
+class Deadline(threading.Event):
+    """``FastForwardClock.deadline``: set once its time has come, unless cancelled first."""
+
+    timer: Timer
+
+    def cancel(self) -> None:
+        self.timer.cancel()
+
+
 class Serving:
     """One request being handled (``FastForwardClock.serving``): it holds the clock while it is
     active and none of its waits on the clock is under way."""
 
-    def __init__(self, clock: FastForwardClock, *, quiet: bool = False) -> None:
+    def __init__(self, clock: FastForwardClock, *, quiet: bool = False, call: _Call | None = None) -> None:
         self.clock = clock
         self.quiet = quiet
+        self.call = call
         self._waits = 0
         self._active = True
         self._held = False
@@ -397,6 +468,10 @@ class Serving:
         """The answer is on its way, or the request ended: stop holding. Idempotent."""
 
         def end() -> None:
+            call = self.call
+            if self._active and call is not None and not call.over and not call.travelling:
+                call.travelling = True  # the answer is on its way back to the caller
+                self.clock._holds += 1
             self._active = False
 
         self._update(end)
@@ -409,7 +484,11 @@ class Serving:
             self._held = self._active and self._waits == 0
             if self._held != before:
                 clock._holds += 1 if self._held else -1
-                if not self.quiet:
+                if self._held or self.call is not None:
+                    # Taking a hold changes nothing that could let time skip; a call's answer
+                    # travels under the call's own hold.
+                    clock._changed.notify_all()
+                elif not self.quiet:
                     clock._touch()  # a release is a change too: what the request set off gets the calm
                 else:
                     clock._changed.notify_all()
@@ -423,6 +502,12 @@ def busy(clock: Clock) -> AbstractContextManager[object]:
     fast-forward clock does not skip past it, so what it sets off lands before the next timer. Other
     clocks are not affected."""
     return clock.hold() if isinstance(clock, FastForwardClock) else nullcontext()
+
+
+def calling(clock: Clock) -> AbstractContextManager[str | None]:
+    """A request to another server of a stack on ``clock``: the token to send in ``CALL_HEADER``,
+    or None when the clock does not fast-forward (send nothing then)."""
+    return clock.calling() if isinstance(clock, FastForwardClock) else nullcontext()
 
 
 def timeout(clock: Clock, seconds: float | None) -> AbstractAsyncContextManager[object]:
