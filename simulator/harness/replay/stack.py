@@ -179,8 +179,12 @@ class Remote:
     @contextmanager
     def stack(self, scenario: Scenario | None = None) -> Iterator[Stack]:
         settings = dict(scenario.gateway) if scenario is not None else {}
+        # As on a bench, the simulator first: a fresh gateway's start-up calls land on the scenario's state.
+        base = dataclasses.replace(self.base, prepared=self._prepare(scenario))
         if self.admin is False:
-            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            yield self._unapplied(
+                base, settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)"
+            )
             return
         receiver = self._webhooks() if needs_webhooks(scenario) else None
         body = {"gateway": settings, "webhook_url": receiver.url if receiver else None}
@@ -193,23 +197,38 @@ class Remote:
                 trust_env=False,
             )
         except httpx.HTTPError as exc:
-            yield self._unapplied(settings, f"the admin endpoint did not answer ({type(exc).__name__})")
+            yield self._unapplied(base, settings, f"the admin endpoint did not answer ({type(exc).__name__})")
             return
         if answer.status_code in (404, 405):
             self.admin = False
-            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            yield self._unapplied(
+                base, settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)"
+            )
             return
         if answer.status_code != 200:
-            yield self._unapplied(settings, f"the admin endpoint answered {answer.status_code}: {answer.text[:300]}")
+            why = f"the admin endpoint answered {answer.status_code}: {answer.text[:300]}"
+            yield self._unapplied(base, settings, why)
             return
         self.admin = True
-        yield dataclasses.replace(self.base, managed=True, webhooks=receiver)
+        yield dataclasses.replace(base, managed=True, webhooks=receiver)
 
-    def _unapplied(self, settings: dict[str, Any], why: str) -> Stack:
+    def _prepare(self, scenario: Scenario | None) -> bool:
+        """Whether the simulator is now reset with exactly ``scenario`` loaded (else the runner
+        tries, and reports what went wrong)."""
+        if scenario is None:
+            return False
+        try:
+            with httpx.Client(base_url=self.base.simulator_url, timeout=30, trust_env=False) as sim:
+                prepare_simulator(sim, scenario)
+        except (Refused, httpx.HTTPError):
+            return False
+        return True
+
+    def _unapplied(self, base: Stack, settings: dict[str, Any], why: str) -> Stack:
         if not settings:
-            return self.base
+            return base
         note = f"gateway settings not applied, {why}: {', '.join(setting_names(settings))}"
-        return dataclasses.replace(self.base, notes=(note,))
+        return dataclasses.replace(base, notes=(note,))
 
     def _webhooks(self) -> WebhookReceiver:
         if self._receiver is None:
