@@ -150,6 +150,9 @@ def _unless_cancelled(due: _Due | _Wait) -> None:
 
 SETTLE: Final = 0.02  # real seconds of calm before time may skip to the next timer
 GUARD_SETTLE: Final = 0.3  # ... before it may skip to a timeout's expiry (work a request set off, on a loaded machine)
+# Real seconds a timer may be overdue while the stack is held (working on what the previous timer set
+# off) before it fires anyway: only a backstop against a hold that waits for the timer itself.
+LATE: Final = 2.0
 
 
 @dataclass(order=True)
@@ -189,24 +192,36 @@ class _Wait:
 
 
 class FastForwardClock:
-    """Real time that skips the waiting: whenever nothing has happened on the clock for ``settle``
-    real seconds, time jumps straight to the next timer and fires it.
+    """Real time that skips the waiting: whenever nothing is happening on the stack, time jumps
+    straight to the next timer and fires it.
 
     Shared by the simulator, the gateway and the replay runner of one stack (threads of one
     process), so scripted latency, report delays, timeouts, back-offs and cool-downs all keep their
     order and their proportions while the wall-clock wait shrinks to the work actually done.
-    Outcomes stay those of real time: timers fire in deadline order, time never skips while a
-    timer was just registered, cancelled or fired (the work it caused is still travelling), and a
-    timeout (``timeout``, ``guard=True``) is skipped to only after a longer calm, so an answer that
-    the previous timer released arrives before its caller gives up. Between skips time runs at the
-    real rate, so code that only reads the clock sees it move. ``hold()`` stops the skipping while
-    a caller does work the clock cannot see: the runner checking a step's results, a callback or a
-    webhook in flight (``busy(clock)``); ``serving()`` does it for a request a server is handling.
+    Outcomes stay those of real time because the clock knows what is happening, not merely guesses
+    by a calm:
+
+    - ``serving()``: a request a server is handling holds the clock, except while it waits on the
+      clock itself (a scripted latency, a timeout around a call); when such a wait ends, fired or
+      cancelled, the hold is back at once, so what the timer set off is covered without any calm;
+    - ``calling()``: a request from one server of the stack to another (the gateway calling a
+      provider) holds it while the request travels and while its answer travels back;
+    - ``hold()`` / ``busy(clock)``: other work it cannot see: the runner checking a step's results,
+      a callback or a webhook in flight; ``hand_over`` keeps an answer to the runner covered.
+
+    Time skips only when nothing holds it, and a timer that falls due in real time while something
+    holds it waits (up to ``late`` real seconds, a backstop) until what came before is done, so a
+    scripted latency never overtakes a timeout that fell due first, however slow the machine.
+    Timers whose effects it cannot follow (fired outside any request: a delivery report's delay, a
+    back-off) still get a short calm of ``settle`` real seconds before the next skip, and
+    ``guard_settle`` before a timeout outside any request (the runner's deadlines). Between skips
+    time runs at the real rate, so code that only reads the clock sees it move.
     """
 
-    def __init__(self, settle: float = SETTLE, guard_settle: float = GUARD_SETTLE) -> None:
+    def __init__(self, settle: float = SETTLE, guard_settle: float = GUARD_SETTLE, late: float = LATE) -> None:
         self.settle = settle
         self.guard_settle = guard_settle
+        self.late = late
         self.skipped = 0.0  # seconds of waiting skipped so far
         self._offset = 0.0
         self._waits: list[_Wait] = []
@@ -404,6 +419,12 @@ class FastForwardClock:
                 first = self._waits[0]
                 real = time.monotonic()
                 due_in = first.at - (real + self._offset)
+                if due_in <= 0 and self._holds > 0 and -due_in < self.late:
+                    # Due in real time, but the stack is still working on what came before: the
+                    # timer waits, so a latency never overtakes a timeout that fell due first
+                    # merely because the machine is slow.
+                    self._changed.wait(self.late + due_in)
+                    continue
                 if due_in <= 0:
                     heapq.heappop(self._waits)
                     first.fire()
