@@ -182,8 +182,8 @@ def gateway_config(setting: GatewayConfigSetting, simulator_url: str, public_url
 class SmsGateway:
     """A test's gateway: ``client`` is an ``httpx.Client`` with the base URL and the API key set.
 
-    The gateway starts in the background what any fresh gateway starts, e.g. registering its
-    ClickSend receipt URL, so the simulator's journal may show those calls during the test."""
+    What any fresh gateway does at start-up, e.g. registering its ClickSend receipt URL, is over
+    before the test starts; the simulator's journal shows those calls first."""
 
     url: str
     api_key: str

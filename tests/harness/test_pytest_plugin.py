@@ -65,10 +65,15 @@ def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(project: pytes
             assert answer.status_code == 422, answer.text
             assert answer.json()["error"]["code"] == "recipient_opted_out"
             sms_simulator.assert_nothing_sent(to="+447700900123")
+
+        def test_real_time_unless_fast_forward_is_asked_for(sms_clock):
+            from lynsms.clock import SystemClock
+
+            assert isinstance(sms_clock, SystemClock)
         """
     )
     result = project.runpytest_subprocess()
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
 
 
 def test_state_does_not_leak_between_tests(project: pytest.Pytester) -> None:
@@ -465,3 +470,38 @@ def test_async_tests_get_an_async_gateway(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ASYNC_TESTS)
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
+
+
+def test_fixtures_fast_forward_scripted_waits_when_asked(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        import time
+
+        import pytest
+
+        from lynsms.clock import FastForwardClock
+
+        LATE_REPORT = "name: late\\nproviders:\\n  twilio:\\n    - deliver: {status: delivered, after: 30s}\\n"
+
+        @pytest.mark.sms_scenario(LATE_REPORT)
+        def test_a_report_due_in_30_s_arrives_at_once(sms_gateway, sms_clock):
+            assert isinstance(sms_clock, FastForwardClock)
+            sent = sms_gateway.send(to="+447700900123", body="Hi").json()["data"]
+            wall = time.monotonic()
+            status = sent["status"]
+            while status != "delivered" and time.monotonic() - wall < 20:
+                time.sleep(0.01)
+                status = sms_gateway.client.get(f"/api/v1/messages/{sent['id']}").json()["data"]["status"]
+            assert status == "delivered"
+            assert time.monotonic() - wall < 20  # 30 s of scenario time, skipped
+
+        @pytest.mark.sms_scenario(LATE_REPORT)
+        def test_holding_the_clock_keeps_the_state_before_the_report(sms_gateway, sms_clock):
+            with sms_clock.hold():
+                sent = sms_gateway.send(to="+447700900123", body="Hi").json()["data"]
+                time.sleep(0.3)  # many times the calm after which time would skip
+                again = sms_gateway.client.get(f"/api/v1/messages/{sent['id']}").json()["data"]
+            assert again["status"] == "sent"
+        """
+    )
+    project.runpytest_subprocess("--lynsms-fast-forward").assert_outcomes(passed=2)
