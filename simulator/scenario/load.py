@@ -97,6 +97,13 @@ def scenario_files(paths: Iterable[str]) -> list[str]:
 
 def check_paths(paths: Iterable[str], *, checks: Sequence[Check] = ()) -> list[Problem]:
     """Every problem in the given files; folders are expanded to the scenario files below them."""
+    return load_paths(paths, checks=checks)[1]
+
+
+def load_paths(paths: Iterable[str], *, checks: Sequence[Check] = ()) -> tuple[list[Scenario], list[Problem]]:
+    """The scenarios in the given files (folders expanded, in ``scenario_files`` order) and every
+    problem in them, each file read and checked once; use the scenarios only when there is none."""
+    scenarios: list[Scenario] = []
     problems: list[Problem] = []
     for name in paths:
         files = scenario_files([name])
@@ -104,16 +111,19 @@ def check_paths(paths: Iterable[str], *, checks: Sequence[Check] = ()) -> list[P
             wanted = ", ".join(f"*{suffix}" for suffix in FOLDER_SUFFIXES)
             problems.append(Problem(name, 0, f"no scenario files ({wanted}) in this folder"))
         for file in files:
-            problems.extend(_check_file(file, checks))
-    return problems
+            scenario, found = _check_file(file, checks)
+            problems.extend(found)
+            if scenario is not None and not found:
+                scenarios.append(dataclasses.replace(scenario, source=file))
+    return scenarios, problems
 
 
-def _check_file(name: str, checks: Sequence[Check]) -> list[Problem]:
+def _check_file(name: str, checks: Sequence[Check]) -> tuple[Scenario | None, list[Problem]]:
     try:
         text = Path(name).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(name, 0, _read_error(exc))]
-    return check_text(text, name, checks=checks)
+        return None, [Problem(name, 0, _read_error(exc))]
+    return _check(text, name, checks)
 
 
 def _read_error(exc: Exception) -> str:
