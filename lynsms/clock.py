@@ -14,7 +14,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
@@ -151,8 +151,10 @@ def _unless_cancelled(due: _Due | _Wait) -> None:
 SETTLE: Final = 0.02  # real seconds of calm before time may skip to the next timer
 GUARD_SETTLE: Final = 0.3  # ... before it may skip to a timeout's expiry (work a request set off, on a loaded machine)
 # Real seconds a timer may be overdue while the stack is held (working on what the previous timer set
-# off) before it fires anyway: only a backstop against a hold that waits for the timer itself.
-LATE: Final = 2.0
+# off, or on a slow first import) before it fires anyway: only a backstop against a hold that
+# waits for the timer itself. Work, however slow the machine, thus takes no scenario time past a
+# timer: outcomes depend on the script, never on the load.
+LATE: Final = 10.0
 
 
 @dataclass(order=True)
@@ -210,7 +212,7 @@ class FastForwardClock:
       a callback or a webhook in flight; ``hand_over`` keeps an answer to the runner covered.
 
     Time skips only when nothing holds it, and a timer that falls due in real time while something
-    holds it waits (up to ``late`` real seconds, a backstop) until what came before is done, so a
+    holds it waits (up to ``late`` real seconds, a backstop) until that work is done, so a
     scripted latency never overtakes a timeout that fell due first, however slow the machine.
     Timers whose effects it cannot follow (fired outside any request: a delivery report's delay, a
     back-off) still get a short calm of ``settle`` real seconds before the next skip, and
@@ -525,10 +527,17 @@ def busy(clock: Clock) -> AbstractContextManager[object]:
     return clock.hold() if isinstance(clock, FastForwardClock) else nullcontext()
 
 
-def calling(clock: Clock) -> AbstractContextManager[str | None]:
-    """A request to another server of a stack on ``clock``: the token to send in ``CALL_HEADER``,
-    or None when the clock does not fast-forward (send nothing then)."""
-    return clock.calling() if isinstance(clock, FastForwardClock) else nullcontext()
+@contextmanager
+def calling(clock: Clock, headers: Mapping[str, str] | None = None) -> Iterator[dict[str, str]]:
+    """A request to another server of a stack on ``clock``, for the block: ``headers`` to send it
+    with, which on a fast-forward clock carry the call's token (``FastForwardClock.calling``; the
+    stack's servers take it off again). Other clocks: ``headers`` as they are."""
+    sent = dict(headers or {})
+    if not isinstance(clock, FastForwardClock):
+        yield sent
+        return
+    with clock.calling() as token:
+        yield {**sent, CALL_HEADER: token}
 
 
 def timeout(clock: Clock, seconds: float | None) -> AbstractAsyncContextManager[object]:

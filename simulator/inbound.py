@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import httpx
 from starlette.routing import Route
 
-from lynsms.clock import Clock, utc_now
+from lynsms.clock import Clock, calling, utc_now
 from lynsms.gateway.providers.names import PROVIDER_NAMES, ProviderName
 from lynsms.simulator.http import outbound_client
 from lynsms.simulator.messages import SimMessage
@@ -325,7 +325,9 @@ class Inbound:
                 retryable = retry.on_status(status)
             else:
                 try:
-                    answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
+                    # Fast-forwarded time waits for the gateway's answer and what it does meanwhile.
+                    with calling(self.clock, callback.headers) as headers:
+                        answer = await self._http().post(callback.url, content=callback.body, headers=headers)
                     status = answer.status_code
                     retryable = retry.on_status(status)
                 except httpx.HTTPError as exc:

@@ -15,7 +15,7 @@ from typing import Final
 
 import httpx
 
-from lynsms.clock import CALL_HEADER, Clock, calling, timeout
+from lynsms.clock import Clock, calling, timeout
 
 BACKSTOP: Final = 60.0  # real seconds: the inner transport's timeouts, never reached in practice
 
@@ -30,9 +30,8 @@ class ClockedTimeouts(httpx.AsyncBaseTransport):
         seconds = timeouts.get("read")
         request.extensions = {**request.extensions, "timeout": dict.fromkeys(timeouts or ("read",), BACKSTOP)}
         try:
-            with calling(self.clock) as token:
-                if token is not None:  # the server of a fast-forwarded stack takes it off again
-                    request.headers[CALL_HEADER] = token
+            with calling(self.clock) as headers:
+                request.headers.update(headers)
                 async with timeout(self.clock, seconds):
                     response = await self.inner.handle_async_request(request)
                     await response.aread()  # the whole answer within the timeout, as the own transport does
