@@ -29,7 +29,7 @@ from starlette.routing import Route
 from lynsms.clock import CALL_HEADER, SYSTEM_CLOCK, Clock, FastForwardClock
 from lynsms.simulator.harness.admin import ADMIN_PATH
 from lynsms.simulator.harness.gateway_host import GatewayHost
-from lynsms.simulator.harness.inbound_urls import register_over_http
+from lynsms.simulator.harness.inbound_urls import register
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config, setting_names
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
@@ -265,8 +265,8 @@ class Bench:
 
         with ExitStack() as servers:
             scenario = self.startup
-            sim_app = served(sim_package.create_app(scenario=scenario, clock=self.clock), self.clock)
-            self._threads = [servers.enter_context(ServerThread(sim_app))]
+            self._sim_app = sim_package.create_app(scenario=scenario, clock=self.clock)
+            self._threads = [servers.enter_context(ServerThread(served(self._sim_app, self.clock)))]
             self.simulator_url = self._threads[0].url
             self._host = servers.enter_context(GatewayHost())
             self._threads.append(self._host.server)
@@ -309,7 +309,7 @@ class Bench:
         app = create_app(config, environ={}, clock=self.clock)
         self._host.mount(served(app, self.clock))
         self._host.call(app.state.tracking.registered())
-        register_over_http(self._sim, app)  # handset replies reach this gateway
+        register(self._sim_app.state.sim.inbound, app)  # handset replies reach this gateway
         try:
             yield Stack(
                 self._host.url,
