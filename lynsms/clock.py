@@ -22,7 +22,7 @@ from contextlib import (
     contextmanager,
     nullcontext,
 )
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final, Protocol
@@ -395,6 +395,8 @@ class FastForwardClock:
         guard: bool,
         serving: Serving | None = None,
     ) -> _Wait:
+        if serving is not None and not serving.active:
+            serving = None  # a task the request left running: the clock cannot follow it, so the calm applies
         wait = _Wait(self.monotonic() + max(0.0, delay), next(self._seq), callback, loop, guard, self, serving=serving)
         with self._changed:
             heapq.heappush(self._waits, wait)
@@ -479,6 +481,10 @@ class Serving:
         self._held = False
         self._update(lambda: None)
 
+    @property
+    def active(self) -> bool:
+        return self._active
+
     def wait(self, step: int) -> None:
         """A wait on the clock begins (+1) or ends (-1) in the request's tasks."""
 
@@ -518,6 +524,32 @@ class Serving:
 
 
 _SERVING: ContextVar[Serving | None] = ContextVar("lynsms_clock_serving", default=None)
+
+
+class Work:
+    """Work a task goes on to do by itself, such as a push a request set off. Made where the task is
+    created (so no moment passes unheld) and entered in the task; ``close`` it from the task's done
+    callback too, in case the task is cancelled before it starts. On a fast-forward clock it holds
+    time like a request being served, except while the work waits on the clock (a back-off), so
+    time skips only once the work is waiting or done. Other clocks: nothing."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._serving = Serving(clock) if isinstance(clock, FastForwardClock) else None
+        self._token: Token[Serving | None] | None = None
+
+    def __enter__(self) -> Work:
+        if self._serving is not None:
+            self._token = _SERVING.set(self._serving)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+        if self._token is not None:
+            _SERVING.reset(self._token)
+
+    def close(self) -> None:
+        if self._serving is not None:
+            self._serving.done()
 
 
 def busy(clock: Clock) -> AbstractContextManager[object]:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import httpx
 from starlette.routing import Route
 
-from lynsms.clock import Clock, calling, utc_now
+from lynsms.clock import Clock, Work, calling, utc_now
 from lynsms.gateway.providers.names import PROVIDER_NAMES, ProviderName
 from lynsms.simulator.http import outbound_client
 from lynsms.simulator.messages import SimMessage
@@ -238,9 +238,11 @@ class Inbound:
         self.messages.append(message)
         for listener in self.listeners:
             listener(message)
-        task = asyncio.get_running_loop().create_task(self._push(provider.name, message, registration))
+        work = Work(self.clock)  # fast-forwarded time waits for the push, except for its back-offs
+        task = asyncio.get_running_loop().create_task(self._push(provider.name, message, registration, work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: work.close())
         return message
 
     def of(self, provider: str, account: str | None = None) -> Iterator[InboundMessage]:
@@ -303,7 +305,13 @@ class Inbound:
             self._client = outbound_client(PUSH_CONCURRENCY, PUSH_TIMEOUT)
         return self._client
 
-    async def _push(self, provider: ProviderName, message: InboundMessage, registration: Registration) -> None:
+    async def _push(
+        self, provider: ProviderName, message: InboundMessage, registration: Registration, work: Work
+    ) -> None:
+        with work:
+            await self._attempts(provider, message, registration)
+
+    async def _attempts(self, provider: ProviderName, message: InboundMessage, registration: Registration) -> None:
         wire_format = wire(provider)
         retry = wire_format.retry
         faults = self._faults()

@@ -107,7 +107,13 @@ def run_scenario(
     headers = {"Authorization": f"Bearer {stack.api_key}", RUNNER_HEADER: "1"}
     with ExitStack() as servers:
         tls = _tls()
-        sim = servers.enter_context(httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False, verify=tls))
+        # Both marked as the runner's: a server's answer to it is held until read (``hand_over``),
+        # and its polling never restarts the calm that lets time skip.
+        sim = servers.enter_context(
+            httpx.Client(
+                base_url=stack.simulator_url, headers={RUNNER_HEADER: "1"}, timeout=30, trust_env=False, verify=tls
+            )
+        )
         gateway = servers.enter_context(
             httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False, verify=tls)
         )
@@ -277,6 +283,7 @@ class _Run:
         while answer.get("delivery") == "queued" and time.monotonic() < deadline:
             time.sleep(POLL)
             found = self.sim.get("/_sim/inbound", params={"provider": body.get("provider")}).json()["inbound"]
+            self._handed_back()  # time may skip again between looks
             answer = next((m for m in found if m["id"] == answer["id"]), answer)
         return _Outcome(f"{summary}, push {answer.get('delivery')}", response.status_code, answer)
 
