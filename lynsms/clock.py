@@ -148,8 +148,10 @@ def _unless_cancelled(due: _Due | _Wait) -> None:
 
 # ---- fast-forward --------------------------------------------------------------------------------
 
-SETTLE: Final = 0.02  # real seconds of calm before time may skip to the next timer
-GUARD_SETTLE: Final = 0.3  # ... before it may skip to a timeout's expiry (work a request set off, on a loaded machine)
+# Real seconds of calm before time may skip, after something the clock cannot follow happened (a
+# timer fired outside any request, a request from outside the stack answered).
+SETTLE: Final = 0.02
+GUARD_SETTLE: Final = 0.3  # ... before it may skip to a timeout outside any request (a runner's deadline)
 # Real seconds a timer may be overdue while the stack is held (working on what the previous timer set
 # off, or on a slow first import) before it fires anyway: only a backstop against a hold that
 # waits for the timer itself. Work, however slow the machine, thus takes no scenario time past a
@@ -163,7 +165,7 @@ class _Wait:
     seq: int
     callback: Callable[[], object] = field(compare=False)
     loop: asyncio.AbstractEventLoop | None = field(compare=False)  # None: called on the clock's thread
-    guard: bool = field(compare=False)  # a timeout: skipped to only after a longer calm
+    guard: bool = field(compare=False)  # a timeout: outside any request, skipped to only after a longer calm
     clock: FastForwardClock = field(compare=False, repr=False)
     cancelled: bool = field(default=False, compare=False)
     # The request this is a wait of (``serving``): it holds the clock again from the moment the
