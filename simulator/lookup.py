@@ -20,7 +20,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import phonenumbers
-from phonenumbers import PhoneNumberType
+from faker import Faker
+from phonenumbers import PhoneNumberType, carrier
 from starlette.routing import Route
 
 if TYPE_CHECKING:
@@ -131,8 +132,6 @@ def plausible(number: str) -> NumberFacts:
     line = _TYPES.get(phonenumbers.number_type(parsed), "unknown")
     if _reserved(e164):
         line = "mobile"
-    from phonenumbers import carrier  # on first lookup: its data takes ~0.3 s to import
-
     name = carrier.name_for_number(parsed, "en") or carrier_name(e164)
     mcc, mnc = _network_code(e164)
     return replace(common, valid=True, type=line, carrier=name, mcc=mcc, mnc=mnc)
@@ -164,8 +163,6 @@ def _network_code(seed: str) -> tuple[str, str]:
 @lru_cache(maxsize=1)
 def _carriers() -> tuple[str, ...]:
     """Made once: seeding Faker per number cost a millisecond a lookup, 1.5 s for a 1,000-number batch."""
-    from faker import Faker  # on first use: importing it takes ~0.2 s, a simulator needs it only for lookups
-
     fake = Faker("en_US")
     fake.seed_instance(13)
     rng = random.Random(13)
