@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from lynsms.clock import Clock, Timer, busy
+from lynsms.clock import Clock, Timer, calling
 from lynsms.simulator.decision import DeliveryPlan
 from lynsms.simulator.http import outbound_client
 from lynsms.simulator.messages import DeliveryStatus, SimMessage
@@ -277,10 +277,9 @@ class Deliveries:
         started = self._clock.monotonic()
         retry = True
         try:
-            with busy(self._clock):  # fast-forwarded time waits for the receiver's answer
-                answer = await self._http().post(
-                    push.callback.url, content=push.callback.body, headers=push.callback.headers
-                )
+            # Fast-forwarded time waits for the receiver's answer (and its work, when it is the stack's).
+            with calling(self._clock, push.callback.headers) as headers:
+                answer = await self._http().post(push.callback.url, content=push.callback.body, headers=headers)
             entry.status = answer.status_code
             retry = answer.status_code >= 500 or answer.status_code == 429
             outcome["result"] = "retry" if retry else "delivered" if answer.status_code < 400 else "refused"

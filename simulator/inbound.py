@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import httpx
 from starlette.routing import Route
 
-from lynsms.clock import Clock, utc_now
+from lynsms.clock import Clock, Work, calling, utc_now
 from lynsms.gateway.providers.names import PROVIDER_NAMES, ProviderName
 from lynsms.simulator.http import outbound_client
 from lynsms.simulator.messages import SimMessage
@@ -239,9 +239,11 @@ class Inbound:
         self.messages.append(message)
         for listener in self.listeners:
             listener(message)
-        task = asyncio.get_running_loop().create_task(self._push(provider.name, message, registration))
+        work = Work(self.clock)  # fast-forwarded time waits for the push, except for its back-offs
+        task = asyncio.get_running_loop().create_task(self._push(provider.name, message, registration, work))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: work.close())
         return message
 
     def of(self, provider: str, account: str | None = None) -> Iterator[InboundMessage]:
@@ -304,7 +306,13 @@ class Inbound:
             self._client = outbound_client(PUSH_CONCURRENCY, PUSH_TIMEOUT)
         return self._client
 
-    async def _push(self, provider: ProviderName, message: InboundMessage, registration: Registration) -> None:
+    async def _push(
+        self, provider: ProviderName, message: InboundMessage, registration: Registration, work: Work
+    ) -> None:
+        with work:
+            await self._attempts(provider, message, registration)
+
+    async def _attempts(self, provider: ProviderName, message: InboundMessage, registration: Registration) -> None:
         wire_format = wire(provider)
         retry = wire_format.retry
         faults = self._faults()
@@ -327,7 +335,9 @@ class Inbound:
             else:
                 self.busy += 1
                 try:
-                    answer = await self._http().post(callback.url, content=callback.body, headers=callback.headers)
+                    # Fast-forwarded time waits for the gateway's answer and what it does meanwhile.
+                    with calling(self.clock, callback.headers) as headers:
+                        answer = await self._http().post(callback.url, content=callback.body, headers=headers)
                     status = answer.status_code
                     retryable = retry.on_status(status)
                 except httpx.HTTPError as exc:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 import phonenumbers
+from faker import Faker
 from phonenumbers import PhoneNumberType, carrier
 from starlette.routing import Route
 
@@ -161,10 +162,7 @@ def _network_code(seed: str) -> tuple[str, str]:
 
 @lru_cache(maxsize=1)
 def _carriers() -> tuple[str, ...]:
-    """Made once: seeding Faker per number cost a millisecond a lookup, 1.5 s for a 1,000-number batch.
-    Imported here: Faker's import costs ~0.3 s in every process that starts a simulator."""
-    from faker import Faker
-
+    """Made once: seeding Faker per number cost a millisecond a lookup, 1.5 s for a 1,000-number batch."""
     fake = Faker("en_US")
     fake.seed_instance(13)
     rng = random.Random(13)

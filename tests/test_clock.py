@@ -140,3 +140,61 @@ def test_timeout_on_a_manual_clock_expires_when_the_clock_is_advanced() -> None:
         return "never"
 
     assert asyncio.run(main()) == "timed out"
+
+
+def test_a_timer_due_while_the_stack_is_held_waits_for_the_hold_to_end(clock: FastForwardClock) -> None:
+    # A latency falling due in real time must not overtake the work a timeout before it set off,
+    # however slow the machine is to do that work.
+    fired = threading.Event()
+
+    async def main() -> None:
+        with clock.hold():
+            clock.call_later(0.01, fired.set)
+            await asyncio.sleep(0.3)  # the timer is long overdue
+            assert not fired.is_set()
+        await asyncio.to_thread(fired.wait, 30)
+
+    asyncio.run(main())
+    assert fired.is_set()
+
+
+def test_an_overdue_timer_fires_after_the_late_backstop_even_if_held() -> None:
+    clock = FastForwardClock(late=0.05)
+    try:
+        fired = threading.Event()
+
+        async def main() -> None:
+            with clock.hold():
+                clock.call_later(0.01, fired.set)
+                await asyncio.to_thread(fired.wait, 30)
+
+        asyncio.run(main())
+        assert fired.is_set()
+    finally:
+        clock.close()
+
+
+def test_a_call_holds_time_until_the_server_it_calls_takes_it_over(clock: FastForwardClock) -> None:
+    fired = threading.Event()
+
+    async def main() -> None:
+        clock.call_later(30.0, fired.set)
+        with clock.calling() as token:
+            await asyncio.sleep(0.2)  # the request travels: many times the calm
+            assert not fired.is_set()
+
+            async def callee() -> None:
+                clock.serving(call=token)
+                await clock.sleep(60)  # waits on the clock: the call no longer holds it
+
+            await asyncio.create_task(callee())
+        assert fired.is_set()
+
+    asyncio.run(main())
+
+
+def test_a_cancelled_deadline_never_passes(clock: FastForwardClock) -> None:
+    deadline = clock.deadline(1)
+    deadline.cancel()  # the runner's wait ended first
+    clock.sleep_blocking(5)
+    assert not deadline.is_set()

@@ -70,6 +70,7 @@ class Tracking:
         )
         self.adapters = adapters
         self.tasks: list[asyncio.Task[None]] = []
+        self.registering: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         self._spawn(self.outbox.run())
@@ -81,6 +82,13 @@ class Tracking:
             url = self.callbacks.url(name)
             if url is not None:
                 self._spawn(self._register(adapter, url))
+                self.registering.append(self.tasks[-1])
+
+    async def registered(self) -> None:
+        """Wait until the start-up registrations with the providers (report URLs) have been
+        answered or have failed: what a harness awaits before its first step, so those calls are
+        not counted as the step's."""
+        await asyncio.gather(*(asyncio.shield(task) for task in self.registering), return_exceptions=True)
 
     async def stop(self) -> None:
         await self.outbox.close()

@@ -4,7 +4,9 @@ A transport times out in real seconds; a gateway whose clock is not the system c
 that fast-forwards, a test on a manual clock) must give up on a provider when *its* clock says
 the provider's ``timeout`` has passed, or a scripted hang would cost its full length in real time
 and a scripted latency would race a real-time timeout. This wrapper runs each request under the
-clock's timeout and keeps the inner transport's own timeouts only as a real-time backstop.
+clock's timeout and keeps the inner transport's own timeouts only as a real-time backstop. On a
+fast-forward clock each request is also a ``calling`` one, so a provider's answer in flight is never
+overtaken by the timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Final
 
 import httpx
 
-from lynsms.clock import Clock, timeout
+from lynsms.clock import Clock, calling, timeout
 
 BACKSTOP: Final = 60.0  # real seconds: the inner transport's timeouts, never reached in practice
 
@@ -28,9 +30,11 @@ class ClockedTimeouts(httpx.AsyncBaseTransport):
         seconds = timeouts.get("read")
         request.extensions = {**request.extensions, "timeout": dict.fromkeys(timeouts or ("read",), BACKSTOP)}
         try:
-            async with timeout(self.clock, seconds):
-                response = await self.inner.handle_async_request(request)
-                await response.aread()  # the whole answer within the timeout, as the own transport does
+            with calling(self.clock) as headers:
+                request.headers.update(headers)
+                async with timeout(self.clock, seconds):
+                    response = await self.inner.handle_async_request(request)
+                    await response.aread()  # the whole answer within the timeout, as the own transport does
         except TimeoutError:
             raise httpx.ReadTimeout(f"no complete answer within {seconds:g} s", request=request) from None
         return response

@@ -46,7 +46,9 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 
+from lynsms.clock import SYSTEM_CLOCK, Clock
 from lynsms.gateway.providers.base import Failed, FailureKind
+from lynsms.gateway.providers.clocked import ClockedTimeouts
 from lynsms.gateway.providers.reports import Report, ReportError
 
 # How much of a non-JSON error body to keep in a failure message.
@@ -122,6 +124,9 @@ class Wire:
 
     def __init__(self, transport: httpx.AsyncBaseTransport, timeout: float) -> None:
         self.transport = transport
+        # What lifetimes (an OAuth token's) are measured on: the gateway's clock, which a transport
+        # that times out on it carries; the system clock otherwise.
+        self.clock: Clock = transport.clock if isinstance(transport, ClockedTimeouts) else SYSTEM_CLOCK
         # The request extension every httpx transport reads its timeouts from.
         self.extensions = {"timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout)}
 

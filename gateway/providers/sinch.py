@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -123,7 +122,7 @@ class _Token:
 
     async def bearer(self) -> str | Failed:
         async with self.lock:  # one fetch, however many batches wait for it
-            if self.cached is not None and time.monotonic() < self.expires_at:
+            if self.cached is not None and self.wire.clock.monotonic() < self.expires_at:
                 return self.cached
             reply = await http.exchange(
                 self.wire,
@@ -142,7 +141,7 @@ class _Token:
             except http.Malformed as exc:
                 return http.malformed(f"token answer not understood: {exc}", reply.status)
             self.cached = token
-            self.expires_at = time.monotonic() + max(0.0, float(lifetime) - TOKEN_MARGIN)
+            self.expires_at = self.wire.clock.monotonic() + max(0.0, float(lifetime) - TOKEN_MARGIN)
             return token
 
 

@@ -33,9 +33,12 @@ Build = Callable[[Mapping[str, Any], str | None], App]
 class AdminGateway:
     """An ASGI app: the admin endpoint, and every other request forwarded to the current gateway."""
 
-    def __init__(self, startup: App, build: Build) -> None:
+    def __init__(self, startup: App, build: Build, started: Callable[[App], None] | None = None) -> None:
         self.startup = startup
         self.build = build
+        # Told of each gateway swapped in, once it runs: ``lynsms up`` registers its inbound URLs
+        # with the simulator there, so replies reach the gateway that now serves.
+        self.started = started
         # The keys the admin endpoint accepts: the ones of the gateway the command started.
         self.api_keys = tuple(key.key for key in startup.state.api_keys)
         self.current = Lifespan(startup)
@@ -103,6 +106,13 @@ class AdminGateway:
         async with self._swap:
             fresh = Lifespan(app)
             await fresh.start()
+            # Its start-up calls to the providers (ClickSend's receipt URL) are over before the
+            # answer: a replay's first step must not count them.
+            tracking = getattr(app.state, "tracking", None)
+            if tracking is not None:
+                await tracking.registered()
+            if self.started is not None:
+                self.started(app)
             previous, self.current = self.current, fresh
             await previous.stop()
 

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -110,9 +110,11 @@ def _gateway_app(
     public_url: str,
     key: str,
     settings: Mapping[str, Any] | None = None,
+    started: Callable[[Any], None] | None = None,
 ) -> Any:
     """The gateway the command serves: from ``--config`` or, for ``up --scenario``, from the
-    scenario's ``gateway:`` block; wrapped in the admin endpoint with ``--admin``."""
+    scenario's ``gateway:`` block; wrapped in the admin endpoint with ``--admin``, which tells
+    ``started`` of each gateway it swaps in."""
     from lynsms.gateway import create_app
     from lynsms.gateway.config import load_config
     from lynsms.simulator.harness.replay.gateway_settings import gateway_config
@@ -136,7 +138,7 @@ def _gateway_app(
         fresh = gateway_config(block, simulator_url, public_url, key, webhook)
         return create_app(fresh.with_api_key(key, name="lynsms-cli"), db_path=args.db)
 
-    return AdminGateway(app, build)
+    return AdminGateway(app, build, started)
 
 
 def _scenario_settings(args: argparse.Namespace) -> Mapping[str, Any] | None:
@@ -214,9 +216,13 @@ def cmd_up(args: argparse.Namespace) -> int:
     sim_url, gw_url = url_of(sim_sock), url_of(gw_sock)
     key = _api_key()
     simulator = _simulator_app(args)
-    gateway = _gateway_app(args, sim_url, gw_url, key, settings)
-    simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
     from lynsms.simulator.harness.inbound_urls import register as register_inbound
+
+    def swapped_in(app: Any) -> None:  # --admin: the new gateway takes the replies
+        register_inbound(simulator.state.sim.inbound, app)
+
+    gateway = _gateway_app(args, sim_url, gw_url, key, settings, swapped_in)
+    simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
 
     served = getattr(gateway, "startup", gateway)  # with --admin, the gateway it started with
 

@@ -121,31 +121,32 @@ class GatewayHost:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self._mount = _Mount()
-        self._server = ServerThread(self._mount, host=host)
-        self.url = self._server.url
+        self.server = ServerThread(self._mount, host=host)
+        self.url = self.server.url
 
     def start(self) -> Self:
-        self._server.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
         self.unmount()
-        self._server.stop()
+        self.server.stop()
 
     def mount(self, app: App) -> None:
         """Start ``app``'s lifespan on the server's loop and route every request to it."""
         self.unmount()
         lifespan = Lifespan(app)
-        self._call(lifespan.start())
+        self.call(lifespan.start())
         self._mount.current = lifespan
 
     def unmount(self) -> None:
         """Stop routing to the current app, then shut its lifespan down (closes store and clients)."""
         lifespan, self._mount.current = self._mount.current, None
         if lifespan is not None:
-            self._call(lifespan.stop())
+            self.call(lifespan.stop())
 
-    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the server's event loop, where the mounted app lives; its result."""
         loop = self._mount.loop
         if loop is None:
             coroutine.close()
@@ -181,8 +182,8 @@ def gateway_config(setting: GatewayConfigSetting, simulator_url: str, public_url
 class SmsGateway:
     """A test's gateway: ``client`` is an ``httpx.Client`` with the base URL and the API key set.
 
-    The gateway starts in the background what any fresh gateway starts, e.g. registering its
-    ClickSend receipt URL, so the simulator's journal may show those calls during the test."""
+    What any fresh gateway does at start-up, e.g. registering its ClickSend receipt URL, is over
+    before the test starts; the simulator's journal shows those calls first."""
 
     url: str
     api_key: str

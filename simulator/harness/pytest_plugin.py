@@ -3,6 +3,8 @@
 - ``sms_simulator``: one simulator per session on a free port, reset before each test that uses it;
 - ``sms_intercept``: ``sms_simulator``, with requests to the providers' real hosts routed to it;
 - ``sms_gateway``: the reference gateway wired to it, fresh (store, circuit breaker, config) per test;
+- ``sms_clock``: their clock; with ``--lynsms-fast-forward`` (ini ``lynsms_fast_forward``) scripted
+  waits are skipped, as in scenario items;
 - ``@pytest.mark.sms_scenario(scenario, account=None)``: load a scenario for one test;
 - scenario files run as test items: ``*.scenario.yaml`` / ``*.scenario.yml`` anywhere pytest looks,
   and any ``*.yaml`` / ``*.yml`` below the paths of the ``lynsms_scenarios`` ini option; never other YAML.
@@ -21,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from lynsms.clock import Clock
+
     # The plugin loads in every pytest session of every project that has lynsms installed: the
     # simulator, gateway and httpx are imported by the fixtures, only when a test asks for them.
     from lynsms.simulator.harness.client import ScenarioSource, SmsSimulator
@@ -49,6 +53,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         default=False,
         help="lynsms: scenario items wait out scripted delays in real time instead of fast-forwarding",
+    )
+    parser.addoption(
+        "--lynsms-fast-forward",
+        action="store_true",
+        default=None,
+        help="lynsms: the sms_simulator and sms_gateway fixtures fast-forward scripted delays too "
+        "(default: the lynsms_fast_forward ini option, else real time)",
+    )
+    parser.addini(
+        "lynsms_fast_forward",
+        type="bool",
+        default=False,
+        help="lynsms: the sms_simulator and sms_gateway fixtures fast-forward scripted delays (default: false)",
     )
 
 
@@ -95,17 +112,40 @@ def lynsms_gateway_config() -> GatewayConfigSetting:
     return None
 
 
+@pytest.fixture(scope="session")
+def sms_clock(pytestconfig: pytest.Config) -> Iterator[Clock]:
+    """The clock of the session's simulator and of every ``sms_gateway``: the system clock, or
+    with ``--lynsms-fast-forward`` (ini ``lynsms_fast_forward = true``) a
+    ``lynsms.clock.FastForwardClock`` that skips scripted waits (a report "after 2 s", a provider
+    timeout, a back-off) whenever the servers are idle. A test that must see a state before a
+    scripted wait ends holds time still meanwhile: ``with sms_clock.hold(): ...``."""
+    from lynsms.clock import SYSTEM_CLOCK, FastForwardClock
+
+    wanted = pytestconfig.getoption("lynsms_fast_forward")
+    if wanted is None:
+        wanted = pytestconfig.getini("lynsms_fast_forward")
+    if not wanted:
+        yield SYSTEM_CLOCK
+        return
+    clock = FastForwardClock()
+    try:
+        yield clock
+    finally:
+        clock.close()
+
+
 # ---- the simulator -------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
-def lynsms_simulator_session(lynsms_seed: int | None) -> Iterator[SmsSimulator]:
+def lynsms_simulator_session(lynsms_seed: int | None, sms_clock: Clock) -> Iterator[SmsSimulator]:
     """The session's simulator, never reset by the plugin: for session-scoped fixtures of your own."""
     from lynsms.simulator.app import create_app
     from lynsms.simulator.harness.client import SmsSimulator
+    from lynsms.simulator.harness.replay.stack import served
     from lynsms.simulator.harness.server import ServerThread
 
-    with ServerThread(create_app(seed=lynsms_seed)) as server:
+    with ServerThread(served(create_app(seed=lynsms_seed, clock=sms_clock), sms_clock)) as server:
         handle = SmsSimulator(server.url)
         try:
             yield handle
@@ -195,6 +235,7 @@ def sms_gateway(
     _lynsms_gateway_host: GatewayHost,
     lynsms_gateway_config: GatewayConfigSetting,
     lynsms_api_key: str,
+    sms_clock: Clock,
 ) -> Iterator[SmsGateway]:
     """A fresh reference gateway for this test (empty store, closed circuits), sending to ``sms_simulator``."""
     import httpx
@@ -202,12 +243,14 @@ def sms_gateway(
     from lynsms.gateway import create_app
     from lynsms.simulator.harness.gateway_host import SmsGateway, gateway_config
     from lynsms.simulator.harness.inbound_urls import register_over_http
+    from lynsms.simulator.harness.replay.stack import served
 
     host = _lynsms_gateway_host
     config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)
     # environ={}: a LYNSMS_API_KEY in the developer's shell must not change what the tests accept.
-    app = create_app(config, environ={})
-    host.mount(app)
+    app = create_app(config, environ={}, clock=sms_clock)
+    host.mount(served(app, sms_clock))
+    host.call(app.state.tracking.registered())  # its start-up calls (ClickSend's receipt URL) come before the test
     register_over_http(sms_simulator.url, app)  # sms_simulator.reply(...) reaches this gateway
     try:
         headers = {"Authorization": f"Bearer {lynsms_api_key}"}

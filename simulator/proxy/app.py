@@ -7,6 +7,7 @@ The request keeps its ``Host`` header, so the simulator knows which provider the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -14,7 +15,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from lynsms.simulator.hosts import all_patterns, hostname, provider_of_host
-from lynsms.simulator.proxy.ca import Authority, installation_ca
+
+if TYPE_CHECKING:
+    from lynsms.simulator.proxy.ca import Authority
 
 CA_PATH = "/_sim/ca.pem"
 PEM_TYPE = "application/x-pem-file"
@@ -27,7 +30,14 @@ def refusal(host: str) -> str:
     )
 
 
-def create_proxy_app(simulator: ASGIApp, authority: Callable[[], Authority] = installation_ca) -> ASGIApp:
+def _installation_ca() -> Authority:
+    # Imported on first use: cryptography takes ~0.2 s to import, and most runs never serve the CA.
+    from lynsms.simulator.proxy.ca import installation_ca
+
+    return installation_ca()
+
+
+def create_proxy_app(simulator: ASGIApp, authority: Callable[[], Authority] = _installation_ca) -> ASGIApp:
     """The proxy's ASGI app: provider hosts reach ``simulator``; ``GET /_sim/ca.pem`` on the proxy's
     own address serves the CA; any other host gets a 502 naming it."""
 
@@ -50,7 +60,7 @@ def create_proxy_app(simulator: ASGIApp, authority: Callable[[], Authority] = in
     return app
 
 
-def ca_routes(authority: Callable[[], Authority] = installation_ca) -> list[Route]:
+def ca_routes(authority: Callable[[], Authority] = _installation_ca) -> list[Route]:
     """``GET /_sim/ca.pem`` on the simulator: the CA a client trusts to use the proxy."""
 
     async def ca_pem(request: Request) -> Response:

@@ -15,6 +15,7 @@ from lynsms.simulator.scenario.load import (
     check_text,
     is_scenario_file,
     load,
+    load_paths,
     parse,
     scenario_files,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "check_text",
     "is_scenario_file",
     "load",
+    "load_paths",
     "parse",
     "scenario_files",
 ]

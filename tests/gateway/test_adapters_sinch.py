@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -235,3 +236,30 @@ def test_project_mode_treats_a_garbled_token_answer_as_retryable() -> None:
     sent = send("sinch", in_turn(reply(200, {"access_token": "t"})), credentials=PROJECT)
     assert isinstance(sent.result, Failed)
     assert (sent.result.kind, sent.result.reason) == ("retryable", "malformed_response")
+
+
+def test_project_mode_token_lifetime_runs_on_the_gateways_clock() -> None:
+    """A gateway on a fast-forwarded or manual clock sees its token expire when *its* clock says so."""
+    from lynsms.clock import ManualClock
+    from lynsms.gateway.providers.clocked import ClockedTimeouts
+    from lynsms.gateway.providers.registry import build_adapter
+    from tests.gateway.adapter_mocks import settings
+
+    clock = ManualClock()
+    requests: list[httpx.Request] = []
+    answer = project_answer(*(httpx.Response(201, json=BATCH) for _ in range(3)))
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return answer(request)  # type: ignore[no-any-return]
+
+    async def main() -> None:
+        transport = ClockedTimeouts(httpx.MockTransport(handler), clock)
+        adapter = build_adapter(settings("sinch", PROJECT, 1000), transport)
+        await adapter.send(outbound(0))
+        await adapter.send(outbound(1))  # the same token: no time has passed on the clock
+        clock.advance(3600)  # past the token's 3599 s, on the clock only
+        await adapter.send(outbound(2))
+
+    asyncio.run(main())
+    assert paths(requests).count("/oauth2/token") == 2

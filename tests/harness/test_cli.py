@@ -121,6 +121,38 @@ def test_up_serves_the_curl_from_its_banner_and_stops_on_ctrl_c(tmp_path: Path) 
         assert "stopped" in out and "Traceback" not in err
 
 
+def test_a_gateway_swapped_in_by_the_admin_endpoint_takes_the_replies(tmp_path: Path) -> None:
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    ports = ("--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0")
+    with lynsms("up", *ports, "--admin", env=env) as (process, lines):
+        banner = "\n".join(lines)
+        gateway = re.search(r"gateway\s+(http://\S+)/api", banner).group(1)  # type: ignore[union-attr]
+        simulator = re.search(r"simulator\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
+        key = re.search(r"API key\s+(\S+)", banner).group(1)  # type: ignore[union-attr]
+        auth = {"Authorization": f"Bearer {key}"}
+        swapped = httpx.put(
+            f"{gateway}/api/admin/gateway", json={"gateway": {"timeout": "2s"}}, headers=auth, timeout=30
+        )
+        assert swapped.status_code == 200, swapped.text
+        # The fresh gateway has its own callback token: only a new registration lets a STOP reach it.
+        stop = {"provider": "twilio", "from": "+447700900123", "to": "+12025550100", "body": "STOP"}
+        pushed = httpx.post(f"{simulator}/_sim/inbound", json=stop, timeout=30).json()
+        for _ in range(200):
+            found = [
+                m
+                for m in httpx.get(f"{simulator}/_sim/inbound", timeout=30).json()["inbound"]
+                if m["id"] == pushed["id"]
+            ]
+            if found and found[0]["delivery"] != "queued":
+                break
+            time.sleep(0.02)
+        assert found[0]["delivery"] == "delivered", found
+        listed = httpx.get(f"{gateway}/api/v1/opt-outs", headers=auth, timeout=30).json()["data"]["opt_outs"]
+        assert [o["number"] for o in listed] == ["+447700900123"]
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=15)
+
+
 def test_ctrl_c_while_up_is_starting_stops_it_cleanly(tmp_path: Path) -> None:
     # Right after the banner the servers are still starting: the signal must not become a traceback.
     env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}

@@ -121,11 +121,16 @@ SHARED_PROJECT["test_fixtures.py"] = """
             assert answer.status_code == 422, answer.text
             assert answer.json()["error"]["code"] == "recipient_opted_out"
             sms_simulator.assert_nothing_sent(to="+447700900123")
+
+        def test_real_time_unless_fast_forward_is_asked_for(sms_clock):
+            from lynsms.clock import SystemClock
+
+            assert isinstance(sms_clock, SystemClock)
         """
 
 
 def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(shared: SharedRun) -> None:
-    assert shared.outcomes("test_fixtures.py") == {"passed": 3}
+    assert shared.outcomes("test_fixtures.py") == {"passed": 4}
 
 
 # Test A leaves a message, an idempotency key and an open Twilio circuit behind; test B sees none.
@@ -343,9 +348,11 @@ def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(sha
             "  FAILED expects_twilio.scenario.yaml:*: step 1 'send' (send)",
             "    expect.json: (expected, got)",
             '      data.provider: expected "twilio", got "sinch"',
+            # The journal's numbering is the simulator's: the gateway's start-up calls (ClickSend's
+            # receipt URL) come first, before step 1 and not in its journal.
             "    simulator journal of this step:",
-            "      #1 twilio POST /2010-04-01/Accounts/*/Messages.json -> 503  http_error 503*",
-            "      #2 sinch POST /xms/v1/*/batches -> 201  accept*",
+            "      #3 twilio POST /2010-04-01/Accounts/*/Messages.json -> 503  http_error 503*",
+            "      #4 sinch POST /xms/v1/*/batches -> 201  accept*",
         ]
     )
     result.stdout.fnmatch_lines(["broken.scenario.yml:4: steps[[]0[]].sned: unknown key 'sned' (did you mean 'send'?)"])
@@ -518,3 +525,38 @@ def test_async_tests_get_an_async_gateway(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(ASYNC_TESTS)
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
+
+
+def test_fixtures_fast_forward_scripted_waits_when_asked(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        """
+        import time
+
+        import pytest
+
+        from lynsms.clock import FastForwardClock
+
+        LATE_REPORT = "name: late\\nproviders:\\n  twilio:\\n    - deliver: {status: delivered, after: 30s}\\n"
+
+        @pytest.mark.sms_scenario(LATE_REPORT)
+        def test_a_report_due_in_30_s_arrives_at_once(sms_gateway, sms_clock):
+            assert isinstance(sms_clock, FastForwardClock)
+            sent = sms_gateway.send(to="+447700900123", body="Hi").json()["data"]
+            wall = time.monotonic()
+            status = sent["status"]
+            while status != "delivered" and time.monotonic() - wall < 20:
+                time.sleep(0.01)
+                status = sms_gateway.client.get(f"/api/v1/messages/{sent['id']}").json()["data"]["status"]
+            assert status == "delivered"
+            assert time.monotonic() - wall < 20  # 30 s of scenario time, skipped
+
+        @pytest.mark.sms_scenario(LATE_REPORT)
+        def test_holding_the_clock_keeps_the_state_before_the_report(sms_gateway, sms_clock):
+            with sms_clock.hold():
+                sent = sms_gateway.send(to="+447700900123", body="Hi").json()["data"]
+                time.sleep(0.3)  # many times the calm after which time would skip
+                again = sms_gateway.client.get(f"/api/v1/messages/{sent['id']}").json()["data"]
+            assert again["status"] == "sent"
+        """
+    )
+    project.runpytest_subprocess("--lynsms-fast-forward").assert_outcomes(passed=2)

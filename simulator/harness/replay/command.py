@@ -14,7 +14,7 @@ from lynsms.simulator.harness.replay.gateway_settings import CHECKS
 from lynsms.simulator.harness.replay.report import format_report, junit_xml, summary
 from lynsms.simulator.harness.replay.runner import ScenarioResult, run_scenario
 from lynsms.simulator.harness.replay.stack import Bench, Remote
-from lynsms.simulator.scenario import check_paths, load, scenario_files
+from lynsms.simulator.scenario import load_paths
 from lynsms.simulator.scenario.load import is_scenario_file
 
 API_KEY_ENV = "LYNSMS_API_KEY"
@@ -57,19 +57,17 @@ def run_command(
     if gateway_url is not None and not key:
         print(f"lynsms: driving an external gateway needs its API key: --api-key KEY or {API_KEY_ENV}", file=err)
         return 2
-    problems = check_paths(paths, checks=CHECKS)
+    scenarios, problems = load_paths(paths, checks=CHECKS)
     if problems:
         for problem in problems:
             print(problem, file=out)
         print(f"{len(problems)} problem(s)", file=err)
         return 2
-    files = scenario_files(paths)
     for other in _other_yaml(paths):
         print(f"note: skipped {other}: not a scenario file (a folder stands for its *.scenario.yaml files)", file=out)
     if shard is not None:
         index, count = shard
-        files = files[index - 1 :: count]
-    scenarios = [load(f, checks=CHECKS) for f in files]
+        scenarios = scenarios[index - 1 :: count]
     started = time.monotonic()
     results: list[ScenarioResult] = []
     with ExitStack() as servers:

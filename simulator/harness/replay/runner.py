@@ -9,19 +9,17 @@ would only repeat the first one.
 from __future__ import annotations
 
 import functools
-import json
 import ssl
 import time
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import httpx
 
 from lynsms.clock import Clock, FastForwardClock
-from lynsms.simulator.harness.replay.stack import RUNNER_HEADER, Stack
+from lynsms.simulator.harness.replay.stack import RUNNER_HEADER, Refused, Stack, prepare_simulator
 from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario.expect import MISSING, Difference, differences, render
 from lynsms.simulator.scenario.references import UnresolvedReference, resolve
@@ -97,10 +95,6 @@ class ScenarioResult:
         return (self.error, *found) if self.error else found
 
 
-class _Setup(Exception):
-    pass
-
-
 def run_scenario(
     scenario: Scenario, stack: Stack, *, on_step: Callable[[StepResult], None] | None = None
 ) -> ScenarioResult:
@@ -113,7 +107,13 @@ def run_scenario(
     headers = {"Authorization": f"Bearer {stack.api_key}", RUNNER_HEADER: "1"}
     with ExitStack() as servers:
         tls = _tls()
-        sim = servers.enter_context(httpx.Client(base_url=stack.simulator_url, timeout=30, trust_env=False, verify=tls))
+        # Both marked as the runner's: a server's answer to it is held until read (``hand_over``),
+        # and its polling never restarts the calm that lets time skip.
+        sim = servers.enter_context(
+            httpx.Client(
+                base_url=stack.simulator_url, headers={RUNNER_HEADER: "1"}, timeout=30, trust_env=False, verify=tls
+            )
+        )
         gateway = servers.enter_context(
             httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False, verify=tls)
         )
@@ -123,7 +123,7 @@ def run_scenario(
         timer = _Timer(stack.clock)
         try:
             run.prepare()
-        except (_Setup, httpx.HTTPError) as exc:
+        except (Refused, httpx.HTTPError) as exc:
             detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, httpx.HTTPError) else str(exc)
             error = Failure(-1, "setup", 0, "setup", "the simulator to load the scenario", detail)
             return ScenarioResult(
@@ -190,13 +190,8 @@ class _Run:
         self.message_of: dict[str, str] = {}  # step name -> the message it is about
 
     def prepare(self) -> None:
-        """Fresh simulator state with exactly this scenario loaded, so scenario files are independent."""
-        self.sim.post("/_sim/reset").raise_for_status()
-        self.sim.delete("/_sim/scenario", params={"all": "true"}).raise_for_status()
-        text = _source_text(self.scenario)
-        response = self.sim.put("/_sim/scenario", content=text.encode(), headers={"Content-Type": "application/yaml"})
-        if response.status_code != 200:
-            raise _Setup(f"the simulator refused the scenario: {response.status_code} {response.text[:500]}")
+        if not self.stack.prepared:
+            prepare_simulator(self.sim, self.scenario)
         if self.stack.webhooks is not None:
             self.stack.webhooks.clear()
 
@@ -288,6 +283,7 @@ class _Run:
         while answer.get("delivery") == "queued" and time.monotonic() < deadline:
             time.sleep(POLL)
             found = self.sim.get("/_sim/inbound", params={"provider": body.get("provider")}).json()["inbound"]
+            self._handed_back()  # time may skip again between looks
             answer = next((m for m in found if m["id"] == answer["id"]), answer)
         return _Outcome(f"{summary}, push {answer.get('delivery')}", response.status_code, answer)
 
@@ -297,18 +293,18 @@ class _Run:
 
     def _wait_for(self, step: Step) -> _Outcome:
         message_id = self._target(step)
-        deadline = _deadline(self.stack.clock, step.seconds)
-        while True:
-            over = deadline()  # read before looking: the last look comes after the deadline
-            response = self.gateway.get(f"/api/v1/messages/{message_id}")
-            self._handed_back()  # time may skip again between looks
-            answer = _json(response)
-            message = answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
-            status = message.get("status") if isinstance(message, dict) else None
-            finished = status == step.status or status in FINAL_STATUSES or response.status_code != 200
-            if finished or over:
-                break
-            time.sleep(POLL)
+        with _deadline(self.stack.clock, step.seconds) as deadline:
+            while True:
+                over = deadline()  # read before looking: the last look comes after the deadline
+                response = self.gateway.get(f"/api/v1/messages/{message_id}")
+                self._handed_back()  # time may skip again between looks
+                answer = _json(response)
+                message = answer.get("data") if response.status_code == 200 and isinstance(answer, dict) else None
+                status = message.get("status") if isinstance(message, dict) else None
+                finished = status == step.status or status in FINAL_STATUSES or response.status_code != 200
+                if finished or over:
+                    break
+                time.sleep(POLL)
         summary = f"waited for {message_id} to be {step.status}: {status or response.status_code}"
         failure = None
         if status != step.status:
@@ -374,13 +370,15 @@ class _Run:
     def _events(self, ids: set[str], wanted: int) -> list[Any]:
         receiver = self.stack.webhooks
         assert receiver is not None
-        deadline = _deadline(self.stack.clock, WEBHOOK_WAIT)
-        while True:
-            over = deadline()
-            events = [e for e in receiver.events() if not ids or (isinstance(e, dict) and e.get("message_id") in ids)]
-            if len(events) >= wanted or over:
-                return events
-            time.sleep(POLL)
+        with _deadline(self.stack.clock, WEBHOOK_WAIT) as deadline:
+            while True:
+                over = deadline()
+                events = [
+                    e for e in receiver.events() if not ids or (isinstance(e, dict) and e.get("message_id") in ids)
+                ]
+                if len(events) >= wanted or over:
+                    return events
+                time.sleep(POLL)
 
     # ---- the simulator's journal -----------------------------------------------------------------
 
@@ -408,13 +406,20 @@ def _sleep(clock: Clock, seconds: float) -> None:
         time.sleep(seconds)
 
 
-def _deadline(clock: Clock, seconds: float) -> Callable[[], bool]:
-    """A test of whether ``seconds`` have passed on ``clock``; on a fast-forward clock the deadline
-    is a timer of its own, so the clock skips to it once everything before it has happened."""
+@contextmanager
+def _deadline(clock: Clock, seconds: float) -> Iterator[Callable[[], bool]]:
+    """A test of whether ``seconds`` have passed on ``clock``, for the block; on a fast-forward
+    clock the deadline is a timer of its own, so the clock skips to it once everything before it
+    has happened, and it is cancelled when the block ends."""
     if isinstance(clock, FastForwardClock):
-        return clock.deadline(seconds).is_set
+        deadline = clock.deadline(seconds)
+        try:
+            yield deadline.is_set
+        finally:
+            deadline.cancel()
+        return
     end = clock.monotonic() + seconds
-    return lambda: clock.monotonic() >= end
+    yield lambda: clock.monotonic() >= end
 
 
 def _compare(kind: str, expected: Any, actual: Any) -> list[tuple[str, str, str, tuple[str, ...]]]:
@@ -476,9 +481,3 @@ def _json(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return {"non_json_body": response.text[:2000]}
-
-
-def _source_text(scenario: Scenario) -> str:
-    if scenario.source is not None:
-        return Path(scenario.source).read_text("utf-8")
-    return json.dumps(scenario.definition, default=str)

@@ -11,11 +11,13 @@ expects customer webhooks, a small receiver is started too and becomes the gatew
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 
 import httpx
@@ -24,10 +26,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.clock import SYSTEM_CLOCK, Clock, FastForwardClock
+from lynsms.clock import CALL_HEADER, SYSTEM_CLOCK, Clock, FastForwardClock
 from lynsms.simulator.harness.admin import ADMIN_PATH
 from lynsms.simulator.harness.gateway_host import GatewayHost
-from lynsms.simulator.harness.inbound_urls import register_over_http
+from lynsms.simulator.harness.inbound_urls import register
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config, setting_names
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
@@ -41,8 +43,8 @@ class WebhookReceiver:
     def __init__(self) -> None:
         self._events: list[Any] = []
         self._lock = threading.Lock()
-        self._server = ServerThread(Starlette(routes=[Route(WEBHOOK_PATH, self._receive, methods=["POST"])]))
-        self.url = self._server.url + WEBHOOK_PATH
+        self.server = ServerThread(Starlette(routes=[Route(WEBHOOK_PATH, self._receive, methods=["POST"])]))
+        self.url = self.server.url + WEBHOOK_PATH
 
     async def _receive(self, request: Request) -> Response:
         try:
@@ -62,14 +64,16 @@ class WebhookReceiver:
             self._events.clear()
 
     def __enter__(self) -> Self:
-        self._server.start()
+        self.server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.stop()
+        self.server.stop()
 
 
 RUNNER_HEADER = "LynSMS-Replay-Runner"  # marks the replay runner's own requests to the gateway
+_RUNNER = RUNNER_HEADER.lower().encode()
+_CALL = CALL_HEADER.lower().encode()
 
 
 class Serving:
@@ -88,8 +92,18 @@ class Serving:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        runner = any(k == RUNNER_HEADER.lower().encode() for k, _ in scope["headers"])
-        serving = self.clock.serving(quiet=runner)
+        runner = False
+        call: str | None = None
+        headers = []
+        for key, value in scope["headers"]:
+            if key == _CALL:
+                call = value.decode("latin-1")
+                continue  # the app never sees the clock's bookkeeping
+            runner = runner or key == _RUNNER
+            headers.append((key, value))
+        if call is not None:
+            scope = {**scope, "headers": headers}
+        serving = self.clock.serving(quiet=runner, call=call)
 
         async def answer(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -118,6 +132,24 @@ class Stack:
     webhooks: WebhookReceiver | None = None  # the gateway's webhook_url, when one was started
     clock: Clock = SYSTEM_CLOCK  # the simulator's and the gateway's, when the runner started them
     notes: tuple[str, ...] = ()  # what the report should say about this stack (settings not applied...)
+    prepared: bool = False  # the simulator was reset with exactly the scenario loaded before the gateway started
+
+
+class Refused(Exception):
+    """The simulator did not take the scenario."""
+
+
+def prepare_simulator(sim: httpx.Client, scenario: Scenario) -> None:
+    """Fresh simulator state with exactly ``scenario`` loaded, so scenario files are independent."""
+    sim.post("/_sim/reset").raise_for_status()
+    sim.delete("/_sim/scenario", params={"all": "true"}).raise_for_status()
+    if scenario.source is not None:
+        text = Path(scenario.source).read_text("utf-8")
+    else:
+        text = json.dumps(scenario.definition, default=str)
+    response = sim.put("/_sim/scenario", content=text.encode(), headers={"Content-Type": "application/yaml"})
+    if response.status_code != 200:
+        raise Refused(f"the simulator refused the scenario: {response.status_code} {response.text[:500]}")
 
 
 def external_stack(gateway_url: str, simulator_url: str, api_key: str) -> Stack:
@@ -147,8 +179,12 @@ class Remote:
     @contextmanager
     def stack(self, scenario: Scenario | None = None) -> Iterator[Stack]:
         settings = dict(scenario.gateway) if scenario is not None else {}
+        # As on a bench, the simulator first: a fresh gateway's start-up calls land on the scenario's state.
+        base = dataclasses.replace(self.base, prepared=self._prepare(scenario))
         if self.admin is False:
-            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            yield self._unapplied(
+                base, settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)"
+            )
             return
         receiver = self._webhooks() if needs_webhooks(scenario) else None
         body = {"gateway": settings, "webhook_url": receiver.url if receiver else None}
@@ -161,23 +197,38 @@ class Remote:
                 trust_env=False,
             )
         except httpx.HTTPError as exc:
-            yield self._unapplied(settings, f"the admin endpoint did not answer ({type(exc).__name__})")
+            yield self._unapplied(base, settings, f"the admin endpoint did not answer ({type(exc).__name__})")
             return
         if answer.status_code in (404, 405):
             self.admin = False
-            yield self._unapplied(settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)")
+            yield self._unapplied(
+                base, settings, "the gateway has no admin endpoint (start it with `lynsms up --admin`)"
+            )
             return
         if answer.status_code != 200:
-            yield self._unapplied(settings, f"the admin endpoint answered {answer.status_code}: {answer.text[:300]}")
+            why = f"the admin endpoint answered {answer.status_code}: {answer.text[:300]}"
+            yield self._unapplied(base, settings, why)
             return
         self.admin = True
-        yield dataclasses.replace(self.base, managed=True, webhooks=receiver)
+        yield dataclasses.replace(base, managed=True, webhooks=receiver)
 
-    def _unapplied(self, settings: dict[str, Any], why: str) -> Stack:
+    def _prepare(self, scenario: Scenario | None) -> bool:
+        """Whether the simulator is now reset with exactly ``scenario`` loaded (else the runner
+        tries, and reports what went wrong)."""
+        if scenario is None:
+            return False
+        try:
+            with httpx.Client(base_url=self.base.simulator_url, timeout=30, trust_env=False) as sim:
+                prepare_simulator(sim, scenario)
+        except (Refused, httpx.HTTPError):
+            return False
+        return True
+
+    def _unapplied(self, base: Stack, settings: dict[str, Any], why: str) -> Stack:
         if not settings:
-            return self.base
+            return base
         note = f"gateway settings not applied, {why}: {', '.join(setting_names(settings))}"
-        return dataclasses.replace(self.base, notes=(note,))
+        return dataclasses.replace(base, notes=(note,))
 
     def _webhooks(self) -> WebhookReceiver:
         if self._receiver is None:
@@ -214,13 +265,19 @@ class Bench:
 
         with ExitStack() as servers:
             scenario = self.startup
-            sim_app = served(sim_package.create_app(scenario=scenario, clock=self.clock), self.clock)
-            self.simulator_url = servers.enter_context(ServerThread(sim_app)).url
+            self._sim_app = sim_package.create_app(scenario=scenario, clock=self.clock)
+            self._threads = [servers.enter_context(ServerThread(served(self._sim_app, self.clock)))]
+            self.simulator_url = self._threads[0].url
             self._host = servers.enter_context(GatewayHost())
+            self._threads.append(self._host.server)
+            # One client for the bench's own calls: a new one costs ~20 ms (its TLS context).
+            self._sim = servers.enter_context(httpx.Client(base_url=self.simulator_url, timeout=30, trust_env=False))
             self._servers = servers.pop_all()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for thread in self._threads:
+            thread.server.exit()  # all at once: each takes uvicorn's 0.1 s to shut down
         self._servers.close()
         if isinstance(self.clock, FastForwardClock):
             self.clock.close()
@@ -235,16 +292,33 @@ class Bench:
         config = gateway_config(
             settings, self.simulator_url, self._host.url, self.api_key, receiver.url if receiver else None
         )
-        # Reports still due from the previous scenario go before the new gateway listens: it would
-        # park them, and the simulator's seeded ids make its first message match one of them.
-        httpx.post(f"{self.simulator_url}/_sim/reset", timeout=30, trust_env=False).raise_for_status()
+        # The simulator first. Reports still due from the previous scenario go before the new gateway
+        # listens: it would park them, and the simulator's seeded ids make its first message match
+        # one of them. And the gateway's start-up calls (ClickSend's receipt URL) land on the state
+        # the scenario starts from, rather than being wiped by a reset or counted in step 1.
+        prepared = False
+        if scenario is None:
+            self._sim.post("/_sim/reset").raise_for_status()
+        else:
+            try:
+                prepare_simulator(self._sim, scenario)
+                prepared = True
+            except Refused:
+                pass  # the runner prepares again and reports why
         # environ={}: a LYNSMS_API_KEY in the caller's environment must not change what is accepted.
         app = create_app(config, environ={}, clock=self.clock)
         self._host.mount(served(app, self.clock))
-        register_over_http(self.simulator_url, app)  # handset replies reach this gateway
+        self._host.call(app.state.tracking.registered())
+        register(self._sim_app.state.sim.inbound, app)  # handset replies reach this gateway
         try:
             yield Stack(
-                self._host.url, self.simulator_url, self.api_key, managed=True, webhooks=receiver, clock=self.clock
+                self._host.url,
+                self.simulator_url,
+                self.api_key,
+                managed=True,
+                webhooks=receiver,
+                clock=self.clock,
+                prepared=prepared,
             )
         finally:
             self._host.unmount()
@@ -252,6 +326,7 @@ class Bench:
     def _webhooks(self) -> WebhookReceiver:
         if self._receiver is None:
             self._receiver = self._servers.enter_context(WebhookReceiver())
+            self._threads.append(self._receiver.server)
         return self._receiver
 
 
