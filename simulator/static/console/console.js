@@ -133,8 +133,8 @@ const list = {
   },
   render() {
     const n = this.items().length;
+    const top = this.box.scrollTop, height = this.box.clientHeight || 800; // read before any write
     this.spacer.style.height = n * ROW_H + "px";
-    const top = this.box.scrollTop, height = this.box.clientHeight || 800;
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(n - 1, Math.ceil((top + height) / ROW_H) + OVERSCAN);
     const wanted = new Set();
@@ -155,9 +155,13 @@ const list = {
         held.version = version;
       }
       if (held.index !== i) { held.node.style.transform = `translateY(${i * ROW_H}px)`; held.index = i; }
-      held.node.setAttribute("aria-selected", String(key === String(state.selected)));
-      held.node.setAttribute("aria-posinset", i + 1);
-      held.node.setAttribute("aria-setsize", n);
+      const selected = key === String(state.selected);
+      if (held.selected !== selected) { held.node.setAttribute("aria-selected", String(selected)); held.selected = selected; }
+      if (held.place !== i || held.size !== n) { // attributes rewritten only when they change: no restyle per frame
+        held.node.setAttribute("aria-posinset", i + 1);
+        held.node.setAttribute("aria-setsize", n);
+        held.place = i; held.size = n;
+      }
     }
     for (const [key, held] of this.nodes) if (!wanted.has(key)) { held.node.remove(); this.nodes.delete(key); }
     this.box.setAttribute("aria-activedescendant", state.selected !== null && wanted.has(String(state.selected)) ? "row-" + cssId(String(state.selected)) : "");
@@ -200,9 +204,11 @@ function clearUnseen() {
   state.unseen = 0;
   $("#new-indicator").hidden = true;
 }
+// One formatter for every row: toLocaleTimeString builds a new one per call, the list's costliest step.
+const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const time = (iso) => {
   const d = new Date(iso);
-  return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return isNaN(d) ? "" : clock.format(d);
 };
 const badge = (status) => el("span", { class: `badge s-${status}`, text: status });
 
@@ -229,55 +235,129 @@ function journalRow(e) {
 }
 
 // ---- applying changes ----------------------------------------------------------------------------
-function upsertRows(rows, live) {
-  const test = matcher();
-  const fresh = [];
-  let added = 0, changed = false;
+// Changes are recorded into a `Drawn` tally and drawn once per frame (`redraw`): a burst of events
+// costs one layout, not one per event.
+const drawn = () => ({ added: 0, fresh: [], visible: false, gone: new Set(), refilter: false, journalAdded: 0, journal: false });
+const filtering = () => Object.values(state.filters).some(Boolean);
+function putRows(rows, test, d) {
+  const narrowed = filtering();
   for (const r of rows) {
     const old = state.rows.get(r.id);
-    if (old) {
-      if (old.updated > r.updated) continue; // a snapshot older than an event already applied
-      Object.assign(old, r);
-      delete old._t;
-      changed = true;
-      if (!test(old)) { const i = state.shown.indexOf(old); if (i >= 0) { state.shown.splice(i, 1); list.nodes.get(old.id)?.node.remove(); list.nodes.delete(old.id); } }
-      if (state.selected === r.id) refreshDetail();
+    if (!old) {
+      state.rows.set(r.id, r);
+      state.ordered.push(r);
+      if (test(r)) { state.shown.push(r); d.added++; d.fresh.push(r.id); }
       continue;
     }
-    state.rows.set(r.id, r);
-    state.ordered.push(r);
-    if (test(r)) { state.shown.push(r); added++; fresh.push(r.id); }
-  }
-  if (state.view === "messages") {
-    if (added && live) list.inserted(added, fresh);
-    else if (added || changed) list.render();
-    updateCount();
-  } else if (state.view === "conversations" && (added || changed)) {
-    scheduleConversations();
+    if (old.updated > r.updated) continue; // a snapshot older than an event already applied
+    const was = narrowed && test(old);
+    Object.assign(old, r);
+    delete old._t;
+    changed(old, was, narrowed, test, d);
   }
 }
-function upsertJournal(entries) {
+function putMoves(moves, test, d) {
+  const narrowed = filtering();
+  for (const [id, status, word, error, updated] of moves) {
+    const row = state.rows.get(id);
+    if (!row || row.updated > updated) continue;
+    const was = narrowed && test(row);
+    row.status = status; row.word = word; row.error = error; row.updated = updated;
+    changed(row, was, narrowed, test, d);
+  }
+}
+function changed(row, was, narrowed, test, d) {
+  if (narrowed) {
+    const is = test(row);
+    if (was && !is) d.gone.add(row);
+    else if (!was && is) d.refilter = true; // it joins the list at its place in time
+  }
+  if (list.nodes.has(row.id)) d.visible = true;
+  if (state.selected === row.id) refreshDetail();
+}
+function putJournal(entries, d) {
   const jtest = journalMatcher();
-  let added = 0;
   for (const e of entries) {
     if (!state.journal.has(e.seq)) {
       state.journalOrder.push(e.seq);
-      if (jtest(e)) { state.journalShown.push(e.seq); added++; }
+      if (jtest(e)) { state.journalShown.push(e.seq); d.journalAdded++; }
     }
     state.journal.set(e.seq, e);
+    d.journal = true;
     if (state.view === "journal" && String(state.selected) === String(e.seq)) renderJournalDetail(e);
   }
-  if (state.journalOrder.length > 20000) { // the simulator keeps a bounded journal too
-    const gone = state.journalOrder.splice(0, state.journalOrder.length - 20000);
-    for (const s of gone) state.journal.delete(s);
-    state.journalShown = state.journalShown.filter((s) => state.journal.has(s));
+}
+function redraw(d, live) {
+  if (d.refilter) state.shown = state.ordered.filter(matcher());
+  else if (d.gone.size) state.shown = state.shown.filter((r) => !d.gone.has(r));
+  const moved = d.added || d.gone.size || d.refilter;
+  if (state.view === "messages") {
+    if (d.added && live) list.inserted(d.added, d.fresh);
+    else if (moved || d.visible) list.render();
+    if (moved) updateCount();
+  } else if (state.view === "conversations" && (moved || d.visible)) {
+    scheduleConversations();
+  } else if (state.view === "control" && d.added) {
+    scheduleActive(); // a new send may have hit a rule
   }
-  if (state.view === "journal") { added ? list.inserted(added, []) : list.render(); updateCount(); }
-  if (state.view === "control") scheduleActive();
+  if (d.journal) {
+    if (state.journalOrder.length > 20000) { // the simulator keeps a bounded journal too
+      const gone = state.journalOrder.splice(0, state.journalOrder.length - 20000);
+      for (const s of gone) state.journal.delete(s);
+      state.journalShown = state.journalShown.filter((s) => state.journal.has(s));
+    }
+    if (state.view === "journal") { d.journalAdded ? list.inserted(d.journalAdded, []) : list.render(); updateCount(); }
+  }
 }
 
-// ---- loading and the live stream -------------------------------------------------------------------
+// ---- the live stream: events wait in an inbox, applied within a budget once per frame --------------
+const BUDGET_MS = 6;  // main thread per frame for live changes: scrolling and typing stay smooth
+const SLICE = 250;    // rows, moves or entries applied between two looks at the clock
+const inbox = [];     // {kind, data (JSON text), items (parsed, once reached), at (applied so far)}
+let frameAsked = false;
+let loading = false;  // a snapshot is on its way: changes wait, then apply on top of it
+function receive(kind, data) {
+  inbox.push({ kind, data, items: null, at: 0 });
+  askFrame();
+}
+function askFrame() {
+  if (frameAsked || loading) return;
+  frameAsked = true;
+  requestAnimationFrame(applyInbox);
+  setTimeout(applyInbox, 250); // a hidden tab gets no frames: its changes still apply, less often
+}
+const EVENT_ITEMS = { rows: "rows", status: "moves", journal: "entries" };
+function applyInbox() {
+  if (!frameAsked) return; // the frame or the timer came first and did the work
+  frameAsked = false;
+  const start = performance.now();
+  const d = drawn();
+  const test = matcher();
+  while (inbox.length && !loading) {
+    const ev = inbox[0];
+    if (ev.kind === "reset") {
+      inbox.shift();
+      state.selected = null;
+      showDetail();
+      loadSnapshot();
+      break;
+    }
+    ev.items ??= JSON.parse(ev.data)[EVENT_ITEMS[ev.kind]];
+    const slice = ev.items.slice(ev.at, ev.at + SLICE);
+    ev.at += slice.length;
+    if (ev.kind === "rows") putRows(objects(fields.row, slice), test, d);
+    else if (ev.kind === "status") putMoves(slice, test, d);
+    else putJournal(objects(fields.journal, slice), d);
+    if (ev.at >= ev.items.length) inbox.shift();
+    if (performance.now() - start > BUDGET_MS) break;
+  }
+  redraw(d, true);
+  if (inbox.length) askFrame();
+}
+
+// ---- loading -------------------------------------------------------------------------------------
 let source = null;
+let stream = null; // the open stream's number, to ask it for journal entries
 // Rows and journal entries travel as arrays; the field names come once, with the snapshot or hello.
 const fields = { row: [], journal: [] };
 function objects(names, arrays) {
@@ -289,66 +369,68 @@ function objects(names, arrays) {
   }
   return out;
 }
-// Changes that arrive while a snapshot loads wait here, then apply on top of it: dropping them
-// would lose every message sent during the load, applying them first would let the snapshot undo them.
-let buffered = null;
-async function loadSnapshot() {
-  buffered = [];
-  let rows;
-  try { rows = await fetchJson("/_sim/console/rows"); }
-  catch (err) { buffered = null; toast(`Cannot load the messages: ${err.message}`); return; }
-  state.rows.clear(); state.ordered = []; state.journal.clear(); state.journalOrder = []; state.journalLoaded = false;
-  state.gateway = rows.gateway;
-  upsertRows(objects(rows.fields, rows.rows), false);
-  const late = buffered;
-  buffered = null;
-  for (const apply of late) apply();
-  if (state.view === "journal") await loadJournal();
+const FIRST_SCREEN = 60; // rows read first, so the newest show at once however many there are
+function fill(data) {
+  state.rows.clear(); state.ordered = []; state.shown = [];
+  const d = drawn();
+  putRows(objects(data.fields, data.rows), () => false, d);
   refilter();
-  performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
+}
+// The newest rows first, then all of them; changes that arrive meanwhile wait in the inbox and
+// apply on top (dropping them would lose what was sent during the load, applying them first would
+// let the snapshot undo them).
+async function loadSnapshot() {
+  loading = true;
+  frameAsked = false;
+  let all;
+  try {
+    const first = await fetchJson(`/_sim/console/rows?last=${FIRST_SCREEN}`);
+    state.journal.clear(); state.journalOrder = []; state.journalShown = []; state.journalLoaded = false;
+    state.gateway = first.gateway;
+    const complete = first.rows.length < FIRST_SCREEN;
+    fill(first);
+    performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
+    if (!complete) {
+      $("#count").textContent = `${first.rows.length} newest shown, loading the rest…`;
+      all = await fetchJson("/_sim/console/rows");
+      fill(all);
+    }
+    performance.mark("lynsms:snapshot-complete");
+  } catch (err) {
+    toast(`Cannot load the messages: ${err.message}`);
+  } finally {
+    loading = false;
+  }
+  askFrame();
+  if (state.view === "journal") await loadJournal();
   if (state.selected !== null) {
     const i = list.indexOf(String(state.selected));
     if (i >= 0) list.scrollTo(i);
     showDetail();
   }
 }
-// The journal is read when its view is first opened; until then the stream's entries pile up.
+// The journal is read when its view is first opened: until then the stream does not carry it.
 async function loadJournal() {
   if (state.journalLoaded) return;
   state.journalLoaded = true;
+  // Asked before the list is read, so no entry falls between the two.
+  try { await fetchJson(`/_sim/events/${stream}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"journal": true}' }); }
+  catch { /* the stream reconnected meanwhile: its hello loads the journal again */ }
   const data = await fetchJson("/_sim/console/journal");
-  upsertJournal(objects(data.fields, data.entries));
+  putJournal(objects(data.fields, data.entries), drawn());
   state.journalOrder.sort((a, b) => a - b);
   refilter();
-}
-function applyMoves(moves) {
-  let visible = false;
-  const test = state.filters.status ? matcher() : null;
-  for (const [id, status, word, error, updated] of moves) {
-    const row = state.rows.get(id);
-    if (!row || row.updated > updated) continue;
-    row.status = status; row.word = word; row.error = error; row.updated = updated;
-    if (test && !test(row)) { const i = state.shown.indexOf(row); if (i >= 0) state.shown.splice(i, 1); }
-    if (list.nodes.has(id)) visible = true;
-    if (state.selected === id) refreshDetail();
-  }
-  if (state.view === "messages" && (visible || test)) { list.render(); updateCount(); }
-  else if (state.view === "conversations") scheduleConversations();
 }
 function connect() {
   source = new EventSource("/_sim/events");
   const live = $("#live");
   source.addEventListener("hello", (ev) => {
     const hello = JSON.parse(ev.data);
-    fields.row = hello.fields; fields.journal = hello.journal;
+    fields.row = hello.fields; fields.journal = hello.journal; stream = hello.stream;
     live.textContent = "live"; live.className = "live on";
     loadSnapshot();
   });
-  const later = (apply) => (buffered ? buffered.push(apply) : apply());
-  source.addEventListener("rows", (ev) => { const rows = objects(fields.row, JSON.parse(ev.data).rows); later(() => upsertRows(rows, true)); });
-  source.addEventListener("status", (ev) => { const moves = JSON.parse(ev.data).moves; later(() => applyMoves(moves)); });
-  source.addEventListener("journal", (ev) => upsertJournal(objects(fields.journal, JSON.parse(ev.data).entries)));
-  source.addEventListener("reset", () => { state.selected = null; loadSnapshot(); showDetail(); });
+  for (const kind of ["rows", "status", "journal", "reset"]) source.addEventListener(kind, (ev) => receive(kind, ev.data));
   source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; };
 }
 async function fetchJson(url, options) {
@@ -556,7 +638,8 @@ async function renderJournalDetail(summary) {
 
 // ---- conversations -------------------------------------------------------------------------------
 let convTimer = null;
-function scheduleConversations() { clearTimeout(convTimer); convTimer = setTimeout(() => { renderHandsets(); renderThread(); }, 100); }
+// At most one redraw per 100 ms, however steady the traffic (a debounce would never fire under load).
+function scheduleConversations() { convTimer ??= setTimeout(() => { convTimer = null; renderHandsets(); renderThread(); }, 100); }
 const handsetOf = (r) => digits(r.dir === "in" ? r.from : r.to);
 function renderHandsets() {
   const last = new Map();
@@ -641,7 +724,8 @@ async function loadLibrary(name) {
   catch (err) { toast(`Cannot load ${name}: ${err.message}`); }
 }
 let activeTimer = null;
-function scheduleActive() { clearTimeout(activeTimer); activeTimer = setTimeout(drawActive, 500); }
+// At most one redraw of the hit counts per half second, however steady the traffic.
+function scheduleActive() { activeTimer ??= setTimeout(() => { activeTimer = null; drawActive(); }, 500); }
 async function drawActive() {
   const d = await fetchJson("/_sim/scenario");
   const box = $("#active");
