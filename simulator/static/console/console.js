@@ -92,8 +92,10 @@ function refilter() {
 function updateCount() {
   const n = state.view === "journal" ? state.journalShown.length : state.shown.length;
   const total = state.view === "journal" ? state.journalOrder.length : state.ordered.length;
-  $("#count").textContent = n === total ? `${total} ${state.view === "journal" ? "entries" : "messages"}` : `${n} of ${total}`;
-  $("#empty").hidden = n !== 0 || state.view === "control";
+  const text = n === total ? `${total} ${state.view === "journal" ? "entries" : "messages"}` : `${n} of ${total}`;
+  const count = $("#count"), empty = $("#empty"), hide = n !== 0 || state.view === "control";
+  if (count.textContent !== text) count.textContent = text;
+  if (empty.hidden !== hide) empty.hidden = hide; // unchanged: no restyle
 }
 
 // ---- the virtualised list ------------------------------------------------------------------------
@@ -151,7 +153,8 @@ const list = {
         this.nodes.set(key, held);
       }
       if (held.version !== version) { // only a row that changed is rewritten
-        held.node.replaceChildren(...(state.view === "journal" ? journalRow(item) : messageRow(item)));
+        if (state.view === "journal") held.node.replaceChildren(...journalRow(item));
+        else fillMessageRow(held.node, item);
         held.version = version;
       }
       if (held.index !== i) { held.node.style.transform = `translateY(${i * ROW_H}px)`; held.index = i; }
@@ -212,16 +215,26 @@ const time = (iso) => {
 };
 const badge = (status) => el("span", { class: `badge s-${status}`, text: status });
 
-function messageRow(r) {
-  const who = r.dir === "in"
-    ? [el("span", { text: "⇠ " }), el("b", { text: r.from || "?" }), el("span", { text: " → " + (r.to || "") })]
-    : [el("b", { text: r.to || "?" }), el("span", { text: r.from ? " ← " + r.from : "" })];
-  return [
-    el("div", { class: "who" }, badge(r.status), ...who),
-    el("div", { class: "meta" }, el("time", { datetime: r.at, title: r.at, text: time(r.at) })),
-    el("div", { class: "body", text: r.body || "" }),
-    el("div", { class: "meta" }, r.provider || "", " · ", el("span", { class: "word", text: r.word })),
-  ];
+// A message row is a clone of this, its texts set in place: cheaper than building its elements
+// one by one, for every row that scrolls or is pushed into view.
+const MESSAGE_ROW = document.createElement("template");
+MESSAGE_ROW.innerHTML = '<div class="who"><span class="badge"></span><span></span><b></b><span></span></div>'
+  + '<div class="meta"><time></time></div><div class="body"></div><div class="meta"><span></span> · <span class="word"></span></div>';
+function fillMessageRow(node, r) {
+  if (!node.firstChild) node.append(MESSAGE_ROW.content.cloneNode(true));
+  const [who, when, body, meta] = node.children;
+  const [status, arrow, number, other] = who.children;
+  const inbound = r.dir === "in";
+  status.className = `badge s-${r.status}`;
+  status.textContent = r.status;
+  arrow.textContent = inbound ? "⇠ " : "";
+  number.textContent = (inbound ? r.from : r.to) || "?";
+  other.textContent = inbound ? " → " + (r.to || "") : r.from ? " ← " + r.from : "";
+  const at = when.firstChild;
+  if (at.dateTime !== r.at) { at.dateTime = r.at; at.title = r.at; at.textContent = time(r.at); }
+  body.textContent = r.body || "";
+  meta.firstChild.textContent = r.provider || "";
+  meta.lastChild.textContent = r.word;
 }
 function journalRow(e) {
   const status = e.status === null ? "…" : String(e.status);
@@ -371,30 +384,32 @@ function objects(names, arrays) {
 }
 const FIRST_SCREEN = 60; // rows read first, so the newest show at once however many there are
 function fill(data) {
+  state.gateway = data.gateway;
   state.rows.clear(); state.ordered = []; state.shown = [];
-  const d = drawn();
-  putRows(objects(data.fields, data.rows), () => false, d);
+  putRows(objects(data.fields, data.rows), () => false, drawn());
   refilter();
 }
-// The newest rows first, then all of them; changes that arrive meanwhile wait in the inbox and
-// apply on top (dropping them would lose what was sent during the load, applying them first would
-// let the snapshot undo them).
+// The newest rows, read while the stream connects: shown until the whole snapshot replaces them.
+async function showNewest() {
+  let first;
+  try { first = await fetchJson(`/_sim/console/rows?last=${FIRST_SCREEN}`); } catch { return; }
+  if (state.complete) return; // the whole snapshot came first
+  fill(first);
+  if (first.rows.length === FIRST_SCREEN) $("#count").textContent = "loading all…";
+  performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
+}
+// Every row, read once the stream is open (its hello); changes that arrive meanwhile wait in the
+// inbox and apply on top (dropping them would lose what was sent during the load, applying them
+// first would let the snapshot undo them).
 async function loadSnapshot() {
   loading = true;
   frameAsked = false;
-  let all;
   try {
-    const first = await fetchJson(`/_sim/console/rows?last=${FIRST_SCREEN}`);
+    const all = await fetchJson("/_sim/console/rows");
     state.journal.clear(); state.journalOrder = []; state.journalShown = []; state.journalLoaded = false;
-    state.gateway = first.gateway;
-    const complete = first.rows.length < FIRST_SCREEN;
-    fill(first);
-    performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
-    if (!complete) {
-      $("#count").textContent = `${first.rows.length} newest shown, loading the rest…`;
-      all = await fetchJson("/_sim/console/rows");
-      fill(all);
-    }
+    fill(all);
+    state.complete = true;
+    if (!performance.getEntriesByName("lynsms:snapshot-shown").length) performance.mark("lynsms:snapshot-shown");
     performance.mark("lynsms:snapshot-complete");
   } catch (err) {
     toast(`Cannot load the messages: ${err.message}`);
@@ -705,7 +720,7 @@ function drawSwitches(sw) {
   const body = $("#switches tbody");
   body.replaceChildren(...CFG.providers.map((p) => {
     const s = sw.switches[p];
-    const toggle = (what, label) => el("button", { type: "button", "aria-pressed": String(!!s[what]), "aria-label": `${p} ${label}`, onclick: () => setSwitch(sw, p, { [what]: !s[what] }) }, s[what] ? "on" : "off");
+    const toggle = (what, label) => el("button", { type: "button", "aria-pressed": String(!!s[what]), "aria-label": `${p} ${label}`, onclick: () => setSwitch(sw, p, { [what]: !s[what] }) }, label); // pressed = on (its visible word is part of its name)
     const select = el("select", { "aria-label": `${p} rejecting with`, onchange: (ev) => setSwitch(sw, p, { rejecting: ev.target.value || null }) },
       el("option", { value: "", text: "no" }), ...sw.reasons.map((r) => el("option", { value: r, text: r, selected: s.rejecting === r })));
     return el("tr", {}, el("th", { scope: "row", text: p }), el("td", {}, toggle("down", "down")), el("td", {}, toggle("slow", "slow")), el("td", {}, select));
@@ -744,7 +759,10 @@ async function drawActive() {
 function setView(view) {
   if (state.view !== view && view !== "conversations") state.selected = view === state.view ? state.selected : null;
   state.view = view;
-  for (const tab of document.querySelectorAll("[role=tab]")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+    tab.tabIndex = tab.dataset.view === view ? 0 : -1; // one stop in the Tab order; arrows for the rest
+  }
   $("#view-list").hidden = !(view === "messages" || view === "journal");
   $("#view-conversations").hidden = view !== "conversations";
   $("#view-control").hidden = view !== "control";
@@ -782,7 +800,17 @@ function init() {
     for (const [key, sel] of Object.entries(inputs)) { state.filters[key] = ""; $(sel).value = ""; }
     writeUrl(); refilter();
   });
-  for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => setView(tab.dataset.view));
+  const tabs = [...document.querySelectorAll("[role=tab]")];
+  for (const tab of tabs) tab.addEventListener("click", () => setView(tab.dataset.view));
+  $("[role=tablist]").addEventListener("keydown", (ev) => { // the tabs pattern: arrows move between views
+    const at = tabs.findIndex((t) => t.dataset.view === state.view);
+    const to = ev.key === "ArrowRight" ? at + 1 : ev.key === "ArrowLeft" ? at - 1 : ev.key === "Home" ? 0 : ev.key === "End" ? tabs.length - 1 : null;
+    if (to === null) return;
+    ev.preventDefault();
+    const tab = tabs[(to + tabs.length) % tabs.length];
+    setView(tab.dataset.view);
+    tab.focus();
+  });
   $("#new-indicator").addEventListener("click", () => { list.box.scrollTop = 0; clearUnseen(); list.box.focus(); });
   $("#copy-yaml").addEventListener("click", async () => {
     try { await navigator.clipboard.writeText($("#switch-yaml").textContent); toast("YAML copied"); }
@@ -801,5 +829,6 @@ function init() {
   list.init();
   setView(state.view);
   connect();
+  showNewest();
 }
 init();
