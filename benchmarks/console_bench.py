@@ -14,7 +14,7 @@ Issue targets:
 - the event stream adds < 5% to the simulator's CPU per request with one console open: the
   simulator process's CPU time per request (its threads' scheduler run time) at a fixed request
   rate below saturation, without a console, with a plain SSE reader and with a chromium page open
-  on the console, each on a fresh simulator, the three side by side in every round.
+  on the console: three phases back to back on one fresh simulator per round, their order rotating.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
+import httpx
 from playwright.sync_api import Page, sync_playwright
 
 from benchmarks.loadgen import _read_response, build_request, median, run_load, server_process, split_cores
@@ -240,32 +241,70 @@ def cpu_ns(pid: int) -> int:
 
 def stream_overhead(browser: Any, rate: float, seconds: float, rounds: int) -> None:
     """Server CPU time per request at a fixed request rate (below saturation), without a console,
-    with a plain SSE reader and with a real console page; the modes alternate within each round,
-    each on a fresh simulator process, so slow drifts of the machine's load hit all three alike."""
+    with a plain SSE reader and with a real console page. Each round is one fresh simulator process
+    that runs the three phases back to back, in an order that rotates from round to round: the
+    comparison is within one process (same memory layout, same core), and slow drifts of the
+    machine's load or of the store's size hit every phase alike. Printed: the median over the
+    rounds of each phase's cost, and of its ratio to the same round's phase without a console."""
     results: dict[str, list[float]] = {mode: [] for mode in MODES}
     count = int(rate * seconds)
-    for round_no in range(1, rounds + 1):
-        line = []
-        for mode in MODES:
-            with server_process("simulator", cores=server_cores()) as server:
-                off_thread(paced(server.url, rate, int(rate), "warm"))  # one second of warm-up
+    for round_no in range(rounds):
+        order = MODES[round_no % 3 :] + MODES[: round_no % 3]
+        costs = {}
+        with server_process("simulator", cores=server_cores()) as server:
+            off_thread(paced(server.url, rate, int(rate), "warm"))  # one second of warm-up
+            for mode in order:
                 page = browser.new_page(viewport={"width": 1280, "height": 900}) if mode == MODES[2] else None
                 if page is not None:
                     open_console(page, server.url)
                 before = cpu_ns(server.pid)
                 off_thread(paced_with_reader(server.url, rate, count, reader=mode == MODES[1]))
-                cpu = (cpu_ns(server.pid) - before) / count / 1e3
-                results[mode].append(cpu)
-                line.append(f"{mode} {cpu:4.0f}")
+                costs[mode] = (cpu_ns(server.pid) - before) / count / 1e3
                 if page is not None:
                     page.close()
-        print(f"  round {round_no}: " + ", ".join(line) + " us CPU/req", flush=True)
+        for mode, cost in costs.items():
+            results[mode].append(cost)
+        shown = ", ".join(f"{m} {costs[m]:4.0f}" for m in order)
+        print(f"  round {round_no + 1}: {shown} us CPU/req", flush=True)
     base = median(results[MODES[0]])
-    medians = {mode: median(values) for mode, values in results.items()}
-    summary = ", ".join(f"{m} {medians[m]:.0f} us ({(medians[m] / base - 1) * 100:+.1f}%)" for m in MODES[1:])
+    parts = []
+    for mode in MODES[1:]:
+        ratio = median([with_ / without for with_, without in zip(results[mode], results[MODES[0]], strict=True)])
+        parts.append(f"{mode} {median(results[mode]):.0f} us ({(ratio - 1) * 100:+.1f}%)")
     print(
-        f"event stream at {rate:.0f} req/s (server CPU per request, median of {rounds}): "
-        f"no console {base:.0f} us, {summary} (target < +5%)",
+        f"event stream at {rate:.0f} req/s (server CPU per request, median of {rounds} rounds; in brackets the "
+        f"median of the per-round ratios): no console {base:.0f} us, {', '.join(parts)} (target < +5%)",
+        flush=True,
+    )
+
+
+def feed_work(messages: int = 4000, per_tick: int = 40) -> None:
+    """The feed's own work per message, timed directly (free of the machine's noise): a simulator in
+    this process takes ``messages`` sends through its ASGI app, and the feed collects and encodes
+    what changed after every ``per_tick`` of them (40: a 100 ms tick at 400 requests/s), rows and
+    status moves only (what a console that does not show the journal gets), then with the journal."""
+    from lynsms.simulator import Simulator, create_app
+
+    async def run(journal: bool) -> float:
+        sim = Simulator(seed=1)
+        app = create_app(sim=sim)
+        feed = sim.console.feed
+        sim.state.touched = set()  # as while a console listens
+        form = {"To": "+12025550143", "From": "+12025550100", "Body": "Your code is 482194"}
+        spent = 0.0
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client:
+            for i in range(messages):
+                await client.post(PATH, data=form, auth=AUTH)
+                if i % per_tick == per_tick - 1:
+                    started = time.perf_counter()
+                    feed.collect(journal)
+                    spent += time.perf_counter() - started
+        return spent / messages * 1e6
+
+    rows, with_journal = asyncio.run(run(False)), asyncio.run(run(True))
+    print(
+        f"feed's own work per message (collect + encode, every {per_tick} messages): {rows:.1f} us for rows and "
+        f"status moves, {with_journal:.1f} us with the journal too",
         flush=True,
     )
 
@@ -293,6 +332,7 @@ def main() -> None:
             if args.only in (None, "big"):
                 big_store(browser, args.messages)
             if args.only in (None, "cpu"):
+                feed_work()
                 stream_overhead(browser, args.cpu_rate, args.seconds, args.rounds)
         finally:
             browser.close()
