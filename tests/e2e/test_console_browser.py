@@ -241,7 +241,7 @@ def test_every_view_passes_an_accessibility_audit_in_light_and_dark_and_works_by
     assert page.get_attribute("#list", "aria-activedescendant") == selected.get_attribute("id")
     problems += audit(page, "detail")
     page.keyboard.press("Escape")
-    page.wait_for_selector("#detail", state="hidden")
+    page.wait_for_selector("#detail .empty:has-text('Pick a message')")
     page.focus("#tab-messages")
     for view, ready in (("conversations", "#handsets li"), ("journal", ".row"), ("control", "#switches tbody tr")):
         page.keyboard.press("ArrowRight")  # the tabs pattern

@@ -324,8 +324,8 @@ function redraw(d, live) {
 }
 
 // ---- the live stream: events wait in an inbox, applied within a budget once per frame --------------
-const BUDGET_MS = 6;  // main thread per frame for live changes: scrolling and typing stay smooth
-const SLICE = 250;    // rows, moves or entries applied between two looks at the clock
+const BUDGET_MS = 5;  // main thread per frame for live changes: scrolling and typing stay smooth
+const SLICE = 100;    // rows, moves or entries applied between two looks at the clock
 const inbox = [];     // {kind, data (JSON text), items (parsed, once reached), at (applied so far)}
 let frameAsked = false;
 let loading = false;  // a snapshot is on its way: changes wait, then apply on top of it
@@ -483,8 +483,12 @@ function showDetail() {
   sections.clear();
   const open = !(state.selected === null || state.selected === undefined || state.view === "control");
   document.body.classList.toggle("detail-open", open);
-  if (!open) {
-    box.hidden = true; split.classList.remove("has-detail"); box.replaceChildren(); return;
+  if (!open) { // wide screens keep the pane, with a word on what it shows (phones hide it: CSS)
+    const what = state.view === "journal" ? "an entry to see its request and answer in full"
+      : "a message (click it, or ↑/↓ in the list) to see its provider request and answer, delivery reports, the rule that decided and its segment map";
+    box.hidden = false; split.classList.remove("has-detail");
+    box.replaceChildren(el("p", { class: "empty", text: `Pick ${what}.` }));
+    return;
   }
   box.hidden = false;
   split.classList.add("has-detail");
