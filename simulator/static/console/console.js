@@ -659,7 +659,7 @@ async function renderJournalDetail(summary) {
 let convTimer = null;
 // At most one redraw per 100 ms, however steady the traffic (a debounce would never fire under load).
 function scheduleConversations() { convTimer ??= setTimeout(() => { convTimer = null; renderHandsets(); renderThread(); }, 100); }
-const handsetOf = (r) => digits(r.dir === "in" ? r.from : r.to);
+const handsetOf = (r) => (r._h ??= digits(r.dir === "in" ? r.from : r.to)); // kept: this runs over every row
 function renderHandsets() {
   const last = new Map();
   for (const r of state.shown) last.set(handsetOf(r), r);
@@ -680,7 +680,7 @@ function renderThread() {
   split.classList.add("has-detail");
   const h = digits(state.handset);
   const msgs = state.ordered.filter((r) => handsetOf(r) === h);
-  const lastOut = [...msgs].reverse().find((r) => r.dir === "out");
+  const lastOut = msgs.findLast((r) => r.dir === "out");
   if (threadFor !== state.handset || !box.querySelector(".bubbles")) {
     // Built once per handset: live updates redraw the bubbles only, never what is being typed.
     const input = el("input", { id: "reply-body", type: "text", required: true, autocomplete: "off" });
@@ -690,13 +690,23 @@ function renderThread() {
     box.replaceChildren(el("button", { type: "button", class: "back", onclick: () => { state.handset = null; writeUrl(); renderThread(); } }, "← Back"),
       el("h2", { text: state.handset }), el("div", { class: "bubbles", role: "log", "aria-label": `Messages with ${state.handset}` }), form);
     threadFor = state.handset;
+    box.drawnAs = null;
   }
   box.lastOut = lastOut;
   $(".reply-label", box).textContent = `Reply as ${state.handset}${lastOut ? ` to ${lastOut.from} via ${lastOut.provider}` : " (no message to reply to yet)"}`;
   $(".reply button", box).disabled = !lastOut;
-  $(".bubbles", box).replaceChildren(...msgs.slice(-300).map((r) => el("div", { class: `bubble ${r.dir}` },
-    r.body || "", el("span", { class: "sub", text: `${time(r.at)} · ${r.provider} · ${r.status}${r.word && r.word !== r.status ? " (" + r.word + ")" : ""}` }))));
+  // The newest THREAD_MAX bubbles, redrawn only when one of them changed.
+  const shown = msgs.slice(-THREAD_MAX);
+  const drawnAs = `${msgs.length}|${shown.map((r) => r.id + r.status + r.word).join("|")}`;
+  if (box.drawnAs === drawnAs) return;
+  box.drawnAs = drawnAs;
+  const older = msgs.length - shown.length;
+  $(".bubbles", box).replaceChildren(
+    ...(older ? [el("p", { class: "hint", text: `${older} older messages not shown: the Messages view with this number as filter has them all.` })] : []),
+    ...shown.map((r) => el("div", { class: `bubble ${r.dir}` },
+      r.body || "", el("span", { class: "sub", text: `${time(r.at)} · ${r.provider} · ${r.status}${r.word && r.word !== r.status ? " (" + r.word + ")" : ""}` }))));
 }
+const THREAD_MAX = 100;
 async function reply(lastOut, input) {
   if (!lastOut) return;
   const body = { provider: lastOut.provider, from: state.handset, to: lastOut.from, body: input.value, account: lastOut.account };
