@@ -429,12 +429,19 @@ async function loadJournal() {
   if (state.journalLoaded) return;
   state.journalLoaded = true;
   // Asked before the list is read, so no entry falls between the two.
-  try { await fetchJson(`/_sim/events/${stream}`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"journal": true}' }); }
-  catch { /* the stream reconnected meanwhile: its hello loads the journal again */ }
+  try { await journalWanted(true); } catch { /* the stream reconnected meanwhile: its hello loads the journal again */ }
   const data = await fetchJson("/_sim/console/journal");
   putJournal(objects(data.fields, data.entries), drawn());
   state.journalOrder.sort((a, b) => a - b);
   refilter();
+}
+const journalWanted = (on) => fetchJson(`/_sim/events/${stream}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ journal: on }) });
+// Leaving the journal: the stream stops carrying it and the page forgets it (read again on return).
+function dropJournal() {
+  if (!state.journalLoaded) return;
+  state.journalLoaded = false;
+  state.journal.clear(); state.journalOrder = []; state.journalShown = [];
+  journalWanted(false).catch(() => {}); // a stream that is gone carries nothing anyway
 }
 function connect() {
   source = new EventSource("/_sim/events");
@@ -771,6 +778,7 @@ async function drawActive() {
 
 // ---- views ---------------------------------------------------------------------------------------
 function setView(view) {
+  if (state.view === "journal" && view !== "journal") dropJournal();
   if (state.view !== view && view !== "conversations") state.selected = view === state.view ? state.selected : null;
   state.view = view;
   for (const tab of document.querySelectorAll("[role=tab]")) {
