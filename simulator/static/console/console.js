@@ -100,10 +100,11 @@ function updateCount() {
 
 // ---- the virtualised list ------------------------------------------------------------------------
 const list = {
-  box: null, spacer: null, nodes: new Map(), // key -> {node, version}
+  box: null, spacer: null, layer: null, nodes: new Map(), // key -> {node, version, ...}
   init() {
     this.box = $("#list");
     this.spacer = $(".spacer", this.box);
+    this.layer = $(".rows", this.box);
     this.box.addEventListener("scroll", () => {
       if (this.box.scrollTop < ROW_H) clearUnseen();
       this.render();
@@ -137,6 +138,9 @@ const list = {
     const n = this.items().length;
     const top = this.box.scrollTop, height = this.box.clientHeight || 800; // read before any write
     this.spacer.style.height = n * ROW_H + "px";
+    // Rows sit at their place counted from the oldest, inside a layer that moves down as rows are
+    // added on top: a new message moves one layer, not every row on screen.
+    this.layer.style.transform = `translateY(${(n - 1) * ROW_H}px)`;
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(n - 1, Math.ceil((top + height) / ROW_H) + OVERSCAN);
     const wanted = new Set();
@@ -149,7 +153,7 @@ const list = {
       if (!held) {
         held = { node: el("div", { class: "row", role: "option", id: "row-" + cssId(key) }), version: null, index: -1 };
         held.node.dataset.key = key;
-        this.box.append(held.node);
+        this.layer.append(held.node);
         this.nodes.set(key, held);
       }
       if (held.version !== version) { // only a row that changed is rewritten
@@ -157,7 +161,8 @@ const list = {
         else fillMessageRow(held.node, item);
         held.version = version;
       }
-      if (held.index !== i) { held.node.style.transform = `translateY(${i * ROW_H}px)`; held.index = i; }
+      const fromOldest = n - 1 - i;
+      if (held.index !== fromOldest) { held.node.style.transform = `translateY(${-fromOldest * ROW_H}px)`; held.index = fromOldest; }
       const selected = key === String(state.selected);
       if (held.selected !== selected) { held.node.setAttribute("aria-selected", String(selected)); held.selected = selected; }
       if (held.place !== i || held.size !== n) { // attributes rewritten only when they change: no restyle per frame
@@ -225,17 +230,20 @@ function fillMessageRow(node, r) {
   const [who, when, body, meta] = node.children;
   const [status, arrow, number, other] = who.children;
   const inbound = r.dir === "in";
-  status.className = `badge s-${r.status}`;
-  status.textContent = r.status;
-  arrow.textContent = inbound ? "⇠ " : "";
-  number.textContent = (inbound ? r.from : r.to) || "?";
-  other.textContent = inbound ? " → " + (r.to || "") : r.from ? " ← " + r.from : "";
+  const cls = `badge s-${r.status}`;
+  if (status.className !== cls) status.className = cls;
+  // Only what differs is written: a status move re-lays out its badge and word, not the row.
+  setText(status, r.status);
+  setText(arrow, inbound ? "⇠ " : "");
+  setText(number, (inbound ? r.from : r.to) || "?");
+  setText(other, inbound ? " → " + (r.to || "") : r.from ? " ← " + r.from : "");
   const at = when.firstChild;
   if (at.dateTime !== r.at) { at.dateTime = r.at; at.title = r.at; at.textContent = time(r.at); }
-  body.textContent = r.body || "";
-  meta.firstChild.textContent = r.provider || "";
-  meta.lastChild.textContent = r.word;
+  setText(body, r.body || "");
+  setText(meta.firstChild, r.provider || "");
+  setText(meta.lastChild, r.word);
 }
+const setText = (node, text) => { if (node.textContent !== text) node.textContent = text; };
 function journalRow(e) {
   const status = e.status === null ? "…" : String(e.status);
   const kind = e.outcome.kind + (e.outcome.result ? ` · ${e.outcome.result}` : "") + (e.outcome.rule ? ` · rule ${e.outcome.rule}` : "");
