@@ -183,8 +183,11 @@ def test_updates_keep_the_scroll_position_and_a_text_selection(page: Any, server
 def test_replying_as_the_handset_survives_live_updates_and_degrades_gracefully(
     page: Any, server: str, sim: httpx.Client
 ) -> None:
+    # No status moves: the thread must be drawn from the snapshot alone, not by a later change.
+    sim.put("/_sim/scenario", content="name: hold\ndefaults:\n  deliver: false\n").raise_for_status()
     send(sim, "twilio", "Reply YES to confirm", to="+447700900555")
     open_console(page, server, "?view=conversations&handset=%2B447700900555")
+    page.wait_for_selector(".bubble:has-text('Reply YES to confirm')")  # drawn from the snapshot
     page.fill("#reply-body", "YES")
     send(sim, "twilio", "Still there?", to="+447700900555")  # redraws the thread while typing
     page.wait_for_selector(".bubble:has-text('Still there?')")

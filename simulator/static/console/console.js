@@ -87,7 +87,7 @@ function refilter() {
   state.journalShown = state.journalOrder.filter((s) => jtest(state.journal.get(s)));
   list.reset();
   updateCount();
-  if (state.view === "conversations") renderHandsets();
+  if (state.view === "conversations") { renderHandsets(); renderThread(); }
 }
 function updateCount() {
   const n = state.view === "journal" ? state.journalShown.length : state.shown.length;
