@@ -51,7 +51,7 @@ OBSERVE = """() => {
       const body = node.querySelector && node.querySelector('.body');
       if (body && !(body.textContent in window.__seen)) window.__seen[body.textContent] = now;
     }
-  }).observe(document.querySelector('#list'), {childList: true});
+  }).observe(document.querySelector('#list .rows'), {childList: true});
 }"""
 # Times each frame's application of the pushed changes (``applyInbox``): the handler and the layout
 # it forces, on the main thread; and every long task (> 50 ms) the page has meanwhile, whatever it is.
