@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 # Seconds between two looks at the simulator while a console is open: one batch per tick keeps the
 # feed's cost per message low at any rate, and a row still shows well within the 500 ms promised.
 TICK = 0.1
-PING_EVERY = 15.0
+PING_TICKS = round(15.0 / TICK)  # a comment line every 15 s, so proxies and browsers keep the stream open
 # A console that stops reading (a laptop lid closed) is dropped rather than buffered forever.
 MAX_QUEUED = 2_000
 
@@ -71,7 +71,9 @@ class Feed:
         self.state = state
         self._subscribers: dict[int, Subscriber] = {}
         self._numbers = itertools.count(1)
-        self._ticker: asyncio.Task[None] | None = None
+        # A timer, not a task sleeping in a loop: a tick that finds nothing then costs one callback.
+        self._ticker: asyncio.TimerHandle | None = None
+        self._ticks = 0
         self._seq = 0  # the newest journal seq already sent
         self._watching: dict[int, JournalEntry] = {}  # sent while still in flight, sent again when settled
 
@@ -99,13 +101,7 @@ class Feed:
         try:
             hello = {"stream": subscriber.number, "seq": self._seq, "fields": ROW_FIELDS, "journal": JOURNAL_FIELDS}
             yield b"retry: 1000\n" + encode("hello", hello)
-            while True:
-                try:
-                    chunk = await asyncio.wait_for(queue.get(), PING_EVERY)
-                except TimeoutError:
-                    chunk = b": ping\n\n"
-                if chunk is None:
-                    return
+            while (chunk := await queue.get()) is not None:
                 yield chunk
         finally:
             self._subscribers.pop(subscriber.number, None)
@@ -117,7 +113,7 @@ class Feed:
         self._seq = state.journal.seq
         self._watching.clear()
         state.touched = set()
-        self._ticker = asyncio.get_running_loop().create_task(self._run())
+        self._ticker = asyncio.get_running_loop().call_later(TICK, self._on_tick)
 
     def _stop(self) -> None:
         self.state.touched = None
@@ -129,23 +125,24 @@ class Feed:
         """End every open stream (server shutdown) and stop the ticker."""
         for subscriber in list(self._subscribers.values()):
             _end(subscriber.queue)
-        ticker, self._ticker = self._ticker, None
-        if ticker is not None:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
+        self._stop()
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(TICK)
-            self.tick()
+    def _on_tick(self) -> None:
+        # Rescheduled first: a tick that fails (logged by the loop) does not stop the feed.
+        self._ticker = asyncio.get_running_loop().call_later(TICK, self._on_tick)
+        self._ticks += 1
+        if self._ticks % PING_TICKS == 0:
+            self._send_all(b": ping\n\n")
+        self.tick()
 
     def tick(self) -> None:
         """Collect what changed since the last tick and send it to every subscriber."""
-        subscribers = list(self._subscribers.values())
-        changes, entries = self.collect(journal=any(s.journal for s in subscribers))
-        if not changes and not entries:
-            return
-        for subscriber in subscribers:
+        changes, entries = self.collect(journal=any(s.journal for s in self._subscribers.values()))
+        if changes or entries:
+            self._send_all(changes, entries)
+
+    def _send_all(self, changes: bytes, entries: bytes = b"") -> None:
+        for subscriber in list(self._subscribers.values()):
             payload = changes + entries if subscriber.journal else changes
             if not payload:
                 continue
