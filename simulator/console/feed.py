@@ -58,10 +58,10 @@ def encode(event: str, data: Any) -> bytes:
 class Subscriber:
     """One open stream: its queue, and whether its console wants the journal's entries."""
 
-    def __init__(self, number: int) -> None:
+    def __init__(self, number: int, journal: bool) -> None:
         self.number = number
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(MAX_QUEUED)
-        self.journal = False
+        self.journal = journal
 
 
 class Feed:
@@ -92,8 +92,7 @@ class Feed:
     async def stream(self, journal: bool = False) -> AsyncIterator[bytes]:
         """One console's stream: a ``hello`` with its number and the journal position, then changes
         as they happen."""
-        subscriber = Subscriber(next(self._numbers))
-        subscriber.journal = journal
+        subscriber = Subscriber(next(self._numbers), journal)
         queue = subscriber.queue
         if not self._subscribers:
             self._start()
