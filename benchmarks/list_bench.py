@@ -18,6 +18,7 @@ import asyncio
 import json
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,9 @@ async def fill(url: str, requests: list[tuple[str, dict[str, Any]]]) -> None:
 
 def lists(i: int) -> dict[str, tuple[str, dict[str, Any]]]:
     to = number(i)
+    now = datetime.now(UTC)
+    today = now.date().isoformat()
+    day_start = int(datetime(now.year, now.month, now.day, tzinfo=UTC).timestamp())
     return {
         "baseline: GET /_sim/health": ("/_sim/health", {}),
         "twilio Messages.json?To=": (
@@ -113,6 +117,37 @@ def lists(i: int) -> dict[str, tuple[str, dict[str, Any]]]:
             },
         ),
         "clicksend history?q=to:": ("/v3/sms/history", {"params": {"q": f"to:{to}"}, "auth": ("user", "key")}),
+        # Filters no recipient index answers: a date range (everything sent today, and a range
+        # that holds nothing) and a status.
+        "twilio Messages.json?DateSent>=": (
+            f"/2010-04-01/Accounts/{TWILIO}/Messages.json",
+            {"params": {"DateSent>": today}, "auth": (TWILIO, "t")},
+        ),
+        "twilio Messages.json?DateSent<=": (
+            f"/2010-04-01/Accounts/{TWILIO}/Messages.json",
+            {"params": {"DateSent<": "2001-01-01"}, "auth": (TWILIO, "t")},
+        ),
+        "infobip logs?sentSince=": (
+            "/sms/3/logs",
+            {"params": {"sentSince": f"{today}T00:00:00.000+0000"}, "headers": {"Authorization": "App key"}},
+        ),
+        "infobip logs?sentUntil=": (
+            "/sms/3/logs",
+            {"params": {"sentUntil": "2001-01-01T00:00:00.000+0000"}, "headers": {"Authorization": "App key"}},
+        ),
+        "infobip logs?generalStatus=": (
+            "/sms/3/logs",
+            {"params": {"generalStatus": "DELIVERED"}, "headers": {"Authorization": "App key"}},
+        ),
+        "clicksend history?date_from=&date_to=": (
+            "/v3/sms/history",
+            {"params": {"date_from": str(day_start), "date_to": str(day_start + 86400)}, "auth": ("user", "key")},
+        ),
+        "clicksend history?date_to= (none)": (
+            "/v3/sms/history",
+            {"params": {"date_to": "978307200"}, "auth": ("user", "key")},
+        ),
+        "clicksend history?q=status:": ("/v3/sms/history", {"params": {"q": "status:Queued"}, "auth": ("user", "key")}),
     }
 
 
@@ -134,11 +169,12 @@ def server_times(url: str) -> dict[str, list[float]]:
     """The simulator's own time for each timed list call (its journal's ``duration_ms``): the
     handler's work without HTTP, the event loop's queue or the client, so a busy machine blurs it less."""
     entries = httpx.get(f"{url}/_sim/requests", params={"limit": 10_000}, timeout=60).json()["requests"]
-    names = {path: name for name, (path, _) in lists(0).items() if path.startswith(("/2010", "/xms", "/sms", "/v3"))}
+    timed = [name for name, (path, _) in lists(0).items() if path.startswith(("/2010", "/xms", "/sms", "/v3"))]
+    calls = [e for e in entries if e["method"] == "GET" and e["path"].startswith(("/2010", "/xms", "/sms", "/v3"))]
+    # The journal keeps paths without queries: the timed calls went round-robin, in ``lists`` order.
     found: dict[str, list[float]] = {}
-    for entry in entries:
-        if entry["method"] == "GET" and entry["path"] in names:
-            found.setdefault(names[entry["path"]], []).append(entry["duration_ms"] / 1000)
+    for n, entry in enumerate(calls[-len(timed) * (len(calls) // len(timed)) :] if calls else []):
+        found.setdefault(timed[n % len(timed)], []).append(entry["duration_ms"] / 1000)
     return found
 
 

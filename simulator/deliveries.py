@@ -120,6 +120,9 @@ class Deliveries:
             await self._caught_up.wait()
 
     def schedule(self, provider: AnyProvider, message: SimMessage, plan: DeliveryPlan) -> None:
+        lead = provider.lead_status(message)
+        if lead is not None:  # a step inside the provider, reported at once, before anything scripted
+            self._later(0.0, provider, message, lead, plan)
         # A message that failed never left the provider, so it has no "sent" step.
         if plan.intermediate and plan.status != "failed":
             self._later(plan.after / 2, provider, message, INTERMEDIATE, plan)
@@ -170,7 +173,8 @@ class Deliveries:
         self, provider: AnyProvider, message: SimMessage, status: DeliveryStatus | str, plan: DeliveryPlan
     ) -> None:
         final = status == plan.status
-        message.delivery = status
+        if final or status == INTERMEDIATE:  # a lead status is the provider's own, not a delivery step
+            message.delivery = status
         try:
             report = provider.delivery_report(message, status, plan.error_code if final else None)
             callback = None
@@ -183,7 +187,7 @@ class Deliveries:
         if final and status == "delivered":
             for listener in self.on_delivered:
                 listener(provider, message)
-        if not final:
+        if status == INTERMEDIATE and not final:
             # Chained, not scheduled up front: equal due times would not keep their order in the heap.
             self._later(plan.after / 2, provider, message, plan.status, plan)
         if report is not None and callback is not None:

@@ -52,7 +52,7 @@ class Loaded:
         self.hits = {p: [0] * len(h) for p, h in self.hits.items()}
         self.rebase(calls)
 
-    def decide(self, provider: str, account: str, submission: Submission, call: int) -> Decision:
+    def decide(self, provider: str, account: str, submission: Submission, call: int, count: bool = True) -> Decision:
         rules = self.scenario.rules.get(provider, ())
         hits = self.hits.get(provider, [])
         n = call - self._base.get((provider, account), 0)
@@ -65,12 +65,20 @@ class Loaded:
             # Drawn only for rules whose conditions hold, so the draw sequence depends on requests alone.
             if rule.probability is not None and self.rng.random() >= rule.probability:
                 continue
-            hits[rule.index] += 1
+            if count:
+                hits[rule.index] += 1
             return _with_latency(rule.decision, rule, self.rng)
         defaults = self.scenario.defaults
         if defaults.latency is None:
             return self._default
         return dataclasses.replace(self._default, latency=defaults.latency.draw(self.rng))
+
+    def count(self, provider: str, rule_name: str) -> None:
+        """Count a hit of the rule named ``rule_name`` that ``decide`` chose without counting it."""
+        for rule in self.scenario.rules.get(provider, ()):
+            if rule.name == rule_name:
+                self.hits[provider][rule.index] += 1
+                return
 
     def to_json(self) -> dict[str, Any]:
         scenario = self.scenario
@@ -112,15 +120,26 @@ class Engine:
         self._global: Loaded | None = None
         self._scoped: Mapping[tuple[str, str], Loaded] = MappingProxyType({})
 
-    def decide(self, provider: str, account: str, submission: Submission, call: int) -> Decision:
-        loaded = self._scoped.get((provider, account)) or self._scoped.get(("*", account)) or self._global
+    def decide(self, provider: str, account: str, submission: Submission, call: int, count: bool = True) -> Decision:
+        """The decision for ``submission``; with ``count=False`` the rule that chose it is not
+        counted towards its ``times`` (until ``count`` is called for it)."""
+        loaded = self._loaded(provider, account)
         if loaded is None:
             return self._accept
-        return loaded.decide(provider, account, submission, call)
+        return loaded.decide(provider, account, submission, call, count)
+
+    def count(self, provider: str, account: str, decision: Decision) -> None:
+        """Count the hit of the rule behind ``decision``, decided with ``count=False``."""
+        loaded = self._loaded(provider, account)
+        if loaded is not None and decision.rule is not None:
+            loaded.count(provider, decision.rule)
+
+    def _loaded(self, provider: str, account: str) -> Loaded | None:
+        return self._scoped.get((provider, account)) or self._scoped.get(("*", account)) or self._global
 
     def account_script(self, provider: str, account: str) -> AccountScript | None:
         """What the scenario that applies to ``account`` at ``provider`` says about its account."""
-        loaded = self._scoped.get((provider, account)) or self._scoped.get(("*", account)) or self._global
+        loaded = self._loaded(provider, account)
         return None if loaded is None else loaded.scenario.accounts.get(provider)
 
     def load(self, scenario: Scenario, scope: Scope = None, calls: CallCounts | None = None) -> Loaded:

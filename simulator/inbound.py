@@ -101,7 +101,7 @@ class InboundMessage:
     url: str | None
     delivery: str = "queued"  # queued | delivered | refused | gave_up
     attempts: list[dict[str, Any]] = field(default_factory=list)
-    pulled: bool = False  # Infobip hands each message out once
+    pulled: bool = False  # read: Infobip hands each message out once; ClickSend lists it until marked read
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -19,6 +19,7 @@ from typing import Any
 
 from lynsms.clock import SYSTEM_CLOCK, Clock, utc_now
 from lynsms.simulator.messages import SimMessage, Submission
+from lynsms.simulator.timeline import Timeline
 
 DEFAULT_JOURNAL_SIZE = 10_000
 # Like Mailpit's --max, the oldest messages go once there are this many, so a soak test of
@@ -161,6 +162,8 @@ class SimState:
         # Recipient (digits, no '+') -> ids of the messages sent to it, oldest first: filtered lists
         # ("what went to X?") look here instead of walking a full store.
         self.by_recipient: dict[str, dict[str, None]] = {}
+        # (provider, account) -> its messages in creation order: date ranges and "newest first".
+        self.timelines: dict[tuple[str, str], Timeline] = {}
         # Counters for "the n-th call to this provider", per (provider, account).
         self.calls: dict[tuple[str, str], int] = {}
         # Provider modules keep their own extra state here, e.g. ClickSend receipt URLs, Sinch tokens.
@@ -174,6 +177,7 @@ class SimState:
         self.ids = Ids(self.seed)
         self.messages.clear()
         self.by_recipient.clear()
+        self.timelines.clear()
         self.dropped_messages = 0
         self.calls.clear()
         self.extras.clear()
@@ -196,20 +200,60 @@ class SimState:
     def add(self, messages: Iterable[SimMessage]) -> None:
         stored = self.messages
         index = self.by_recipient
+        timelines = self.timelines
         for message in messages:
             stored[message.id] = message
             index.setdefault(message.to.lstrip("+"), {})[message.id] = None
+            timeline = timelines.get((message.provider, message.account))
+            if timeline is None:
+                timeline = timelines[(message.provider, message.account)] = Timeline()
+            timeline.add(message)
             if len(stored) > self.max_messages:
                 _, gone = stored.popitem(last=False)
                 self._unindex(gone)
                 self.dropped_messages += 1
 
     def _unindex(self, message: SimMessage) -> None:
+        timeline = self.timelines.get((message.provider, message.account))
+        if timeline is not None:
+            timeline.evicted(message)
         ids = self.by_recipient.get(message.to.lstrip("+"))
         if ids is not None:
             ids.pop(message.id, None)
             if not ids:
                 del self.by_recipient[message.to.lstrip("+")]
+
+    def owned(
+        self,
+        provider: str,
+        account: str,
+        low: float | None = None,
+        high: float | None = None,
+        *,
+        newest_first: bool = False,
+    ) -> Iterator[SimMessage]:
+        """``provider``'s messages under ``account`` created from ``low`` to ``high`` (unix seconds,
+        None: unbounded), oldest first unless ``newest_first``."""
+        timeline = self.timelines.get((provider, account))
+        if timeline is None:
+            return iter(())
+        return timeline.between(self.messages, low, high, newest_first=newest_first)
+
+    def restatus(self, message: SimMessage, status: str) -> None:
+        """Keep the status index current: call before ``message.status`` becomes ``status``."""
+        timeline = self.timelines.get((message.provider, message.account))
+        if timeline is not None and status != message.status:
+            timeline.restatus(message, status)
+
+    def in_status(self, provider: str, account: str, statuses: Iterable[str]) -> list[SimMessage]:
+        """``provider``'s messages under ``account`` in any of ``statuses``, oldest first."""
+        timeline = self.timelines.get((provider, account))
+        return [] if timeline is None else timeline.in_status(self.messages, statuses)
+
+    def statuses(self, provider: str, account: str) -> dict[str, int]:
+        """How many of ``provider``'s messages under ``account`` are in each status."""
+        timeline = self.timelines.get((provider, account))
+        return {} if timeline is None else {status: len(ids) for status, ids in timeline.statuses.items()}
 
     def sent_to(self, to: str) -> list[SimMessage]:
         """Messages to ``to`` (with or without '+'), oldest first, from the recipient index."""

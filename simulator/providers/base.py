@@ -217,6 +217,11 @@ class Provider(ABC, Generic[SendT]):
         text = rejection.text.format(to=submission.to, sender=submission.sender or "")
         return self.error(rejection.status, text, rejection.code)
 
+    def lead_status(self, message: SimMessage) -> str | None:
+        """A status ``message`` reaches inside the provider as soon as its delivery starts, reported
+        (and called back) before the scripted steps; None for most providers."""
+        return None
+
     def released(self, message: SimMessage) -> None:
         """A held message fell due and goes out now (``scheduling``)."""
         self.move(message, self.released_status, None)
@@ -309,7 +314,8 @@ class Provider(ABC, Generic[SendT]):
         entry.account = account
         entry.messages = list(submissions)
         call = state.count_call(self.name, account)
-        decisions = [self.core.engine.decide(self.name, account, s, call) for s in submissions]
+        now = self.now()
+        decisions = self._decide(account, submissions, call, now)
         latency = max((d.latency for d in decisions), default=0.0)
         # Request-level trouble answers for the whole request. Body faults (malformed/slow body) are
         # not trouble here: the provider accepts the message, only its success response is garbled.
@@ -328,7 +334,6 @@ class Provider(ABC, Generic[SendT]):
                     entry.outcome = decision.to_json()
                     await self._wait(latency)
                     return whole
-        now = self.now()
         if batch_id is None and (len(submissions) > 1 or self.batches):
             batch_id = self.new_batch_id()
         decided: list[SendResult] = []
@@ -378,6 +383,22 @@ class Provider(ABC, Generic[SendT]):
                 response = self.core.faults.garble(response, garbled, entry)
         return response
 
+    def _decide(self, account: str, submissions: Sequence[Submission], call: int, now: datetime) -> list[Decision]:
+        """The engine's decision per submission. A message sent for later meets the engine again
+        when due (``scheduling``): a rule is counted once per message, so an acceptance that lets
+        it wait is not counted here, only an outcome that ends it (or garbles the answer) now."""
+        engine, name = self.core.engine, self.name
+        decisions = []
+        for submission in submissions:
+            if _due(submission, now) is None:
+                decisions.append(engine.decide(name, account, submission, call))
+                continue
+            decision = engine.decide(name, account, submission, call, count=False)
+            if decision.kind != "accept":
+                engine.count(name, account, decision)
+            decisions.append(decision)
+        return decisions
+
     async def _wait(self, seconds: float) -> None:
         if seconds > 0:
             await self.clock.sleep(seconds)
@@ -395,12 +416,12 @@ class Provider(ABC, Generic[SendT]):
 
     def messages_of(self, account: str) -> Iterator[SimMessage]:
         """This provider's messages sent under ``account``, oldest first."""
-        name = self.name
-        return (m for m in self.state.messages.values() if m.provider == name and m.account == account)
+        return self.state.owned(self.name, account)
 
     def move(self, message: SimMessage, status: str, error_code: str | None) -> datetime:
         """Set ``message``'s status and error code in the provider's words, stamped now; returns now."""
         now = self.now()
+        self.state.restatus(message, status)
         message.status, message.error_code, message.updated_at = status, error_code, now
         self.state.touch(message)
         return now

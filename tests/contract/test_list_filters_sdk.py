@@ -76,6 +76,34 @@ def test_infobip_logs_honour_every_filter(simulator: Any) -> None:
     assert ids(sent_since=soon) == [] and len(ids(sent_until=soon)) == 3
 
 
+def test_infobip_status_filter_follows_delivery_whether_few_or_most_match(simulator: Any) -> None:
+    """Few matches are read from the status index, most from the account's timeline: same answers."""
+    from infobip_api_client.models.message_general_status import MessageGeneralStatus
+
+    from tests.contract.test_infobip_sdk import request, sms_api
+
+    api = sms_api(simulator.url)
+    numbers = [f"1202555{n:04d}" for n in range(8)]
+    sent = [m.message_id or "" for m in api.send_sms_messages(sms_request=request(*numbers)).messages or []]
+    provider = simulator.sim.providers["infobip"]
+
+    def deliver(*message_ids: str) -> None:
+        for message_id in message_ids:
+            stored = provider.message(message_id)
+            stored.reports.append(provider.delivery_report(stored, "delivered", None))
+
+    def ids(status: MessageGeneralStatus) -> list[str]:
+        logs = api.get_outbound_sms_message_logs(general_status=status).results or []
+        return sorted(log.message_id or "" for log in logs)
+
+    deliver(sent[1], sent[5])  # 2 of 8: the index
+    assert ids(MessageGeneralStatus.DELIVERED) == sorted([sent[1], sent[5]])
+    assert ids(MessageGeneralStatus.PENDING) == sorted(set(sent) - {sent[1], sent[5]})
+    deliver(*sent[2:5])  # 5 of 8: the timeline
+    assert ids(MessageGeneralStatus.DELIVERED) == sorted(sent[1:6])
+    assert ids(MessageGeneralStatus.PENDING) == sorted([sent[0], sent[6], sent[7]])
+
+
 def test_infobip_logs_refuse_unknown_and_bad_filters(simulator: Any) -> None:
 
     auth = {"Authorization": "App sdk-key"}

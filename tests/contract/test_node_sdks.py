@@ -22,6 +22,18 @@ PACKAGES = {"twilio": "twilio", "@sinch/sdk-core": "sinch", "@infobip-api/sdk": 
 NODE = shutil.which("node")
 
 
+def run_script(script: str, *args: str) -> dict[str, Any]:
+    """Run ``node/<script>`` (one Node process for all its calls) and return the JSON line it prints last."""
+    import json
+
+    assert NODE is not None
+    assert (NODE_DIR / "node_modules").is_dir(), "the Node SDKs are not installed: run `npm ci` in tests/contract/node"
+    done = subprocess.run([NODE, script, *args], check=False, capture_output=True, text=True, timeout=60, cwd=NODE_DIR)
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 def js_blocks(text: str) -> list[str]:
     return re.findall(r"^```js\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
 
@@ -69,23 +81,10 @@ def test_node_snippet_sends_through_the_simulator(code: str, simulator: Any) -> 
 def test_node_sdk_reads_back_what_it_sent(provider: str, status: str, simulator: Any) -> None:
     """``node/fetches.cjs``: a send, then the SDK's own fetch (Twilio message and balance, Sinch
     batch, Infobip scheduled bulk and its status, ClickSend history) parsed by the Node SDK."""
-    import json
-
     from tests.simulator.scenario_wires import QUIET, load
 
-    assert NODE is not None
-    assert (NODE_DIR / "node_modules").is_dir(), "the Node SDKs are not installed: run `npm ci` in tests/contract/node"
     load(simulator.control, simulator.url, QUIET)
-    done = subprocess.run(
-        [NODE, "fetches.cjs", provider, simulator.url],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=NODE_DIR,
-    )
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_script("fetches.cjs", provider, simulator.url)
     assert result["id"] and result["fetched"] == result["id"]
     assert result["status"] == status
     if provider == "twilio":

@@ -117,6 +117,42 @@ def test_twilio_scheduled_message_meets_the_scenario_when_due(clocked_simulator:
     assert (fetched.status, fetched.error_code) == ("undelivered", 30005)
 
 
+def test_a_rule_with_times_counts_a_scheduled_message_once(clocked_simulator: Any) -> None:
+    """Accepted to wait, then decided when due: the rule's one hit is the decision when due."""
+    from twilio.base.exceptions import TwilioRestException
+
+    sim = clocked_simulator
+    rules: list[dict[str, Any]] = [
+        {"name": "refuse-once", "match": {"to": "+12025550199"}, "times": 1, "reject": "invalid_number"},
+        {"name": "undelivered-once", "match": {"to": TO}, "times": 1, "deliver": {"status": "undelivered", "after": 1}},
+        {"name": "rest", "deliver": {"status": "delivered", "after": 1}},
+    ]
+    script(sim.control, sim.url, "twilio", *rules)
+    client = twilio(sim)
+
+    def later(to: str) -> Any:
+        return client.messages.create(
+            to=to,
+            messaging_service_sid=SERVICE,
+            body="later",
+            schedule_type="fixed",
+            send_at=now(sim) + timedelta(hours=1),
+        )
+
+    first, second = later(TO), later(TO)
+    with pytest.raises(TwilioRestException) as refused:
+        later("+12025550199")  # ended at the request: counted there
+    assert refused.value.code == 21211
+    refused_later = later("+12025550199")
+    sim.clock.advance(3600)
+    sim.advance_until(lambda: all(status_of(sim, m.sid) in ("delivered", "undelivered") for m in (first, second)))
+    assert [status_of(sim, m.sid) for m in (first, second)] == ["undelivered", "delivered"]
+    assert status_of(sim, refused_later.sid) == "delivered"
+    [active] = sim.control.get("/_sim/scenario").json()["scenarios"]
+    hits = [(r["name"], r["hits"]) for r in active["rules"]["twilio"]]
+    assert hits == [("refuse-once", 1), ("undelivered-once", 1), ("rest", 2)]
+
+
 def test_twilio_refuses_a_send_at_outside_its_window(clocked_simulator: Any) -> None:
     from twilio.base.exceptions import TwilioRestException
 

@@ -280,14 +280,32 @@ def test_history_filters_and_orders(simulator: Any) -> None:
         return [r["body"] for r in http.get(simulator.url + HISTORY, params=params, auth=AUTH).json()["data"]["data"]]
 
     assert bodies(order_by="date:desc") == ["b", "a"]
+    assert bodies(order_by="to:asc") == ["a", "b"] and bodies(order_by="to:desc") == ["b", "a"]
+    assert bodies(q="status:queued") == ["a", "b"] and bodies(q="status:Sent") == []
     assert bodies(q="to:+61411111111") == ["b"]
     assert bodies(q=f"message_id:{sent[0]['message_id']}") == ["a"]
     assert bodies(date_from=now + 10) == [] and bodies(date_to=now + 10) == ["a", "b"]
     empty = http.get(simulator.url + HISTORY, params={"page": 5}, auth=AUTH).json()["data"]
     assert (empty["data"], empty["from"], empty["to"]) == ([], None, None)
+    send(simulator, msg(to="+12015550100", body="c"))  # sent last, to the lowest number
+    assert bodies(order_by="to:asc") == ["c", "a", "b"] and bodies(order_by="body:desc") == ["c", "b", "a"]
+    provider = simulator.sim.providers["clicksend"]
+    provider.delivery_report(provider.message(sent[0]["message_id"]), "failed", None)
+    assert bodies(q="status:failed") == ["a"] and bodies(q="status:Queued") == ["b", "c"]  # index, then walk
 
 
-@pytest.mark.parametrize("params", [{"page": "x"}, {"page": "0"}, {"limit": "-1"}, {"date_from": "yesterday"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"page": "x"},
+        {"page": "0"},
+        {"limit": "-1"},
+        {"date_from": "yesterday"},
+        {"q": "colour:blue"},
+        {"order_by": "price:asc"},
+        {"order_by": "date:sideways"},
+    ],
+)
 def test_bad_history_queries_are_400(simulator: Any, params: dict[str, str]) -> None:
     assert_envelope(http.get(simulator.url + HISTORY, params=params, auth=AUTH), 400, "BAD_REQUEST")
 
@@ -334,10 +352,10 @@ def test_registering_a_receipt_url_answers_a_sample_receipt(simulator: Any, prov
         "Receipt has been added",
     )
     assert (body["data"]["status_code"], body["data"]["message_type"]) == (201, "sms")
-    assert provider._settings("acme")["receipt_url"] == "http://127.0.0.1:9/r"
+    assert provider.settings("acme")["receipt_url"] == "http://127.0.0.1:9/r"
     http.post(simulator.url + RECEIPTS, auth=AUTH, json={"url": "poll"}).raise_for_status()
-    assert provider._settings("acme")["receipt_url"] is None
-    assert provider._settings("rival")["receipt_url"] is None
+    assert provider.settings("acme")["receipt_url"] is None
+    assert provider.settings("rival")["receipt_url"] is None
 
 
 @pytest.mark.parametrize("payload", [{}, {"url": ""}, {"url": 5}])
@@ -349,9 +367,9 @@ def test_receipt_rules_register_only_enabled_url_actions(simulator: Any, provide
     rule = {"rule_name": "r", "match_type": 0, "action": "EMAIL_FIXED", "action_address": "a@b.c", "enabled": 1}
     created = http.post(simulator.url + RULES, auth=AUTH, json=rule).json()
     assert created["data"] == {"receipt_rule_id": 1, **rule}
-    assert provider._settings("acme")["receipt_url"] is None
+    assert provider.settings("acme")["receipt_url"] is None
     http.post(simulator.url + RULES, auth=AUTH, json={**rule, "action": "URL", "action_address": "http://h/x"})
-    assert provider._settings("acme")["receipt_url"] == "http://h/x"
+    assert provider.settings("acme")["receipt_url"] == "http://h/x"
     listed = http.get(simulator.url + RULES, auth=AUTH).json()["data"]
     assert [r["receipt_rule_id"] for r in listed["data"]] == [1, 2]
     assert_envelope(http.post(simulator.url + RULES, auth=AUTH, json={**rule, "enabled": "yes"}), 400, "BAD_REQUEST")

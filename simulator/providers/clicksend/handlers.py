@@ -31,7 +31,16 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.clicksend import account, parse, pricing, scheduling
+from lynsms.simulator.providers.clicksend import (
+    account,
+    export,
+    parse,
+    pricing,
+    reading,
+    receipt_rules,
+    scheduling,
+    templates,
+)
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -47,11 +56,14 @@ class ClickSend(Provider[None]):
         return [
             self.endpoint("/v3/sms/send", self._send, ["POST"]),
             self.endpoint("/v3/sms/history", self._history, ["GET"]),
+            self.endpoint("/v3/sms/history/export", partial(export.export, self), ["GET"]),
+            self.endpoint(export.FILES + "/{file_id}", partial(export.download, self), ["GET"]),
+            self.endpoint("/v3/sms/receipts-read", partial(reading.receipts_read, self), ["PUT"]),
             self.endpoint("/v3/sms/receipts", self._receipts, ["GET"]),
             self.endpoint("/v3/sms/receipts", self._add_receipt_url, ["POST"]),
             self.endpoint("/v3/sms/receipts/{message_id}", self._receipt, ["GET"]),
-            self.endpoint("/v3/automations/sms/receipts", self._rules, ["GET"]),
-            self.endpoint("/v3/automations/sms/receipts", self._add_rule, ["POST"]),
+            *receipt_rules.routes(self),
+            *templates.routes(self),
             self.endpoint("/v3/sms/cancel-all", partial(scheduling.cancel_all, self), ["PUT"]),
             self.endpoint("/v3/account", partial(account.details, self), ["GET"]),
             self.endpoint("/v3/sms/price", partial(pricing.price, self), ["POST"]),
@@ -69,7 +81,7 @@ class ClickSend(Provider[None]):
     def malformed(self, problem: WireProblem) -> Response:
         return self.error(413 if problem.kind == "too_large" else 400, problem.detail)
 
-    def _bad(self, message: str) -> ProviderError:
+    def bad(self, message: str) -> ProviderError:
         return ProviderError(self.error(400, message), detail=message)
 
     def authenticate(self, request: Request) -> str:
@@ -89,16 +101,16 @@ class ClickSend(Provider[None]):
         """The messages of a send (or price) body: those ClickSend would queue, and those it blocks."""
         raw = payload.get("messages")
         if not isinstance(raw, list) or not raw:
-            raise self._bad("The messages field is required and must be a non-empty array.")
+            raise self.bad("The messages field is required and must be a non-empty array.")
         if len(raw) > parse.MAX_MESSAGES:
-            raise self._bad(f"You can send up to {parse.MAX_MESSAGES} messages per request.")
+            raise self.bad(f"You can send up to {parse.MAX_MESSAGES} messages per request.")
         valid: list[Submission] = []
         refused: list[Refused] = []
         for index, item in enumerate(raw):
             try:
                 submission, status = parse.message(index, item, self._shared_sender)
             except parse.Invalid as exc:
-                raise self._bad(str(exc)) from None
+                raise self.bad(str(exc)) from None
             if status is None:
                 valid.append(submission)
             else:
@@ -168,41 +180,68 @@ class ClickSend(Provider[None]):
 
     # ---- history and receipts --------------------------------------------------------------------
 
-    def _paging(self, request: Request) -> tuple[int, int]:
+    def paging(self, request: Request) -> tuple[int, int]:
         params = request.query_params
         try:
             page, limit = int_param(params, "page", 1, 1), int_param(params, "limit", 15, 0)
         except BadParam:
-            raise self._bad("page and limit must be positive integers.") from None
+            raise self.bad("page and limit must be positive integers.") from None
         return page, min(max(limit, 15), 100)  # ClickSend pages hold 15 to 100
 
     async def _history(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
-        page, limit = self._paging(request)
+        page, limit = self.paging(request)
+        found = self.history_messages(request, account)
+        data = cw.paginate(found, request.url, page, limit)
+        data["data"] = [cw.history_row(m) for m in data["data"]]  # only this page's rows are rendered
+        return cw.envelope(200, "SUCCESS", "Here are your data.", data)
+
+    def history_messages(self, request: Request, account: str) -> list[SimMessage]:
+        """The account's messages that ``date_from``, ``date_to`` and ``q`` select, in ``order_by`` order."""
         params = request.query_params
         bounds = [params.get("date_from", "0"), params.get("date_to", str(2**40))]
-        if not all(b.isdecimal() for b in bounds):
-            raise self._bad("date_from and date_to must be unix timestamps.")
+        if not all(b.isascii() and b.isdecimal() for b in bounds):
+            raise self.bad("date_from and date_to must be unix timestamps.")
         low, high = (int(b) for b in bounds)
         field, _, wanted = params.get("q", "").partition(":")
-        # "q=to:..." is answered from the recipient index instead of a walk through the whole store.
-        source = self.state.sent_to(wanted) if field.lower() == "to" and wanted else self.messages_of(account)
-        rows = [
-            cw.history_row(m)
-            for m in sorted(source, key=lambda m: m.created_at)
-            if m.provider == self.name and m.account == account and low <= m.created_at.timestamp() <= high
-        ]
+        field = field.lower()
+        if field and field not in cw.HISTORY_FIELDS:
+            raise self.bad(f"q searches one of {', '.join(cw.HISTORY_FIELDS)}, as field:value.")
+        order, _, direction = params.get("order_by", "date:asc").lower().partition(":")
+        if order not in cw.HISTORY_ORDER or direction not in ("asc", "desc", ""):
+            raise self.bad(f"order_by sorts on one of {', '.join(cw.HISTORY_ORDER)}, as field:asc or field:desc.")
+        if field == "to" and wanted:  # answered from the recipient index
+            source = sorted(self.state.sent_to(wanted), key=lambda m: m.created_at)
+            found = [m for m in source if m.provider == self.name and m.account == account]
+            found = [m for m in found if low <= m.created_at.timestamp() <= high]
+        elif field == "status" and wanted and (statuses := self._few_in(account, wanted)) is not None:
+            found = self.state.in_status(self.name, account, statuses)  # from the status index
+            found = [m for m in found if low <= m.created_at.timestamp() <= high]
+        else:  # the account's timeline holds the date range
+            found = list(self.state.owned(self.name, account, low, high))
         if field and wanted:
-            rows = [r for r in rows if str(r.get(field.lower(), "")).lower() == wanted.lower()]
-        if params.get("order_by", "").lower().endswith(":desc"):
-            rows.reverse()
-        return cw.envelope(200, "SUCCESS", "Here are your data.", cw.paginate(rows, request.url, page, limit))
+            value = cw.HISTORY_FIELDS[field]
+            found = [m for m in found if str(value(m)).lower() == wanted.lower()]
+        if order != "date":  # found is in date order already; the sort is stable for equal keys
+            found.sort(key=cw.HISTORY_ORDER[order])
+        if direction == "desc":
+            found.reverse()
+        return found
+
+    def _few_in(self, account: str, status: str) -> list[str] | None:
+        """The status names matching ``status`` when a quarter or less of the account's messages are
+        in them: reading those from the status index (and sorting them) is then cheaper than walking
+        the account's timeline. None when more are."""
+        counts = self.state.statuses(self.name, account)
+        names = [name for name in counts if name.lower() == status.lower()]
+        return names if sum(counts[n] for n in names) * 4 <= sum(counts.values()) else None
 
     async def _receipts(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
-        page, limit = self._paging(request)
+        page, limit = self.paging(request)
         receipts = sorted(
-            (r for m in self.messages_of(account) for r in m.reports), key=lambda r: (r["timestamp"], r["message_id"])
+            (r for m in self.messages_of(account) for r in reading.unread_receipts(m)),
+            key=lambda r: (r["timestamp"], r["message_id"]),
         )
         data = cw.paginate(receipts, request.url, page, limit)
         return cw.envelope(200, "SUCCESS", "Here are your delivery receipts.", data)
@@ -223,35 +262,13 @@ class ClickSend(Provider[None]):
         account = self.authenticated(request, entry)
         url = (await read_json(request)).get("url")
         if not isinstance(url, str) or not url.strip():
-            raise self._bad("The url field is required.")
-        self._settings(account)["receipt_url"] = None if url.strip().lower() == "poll" else url.strip()
+            raise self.bad("The url field is required.")
+        self.settings(account)["receipt_url"] = None if url.strip().lower() == "poll" else url.strip()
         now = int(self.clock.time())
         receipt = cw.receipt_json(cw.DELIVERED, self.new_message_id(), now, now, None, account)
         return cw.envelope(200, "SUCCESS", "Receipt has been added", receipt)
 
-    async def _rules(self, request: Request, entry: JournalEntry) -> Response:
-        account = self.authenticated(request, entry)
-        page, limit = self._paging(request)
-        data = cw.paginate(list(self._settings(account)["rules"]), request.url, page, limit)
-        return cw.envelope(200, "SUCCESS", "Here are your data.", data)
-
-    async def _add_rule(self, request: Request, entry: JournalEntry) -> Response:
-        account = self.authenticated(request, entry)
-        body = await read_json(request)
-        fields = {"rule_name": str, "match_type": int, "action": str, "action_address": str, "enabled": int}
-        for name, kind in fields.items():
-            value = body.get(name)
-            if value is None or isinstance(value, bool) or not isinstance(value, kind):
-                article = "an integer" if kind is int else "a string"
-                raise self._bad(f"The {name} field is required and must be {article}.")
-        settings = self._settings(account)
-        rule = {"receipt_rule_id": len(settings["rules"]) + 1, **{name: body[name] for name in fields}}
-        settings["rules"].append(rule)
-        if rule["action"].upper() == "URL" and rule["enabled"]:
-            settings["receipt_url"] = rule["action_address"]
-        return cw.envelope(200, "SUCCESS", "Your new rule has been added.", rule)
-
-    def _settings(self, account: str) -> dict[str, Any]:
+    def settings(self, account: str) -> dict[str, Any]:
         accounts: dict[str, dict[str, Any]] = self.state.extra(self.name)
         return accounts.setdefault(account, {"receipt_url": None, "rules": []})
 
@@ -268,7 +285,7 @@ class ClickSend(Provider[None]):
         return cw.receipt_json(line, message.id, sent, int(now.timestamp()), custom, message.account)
 
     def callback(self, message: SimMessage, report: dict[str, Any]) -> Callback | None:
-        url = self._settings(message.account)["receipt_url"]
+        url = self.settings(message.account)["receipt_url"]
         if url is None:
             return None
         line: cw.Receipt = message.extra.get("receipt", cw.QUEUED)

@@ -8,13 +8,15 @@ with ``action: "URL"`` pushes matching inbound messages to ``action_address``
 (``dedicated_number: "*"`` matches every number): a form POST, or JSON when ``webhook_type`` is
 ``json``, with the ``InboundSms`` fields ``timestamp``, ``from``, ``body``, ``original_body``,
 ``original_message_id``, ``to``, ``custom_string``, ``message_id``, ``_keyword`` plus
-``user_id``/``subaccount_id``. Pull: ``GET /v3/sms/inbound`` (the Laravel paginator under ``data``).
+``user_id``/``subaccount_id``. Pull: ``GET /v3/sms/inbound`` (the Laravel paginator under
+``data``), without the messages marked read (``reading``).
 ClickSend documents no retry schedule; the simulator retries 5xx/429/unreachable 4 times, 30 s apart doubling.
 """
 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Final
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from starlette.routing import Route
 from lynsms.simulator.http import read_json
 from lynsms.simulator.inbound import Inbound, InboundMessage, Registration, Retry
 from lynsms.simulator.providers.base import BadParam, Callback, Provider, ProviderError, int_param
+from lynsms.simulator.providers.clicksend import reading
 from lynsms.simulator.providers.clicksend import render as cw
 from lynsms.simulator.state import JournalEntry
 
@@ -76,6 +79,10 @@ class ClickSendInbound:
         handlers = _Handlers(provider, sim)
         return [
             provider.endpoint("/v3/sms/inbound", handlers.inbox, ["GET"]),
+            provider.endpoint("/v3/sms/inbound-read", partial(reading.inbound_read, provider, sim), ["PUT"]),
+            provider.endpoint(
+                "/v3/sms/inbound-read/{message_id}", partial(reading.one_inbound_read, provider, sim), ["PUT"]
+            ),
             provider.endpoint(_RULES, handlers.rules, ["GET"]),
             provider.endpoint(_RULES, handlers.create, ["POST"]),
             provider.endpoint(_RULES + "/{rule_id}", handlers.one, ["GET"]),
@@ -102,7 +109,7 @@ class _Handlers:
     async def inbox(self, request: Request, entry: JournalEntry) -> Response:
         account = self.provider.authenticated(request, entry)
         page, limit = self._paging(request)
-        found = [inbound_sms(m) for m in reversed(list(self.sim.of("clicksend", account)))]
+        found = [inbound_sms(m) for m in reversed(list(self.sim.of("clicksend", account))) if not m.pulled]
         return cw.envelope(200, "SUCCESS", "Here are your data.", cw.paginate(found, request.url, page, limit))
 
     async def rules(self, request: Request, entry: JournalEntry) -> Response:
@@ -139,7 +146,7 @@ class _Handlers:
         rule = self._owned(request, entry)
         del self._rules()[str(rule["inbound_rule_id"])]
         self.sim.unregister(_registration_id(rule))
-        return cw.envelope(200, "SUCCESS", "Your rule has been deleted.", self._public(rule))
+        return cw.envelope(200, "SUCCESS", "Your rule has been deleted.", [])  # the SDK's List[str]
 
     def _checked(self, body: dict[str, Any], *, required: bool) -> dict[str, Any]:
         found: dict[str, Any] = {}

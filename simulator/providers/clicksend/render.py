@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -201,6 +202,28 @@ def message_fields(message: SimMessage) -> dict[str, Any]:
         "country": extra["country"],
         "carrier": extra["carrier"],
     }
+
+
+# The history fields ``q=field:value`` searches (ClickSend documents status, to, from,
+# subaccount_id and message_id; custom_string is kept for clients that used it), read straight
+# from a message without rendering its row.
+HISTORY_FIELDS: Final[dict[str, Callable[[SimMessage], object]]] = {
+    "to": lambda m: m.submission.to,
+    "from": lambda m: m.submission.sender,
+    "status": lambda m: m.status,
+    "message_id": lambda m: m.id,
+    "subaccount_id": lambda m: account_numbers(m.account)[1],
+    "custom_string": lambda m: m.submission.client_ref or "",
+}
+# The fields ``order_by=field:asc|desc`` sorts on (ClickSend's documented list).
+HISTORY_ORDER: Final[dict[str, Callable[[SimMessage], Any]]] = {
+    "date": lambda m: m.created_at,
+    "username": lambda m: m.account,
+    "from": lambda m: m.submission.sender or "",
+    "to": lambda m: m.submission.to,
+    "status": lambda m: m.status,
+    "body": lambda m: m.submission.body,
+}
 
 
 def history_row(message: SimMessage) -> dict[str, Any]:

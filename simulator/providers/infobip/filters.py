@@ -91,9 +91,24 @@ def log_filter(params: QueryParams) -> Callable[[SimMessage], bool]:
     return wanted
 
 
+def created_bounds(params: QueryParams) -> tuple[float | None, float | None]:
+    """``sentSince`` and ``sentUntil`` as inclusive unix-second bounds on creation time (None:
+    unbounded), for reading only that slice of the store. Call after ``log_filter`` accepted them."""
+    ignored: list[tuple[str, str]] = []
+    since, until = (_moment(params.get(name), name, ignored) for name in ("sentSince", "sentUntil"))
+    return (
+        None if since is None else since.timestamp(),
+        None if until is None else until.timestamp() - 1e-6,  # sentUntil is exclusive
+    )
+
+
 def _group(message: SimMessage) -> str:
-    name = message.status if message.status in wire.STATUSES else wire.INTERMEDIATE_STATUS
-    return wire.STATUSES[name][1]
+    return group_of(message.status)
+
+
+def group_of(status: str) -> str:
+    """The ``generalStatus`` group of a status name (one Infobip does not name counts as its intermediate one)."""
+    return wire.STATUSES[status if status in wire.STATUSES else wire.INTERMEDIATE_STATUS][1]
 
 
 def _moment(text: str | None, name: str, violations: list[tuple[str, str]]) -> datetime | None:

@@ -8,11 +8,12 @@ older ``requestError`` format, v3 paths in the ApiError format.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -276,15 +277,32 @@ class Infobip(Provider[parse.Parsed]):
             raise self._invalid(api, exc.violations, str(exc)) from None
         params = request.query_params
         recipient = params.get("destination") or params.get("to")
-        # The recipient index answers "what went to X?" without walking the whole store.
-        source = self.state.sent_to(recipient) if recipient else self.state.messages.values()
+        # The recipient index answers "what went to X?", the account's timeline a date range,
+        # without walking the whole store.
+        if recipient:
+            source: Iterator[SimMessage] = (
+                m for m in reversed(self.state.sent_to(recipient)) if m.provider == self.name and m.account == account
+            )
+        else:
+            source = self._logged(account, params)
         found: list[dict[str, Any]] = []
-        for message in reversed(source):  # newest first, stopping at the limit
-            if message.provider == self.name and message.account == account and wanted(message):
+        for message in source:  # newest first, stopping at the limit
+            if wanted(message):
                 found.append(wire.log(message, api))
                 if len(found) == limit:
                     break
         return JSONResponse({"results": found})
+
+    def _logged(self, account: str, params: QueryParams) -> Iterator[SimMessage]:
+        """The account's messages newest first, from the status index when ``generalStatus`` holds
+        few of them (a quarter or less), else from its timeline bounded by ``sentSince``/``sentUntil``."""
+        group = params.get("generalStatus", "").upper()
+        counts = self.state.statuses(self.name, account)
+        statuses = [status for status in counts if filters.group_of(status) == group]
+        if group and sum(counts[s] for s in statuses) * 4 <= sum(counts.values()):
+            return reversed(self.state.in_status(self.name, account, statuses))
+        low, high = filters.created_bounds(params)
+        return self.state.owned(self.name, account, low, high, newest_first=True)
 
     def _visible(self, account: str, bulk_ids: list[str], message_ids: list[str]) -> list[SimMessage]:
         """This account's messages, oldest first, optionally narrowed to some bulks or ids."""

@@ -7,9 +7,10 @@ form with Twilio's own error codes (``parse``) and hand one ``Submission`` per r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import partial
+from itertools import islice
 from typing import Any, ClassVar, Final
 from urllib.parse import urlencode
 
@@ -104,6 +105,13 @@ class Twilio(Provider[parse.Create]):
             return "scheduled"
         return "accepted" if extra.get("messaging_service_sid") else "queued"
 
+    def lead_status(self, message: SimMessage) -> str | None:
+        # With a Messaging Service a message is created `accepted` (or `scheduled`) and moves to
+        # `queued` once a sender is picked: a status change after creation, so it is called back.
+        if message.submission.extra.get("messaging_service_sid") and message.status != "canceled":
+            return "queued"
+        return None
+
     def delivery_report(
         self, message: SimMessage, status: DeliveryStatus | str, error_code: str | None
     ) -> dict[str, Any] | None:
@@ -194,16 +202,21 @@ class Twilio(Provider[parse.Create]):
             raise self._invalid(default_code(400), f"Invalid {exc.name}: {exc.text}") from None
         except ValueError as exc:
             raise self._invalid(default_code(400), str(exc)) from None
-        source = self.messages_of(account) if "To" not in filters else self._sent_to(filters["To"], account)
-        found = [m for m in source if wanted(m)]
-        found.reverse()  # newest first
+        if "To" in filters:
+            newest: Iterator[SimMessage] = reversed(self._sent_to(filters["To"], account))
+        else:  # bounded by creation time, newest first
+            newest = self.state.owned(self.name, account, high=parse.latest_created(filters), newest_first=True)
+        matches = (m for m in newest if wanted(m))
+        # Only as many matches as the page asked for (and one more, to know there is a next page).
+        found: list[SimMessage] = []
         start = page * page_size
         token = params.get("PageToken")
         if token:
-            position = next((i for i, m in enumerate(found) if m.id == token[2:]), None)
-            if position is None or token[:2] not in ("PA", "PB"):
+            if token[:2] not in ("PA", "PB") or not self._read_up_to(token[2:], matches, found):
                 raise self._invalid(default_code(400), f"Invalid PageToken: {token}")
+            position = len(found) - 1
             start = position + 1 if token[:2] == "PA" else max(position - page_size, 0)
+        found.extend(islice(matches, max(start + page_size + 1 - len(found), 0)))
         items = found[start : start + page_size]
 
         def uri(number: int, page_token: str | None = None) -> str:
@@ -237,6 +250,15 @@ class Twilio(Provider[parse.Create]):
             raise ProviderError(self._not_found(request), "not_found")
         entry.message_ids = [message.id]
         return message
+
+    @staticmethod
+    def _read_up_to(sid: str, matches: Iterator[SimMessage], found: list[SimMessage]) -> bool:
+        """Move ``matches`` into ``found`` up to the message ``sid``; False when it is not there."""
+        for message in matches:
+            found.append(message)
+            if message.id == sid:
+                return True
+        return False
 
     def _sent_to(self, to: str, account: str) -> list[SimMessage]:
         return [m for m in self.state.sent_to(to) if m.provider == self.name and m.account == account]

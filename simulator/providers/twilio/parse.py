@@ -183,6 +183,21 @@ def list_filter(filters: Mapping[str, str]) -> Callable[[SimMessage], bool]:
     return wanted
 
 
+def latest_created(filters: Mapping[str, str]) -> float | None:
+    """The latest creation time (unix seconds) a message matching the ``DateSent`` filters can have:
+    a message is sent no earlier than it is created, so "sent on or before" bounds its creation
+    too (None: no such bound). Call after ``list_filter`` accepted the filters."""
+    limits: list[float] = []
+    for key in ("DateSent", "DateSent<"):
+        bound = parse_when(filters[key]) if key in filters else None
+        if isinstance(bound, datetime) and key == "DateSent<":
+            limits.append(bound.timestamp())
+        elif bound is not None:
+            day = bound.date() if isinstance(bound, datetime) else bound
+            limits.append(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() + 86400 - 1e-6)
+    return min(limits, default=None)
+
+
 def _compare(moment: datetime, op: str, bound: date) -> bool:
     if isinstance(bound, datetime) and op != "=":
         left: date = moment
