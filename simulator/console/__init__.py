@@ -156,14 +156,29 @@ def routes(sim: Simulator, console: Console) -> list[Route]:
 
     async def events(request: Request) -> Response:
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(console.feed.stream(), media_type="text/event-stream", headers=headers)
+        journal = request.query_params.get("journal") in ("1", "true")
+        return StreamingResponse(console.feed.stream(journal), media_type="text/event-stream", headers=headers)
+
+    async def events_options(request: Request) -> Response:
+        # What one open stream carries: the page asks for journal entries only while it shows them.
+        number = request.path_params["stream"]
+        data = await _read_json(request)
+        journal = data.get("journal") if isinstance(data, Mapping) else None
+        if not isinstance(journal, bool):
+            return _bad('send {"journal": true} or {"journal": false}')
+        if not number.isdecimal() or len(number) > 12 or not console.feed.want_journal(int(number), journal):
+            return _bad("no open event stream with this number", 404)
+        return _json({"stream": int(number), "journal": journal})
 
     async def rows(request: Request) -> Response:
         newest = state.journal.seq
+        last = request.query_params.get("last")
+        if last is not None and not (last.isdecimal() and len(last) <= 6):
+            return _bad("last must be a number of rows (at most 999999)")
         return _json(
             {
                 "fields": ROW_FIELDS,
-                "rows": snapshot(state),
+                "rows": snapshot(state, int(last) if last is not None else None),
                 "seq": newest,
                 "max_messages": state.max_messages,
                 "dropped": state.dropped_messages,
@@ -276,6 +291,7 @@ def routes(sim: Simulator, console: Console) -> list[Route]:
         Route("/_sim", index, methods=["GET"]),
         Route("/_sim/static/{name}", asset, methods=["GET"]),
         Route("/_sim/events", events, methods=["GET"]),
+        Route("/_sim/events/{stream}", events_options, methods=["POST"]),
         Route("/_sim/console/rows", rows, methods=["GET"]),
         Route("/_sim/console/messages/{row_id}", detail, methods=["GET"]),
         Route("/_sim/console/journal", journal_list, methods=["GET"]),

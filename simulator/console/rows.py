@@ -8,6 +8,7 @@ the journal entry of its request, so it is read from there; inbound messages are
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from operator import itemgetter
@@ -240,8 +241,11 @@ def is_settled(entry: JournalEntry) -> bool:
     return entry.status is not None or entry.outcome.get("kind") in ("client_gave_up", "callback", "inbound")
 
 
-def snapshot(state: SimState) -> list[Row]:
-    """Every row, oldest first: the messages in store plus what the journal holds besides."""
+def snapshot(state: SimState, last: int | None = None) -> list[Row]:
+    """Every row, oldest first: the messages in store plus what the journal holds besides; only the
+    newest ``last`` when given (the console's first screen, read before the rest)."""
+    if last is not None:
+        return _newest(state, last)
     seq_of: dict[str, int] = {}
     others: list[Row] = []
     for entry in state.journal:
@@ -254,6 +258,25 @@ def snapshot(state: SimState) -> list[Row]:
         rows.extend(others)
         rows.sort(key=itemgetter(ROW_FIELDS.index("at")))
     return rows
+
+
+def _newest(state: SimState, count: int) -> list[Row]:
+    """The newest ``count`` rows, oldest first, reading only the newest ends of the store and journal."""
+    messages = list(itertools.islice(reversed(state.messages.values()), count))
+    # Journal entries older than the oldest of these messages cannot add a row among the newest.
+    oldest = messages[-1].created_at if len(messages) == count else None
+    seq_of: dict[str, int] = {}
+    others: list[Row] = []
+    for entry in reversed(list(state.journal)):
+        if oldest is not None and entry.at < oldest:
+            break
+        for message_id in entry.message_ids:
+            seq_of[message_id] = entry.seq
+        if entry.outcome.get("kind") != "accept" or "refused" in entry.outcome or entry.method == "INBOUND":
+            others.extend(entry_rows(entry))
+    rows = [message_row(m, seq_of.get(m.id)) for m in messages] + others
+    rows.sort(key=itemgetter(ROW_FIELDS.index("at")))
+    return rows[-count:] if count else []
 
 
 def segment_map(body: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import uvicorn
 
@@ -74,7 +74,10 @@ def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server
     return [(server, sock)], lines
 
 
-async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
+STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
+
+
+async def _serve_all(servers: Sequence[tuple[_Server, Any]], noted: Sequence[int]) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -83,14 +86,26 @@ async def _serve_all(servers: Sequence[tuple[_Server, Any]]) -> None:
             server.force_exit = server.should_exit
             server.should_exit = True
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop)
+    for _ in noted:  # signals that came while the loop was being set up
+        stop()
     await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
 
 
 def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
-    tune_gc_for_serving()
-    run_loop(lambda: _serve_all(servers), servers[0][0].config)
+    # Until _serve_all's handlers are in place, a stop signal is only noted. Left to Python's
+    # default it would raise KeyboardInterrupt anywhere in the loop's set-up, or meet
+    # asyncio.Runner's own handler, which cancels the main task mid-startup while the apps'
+    # lifespans go on: a traceback, or a process that no longer stops.
+    noted: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: noted.append(signum)) for sig in STOP_SIGNALS}
+    try:
+        tune_gc_for_serving()
+        run_loop(lambda: _serve_all(servers, noted), servers[0][0].config)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("stopped", flush=True)
     return 0
 

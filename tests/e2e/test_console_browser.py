@@ -183,8 +183,11 @@ def test_updates_keep_the_scroll_position_and_a_text_selection(page: Any, server
 def test_replying_as_the_handset_survives_live_updates_and_degrades_gracefully(
     page: Any, server: str, sim: httpx.Client
 ) -> None:
+    # No status moves: the thread must be drawn from the snapshot alone, not by a later change.
+    sim.put("/_sim/scenario", content="name: hold\ndefaults:\n  deliver: false\n").raise_for_status()
     send(sim, "twilio", "Reply YES to confirm", to="+447700900555")
     open_console(page, server, "?view=conversations&handset=%2B447700900555")
+    page.wait_for_selector(".bubble:has-text('Reply YES to confirm')")  # drawn from the snapshot
     page.fill("#reply-body", "YES")
     send(sim, "twilio", "Still there?", to="+447700900555")  # redraws the thread while typing
     page.wait_for_selector(".bubble:has-text('Still there?')")
@@ -194,3 +197,64 @@ def test_replying_as_the_handset_survives_live_updates_and_degrades_gracefully(
     toast.wait_for()
     # Without two-way SMS the endpoint is missing (404); with it and no inbound URL, 409: both said plainly.
     assert "two-way SMS" in toast.inner_text() or "Nowhere to deliver" in toast.inner_text()
+
+
+AXE = Path(__file__).parents[1] / "contract" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+# The WCAG 2.1 A and AA rules; a serious or critical violation fails (contrast is "serious"). The
+# dark scheme changes only colours, so there the contrast rule alone runs again.
+AUDIT = """async (rules) => {
+  const wcag = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
+  const only = rules ? {type: 'rule', values: rules} : {type: 'tag', values: wcag};
+  const result = await axe.run(document, {runOnly: only, resultTypes: ['violations']});
+  return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 4).join(', ')})`);
+}"""
+
+
+def audit(page: Any, where: str) -> list[str]:
+    """Serious and critical problems axe-core finds on the page as it is, in light and dark."""
+    if page.evaluate("typeof axe") == "undefined":
+        page.add_script_tag(path=str(AXE))
+    problems = [f"{where}: {problem}" for problem in page.evaluate(AUDIT, None)]
+    page.emulate_media(color_scheme="dark")
+    problems += [f"{where} (dark): {problem}" for problem in page.evaluate(AUDIT, ["color-contrast"])]
+    page.emulate_media(color_scheme="light")
+    return problems
+
+
+def test_every_view_passes_an_accessibility_audit_in_light_and_dark_and_works_by_keyboard(
+    page: Any, server: str, sim: httpx.Client
+) -> None:
+    if not AXE.exists():
+        pytest.skip(f"axe-core is not installed ({AXE}): npm ci in tests/contract/node (.ci/run does)")
+    send(sim, "twilio", "Total: 20€ [promo]", to="+447700900555")
+    sim.put("/_sim/console/switches", json={"sinch": {"rejecting": "invalid_number"}}).raise_for_status()
+    send(sim, "sinch", "turned down 🚗")
+    page.emulate_media(color_scheme="light")
+    open_console(page, server)
+    page.wait_for_selector(".row >> nth=1")
+    problems = audit(page, "messages")
+    # Keyboard: "/" jumps to the search, the list takes arrows, Escape closes the detail.
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "f-q"
+    page.focus("#list")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_selector("[data-section=segments] .seg")
+    selected = page.locator(".row[aria-selected=true]")
+    assert page.get_attribute("#list", "aria-activedescendant") == selected.get_attribute("id")
+    problems += audit(page, "detail")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#detail .empty:has-text('Pick a message')")
+    page.focus("#tab-messages")
+    for view, ready in (("conversations", "#handsets li"), ("journal", ".row"), ("control", "#switches tbody tr")):
+        page.keyboard.press("ArrowRight")  # the tabs pattern
+        page.wait_for_selector(f"#tab-{view}[aria-selected=true]:focus")
+        page.wait_for_selector(ready)
+        problems += audit(page, view)
+        if view == "journal":  # the stream carries the journal while it is shown
+            send(sim, "infobip", "journal live")
+            page.wait_for_selector(".row:has-text('/sms/3/messages')")
+    page.click("#reset")
+    problems += audit(page, "reset dialog")
+    page.keyboard.press("Escape")
+    assert problems == []

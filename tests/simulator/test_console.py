@@ -3,6 +3,7 @@ event stream, message detail and segment map, switches, marking, the library and
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -17,9 +18,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from lynsms.simulator.console.feed import Feed
 from lynsms.simulator.console.rows import normalise, segment_map
 from lynsms.simulator.harness.cli import main
 from lynsms.simulator.harness.server import serving
+from lynsms.simulator.state import SimState
 from tests.conftest import RunningSimulator
 from tests.simulator.scenario_wires import WIRES
 
@@ -189,7 +192,10 @@ def test_the_event_stream_pushes_new_rows_and_journal_entries(simulator: Running
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.iter_lines()
         assert next(line for line in lines if line.startswith("event:")) == "event: hello"
-        fields = json.loads(next(line for line in lines if line.startswith("data:"))[6:])["fields"]
+        hello = json.loads(next(line for line in lines if line.startswith("data:"))[6:])
+        # Journal entries only once the console asks for them (it shows the journal).
+        asked = client.post(f"{simulator.url}/_sim/events/{hello['stream']}", json={"journal": True})
+        assert asked.json() == {"stream": hello["stream"], "journal": True}
         WIRES["infobip"].send(client, simulator.url, body="pushed")
         events: dict[str, Any] = {}
         event = None
@@ -200,8 +206,48 @@ def test_the_event_stream_pushes_new_rows_and_journal_entries(simulator: Running
                 events[event] = json.loads(line[6:])
             if "rows" in events and "journal" in events:
                 break
-    assert [dict(zip(fields, r, strict=True))["body"] for r in events["rows"]["rows"]] == ["pushed"]
+        unknown = client.post(f"{simulator.url}/_sim/events/{hello['stream'] + 100}", json={"journal": True})
+        wrong = client.post(f"{simulator.url}/_sim/events/{hello['stream']}", json={"journal": "yes"})
+    assert [dict(zip(hello["fields"], r, strict=True))["body"] for r in events["rows"]["rows"]] == ["pushed"]
     assert "/sms/3/messages" in events["journal"]["entries"][0]
+    assert unknown.status_code == 404 and wrong.status_code == 400 and "journal" in wrong.json()["error"]
+
+
+def test_the_first_screen_is_the_newest_rows_of_the_snapshot(simulator: RunningSimulator) -> None:
+    with httpx.Client() as client:
+        for i in range(4):
+            WIRES["sinch"].send(client, simulator.url, body=f"m{i}")
+        switch(simulator, sinch={"rejecting": "invalid_number"})
+        WIRES["sinch"].send(client, simulator.url, body="turned down")
+        switch(simulator)
+        WIRES["sinch"].send(client, simulator.url, body="last")
+    full = simulator.control.get("/_sim/console/rows").json()["rows"]
+    newest = simulator.control.get("/_sim/console/rows", params={"last": 3}).json()["rows"]
+    assert [r[6] for r in newest] == ["m3", "turned down", "last"] and newest == full[-3:]
+    assert simulator.control.get("/_sim/console/rows", params={"last": "x"}).status_code == 400
+
+
+def test_the_feed_builds_journal_entries_only_for_the_streams_that_show_them() -> None:
+    state = SimState()
+    feed = Feed(state)
+
+    async def run() -> bytes:
+        plain, journal = feed.stream(), feed.stream(journal=True)
+        await anext(plain), await anext(journal)  # their hellos
+        entry = state.journal.open("POST", "/callback", None)
+        entry.outcome, entry.status = {"kind": "callback"}, 200
+        feed.tick()
+        got = await anext(journal)
+        pending = asyncio.ensure_future(anext(plain))
+        await asyncio.sleep(0.01)
+        assert not pending.done()  # nothing for the stream that does not show the journal
+        pending.cancel()
+        await feed.close()
+        return got
+
+    got = asyncio.run(run())
+    assert got.startswith(b"event: journal\n") and b'"/callback"' in got
+    assert feed.collect(journal=False) == (b"", b"")  # nothing new since the tick
 
 
 def test_the_console_page_and_its_files_are_served(simulator: RunningSimulator) -> None:

@@ -87,21 +87,24 @@ function refilter() {
   state.journalShown = state.journalOrder.filter((s) => jtest(state.journal.get(s)));
   list.reset();
   updateCount();
-  if (state.view === "conversations") renderHandsets();
+  if (state.view === "conversations") { renderHandsets(); renderThread(); }
 }
 function updateCount() {
   const n = state.view === "journal" ? state.journalShown.length : state.shown.length;
   const total = state.view === "journal" ? state.journalOrder.length : state.ordered.length;
-  $("#count").textContent = n === total ? `${total} ${state.view === "journal" ? "entries" : "messages"}` : `${n} of ${total}`;
-  $("#empty").hidden = n !== 0 || state.view === "control";
+  const text = n === total ? `${total} ${state.view === "journal" ? "entries" : "messages"}` : `${n} of ${total}`;
+  const count = $("#count"), empty = $("#empty"), hide = n !== 0 || state.view === "control";
+  if (count.textContent !== text) count.textContent = text;
+  if (empty.hidden !== hide) empty.hidden = hide; // unchanged: no restyle
 }
 
 // ---- the virtualised list ------------------------------------------------------------------------
 const list = {
-  box: null, spacer: null, nodes: new Map(), // key -> {node, version}
+  box: null, spacer: null, layer: null, nodes: new Map(), // key -> {node, version, ...}
   init() {
     this.box = $("#list");
     this.spacer = $(".spacer", this.box);
+    this.layer = $(".rows", this.box);
     this.box.addEventListener("scroll", () => {
       if (this.box.scrollTop < ROW_H) clearUnseen();
       this.render();
@@ -133,8 +136,11 @@ const list = {
   },
   render() {
     const n = this.items().length;
+    const top = this.box.scrollTop, height = this.box.clientHeight || 800; // read before any write
     this.spacer.style.height = n * ROW_H + "px";
-    const top = this.box.scrollTop, height = this.box.clientHeight || 800;
+    // Rows sit at their place counted from the oldest, inside a layer that moves down as rows are
+    // added on top: a new message moves one layer, not every row on screen.
+    this.layer.style.transform = `translateY(${(n - 1) * ROW_H}px)`;
     const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     const last = Math.min(n - 1, Math.ceil((top + height) / ROW_H) + OVERSCAN);
     const wanted = new Set();
@@ -147,17 +153,23 @@ const list = {
       if (!held) {
         held = { node: el("div", { class: "row", role: "option", id: "row-" + cssId(key) }), version: null, index: -1 };
         held.node.dataset.key = key;
-        this.box.append(held.node);
+        this.layer.append(held.node);
         this.nodes.set(key, held);
       }
       if (held.version !== version) { // only a row that changed is rewritten
-        held.node.replaceChildren(...(state.view === "journal" ? journalRow(item) : messageRow(item)));
+        if (state.view === "journal") held.node.replaceChildren(...journalRow(item));
+        else fillMessageRow(held.node, item);
         held.version = version;
       }
-      if (held.index !== i) { held.node.style.transform = `translateY(${i * ROW_H}px)`; held.index = i; }
-      held.node.setAttribute("aria-selected", String(key === String(state.selected)));
-      held.node.setAttribute("aria-posinset", i + 1);
-      held.node.setAttribute("aria-setsize", n);
+      const fromOldest = n - 1 - i;
+      if (held.index !== fromOldest) { held.node.style.transform = `translateY(${-fromOldest * ROW_H}px)`; held.index = fromOldest; }
+      const selected = key === String(state.selected);
+      if (held.selected !== selected) { held.node.setAttribute("aria-selected", String(selected)); held.selected = selected; }
+      if (held.place !== i || held.size !== n) { // attributes rewritten only when they change: no restyle per frame
+        held.node.setAttribute("aria-posinset", i + 1);
+        held.node.setAttribute("aria-setsize", n);
+        held.place = i; held.size = n;
+      }
     }
     for (const [key, held] of this.nodes) if (!wanted.has(key)) { held.node.remove(); this.nodes.delete(key); }
     this.box.setAttribute("aria-activedescendant", state.selected !== null && wanted.has(String(state.selected)) ? "row-" + cssId(String(state.selected)) : "");
@@ -200,23 +212,38 @@ function clearUnseen() {
   state.unseen = 0;
   $("#new-indicator").hidden = true;
 }
+// One formatter for every row: toLocaleTimeString builds a new one per call, the list's costliest step.
+const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const time = (iso) => {
   const d = new Date(iso);
-  return isNaN(d) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return isNaN(d) ? "" : clock.format(d);
 };
 const badge = (status) => el("span", { class: `badge s-${status}`, text: status });
 
-function messageRow(r) {
-  const who = r.dir === "in"
-    ? [el("span", { text: "⇠ " }), el("b", { text: r.from || "?" }), el("span", { text: " → " + (r.to || "") })]
-    : [el("b", { text: r.to || "?" }), el("span", { text: r.from ? " ← " + r.from : "" })];
-  return [
-    el("div", { class: "who" }, badge(r.status), ...who),
-    el("div", { class: "meta" }, el("time", { datetime: r.at, title: r.at, text: time(r.at) })),
-    el("div", { class: "body", text: r.body || "" }),
-    el("div", { class: "meta" }, r.provider || "", " · ", el("span", { class: "word", text: r.word })),
-  ];
+// A message row is a clone of this, its texts set in place: cheaper than building its elements
+// one by one, for every row that scrolls or is pushed into view.
+const MESSAGE_ROW = document.createElement("template");
+MESSAGE_ROW.innerHTML = '<div class="who"><span class="badge"></span><span></span><b></b><span></span></div>'
+  + '<div class="meta"><time></time></div><div class="body"></div><div class="meta"><span></span> · <span class="word"></span></div>';
+function fillMessageRow(node, r) {
+  if (!node.firstChild) node.append(MESSAGE_ROW.content.cloneNode(true));
+  const [who, when, body, meta] = node.children;
+  const [status, arrow, number, other] = who.children;
+  const inbound = r.dir === "in";
+  const cls = `badge s-${r.status}`;
+  if (status.className !== cls) status.className = cls;
+  // Only what differs is written: a status move re-lays out its badge and word, not the row.
+  setText(status, r.status);
+  setText(arrow, inbound ? "⇠ " : "");
+  setText(number, (inbound ? r.from : r.to) || "?");
+  setText(other, inbound ? " → " + (r.to || "") : r.from ? " ← " + r.from : "");
+  const at = when.firstChild;
+  if (at.dateTime !== r.at) { at.dateTime = r.at; at.title = r.at; at.textContent = time(r.at); }
+  setText(body, r.body || "");
+  setText(meta.firstChild, r.provider || "");
+  setText(meta.lastChild, r.word);
 }
+const setText = (node, text) => { if (node.textContent !== text) node.textContent = text; };
 function journalRow(e) {
   const status = e.status === null ? "…" : String(e.status);
   const kind = e.outcome.kind + (e.outcome.result ? ` · ${e.outcome.result}` : "") + (e.outcome.rule ? ` · rule ${e.outcome.rule}` : "");
@@ -229,55 +256,129 @@ function journalRow(e) {
 }
 
 // ---- applying changes ----------------------------------------------------------------------------
-function upsertRows(rows, live) {
-  const test = matcher();
-  const fresh = [];
-  let added = 0, changed = false;
+// Changes are recorded into a `Drawn` tally and drawn once per frame (`redraw`): a burst of events
+// costs one layout, not one per event.
+const drawn = () => ({ added: 0, fresh: [], visible: false, gone: new Set(), refilter: false, journalAdded: 0, journal: false });
+const filtering = () => Object.values(state.filters).some(Boolean);
+function putRows(rows, test, d) {
+  const narrowed = filtering();
   for (const r of rows) {
     const old = state.rows.get(r.id);
-    if (old) {
-      if (old.updated > r.updated) continue; // a snapshot older than an event already applied
-      Object.assign(old, r);
-      delete old._t;
-      changed = true;
-      if (!test(old)) { const i = state.shown.indexOf(old); if (i >= 0) { state.shown.splice(i, 1); list.nodes.get(old.id)?.node.remove(); list.nodes.delete(old.id); } }
-      if (state.selected === r.id) refreshDetail();
+    if (!old) {
+      state.rows.set(r.id, r);
+      state.ordered.push(r);
+      if (test(r)) { state.shown.push(r); d.added++; d.fresh.push(r.id); }
       continue;
     }
-    state.rows.set(r.id, r);
-    state.ordered.push(r);
-    if (test(r)) { state.shown.push(r); added++; fresh.push(r.id); }
-  }
-  if (state.view === "messages") {
-    if (added && live) list.inserted(added, fresh);
-    else if (added || changed) list.render();
-    updateCount();
-  } else if (state.view === "conversations" && (added || changed)) {
-    scheduleConversations();
+    if (old.updated > r.updated) continue; // a snapshot older than an event already applied
+    const was = narrowed && test(old);
+    Object.assign(old, r);
+    delete old._t;
+    changed(old, was, narrowed, test, d);
   }
 }
-function upsertJournal(entries) {
+function putMoves(moves, test, d) {
+  const narrowed = filtering();
+  for (const [id, status, word, error, updated] of moves) {
+    const row = state.rows.get(id);
+    if (!row || row.updated > updated) continue;
+    const was = narrowed && test(row);
+    row.status = status; row.word = word; row.error = error; row.updated = updated;
+    changed(row, was, narrowed, test, d);
+  }
+}
+function changed(row, was, narrowed, test, d) {
+  if (narrowed) {
+    const is = test(row);
+    if (was && !is) d.gone.add(row);
+    else if (!was && is) d.refilter = true; // it joins the list at its place in time
+  }
+  if (list.nodes.has(row.id)) d.visible = true;
+  if (state.selected === row.id) refreshDetail();
+}
+function putJournal(entries, d) {
   const jtest = journalMatcher();
-  let added = 0;
   for (const e of entries) {
     if (!state.journal.has(e.seq)) {
       state.journalOrder.push(e.seq);
-      if (jtest(e)) { state.journalShown.push(e.seq); added++; }
+      if (jtest(e)) { state.journalShown.push(e.seq); d.journalAdded++; }
     }
     state.journal.set(e.seq, e);
+    d.journal = true;
     if (state.view === "journal" && String(state.selected) === String(e.seq)) renderJournalDetail(e);
   }
-  if (state.journalOrder.length > 20000) { // the simulator keeps a bounded journal too
-    const gone = state.journalOrder.splice(0, state.journalOrder.length - 20000);
-    for (const s of gone) state.journal.delete(s);
-    state.journalShown = state.journalShown.filter((s) => state.journal.has(s));
+}
+function redraw(d, live) {
+  if (d.refilter) state.shown = state.ordered.filter(matcher());
+  else if (d.gone.size) state.shown = state.shown.filter((r) => !d.gone.has(r));
+  const moved = d.added || d.gone.size || d.refilter;
+  if (state.view === "messages") {
+    if (d.added && live) list.inserted(d.added, d.fresh);
+    else if (moved || d.visible) list.render();
+    if (moved) updateCount();
+  } else if (state.view === "conversations" && (moved || d.visible)) {
+    scheduleConversations();
+  } else if (state.view === "control" && d.added) {
+    scheduleActive(); // a new send may have hit a rule
   }
-  if (state.view === "journal") { added ? list.inserted(added, []) : list.render(); updateCount(); }
-  if (state.view === "control") scheduleActive();
+  if (d.journal) {
+    if (state.journalOrder.length > 20000) { // the simulator keeps a bounded journal too
+      const gone = state.journalOrder.splice(0, state.journalOrder.length - 20000);
+      for (const s of gone) state.journal.delete(s);
+      state.journalShown = state.journalShown.filter((s) => state.journal.has(s));
+    }
+    if (state.view === "journal") { d.journalAdded ? list.inserted(d.journalAdded, []) : list.render(); updateCount(); }
+  }
 }
 
-// ---- loading and the live stream -------------------------------------------------------------------
+// ---- the live stream: events wait in an inbox, applied within a budget once per frame --------------
+const BUDGET_MS = 5;  // main thread per frame for live changes: scrolling and typing stay smooth
+const SLICE = 100;    // rows, moves or entries applied between two looks at the clock
+const inbox = [];     // {kind, data (JSON text), items (parsed, once reached), at (applied so far)}
+let frameAsked = false;
+let loading = false;  // a snapshot is on its way: changes wait, then apply on top of it
+function receive(kind, data) {
+  inbox.push({ kind, data, items: null, at: 0 });
+  askFrame();
+}
+function askFrame() {
+  if (frameAsked || loading) return;
+  frameAsked = true;
+  requestAnimationFrame(applyInbox);
+  setTimeout(applyInbox, 250); // a hidden tab gets no frames: its changes still apply, less often
+}
+const EVENT_ITEMS = { rows: "rows", status: "moves", journal: "entries" };
+function applyInbox() {
+  if (!frameAsked) return; // the frame or the timer came first and did the work
+  frameAsked = false;
+  const start = performance.now();
+  const d = drawn();
+  const test = matcher();
+  while (inbox.length && !loading) {
+    const ev = inbox[0];
+    if (ev.kind === "reset") {
+      inbox.shift();
+      state.selected = null;
+      showDetail();
+      loadSnapshot();
+      break;
+    }
+    ev.items ??= JSON.parse(ev.data)[EVENT_ITEMS[ev.kind]];
+    const slice = ev.items.slice(ev.at, ev.at + SLICE);
+    ev.at += slice.length;
+    if (ev.kind === "rows") putRows(objects(fields.row, slice), test, d);
+    else if (ev.kind === "status") putMoves(slice, test, d);
+    else putJournal(objects(fields.journal, slice), d);
+    if (ev.at >= ev.items.length) inbox.shift();
+    if (performance.now() - start > BUDGET_MS) break;
+  }
+  redraw(d, true);
+  if (inbox.length) askFrame();
+}
+
+// ---- loading -------------------------------------------------------------------------------------
 let source = null;
+let stream = null; // the open stream's number, to ask it for journal entries
 // Rows and journal entries travel as arrays; the field names come once, with the snapshot or hello.
 const fields = { row: [], journal: [] };
 function objects(names, arrays) {
@@ -289,66 +390,77 @@ function objects(names, arrays) {
   }
   return out;
 }
-// Changes that arrive while a snapshot loads wait here, then apply on top of it: dropping them
-// would lose every message sent during the load, applying them first would let the snapshot undo them.
-let buffered = null;
-async function loadSnapshot() {
-  buffered = [];
-  let rows;
-  try { rows = await fetchJson("/_sim/console/rows"); }
-  catch (err) { buffered = null; toast(`Cannot load the messages: ${err.message}`); return; }
-  state.rows.clear(); state.ordered = []; state.journal.clear(); state.journalOrder = []; state.journalLoaded = false;
-  state.gateway = rows.gateway;
-  upsertRows(objects(rows.fields, rows.rows), false);
-  const late = buffered;
-  buffered = null;
-  for (const apply of late) apply();
-  if (state.view === "journal") await loadJournal();
+const FIRST_SCREEN = 60; // rows read first, so the newest show at once however many there are
+function fill(data) {
+  state.gateway = data.gateway;
+  state.rows.clear(); state.ordered = []; state.shown = [];
+  putRows(objects(data.fields, data.rows), () => false, drawn());
   refilter();
+}
+// The newest rows, read while the stream connects: shown until the whole snapshot replaces them.
+async function showNewest() {
+  let first;
+  try { first = await fetchJson(`/_sim/console/rows?last=${FIRST_SCREEN}`); } catch { return; }
+  if (state.complete) return; // the whole snapshot came first
+  fill(first);
+  if (first.rows.length === FIRST_SCREEN) $("#count").textContent = "loading all…";
   performance.mark("lynsms:snapshot-shown"); // read by benchmarks/console_bench.py
+}
+// Every row, read once the stream is open (its hello); changes that arrive meanwhile wait in the
+// inbox and apply on top (dropping them would lose what was sent during the load, applying them
+// first would let the snapshot undo them).
+async function loadSnapshot() {
+  loading = true;
+  frameAsked = false;
+  try {
+    const all = await fetchJson("/_sim/console/rows");
+    state.journal.clear(); state.journalOrder = []; state.journalShown = []; state.journalLoaded = false;
+    fill(all);
+    state.complete = true;
+    if (!performance.getEntriesByName("lynsms:snapshot-shown").length) performance.mark("lynsms:snapshot-shown");
+    performance.mark("lynsms:snapshot-complete");
+  } catch (err) {
+    toast(`Cannot load the messages: ${err.message}`);
+  } finally {
+    loading = false;
+  }
+  askFrame();
+  if (state.view === "journal") await loadJournal();
   if (state.selected !== null) {
     const i = list.indexOf(String(state.selected));
     if (i >= 0) list.scrollTo(i);
     showDetail();
   }
 }
-// The journal is read when its view is first opened; until then the stream's entries pile up.
+// The journal is read when its view is first opened: until then the stream does not carry it.
 async function loadJournal() {
   if (state.journalLoaded) return;
   state.journalLoaded = true;
+  // Asked before the list is read, so no entry falls between the two.
+  try { await journalWanted(true); } catch { /* the stream reconnected meanwhile: its hello loads the journal again */ }
   const data = await fetchJson("/_sim/console/journal");
-  upsertJournal(objects(data.fields, data.entries));
+  putJournal(objects(data.fields, data.entries), drawn());
   state.journalOrder.sort((a, b) => a - b);
   refilter();
 }
-function applyMoves(moves) {
-  let visible = false;
-  const test = state.filters.status ? matcher() : null;
-  for (const [id, status, word, error, updated] of moves) {
-    const row = state.rows.get(id);
-    if (!row || row.updated > updated) continue;
-    row.status = status; row.word = word; row.error = error; row.updated = updated;
-    if (test && !test(row)) { const i = state.shown.indexOf(row); if (i >= 0) state.shown.splice(i, 1); }
-    if (list.nodes.has(id)) visible = true;
-    if (state.selected === id) refreshDetail();
-  }
-  if (state.view === "messages" && (visible || test)) { list.render(); updateCount(); }
-  else if (state.view === "conversations") scheduleConversations();
+const journalWanted = (on) => fetchJson(`/_sim/events/${stream}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ journal: on }) });
+// Leaving the journal: the stream stops carrying it and the page forgets it (read again on return).
+function dropJournal() {
+  if (!state.journalLoaded) return;
+  state.journalLoaded = false;
+  state.journal.clear(); state.journalOrder = []; state.journalShown = [];
+  journalWanted(false).catch(() => {}); // a stream that is gone carries nothing anyway
 }
 function connect() {
   source = new EventSource("/_sim/events");
   const live = $("#live");
   source.addEventListener("hello", (ev) => {
     const hello = JSON.parse(ev.data);
-    fields.row = hello.fields; fields.journal = hello.journal;
+    fields.row = hello.fields; fields.journal = hello.journal; stream = hello.stream;
     live.textContent = "live"; live.className = "live on";
     loadSnapshot();
   });
-  const later = (apply) => (buffered ? buffered.push(apply) : apply());
-  source.addEventListener("rows", (ev) => { const rows = objects(fields.row, JSON.parse(ev.data).rows); later(() => upsertRows(rows, true)); });
-  source.addEventListener("status", (ev) => { const moves = JSON.parse(ev.data).moves; later(() => applyMoves(moves)); });
-  source.addEventListener("journal", (ev) => upsertJournal(objects(fields.journal, JSON.parse(ev.data).entries)));
-  source.addEventListener("reset", () => { state.selected = null; loadSnapshot(); showDetail(); });
+  for (const kind of ["rows", "status", "journal", "reset"]) source.addEventListener(kind, (ev) => receive(kind, ev.data));
   source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live off"; };
 }
 async function fetchJson(url, options) {
@@ -386,8 +498,12 @@ function showDetail() {
   sections.clear();
   const open = !(state.selected === null || state.selected === undefined || state.view === "control");
   document.body.classList.toggle("detail-open", open);
-  if (!open) {
-    box.hidden = true; split.classList.remove("has-detail"); box.replaceChildren(); return;
+  if (!open) { // wide screens keep the pane, with a word on what it shows (phones hide it: CSS)
+    const what = state.view === "journal" ? "an entry to see its request and answer in full"
+      : "a message (click it, or ↑/↓ in the list) to see its provider request and answer, delivery reports, the rule that decided and its segment map";
+    box.hidden = false; split.classList.remove("has-detail");
+    box.replaceChildren(el("p", { class: "empty", text: `Pick ${what}.` }));
+    return;
   }
   box.hidden = false;
   split.classList.add("has-detail");
@@ -556,8 +672,9 @@ async function renderJournalDetail(summary) {
 
 // ---- conversations -------------------------------------------------------------------------------
 let convTimer = null;
-function scheduleConversations() { clearTimeout(convTimer); convTimer = setTimeout(() => { renderHandsets(); renderThread(); }, 100); }
-const handsetOf = (r) => digits(r.dir === "in" ? r.from : r.to);
+// At most one redraw per 100 ms, however steady the traffic (a debounce would never fire under load).
+function scheduleConversations() { convTimer ??= setTimeout(() => { convTimer = null; renderHandsets(); renderThread(); }, 100); }
+const handsetOf = (r) => (r._h ??= digits(r.dir === "in" ? r.from : r.to)); // kept: this runs over every row
 function renderHandsets() {
   const last = new Map();
   for (const r of state.shown) last.set(handsetOf(r), r);
@@ -578,7 +695,7 @@ function renderThread() {
   split.classList.add("has-detail");
   const h = digits(state.handset);
   const msgs = state.ordered.filter((r) => handsetOf(r) === h);
-  const lastOut = [...msgs].reverse().find((r) => r.dir === "out");
+  const lastOut = msgs.findLast((r) => r.dir === "out");
   if (threadFor !== state.handset || !box.querySelector(".bubbles")) {
     // Built once per handset: live updates redraw the bubbles only, never what is being typed.
     const input = el("input", { id: "reply-body", type: "text", required: true, autocomplete: "off" });
@@ -588,13 +705,23 @@ function renderThread() {
     box.replaceChildren(el("button", { type: "button", class: "back", onclick: () => { state.handset = null; writeUrl(); renderThread(); } }, "← Back"),
       el("h2", { text: state.handset }), el("div", { class: "bubbles", role: "log", "aria-label": `Messages with ${state.handset}` }), form);
     threadFor = state.handset;
+    box.drawnAs = null;
   }
   box.lastOut = lastOut;
   $(".reply-label", box).textContent = `Reply as ${state.handset}${lastOut ? ` to ${lastOut.from} via ${lastOut.provider}` : " (no message to reply to yet)"}`;
   $(".reply button", box).disabled = !lastOut;
-  $(".bubbles", box).replaceChildren(...msgs.slice(-300).map((r) => el("div", { class: `bubble ${r.dir}` },
-    r.body || "", el("span", { class: "sub", text: `${time(r.at)} · ${r.provider} · ${r.status}${r.word && r.word !== r.status ? " (" + r.word + ")" : ""}` }))));
+  // The newest THREAD_MAX bubbles, redrawn only when one of them changed.
+  const shown = msgs.slice(-THREAD_MAX);
+  const drawnAs = `${msgs.length}|${shown.map((r) => r.id + r.status + r.word).join("|")}`;
+  if (box.drawnAs === drawnAs) return;
+  box.drawnAs = drawnAs;
+  const older = msgs.length - shown.length;
+  $(".bubbles", box).replaceChildren(
+    ...(older ? [el("p", { class: "hint", text: `${older} older messages not shown: the Messages view with this number as filter has them all.` })] : []),
+    ...shown.map((r) => el("div", { class: `bubble ${r.dir}` },
+      r.body || "", el("span", { class: "sub", text: `${time(r.at)} · ${r.provider} · ${r.status}${r.word && r.word !== r.status ? " (" + r.word + ")" : ""}` }))));
 }
+const THREAD_MAX = 100;
 async function reply(lastOut, input) {
   if (!lastOut) return;
   const body = { provider: lastOut.provider, from: state.handset, to: lastOut.from, body: input.value, account: lastOut.account };
@@ -622,7 +749,7 @@ function drawSwitches(sw) {
   const body = $("#switches tbody");
   body.replaceChildren(...CFG.providers.map((p) => {
     const s = sw.switches[p];
-    const toggle = (what, label) => el("button", { type: "button", "aria-pressed": String(!!s[what]), "aria-label": `${p} ${label}`, onclick: () => setSwitch(sw, p, { [what]: !s[what] }) }, s[what] ? "on" : "off");
+    const toggle = (what, label) => el("button", { type: "button", "aria-pressed": String(!!s[what]), "aria-label": `${p} ${label}`, onclick: () => setSwitch(sw, p, { [what]: !s[what] }) }, label); // pressed = on (its visible word is part of its name)
     const select = el("select", { "aria-label": `${p} rejecting with`, onchange: (ev) => setSwitch(sw, p, { rejecting: ev.target.value || null }) },
       el("option", { value: "", text: "no" }), ...sw.reasons.map((r) => el("option", { value: r, text: r, selected: s.rejecting === r })));
     return el("tr", {}, el("th", { scope: "row", text: p }), el("td", {}, toggle("down", "down")), el("td", {}, toggle("slow", "slow")), el("td", {}, select));
@@ -641,7 +768,8 @@ async function loadLibrary(name) {
   catch (err) { toast(`Cannot load ${name}: ${err.message}`); }
 }
 let activeTimer = null;
-function scheduleActive() { clearTimeout(activeTimer); activeTimer = setTimeout(drawActive, 500); }
+// At most one redraw of the hit counts per half second, however steady the traffic.
+function scheduleActive() { activeTimer ??= setTimeout(() => { activeTimer = null; drawActive(); }, 500); }
 async function drawActive() {
   const d = await fetchJson("/_sim/scenario");
   const box = $("#active");
@@ -658,9 +786,13 @@ async function drawActive() {
 
 // ---- views ---------------------------------------------------------------------------------------
 function setView(view) {
+  if (state.view === "journal" && view !== "journal") dropJournal();
   if (state.view !== view && view !== "conversations") state.selected = view === state.view ? state.selected : null;
   state.view = view;
-  for (const tab of document.querySelectorAll("[role=tab]")) tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+  for (const tab of document.querySelectorAll("[role=tab]")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.view === view));
+    tab.tabIndex = tab.dataset.view === view ? 0 : -1; // one stop in the Tab order; arrows for the rest
+  }
   $("#view-list").hidden = !(view === "messages" || view === "journal");
   $("#view-conversations").hidden = view !== "conversations";
   $("#view-control").hidden = view !== "control";
@@ -698,7 +830,17 @@ function init() {
     for (const [key, sel] of Object.entries(inputs)) { state.filters[key] = ""; $(sel).value = ""; }
     writeUrl(); refilter();
   });
-  for (const tab of document.querySelectorAll("[role=tab]")) tab.addEventListener("click", () => setView(tab.dataset.view));
+  const tabs = [...document.querySelectorAll("[role=tab]")];
+  for (const tab of tabs) tab.addEventListener("click", () => setView(tab.dataset.view));
+  $("[role=tablist]").addEventListener("keydown", (ev) => { // the tabs pattern: arrows move between views
+    const at = tabs.findIndex((t) => t.dataset.view === state.view);
+    const to = ev.key === "ArrowRight" ? at + 1 : ev.key === "ArrowLeft" ? at - 1 : ev.key === "Home" ? 0 : ev.key === "End" ? tabs.length - 1 : null;
+    if (to === null) return;
+    ev.preventDefault();
+    const tab = tabs[(to + tabs.length) % tabs.length];
+    setView(tab.dataset.view);
+    tab.focus();
+  });
   $("#new-indicator").addEventListener("click", () => { list.box.scrollTop = 0; clearUnseen(); list.box.focus(); });
   $("#copy-yaml").addEventListener("click", async () => {
     try { await navigator.clipboard.writeText($("#switch-yaml").textContent); toast("YAML copied"); }
@@ -717,5 +859,6 @@ function init() {
   list.init();
   setView(state.view);
   connect();
+  showNewest();
 }
 init();
