@@ -324,8 +324,8 @@ class Provider(ABC, Generic[SendT]):
             entry.outcome = trouble.to_json()
             await self._wait(latency)
             return self.core.faults.render(self, trouble, entry, submissions[0] if submissions else None)
-        shapes = [segment(s.body) for s in submissions]
-        parts = [shape.segments for shape in shapes]
+        shapes = [self.shape(s) for s in submissions]
+        parts = [shape[0] for shape in shapes]
         decisions = accounts.charge(state, self.core.engine, self.name, account, submissions, parts, decisions)
         for submission, decision in zip(submissions, decisions, strict=True):
             if decision.kind == "reject" and decision.reason is not None:
@@ -349,8 +349,8 @@ class Provider(ABC, Generic[SendT]):
                 provider=self.name,
                 account=account,
                 submission=submission,
-                segments=shape.segments,
-                encoding=shape.encoding,
+                segments=shape[0],
+                encoding=shape[1],
                 status=status if due is None else self.scheduled_status,
                 created_at=now,
                 updated_at=now,
@@ -398,6 +398,11 @@ class Provider(ABC, Generic[SendT]):
                 engine.count(name, account, decision)
             decisions.append(decision)
         return decisions
+
+    def shape(self, submission: Submission) -> tuple[int, str]:
+        """(parts, encoding) of ``submission``: its body as text, unless the provider sent binary content."""
+        shape = segment(submission.body)
+        return shape.segments, shape.encoding
 
     async def _wait(self, seconds: float) -> None:
         if seconds > 0:

@@ -126,15 +126,22 @@ def test_a_thousand_recipients_are_accepted(simulator: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "encoding", "parts"),
-    [("a" * 160, "GSM", 1), ("a" * 161, "GSM", 2), ("ж" * 70, "UNICODE", 1), ("ж" * 71, "UNICODE", 2)],
+    ("text", "parts"),
+    [("a" * 160, 1), ("a" * 161, 2), ("ж" * 70, 1), ("ж" * 71, 2)],
     ids=["gsm-160", "gsm-161", "ucs2-70", "ucs2-71"],
 )
-def test_recipient_report_counts_parts(simulator: Any, text: str, encoding: str, parts: int) -> None:
-    body = sent(simulator.url, body=text)
+def test_recipient_report_counts_parts_when_the_batch_limits_them(simulator: Any, text: str, parts: int) -> None:
+    body = sent(simulator.url, body=text, max_number_of_message_parts=5)
     report = get(simulator.url, f"batches/{body['id']}/delivery_report/{TO}").json()
-    assert (report["encoding"], report["number_of_message_parts"]) == (encoding, parts)
+    assert report["number_of_message_parts"] == parts
+    assert "encoding" not in report  # Sinch: only with smart encoding, an account feature
     assert (report["status"], report["code"]) == ("Queued", 400)
+
+
+def test_recipient_report_has_no_part_count_unless_the_batch_limits_parts(simulator: Any) -> None:
+    body = sent(simulator.url, body="a" * 161)
+    report = get(simulator.url, f"batches/{body['id']}/delivery_report/{TO}").json()
+    assert "number_of_message_parts" not in report and "encoding" not in report
 
 
 def test_parameters_fill_each_recipients_body(simulator: Any) -> None:
@@ -164,8 +171,19 @@ INVALID_BATCHES: list[tuple[dict[str, Any], str]] = [
     ({"body": 5}, "syntax_invalid_json"),
     ({"from": "ThisSenderIsTooLong"}, "syntax_invalid_parameter_format"),
     ({"from": 12025550100}, "syntax_invalid_json"),
-    ({"type": "mt_binary"}, "syntax_invalid_json"),
+    ({"type": "mt_media"}, "syntax_invalid_json"),
+    ({"type": "mt_binary", "body": "AAE="}, "syntax_constraint_violation"),  # no udh
+    ({"type": "mt_binary", "body": "not base64!", "udh": "00"}, "syntax_invalid_parameter_format"),
+    ({"type": "mt_binary", "body": "AAE=", "udh": "0g"}, "syntax_invalid_parameter_format"),
+    ({"type": "mt_binary", "body": "AAE=", "udh": "000"}, "syntax_invalid_parameter_format"),
+    ({"type": "mt_binary", "body": "AAE=", "udh": 6}, "syntax_invalid_json"),
+    ({"type": "mt_binary", "body": "A" * 188, "udh": "00"}, "syntax_constraint_violation"),  # 141 octets
+    (
+        {"type": "mt_binary", "body": "AAE=", "udh": "00", "parameters": {"n": {"default": "x"}}},
+        "syntax_constraint_violation",
+    ),
     ({"delivery_report": "sometimes"}, "syntax_invalid_json"),
+    ({"delivery_report": ""}, "syntax_invalid_json"),
     ({"callback_url": "not a url"}, "syntax_invalid_parameter_format"),
     ({"send_at": "tomorrow"}, "syntax_invalid_parameter_format"),
     ({"send_at": "9999-12-31T23:59:59Z"}, "syntax_invalid_parameter_format"),  # no room for the expiry
@@ -173,6 +191,7 @@ INVALID_BATCHES: list[tuple[dict[str, Any], str]] = [
     ({"send_at": "2030-01-02T00:00:00Z", "expire_at": "2030-01-01T00:00:00Z"}, "syntax_constraint_violation"),
     ({"flash_message": "yes"}, "syntax_invalid_json"),
     ({"max_number_of_message_parts": True}, "syntax_invalid_json"),
+    ({"max_number_of_message_parts": 0}, "syntax_constraint_violation"),
     ({"parameters": {"name": "Ada"}}, "syntax_invalid_json"),
     ({"client_reference": "r" * 2049}, "syntax_constraint_violation"),
 ]
@@ -275,6 +294,16 @@ def test_expired_token_gets_401_saying_expired(simulator: Any) -> None:
     response = send(simulator.url, batch(), headers={"Authorization": f"Bearer {value}"})
     assert response.status_code == 401
     assert "expired" in response.headers["WWW-Authenticate"]
+
+
+def test_expired_tokens_are_forgotten_and_still_read_as_expired(clocked_simulator: Any) -> None:
+    sim = clocked_simulator
+    first = token(sim.url)
+    sim.clock.advance(3601)
+    token(sim.url)
+    assert first not in sim.sim.state.extra("sinch")["tokens"]  # the store stays bounded
+    response = send(sim.url, batch(), headers={"Authorization": f"Bearer {first}"})
+    assert response.status_code == 401 and "expired" in response.headers["WWW-Authenticate"]
 
 
 # ---- read endpoints ------------------------------------------------------------------------------------
@@ -605,3 +634,52 @@ def test_bad_input_is_journaled_and_the_simulator_keeps_serving(simulator: Any) 
     entry = simulator.journal()[-1]
     assert (entry["provider"], entry["status"], entry["outcome"]["kind"]) == ("sinch", 400, "invalid_request")
     assert send(simulator.url, batch()).status_code == 201
+
+
+async def test_batches_are_forgotten_with_their_evicted_messages() -> None:
+    from lynsms.simulator import Simulator, create_app
+
+    sim = Simulator(seed=5, max_messages=3)
+    transport = httpx.ASGITransport(app=create_app(sim=sim))
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        ids = []
+        for n in range(4):
+            body = {"to": [TO, "+12025550144"], "from": "+12025550100", "body": f"n{n}", "client_reference": f"r{n}"}
+            answer = await client.post(f"/xms/v1/{PLAN}/batches", json=body, headers={"Authorization": "Bearer t"})
+            ids.append(answer.json()["id"])
+        batches = sim.state.extra("sinch")["batches"]
+        # 3 messages kept: the newest batch and one recipient of the one before; older batches go.
+        assert list(batches) == ids[2:]
+        assert sorted(sim.state.extra("sinch")["by_reference"]) == ["r2", "r3"]
+        gone = await client.get(f"/xms/v1/{PLAN}/batches/{ids[0]}", headers={"Authorization": "Bearer t"})
+        assert (gone.status_code, gone.json()["code"]) == (404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"callback_url": "not a url"}, "syntax_invalid_parameter_format"),
+        ({"max_number_of_message_parts": 0}, "syntax_constraint_violation"),
+        ({"client_reference": "r" * 2049}, "syntax_constraint_violation"),
+        ({"expire_at": "2098-01-01T00:00:00Z"}, "syntax_constraint_violation"),  # before send_at
+        ({"feedback_enabled": "yes"}, "syntax_invalid_json"),
+        ({"udh": "00"}, "syntax_invalid_json"),  # a text batch has no UDH
+        ({"type": "mt_binary"}, "syntax_invalid_json"),
+    ],
+)
+def test_a_bad_update_is_refused_and_leaves_the_batch_as_it_was(
+    simulator: Any, change: dict[str, Any], code: str
+) -> None:
+    body = sent(simulator.url, send_at="2099-01-01T00:00:00Z")
+    before = get(simulator.url, f"batches/{body['id']}").json()
+    answer = http.post(f"{simulator.url}/xms/v1/{PLAN}/batches/{body['id']}", json=change, headers=API_TOKEN)
+    assert (answer.status_code, answer.json()["code"]) == (400, code)
+    assert get(simulator.url, f"batches/{body['id']}").json() == before
+
+
+def test_a_bad_binary_update_is_refused(simulator: Any) -> None:
+    body = sent(simulator.url, type="mt_binary", body="AAE=", udh="00", send_at="2099-01-01T00:00:00Z")
+    for change in ({"body": "A" * 188}, {"udh": "zz"}, {"body": "%%"}):
+        answer = http.post(f"{simulator.url}/xms/v1/{PLAN}/batches/{body['id']}", json=change, headers=API_TOKEN)
+        assert answer.status_code == 400 and answer.json()["code"].startswith("syntax_"), change
+    assert get(simulator.url, f"batches/{body['id']}").json()["body"] == "AAE="

@@ -1,7 +1,8 @@
 """Sinch's ``POST /xms/v1/{id}/batches/dry_run`` (SDK ``batches.dry_run_sms``): the only Sinch call
 that says how many parts a text takes. Nothing is sent or stored. The body is validated like a
 send; ``per_recipient=true`` adds each recipient's body, part count and encoding (``GSM`` or
-``UNICODE``) for the first ``number_of_recipients`` (default 100, at most 1000) recipients.
+``UNICODE``; ``BINARY`` for an ``mt_binary`` batch, always one part) for the first
+``number_of_recipients`` (default 100, at most 1000) recipients.
 """
 
 from __future__ import annotations
@@ -11,11 +12,10 @@ from typing import TYPE_CHECKING, Any, Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lynsms.gateway.segmentation import segment
 from lynsms.simulator.http import JSONResponse, read_json
 from lynsms.simulator.providers.base import BadParam, ProviderError, int_param
-from lynsms.simulator.providers.sinch.parse import Invalid, parse_batch
-from lynsms.simulator.providers.sinch.render import recipient
+from lynsms.simulator.providers.sinch.parse import submissions
+from lynsms.simulator.providers.sinch.render import encoding_name, recipient
 from lynsms.simulator.state import JournalEntry
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ MAX_SHOWN: Final = 1000
 
 
 async def dry_run(sinch: Sinch, request: Request, entry: JournalEntry) -> Response:
-    sinch.authenticated(request, entry)
+    account = sinch.authenticated(request, entry)
     params = request.query_params
     try:
         shown = int_param(params, "number_of_recipients", DEFAULT_SHOWN, 0, MAX_SHOWN)
@@ -36,21 +36,20 @@ async def dry_run(sinch: Sinch, request: Request, entry: JournalEntry) -> Respon
     if per_recipient not in ("true", "false"):
         text = "per_recipient: must be true or false"
         raise ProviderError(sinch.error(400, text, "syntax_invalid_parameter_format"), detail=text)
-    data = await read_json(request)
-    try:
-        batch = parse_batch(data, sinch.now())
-    except Invalid as exc:
-        raise ProviderError(sinch.error(400, exc.text, exc.code), detail=exc.text) from None
+    batch = sinch.read_batch(account, await read_json(request))
     details: list[dict[str, Any]] = []
     total = 0
-    for number in batch.to:
-        body = batch.body_for(number)
-        shape = segment(body)
-        total += shape.segments
+    for submission in submissions(batch):
+        parts, encoding = sinch.shape(submission)
+        total += parts
         if len(details) < shown:
-            encoding = "UNICODE" if shape.encoding == "UCS-2" else "GSM"
             details.append(
-                {"recipient": recipient(number), "number_of_parts": shape.segments, "body": body, "encoding": encoding}
+                {
+                    "recipient": recipient(submission.to),
+                    "number_of_parts": parts,
+                    "body": submission.body,
+                    "encoding": encoding_name(encoding),
+                }
             )
     entry.outcome = {"kind": "dry_run"}
     answer: dict[str, Any] = {"number_of_recipients": len(batch.to), "number_of_messages": total}

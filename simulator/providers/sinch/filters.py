@@ -29,7 +29,9 @@ def batch_filter(params: QueryParams, now: datetime) -> Callable[[Batch], bool]:
         raise Invalid("syntax_invalid_parameter_format", f"Unknown query parameter: {unknown[0]}")
     start = _moment(params.get("start_date"), "start_date") or now - DEFAULT_WINDOW
     end = _moment(params.get("end_date"), "end_date")
-    senders = {s for s in params.get("from", "").split(",") if s}
+    # The Node SDK leaves the '+' of "+12025550100" unescaped, so it arrives as a space; no sender
+    # starts with one, so read it back as the '+' it was (as ``_moment`` does for offsets).
+    senders = {"+" + s[1:] if s.startswith(" ") else s for s in params.get("from", "").split(",") if s}
     reference = params.get("client_reference")
 
     def wanted(batch: Batch) -> bool:

@@ -12,7 +12,9 @@ A batch has one id for all its recipients; each recipient is one ``SimMessage`` 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace as dataclass_replace
 from datetime import timedelta
 from functools import partial
 from typing import Any, ClassVar, Final
@@ -23,7 +25,7 @@ from starlette.routing import Route
 
 from lynsms.gateway.providers.names import ProviderName
 from lynsms.simulator.http import JSONResponse, WireProblem, basic_auth, bearer_token, read_form, read_json
-from lynsms.simulator.messages import DeliveryStatus, SimMessage
+from lynsms.simulator.messages import DeliveryStatus, SimMessage, Submission
 from lynsms.simulator.providers.base import (
     BadParam,
     Callback,
@@ -32,11 +34,13 @@ from lynsms.simulator.providers.base import (
     SendResult,
     int_param,
 )
-from lynsms.simulator.providers.sinch import delivery_reports, dry_run, filters, scheduling
+from lynsms.simulator.providers.sinch import delivery_reports, dry_run, feedback, filters, groups, scheduling
 from lynsms.simulator.providers.sinch.parse import BatchRequest, Invalid, parse_batch, submissions
 from lynsms.simulator.providers.sinch.render import (
+    BINARY,
     EXPIRED_TOKEN,
     FINAL_STATUSES,
+    PARTS_EXCEEDED,
     REJECTIONS,
     STATUSES,
     Batch,
@@ -48,8 +52,10 @@ from lynsms.simulator.providers.sinch.render import (
     error_response,
     looks_like_jwt,
     oauth_error,
+    over_part_limit,
     recipient,
     recipient_report,
+    token_expiry,
 )
 from lynsms.simulator.state import JournalEntry
 
@@ -57,6 +63,7 @@ TOKEN_LIFETIME: Final = 3600
 DEFAULT_PAGE_SIZE: Final = 30
 MAX_PAGE_SIZE: Final = 100
 _BATCHES: Final = "/xms/v1/{account}/batches"
+_GROUPS: Final = "/xms/v1/{account}/groups"
 
 
 class Sinch(Provider[BatchRequest]):
@@ -81,6 +88,14 @@ class Sinch(Provider[BatchRequest]):
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report", self._batch_report, ["GET"]),
             self.endpoint("/xms/v1/{account}/delivery_reports", partial(delivery_reports.list_reports, self), ["GET"]),
             self.endpoint(_BATCHES + "/{batch_id}/delivery_report/{msisdn}", self._recipient_report, ["GET"]),
+            self.endpoint(_BATCHES + "/{batch_id}/delivery_feedback", partial(feedback.send_feedback, self), ["POST"]),
+            self.endpoint(_GROUPS, partial(groups.create, self), ["POST"]),
+            self.endpoint(_GROUPS, partial(groups.list_groups, self), ["GET"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.get, self), ["GET"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.update, self), ["POST"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.replace, self), ["PUT"]),
+            self.endpoint(_GROUPS + "/{group_id}", partial(groups.delete, self), ["DELETE"]),
+            self.endpoint(_GROUPS + "/{group_id}/members", partial(groups.members, self), ["GET"]),
         ]
 
     # ---- the wire format ------------------------------------------------------------------------
@@ -104,16 +119,46 @@ class Sinch(Provider[BatchRequest]):
             echo=send.echo,
             created_at=first.created_at,
             modified_at=first.created_at,
+            groups=list(send.groups),
         )
+        self._forget_evicted()
         self._batches()[batch.id] = batch
         self.index_reference(batch)
         return JSONResponse(batch_json(batch, messages), status_code=201)
+
+    def _forget_evicted(self) -> None:
+        """Drop the oldest batches once the message store has evicted all their messages, so the
+        batch store stays as bounded as the message store over a long run. Messages go oldest
+        first and a batch's newest message is last in ``message_ids``: when that one is gone, all are.
+        A batch left with no recipients (an update removed them all) goes with the messages of its time."""
+        batches, stored = self._batches(), self.state.messages
+        index = self.by_reference()
+        while batches:
+            oldest = next(iter(batches.values()))
+            if oldest.message_ids:
+                kept = oldest.message_ids[-1] in stored
+            else:
+                kept = not stored or oldest.created_at >= next(iter(stored.values())).created_at
+            if kept:
+                return
+            del batches[oldest.id]
+            reference = oldest.echo.get("client_reference")
+            if isinstance(reference, str):
+                ids = index.get(reference, {})
+                ids.pop(oldest.id, None)
+                if not ids:
+                    index.pop(reference, None)
 
     def new_message_id(self) -> str:
         return self.state.ids.ulid()
 
     def new_batch_id(self) -> str:
         return self.state.ids.ulid()
+
+    def shape(self, submission: Submission) -> tuple[int, str]:
+        if submission.extra.get("type") == "mt_binary":
+            return 1, BINARY  # at most 140 octets with its UDH (``parse``): always one SMS
+        return super().shape(submission)
 
     def initial_status(self, send: BatchRequest) -> str:
         return "Queued"
@@ -127,6 +172,11 @@ class Sinch(Provider[BatchRequest]):
         if message.status == "Cancelled":
             # A cancelled recipient is never sent: a report scheduled before the cancel repeats it.
             sinch_status, code = STATUSES["cancelled"]
+        elif sinch_status != "Cancelled" and over_part_limit(message):
+            # Sinch: "If a message is split into more parts than max_number_of_message_parts, it won't
+            # be delivered. The status code will display a 411 error", whatever the scenario planned.
+            sinch_status, code = PARTS_EXCEEDED
+            message.delivery = "failed"
         elif error_code is not None:
             if not error_code.lstrip("-").isdecimal():
                 raise ValueError(f"Sinch delivery codes are integers, not {error_code!r}")
@@ -175,19 +225,36 @@ class Sinch(Provider[BatchRequest]):
         expires = issued + timedelta(seconds=TOKEN_LIFETIME)
         ids = self.state.ids
         token = access_token(credentials.username, issued, expires, ids.uuid(), ids.token(43))
-        self._tokens()[token] = Token(credentials.username, expires)
+        tokens = self._tokens()
+        # Tokens expire in the order they were issued: forget the expired ones at the front, so the
+        # store stays bounded. A forgotten token still reads as expired (its ``exp`` claim).
+        while tokens and next(iter(tokens.values())).expires_at <= issued:
+            tokens.popitem(last=False)
+        tokens[token] = Token(credentials.username, expires)
         entry.outcome = {"kind": "token"}
         body = {"access_token": token, "expires_in": TOKEN_LIFETIME - 1, "scope": "", "token_type": "bearer"}
         return JSONResponse(body)
 
     async def _send(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
-        data = await read_json(request)
+        batch = self.read_batch(account, await read_json(request))
+        return await self.submit(request, entry, account, batch, submissions(batch))
+
+    def regroup(self, group_id: str) -> None:
+        """Waiting batches sent to a group that just changed follow it (``scheduling.regroup``;
+        reached through here because ``scheduling`` already reads ``groups``)."""
+        scheduling.regroup(self, group_id)
+
+    def read_batch(self, account: str, data: dict[str, Any]) -> BatchRequest:
+        """A send (or replace, or dry run) body, its group ids replaced by the groups' members."""
+        to, targeted = groups.expand(self, account, data.get("to"))
         try:
-            batch = parse_batch(data, self.now())
+            batch = parse_batch(data | {"to": to} if targeted else data, self.now())
         except Invalid as exc:
             raise ProviderError(self.error(400, exc.text, exc.code), detail=exc.text) from None
-        return await self.submit(request, entry, account, batch, submissions(batch))
+        if targeted:
+            batch = dataclass_replace(batch, groups=tuple(targeted), echo=batch.echo | {"to": data["to"]})
+        return batch
 
     async def _list(self, request: Request, entry: JournalEntry) -> Response:
         account = self.authenticated(request, entry)
@@ -266,12 +333,13 @@ class Sinch(Provider[BatchRequest]):
 
     # ---- state and credentials -------------------------------------------------------------------
 
-    def _tokens(self) -> dict[str, Token]:
-        tokens: dict[str, Token] = self.state.extra(self.name).setdefault("tokens", {})
+    def _tokens(self) -> OrderedDict[str, Token]:
+        tokens: OrderedDict[str, Token] = self.state.extra(self.name).setdefault("tokens", OrderedDict())
         return tokens
 
-    def _batches(self) -> dict[str, Batch]:
-        batches: dict[str, Batch] = self.state.extra(self.name).setdefault("batches", {})
+    def _batches(self) -> OrderedDict[str, Batch]:
+        # Oldest first; an OrderedDict because ``_forget_evicted`` drops from the front.
+        batches: OrderedDict[str, Batch] = self.state.extra(self.name).setdefault("batches", OrderedDict())
         return batches
 
     def by_reference(self) -> dict[str, dict[str, None]]:
@@ -313,10 +381,14 @@ class Sinch(Provider[BatchRequest]):
             )
         issued = self._tokens().get(token)
         if issued is None:
-            if looks_like_jwt(token):  # an OAuth token this simulator never issued (or forgot on reset)
+            if not looks_like_jwt(token):
+                return account  # service plan mode: any API token is accepted
+            # An OAuth token this simulator forgot (expired ones are, see ``_token``; all are on reset)
+            # or never issued: expired by its own claim, the SDK fetches a new one; otherwise invalid.
+            expiry = token_expiry(token)
+            if expiry is None or expiry > self.now():
                 raise ProviderError(self.error(401, "Invalid access token", "unauthorized"), "auth_failed")
-            return account  # service plan mode: any API token is accepted
-        if issued.expires_at <= self.now():
+        if issued is None or issued.expires_at <= self.now():
             response = self.error(401, "Access token has expired", "unauthorized")
             response.headers["WWW-Authenticate"] = EXPIRED_TOKEN
             raise ProviderError(response, "auth_failed", detail="token expired")

@@ -4,7 +4,9 @@ Callback (https://developers.sinch.com/docs/sms/api-reference/sms/tag/Inbounds/)
 ``{"type": "mo_text", "id", "from", "to", "body", "received_at", "operator_id"}`` to the service
 plan's callback URL (set in the Sinch dashboard, so here ``POST /_sim/inbound/urls``), MSISDNs
 without the ``+`` as in delivery reports; the SDK models it as ``MOText``. Unsigned by default.
-Pull: ``GET /xms/v1/{service_plan_id}/inbounds`` (paged ``page``/``page_size``, filters ``to``) and
+Pull: ``GET /xms/v1/{service_plan_id}/inbounds`` (paged ``page``/``page_size``, filters ``to``,
+``start_date`` (default: 24 hours ago) and ``end_date`` on ``received_at``; anything else, and
+``client_reference``, a filter Sinch enables per account on request, is refused with a 400) and
 ``GET /xms/v1/{service_plan_id}/inbounds/{inbound_id}``.
 Retries (same page, "Webhooks"): 5xx and 429 are retried 5 s after the first try, then 10, 20, 40 s...
 doubling, the last at 81,920 s; other 4xx answers are not retried.
@@ -21,11 +23,14 @@ from starlette.routing import Route
 from lynsms.simulator.http import JSONResponse
 from lynsms.simulator.inbound import Inbound, InboundMessage, Registration, Retry
 from lynsms.simulator.providers.base import BadParam, Callback, Provider, ProviderError, int_param
+from lynsms.simulator.providers.sinch.filters import DEFAULT_WINDOW, _moment
+from lynsms.simulator.providers.sinch.parse import Invalid
 from lynsms.simulator.providers.sinch.render import recipient, timestamp
 from lynsms.simulator.state import JournalEntry
 
 _INBOUNDS: Final = "/xms/v1/{account}/inbounds"
 MAX_PAGE_SIZE: Final = 100
+_KNOWN: Final = frozenset({"page", "page_size", "to", "start_date", "end_date"})
 
 
 def mo_text(message: InboundMessage) -> dict[str, Any]:
@@ -55,12 +60,25 @@ class SinchInbound:
             account = provider.authenticated(request, entry)
             params = request.query_params
             try:
+                unknown = sorted(name for name in params if name not in _KNOWN)
+                if unknown:
+                    raise Invalid("syntax_invalid_parameter_format", f"Unknown query parameter: {unknown[0]}")
+                start = _moment(params.get("start_date"), "start_date") or provider.now() - DEFAULT_WINDOW
+                end = _moment(params.get("end_date"), "end_date")
                 page = int_param(params, "page", 0, 0)
                 size = int_param(params, "page_size", 30, 1, MAX_PAGE_SIZE)
             except BadParam as exc:
                 raise ProviderError(provider.error(400, str(exc), "syntax_invalid_parameter_format")) from None
-            wanted = {t.lstrip("+") for t in params.get("to", "").split(",") if t}
-            found = [m for m in sim.of("sinch", account) if not wanted or m.to.lstrip("+") in wanted]
+            except Invalid as exc:
+                raise ProviderError(provider.error(400, exc.text, exc.code), detail=exc.text) from None
+            wanted = {t.strip().lstrip("+") for t in params.get("to", "").split(",") if t.strip()}
+            found = [
+                m
+                for m in sim.of("sinch", account)
+                if (not wanted or m.to.lstrip("+") in wanted)
+                and m.received_at >= start
+                and (end is None or m.received_at < end)
+            ]
             found.reverse()  # newest first
             shown = found[page * size : (page + 1) * size]
             return JSONResponse(

@@ -1,11 +1,14 @@
-"""Reading a Sinch send request: an ``mt_text`` batch validated in Sinch's order, with its codes.
+"""Reading a Sinch send request: an ``mt_text`` or ``mt_binary`` batch validated in Sinch's order,
+with its codes.
 
 Pure functions over the JSON body; ``handlers`` turns ``Invalid`` into Sinch's 400.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
+from base64 import b64decode
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -19,6 +22,9 @@ MAX_RECIPIENTS: Final = 1000
 # Validation @Size one, which counts String.length(): UTF-16 code units, so an emoji counts 2.
 MAX_BODY_CHARS: Final = 2000
 REPORT_MODES: Final = ("none", "summary", "full", "per_recipient", "per_recipient_final")
+TYPES: Final = ("mt_text", "mt_binary")
+# An mt_binary body (Base64) and its udh (hex) together fill at most one SMS: 140 octets.
+MAX_BINARY_OCTETS: Final = 140
 
 _MSISDN = re.compile(r"\+?[1-9][0-9]{6,14}")
 _NUMERIC_SENDER = re.compile(r"\+?[0-9]{1,15}")
@@ -38,7 +44,8 @@ class Invalid(Exception):
 
 @dataclass(frozen=True, slots=True)
 class BatchRequest:
-    """A validated ``mt_text`` batch. ``echo`` holds the batch-level fields the batch object repeats."""
+    """A validated batch. ``echo`` holds the batch-level fields the batch object repeats; an
+    ``mt_binary`` batch has ``udh`` set and ``body`` still in Base64."""
 
     to: list[str]
     sender: str | None
@@ -49,6 +56,8 @@ class BatchRequest:
     parameters: dict[str, dict[str, str]] | None
     echo: dict[str, Any]
     send_at: datetime | None = None  # a scheduled batch; in the past it goes at once, as Sinch documents
+    udh: str | None = None
+    groups: tuple[str, ...] = ()  # group ids in ``to``, already replaced by their members
 
     def body_for(self, recipient: str) -> str:
         """The body one recipient gets: ``${name}`` filled from ``parameters`` (own value, else ``default``)."""
@@ -86,10 +95,14 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
     if not isinstance(body, str):
         raise Invalid("syntax_invalid_json", "body: expected a string")
     kind = data.get("type", "mt_text")
-    if kind != "mt_text":
-        raise Invalid("syntax_invalid_json", f"type: unsupported value {kind!r}, expected 'mt_text'")
+    if kind not in TYPES:
+        raise Invalid("syntax_invalid_json", f"type: unsupported value {kind!r}, expected one of {', '.join(TYPES)}")
+    udh = _optional(data, "udh", str)
+    if kind == "mt_binary" and udh is None:
+        raise Invalid("syntax_constraint_violation", "udh: must not be null")
     sender = _optional(data, "from", str)
-    mode = _optional(data, "delivery_report", str) or "none"
+    mode = _optional(data, "delivery_report", str)
+    mode = "none" if mode is None else mode  # an empty string is an unknown value, not the default
     if mode not in REPORT_MODES:
         raise Invalid(
             "syntax_invalid_json", f"delivery_report: unknown value {mode!r}, expected one of {', '.join(REPORT_MODES)}"
@@ -104,8 +117,12 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
 
     if not 1 <= len(to) <= MAX_RECIPIENTS:
         raise Invalid("syntax_constraint_violation", f"to: size must be between 1 and {MAX_RECIPIENTS}")
-    if not 1 <= utf16_units(body) <= MAX_BODY_CHARS:
+    if kind == "mt_binary":
+        check_binary(body, udh or "", parameters)
+    elif not 1 <= utf16_units(body) <= MAX_BODY_CHARS:
         raise Invalid("syntax_constraint_violation", f"body: size must be between 1 and {MAX_BODY_CHARS}")
+    if ints["max_number_of_message_parts"] is not None and ints["max_number_of_message_parts"] < 1:
+        raise Invalid("syntax_constraint_violation", "max_number_of_message_parts: must be greater than or equal to 1")
     if client_reference is not None and len(client_reference) > 2048:
         raise Invalid("syntax_constraint_violation", "client_reference: size must be between 0 and 2048")
     if expire_at is not None and expire_at <= (send_at or now):
@@ -120,7 +137,9 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
     if callback_url is not None and (_URL.fullmatch(callback_url) is None or len(callback_url) > 2048):
         raise Invalid("syntax_invalid_parameter_format", f"Invalid callback_url: {callback_url}")
 
-    echo: dict[str, Any] = {"body": body, "type": "mt_text", "delivery_report": mode}
+    echo: dict[str, Any] = {"body": body, "type": kind, "delivery_report": mode}
+    if udh is not None and kind == "mt_binary":
+        echo["udh"] = udh
     if sender is not None:
         echo["from"] = sender
     if send_at is not None:
@@ -133,13 +152,22 @@ def parse_batch(data: dict[str, Any], now: datetime) -> BatchRequest:
         echo["client_reference"] = client_reference
     if parameters is not None:
         echo["parameters"] = parameters
-    echo["flash_message"] = bool(flags.pop("flash_message"))
+    if kind == "mt_text":  # a text-only field; Sinch's binary batch object has none
+        echo["flash_message"] = bool(flags.pop("flash_message"))
     echo.update({k: v for k, v in {**flags, **ints}.items() if v is not None})
-    return BatchRequest(to, sender, body, mode, callback_url, client_reference, parameters, echo, send_at)
+    binary_udh = udh if kind == "mt_binary" else None
+    return BatchRequest(to, sender, body, mode, callback_url, client_reference, parameters, echo, send_at, binary_udh)
 
 
 def submissions(batch: BatchRequest) -> list[Submission]:
-    """One submission per recipient of ``batch``."""
+    """One submission per recipient of ``batch``. ``extra`` keeps what later answers depend on:
+    the callback mode, binary content, and the part limit (reports carry the part count then)."""
+    extra: dict[str, Any] = {"delivery_report": batch.delivery_report}
+    if batch.udh is not None:
+        extra.update(type="mt_binary", udh=batch.udh)
+    for name in ("max_number_of_message_parts", "truncate_concat"):
+        if name in batch.echo:
+            extra[name] = batch.echo[name]
     return [
         Submission(
             to=number,
@@ -147,11 +175,33 @@ def submissions(batch: BatchRequest) -> list[Submission]:
             body=batch.body_for(number),
             callback_url=batch.callback_url,
             client_ref=batch.client_reference,
-            extra={"delivery_report": batch.delivery_report},
+            extra=dict(extra),
             send_at=batch.send_at,
         )
         for number in batch.to
     ]
+
+
+def binary_octets(body: str, udh: str) -> int:
+    """The octets an ``mt_binary`` message fills: its decoded body plus its UDH."""
+    return len(b64decode(body)) + len(udh) // 2
+
+
+def check_binary(body: str, udh: str, parameters: Any) -> None:
+    """Sinch's rules for ``mt_binary``: Base64 body, hex UDH, at most 140 octets together, no parameters."""
+    if not body:
+        raise Invalid("syntax_constraint_violation", "body: must not be empty")
+    try:
+        b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid("syntax_invalid_parameter_format", "body: not valid Base64") from None
+    if len(udh) % 2 or any(c not in "0123456789abcdefABCDEF" for c in udh):
+        raise Invalid("syntax_invalid_parameter_format", "udh: not valid hex")
+    if binary_octets(body, udh) > MAX_BINARY_OCTETS:
+        text = f"body: size must be at most {MAX_BINARY_OCTETS} bytes including udh"
+        raise Invalid("syntax_constraint_violation", text)
+    if parameters is not None:
+        raise Invalid("syntax_constraint_violation", "parameters: not applicable to mt_binary")
 
 
 def _optional(data: dict[str, Any], name: str, kind: type) -> Any:

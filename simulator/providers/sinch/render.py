@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, Final
@@ -23,6 +23,8 @@ from lynsms.simulator.providers.base import Rejection
 DEFAULT_VALIDITY: Final = timedelta(days=3)  # expire_at defaults to send_at (or now) + 3 days
 FINAL_STATUSES: Final = frozenset({"Delivered", "Failed", "Expired", "Aborted", "Cancelled", "Rejected", "Deleted"})
 QUEUED: Final = ("Queued", 400)
+BINARY: Final = "binary"  # the stored encoding of an mt_binary message (8-bit data, one part)
+PARTS_EXCEEDED: Final = ("Aborted", 411)  # "Exceeded parts limit": more parts than max_number_of_message_parts
 
 # Scenario status words -> (Sinch status, default delivery report code). Codes 400-418 are Sinch's own;
 # codes below 400 are operator (SMPP / GSM MAP) codes passed through, 27 = absent subscriber.
@@ -66,6 +68,7 @@ class Batch:
     created_at: datetime
     modified_at: datetime
     canceled: bool = False
+    groups: list[str] = field(default_factory=list)  # group ids the batch was sent to
 
 
 @dataclass(slots=True)
@@ -83,6 +86,11 @@ def timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
+def encoding_name(encoding: str) -> str:
+    """Sinch's word for a stored encoding: ``GSM``, ``UNICODE``, or ``BINARY`` (Sinch names none for binary)."""
+    return {"UCS-2": "UNICODE", BINARY: "BINARY"}.get(encoding, "GSM")
+
+
 def recipient(msisdn: str) -> str:
     """Sinch reports recipients without the leading '+'."""
     return msisdn.removeprefix("+")
@@ -91,7 +99,8 @@ def recipient(msisdn: str) -> str:
 def batch_json(batch: Batch, messages: Sequence[SimMessage]) -> dict[str, Any]:
     """The batch object (``TextResponse`` in the SDK): every type strict, ``type`` always present."""
     echo = batch.echo
-    data: dict[str, Any] = {"id": batch.id, "to": [m.to for m in messages]}
+    # A batch sent to a group repeats the ``to`` it was given, group ids and all.
+    data: dict[str, Any] = {"id": batch.id, "to": echo.get("to", [m.to for m in messages])}
     if "from" in echo:
         data["from"] = echo["from"]
     data.update(
@@ -105,7 +114,7 @@ def batch_json(batch: Batch, messages: Sequence[SimMessage]) -> dict[str, Any]:
     if "send_at" in echo:
         data["send_at"] = echo["send_at"]
     data["expire_at"] = echo.get("expire_at", timestamp(batch.created_at + DEFAULT_VALIDITY))
-    data.update({k: v for k, v in echo.items() if k not in data and k != "from"})
+    data.update({k: v for k, v in echo.items() if k not in data and k not in ("from", "to")})
     return data
 
 
@@ -123,9 +132,18 @@ def recipient_report(message: SimMessage, status: str, code: int, at: datetime) 
         report["operator_status_at"] = timestamp(at)
     if message.submission.client_ref is not None:
         report["client_reference"] = message.submission.client_ref
-    report["encoding"] = "UNICODE" if message.encoding == "UCS-2" else "GSM"
-    report["number_of_message_parts"] = message.segments
+    # Sinch: "Present only if max_number_of_message_parts parameter was set". Its ``encoding`` is
+    # "present only if smart encoding is enabled", an account feature the simulator has not got.
+    if "max_number_of_message_parts" in message.submission.extra:
+        report["number_of_message_parts"] = message.segments
     return report
+
+
+def over_part_limit(message: SimMessage) -> bool:
+    """More parts than the batch's ``max_number_of_message_parts``, and no ``truncate_concat`` to cut it."""
+    limit = message.submission.extra.get("max_number_of_message_parts")
+    truncated = message.submission.extra.get("truncate_concat") is True
+    return isinstance(limit, int) and message.segments > limit and not truncated
 
 
 def current(message: SimMessage) -> tuple[str, int]:
@@ -178,6 +196,16 @@ def access_token(key_id: str, issued: datetime, expires: datetime, jti: str, sig
 
     claims = {"sub": key_id, "iat": int(issued.timestamp()), "exp": int(expires.timestamp()), "jti": jti}
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.{signature}"
+
+
+def token_expiry(token: str) -> datetime | None:
+    """The ``exp`` claim of a token shaped like ``access_token``'s, or None when it has none."""
+    try:
+        claims = token.split(".")[1]
+        exp = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"]
+        return datetime.fromtimestamp(exp, UTC) if isinstance(exp, int) and not isinstance(exp, bool) else None
+    except (IndexError, ValueError, TypeError, KeyError, OverflowError, OSError):
+        return None
 
 
 def looks_like_jwt(token: str) -> bool:
