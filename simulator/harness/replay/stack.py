@@ -73,6 +73,7 @@ class WebhookReceiver:
 
 RUNNER_HEADER = "LynSMS-Replay-Runner"  # marks the replay runner's own requests to the gateway
 _RUNNER = RUNNER_HEADER.lower().encode()
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _CALL = CALL_HEADER.lower().encode()
 
 
@@ -103,7 +104,10 @@ class Serving:
             headers.append((key, value))
         if call is not None:
             scope = {**scope, "headers": headers}
-        serving = self.clock.serving(quiet=runner, call=call)
+        # A read sets nothing off that the clock cannot follow, so its end needs no calm: a test
+        # polling a message's status every few milliseconds must not keep time from skipping.
+        quiet = runner or scope["method"] in _SAFE_METHODS
+        serving = self.clock.serving(quiet=quiet, call=call)
 
         async def answer(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
