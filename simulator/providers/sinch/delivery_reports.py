@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from lynsms.simulator.http import JSONResponse
 from lynsms.simulator.providers.base import BadParam, ProviderError, int_param
-from lynsms.simulator.providers.sinch.filters import DEFAULT_WINDOW, _moment
+from lynsms.simulator.providers.sinch.filters import window
 from lynsms.simulator.providers.sinch.parse import Invalid
 from lynsms.simulator.state import JournalEntry
 
@@ -32,11 +32,7 @@ async def list_reports(sinch: Sinch, request: Request, entry: JournalEntry) -> R
     account = sinch.authenticated(request, entry)
     params = request.query_params
     try:
-        unknown = sorted(name for name in params if name not in KNOWN)
-        if unknown:
-            raise Invalid("syntax_invalid_parameter_format", f"Unknown query parameter: {unknown[0]}")
-        start = _moment(params.get("start_date"), "start_date") or sinch.now() - DEFAULT_WINDOW
-        end = _moment(params.get("end_date"), "end_date")
+        start, end = window(params, KNOWN, sinch.now())
         codes_text = [c.strip() for c in params.get("code", "").split(",") if c.strip()]
         if not all(_CODE.fullmatch(c) for c in codes_text):
             raise Invalid("syntax_invalid_parameter_format", "code: expected integers")

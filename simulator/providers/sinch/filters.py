@@ -24,11 +24,7 @@ DEFAULT_WINDOW: Final = timedelta(hours=24)
 
 def batch_filter(params: QueryParams, now: datetime) -> Callable[[Batch], bool]:
     """A predicate for the list query in ``params``; raises ``Invalid`` (Sinch's 400) on a bad one."""
-    unknown = sorted(name for name in params if name not in KNOWN)
-    if unknown:
-        raise Invalid("syntax_invalid_parameter_format", f"Unknown query parameter: {unknown[0]}")
-    start = _moment(params.get("start_date"), "start_date") or now - DEFAULT_WINDOW
-    end = _moment(params.get("end_date"), "end_date")
+    start, end = window(params, KNOWN, now)
     # The Node SDK leaves the '+' of "+12025550100" unescaped, so it arrives as a space; no sender
     # starts with one, so read it back as the '+' it was (as ``_moment`` does for offsets).
     senders = {"+" + s[1:] if s.startswith(" ") else s for s in params.get("from", "").split(",") if s}
@@ -45,6 +41,16 @@ def batch_filter(params: QueryParams, now: datetime) -> Callable[[Batch], bool]:
         )
 
     return wanted
+
+
+def window(params: QueryParams, known: frozenset[str], now: datetime) -> tuple[datetime, datetime | None]:
+    """What every Sinch list shares: a parameter outside ``known`` is refused (``Invalid``, Sinch's
+    400), and the time window runs from ``start_date`` (default 24 hours ago) to ``end_date``."""
+    unknown = sorted(name for name in params if name not in known)
+    if unknown:
+        raise Invalid("syntax_invalid_parameter_format", f"Unknown query parameter: {unknown[0]}")
+    start = _moment(params.get("start_date"), "start_date") or now - DEFAULT_WINDOW
+    return start, _moment(params.get("end_date"), "end_date")
 
 
 def _moment(text: str | None, name: str) -> datetime | None:

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from lynsms.simulator.http import JSONResponse
 from lynsms.simulator.inbound import Inbound, InboundMessage, Registration, Retry
 from lynsms.simulator.providers.base import BadParam, Callback, Provider, ProviderError, int_param
-from lynsms.simulator.providers.sinch.filters import DEFAULT_WINDOW, _moment
+from lynsms.simulator.providers.sinch.filters import window
 from lynsms.simulator.providers.sinch.parse import Invalid
 from lynsms.simulator.providers.sinch.render import recipient, timestamp
 from lynsms.simulator.state import JournalEntry
@@ -60,11 +60,7 @@ class SinchInbound:
             account = provider.authenticated(request, entry)
             params = request.query_params
             try:
-                unknown = sorted(name for name in params if name not in _KNOWN)
-                if unknown:
-                    raise Invalid("syntax_invalid_parameter_format", f"Unknown query parameter: {unknown[0]}")
-                start = _moment(params.get("start_date"), "start_date") or provider.now() - DEFAULT_WINDOW
-                end = _moment(params.get("end_date"), "end_date")
+                start, end = window(params, _KNOWN, provider.now())
                 page = int_param(params, "page", 0, 0)
                 size = int_param(params, "page_size", 30, 1, MAX_PAGE_SIZE)
             except BadParam as exc:
