@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from lynsms.simulator.messages import REJECT_REASONS
+from tests.clocked import answered_after
 from tests.simulator.scenario_wires import (
     HTTP_ERRORS,
     REJECTS,
@@ -118,16 +119,13 @@ def test_any_status_with_a_raw_body_is_sent_verbatim(simulator: Any, wire: Wire)
     assert response.headers["content-type"].startswith("text/html")
 
 
-@pytest.mark.parametrize(
-    ("path", "body"),
-    [
-        (
-            "/sms/3/messages",
-            {"messages": [{"sender": "InfoSMS", "destinations": [{"to": TO}], "content": {"text": "Hi"}}]},
-        ),
-        ("/sms/2/text/advanced", {"messages": [{"from": "InfoSMS", "destinations": [{"to": TO}], "text": "Hi"}]}),
-    ],
-)
+INFOBIP_APIS = [
+    ("/sms/3/messages", {"messages": [{"sender": "InfoSMS", "destinations": [{"to": TO}], "content": {"text": "Hi"}}]}),
+    ("/sms/2/text/advanced", {"messages": [{"from": "InfoSMS", "destinations": [{"to": TO}], "text": "Hi"}]}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), INFOBIP_APIS)
 def test_infobip_scripted_trouble_answers_in_the_error_format_of_the_api_called(
     simulator: Any, path: str, body: dict[str, Any]
 ) -> None:
@@ -140,8 +138,19 @@ def test_infobip_scripted_trouble_answers_in_the_error_format_of_the_api_called(
         assert response.json()["errorCode"] == "E429"
     else:
         assert response.json()["requestError"]["serviceException"]["messageId"] == "TOO_MANY_REQUESTS"
-    script(simulator, WIRES["infobip"], {"fault": {"kind": "timeout", "seconds": 0.1}})
-    capped = http.post(simulator.url + path, json=body, headers={"Authorization": f"App {account}"})
+
+
+@pytest.mark.parametrize(("path", "body"), INFOBIP_APIS)
+def test_infobip_timeout_cap_answers_in_the_error_format_of_the_api_called(
+    clocked_simulator: Any, path: str, body: dict[str, Any]
+) -> None:
+    account = WIRES["infobip"].account
+    script(clocked_simulator, WIRES["infobip"], {"fault": {"kind": "timeout", "seconds": 0.1}})
+
+    def send() -> httpx.Response:
+        return http.post(clocked_simulator.url + path, json=body, headers={"Authorization": f"App {account}"})
+
+    capped = answered_after(clocked_simulator, send, 0.1)
     assert capped.status_code == 504
     assert ("errorCode" in capped.json()) == path.startswith("/sms/3")
 
@@ -193,7 +202,9 @@ def test_empty_reply_closes_the_connection_without_a_byte(simulator: Any, wire: 
     assert simulator.journal()[-1]["status"] is None
 
 
-def test_timeout_holds_until_the_client_gives_up_while_other_requests_flow(simulator: Any, wire: Wire) -> None:
+def test_timeout_holds_until_the_client_gives_up_while_other_requests_flow(clocked_simulator: Any, wire: Wire) -> None:
+    # The clock never moves: the 10 s hold can only end by the client giving up (its read timeout).
+    simulator = clocked_simulator
     script(simulator, wire, {"match": {"body": "hang"}, "fault": {"kind": "timeout", "seconds": 10}})
     normal: list[float] = []
 
@@ -203,15 +214,12 @@ def test_timeout_holds_until_the_client_gives_up_while_other_requests_flow(simul
             assert wire.send(http, simulator.url, body="fine").status_code == wire.success
             normal.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
     flowing = threading.Thread(target=others)
     flowing.start()
     with pytest.raises(httpx.ReadTimeout):
-        wire.send(http, simulator.url, body="hang", timeout=httpx.Timeout(10, read=0.5))
+        wire.send(http, simulator.url, body="hang", timeout=httpx.Timeout(10, read=0.1))
     flowing.join()
-    # Held for 10 s unless the client gives up (at 0.5 s); the others are not held at all. The bounds
-    # sit far from both, so a loaded machine cannot fail them.
-    assert time.perf_counter() - started < 5
+    # The others are not held at all (the bound sits far from any real answer time).
     assert len(normal) == 5 and max(normal) < 5
     held = _wait_for(
         lambda: next(e for e in simulator.journal() if e["outcome"].get("fault") == "timeout"),
@@ -220,13 +228,13 @@ def test_timeout_holds_until_the_client_gives_up_while_other_requests_flow(simul
     assert (held["status"], held["outcome"]["client_gave_up"]) == (None, True)
 
 
-def test_timeout_answers_the_providers_504_at_its_cap(simulator: Any, wire: Wire) -> None:
-    script(simulator, wire, {"fault": {"kind": "timeout", "seconds": 0.3}})
-    started = time.perf_counter()
-    response = wire.send(http, simulator.url)
-    assert response.status_code == 504 and time.perf_counter() - started >= 0.3
+def test_timeout_answers_the_providers_504_at_its_cap(clocked_simulator: Any, wire: Wire) -> None:
+    script(clocked_simulator, wire, {"fault": {"kind": "timeout", "seconds": 0.3}})
+    response = answered_after(clocked_simulator, lambda: wire.send(http, clocked_simulator.url), 0.3, step=0.1)
+    assert response.status_code == 504
     assert wire.code(response)  # the provider's own error body, with its code
-    assert simulator.journal()[-1]["outcome"]["client_gave_up"] is False
+    held = clocked_simulator.journal()[-1]
+    assert held["outcome"]["client_gave_up"] is False and held["duration_ms"] >= 300
 
 
 def test_malformed_body_truncates_a_real_success_and_the_message_is_accepted(simulator: Any, wire: Wire) -> None:
@@ -239,26 +247,27 @@ def test_malformed_body_truncates_a_real_success_and_the_message_is_accepted(sim
     assert len(stored(simulator, wire)) == 1  # the provider took it: a blind retry sends it twice
 
 
-def test_slow_body_dribbles_a_valid_success_over_the_given_time(simulator: Any, wire: Wire) -> None:
-    script(simulator, wire, {"fault": {"kind": "slow_body", "seconds": 0.6}})
-    started = time.perf_counter()
-    response = wire.send(http, simulator.url)
-    assert time.perf_counter() - started >= 0.55
+def test_slow_body_dribbles_a_valid_success_over_the_given_time(clocked_simulator: Any, wire: Wire) -> None:
+    script(clocked_simulator, wire, {"fault": {"kind": "slow_body", "seconds": 0.6}})
+    # The last piece may be empty (pieces of equal size), so the body can be whole a piece early.
+    response = answered_after(clocked_simulator, lambda: wire.send(http, clocked_simulator.url), 0.55, step=0.03)
     assert response.status_code == wire.success
-    accepted = stored(simulator, wire)[0]
+    accepted = stored(clocked_simulator, wire)[0]
     assert wire.message_id(response.json()) in (accepted["id"], accepted["batch_id"])  # Sinch answers a batch
+    # The response ends (and is journaled) at the scripted time.
+    clocked_simulator.advance_until(lambda: clocked_simulator.journal()[-1]["duration_ms"] > 0, step=0.03)
+    assert clocked_simulator.journal()[-1]["duration_ms"] >= 600
 
 
 # ---- latency -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("rule", [{"reject": "invalid_number"}, {"http_error": 500}, {"accept": True}])
-def test_latency_delays_any_outcome(simulator: Any, wire: Wire, rule: dict[str, Any]) -> None:
-    script(simulator, wire, {**rule, "latency": "300ms"})
-    started = time.perf_counter()
-    wire.send(http, simulator.url)
-    assert time.perf_counter() - started >= 0.3
-    assert outcomes(http, simulator.url)[-1]["latency"] == 0.3
+def test_latency_delays_any_outcome(clocked_simulator: Any, wire: Wire, rule: dict[str, Any]) -> None:
+    script(clocked_simulator, wire, {**rule, "latency": "300ms"})
+    answered_after(clocked_simulator, lambda: wire.send(http, clocked_simulator.url), 0.3, step=0.1)
+    assert clocked_simulator.journal()[-1]["duration_ms"] >= 300
+    assert outcomes(http, clocked_simulator.url)[-1]["latency"] == 0.3
 
 
 def _wait_for(get: Any, ready: Any, within: float = 30.0) -> Any:  # a bound, not a window
