@@ -7,7 +7,8 @@ simulator's own message list is the ground truth of what was actually sent.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,12 @@ import httpx
 import pytest
 
 from lynsms import simulator
+from lynsms.clock import FastForwardClock
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, load_config
-from lynsms.simulator.harness.server import serving
+from lynsms.simulator.harness.gateway_host import GatewayHost
+from lynsms.simulator.harness.replay.stack import served
+from lynsms.simulator.harness.server import ServerThread
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 KEY = "e2e-key"
@@ -25,18 +29,47 @@ AUTH = {"Authorization": f"Bearer {KEY}"}
 SEND = {"to": "+12025550143", "from": "LynSMS", "body": "Your verification code is 482194", "reference": "signup-9214"}
 
 
+@dataclass
+class Bench:
+    """One simulator and one gateway server for the module, on one fast-forward clock: each test
+    mounts a fresh gateway (empty store, closed circuits) on the same server, and a scripted hang
+    takes the gateway's timeout in clock time, not in wall time."""
+
+    clock: FastForwardClock
+    sim_url: str
+    host: GatewayHost
+    sim: httpx.Client
+    api: httpx.Client
+
+    @contextmanager
+    def gateway(self, config: GatewayConfig) -> Iterator[httpx.Client]:
+        self.host.mount(served(create_app(config, environ={}, clock=self.clock), self.clock))
+        try:
+            yield self.api
+        finally:
+            self.host.unmount()
+
+
 @pytest.fixture(scope="module")
-def sim_url() -> Iterator[str]:
-    with serving(simulator.create_app()) as url:
-        yield url
+def bench() -> Iterator[Bench]:
+    clock = FastForwardClock()
+    try:
+        with (
+            ServerThread(served(simulator.create_app(clock=clock), clock)) as sim_server,
+            GatewayHost() as host,
+            httpx.Client(base_url=sim_server.url, timeout=10) as sim,
+            httpx.Client(base_url=host.url, headers=AUTH, timeout=30) as api,
+        ):
+            yield Bench(clock, sim_server.url, host, sim, api)
+    finally:
+        clock.close()
 
 
 @pytest.fixture
-def sim(sim_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sim_url, timeout=10) as client:
-        assert client.post("/_sim/reset").status_code == 200
-        client.delete("/_sim/scenario", params={"all": "true"})
-        yield client
+def sim(bench: Bench) -> httpx.Client:
+    assert bench.sim.post("/_sim/reset").status_code == 200
+    bench.sim.delete("/_sim/scenario", params={"all": "true"})
+    return bench.sim
 
 
 def load_scenario(sim: httpx.Client, name: str) -> None:
@@ -52,15 +85,11 @@ def config_for(sim_url: str, **provider_overrides: dict[str, Any]) -> GatewayCon
     return replace(config, providers=providers)
 
 
-def gateway(config: GatewayConfig) -> Iterator[httpx.Client]:
-    with serving(create_app(config, environ={})) as url, httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
-        yield client
-
-
 @pytest.fixture
-def gw(sim_url: str) -> Iterator[httpx.Client]:
-    # A short Twilio timeout so the "hang" scenario costs half a second, not ten.
-    yield from gateway(config_for(sim_url, twilio={"timeout": 0.5}))
+def gw(bench: Bench, sim: httpx.Client) -> Iterator[httpx.Client]:
+    # A Twilio timeout shorter than the "hang" scenario's, on the clock: it costs no wall time.
+    with bench.gateway(config_for(bench.sim_url, twilio={"timeout": 0.5})) as client:
+        yield client
 
 
 def sim_messages(sim: httpx.Client, provider: str | None = None) -> list[dict[str, Any]]:
@@ -125,9 +154,9 @@ def test_hard_failure_stops_the_chain_and_nothing_is_sent(
     assert stored["status"] == "failed" and stored["error"]["code"] == "provider_rejected"
 
 
-def test_rejected_credentials_are_a_hard_auth_failure(sim_url: str, sim: httpx.Client) -> None:
-    config = config_for(sim_url, twilio={"credentials": {"account_sid": "not-a-sid", "auth_token": "x"}})
-    for client in gateway(config):
+def test_rejected_credentials_are_a_hard_auth_failure(bench: Bench, sim: httpx.Client) -> None:
+    config = config_for(bench.sim_url, twilio={"credentials": {"account_sid": "not-a-sid", "auth_token": "x"}})
+    with bench.gateway(config) as client:
         error = client.post("/api/v1/messages/send", json=SEND).json()["error"]
         assert error["code"] == "provider_rejected"
         assert error["attempts"][0]["outcome"] == "hard" and error["attempts"][0]["http_status"] == 401
