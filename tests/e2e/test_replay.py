@@ -3,10 +3,13 @@ JUnit XML counts right, and a scenario drives servers someone else started."""
 
 from __future__ import annotations
 
+import io
 import textwrap
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
+from contextlib import redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,18 +46,13 @@ def scenario_file(tmp_path: Path, name: str, expect: str, *, extra_steps: str = 
     return path
 
 
-SHARDS = 4
-
-
-@pytest.mark.parametrize("shard", range(1, SHARDS + 1))
-def test_the_whole_library_replays_green(shard: int, capsys: pytest.CaptureFixture[str]) -> None:
-    # Sharded as a CI matrix would shard it: the shards run side by side, together the whole library.
-    code = main(["scenario", "run", str(LIBRARY), "--shard", f"{shard}/{SHARDS}"])
+def test_the_whole_library_replays_green(capsys: pytest.CaptureFixture[str]) -> None:
+    # How shards split a folder is checked on step-less files (test_replay_external.py).
+    code = main(["scenario", "run", str(LIBRARY)])
     out = capsys.readouterr().out
     assert code == 0, out
-    files = sorted(LIBRARY.glob("*.scenario.yaml"))
-    names = [p.name.removesuffix(".scenario.yaml") for p in files[shard - 1 :: SHARDS]]
-    assert len(files) >= SHARDS and names
+    names = [p.name.removesuffix(".scenario.yaml") for p in sorted(LIBRARY.glob("*.scenario.yaml"))]
+    assert names
     for name in names:
         assert f"✓ {name}  (" in out
     assert "✗" not in out
@@ -69,7 +67,9 @@ def test_fast_forward_waits_for_a_server_still_working_on_a_request(monkeypatch:
     resolve = lookup.resolve
 
     def slow(number: str, rules: Iterable[lookup.LookupRule] = ()) -> lookup.NumberFacts:
-        time.sleep(0.2)  # 4 numbers: 0.8 s, well over the calm after which time skips to a timeout
+        # 4 numbers: 0.4 s, over both calms after which time may skip (0.02 s, 0.3 s before a timeout
+        # outside any request); without the request's hold the gateway times out, even at 0.05 s each.
+        time.sleep(0.1)
         return resolve(number, rules)
 
     monkeypatch.setattr(lookup, "resolve", slow)
@@ -103,16 +103,51 @@ FAILING = {
 }
 
 
+@dataclass
+class Replayed:
+    """One ``scenario run`` over a folder of scenarios that each fail in their own way."""
+
+    folder: Path
+    code: int
+    out: str
+
+    def report(self, name: str) -> str:
+        """The lines reported for scenario ``name``, up to the next scenario's."""
+        lines = self.out.splitlines()
+        start = next(n for n, line in enumerate(lines) if line.startswith(f"✗ {name}  ("))
+        end = next(
+            (n for n in range(start + 1, len(lines)) if lines[n][:2] in ("✗ ", "✓ ") or "scenario(s):" in lines[n]),
+            len(lines),
+        )
+        return "\n".join(lines[start:end])
+
+
+@pytest.fixture(scope="module")
+def failing(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
+    # One run for all of them: each scenario's report is its own, and the servers start once.
+    folder = tmp_path_factory.mktemp("failing")
+    for kind, (expect, _) in FAILING.items():
+        scenario_file(folder, f"fails-{kind}", expect)
+    steps = """
+      - wait_for: {message: first, status: delivered, timeout: 300ms}
+    """
+    path = scenario_file(folder, "never-delivered", "status: 201", extra_steps=steps)
+    path.write_text(path.read_text().replace("gateway:", "defaults:\n  deliver: false\ngateway:"))
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = main(["scenario", "run", str(folder)])
+    return Replayed(folder, code, out.getvalue())
+
+
 @pytest.mark.parametrize("kind", sorted(FAILING))
 def test_a_failing_expectation_names_the_step_the_expectation_and_the_actual_value(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+    failing: Replayed, kind: str
 ) -> None:
-    expect, says = FAILING[kind]
-    path = scenario_file(tmp_path, f"fails-{kind}", expect)
-    code = main(["scenario", "run", str(path)])
-    out = capsys.readouterr().out
-    assert code == 1, out
-    assert f"✗ fails-{kind}" in out
+    _, says = FAILING[kind]
+    assert failing.code == 1, failing.out
+    assert f"{len(FAILING) + 1} scenario(s): 0 passed, {len(FAILING) + 1} failed" in failing.out
+    out = failing.report(f"fails-{kind}")
+    path = failing.folder / f"fails-{kind}.scenario.yaml"
     assert f"FAILED {path}:9: step 1 'first' (send)" in out
     assert f"expect.{kind.split('-', maxsplit=1)[0]}" in out
     for text in says:
@@ -122,15 +157,9 @@ def test_a_failing_expectation_names_the_step_the_expectation_and_the_actual_val
     assert "twilio POST /2010-04-01/Accounts/" in out and "-> 503  http_error 503" in out
 
 
-def test_wait_for_that_times_out_reports_the_last_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    steps = """
-      - wait_for: {message: first, status: delivered, timeout: 300ms}
-    """
-    path = scenario_file(tmp_path, "never-delivered", "status: 201", extra_steps=steps)
-    path.write_text(path.read_text().replace("gateway:", "defaults:\n  deliver: false\ngateway:"))
-    code = main(["scenario", "run", str(path)])
-    out = capsys.readouterr().out
-    assert code == 1, out
+def test_wait_for_that_times_out_reports_the_last_status(failing: Replayed) -> None:
+    assert failing.code == 1, failing.out
+    out = failing.report("never-delivered")
     assert "step 2 (wait_for)" in out
     assert "wait_for: expected status delivered within 0.3 s" in out and "got sent" in out
 
