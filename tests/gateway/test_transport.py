@@ -127,7 +127,7 @@ async def test_no_answer_in_time_is_a_read_timeout() -> None:
         await read_request(reader)
         await asyncio.sleep(5)
 
-    async with raw_server(hang) as (url, _), client(timeout=0.2) as http:
+    async with raw_server(hang) as (url, _), client(timeout=0.1) as http:
         with pytest.raises(httpx.ReadTimeout):
             await http.post(url, json={})
 
@@ -165,9 +165,12 @@ async def test_other_schemes_are_unsupported() -> None:
 
 
 async def test_all_slots_busy_past_the_pool_timeout_is_a_pool_timeout() -> None:
+    arrived, release = asyncio.Event(), asyncio.Event()
+
     async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        await asyncio.sleep(1)
+        arrived.set()
+        await release.wait()  # answers only once the second request has given up
         writer.write(OK)
 
     timeout = httpx.Timeout(5.0, pool=0.1)
@@ -176,7 +179,8 @@ async def test_all_slots_busy_past_the_pool_timeout_is_a_pool_timeout() -> None:
         httpx.AsyncClient(timeout=timeout, transport=Http11Transport(max_connections=1)) as http,
     ):
         first = asyncio.ensure_future(http.post(url))
-        await asyncio.sleep(0.05)
+        await asyncio.wait_for(arrived.wait(), 10)  # the one slot is taken
         with pytest.raises(httpx.PoolTimeout):
             await http.post(url)
+        release.set()
         assert (await first).status_code == 201
