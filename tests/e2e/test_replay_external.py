@@ -92,11 +92,13 @@ def test_a_gateway_with_the_admin_endpoint_runs_each_scenario_with_its_settings(
 def test_the_admin_endpoint_wants_the_api_key_and_names_refused_settings(servers: tuple[str, str]) -> None:
     gateway, _ = servers
     url = gateway + ADMIN_PATH
-    assert httpx.put(url, json={}).json()["error"]["code"] == "unauthorized"
-    refused = httpx.put(url, json={"gateway": {"default_chain": ["twilo"]}}, headers={"Authorization": f"Bearer {KEY}"})
-    assert refused.status_code == 422
-    assert refused.json()["error"]["problems"][0]["path"] == "default_chain.0"
-    assert httpx.put(url, content=b"[1]", headers={"Authorization": f"Bearer {KEY}"}).status_code == 400
+    with httpx.Client() as http:  # one client (its TLS context costs ~30 ms of CPU), not one per call
+        assert http.put(url, json={}).json()["error"]["code"] == "unauthorized"
+        auth = {"Authorization": f"Bearer {KEY}"}
+        refused = http.put(url, json={"gateway": {"default_chain": ["twilo"]}}, headers=auth)
+        assert refused.status_code == 422
+        assert refused.json()["error"]["problems"][0]["path"] == "default_chain.0"
+        assert http.put(url, content=b"[1]", headers=auth).status_code == 400
 
 
 def test_without_the_admin_endpoint_settings_are_named_and_webhooks_skipped_not_failed(
