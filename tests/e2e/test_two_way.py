@@ -24,6 +24,7 @@ from lynsms.simulator.harness.gateway_host import GatewayHost
 from lynsms.simulator.harness.inbound_urls import register_over_http
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config
 from lynsms.simulator.harness.server import ServerThread
+from lynsms.tls import client_tls
 from tests.simulator.receiver import Receiver
 
 KEY = "lyn_test_two_way"
@@ -68,8 +69,7 @@ class Stack:
 
 @dataclass
 class Servers:
-    """The module's servers and one keep-alive client each (a new client costs ~30 ms of CPU, for
-    its TLS context); every test mounts a fresh gateway."""
+    """The module's servers and one keep-alive client each; every test mounts a fresh gateway."""
 
     sim_url: str
     host: GatewayHost
@@ -85,9 +85,11 @@ def servers() -> Iterator[Servers]:
         ServerThread(create_app(sim=Simulator(seed=13))) as sim,
         GatewayHost() as host,
         Receiver() as hooks,
-        httpx.Client(base_url=sim.url, trust_env=False) as sim_client,
-        httpx.Client(base_url=host.url, headers={"Authorization": f"Bearer {KEY}"}, trust_env=False) as api,
-        httpx.Client(trust_env=False) as raw,
+        httpx.Client(base_url=sim.url, trust_env=False, verify=client_tls()) as sim_client,
+        httpx.Client(
+            base_url=host.url, headers={"Authorization": f"Bearer {KEY}"}, trust_env=False, verify=client_tls()
+        ) as api,
+        httpx.Client(trust_env=False, verify=client_tls()) as raw,
     ):
         yield Servers(sim.url, host, hooks, sim_client, api, raw)
         for thread in (sim, host.server):

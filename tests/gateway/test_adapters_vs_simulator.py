@@ -8,7 +8,6 @@ reasons, and what the adapter sent must be what the simulator stored.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +21,7 @@ from lynsms.gateway.providers.clicksend import ClickSendAdapter
 from lynsms.gateway.providers.names import PROVIDER_NAMES as PROVIDERS
 from lynsms.gateway.providers.registry import build_adapter
 from lynsms.gateway.providers.sinch import recipient_message_id
+from lynsms.tls import client_tls
 from tests.gateway.adapter_mocks import outbound as mock_outbound
 
 if TYPE_CHECKING:
@@ -31,9 +31,6 @@ T = TypeVar("T")
 CLICKSEND_CREDENTIALS = registry.provider("clicksend").default_credentials
 CALLBACK = "http://127.0.0.1:9/api/v1/webhooks/"  # nothing listens: callbacks fail quietly
 every_provider = pytest.mark.parametrize("name", PROVIDERS)
-# One TLS context for every transport: building one loads the CA bundle (~30 ms of CPU), and these
-# requests are plain HTTP anyway.
-TLS = ssl.create_default_context()
 
 
 def outbound(n: int, name: str, **overrides: Any) -> Outbound:
@@ -54,7 +51,7 @@ def run(
 
     async def main() -> T:
         # httpx's own TCP transport: the adapters are not tied to the gateway's Http11Transport.
-        async with httpx.AsyncHTTPTransport(verify=TLS) as transport:
+        async with httpx.AsyncHTTPTransport(verify=client_tls()) as transport:
             return await action(build_adapter(settings, transport))
 
     return asyncio.run(main())

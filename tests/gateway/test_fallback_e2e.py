@@ -22,6 +22,7 @@ from lynsms.gateway.config import GatewayConfig, load_config
 from lynsms.simulator.harness.gateway_host import GatewayHost
 from lynsms.simulator.harness.replay.stack import served
 from lynsms.simulator.harness.server import ServerThread
+from lynsms.tls import client_tls
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 KEY = "e2e-key"
@@ -57,8 +58,8 @@ def bench() -> Iterator[Bench]:
         with (
             ServerThread(served(simulator.create_app(clock=clock), clock)) as sim_server,
             GatewayHost() as host,
-            httpx.Client(base_url=sim_server.url, timeout=10) as sim,
-            httpx.Client(base_url=host.url, headers=AUTH, timeout=30) as api,
+            httpx.Client(base_url=sim_server.url, timeout=10, verify=client_tls()) as sim,
+            httpx.Client(base_url=host.url, headers=AUTH, timeout=30, verify=client_tls()) as api,
         ):
             yield Bench(clock, sim_server.url, host, sim, api)
             sim_server.server.exit()  # both at once: each shutdown takes uvicorn's 0.1 s, side by side

@@ -13,10 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lynsms.tls import client_tls
 from tests.conftest import RunningSimulator
 from tests.simulator.scenario_wires import WIRES, Wire
 
-http = httpx.Client(timeout=10)
+http = httpx.Client(timeout=10, verify=client_tls())
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -23,6 +23,7 @@ from lynsms.simulator.console.rows import normalise, segment_map
 from lynsms.simulator.harness.cli import main
 from lynsms.simulator.harness.server import serving
 from lynsms.simulator.state import SimState
+from lynsms.tls import client_tls
 from tests.conftest import RunningSimulator
 from tests.simulator.scenario_wires import WIRES
 
@@ -44,7 +45,7 @@ def switch(simulator: RunningSimulator, **providers: dict[str, Any]) -> dict[str
 @pytest.mark.parametrize("provider", ALL)
 def test_accepted_and_rejected_submissions_are_rows_with_one_status(simulator: RunningSimulator, provider: str) -> None:
     wire = WIRES[provider]
-    client = simulator.control  # keep-alive: a new client costs ~30 ms of CPU (its TLS context)
+    client = simulator.control  # a new client would cost a TLS context
     assert wire.send(client, simulator.url, body="accepted").status_code == wire.success
     switch(simulator, **{provider: {"rejecting": "invalid_number"}})
     wire.send(client, simulator.url, body="turned down")
@@ -188,7 +189,10 @@ def test_marking_a_message_sends_the_providers_own_callback(
 
 
 def test_the_event_stream_pushes_new_rows_and_journal_entries(simulator: RunningSimulator) -> None:
-    with httpx.Client(timeout=5) as client, client.stream("GET", f"{simulator.url}/_sim/events") as stream:
+    with (
+        httpx.Client(timeout=5, verify=client_tls()) as client,
+        client.stream("GET", f"{simulator.url}/_sim/events") as stream,
+    ):
         assert stream.headers["content-type"].startswith("text/event-stream")
         lines = stream.iter_lines()
         assert next(line for line in lines if line.startswith("event:")) == "event: hello"

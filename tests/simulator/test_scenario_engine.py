@@ -16,9 +16,10 @@ from lynsms.simulator.decision import Facts
 from lynsms.simulator.harness.server import serving
 from lynsms.simulator.messages import Submission
 from lynsms.simulator.scenario import ScenarioError, parse
+from lynsms.tls import client_tls
 from tests.simulator.scenario_wires import TWILIO_AC, WIRES, load, one_rule, outcomes
 
-http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10, verify=client_tls())
 twilio = WIRES["twilio"]
 LIBRARY = Path(__file__).parents[2] / "scenarios"
 

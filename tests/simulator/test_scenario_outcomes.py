@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from lynsms.simulator.messages import REJECT_REASONS
+from lynsms.tls import client_tls
 from tests.clocked import answered_after
 from tests.simulator.scenario_wires import (
     HTTP_ERRORS,
@@ -28,7 +29,7 @@ from tests.simulator.scenario_wires import (
 
 # No keep-alive: a fresh connection per request avoids delayed-ACK stalls, and a fault that kills
 # a connection can never poison the next request.
-http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10)
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0), timeout=10, verify=client_tls())
 PROVIDERS = list(WIRES)
 
 
