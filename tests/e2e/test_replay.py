@@ -67,9 +67,9 @@ def test_fast_forward_waits_for_a_server_still_working_on_a_request(monkeypatch:
     resolve = lookup.resolve
 
     def slow(number: str, rules: Iterable[lookup.LookupRule] = ()) -> lookup.NumberFacts:
-        # 4 numbers: 0.4 s, over both calms after which time may skip (0.02 s, 0.3 s before a timeout
-        # outside any request); without the request's hold the gateway times out, even at 0.05 s each.
-        time.sleep(0.1)
+        # Each lookup 2.5 times the calm after which time may skip to the gateway's provider timeout
+        # (0.02 s, a timeout inside a request): without the request's hold the scenario fails.
+        time.sleep(0.05)
         return resolve(number, rules)
 
     monkeypatch.setattr(lookup, "resolve", slow)
