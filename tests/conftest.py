@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from typing import Any
 
 import httpx
@@ -37,6 +38,32 @@ LONG_FILES = (
     "tests/e2e/test_console_browser.py",
     "tests/contract/test_accounts_sdk.py",
 )
+
+
+# The files that drive the official Python SDKs in-process. A worker's first import of them costs
+# ~3.5 s of CPU (Infobip's package alone 2.2 s: it imports every API it has), so under --dist
+# loadfile they go to one worker together, as one unit, instead of each worker paying it.
+SDK_FILES = (
+    "tests/contract/test_*_sdk.py",
+    "tests/contract/test_*_sdks.py",
+    "tests/contract/test_readme_snippets.py",
+    "tests/intercept/test_intercept.py",
+    "tests/simulator/test_scenario_outcomes.py",
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]  # xdist ships no types
+
+    class SdkFilesTogether(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "the official SDKs' files" if any(fnmatch(path, pattern) for pattern in SDK_FILES) else path
+
+    return SdkFilesTogether(config, log)
 
 
 # Third-party pytest plugins installed beside the test extras that no test session uses; each fresh
