@@ -2,7 +2,10 @@
 project, with the plugin loaded from its ``pytest11`` entry point.
 
 Sub-sessions run in a subprocess: they start servers on threads, which must not outlive them
-inside this process. Each sub-session runs with a strict config (strict markers, warnings as
+inside this process; and ``pytester.runpytest_inprocess`` restores ``sys.modules`` afterwards,
+dropping what the sub-session imported first (httpcore, which httpx imports on first use), so
+this worker's later tests would import it again and httpx would no longer translate its errors (a
+raw ``httpcore.ConnectError`` where tests expect ``httpx.ConnectError``). Each sub-session runs with a strict config (strict markers, warnings as
 errors), as a careful project would, so the plugin is held to it too.
 
 A fresh session costs ~1.3 s of CPU before its first test (an xdist one ~2 s), so the tests below
