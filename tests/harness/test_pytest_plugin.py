@@ -5,8 +5,9 @@ Sub-sessions run in a subprocess: they start servers on threads, which must not 
 inside this process; and ``pytester.runpytest_inprocess`` restores ``sys.modules`` afterwards,
 dropping what the sub-session imported first (httpcore, which httpx imports on first use), so
 this worker's later tests would import it again and httpx would no longer translate its errors (a
-raw ``httpcore.ConnectError`` where tests expect ``httpx.ConnectError``). Each sub-session runs with a strict config (strict markers, warnings as
-errors), as a careful project would, so the plugin is held to it too.
+raw ``httpcore.ConnectError`` where tests expect ``httpx.ConnectError``). Each sub-session runs
+with a strict config (strict markers, warnings as errors), as a careful project would, so the
+plugin is held to it too.
 
 A fresh session costs ~1.3 s of CPU before its first test (an xdist one ~2 s), so the tests below
 share three sessions, each run once per module, and each test checks its own files' outcomes and
@@ -16,10 +17,11 @@ output in its session's run:
   settings of their own beyond one ini: fixtures, markers, near misses, scenario items, a host
   project's packages, conftest overrides, async tests, the README's plugin example. Sharing it also
   proves more: state must not leak between the files either.
-- ``workers``: ``pytest -n 2`` (xdist's default distribution), each worker with its own servers,
-  with the README's ``sms_intercept`` example beside them.
-- ``fast_forward``: ``--lynsms-fast-forward`` with scenario collection switched off, two settings
-  that hold for a whole session.
+- ``workers``: ``pytest -n 2 --lynsms-fast-forward`` (xdist's default distribution), each worker
+  with its own servers and clock, with the fast-forward tests and the README's ``sms_intercept``
+  example beside them.
+- ``no_scenarios``: scenario collection switched off, a project with nothing else to collect (no
+  test runs, so no server starts: ~0.3 s).
 """
 
 from __future__ import annotations
@@ -131,8 +133,8 @@ def sessions(tmp_path_factory: pytest.TempPathFactory, seen: Path) -> Iterator[d
     on the machine's cores while the tests read them in turn."""
     specs: dict[str, tuple[dict[str, str], list[str], dict[str, str]]] = {
         "shared": (SHARED_PROJECT, [], {}),
-        "workers": (WORKERS_PROJECT, ["-n", "2"], {"SEEN": str(seen)}),
-        "fast-forward": (FAST_FORWARD_PROJECT, ["-o", "lynsms_collect_scenarios=false", "--lynsms-fast-forward"], {}),
+        "workers": (WORKERS_PROJECT, ["-n", "2", "--lynsms-fast-forward"], {"SEEN": str(seen)}),
+        "no-scenarios": (NO_SCENARIOS_PROJECT, ["-o", "lynsms_collect_scenarios=false"], {}),
     }
     started = {
         name: ProjectSession(tmp_path_factory.mktemp(f"{name}-project"), files, *args, env=env)
@@ -162,8 +164,8 @@ def workers(sessions: dict[str, ProjectSession]) -> ProjectRun:
 
 
 @pytest.fixture(scope="module")
-def fast_forward(sessions: dict[str, ProjectSession]) -> ProjectRun:
-    return sessions["fast-forward"].run()
+def no_scenarios(sessions: dict[str, ProjectSession]) -> ProjectRun:
+    return sessions["no-scenarios"].run()
 
 
 SHARED_PROJECT["test_fixtures.py"] = """
@@ -664,12 +666,9 @@ def test_the_readme_plugin_example_passes_in_a_fresh_session(shared: ProjectRun)
     assert shared.outcomes("readme/test_conftest_applies.py") == {"passed": 1}
 
 
-# ---- the fast-forward session: settings that hold for a whole session ----------------------------
+# ---- the workers session again: fast-forward, a setting for the whole session --------------------
 
-FAST_FORWARD_PROJECT = {
-    "pytest.ini": STRICT_INI,
-    "falls_back.scenario.yaml": PASSING_SCENARIO,  # not collected: collection is switched off
-    "test_fast_forward.py": """
+WORKERS_PROJECT["test_fast_forward.py"] = """
         import time
 
         import pytest
@@ -697,14 +696,18 @@ FAST_FORWARD_PROJECT = {
                 time.sleep(0.3)  # many times the calm after which time would skip
                 again = sms_gateway.client.get(f"/api/v1/messages/{sent['id']}").json()["data"]
             assert again["status"] == "sent"
-        """,
-}
+        """
 
 
-def test_scenario_collection_can_be_switched_off(fast_forward: ProjectRun) -> None:
-    fast_forward.stdout.fnmatch_lines(["*collected 2 items"])  # the two tests of test_fast_forward.py
-    fast_forward.stdout.no_fnmatch_line("*falls_back*")
+def test_fixtures_fast_forward_scripted_waits_when_asked(workers: ProjectRun) -> None:
+    assert workers.outcomes("test_fast_forward.py") == {"passed": 2}
 
 
-def test_fixtures_fast_forward_scripted_waits_when_asked(fast_forward: ProjectRun) -> None:
-    assert fast_forward.outcomes("test_fast_forward.py") == {"passed": 2}
+# ---- the no-scenarios session -------------------------------------------------------------------
+
+NO_SCENARIOS_PROJECT = {"pytest.ini": STRICT_INI, "falls_back.scenario.yaml": PASSING_SCENARIO}
+
+
+def test_scenario_collection_can_be_switched_off(no_scenarios: ProjectRun) -> None:
+    no_scenarios.result.assert_outcomes()
+    assert "no tests ran" in no_scenarios.stdout.str()
