@@ -102,7 +102,8 @@ class ProjectSession:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(textwrap.dedent(content) if name.endswith(".py") else content, "utf-8")
         environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
-        environ.update(HOME=str(root), USERPROFILE=str(root), PY_COLORS="0", PYTHONPATH=str(root), **(env or {}))
+        environ.update(HOME=str(root), USERPROFILE=str(root), PY_COLORS="0", PYTHONPATH=str(root))
+        environ.update(env or {})
         self.out, self.err = root / "stdout.txt", root / "stderr.txt"
         self.started = time.monotonic()
         with self.out.open("w") as stdout, self.err.open("w") as stderr:
