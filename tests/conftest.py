@@ -16,6 +16,7 @@ import pytest
 from lynsms.clock import ManualClock
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread
+from tests.sessions import UNUSED_PLUGINS
 
 # The files that take longest (fresh processes, a browser, real-time waits), longest first. xdist
 # hands out whole files (--dist loadfile, pyproject.toml) in collection order: these go first, so
@@ -48,6 +49,7 @@ SDK_FILES = (
     "tests/contract/test_*_sdks.py",
     "tests/contract/test_readme_snippets.py",
     "tests/intercept/test_intercept.py",
+    "tests/intercept/test_readme_interception.py",
     "tests/simulator/test_scenario_outcomes.py",
 )
 
@@ -66,11 +68,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return SdkFilesTogether(config, log)
 
 
-# Third-party pytest plugins installed beside the test extras that no test session uses; each fresh
-# session would pay ~1.1 s of CPU in all to load them. pyproject.toml turns them off for this run;
-# the sessions the tests start (README examples, plugin and xdist checks) get the same through
-# PYTEST_ADDOPTS.
-UNUSED_PLUGINS = "-p no:hypothesispytest -p no:faker -p no:schemathesis"
+# pyproject.toml turns the unused plugins off for this run; the sessions the tests start (README
+# examples, plugin and xdist checks) get the same through PYTEST_ADDOPTS.
 
 
 def pytest_configure(config: pytest.Config) -> None:

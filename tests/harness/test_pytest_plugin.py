@@ -40,6 +40,7 @@ from pathlib import Path
 import pytest
 
 from tests.contract.test_readme_snippets import python_blocks, section
+from tests.sessions import UNUSED_PLUGINS
 
 STRICT_INI = """
 [pytest]
@@ -93,8 +94,9 @@ class ProjectRun:
 
 class ProjectSession:
     """One session of a temporary project, started in a subprocess as ``pytester.runpytest_subprocess``
-    would start it: ``python -m pytest -v`` from the project root, outer pytest options and the user's
-    home left out. Its output goes to files, so sessions started side by side never wait on a pipe."""
+    would start it: ``python -m pytest -v`` from the project root, the outer pytest options and the
+    user's home left out (the unused plugins stay off). Its output goes to files, so sessions started
+    side by side never wait on a pipe."""
 
     def __init__(self, root: Path, files: Mapping[str, str], *args: str, env: Mapping[str, str] | None = None) -> None:
         for name, content in files.items():
@@ -103,6 +105,7 @@ class ProjectSession:
             path.write_text(textwrap.dedent(content) if name.endswith(".py") else content, "utf-8")
         environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
         environ.update(HOME=str(root), USERPROFILE=str(root), PY_COLORS="0", PYTHONPATH=str(root))
+        environ.update(PYTEST_ADDOPTS=UNUSED_PLUGINS)
         environ.update(env or {})
         self.out, self.err = root / "stdout.txt", root / "stderr.txt"
         self.started = time.monotonic()
