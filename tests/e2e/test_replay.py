@@ -114,7 +114,9 @@ class Replayed:
     def report(self, name: str) -> str:
         """The lines reported for scenario ``name``, up to the next scenario's."""
         lines = self.out.splitlines()
-        start = next(n for n, line in enumerate(lines) if line.startswith(f"✗ {name}  ("))
+        starts = [n for n, line in enumerate(lines) if line.startswith(f"✗ {name}  (")]
+        assert starts, f"no failed scenario {name} in:\n{self.out}"
+        start = starts[0]
         end = next(
             (n for n in range(start + 1, len(lines)) if lines[n][:2] in ("✗ ", "✓ ") or "scenario(s):" in lines[n]),
             len(lines),
