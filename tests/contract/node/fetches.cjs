@@ -1,6 +1,5 @@
 // Send one message through each official Node SDK, then read it back through the same SDK.
-// Usage: node fetches.cjs <provider> <simulator url>. Prints one JSON line for the test to check;
-// runner.cjs calls the exported run(provider, url) instead.
+// Usage: node fetches.cjs <provider> <simulator url>. Prints one JSON line for the test to check.
 
 async function twilio(url) {
   const client = require("twilio")("AC" + "1".repeat(32), "any-token");
@@ -47,14 +46,4 @@ async function clicksend(url) {
 }
 
 const calls = { twilio, sinch, infobip, clicksend };
-const run = (provider, url) => calls[provider](url);
-module.exports = run;
-
-if (require.main === module) {
-  run(...process.argv.slice(2))
-    .then((result) => console.log(JSON.stringify(result)))
-    .catch((error) => {
-      console.error(error && error.stack ? error.stack : error);
-      process.exit(1);
-    });
-}
+require("./cli.cjs")(module, (provider, url) => calls[provider](url));

@@ -1,6 +1,7 @@
 // One Node process for many contract checks, so each SDK is loaded once rather than once a check
-// (~0.3 s of CPU each). Reads one JSON request a line on stdin and answers each with one JSON line:
-//   {"script": "fetches.cjs", "args": [...]}  -> {"ok": true, "result": <what the script's run() returns>}
+// (~0.3 s of CPU each). Reads one JSON request a line on stdin and answers each with one line,
+// "lynsms-runner " and JSON:
+//   {"script": "fetches.cjs", "args": [...]}  -> {"ok": true, "result": <what the script's function returns>}
 //   {"snippet": "<code>"}                      -> {"ok": true, "printed": ["<its first console.log line>"]}
 // A snippet (a README example) runs as written, as a CommonJS module beside node_modules; it is done
 // when it prints, and fails on an uncaught error or an unhandled rejection, as `node snippet.cjs` would.
@@ -10,12 +11,16 @@ const readline = require("node:readline");
 const util = require("node:util");
 const vm = require("node:vm");
 const { createRequire } = require("node:module");
+const { describe } = require("./cli.cjs");
 
 let running = null; // the snippet in progress: { printed, done, fail }
 
-const print = console.log;
-console.log = (...args) => {
-  if (running === null) return print(...args);
+// stdout carries the answers (each line marked, in case a library writes there itself); what the
+// SDKs log goes to stderr, except a snippet's console.log, which is its output.
+const REPLY = "lynsms-runner ";
+const log = console.error;
+console.log = console.info = console.debug = (...args) => {
+  if (running === null) return log(...args);
   running.printed.push(util.format(...args));
   running.done();
 };
@@ -53,7 +58,7 @@ lines.on("line", async (line) => {
   try {
     reply = { ok: true, ...(await answer(JSON.parse(line), count)) };
   } catch (error) {
-    reply = { ok: false, error: error && error.stack ? error.stack : String(error) };
+    reply = { ok: false, error: describe(error) };
   }
-  process.stdout.write(JSON.stringify(reply) + "\n");
+  process.stdout.write(REPLY + JSON.stringify(reply) + "\n");
 });
