@@ -1,19 +1,23 @@
 """A gateway process killed mid-bulk (SIGKILL) or stopped (SIGTERM), restarted on the same
 database, judged only through the public APIs: the gateway's messages and the simulator's.
 
-The gateways are real ``lynsms gateway`` processes, since the point is what a killed process
-leaves behind. The simulator they send to runs in this process, on a ``ManualClock``: a slow
-provider's answers come when the test advances time, so each kill lands exactly where the test
-means it to (a wave of requests in flight), however loaded the machine.
+The gateway that is stopped is a real ``lynsms gateway`` process, since the point is what a killed
+process leaves behind; the one restarted on its database serves in this process (a real server
+with the command's built-in config), which spares a process start per drill. The simulator they
+send to runs in this process too, on a ``ManualClock``: a slow provider's answers come when the
+test advances time, so each kill lands exactly where the test means it to (a wave of requests in
+flight), however loaded the machine.
 
 The verdict is ``benchmarks/crash_bench.py``'s, so the benchmark (1,000 recipients, several kill
 points, real time) and this test (a few dozen, one point) judge alike."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,7 @@ import pytest
 
 from benchmarks.crash_bench import (
     BODY,
+    KEY,
     RECIPIENTS,
     Bulk,
     bulk_payload,
@@ -33,9 +38,11 @@ from benchmarks.crash_bench import (
     wait_for,
 )
 from lynsms.clock import ManualClock
+from lynsms.gateway import create_app as create_gateway
+from lynsms.gateway.config import load_config
 from lynsms.gateway.service import SINGLE_CONCURRENCY
 from lynsms.simulator import Simulator, create_app
-from lynsms.simulator.harness.server import ServerThread
+from lynsms.simulator.harness.server import ServerThread, bind, url_of
 
 # Latencies in the simulator's time, which moves only when a test advances it.
 TWILIO_LATENCY = 1.0  # one request per message, SINGLE_CONCURRENCY in flight
@@ -60,6 +67,17 @@ class SlowSimulator:
     def held(self, provider: str) -> int:
         """Messages ``provider`` accepted: those of requests still waiting for their answer included."""
         return len(self.control.get("/_sim/messages", params={"provider": provider}).json()["messages"])
+
+
+@contextmanager
+def restarted(db: Path, simulator_url: str) -> Iterator[str]:
+    """The gateway ``lynsms gateway --db DB --simulator-url URL`` runs, started again on ``db``
+    (here, on a port of its own): its URL."""
+    sock = bind()  # first, so the gateway knows where providers call it back
+    config = load_config(None, simulator_url=simulator_url).with_api_key(KEY, name="lynsms-cli")
+    app = create_gateway(dataclasses.replace(config, public_url=url_of(sock)), db_path=str(db), environ={})
+    with ServerThread(app, sock=sock) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +115,11 @@ def test_sigkill_mid_bulk_shows_no_accepted_message_failed_and_sends_none_twice(
         first.kill()
         for bulk in bulks:
             bulk.thread.join(timeout=10)
-    with gateway(db, slow.url) as second:
-        wait_for(lambda: settled(second.url), 60.0, "reconciliation")
+    with restarted(db, slow.url) as second:
+        wait_for(lambda: settled(second), 60.0, "reconciliation")
         verdicts = {
-            "twilio": judge(second.url, slow.url, twilio, keys["twilio"]),
-            "sinch": judge(second.url, slow.url, sinch, keys["sinch"]),
+            "twilio": judge(second, slow.url, twilio, keys["twilio"]),
+            "sinch": judge(second, slow.url, sinch, keys["sinch"]),
         }
     for provider, verdict in verdicts.items():
         assert verdict.accepted >= (SINGLE_CONCURRENCY + 1 if provider == "twilio" else 20), (provider, verdict)
@@ -125,11 +143,9 @@ def test_sigterm_mid_bulk_answers_in_the_envelope_and_parks_the_messages(slow: S
         running.terminate()
         bulk.thread.join(timeout=20)
         assert running.process.wait(timeout=20) == 0
-    with gateway(db, slow.url) as restarted:
-        wait_for(lambda: settled(restarted.url), 20.0, "reconciliation")
-        replay = httpx.post(
-            f"{restarted.url}/api/v1/messages/bulk", json=payload, headers=headers("sigterm"), timeout=10
-        )
+    with restarted(db, slow.url) as again:
+        wait_for(lambda: settled(again), 20.0, "reconciliation")
+        replay = httpx.post(f"{again}/api/v1/messages/bulk", json=payload, headers=headers("sigterm"), timeout=10)
     assert len(simulator_messages(slow.url)) == 4  # nothing resent
 
     assert bulk.response is not None, bulk.error
