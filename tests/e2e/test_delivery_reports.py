@@ -201,9 +201,10 @@ def with_twilio_token(config: GatewayConfig, token: str) -> GatewayConfig:
 
 
 @contextmanager
-def gateway(config: GatewayConfig, callbacks: bool = True) -> Iterator[httpx.Client]:
+def gateway(config: GatewayConfig, callbacks: bool = True, db: Path | None = None) -> Iterator[httpx.Client]:
     server = ServerThread(Starlette())  # binds a free port first, so the gateway can know its URL...
-    app = create_app(replace(config, public_url=server.url if callbacks else None), environ={})
+    public = replace(config, public_url=server.url if callbacks else None)
+    app = create_app(public, db_path=str(db) if db else ":memory:", environ={})
     server.server = make_server(app)  # ...and only then serves the real app on it
     with server, httpx.Client(base_url=server.url, headers=AUTH, timeout=15) as client:
         yield client
@@ -519,7 +520,10 @@ def test_gateway_killed_with_events_pending_loses_nothing_after_restart(
         for message_id in ids:
             wait_for(lambda message_id: first_attempts(gw, message_id) >= 1, message_id, what="failed attempts")
         # SIGKILL (the context's exit): no shutdown code runs, the outbox is only what was committed.
-    with ServerThread(hooks.app(), port=port or 0), gateway_process(db, simulator.url, hook_url, config) as (gw, _):
+    # Restarted on its database with its config (a server in this process: what matters is the file).
+    same = load_config(str(config), simulator.url).with_api_key(KEY)
+    again = replace(same, webhooks=replace(same.webhooks, url=hook_url))
+    with ServerThread(hooks.app(), port=port or 0), gateway(again, db=db) as gw:
         for message_id in ids:
             wait_for(webhooks_delivered, gw, message_id, what="every event after the restart")
     assert len(hooks.counts()) == 6 and set(hooks.counts().values()) == {1}
