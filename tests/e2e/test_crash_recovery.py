@@ -30,7 +30,6 @@ from benchmarks.crash_bench import (
     RECIPIENTS,
     Bulk,
     bulk_payload,
-    gateway,
     headers,
     judge,
     settled,
@@ -43,6 +42,7 @@ from lynsms.gateway.config import load_config
 from lynsms.gateway.service import SINGLE_CONCURRENCY
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread, bind, url_of
+from tests.e2e.gateway_process import gateway_process
 
 # Latencies in the simulator's time, which moves only when a test advances it.
 TWILIO_LATENCY = 1.0  # one request per message, SINGLE_CONCURRENCY in flight
@@ -106,7 +106,7 @@ def test_sigkill_mid_bulk_shows_no_accepted_message_failed_and_sends_none_twice(
     sinch = {**bulk_payload(RECIPIENTS[40:60], "sinch"), "body": f"{BODY} (Sinch)"}
     keys = {"twilio": "crash-twilio", "sinch": "crash-sinch"}
     db = tmp_path / "gateway.db"
-    with gateway(db, slow.url) as first:
+    with gateway_process("--db", str(db), "--simulator-url", slow.url, api_key=KEY) as first:
         bulks = [Bulk(first.url, twilio, keys["twilio"]), Bulk(first.url, sinch, keys["sinch"])]
         wait_for(lambda: slow.held("twilio") == SINGLE_CONCURRENCY, 60.0, "Twilio's first wave")
         wait_for(lambda: slow.held("sinch") == 20, 60.0, "Sinch's batch")
@@ -137,7 +137,7 @@ def test_sigterm_mid_bulk_answers_in_the_envelope_and_parks_the_messages(slow: S
     slow.load({"twilio": FOREVER})
     payload = bulk_payload(RECIPIENTS[:4], "twilio")
     db = tmp_path / "gateway.db"
-    with gateway(db, slow.url) as running:
+    with gateway_process("--db", str(db), "--simulator-url", slow.url, api_key=KEY) as running:
         bulk = Bulk(running.url, payload, "sigterm")
         wait_for(lambda: slow.held("twilio") == 4, 10.0, "the requests to reach Twilio")
         running.terminate()

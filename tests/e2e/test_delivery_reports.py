@@ -13,11 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -42,6 +37,7 @@ from lynsms.gateway.config import GatewayConfig, WebhookSettings, load_config
 from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.signing import derive_secret
 from lynsms.simulator.harness.server import ServerThread, make_server
+from tests.e2e.gateway_process import gateway_process
 
 
 class RunningSimulator(Protocol):
@@ -459,47 +455,6 @@ def test_receiver_down_then_up_gets_each_event_once_in_order(clocked_simulator: 
 
 # ---- the gateway killed with events pending --------------------------------------------------------------
 
-GATEWAY_URL = re.compile(r"LynSMS gateway\s+(http://\S+)/api")
-
-
-@contextmanager
-def gateway_process(db: Path, sim_url: str, hook_url: str, config: Path) -> Iterator[tuple[httpx.Client, list[str]]]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lynsms.simulator.harness.cli",
-            "gateway",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--simulator-url",
-            sim_url,
-            "--webhook-url",
-            hook_url,
-            "--config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "LYNSMS_API_KEY": KEY},
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(4)]
-        found = GATEWAY_URL.search(lines[0])
-        assert found, lines
-        with httpx.Client(base_url=found.group(1), headers=AUTH, timeout=15) as client:
-            wait_for(lambda: client.get("/api/health").status_code == 200, what="the gateway process")
-            yield client, lines
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
-
 
 def test_gateway_killed_with_events_pending_loses_nothing_after_restart(
     clocked_simulator: ClockedSimulator, tmp_path: Path
@@ -513,8 +468,10 @@ def test_gateway_killed_with_events_pending_loses_nothing_after_restart(
     config.write_text("webhook_retry_seconds: 0.05\nwebhook_timeout_seconds: 2\n")
     load(simulator, scenario("twilio", after=0.1))
     db = tmp_path / "gateway.db"
-    with gateway_process(db, simulator.url, hook_url, config) as (gw, banner):
-        assert f"webhook secret  {SECRET}" in banner[3]
+    args = ("--db", str(db), "--simulator-url", simulator.url, "--webhook-url", hook_url, "--config", str(config))
+    with gateway_process(*args, api_key=KEY, banner=4) as killed:
+        gw = killed.client
+        assert f"webhook secret  {SECRET}" in killed.banner[3]
         ids = [send(gw, to, "twilio", f"kill-{i}")["id"] for i, to in enumerate(OUTCOMES)]
         simulator.advance_until(lambda: all(fetch(gw, i)["status"] != "sent" for i in ids), step=0.1)
         for message_id in ids:
