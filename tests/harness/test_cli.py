@@ -91,6 +91,13 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path_factory.mktemp("lynsms-data"))}
 
 
+@pytest.fixture(scope="module")
+def http() -> Iterator[httpx.Client]:
+    """One keep-alive client for the module (a new one costs ~35 ms of CPU)."""
+    with httpx.Client(timeout=30) as client:
+        yield client
+
+
 # ---- the parser: usage errors, in-process ---------------------------------------------------------------
 
 
@@ -142,22 +149,26 @@ def test_taken_port_is_a_clear_error_not_a_traceback(simulator_command: tuple[Co
     assert f"the simulator (--port) cannot listen on 127.0.0.1:{port}: already in use" in second.stderr
 
 
-def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(simulator_command: tuple[Command, Path]) -> None:
+def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(
+    simulator_command: tuple[Command, Path], http: httpx.Client
+) -> None:
     command, data = simulator_command
     lines = command.lines
     simulator, proxy = (URL.search(line).group(0) for line in lines[:2])  # type: ignore[union-attr]
     ca = (data / "ca" / "ca.pem").read_bytes()
     assert f"export HTTPS_PROXY={proxy} " in lines[3]
     assert f"SSL_CERT_FILE={data}/ca/ca.pem" in lines[4] and "NODE_EXTRA_CA_CERTS=" in lines[4]
-    assert httpx.get(f"{simulator}/_sim/ca.pem").content == ca
+    assert http.get(f"{simulator}/_sim/ca.pem").content == ca
     refused = httpx.get("http://example.com/", proxy=proxy)
     assert refused.status_code == 502 and "example.com" in refused.text
 
 
-def test_simulator_command_serves_on_a_free_port_and_stops_on_ctrl_c(simulator_command: tuple[Command, Path]) -> None:
+def test_simulator_command_serves_on_a_free_port_and_stops_on_ctrl_c(
+    simulator_command: tuple[Command, Path], http: httpx.Client
+) -> None:
     command = simulator_command[0]
     url = URL.search(command.lines[0]).group(0)  # type: ignore[union-attr]
-    assert httpx.get(f"{url}/_sim/health").json()["status"] == "ok"
+    assert http.get(f"{url}/_sim/health").json()["status"] == "ok"
     out, err = command.stop()  # with its proxy
     assert command.process.returncode == 0, err
     assert "stopped" in out
@@ -187,17 +198,16 @@ def up_command(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Comma
 
 
 def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
-    up_command: tuple[Command, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    up_command: tuple[Command, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], http: httpx.Client
 ) -> None:
     command, scenario = up_command
     assert f"gateway settings from {scenario}: default_chain=" in "\n".join(command.lines)
     gateway = command.find(r"gateway\s+(http://\S+)")
     key = command.find(r"API key\s+(\S+)")
-    answer = httpx.post(
+    answer = http.post(
         f"{gateway}/v1/messages/send",
         json={"to": "+12025550143", "from": "LynSMS", "body": "hi"},
         headers={"Authorization": f"Bearer {key}"},
-        timeout=30,
     )
     assert answer.json()["data"]["provider"] == "infobip", answer.text  # the scenario's chain, not the default
     config = tmp_path / "gateway.yaml"
@@ -207,57 +217,57 @@ def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
     assert "has gateway settings (default_chain=" in err and "--config" in err
 
 
-def test_up_serves_the_curl_from_its_banner(up_command: tuple[Command, Path]) -> None:
+def test_up_serves_the_curl_from_its_banner(up_command: tuple[Command, Path], http: httpx.Client) -> None:
     banner = "\n".join(up_command[0].lines)
     # The printed curl, parsed back: URL, headers and JSON body, sent as curl would send them.
     url = re.search(r"curl (\S+)", banner).group(1)  # type: ignore[union-attr]
     headers = dict(h.split(": ", 1) for h in re.findall(r'-H "([^"]+)"', banner))
     body = re.search(r"-d '([^']+)'", banner).group(1)  # type: ignore[union-attr]
-    response = httpx.post(url, headers=headers, content=body.encode(), timeout=30)
+    response = http.post(url, headers=headers, content=body.encode())
     assert response.status_code == 201, response.text
     assert response.json()["data"]["status"] == "sent"
     # up registered the gateway's inbound URLs: a handset's STOP reaches the gateway's opt-out list.
     simulator = re.search(r"simulator\s+(http://\S+)", banner).group(1)  # type: ignore[union-attr]
-    assert httpx.post(f"{simulator}/_sim/inbound", json=STOP, timeout=30).status_code == 202
+    assert http.post(f"{simulator}/_sim/inbound", json=STOP).status_code == 202
     opt_outs = url.replace("/messages/send", "/opt-outs")
     for _ in range(200):
-        listed = httpx.get(opt_outs, headers=headers, timeout=30).json()["data"]["opt_outs"]
+        listed = http.get(opt_outs, headers=headers).json()["data"]["opt_outs"]
         if listed:
             break
         time.sleep(0.02)
     assert [o["number"] for o in listed] == ["+447700900123"]
 
 
-def test_a_gateway_swapped_in_by_the_admin_endpoint_takes_the_replies(up_command: tuple[Command, Path]) -> None:
+def test_a_gateway_swapped_in_by_the_admin_endpoint_takes_the_replies(
+    up_command: tuple[Command, Path], http: httpx.Client
+) -> None:
     command = up_command[0]
     gateway = command.find(r"gateway\s+(http://\S+)/api")
     simulator = command.find(r"simulator\s+(http://\S+)")
     key = command.find(r"API key\s+(\S+)")
     auth = {"Authorization": f"Bearer {key}"}
-    swapped = httpx.put(f"{gateway}/api/admin/gateway", json={"gateway": {"timeout": "2s"}}, headers=auth, timeout=30)
+    swapped = http.put(f"{gateway}/api/admin/gateway", json={"gateway": {"timeout": "2s"}}, headers=auth)
     assert swapped.status_code == 200, swapped.text
     # The fresh gateway has its own callback token: only a new registration lets a STOP reach it.
     # Another handset than the earlier test's, so the list below can only be the new gateway's.
     stop = {**STOP, "from": "+447700900124"}
-    pushed = httpx.post(f"{simulator}/_sim/inbound", json=stop, timeout=30).json()
+    pushed = http.post(f"{simulator}/_sim/inbound", json=stop).json()
     for _ in range(200):
-        found = [
-            m for m in httpx.get(f"{simulator}/_sim/inbound", timeout=30).json()["inbound"] if m["id"] == pushed["id"]
-        ]
+        found = [m for m in http.get(f"{simulator}/_sim/inbound").json()["inbound"] if m["id"] == pushed["id"]]
         if found and found[0]["delivery"] != "queued":
             break
         time.sleep(0.02)
     assert found[0]["delivery"] == "delivered", found
-    listed = httpx.get(f"{gateway}/api/v1/opt-outs", headers=auth, timeout=30).json()["data"]["opt_outs"]
+    listed = http.get(f"{gateway}/api/v1/opt-outs", headers=auth).json()["data"]["opt_outs"]
     assert [o["number"] for o in listed] == ["+447700900124"]
 
 
 def test_up_leaves_the_proxy_out_with_a_warning_when_its_default_port_is_taken(
-    up_command: tuple[Command, Path],
+    up_command: tuple[Command, Path], http: httpx.Client
 ) -> None:
     command = up_command[0]
     simulator = command.find(r"simulator\s+(http://\S+)")
-    assert httpx.get(f"{simulator}/_sim/health", timeout=30).status_code == 200  # serving: signals handled
+    assert http.get(f"{simulator}/_sim/health").status_code == 200  # serving: signals handled
     rest, err = command.stop()
     assert command.process.returncode == 0 and "Traceback" not in err
     assert "stopped" in rest  # up stops on Ctrl-C, every server of it
