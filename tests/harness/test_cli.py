@@ -175,41 +175,26 @@ def test_simulator_command_serves_on_a_free_port_and_stops_on_ctrl_c(
     assert "Traceback" not in err
 
 
-# ---- lynsms up: one process (a scenario, --admin, the default proxy port taken) ---------------------------
-
-
-@pytest.fixture(scope="module")
-def up_command(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Command, Path]]:
-    """``up --scenario outage --admin`` with the proxy's default port taken, banner read to its curl."""
-    scenario = tmp_path_factory.mktemp("scenario") / "outage.scenario.yaml"
-    scenario.write_text(OUTAGE)
-    try:
-        taken = socket.create_server(("127.0.0.1", DEFAULT_PROXY_PORT))
-    except OSError:
-        taken = None  # already taken by something else: the same situation
-    ports = ("--gateway-port", "0", "--simulator-port", "0")
-    try:
-        with lynsms("up", *ports, "--scenario", str(scenario), "--admin", env=data_dir(tmp_path_factory)) as command:
-            command.read_until(re.compile(r"^\s*-d "))
-            yield command, scenario
-    finally:
-        if taken is not None:
-            taken.close()
+# ---- lynsms up --scenario ---------------------------------------------------------------------------------
 
 
 def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
-    up_command: tuple[Command, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], http: httpx.Client
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], http: httpx.Client
 ) -> None:
-    command, scenario = up_command
-    assert f"gateway settings from {scenario}: default_chain=" in "\n".join(command.lines)
-    gateway = command.find(r"gateway\s+(http://\S+)")
-    key = command.find(r"API key\s+(\S+)")
-    answer = http.post(
-        f"{gateway}/v1/messages/send",
-        json={"to": "+12025550143", "from": "LynSMS", "body": "hi"},
-        headers={"Authorization": f"Bearer {key}"},
-    )
-    assert answer.json()["data"]["provider"] == "infobip", answer.text  # the scenario's chain, not the default
+    scenario = tmp_path / "outage.scenario.yaml"
+    scenario.write_text(OUTAGE)
+    env = {**os.environ, "LYNSMS_DATA_DIR": str(tmp_path)}
+    ports = ("--gateway-port", "0", "--simulator-port", "0", "--proxy-port", "0")
+    with lynsms("up", *ports, "--scenario", str(scenario), env=env) as command:
+        assert f"gateway settings from {scenario}: default_chain=" in "\n".join(command.lines)
+        gateway = command.find(r"gateway\s+(http://\S+)")
+        key = command.find(r"API key\s+(\S+)")
+        answer = http.post(
+            f"{gateway}/v1/messages/send",
+            json={"to": "+12025550143", "from": "LynSMS", "body": "hi"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert answer.json()["data"]["provider"] == "infobip", answer.text  # the scenario's chain, not the default
     config = tmp_path / "gateway.yaml"
     config.write_text("providers:\n  twilio: {}\n")
     assert main(["up", "--scenario", str(scenario), "--config", str(config)]) == 2
@@ -217,8 +202,28 @@ def test_up_with_a_scenario_runs_the_gateway_with_its_settings(
     assert "has gateway settings (default_chain=" in err and "--config" in err
 
 
-def test_up_serves_the_curl_from_its_banner(up_command: tuple[Command, Path], http: httpx.Client) -> None:
-    banner = "\n".join(up_command[0].lines)
+# ---- lynsms up --admin: one process (the default proxy port taken) ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def up_command(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Command]:
+    """``up --admin`` with the proxy's default port taken, its banner read to the curl."""
+    try:
+        taken = socket.create_server(("127.0.0.1", DEFAULT_PROXY_PORT))
+    except OSError:
+        taken = None  # already taken by something else: the same situation
+    ports = ("--gateway-port", "0", "--simulator-port", "0")
+    try:
+        with lynsms("up", *ports, "--admin", env=data_dir(tmp_path_factory)) as command:
+            command.read_until(re.compile(r"^\s*-d "))
+            yield command
+    finally:
+        if taken is not None:
+            taken.close()
+
+
+def test_up_serves_the_curl_from_its_banner(up_command: Command, http: httpx.Client) -> None:
+    banner = "\n".join(up_command.lines)
     # The printed curl, parsed back: URL, headers and JSON body, sent as curl would send them.
     url = re.search(r"curl (\S+)", banner).group(1)  # type: ignore[union-attr]
     headers = dict(h.split(": ", 1) for h in re.findall(r'-H "([^"]+)"', banner))
@@ -238,10 +243,8 @@ def test_up_serves_the_curl_from_its_banner(up_command: tuple[Command, Path], ht
     assert [o["number"] for o in listed] == ["+447700900123"]
 
 
-def test_a_gateway_swapped_in_by_the_admin_endpoint_takes_the_replies(
-    up_command: tuple[Command, Path], http: httpx.Client
-) -> None:
-    command = up_command[0]
+def test_a_gateway_swapped_in_by_the_admin_endpoint_takes_the_replies(up_command: Command, http: httpx.Client) -> None:
+    command = up_command
     gateway = command.find(r"gateway\s+(http://\S+)/api")
     simulator = command.find(r"simulator\s+(http://\S+)")
     key = command.find(r"API key\s+(\S+)")
@@ -263,9 +266,9 @@ def test_a_gateway_swapped_in_by_the_admin_endpoint_takes_the_replies(
 
 
 def test_up_leaves_the_proxy_out_with_a_warning_when_its_default_port_is_taken(
-    up_command: tuple[Command, Path], http: httpx.Client
+    up_command: Command, http: httpx.Client
 ) -> None:
-    command = up_command[0]
+    command = up_command
     simulator = command.find(r"simulator\s+(http://\S+)")
     assert http.get(f"{simulator}/_sim/health").status_code == 200  # serving: signals handled
     rest, err = command.stop()
