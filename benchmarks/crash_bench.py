@@ -44,6 +44,8 @@ from typing import Any
 
 import httpx
 
+from lynsms.tls import client_tls
+
 KEY = "crash-bench-key"
 BODY = "Tickets for tonight are still available"
 # Numbers phonenumbers calls valid, one per recipient (the gateway refuses the fiction ranges' neighbours).
@@ -103,7 +105,7 @@ def gateway(db: Path, simulator_url: str) -> Iterator[Process]:
 
 def _answers(url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return httpx.get(url, timeout=2, verify=client_tls()).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -142,7 +144,11 @@ class Bulk:
     def _post(self) -> None:
         try:
             self.response = httpx.post(
-                f"{self.url}/api/v1/messages/bulk", json=self.payload, headers=headers(self.idempotency_key), timeout=60
+                f"{self.url}/api/v1/messages/bulk",
+                json=self.payload,
+                headers=headers(self.idempotency_key),
+                timeout=60,
+                verify=client_tls(),
             )
         except httpx.HTTPError as exc:  # the connection dies with the gateway
             self.error = f"{type(exc).__name__}: {exc}"
@@ -160,7 +166,8 @@ def bulk_payload(recipients: Sequence[str], provider: str) -> dict[str, Any]:
 
 
 def simulator_messages(simulator_url: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = httpx.get(f"{simulator_url}/_sim/messages", timeout=30).json()["messages"]
+    answer = httpx.get(f"{simulator_url}/_sim/messages", timeout=30, verify=client_tls())
+    found: list[dict[str, Any]] = answer.json()["messages"]
     return found
 
 
@@ -168,7 +175,7 @@ def gateway_messages(gateway_url: str) -> list[dict[str, Any]]:
     """Every message the gateway shows, through its list endpoint's pages."""
     found: list[dict[str, Any]] = []
     params: dict[str, str] = {"limit": "100"}
-    with httpx.Client(base_url=gateway_url, headers=headers(), timeout=30) as client:
+    with httpx.Client(base_url=gateway_url, headers=headers(), timeout=30, verify=client_tls()) as client:
         while True:
             page = client.get("/api/v1/messages", params=params).json()["data"]
             found += page["messages"]
@@ -180,7 +187,11 @@ def gateway_messages(gateway_url: str) -> list[dict[str, Any]]:
 def settled(gateway_url: str) -> bool:
     """No message is unconfirmed any more (a gateway that has no such status never has one)."""
     answer = httpx.get(
-        f"{gateway_url}/api/v1/messages", params={"status": "unconfirmed", "limit": "1"}, headers=headers(), timeout=30
+        f"{gateway_url}/api/v1/messages",
+        params={"status": "unconfirmed", "limit": "1"},
+        headers=headers(),
+        timeout=30,
+        verify=client_tls(),
     )
     return answer.status_code == 400 or not answer.json()["data"]["messages"]
 
@@ -208,7 +219,7 @@ def judge(gateway_url: str, simulator_url: str, payload: dict[str, Any], idempot
     shown_failed = [to for to in accepted if shown.get(to, {}).get("status") == "failed"]
     not_sent = [to for to in accepted if shown.get(to, {}).get("status") not in ("sent", "delivered", "undelivered")]
     reconciled = 0
-    with httpx.Client(base_url=gateway_url, headers=headers(), timeout=30) as client:
+    with httpx.Client(base_url=gateway_url, headers=headers(), timeout=30, verify=client_tls()) as client:
         for message in shown.values():
             if message["attempt_log"] and "after a restart" in (message["attempt_log"][-1]["reason"] or ""):
                 reconciled += 1

@@ -3,6 +3,7 @@ time stands still until a test advances it."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,26 @@ LONG_FILES = (
     "tests/e2e/test_console_browser.py",
     "tests/contract/test_accounts_sdk.py",
 )
+
+
+# Third-party pytest plugins installed beside the test extras that no test session uses; each fresh
+# session would pay ~1.1 s of CPU in all to load them. pyproject.toml turns them off for this run;
+# the sessions the tests start (README examples, plugin and xdist checks) get the same through
+# PYTEST_ADDOPTS.
+UNUSED_PLUGINS = "-p no:hypothesispytest -p no:faker -p no:schemathesis"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    outer = os.environ.get("PYTEST_ADDOPTS", "")
+    if UNUSED_PLUGINS not in outer:
+        os.environ["PYTEST_ADDOPTS"] = f"{outer} {UNUSED_PLUGINS}".strip()
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own fixture, which discards PYTEST_ADDOPTS, with the unused plugins still off."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
+    return pytester
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from lynsms.tls import client_tls
+
 TIMEOUT = 3.0
 PAGE = 100
 
@@ -27,7 +29,7 @@ class GatewayLink:
         headers = {"Authorization": f"Bearer {self.api_key}"}
         try:
             async with httpx.AsyncClient(
-                base_url=self.url, headers=headers, timeout=TIMEOUT, trust_env=False
+                base_url=self.url, headers=headers, timeout=TIMEOUT, trust_env=False, verify=client_tls()
             ) as client:
                 listed = await client.get("/api/v1/messages", params={"to": recipient, "limit": PAGE})
                 if listed.status_code != 200:

@@ -24,6 +24,7 @@ from lynsms.simulator.decision import BODY_FAULTS
 from lynsms.simulator.messages import NORMALISED_STATUSES
 from lynsms.simulator.scenario import SUFFIXES
 from lynsms.simulator.scenario import parse as parse_scenario
+from lynsms.tls import client_tls
 
 ScenarioSource = str | os.PathLike[str] | Mapping[str, Any]
 
@@ -129,7 +130,7 @@ class SmsSimulator:
     def __init__(self, url: str, client: httpx.Client | None = None) -> None:
         self.url = url.rstrip("/")
         # One keep-alive client: a new connection per control call would cost more than the call.
-        self.control = client or httpx.Client(base_url=self.url, timeout=10.0)
+        self.control = client or httpx.Client(base_url=self.url, timeout=10.0, verify=client_tls())
 
     def close(self) -> None:
         self.control.close()

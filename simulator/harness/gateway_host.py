@@ -24,6 +24,7 @@ import httpx
 
 from lynsms.gateway.config import GatewayConfig, default_config, parse_config
 from lynsms.simulator.harness.server import ServerThread
+from lynsms.tls import client_tls
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -214,6 +215,7 @@ class AsyncSmsGateway:
     def client(self, **options: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient`` with the base URL and the API key set; close it (``async with``)."""
         headers = {"Authorization": f"Bearer {self.api_key}", **options.pop("headers", {})}
+        options.setdefault("verify", client_tls())
         return httpx.AsyncClient(base_url=self.url, headers=headers, timeout=options.pop("timeout", 30.0), **options)
 
     async def send(

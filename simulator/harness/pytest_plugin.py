@@ -244,6 +244,7 @@ def sms_gateway(
     from lynsms.simulator.harness.gateway_host import SmsGateway, gateway_config
     from lynsms.simulator.harness.inbound_urls import register_over_http
     from lynsms.simulator.harness.replay.stack import served
+    from lynsms.tls import client_tls
 
     host = _lynsms_gateway_host
     config = gateway_config(lynsms_gateway_config, sms_simulator.url, host.url, lynsms_api_key)
@@ -254,7 +255,7 @@ def sms_gateway(
     register_over_http(sms_simulator.url, app)  # sms_simulator.reply(...) reaches this gateway
     try:
         headers = {"Authorization": f"Bearer {lynsms_api_key}"}
-        with httpx.Client(base_url=host.url, headers=headers, timeout=30.0) as client:
+        with httpx.Client(base_url=host.url, headers=headers, timeout=30.0, verify=client_tls()) as client:
             yield SmsGateway(url=host.url, api_key=lynsms_api_key, config=config, client=client)
     finally:
         host.unmount()

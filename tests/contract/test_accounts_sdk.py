@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from lynsms.simulator.accounts import DEFAULT_BALANCE
+from lynsms.tls import client_tls
 from tests.simulator.scenario_wires import QUIET, load
 
 TO = "+12025550143"
@@ -76,7 +77,7 @@ def test_twilio_suspended_account_answers_authenticate(simulator: Any) -> None:
 
 
 def infobip_balance(simulator: Any, key: str = "sdk-key") -> httpx.Response:
-    return httpx.get(f"{simulator.url}/account/1/balance", headers={"Authorization": f"App {key}"})
+    return httpx.get(f"{simulator.url}/account/1/balance", headers={"Authorization": f"App {key}"}, verify=client_tls())
 
 
 def test_infobip_balance_is_spent_by_sdk_sends(simulator: Any) -> None:

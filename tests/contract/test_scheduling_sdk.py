@@ -23,7 +23,10 @@ SERVICE = "MG" + "6b" * 16
 
 
 def now(sim: Any) -> datetime:
-    return datetime.fromtimestamp(sim.clock.time(), UTC)
+    """The simulator's time to the millisecond, as the providers' APIs write times (the shared
+    clock may stand at any fraction of a second after earlier tests)."""
+    exact = datetime.fromtimestamp(sim.clock.time(), UTC)
+    return exact.replace(microsecond=exact.microsecond // 1000 * 1000)
 
 
 def status_of(sim: Any, message_id: str) -> str:

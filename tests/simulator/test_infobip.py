@@ -14,6 +14,7 @@ import pytest
 from lynsms.simulator.messages import REJECT_REASONS, SimMessage, Submission
 from lynsms.simulator.providers.infobip import Infobip
 from lynsms.simulator.state import JournalEntry
+from lynsms.tls import client_tls
 from tests.simulator.scenario_wires import QUIET, load
 
 AUTH = {"Authorization": "App key-one"}
@@ -24,7 +25,8 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 API_ERROR_KEYS = {"errorCode", "description", "action", "violations", "resources"}
 # One client for the module (a fresh client per request costs ~40 ms), and no keep-alive: reused
 # connections to the test server stall ~40 ms per request (delayed ACK), fresh ones take ~2 ms.
-HTTP = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
+# verify: the process's one TLS context (a new one costs ~30 ms of CPU in every worker).
+HTTP = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0), verify=client_tls())
 
 
 # Closed when the session ends, not the module: a scheduler may run this module's tests in pieces.

@@ -8,8 +8,6 @@ would only repeat the first one.
 
 from __future__ import annotations
 
-import functools
-import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
@@ -24,6 +22,7 @@ from lynsms.simulator.scenario import Scenario
 from lynsms.simulator.scenario.expect import MISSING, Difference, differences, render
 from lynsms.simulator.scenario.references import UnresolvedReference, resolve
 from lynsms.simulator.scenario.steps import DEFAULT_WAIT, Step
+from lynsms.tls import client_tls
 
 POLL: Final = 0.005  # real seconds between looks at a message in wait_for, and at the webhook receiver
 WEBHOOK_WAIT: Final = 3.0  # how long expected webhooks may take to arrive after their step
@@ -106,16 +105,19 @@ def run_scenario(
     results: list[StepResult] = []
     headers = {"Authorization": f"Bearer {stack.api_key}", RUNNER_HEADER: "1"}
     with ExitStack() as servers:
-        tls = _tls()
         # Both marked as the runner's: a server's answer to it is held until read (``hand_over``),
         # and its polling never restarts the calm that lets time skip.
         sim = servers.enter_context(
             httpx.Client(
-                base_url=stack.simulator_url, headers={RUNNER_HEADER: "1"}, timeout=30, trust_env=False, verify=tls
+                base_url=stack.simulator_url,
+                headers={RUNNER_HEADER: "1"},
+                timeout=30,
+                trust_env=False,
+                verify=client_tls(),
             )
         )
         gateway = servers.enter_context(
-            httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False, verify=tls)
+            httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=60, trust_env=False, verify=client_tls())
         )
         run = _Run(scenario, stack, sim, gateway)
         hold = stack.clock.hold() if isinstance(stack.clock, FastForwardClock) else nullcontext()
@@ -147,12 +149,6 @@ def run_scenario(
     return ScenarioResult(
         scenario.name, scenario.source, tuple(results), len(scenario.steps), seconds, None, tuple(notes), wall
     )
-
-
-@functools.cache
-def _tls() -> ssl.SSLContext:
-    """One TLS context for every replay: building one reads the CA bundle (~40 ms), twice a scenario."""
-    return ssl.create_default_context()
 
 
 class _Timer:

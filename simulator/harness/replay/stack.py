@@ -33,6 +33,7 @@ from lynsms.simulator.harness.inbound_urls import register
 from lynsms.simulator.harness.replay.gateway_settings import gateway_config, setting_names
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.simulator.scenario import Scenario
+from lynsms.tls import client_tls
 
 WEBHOOK_PATH = "/webhooks"
 
@@ -199,6 +200,7 @@ class Remote:
                 headers={"Authorization": f"Bearer {self.base.api_key}"},
                 timeout=30,
                 trust_env=False,
+                verify=client_tls(),
             )
         except httpx.HTTPError as exc:
             yield self._unapplied(base, settings, f"the admin endpoint did not answer ({type(exc).__name__})")
@@ -222,7 +224,9 @@ class Remote:
         if scenario is None:
             return False
         try:
-            with httpx.Client(base_url=self.base.simulator_url, timeout=30, trust_env=False) as sim:
+            with httpx.Client(
+                base_url=self.base.simulator_url, timeout=30, trust_env=False, verify=client_tls()
+            ) as sim:
                 prepare_simulator(sim, scenario)
         except (Refused, httpx.HTTPError):
             return False
@@ -274,8 +278,9 @@ class Bench:
             self.simulator_url = self._threads[0].url
             self._host = servers.enter_context(GatewayHost())
             self._threads.append(self._host.server)
-            # One client for the bench's own calls: a new one costs ~20 ms (its TLS context).
-            self._sim = servers.enter_context(httpx.Client(base_url=self.simulator_url, timeout=30, trust_env=False))
+            self._sim = servers.enter_context(
+                httpx.Client(base_url=self.simulator_url, timeout=30, trust_env=False, verify=client_tls())
+            )
             self._servers = servers.pop_all()
         return self
 

@@ -1,0 +1,47 @@
+"""A pytest plugin for ``benchmarks.suite_bench``: each process writes what its start-up, collection
+and every test cost, in wall time and CPU (its own, its threads' and the subprocesses it waited for),
+as JSON lines in the folder ``LYNSMS_SUITE_PROFILE`` names."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _write(record: dict[str, object]) -> None:
+    folder = os.environ.get("LYNSMS_SUITE_PROFILE")
+    if folder:
+        with (Path(folder) / f"{os.getpid()}.jsonl").open("a") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # In a worker, the CPU so far is the interpreter's start, the plugins' and every test module's
+    # import: what each extra worker costs before it runs a test.
+    _write({"kind": "start", "cpu": _cpu()})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    cpu, wall = _cpu(), time.perf_counter()
+    yield
+    _write(
+        {
+            "kind": "test",
+            "file": item.nodeid.split("::")[0],
+            "wall": time.perf_counter() - wall,
+            "cpu": _cpu() - cpu,
+        }
+    )
