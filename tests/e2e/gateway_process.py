@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from lynsms.tls import client_tls
+
 URL = re.compile(r"LynSMS gateway\s+(http://\S+)/api")
 # How long start-up and a stop may take: bounds for a loaded machine, not measurements.
 WITHIN = 60.0
@@ -25,7 +27,7 @@ class GatewayProcess:
     url: str  # the origin; the API is under /api
     banner: list[str]  # the lines it printed first
     process: subprocess.Popen[str]
-    client: httpx.Client  # one keep-alive client (a new one costs ~35 ms of CPU), with the API key
+    client: httpx.Client  # keep-alive, with the API key; it also waits for the start
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -51,7 +53,7 @@ def gateway_process(*args: str, api_key: str, banner: int = 2) -> Iterator[Gatew
         found = URL.search(lines[0])
         assert found, lines
         headers = {"Authorization": f"Bearer {api_key}"}
-        with httpx.Client(base_url=found.group(1), headers=headers, timeout=15) as client:
+        with httpx.Client(base_url=found.group(1), headers=headers, timeout=15, verify=client_tls()) as client:
             deadline = time.monotonic() + WITHIN
             while not _answers(client):
                 assert time.monotonic() < deadline and process.poll() is None, "the gateway process did not start"

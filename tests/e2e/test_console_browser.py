@@ -18,6 +18,7 @@ from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.console.browser import CHROMIUM, launch
 from lynsms.simulator.harness.cli import main
 from lynsms.simulator.harness.server import ServerThread
+from lynsms.tls import client_tls
 from tests.simulator.scenario_wires import WIRES
 
 pytestmark = pytest.mark.xdist_group("browser")
@@ -49,7 +50,7 @@ def server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def control(server: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server, timeout=5) as client:
+    with httpx.Client(base_url=server, timeout=5, verify=client_tls()) as client:
         yield client
 
 

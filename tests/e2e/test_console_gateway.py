@@ -15,6 +15,7 @@ from lynsms.gateway.config import load_config
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.console.gateway import GatewayLink
 from lynsms.simulator.harness.server import ServerThread, bind, url_of
+from lynsms.tls import client_tls
 
 KEY = "lyn_test_console_gateway"
 
@@ -26,7 +27,10 @@ def test_the_console_reads_the_gateways_side_of_a_message() -> None:
         sock = bind()
         config = load_config(None, simulator_url=simulator.url).with_api_key(KEY, name="test")
         config = dataclasses.replace(config, public_url=url_of(sock))
-        with ServerThread(create_gateway(config, db_path=":memory:"), sock=sock) as gateway, httpx.Client() as client:
+        with (
+            ServerThread(create_gateway(config, db_path=":memory:"), sock=sock) as gateway,
+            httpx.Client(verify=client_tls()) as client,
+        ):
             headers = {"Authorization": f"Bearer {KEY}"}
             sent = client.post(
                 f"{gateway.url}/api/v1/messages/send",

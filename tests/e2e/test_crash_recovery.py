@@ -42,6 +42,7 @@ from lynsms.gateway.config import load_config
 from lynsms.gateway.service import SINGLE_CONCURRENCY
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread, bind, url_of
+from lynsms.tls import client_tls
 from tests.e2e.gateway_process import gateway_process
 
 # Latencies in the simulator's time, which moves only when a test advances it.
@@ -56,7 +57,7 @@ class SlowSimulator:
     def __init__(self, server: ServerThread, clock: ManualClock) -> None:
         self.url = server.url
         self.clock = clock
-        self.control = httpx.Client(base_url=server.url, timeout=30)
+        self.control = httpx.Client(base_url=server.url, timeout=30, verify=client_tls())
 
     def load(self, providers: dict[str, float]) -> None:
         """Fresh state, and each of ``providers`` answering that many seconds late."""
@@ -145,7 +146,9 @@ def test_sigterm_mid_bulk_answers_in_the_envelope_and_parks_the_messages(slow: S
         assert running.process.wait(timeout=20) == 0
     with restarted(db, slow.url) as again:
         wait_for(lambda: settled(again), 20.0, "reconciliation")
-        replay = httpx.post(f"{again}/api/v1/messages/bulk", json=payload, headers=headers("sigterm"), timeout=10)
+        replay = httpx.post(
+            f"{again}/api/v1/messages/bulk", json=payload, headers=headers("sigterm"), timeout=10, verify=client_tls()
+        )
     assert len(simulator_messages(slow.url)) == 4  # nothing resent
 
     assert bulk.response is not None, bulk.error

@@ -37,6 +37,7 @@ from lynsms.gateway.config import GatewayConfig, WebhookSettings, load_config
 from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.signing import derive_secret
 from lynsms.simulator.harness.server import ServerThread, make_server
+from lynsms.tls import client_tls
 from tests.e2e.gateway_process import gateway_process
 
 
@@ -169,7 +170,7 @@ def receiver(_receiver_server: tuple[Receiver, str]) -> tuple[Receiver, str]:
 @pytest.fixture(scope="module")
 def outside() -> Iterator[httpx.Client]:
     """A client without the gateway's API key: a provider (or a forger) posting reports."""
-    with httpx.Client(timeout=15) as client:
+    with httpx.Client(timeout=15, verify=client_tls()) as client:
         yield client
 
 
@@ -202,7 +203,7 @@ def gateway(config: GatewayConfig, callbacks: bool = True, db: Path | None = Non
     public = replace(config, public_url=server.url if callbacks else None)
     app = create_app(public, db_path=str(db) if db else ":memory:", environ={})
     server.server = make_server(app)  # ...and only then serves the real app on it
-    with server, httpx.Client(base_url=server.url, headers=AUTH, timeout=15) as client:
+    with server, httpx.Client(base_url=server.url, headers=AUTH, timeout=15, verify=client_tls()) as client:
         yield client
 
 

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from lynsms.simulator.harness.cli import DEFAULT_PROXY_PORT, build_parser, exposure_warning, main
+from lynsms.tls import client_tls
 
 URL = re.compile(r"http://127\.0\.0\.1:\d+")
 # How long a stopped process may take to exit: a bound for a loaded machine, not a measurement.
@@ -93,8 +94,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
-    """One keep-alive client for the module (a new one costs ~35 ms of CPU)."""
-    with httpx.Client(timeout=30) as client:
+    """One keep-alive client for the module."""
+    with httpx.Client(timeout=30, verify=client_tls()) as client:
         yield client
 
 
@@ -159,7 +160,7 @@ def test_simulator_proxy_port_zero_is_printed_and_serves_the_ca(
     assert f"export HTTPS_PROXY={proxy} " in lines[3]
     assert f"SSL_CERT_FILE={data}/ca/ca.pem" in lines[4] and "NODE_EXTRA_CA_CERTS=" in lines[4]
     assert http.get(f"{simulator}/_sim/ca.pem").content == ca
-    refused = httpx.get("http://example.com/", proxy=proxy)
+    refused = httpx.get("http://example.com/", proxy=proxy, verify=client_tls())
     assert refused.status_code == 502 and "example.com" in refused.text
 
 
