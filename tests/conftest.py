@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from lynsms.clock import ManualClock
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread
+from tests.sessions import UNUSED_PLUGINS
 
 # The files that take longest (fresh processes, a browser, real-time waits), longest first. xdist
 # hands out whole files (--dist loadfile, pyproject.toml) in collection order: these go first, so
@@ -39,11 +41,35 @@ LONG_FILES = (
 )
 
 
-# Third-party pytest plugins installed beside the test extras that no test session uses; each fresh
-# session would pay ~1.1 s of CPU in all to load them. pyproject.toml turns them off for this run;
-# the sessions the tests start (README examples, plugin and xdist checks) get the same through
-# PYTEST_ADDOPTS.
-UNUSED_PLUGINS = "-p no:hypothesispytest -p no:faker -p no:schemathesis"
+# The files that drive the official Python SDKs in-process. A worker's first import of them costs
+# ~3.5 s of CPU (Infobip's package alone 2.2 s: it imports every API it has), so under --dist
+# loadfile they go to one worker together, as one unit, instead of each worker paying it.
+SDK_FILES = (
+    "tests/contract/test_*_sdk.py",
+    "tests/contract/test_*_sdks.py",
+    "tests/contract/test_readme_snippets.py",
+    "tests/intercept/test_intercept.py",
+    "tests/intercept/test_readme_interception.py",
+    "tests/simulator/test_scenario_outcomes.py",
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]  # xdist ships no types
+
+    class SdkFilesTogether(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "the official SDKs' files" if any(fnmatch(path, pattern) for pattern in SDK_FILES) else path
+
+    return SdkFilesTogether(config, log)
+
+
+# pyproject.toml turns the unused plugins off for this run; the sessions the tests start (README
+# examples, plugin and xdist checks) get the same through PYTEST_ADDOPTS.
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,5 +1,6 @@
 """The README's developer snippets, run as written: the SDK snippets against a real simulator (its
-URL swapped in for ``http://127.0.0.1:8900``), the pytest-plugin example in a fresh pytest session.
+URL swapped in for ``http://127.0.0.1:8900``). The pytest-plugin example runs in a fresh pytest session
+with the plugin's other sub-projects (tests/harness/test_pytest_plugin.py).
 
 The code is read out of README.md rather than copied here, so the README cannot drift from what works.
 """
@@ -11,8 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytest_plugins = ["pytester"]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 README_URL = "http://127.0.0.1:8900"
@@ -73,30 +72,3 @@ def test_sdk_snippet_sends_through_the_simulator(code: str, simulator: Any, monk
     [message] = simulator.messages()
     assert message["provider"] == provider_of(code)
     assert message["body"].startswith("Hello from ")
-
-
-def test_pytest_plugin_example_passes_in_a_fresh_session(pytester: pytest.Pytester) -> None:
-    blocks = python_blocks(section(PLUGIN_SECTION))
-    conftests = [code for code in blocks if code.startswith("# conftest.py")]
-    tests = [code for code in blocks if not code.startswith("# conftest.py")]
-    assert len(conftests) == 1 and len(tests) == 1
-    pytester.makeini(
-        "[pytest]\n"
-        "addopts = --strict-markers -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio\n"
-        "    -p no:schemathesis\n"
-        "filterwarnings = error\n"
-        "    ignore::DeprecationWarning:twilio.*\n"
-    )
-    pytester.makeconftest(conftests[0])
-    pytester.makepyfile(test_readme_example=tests[0])
-    pytester.makepyfile(
-        test_conftest_applies="""
-        def test_the_readme_conftest_puts_sinch_first(sms_gateway):
-            assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
-            assert sms_gateway.config.providers["twilio"].settings.timeout == 1
-        """
-    )
-
-    result = pytester.runpytest_subprocess()
-
-    result.assert_outcomes(passed=3)

@@ -2,18 +2,31 @@
 project, with the plugin loaded from its ``pytest11`` entry point.
 
 Sub-sessions run in a subprocess: they start servers on threads, which must not outlive them
-inside this process. Each sub-session runs with a strict config (strict markers, warnings as
-errors), as a careful project would, so the plugin is held to it too.
+inside this process; and ``pytester.runpytest_inprocess`` restores ``sys.modules`` afterwards,
+dropping what the sub-session imported first (httpcore, which httpx imports on first use), so
+this worker's later tests would import it again and httpx would no longer translate its errors (a
+raw ``httpcore.ConnectError`` where tests expect ``httpx.ConnectError``). Each sub-session runs
+with a strict config (strict markers, warnings as errors), as a careful project would, so the
+plugin is held to it too.
 
-A fresh session costs ~2 s of CPU before its first test, so the projects that need no settings of
-their own are files of one shared project, run once per module (``shared``); each test below checks
-its own files' outcomes and output in that run. Sharing the session also proves more: state must not
-leak between the files either. Tests that need their own ini, options or worker count keep their
-own session (``pytester``).
+A fresh session costs ~1.3 s of CPU before its first test (an xdist one ~2 s), so the tests below
+share three sessions, each run once per module, and each test checks its own files' outcomes and
+output in its session's run:
+
+- ``shared``: the plain session (``python -m pytest``, real time), the projects that need no
+  settings of their own beyond one ini: fixtures, markers, near misses, scenario items, a host
+  project's packages, conftest overrides, async tests, the README's plugin example. Sharing it also
+  proves more: state must not leak between the files either.
+- ``workers``: ``pytest -n 2 --lynsms-fast-forward`` (xdist's default distribution), each worker
+  with its own servers and clock, with the fast-forward tests and the README's ``sms_intercept``
+  example beside them.
+- ``no_scenarios``: scenario collection switched off, a project with nothing else to collect (no
+  test runs, so no server starts: ~0.3 s).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -21,10 +34,13 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+from tests.contract.test_readme_snippets import python_blocks, section
+from tests.sessions import UNUSED_PLUGINS
 
 STRICT_INI = """
 [pytest]
@@ -42,55 +58,118 @@ providers:
       http_error: 503
 """
 
+# The shared session loads pytest-asyncio (for the async fixture's test), reads YAML below
+# ``replays`` as scenarios, and lets the README example's Twilio SDK deprecations pass.
+SHARED_INI = (
+    STRICT_INI.replace("-p no:asyncio ", "")
+    + "    ignore::DeprecationWarning:twilio.*\n"
+    + "asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    + "lynsms_scenarios = replays\n"
+)
+
 # The shared project: path -> content. Each test below adds its files right above itself.
-SHARED_PROJECT: dict[str, str] = {"pytest.ini": STRICT_INI, "twilio_down.yaml": TWILIO_DOWN}
+SHARED_PROJECT: dict[str, str] = {"pytest.ini": SHARED_INI, "twilio_down.yaml": TWILIO_DOWN}
 
 
-class SharedRun:
-    """The outcome of the shared project's one session (``pytest -v``), read per file."""
+# How ``pytest -v`` words an outcome, and how ``assert_outcomes`` names it.
+OUTCOMES = {"PASSED": "passed", "FAILED": "failed", "ERROR": "errors", "SKIPPED": "skipped"}
+
+
+class ProjectRun:
+    """The outcome of one session of a project (``pytest -v``), read per file."""
 
     def __init__(self, result: pytest.RunResult) -> None:
         self.result = result
         self.stdout = result.stdout
 
     def outcomes(self, file: str) -> dict[str, int]:
-        """The outcome of each test of ``file``, counted, as ``assert_outcomes`` names them."""
-        words = {"PASSED": "passed", "FAILED": "failed", "ERROR": "errors", "SKIPPED": "skipped"}
-        line = re.compile(rf"^{re.escape(file)}::\S+ ({'|'.join(words)})\b")
-        found = Counter(words[m.group(1)] for m in map(line.match, self.result.outlines) if m)
+        """The outcome of each test of ``file``, counted, as ``assert_outcomes`` names them. Reads
+        both ``-v`` forms: ``file::test PASSED`` and, under xdist, ``[gw0] [ 50%] PASSED file::test``."""
+        word = "|".join(OUTCOMES)
+        node = rf"{re.escape(file)}::\S+"
+        line = re.compile(rf"^(?:{node} (?P<plain>{word})\b|\[gw\d+\] \[\s*\d+%\] (?P<xdist>{word}) {node})")
+        found = Counter(OUTCOMES[m["plain"] or m["xdist"]] for m in map(line.match, self.result.outlines) if m)
         return dict(found)
 
 
+class ProjectSession:
+    """One session of a temporary project, started in a subprocess as ``pytester.runpytest_subprocess``
+    would start it: ``python -m pytest -v`` from the project root, the outer pytest options and the
+    user's home left out (the unused plugins stay off). Its output goes to files, so sessions started
+    side by side never wait on a pipe."""
+
+    def __init__(self, root: Path, files: Mapping[str, str], *args: str, env: Mapping[str, str] | None = None) -> None:
+        for name, content in files.items():
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(content) if name.endswith(".py") else content, "utf-8")
+        environ = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
+        environ.update(HOME=str(root), USERPROFILE=str(root), PY_COLORS="0", PYTHONPATH=str(root))
+        environ.update(PYTEST_ADDOPTS=UNUSED_PLUGINS)
+        environ.update(env or {})
+        self.out, self.err = root / "stdout.txt", root / "stderr.txt"
+        self.started = time.monotonic()
+        with self.out.open("w") as stdout, self.err.open("w") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", f"--basetemp={root / 'basetemp'}", "-v", *args],
+                cwd=root,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
+
+    def run(self) -> ProjectRun:
+        """Wait for the session to end; its outcome (failing tests are what several files are about)."""
+        code = self.process.wait(timeout=300)
+        lines = self.out.read_text("utf-8").splitlines(), self.err.read_text("utf-8").splitlines()
+        return ProjectRun(pytest.RunResult(code, *lines, time.monotonic() - self.started))
+
+    def stop(self) -> None:
+        if self.process.poll() is None:  # a test selection that read only some of the sessions
+            self.process.kill()
+        self.process.wait()
+
+
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> SharedRun:
-    """Run the shared project once, in a subprocess, as ``pytester.runpytest_subprocess`` would:
-    ``python -m pytest`` from the project root, outer pytest options and the user's home left out."""
-    root = tmp_path_factory.mktemp("shared-project")
-    for name, content in SHARED_PROJECT.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content) if name.endswith(".py") else content, "utf-8")
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_ADDOPTS", "TOX_ENV_DIR")}
-    env.update(HOME=str(root), USERPROFILE=str(root), PY_COLORS="0", PYTHONPATH=str(root))
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", f"--basetemp={root / 'basetemp'}", "-v"],
-        cwd=root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        check=False,  # failing tests are what several files are about
-        text=True,
-        timeout=300,
-    )
-    lines = done.stdout.splitlines(), done.stderr.splitlines()
-    return SharedRun(pytest.RunResult(done.returncode, *lines, time.monotonic() - started))
+def sessions(tmp_path_factory: pytest.TempPathFactory, seen: Path) -> Iterator[dict[str, ProjectSession]]:
+    """The three sessions below, started at once when the first test reads one: they run side by side
+    on the machine's cores while the tests read them in turn."""
+    specs: dict[str, tuple[dict[str, str], list[str], dict[str, str]]] = {
+        "shared": (SHARED_PROJECT, [], {}),
+        "workers": (WORKERS_PROJECT, ["-n", "2", "--lynsms-fast-forward"], {"SEEN": str(seen)}),
+        "no-scenarios": (NO_SCENARIOS_PROJECT, ["-o", "lynsms_collect_scenarios=false"], {}),
+    }
+    started = {
+        name: ProjectSession(tmp_path_factory.mktemp(f"{name}-project"), files, *args, env=env)
+        for name, (files, args, env) in specs.items()
+    }
+    try:
+        yield started
+    finally:
+        for session in started.values():
+            session.stop()
 
 
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini(STRICT_INI)
-    return pytester
+@pytest.fixture(scope="module")
+def seen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the workers session's tests write down which worker they ran on and which servers they saw."""
+    return tmp_path_factory.mktemp("seen")
+
+
+@pytest.fixture(scope="module")
+def shared(sessions: dict[str, ProjectSession]) -> ProjectRun:
+    return sessions["shared"].run()
+
+
+@pytest.fixture(scope="module")
+def workers(sessions: dict[str, ProjectSession]) -> ProjectRun:
+    return sessions["workers"].run()
+
+
+@pytest.fixture(scope="module")
+def no_scenarios(sessions: dict[str, ProjectSession]) -> ProjectRun:
+    return sessions["no-scenarios"].run()
 
 
 SHARED_PROJECT["test_fixtures.py"] = """
@@ -129,7 +208,7 @@ SHARED_PROJECT["test_fixtures.py"] = """
         """
 
 
-def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(shared: SharedRun) -> None:
+def test_fixtures_send_through_a_real_gateway_to_a_real_simulator(shared: ProjectRun) -> None:
     assert shared.outcomes("test_fixtures.py") == {"passed": 4}
 
 
@@ -152,7 +231,7 @@ SHARED_PROJECT["test_state.py"] = """
         """
 
 
-def test_state_does_not_leak_between_tests(shared: SharedRun) -> None:
+def test_state_does_not_leak_between_tests(shared: ProjectRun) -> None:
     assert shared.outcomes("test_state.py") == {"passed": 2}
 
 
@@ -200,7 +279,7 @@ SHARED_PROJECT["test_marker.py"] = """
         """
 
 
-def test_marker_loads_a_scenario_for_one_test_only(shared: SharedRun) -> None:
+def test_marker_loads_a_scenario_for_one_test_only(shared: ProjectRun) -> None:
     assert shared.outcomes("test_marker.py") == {"passed": 5, "errors": 2}
     shared.stdout.fnmatch_lines(
         [
@@ -241,7 +320,7 @@ SHARED_PROJECT["test_near_misses.py"] = """
         """
 
 
-def test_assert_sent_lists_the_near_misses(shared: SharedRun) -> None:
+def test_assert_sent_lists_the_near_misses(shared: ProjectRun) -> None:
     assert shared.outcomes("test_near_misses.py") == {"failed": 4}
     result = shared
     result.stdout.fnmatch_lines(
@@ -289,7 +368,7 @@ SHARED_PROJECT["settings/test_settings_override.py"] = """
         """
 
 
-def test_settings_are_fixtures_a_conftest_overrides(shared: SharedRun) -> None:
+def test_settings_are_fixtures_a_conftest_overrides(shared: ProjectRun) -> None:
     assert shared.outcomes("settings/test_settings_override.py") == {"passed": 1}
 
 
@@ -334,7 +413,7 @@ SHARED_PROJECT.update(
 )
 
 
-def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(shared: SharedRun) -> None:
+def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(shared: ProjectRun) -> None:
     outcomes = [shared.outcomes(f"{name}.scenario.{ext}") for name, ext in SCENARIO_FILES]
     assert outcomes == [{"passed": 1}, {"failed": 1}, {"failed": 1}]
     result = shared
@@ -361,24 +440,14 @@ def test_files_named_scenario_run_as_test_items_and_other_yaml_is_left_alone(sha
     result.stdout.no_fnmatch_line("*marker_only*")
 
 
-def test_yaml_below_the_lynsms_scenarios_paths_runs_whatever_its_name(project: pytest.Pytester) -> None:
-    project.makeini(STRICT_INI + "lynsms_scenarios = replays\n")
-    (project.path / "replays").mkdir()
-    (project.path / "replays" / "falls-back.yaml").write_text(PASSING_SCENARIO, "utf-8")
-    (project.path / "elsewhere.yaml").write_text(PASSING_SCENARIO, "utf-8")
-
-    result = project.runpytest_subprocess("-v")
-
-    result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*replays/falls-back.yaml::falls-back PASSED*"])
-    result.stdout.no_fnmatch_line("*elsewhere*")
+# The shared ini names ``replays`` in ``lynsms_scenarios``: YAML there is a scenario whatever its name.
+SHARED_PROJECT.update({"replays/falls-back.yaml": PASSING_SCENARIO, "elsewhere.yaml": PASSING_SCENARIO})
 
 
-def test_scenario_collection_can_be_switched_off(project: pytest.Pytester) -> None:
-    project.makefile(".scenario.yaml", falls_back=PASSING_SCENARIO)
-    result = project.runpytest_subprocess("-o", "lynsms_collect_scenarios=false")
-    result.assert_outcomes()
-    assert "no tests ran" in result.stdout.str()
+def test_yaml_below_the_lynsms_scenarios_paths_runs_whatever_its_name(shared: ProjectRun) -> None:
+    assert shared.outcomes("replays/falls-back.yaml") == {"passed": 1}
+    shared.stdout.fnmatch_lines(["*replays/falls-back.yaml::falls-back PASSED*"])
+    shared.stdout.no_fnmatch_line("*elsewhere*")
 
 
 # Packages named like LynSMS Local's folders: importing either by its bare name from LynSMS Local's
@@ -400,7 +469,7 @@ SHARED_PROJECT.update(
 )
 
 
-def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yaml(shared: SharedRun) -> None:
+def test_a_host_project_with_its_own_gateway_and_simulator_packages_and_a_ci_yaml(shared: ProjectRun) -> None:
     # The shared session is ``python -m pytest`` from the project root: the root comes first on
     # sys.path, where the host's packages live, and the plugin loads from its real entry point.
     assert shared.outcomes("test_host.py") == {"passed": 1}
@@ -439,7 +508,7 @@ def test_status(sms_gateway, sms_simulator):
 '''
 
 
-def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalised(shared: SharedRun) -> None:
+def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalised(shared: ProjectRun) -> None:
     assert shared.outcomes("test_ranking.py") == {"failed": 2}
     result = shared
     result.stdout.fnmatch_lines(
@@ -458,7 +527,15 @@ def test_near_misses_rank_by_closeness_before_acceptance_and_status_is_normalise
     )
 
 
-WORKERS = """
+# ---- the workers session: pytest -n 2 ----------------------------------------------------------
+
+WORKERS_INI = STRICT_INI + "    ignore::DeprecationWarning:twilio.*\n"  # the README example's Twilio SDK
+
+# xdist's default distribution hands each worker a chunk of consecutive tests first: this file comes
+# right after one.scenario.yaml, so both workers start with some of its tests.
+WORKERS_PROJECT: dict[str, str] = {
+    "pytest.ini": WORKERS_INI,
+    "test_each_worker.py": """
 import json
 import os
 from pathlib import Path
@@ -473,42 +550,88 @@ def test_send(n, sms_gateway, sms_simulator, tmp_path_factory):
     sms_simulator.assert_sent(body_contains=f"hello {n}")  # nothing from another worker's tests
     seen = Path(os.environ["SEEN"]) / f"{n}.json"
     seen.write_text(json.dumps([os.environ.get("PYTEST_XDIST_WORKER"), sms_simulator.url, sms_gateway.url]))
-"""
+""",
+    "one.scenario.yaml": "name: one\nproviders:\n  twilio:\n    - http_error: 503\n"
+    "steps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
+    "    expect: {status: 201, message: {provider: sinch}}\n",
+    "two.scenario.yaml": "name: two\nsteps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
+    "    expect: {message: {provider: twilio}}\n",
+    # Without lynsms_scenarios, YAML not named as a scenario is left alone.
+    "azure-pipelines.yml": AZURE_PIPELINES,
+}
 
 
-def test_under_xdist_each_worker_has_its_own_servers(
-    project: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    import json
-
-    seen = tmp_path_factory.mktemp("seen")
-    project.makepyfile(WORKERS)
-    project.path.joinpath("one.scenario.yaml").write_text(
-        "name: one\nproviders:\n  twilio:\n    - http_error: 503\n"
-        "steps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
-        "    expect: {status: 201, message: {provider: sinch}}\n",
-        "utf-8",
-    )
-    project.path.joinpath("two.scenario.yaml").write_text(
-        "name: two\nsteps:\n  - send: {to: '+12025550143', from: X, body: b}\n"
-        "    expect: {message: {provider: twilio}}\n",
-        "utf-8",
-    )
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("SEEN", str(seen))
-        result = project.runpytest_subprocess("-n", "2", "-p", "xdist")
-    result.assert_outcomes(passed=8)
+def test_under_xdist_each_worker_has_its_own_servers(workers: ProjectRun, seen: Path) -> None:
+    outcomes = [workers.outcomes(f) for f in ("test_each_worker.py", "one.scenario.yaml", "two.scenario.yaml")]
+    assert outcomes == [{"passed": 6}, {"passed": 1}, {"passed": 1}]
+    workers.stdout.no_fnmatch_line("*azure-pipelines*")
     records = [json.loads(p.read_text()) for p in seen.iterdir()]
-    workers = {worker for worker, _, _ in records}
-    assert workers == {"gw0", "gw1"}
-    for worker in workers:
+    assert len(records) == 6
+    who = {worker for worker, _, _ in records}
+    assert who == {"gw0", "gw1"}
+    for worker in who:
         simulators = {sim for w, sim, _ in records if w == worker}
         gateways = {gw for w, _, gw in records if w == worker}
         assert len(simulators) == 1 and len(gateways) == 1  # one simulator and one gateway host per worker
     assert len({sim for _, sim, _ in records}) == 2  # nothing shared between workers
 
 
-ASYNC_TESTS = """
+# The README's sms_intercept example (its ``lynsms.intercept()`` section), beside tests that check
+# each worker intercepts with its own simulator and every test leaves the client libraries as it
+# found them.
+INTERCEPT_EXAMPLES = python_blocks(section("In Python tests: `lynsms.intercept()`"))
+README_INTERCEPT_FIXTURE = INTERCEPT_EXAMPLES[-1]
+INTERCEPT_WORKER_TESTS = """
+import httpx, pytest, urllib3.connectionpool
+
+import lynsms
+
+ORIGINAL = urllib3.connectionpool.HTTPConnectionPool.urlopen
+SID = "AC" + "5a" * 16
+
+
+@pytest.fixture(autouse=True)
+def restored():
+    yield
+    assert urllib3.connectionpool.HTTPConnectionPool.urlopen is ORIGINAL
+
+
+@pytest.mark.parametrize("n", range(2))
+def test_sends_through_this_workers_simulator(sms_intercept, n):
+    from twilio.rest import Client
+
+    Client(SID, "token").messages.create(to="+12025550143", from_="+12025550100", body=f"WORKER {n}")
+    sms_intercept.assert_sent(body_contains=f"WORKER {n}")  # this test's only message: reset per test
+    assert httpx.get(f"{sms_intercept.url}/_sim/health").status_code == 200
+
+
+def test_a_foreign_host_is_refused(sms_intercept):
+    with pytest.raises(lynsms.InterceptRefused, match="passthrough="):
+        httpx.get("https://example.com/")
+
+
+def test_without_the_fixture_nothing_is_intercepted():
+    assert urllib3.connectionpool.HTTPConnectionPool.urlopen is ORIGINAL
+"""
+WORKERS_PROJECT.update(
+    {
+        "with_intercept/test_readme_intercept_example.py": README_INTERCEPT_FIXTURE,
+        "with_intercept/test_a.py": INTERCEPT_WORKER_TESTS.replace("WORKER", "a"),
+        "with_intercept/test_b.py": INTERCEPT_WORKER_TESTS.replace("WORKER", "b"),
+    }
+)
+
+
+def test_the_readme_intercept_fixture_example_passes_under_xdist(workers: ProjectRun) -> None:
+    assert "sms_intercept" in README_INTERCEPT_FIXTURE
+    files = ("test_readme_intercept_example.py", "test_a.py", "test_b.py")
+    outcomes = [workers.outcomes(f"with_intercept/{name}") for name in files]
+    assert outcomes == [{"passed": 1}, {"passed": 4}, {"passed": 4}]
+
+
+# ---- back to the shared session: async tests and the README's plugin example ----------------------
+
+SHARED_PROJECT["test_async.py"] = """
 async def test_send_from_an_async_test(sms_gateway_async, sms_simulator):
     answer = await sms_gateway_async.send(to="+12025550143", body="Your code is 1234")
     assert answer.status_code == 201, answer.text
@@ -519,17 +642,37 @@ async def test_send_from_an_async_test(sms_gateway_async, sms_simulator):
 """
 
 
-def test_async_tests_get_an_async_gateway(pytester: pytest.Pytester) -> None:
-    ini = STRICT_INI.replace("-p no:asyncio ", "")
-    pytester.makeini(ini + "asyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile(ASYNC_TESTS)
-    result = pytester.runpytest_subprocess()
-    result.assert_outcomes(passed=1)
+def test_async_tests_get_an_async_gateway(shared: ProjectRun) -> None:
+    assert shared.outcomes("test_async.py") == {"passed": 1}
 
 
-def test_fixtures_fast_forward_scripted_waits_when_asked(project: pytest.Pytester) -> None:
-    project.makepyfile(
-        """
+# The README's "The pytest plugin" section: a conftest and a test file, run as written in a folder
+# of their own (the conftest applies to that folder), with a test that checks the conftest applied.
+PLUGIN_EXAMPLES = python_blocks(section("The pytest plugin"))
+README_CONFTESTS = [code for code in PLUGIN_EXAMPLES if code.startswith("# conftest.py")]
+README_TESTS = [code for code in PLUGIN_EXAMPLES if not code.startswith("# conftest.py")]
+SHARED_PROJECT.update(
+    {
+        "readme/conftest.py": "\n".join(README_CONFTESTS),
+        "readme/test_readme_example.py": "\n".join(README_TESTS),
+        "readme/test_conftest_applies.py": """
+        def test_the_readme_conftest_puts_sinch_first(sms_gateway):
+            assert sms_gateway.send(to="+12025550143", body="hi").json()["data"]["provider"] == "sinch"
+            assert sms_gateway.config.providers["twilio"].settings.timeout == 1
+        """,
+    }
+)
+
+
+def test_the_readme_plugin_example_passes_in_a_fresh_session(shared: ProjectRun) -> None:
+    assert len(README_CONFTESTS) == 1 and len(README_TESTS) == 1
+    assert shared.outcomes("readme/test_readme_example.py") == {"passed": 2}
+    assert shared.outcomes("readme/test_conftest_applies.py") == {"passed": 1}
+
+
+# ---- the workers session again: fast-forward, a setting for the whole session --------------------
+
+WORKERS_PROJECT["test_fast_forward.py"] = """
         import time
 
         import pytest
@@ -558,5 +701,17 @@ def test_fixtures_fast_forward_scripted_waits_when_asked(project: pytest.Pyteste
                 again = sms_gateway.client.get(f"/api/v1/messages/{sent['id']}").json()["data"]
             assert again["status"] == "sent"
         """
-    )
-    project.runpytest_subprocess("--lynsms-fast-forward").assert_outcomes(passed=2)
+
+
+def test_fixtures_fast_forward_scripted_waits_when_asked(workers: ProjectRun) -> None:
+    assert workers.outcomes("test_fast_forward.py") == {"passed": 2}
+
+
+# ---- the no-scenarios session -------------------------------------------------------------------
+
+NO_SCENARIOS_PROJECT = {"pytest.ini": STRICT_INI, "falls_back.scenario.yaml": PASSING_SCENARIO}
+
+
+def test_scenario_collection_can_be_switched_off(no_scenarios: ProjectRun) -> None:
+    no_scenarios.result.assert_outcomes()
+    assert "no tests ran" in no_scenarios.stdout.str()

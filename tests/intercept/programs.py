@@ -1,6 +1,7 @@
 """Four programs that send one SMS each with an official SDK, as an application would: the providers'
 real hosts, no base-URL setting. They run in-process under ``lynsms.intercept()`` and, through
-``python -m tests.intercept.programs NAME``, in a subprocess that only has the proxy's environment.
+``python -m tests.intercept.programs NAME...``, in a subprocess that only has the proxy's environment
+(one line ``NAME MESSAGE_ID`` per program run).
 
 Twilio's and Sinch's SDKs (on ``requests``) follow ``HTTPS_PROXY`` by themselves; Infobip's and
 ClickSend's (on bare urllib3) ignore proxy variables, so they take the proxy from the environment
@@ -68,4 +69,5 @@ PROGRAMS: dict[str, Callable[[], str]] = {
 }
 
 if __name__ == "__main__":
-    print(PROGRAMS[sys.argv[1]]())
+    for name in sys.argv[1:]:
+        print(name, PROGRAMS[name]())

@@ -1,6 +1,8 @@
-"""The README's interception examples, run as written: the Python ones under ``lynsms.intercept()``
-and in a fresh pytest session, the shell and Node ones through a real proxy with only the exported
-environment. Read out of README.md, so the README cannot drift from what works."""
+"""The README's interception examples, run as written: the Python ones under ``lynsms.intercept()``,
+the shell and Node ones through a real proxy with only the exported environment. The ``sms_intercept``
+fixture example runs in a fresh pytest session under xdist, in the plugin's workers session
+(tests/harness/test_pytest_plugin.py). Read out of README.md, so the README cannot drift from what
+works."""
 
 from __future__ import annotations
 
@@ -13,8 +15,6 @@ import pytest
 
 from tests.contract.test_readme_snippets import python_blocks, section
 from tests.intercept.conftest import Proxy
-
-pytest_plugins = ["pytester"]
 
 PYTHON = python_blocks(section("In Python tests: `lynsms.intercept()`"))
 PROXY = section("Any process, any language: the proxy")
@@ -35,54 +35,6 @@ def test_the_readme_shows_a_context_manager_a_library_and_the_fixture() -> None:
 @pytest.mark.parametrize("code", PYTHON[:2], ids=["twilio-sdk", "apprise"])
 def test_python_example_runs_as_written(code: str) -> None:
     exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
-
-
-def test_fixture_example_passes_in_a_fresh_session_under_xdist(pytester: pytest.Pytester) -> None:
-    """The README's fixture example, beside tests that check each xdist worker intercepts with its own
-    simulator and every test leaves the client libraries as it found them."""
-    pytester.makeini(
-        "[pytest]\n"
-        "addopts = -p no:asyncio -p no:hypothesispytest -p no:faker -p no:benchmark -p no:anyio -p no:schemathesis\n"
-        "filterwarnings = error\n"
-        "    ignore::DeprecationWarning:twilio.*\n"
-    )
-    pytester.makepyfile(test_readme_example=PYTHON[2], test_a=WORKER_TESTS.replace("WORKER", "a"))
-    pytester.makepyfile(test_b=WORKER_TESTS.replace("WORKER", "b"))
-    pytester.runpytest_subprocess("-n", "2").assert_outcomes(passed=9)
-
-
-WORKER_TESTS = """
-import httpx, pytest, urllib3.connectionpool
-
-import lynsms
-
-ORIGINAL = urllib3.connectionpool.HTTPConnectionPool.urlopen
-SID = "AC" + "5a" * 16
-
-
-@pytest.fixture(autouse=True)
-def restored():
-    yield
-    assert urllib3.connectionpool.HTTPConnectionPool.urlopen is ORIGINAL
-
-
-@pytest.mark.parametrize("n", range(2))
-def test_sends_through_this_workers_simulator(sms_intercept, n):
-    from twilio.rest import Client
-
-    Client(SID, "token").messages.create(to="+12025550143", from_="+12025550100", body=f"WORKER {n}")
-    sms_intercept.assert_sent(body_contains=f"WORKER {n}")  # this test's only message: reset per test
-    assert httpx.get(f"{sms_intercept.url}/_sim/health").status_code == 200
-
-
-def test_a_foreign_host_is_refused(sms_intercept):
-    with pytest.raises(lynsms.InterceptRefused, match="passthrough="):
-        httpx.get("https://example.com/")
-
-
-def test_without_the_fixture_nothing_is_intercepted():
-    assert urllib3.connectionpool.HTTPConnectionPool.urlopen is ORIGINAL
-"""
 
 
 def test_curl_example_sends_through_the_proxy(proxy: Proxy) -> None:
