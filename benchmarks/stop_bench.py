@@ -6,6 +6,9 @@ Each round stops each command once per moment: right after the banner (servers s
 once it answers, while a send waits on a slow provider, while a customer webhook is being
 delivered to a slow receiver, and while a handset reply is being pushed to the gateway. A stop
 counts as clean when the exit status is 0 and stderr has no ``Traceback`` and no ``CancelledError``.
+
+Then, in-process: how long stopping a server thread takes (a keep-alive connection idle), with our
+shutdown and with uvicorn's own, side by side (tests and replays stop hundreds of servers).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import contextlib
 import os
 import re
 import signal
+import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,12 +30,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from lynsms.simulator.harness.server import ServerThread
+from lynsms.simulator.harness.server import Server, ServerThread
 
 LYNSMS = [sys.executable, "-m", "lynsms.simulator.harness.cli"]
 SLOW = "name: slow\nproviders:\n  twilio:\n    - latency: 3s\n"
@@ -123,6 +129,35 @@ def one(command: str, moment: str, simulator_url: str, receiver: str, folder: st
     return problem
 
 
+class _UvicornShutdown(Server):
+    """Our server with uvicorn's own shutdown, for comparison."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await uvicorn.Server.shutdown(self, sockets)
+
+
+def stop_times(rounds: int = 30) -> None:
+    from lynsms.simulator import create_app
+
+    app = create_app()
+    medians = {}
+    for name, server_class in (("ours", Server), ("uvicorn's", _UvicornShutdown)):
+        spent = []
+        for _ in range(rounds):
+            thread = ServerThread(app)
+            thread.server.__class__ = server_class  # same server, same config; only shutdown differs
+            thread.start()
+            with httpx.Client(base_url=thread.url) as client:
+                client.get("/_sim/health")  # leaves a keep-alive connection open, as a test's client does
+                started = time.perf_counter()
+                thread.stop()
+                spent.append(time.perf_counter() - started)
+        medians[name] = statistics.median(spent)
+        print(f"server thread stop, {name}: median {medians[name] * 1000:.1f} ms, max {max(spent) * 1000:.1f} ms")
+    ratio = medians["uvicorn's"] / medians["ours"]
+    print(f"  uvicorn's shutdown takes {ratio:.0f}x as long as ours")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -151,6 +186,7 @@ def main() -> None:
     )
     for problem in problems:
         print(" ", problem)
+    stop_times()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The ``clicksend`` Node SDK (pinned in ``node/package-lock.json``) beyond sends and fetches:
 ``node/clicksend.cjs`` prices a send, cancels scheduled messages (one, then all), filters the
-history, marks receipts read and exports the history, in one Node process. Skipped only when
+history, marks receipts read and exports the history, in the one Node process of the session. Skipped only when
 Node is not installed."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.contract.test_node_sdks import NODE, run_script
+from tests.contract.node_runner import NO_NODE, NODE, Runner
 from tests.simulator.scenario_wires import QUIET, load
 
 
-@pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK contract tests need `node` on PATH")
-def test_clicksend_node_sdk_prices_cancels_filters_and_exports(simulator: Any) -> None:
+@pytest.mark.skipif(NODE is None, reason=NO_NODE)
+def test_clicksend_node_sdk_prices_cancels_filters_and_exports(simulator: Any, node: Runner) -> None:
     load(simulator.control, simulator.url, QUIET)
-    result = run_script("clicksend.cjs", simulator.url)
+    result = node.script("clicksend.cjs", simulator.url)
     assert result["price"] == {"total": round(2 * 0.0792, 4), "queued": 1, "blocked": 1}
     assert result["cancel_again"] == {"status": 400, "code": "BAD_REQUEST"}
     assert result["cancel_all"] == 2

@@ -1,6 +1,6 @@
 """The ``@infobip-api/sdk`` Node SDK (pinned in ``node/package-lock.json``) beyond sends and
 fetches: ``node/infobip.cjs`` previews a text, reschedules, pauses and cancels a scheduled bulk and
-filters the outbound logs, checking each answer with ``node:assert`` in one Node process. Skipped
+filters the outbound logs, checking each answer with ``node:assert`` in the one Node process of the session. Skipped
 only when Node is not installed."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.contract.test_node_sdks import NODE, run_script
+from tests.contract.node_runner import NO_NODE, NODE, Runner
 from tests.simulator.scenario_wires import QUIET, load
 
 
-@pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK contract tests need `node` on PATH")
-def test_infobip_node_sdk_previews_manages_a_scheduled_bulk_and_filters_logs(simulator: Any) -> None:
+@pytest.mark.skipif(NODE is None, reason=NO_NODE)
+def test_infobip_node_sdk_previews_manages_a_scheduled_bulk_and_filters_logs(simulator: Any, node: Runner) -> None:
     load(simulator.control, simulator.url, QUIET)
-    result = run_script("infobip.cjs", simulator.url)
+    result = node.script("infobip.cjs", simulator.url)
     assert result["preview"] == {"count": 2, "remaining": 306 - 161}
     assert result["rescheduled"] is True
     assert result["paused"] == ["PAUSED", "PAUSED"] and result["canceled"] == "CANCELED"

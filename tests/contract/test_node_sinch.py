@@ -1,5 +1,5 @@
 """``node/sinch.cjs``: the calls an application makes around a Sinch send, through the
-official Node SDK (``@sinch/sdk-core``, pinned in ``node/package-lock.json``), in one Node process
+official Node SDK (``@sinch/sdk-core``, pinned in ``node/package-lock.json``), in the one Node process of the session
 against a real simulator. Skipped only when Node is not installed."""
 
 from __future__ import annotations
@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.contract.test_node_sdks import NODE, run_script
+from tests.contract.node_runner import NO_NODE, NODE, Runner
 from tests.simulator.receiver import Receiver
 from tests.simulator.scenario_wires import QUIET, load
 
 A, B = "12025550143", "12025550144"
 
 
-@pytest.mark.skipif(NODE is None, reason="Node.js is not installed: the Node SDK contract tests need `node` on PATH")
-def test_sinch_node_sdk_calls_around_the_send(simulator: Any) -> None:
+@pytest.mark.skipif(NODE is None, reason=NO_NODE)
+def test_sinch_node_sdk_calls_around_the_send(simulator: Any, node: Runner) -> None:
     load(simulator.control, simulator.url, QUIET)
     with Receiver() as receiver:  # an inbound message for inbounds.list / get
         registered = {"provider": "sinch", "url": f"{receiver.url}/mo", "account": "plan-node"}
@@ -27,7 +27,7 @@ def test_sinch_node_sdk_calls_around_the_send(simulator: Any) -> None:
             receiver.wait(1)
         finally:  # registrations outlive a reset
             simulator.control.delete(f"/_sim/inbound/urls/{made['id']}").raise_for_status()
-    result = run_script("sinch.cjs", simulator.url, inbound["id"])
+    result = node.script("sinch.cjs", simulator.url, inbound["id"])
     assert result["dry"] == [1, 2, "UNICODE"]
     assert result["byReference"] == [result["first"]]
     assert result["bySender"] == [result["second"]]

@@ -3,7 +3,9 @@
     simulator ──provider callback──> gateway ──signed event──> webhook receiver
 
 The scenario decides each message's fate; the simulator sends each provider's real callback; the
-receiver checks the signature with the documented recipe and the echoed ``reference``.
+receiver checks the signature with the documented recipe and the echoed ``reference``. Where a
+report's delay matters, the simulator runs on a ``ManualClock`` (the ``clocked_simulator`` fixture):
+reports come when the test advances time, and each test waits for exactly what it checks.
 """
 
 from __future__ import annotations
@@ -11,11 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -34,11 +31,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from lynsms.clock import ManualClock
 from lynsms.gateway import create_app
 from lynsms.gateway.config import GatewayConfig, WebhookSettings, load_config
 from lynsms.gateway.delivery.callback_auth import CallbackAuth
 from lynsms.gateway.signing import derive_secret
 from lynsms.simulator.harness.server import ServerThread, make_server
+from lynsms.tls import client_tls
+from tests.e2e.gateway_process import gateway_process
 
 
 class RunningSimulator(Protocol):
@@ -48,6 +48,18 @@ class RunningSimulator(Protocol):
     control: httpx.Client
 
     def journal(self) -> list[dict[str, Any]]: ...
+
+
+class ClockedSimulator(RunningSimulator, Protocol):
+    """The ``clocked_simulator`` fixture: its reports come when the test advances its clock."""
+
+    clock: ManualClock
+
+    def settle(self, done: Callable[[], bool] = ..., within: float = 60.0) -> bool: ...
+
+    def advance_until(
+        self, done: Callable[[], bool], step: float = 0.5, limit: float = 60.0, within: float = 60.0
+    ) -> None: ...
 
 
 KEY = "e2e-dlr-key"
@@ -135,12 +147,31 @@ class Receiver:
         with self.lock:
             return Counter(e["id"] for e in self.events)
 
+    def clear(self) -> None:
+        with self.lock:
+            self.events.clear()
+            self.forged = 0
 
-@pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, str]]:
+
+@pytest.fixture(scope="module")
+def _receiver_server() -> Iterator[tuple[Receiver, str]]:
     hooks = Receiver()
     with ServerThread(hooks.app()) as server:
         yield hooks, f"{server.url}/hooks"
+
+
+@pytest.fixture
+def receiver(_receiver_server: tuple[Receiver, str]) -> tuple[Receiver, str]:
+    """The module's webhook receiver, with nothing received yet."""
+    _receiver_server[0].clear()
+    return _receiver_server
+
+
+@pytest.fixture(scope="module")
+def outside() -> Iterator[httpx.Client]:
+    """A client without the gateway's API key: a provider (or a forger) posting reports."""
+    with httpx.Client(timeout=15, verify=client_tls()) as client:
+        yield client
 
 
 # ---- the gateway, on a real server that knows its own URL ------------------------------------------
@@ -167,11 +198,12 @@ def with_twilio_token(config: GatewayConfig, token: str) -> GatewayConfig:
 
 
 @contextmanager
-def gateway(config: GatewayConfig, callbacks: bool = True) -> Iterator[httpx.Client]:
+def gateway(config: GatewayConfig, callbacks: bool = True, db: Path | None = None) -> Iterator[httpx.Client]:
     server = ServerThread(Starlette())  # binds a free port first, so the gateway can know its URL...
-    app = create_app(replace(config, public_url=server.url if callbacks else None), environ={})
+    public = replace(config, public_url=server.url if callbacks else None)
+    app = create_app(public, db_path=str(db) if db else ":memory:", environ={})
     server.server = make_server(app)  # ...and only then serves the real app on it
-    with server, httpx.Client(base_url=server.url, headers=AUTH, timeout=15) as client:
+    with server, httpx.Client(base_url=server.url, headers=AUTH, timeout=15, verify=client_tls()) as client:
         yield client
 
 
@@ -202,6 +234,13 @@ def events(gw: httpx.Client, message_id: str) -> list[dict[str, Any]]:
     return listed
 
 
+def webhooks_delivered(gw: httpx.Client, message_id: str, count: int = 2) -> bool:
+    """The message has ``count`` customer events and the receiver took each of them. A status change
+    and its event are stored together, so no other event is on its way once this holds."""
+    webhooks = [e for e in events(gw, message_id) if e["type"] == "webhook"]
+    return len(webhooks) == count and all(w["delivery"] == "delivered" for w in webhooks)
+
+
 def load(simulator: RunningSimulator, text: str) -> None:
     response = simulator.control.put("/_sim/scenario", content=text.encode())
     assert response.status_code == 200, response.text
@@ -212,8 +251,9 @@ def load(simulator: RunningSimulator, text: str) -> None:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_each_outcome_reaches_the_message_and_the_customer_signed(
-    provider: str, simulator: RunningSimulator, receiver: tuple[Receiver, str]
+    provider: str, clocked_simulator: ClockedSimulator, receiver: tuple[Receiver, str]
 ) -> None:
+    simulator = clocked_simulator
     hooks, hook_url = receiver
     load(simulator, scenario(provider))
     with gateway(gateway_config(simulator.url, hook_url)) as gw:
@@ -225,13 +265,9 @@ def test_each_outcome_reaches_the_message_and_the_customer_signed(
                 what="ClickSend receipt URL registration",
             )
         sent = {to: send(gw, to, provider, f"ref-{provider}-{to[-1]}") for to in OUTCOMES}
+        simulator.advance_until(lambda: all(len(hooks.of(m["id"])) == 2 for m in sent.values()), step=0.1)
         for to, expected in OUTCOMES.items():
             message_id = sent[to]["id"]
-            wait_for(
-                lambda message_id: len(hooks.of(message_id)) == 2,
-                message_id,
-                what=f"two events for {expected}",
-            )
             assert hooks.of(message_id) == ["message.sent", f"message.{expected}"]
             message = fetch(gw, message_id)
             assert message["status"] == expected
@@ -265,7 +301,7 @@ def test_each_outcome_reaches_the_message_and_the_customer_signed(
 
 
 def test_forged_or_unsigned_twilio_callback_is_refused_and_changes_nothing(
-    simulator: RunningSimulator, receiver: tuple[Receiver, str]
+    simulator: RunningSimulator, receiver: tuple[Receiver, str], outside: httpx.Client
 ) -> None:
     _, hook_url = receiver
     load(simulator, scenario("twilio"))
@@ -280,25 +316,25 @@ def test_forged_or_unsigned_twilio_callback_is_refused_and_changes_nothing(
         before = events(gw, message["id"])
         forged = RequestValidator("not-the-token").compute_signature(url, form)
         for headers in ({"X-Twilio-Signature": forged}, {}):
-            answer = httpx.post(url, data=form, headers=headers)
+            answer = outside.post(url, data=form, headers=headers)
             assert answer.status_code == 403
             assert answer.json()["success"] is False and answer.json()["error"]["code"] == "invalid_signature"
         # Signed for another URL (a replay aimed elsewhere) is refused too.
         elsewhere = RequestValidator(TWILIO_TOKEN).compute_signature(url + "&x=1", form)
-        assert httpx.post(url, data=form, headers={"X-Twilio-Signature": elsewhere}).status_code == 403
+        assert outside.post(url, data=form, headers={"X-Twilio-Signature": elsewhere}).status_code == 403
         assert fetch(gw, message["id"])["status"] == "sent"
         assert [e for e in events(gw, message["id"]) if e["type"] != "webhook"] == [
             e for e in before if e["type"] != "webhook"
         ]
         # The genuine article, signed as the twilio SDK's validator signs, goes through.
         genuine = RequestValidator(TWILIO_TOKEN).compute_signature(url, form)
-        assert httpx.post(url, data=form, headers={"X-Twilio-Signature": genuine}).status_code == 200
+        assert outside.post(url, data=form, headers={"X-Twilio-Signature": genuine}).status_code == 200
         assert fetch(gw, message["id"])["status"] == "delivered"
 
 
 @pytest.mark.parametrize("token", [None, "0" * 32])
 def test_a_report_without_its_url_token_is_refused_even_with_a_known_message_id(
-    simulator: RunningSimulator, receiver: tuple[Receiver, str], token: str | None
+    simulator: RunningSimulator, receiver: tuple[Receiver, str], token: str | None, outside: httpx.Client
 ) -> None:
     _, hook_url = receiver
     load(simulator, scenario("infobip"))
@@ -306,15 +342,15 @@ def test_a_report_without_its_url_token_is_refused_even_with_a_known_message_id(
         message = send(gw, SILENT, "infobip", "forged")  # Infobip reports name the public msg_ id
         result = {"messageId": message["provider_message_id"], "status": {"groupName": "DELIVERED", "name": "X"}}
         base = str(gw.base_url).rstrip("/") + "/api/v1/webhooks/infobip"
-        forged = httpx.post(base, params={"token": token} if token else None, json={"results": [result]})
+        forged = outside.post(base, params={"token": token} if token else None, json={"results": [result]})
         assert forged.status_code == 403 and forged.json()["error"]["code"] == "invalid_callback_token"
         assert fetch(gw, message["id"])["status"] == "sent"
-        assert httpx.post(report_url(gw, "infobip"), json={"results": [result]}).status_code == 200
+        assert outside.post(report_url(gw, "infobip"), json={"results": [result]}).status_code == 200
         assert fetch(gw, message["id"])["status"] == "delivered"
 
 
 def test_a_default_gateway_refuses_callbacks_signed_with_the_old_public_twilio_token(
-    simulator: RunningSimulator, receiver: tuple[Receiver, str]
+    simulator: RunningSimulator, receiver: tuple[Receiver, str], outside: httpx.Client
 ) -> None:
     _, hook_url = receiver
     load(simulator, scenario("twilio"))
@@ -323,7 +359,7 @@ def test_a_default_gateway_refuses_callbacks_signed_with_the_old_public_twilio_t
         url = report_url(gw, "twilio")
         form = {"MessageSid": message["provider_message_id"], "MessageStatus": "delivered"}
         signed = RequestValidator("lynsms-local-auth-token").compute_signature(url, form)
-        answer = httpx.post(url, data=form, headers={"X-Twilio-Signature": signed})
+        answer = outside.post(url, data=form, headers={"X-Twilio-Signature": signed})
         assert answer.status_code == 403 and answer.json()["error"]["code"] == "invalid_signature"
         assert fetch(gw, message["id"])["status"] == "sent"
 
@@ -359,8 +395,7 @@ def test_duplicate_and_reversed_reports_set_one_final_status_and_notify_once(
         }
         assert report("PENDING", "PENDING_ENROUTE")["recorded"] == 1  # the late intermediate report
         assert report("UNDELIVERABLE", "UNDELIVERABLE_NOT_DELIVERED", 27)["recorded"] == 1  # a second final one
-        wait_for(lambda: len(hooks.of(message["id"])) == 2, what="two events")
-        time.sleep(0.3)  # room for a wrong third event to show up
+        wait_for(webhooks_delivered, gw, message["id"], what="two events, received")  # and no third
         assert hooks.of(message["id"]) == ["message.sent", "message.delivered"]
         stored = fetch(gw, message["id"])
         assert (stored["status"], stored["error"]) == ("delivered", None)
@@ -395,7 +430,8 @@ def first_attempts(gw: httpx.Client, message_id: str) -> int:
     return int(webhooks[0]["attempts"]) if len(webhooks) == 2 else 0
 
 
-def test_receiver_down_then_up_gets_each_event_once_in_order(simulator: RunningSimulator) -> None:
+def test_receiver_down_then_up_gets_each_event_once_in_order(clocked_simulator: ClockedSimulator) -> None:
+    simulator = clocked_simulator
     hooks = Receiver()
     down = ServerThread(hooks.app())  # reserve a port, then free it: connections are refused
     port = urlsplit(down.url).port
@@ -403,16 +439,16 @@ def test_receiver_down_then_up_gets_each_event_once_in_order(simulator: RunningS
     load(simulator, scenario("sinch", after=0.1))
     with gateway(gateway_config(simulator.url, f"{down.url}/hooks")) as gw:
         ids = [send(gw, to, "sinch", f"down-{i}")["id"] for i, to in enumerate(OUTCOMES)]
+        simulator.advance_until(lambda: all(fetch(gw, i)["status"] != "sent" for i in ids), step=0.1)
         for message_id in ids:  # every final report is in, and the first event keeps failing
-            wait_for(lambda message_id: fetch(gw, message_id)["status"] != "sent", message_id, what="the final report")
             wait_for(lambda message_id: first_attempts(gw, message_id) >= 2, message_id, what="failed attempts")
         sent_event, final_event = [e for e in events(gw, ids[0]) if e["type"] == "webhook"]
         assert sent_event["delivery"] == "pending" and "connection error" in sent_event["last_error"]
         # The final event waits behind it, untried: events of one message never overtake each other.
         assert (final_event["delivery"], final_event["attempts"]) == ("pending", 0)
         with ServerThread(hooks.app(), port=port or 0):
-            wait_for(lambda: all(len(hooks.of(i)) == 2 for i in ids), what="every event after recovery")
-            time.sleep(0.3)
+            for message_id in ids:
+                wait_for(webhooks_delivered, gw, message_id, what="every event after recovery")
     assert hooks.counts() and set(hooks.counts().values()) == {1}
     for message_id, expected in zip(ids, OUTCOMES.values(), strict=True):
         assert hooks.of(message_id) == ["message.sent", f"message.{expected}"]
@@ -420,51 +456,11 @@ def test_receiver_down_then_up_gets_each_event_once_in_order(simulator: RunningS
 
 # ---- the gateway killed with events pending --------------------------------------------------------------
 
-GATEWAY_URL = re.compile(r"LynSMS gateway\s+(http://\S+)/api")
-
-
-@contextmanager
-def gateway_process(db: Path, sim_url: str, hook_url: str, config: Path) -> Iterator[tuple[httpx.Client, list[str]]]:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lynsms.simulator.harness.cli",
-            "gateway",
-            "--port",
-            "0",
-            "--db",
-            str(db),
-            "--simulator-url",
-            sim_url,
-            "--webhook-url",
-            hook_url,
-            "--config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "LYNSMS_API_KEY": KEY},
-    )
-    try:
-        assert process.stdout is not None
-        lines = [process.stdout.readline().strip() for _ in range(4)]
-        found = GATEWAY_URL.search(lines[0])
-        assert found, lines
-        with httpx.Client(base_url=found.group(1), headers=AUTH, timeout=15) as client:
-            wait_for(lambda: client.get("/api/health").status_code == 200, what="the gateway process")
-            yield client, lines
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
-
 
 def test_gateway_killed_with_events_pending_loses_nothing_after_restart(
-    simulator: RunningSimulator, tmp_path: Path
+    clocked_simulator: ClockedSimulator, tmp_path: Path
 ) -> None:
+    simulator = clocked_simulator
     hooks = Receiver()
     down = ServerThread(hooks.app())
     port, hook_url = urlsplit(down.url).port, f"{down.url}/hooks"
@@ -473,18 +469,21 @@ def test_gateway_killed_with_events_pending_loses_nothing_after_restart(
     config.write_text("webhook_retry_seconds: 0.05\nwebhook_timeout_seconds: 2\n")
     load(simulator, scenario("twilio", after=0.1))
     db = tmp_path / "gateway.db"
-    with gateway_process(db, simulator.url, hook_url, config) as (gw, banner):
-        assert f"webhook secret  {SECRET}" in banner[3]
+    args = ("--db", str(db), "--simulator-url", simulator.url, "--webhook-url", hook_url, "--config", str(config))
+    with gateway_process(*args, api_key=KEY, banner=4) as killed:
+        gw = killed.client
+        assert f"webhook secret  {SECRET}" in killed.banner[3]
         ids = [send(gw, to, "twilio", f"kill-{i}")["id"] for i, to in enumerate(OUTCOMES)]
+        simulator.advance_until(lambda: all(fetch(gw, i)["status"] != "sent" for i in ids), step=0.1)
         for message_id in ids:
-            wait_for(lambda message_id: fetch(gw, message_id)["status"] != "sent", message_id, what="the final report")
             wait_for(lambda message_id: first_attempts(gw, message_id) >= 1, message_id, what="failed attempts")
         # SIGKILL (the context's exit): no shutdown code runs, the outbox is only what was committed.
-    with ServerThread(hooks.app(), port=port or 0), gateway_process(db, simulator.url, hook_url, config) as (gw, _):
-        wait_for(lambda: all(len(hooks.of(i)) == 2 for i in ids), what="every event after the restart")
-        time.sleep(0.3)
+    # Restarted on its database with its config (a server in this process: what matters is the file).
+    same = load_config(str(config), simulator.url).with_api_key(KEY)
+    again = replace(same, webhooks=replace(same.webhooks, url=hook_url))
+    with ServerThread(hooks.app(), port=port or 0), gateway(again, db=db) as gw:
         for message_id in ids:
-            assert all(e["delivery"] == "delivered" for e in events(gw, message_id) if e["type"] == "webhook")
+            wait_for(webhooks_delivered, gw, message_id, what="every event after the restart")
     assert len(hooks.counts()) == 6 and set(hooks.counts().values()) == {1}
     for message_id, expected in zip(ids, OUTCOMES.values(), strict=True):
         assert hooks.of(message_id) == ["message.sent", f"message.{expected}"]
@@ -495,13 +494,17 @@ def test_gateway_killed_with_events_pending_loses_nothing_after_restart(
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_polling_finds_final_statuses_when_no_callback_comes(
-    provider: str, simulator: RunningSimulator, receiver: tuple[Receiver, str]
+    provider: str, clocked_simulator: ClockedSimulator, receiver: tuple[Receiver, str]
 ) -> None:
+    simulator = clocked_simulator
     hooks, hook_url = receiver
     load(simulator, scenario(provider, after=0.1))
-    config = gateway_config(simulator.url, hook_url, poll_after_seconds=0.3)
+    # The gateway polls on its own (real) clock, every 0.2 s, what has been sent for 0.05 s.
+    config = gateway_config(simulator.url, hook_url, poll_after_seconds=0.05)
     with gateway(config, callbacks=False) as gw:  # no public URL: providers are given no callback URL
         sent = {to: send(gw, to, provider, f"poll-{to[-1]}")["id"] for to in OUTCOMES}
+        # Every scripted report falls due: the provider knows the final statuses, only a poll finds them.
+        simulator.advance_until(lambda: simulator.clock.pending() == 0, step=0.1)
         for to, expected in OUTCOMES.items():
             wait_for(
                 lambda to, expected: fetch(gw, sent[to])["status"] == expected,

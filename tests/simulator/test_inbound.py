@@ -200,8 +200,15 @@ def test_sinch_retries_a_failing_push_on_its_schedule(clocked_simulator: Any, re
     receiver.answers[:] = [503, 503]
     sent = text(sim, "sinch").json()
     receiver.wait(1)
-    sim.advance_until(lambda: len(receiver.received) >= 3, step=1.0, limit=20)
-    (found,) = [m for m in sim.control.get("/_sim/inbound").json()["inbound"] if m["id"] == sent["id"]]
+
+    def pushed() -> dict[str, Any]:
+        listed: list[dict[str, Any]] = sim.control.get("/_sim/inbound").json()["inbound"]
+        (found,) = [m for m in listed if m["id"] == sent["id"]]
+        return found
+
+    # Done when the simulator has recorded the third answer, not when the receiver has sent it.
+    sim.advance_until(lambda: len(pushed()["attempts"]) >= 3, step=1.0, limit=20)
+    found = pushed()
     assert [a["status"] for a in found["attempts"]] == [503, 503, 200]
     assert found["delivery"] == "delivered"
     pushes = [e for e in sim.control.get("/_sim/requests").json()["requests"] if e["method"] == "INBOUND"]

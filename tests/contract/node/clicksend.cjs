@@ -5,7 +5,6 @@
 const assert = require("node:assert/strict");
 const api = require("clicksend");
 
-const [url] = process.argv.slice(2);
 const A = "+61411111111";
 const B = "+61422222222";
 
@@ -15,7 +14,7 @@ function collection(...messages) {
   });
 }
 
-async function main() {
+async function main(url) {
   const sms = new api.SMSApi("node-user", "any-api-key");
   sms.basePath = `${url}/v3`;
 
@@ -72,9 +71,4 @@ async function main() {
   };
 }
 
-main()
-  .then((result) => console.log(JSON.stringify(result)))
-  .catch((error) => {
-    console.error(error && error.stack ? error.stack : JSON.stringify(error && error.body ? error.body : error));
-    process.exit(1);
-  });
+require("./cli.cjs")(module, main);

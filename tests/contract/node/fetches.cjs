@@ -1,8 +1,7 @@
 // Send one message through each official Node SDK, then read it back through the same SDK.
 // Usage: node fetches.cjs <provider> <simulator url>. Prints one JSON line for the test to check.
-const [provider, url] = process.argv.slice(2);
 
-async function twilio() {
+async function twilio(url) {
   const client = require("twilio")("AC" + "1".repeat(32), "any-token");
   client.api.baseUrl = url;
   const sent = await client.messages.create({ to: "+12025550143", from: "+15005550006", body: "Hello" });
@@ -11,7 +10,7 @@ async function twilio() {
   return { id: sent.sid, fetched: fetched.sid, status: fetched.status, currency: balance.currency };
 }
 
-async function sinch() {
+async function sinch(url) {
   const { SinchClient } = require("@sinch/sdk-core");
   const client = new SinchClient({ servicePlanId: "plan-1", apiToken: "any-token", smsHostname: url });
   const sent = await client.sms.batches.sendTextMessage({
@@ -21,7 +20,7 @@ async function sinch() {
   return { id: sent.id, fetched: fetched.id, status: fetched.canceled ? "canceled" : "sent" };
 }
 
-async function infobip() {
+async function infobip(url) {
   const { Infobip, AuthType } = require("@infobip-api/sdk");
   const client = new Infobip({ baseUrl: url, apiKey: "any-key", authType: AuthType.ApiKey });
   const sendAt = new Date(Date.now() + 3600 * 1000).toISOString();
@@ -34,7 +33,7 @@ async function infobip() {
   return { id: sent.data.bulkId, fetched: schedule.data.bulkId, status: status.data.status };
 }
 
-async function clicksend() {
+async function clicksend(url) {
   const api = require("clicksend");
   const sms = new api.SMSApi("any-user", "any-api-key");
   sms.basePath = `${url}/v3`;
@@ -47,9 +46,4 @@ async function clicksend() {
 }
 
 const calls = { twilio, sinch, infobip, clicksend };
-calls[provider]()
-  .then((result) => console.log(JSON.stringify(result)))
-  .catch((error) => {
-    console.error(error && error.stack ? error.stack : error);
-    process.exit(1);
-  });
+require("./cli.cjs")(module, (provider, url) => calls[provider](url));

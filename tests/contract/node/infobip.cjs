@@ -5,14 +5,12 @@
 const assert = require("node:assert/strict");
 const { Infobip, AuthType } = require("@infobip-api/sdk");
 
-const [url] = process.argv.slice(2);
-
 function ok(answer) {
   assert.ok(!(answer instanceof Error), answer && answer.response ? JSON.stringify(answer.response.data) : String(answer));
   return answer.data;
 }
 
-async function main() {
+async function main(url) {
   const sms = new Infobip({ baseUrl: url, apiKey: "any-key", authType: AuthType.ApiKey }).channels.sms;
 
   const preview = ok(await sms.preview({ text: "a".repeat(161) }));
@@ -69,9 +67,4 @@ async function main() {
   };
 }
 
-main()
-  .then((result) => console.log(JSON.stringify(result)))
-  .catch((error) => {
-    console.error(error && error.stack ? error.stack : error);
-    process.exit(1);
-  });
+require("./cli.cjs")(module, main);

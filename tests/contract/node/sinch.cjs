@@ -4,7 +4,6 @@
 // Usage: node sinch.cjs <simulator url> [inbound id]. Prints one JSON line for the test to check.
 const { SinchClient } = require("@sinch/sdk-core");
 
-const [url, inboundId] = process.argv.slice(2);
 const A = "+12025550143";
 const B = "+12025550144";
 
@@ -14,7 +13,7 @@ async function all(list) {
   return found;
 }
 
-async function run() {
+async function run(url, inboundId) {
   const sms = new SinchClient({ servicePlanId: "plan-node", apiToken: "any-token", smsHostname: url }).sms;
   const text = (body) => ({ sendSMSRequestBody: { to: [A, B], from: "+12025550100", ...body } });
   const dry = await sms.batches.dryRun({
@@ -89,9 +88,4 @@ async function run() {
   };
 }
 
-run()
-  .then((result) => console.log(JSON.stringify(result)))
-  .catch((error) => {
-    console.error(error && error.stack ? error.stack : error);
-    process.exit(1);
-  });
+require("./cli.cjs")(module, run);

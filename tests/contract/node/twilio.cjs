@@ -4,13 +4,12 @@
 const assert = require("node:assert/strict");
 const twilio = require("twilio");
 
-const [url] = process.argv.slice(2);
 const A = "+12025550143";
 const B = "+12025550144";
 const FROM = "+15005550006";
 const SERVICE = "MG" + "6b".repeat(16);
 
-async function main() {
+async function main(url) {
   const client = twilio("AC" + "2".repeat(32), "any-token");
   client.api.baseUrl = url;
   await client.messages.create({ to: A, from: FROM, body: "to A" });
@@ -61,9 +60,4 @@ async function main() {
   };
 }
 
-main()
-  .then((result) => console.log(JSON.stringify(result)))
-  .catch((error) => {
-    console.error(error && error.stack ? error.stack : error);
-    process.exit(1);
-  });
+require("./cli.cjs")(module, main);
