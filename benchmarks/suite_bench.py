@@ -50,6 +50,14 @@ def run_suite(workers: str, extra: list[str], top: int) -> float:
     print(f"  wall {wall:.1f} s, CPU of every process {cpu:.1f} s ({cpu / wall:.2f} cores busy on average)")
     starts = sorted(r["cpu"] for r in records if r["kind"] == "start")
     print(f"  worker start-up and collection, CPU each: {', '.join(f'{s:.2f} s' for s in starts)}")
+    worker_cpu = sorted(r["cpu"] for r in records if r["kind"] == "worker")
+    controller = sum(r["cpu"] for r in records if r["kind"] == "controller")
+    each = ", ".join(f"{w:.1f} s" for w in worker_cpu)
+    print(f"  CPU of each worker in all (its tests' subprocesses included): {each}")
+    print(
+        f"  CPU of the controller: {controller:.1f} s; of processes left running to the end: "
+        f"{cpu - sum(worker_cpu) - controller:.1f} s"
+    )
     files: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
     for record in records:
         if record["kind"] == "test":

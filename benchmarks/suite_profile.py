@@ -33,6 +33,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     _write({"kind": "start", "cpu": _cpu()})
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # The whole process: a worker (start-up, collection, every test) or the controller (start-up,
+    # handing out tests, reading reports). Processes still running are counted by suite_bench.
+    if hasattr(session.config, "workerinput"):
+        _write({"kind": "worker", "cpu": _cpu()})
+    else:  # its children are the workers, counted above
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        _write({"kind": "controller", "cpu": own.ru_utime + own.ru_stime})
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     cpu, wall = _cpu(), time.perf_counter()
