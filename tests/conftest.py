@@ -16,6 +16,7 @@ import pytest
 from lynsms.clock import ManualClock
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread
+from lynsms.tls import client_tls
 from tests.sessions import UNUSED_PLUGINS
 
 # The files that take longest (fresh processes, a browser, real-time waits), longest first. xdist
@@ -109,7 +110,7 @@ class RunningSimulator:
 @pytest.fixture(scope="session")
 def _simulator_server() -> Iterator[RunningSimulator]:
     sim = Simulator(seed=1234)
-    with ServerThread(create_app(sim=sim)) as server, httpx.Client(base_url=server.url) as control:
+    with ServerThread(create_app(sim=sim)) as server, httpx.Client(base_url=server.url, verify=client_tls()) as control:
         yield RunningSimulator(server.url, sim, control)
 
 
@@ -159,7 +160,7 @@ class ClockedSimulator(RunningSimulator):
 def _clocked_server() -> Iterator[ClockedSimulator]:
     clock = ManualClock()
     sim = Simulator(seed=1234, clock=clock)
-    with ServerThread(create_app(sim=sim)) as server, httpx.Client(base_url=server.url) as control:
+    with ServerThread(create_app(sim=sim)) as server, httpx.Client(base_url=server.url, verify=client_tls()) as control:
         yield ClockedSimulator(server.url, sim, control, clock)
 
 
