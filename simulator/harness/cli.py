@@ -37,8 +37,12 @@ class _Server(Server):
         yield
 
 
-def _server(app: Any, **options: Any) -> _Server:
-    config: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": 3, **options}
+DEFAULT_SHUTDOWN_GRACE = 3.0
+
+
+def _server(app: Any, grace: float, **options: Any) -> _Server:
+    """``grace``: how long a stop waits for responses in flight before cancelling them."""
+    config: dict[str, Any] = {"log_level": "warning", "lifespan": "on", "timeout_graceful_shutdown": grace, **options}
     return _Server(uvicorn.Config(app, **config))
 
 
@@ -63,7 +67,7 @@ def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server
             raise
         print(f"lynsms: the proxy is not started ({exc}); choose another --proxy-port", file=sys.stderr)
         return [], []
-    server = _server(create_proxy_app(simulator), http=ProxyProtocol, lifespan="off")
+    server = _server(create_proxy_app(simulator), args.shutdown_grace, http=ProxyProtocol, lifespan="off")
     lines = [
         f"LynSMS proxy      {url_of(sock)}   (CA {ca})",
         "Any process reaches the simulator at the providers' real hosts with:",
@@ -205,7 +209,7 @@ def cmd_simulator(args: argparse.Namespace) -> int:
             f"{', '.join(setting_names(settings))} (lynsms up --scenario applies them)",
             flush=True,
         )
-    return _run([(_server(logged(app, "simulator")), sock), *proxy])
+    return _run([(_server(logged(app, "simulator"), args.shutdown_grace), sock), *proxy])
 
 
 def cmd_gateway(args: argparse.Namespace) -> int:
@@ -219,7 +223,7 @@ def cmd_gateway(args: argparse.Namespace) -> int:
         "\n".join([f"LynSMS gateway    {url}/api", f"API key           {key}", *admin, *_webhook_lines(app, key)]),
         flush=True,
     )
-    return _run([(_server(logged(app, "gateway")), sock)])
+    return _run([(_server(logged(app, "gateway"), args.shutdown_grace), sock)])
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -260,8 +264,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         lines.append(f"  admin      {gw_url}/api/admin/gateway (PUT a scenario's gateway settings)")
     proxy, proxy_lines = _proxy(args, simulator)
     print("\n".join([_banner(sim_url, gw_url, key, lines), *proxy_lines]), flush=True)
+    grace = args.shutdown_grace
     return _run(
-        [(_server(logged(simulator, "simulator")), sim_sock), (_server(logged(gateway, "gateway")), gw_sock), *proxy]
+        [
+            (_server(logged(simulator, "simulator"), grace), sim_sock),
+            (_server(logged(gateway, "gateway"), grace), gw_sock),
+            *proxy,
+        ]
     )
 
 
@@ -395,6 +404,24 @@ def _host_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1)")
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("a number of seconds, 0 or more")
+    return value
+
+
+def _grace_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--shutdown-grace",
+        type=_seconds,
+        default=DEFAULT_SHUTDOWN_GRACE,
+        metavar="SECONDS",
+        help="how long Ctrl-C or SIGTERM waits for requests in flight before cancelling them "
+        f"(default {DEFAULT_SHUTDOWN_GRACE:g})",
+    )
+
+
 def _log_option(parser: argparse.ArgumentParser, default: str) -> None:
     parser.add_argument(
         "--log-level",
@@ -450,6 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
     )
     _admin_option(up)
+    _grace_option(up)
     _log_option(up, "info")
     up.set_defaults(run=cmd_up)
 
@@ -464,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, help="make simulator ids reproducible from this seed (default: unique ids every run)"
     )
     _memory_options(sim)
+    _grace_option(sim)
     _log_option(sim, "warning")
     sim.set_defaults(run=cmd_simulator)
 
@@ -481,6 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--webhook-url", type=_http_url, metavar="URL", help="where the gateway POSTs signed message events"
     )
     _admin_option(gw)
+    _grace_option(gw)
     _log_option(gw, "warning")
     gw.set_defaults(run=cmd_gateway)
 

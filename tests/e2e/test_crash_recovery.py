@@ -134,11 +134,13 @@ def test_sigkill_mid_bulk_shows_no_accepted_message_failed_and_sends_none_twice(
 
 
 def test_sigterm_mid_bulk_answers_in_the_envelope_and_parks_the_messages(slow: SlowSimulator, tmp_path: Path) -> None:
-    # Twilio does not answer while the test runs: the gateway's graceful wait (3 s) runs out first.
+    # Twilio does not answer while the test runs: the gateway's graceful wait (--shutdown-grace) runs
+    # out first, and the bulk in flight is cancelled.
     slow.load({"twilio": FOREVER})
     payload = bulk_payload(RECIPIENTS[:4], "twilio")
     db = tmp_path / "gateway.db"
-    with gateway_process("--db", str(db), "--simulator-url", slow.url, api_key=KEY) as running:
+    grace = ("--shutdown-grace", "0.3")
+    with gateway_process("--db", str(db), "--simulator-url", slow.url, *grace, api_key=KEY) as running:
         bulk = Bulk(running.url, payload, "sigterm")
         wait_for(lambda: slow.held("twilio") == 4, 10.0, "the requests to reach Twilio")
         running.terminate()

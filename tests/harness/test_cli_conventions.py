@@ -71,3 +71,20 @@ def test_a_bad_environment_value_is_a_usage_error_naming_the_variable(
         apply_environment(parser, {variable_: value})
     assert exited.value.code == 2
     assert f"{variable_}={value!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["up", "simulator", "gateway"])
+def test_shutdown_grace_takes_seconds_from_the_line_or_its_variable(command: str) -> None:
+    assert build_parser().parse_args([command]).shutdown_grace == 3.0
+    assert build_parser().parse_args([command, "--shutdown-grace", "0.25"]).shutdown_grace == 0.25
+    parser = build_parser()
+    apply_environment(parser, {"LYNSMS_SHUTDOWN_GRACE": "10"})
+    assert parser.parse_args([command]).shutdown_grace == 10.0
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "inf", "nan"])
+def test_a_shutdown_grace_that_is_not_seconds_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["up", "--shutdown-grace", value])
+    assert exited.value.code == 2
+    assert "--shutdown-grace" in capsys.readouterr().err
