@@ -21,24 +21,21 @@ from tests.sessions import UNUSED_PLUGINS
 
 # The files that take longest (fresh processes, a browser, real-time waits), longest first. xdist
 # hands out whole files (--dist loadfile, pyproject.toml) in collection order: these go first, so
-# that no worker is left running one of them alone at the end.
+# that no worker is left running one of them alone at the end. test_intercept.py stands for the
+# official SDKs' files (SDK_FILES below), which travel as one unit, the longest of all.
 LONG_FILES = (
-    "tests/harness/test_pytest_plugin.py",
-    "tests/harness/test_cli.py",
     "tests/intercept/test_intercept.py",
-    "tests/intercept/test_readme_interception.py",
-    "tests/e2e/test_replay.py",
-    "tests/gateway/test_adapters_vs_simulator.py",
-    "tests/contract/test_readme_snippets.py",
-    "tests/simulator/test_scenario_outcomes.py",
-    "tests/e2e/test_delivery_reports.py",
-    "tests/contract/test_two_way_sdks.py",
-    "tests/contract/test_scheduling_sdk.py",
-    "tests/e2e/test_two_way.py",
-    "tests/e2e/test_crash_recovery.py",
-    "tests/intercept/test_proxy.py",
     "tests/e2e/test_console_browser.py",
-    "tests/contract/test_accounts_sdk.py",
+    "tests/intercept/test_proxy.py",
+    "tests/harness/test_cli.py",
+    "tests/harness/test_pytest_plugin.py",
+    "tests/e2e/test_delivery_reports.py",
+    "tests/e2e/test_replay.py",
+    "tests/e2e/test_crash_recovery.py",
+    "tests/simulator/test_bad_input.py",
+    "tests/e2e/test_replay_external.py",
+    "tests/gateway/test_adapters_vs_simulator.py",
+    "tests/contract/test_node_sdks.py",
 )
 
 
