@@ -68,7 +68,6 @@ def servers(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
         gateway.app = gateway.server.config.app = app
         with gateway:
             yield gateway.url, sim.url
-            sim.server.exit()  # both at once: each shutdown takes uvicorn's 0.1 s, side by side
 
 
 def replay(gateway: str, sim: str, *paths: Path | str, junit: Path | None = None) -> int:

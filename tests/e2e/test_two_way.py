@@ -92,8 +92,6 @@ def servers() -> Iterator[Servers]:
         httpx.Client(trust_env=False, verify=client_tls()) as raw,
     ):
         yield Servers(sim.url, host, hooks, sim_client, api, raw)
-        for thread in (sim, host.server):
-            thread.server.exit()  # all at once: each shutdown takes uvicorn's 0.1 s, side by side
 
 
 @pytest.fixture
