@@ -43,44 +43,39 @@ def recording_app(events: list[str], arrived: threading.Event) -> Starlette:
     return Starlette(routes=[Route("/slow", slow), Route("/hang", hang)], lifespan=lifespan)
 
 
-def request_in_background(url: str, answers: list[Any]) -> threading.Thread:
+def stop_while_answering(path: str, **config: Any) -> tuple[list[str], Any]:
+    """Stop the server while it answers ``path``: what the app recorded, and what the client got."""
+    events: list[str] = []
+    arrived = threading.Event()
+    server = ServerThread(recording_app(events, arrived), **config).start()
+    answers: list[Any] = []
+
     def call() -> None:
         try:
-            answers.append(httpx.get(url, timeout=10))
+            answers.append(httpx.get(server.url + path, timeout=10))
         except httpx.HTTPError as exc:
             answers.append(exc)
 
-    thread = threading.Thread(target=call)
-    thread.start()
-    return thread
+    caller = threading.Thread(target=call)
+    caller.start()
+    assert arrived.wait(10)
+    server.stop()
+    caller.join(10)
+    (answer,) = answers
+    return events, answer
 
 
 def test_a_response_in_flight_is_finished_before_the_app_shuts_down() -> None:
-    events: list[str] = []
-    arrived = threading.Event()
-    server = ServerThread(recording_app(events, arrived)).start()
-    answers: list[Any] = []
-    caller = request_in_background(server.url + "/slow", answers)
-    assert arrived.wait(10)
-    server.stop()
-    caller.join(10)
+    events, answer = stop_while_answering("/slow")
     assert events == ["slow answered", "app shut down"]
-    assert len(answers) == 1 and isinstance(answers[0], httpx.Response)
-    assert (answers[0].status_code, answers[0].text) == (200, "done")
+    assert isinstance(answer, httpx.Response) and (answer.status_code, answer.text) == (200, "done")
 
 
 def test_a_response_outlasting_the_grace_period_is_cancelled_and_the_server_still_stops() -> None:
-    events: list[str] = []
-    arrived = threading.Event()
-    server = ServerThread(recording_app(events, arrived), timeout_graceful_shutdown=0.2).start()
-    answers: list[Any] = []
-    caller = request_in_background(server.url + "/hang", answers)
-    assert arrived.wait(10)
-    server.stop()
-    caller.join(10)
+    events, answer = stop_while_answering("/hang", timeout_graceful_shutdown=0.2)
     assert events == ["hang cancelled", "app shut down"]
     # uvicorn answers 500 for a response the app never started
-    assert len(answers) == 1 and isinstance(answers[0], httpx.Response) and answers[0].status_code == 500
+    assert isinstance(answer, httpx.Response) and answer.status_code == 500
 
 
 def test_an_idle_keep_alive_connection_is_closed_not_waited_for() -> None:
