@@ -190,13 +190,15 @@ class _Dribble(Response):
         headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         headers.append((b"content-length", str(len(self.payload)).encode()))
         await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
-        pieces = max(1, min(_DRIBBLE_CHUNKS, len(self.payload)))
-        step = -(-len(self.payload) // pieces)
+        size = len(self.payload)
+        pieces = max(1, min(_DRIBBLE_CHUNKS, size))
         clock = self.clock
         started = clock.monotonic()
         for i in range(pieces):
             # Spread the pauses so the last byte leaves at ``seconds``, however long each send took.
             await clock.sleep(max(0.0, started + self.seconds * (i + 1) / pieces - clock.monotonic()))
-            chunk = self.payload[i * step : (i + 1) * step]
+            # Proportional bounds: no piece is empty, so the last byte is in the last piece (with
+            # equal pieces of the rounded-up size, the body could run out a piece or two early).
+            chunk = self.payload[size * i // pieces : size * (i + 1) // pieces]
             await send({"type": "http.response.body", "body": chunk, "more_body": i < pieces - 1})
         _finish(self.entry, self.status_code, self.clock)
