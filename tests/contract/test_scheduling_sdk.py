@@ -83,20 +83,25 @@ def test_twilio_scheduled_message_waits_until_due_then_is_delivered(clocked_simu
     assert fetched.status == "delivered" and fetched.date_sent is not None
 
 
+def scheduled_in_ten_minutes(client: Any, sim: Any, status_callback: str) -> Any:
+    """A message through a Messaging Service, scheduled ten minutes ahead on the simulator's clock."""
+    return client.messages.create(
+        to=TO,
+        messaging_service_sid=SERVICE,
+        body="later",
+        schedule_type="fixed",
+        send_at=now(sim) + timedelta(minutes=10),
+        status_callback=status_callback,
+    )
+
+
 def test_twilio_cancel_stops_the_send_and_reports_canceled(clocked_simulator: Any) -> None:
     from urllib.parse import parse_qsl
 
     sim = clocked_simulator
     client = twilio(sim)
     with Receiver() as receiver:
-        message = client.messages.create(
-            to=TO,
-            messaging_service_sid=SERVICE,
-            body="later",
-            schedule_type="fixed",
-            send_at=now(sim) + timedelta(minutes=10),
-            status_callback=receiver.url,
-        )
+        message = scheduled_in_ten_minutes(client, sim, receiver.url)
         assert client.messages(message.sid).update(status="canceled").status == "canceled"
         sim.advance_until(lambda: len(receiver.bodies) == 1, step=0.1)
         sim.clock.advance(3600)

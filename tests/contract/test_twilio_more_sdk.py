@@ -3,13 +3,12 @@ which status changes are called back (with and without a Messaging Service)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from tests.contract.test_accounts_sdk import TO, twilio
-from tests.contract.test_scheduling_sdk import SERVICE, Receiver, now
+from tests.contract.test_scheduling_sdk import SERVICE, Receiver, scheduled_in_ten_minutes
 from tests.simulator.scenario_wires import script
 
 SENDER = "+15005550006"
@@ -76,14 +75,7 @@ def test_a_scheduled_messaging_service_message_is_called_back_from_queued(clocke
     script(sim.control, sim.url, "twilio", {"deliver": {"status": "undelivered", "after": 2}})
     client = twilio(sim)
     with Receiver() as receiver:
-        message = client.messages.create(
-            to=TO,
-            messaging_service_sid=SERVICE,
-            body="later",
-            schedule_type="fixed",
-            send_at=now(sim) + timedelta(minutes=10),
-            status_callback=receiver.url,
-        )
+        message = scheduled_in_ten_minutes(client, sim, receiver.url)
         assert message.status == "scheduled"
         sim.clock.advance(599)
         assert receiver.bodies == []
