@@ -23,7 +23,6 @@ import argparse
 import multiprocessing
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -35,6 +34,8 @@ from pathlib import Path
 
 import httpx
 
+from benchmarks.cpu import children_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = ROOT / "scenarios"
 LYNSMS = [sys.executable, "-m", "lynsms.simulator.harness.cli"]
@@ -43,11 +44,6 @@ LYNSMS = [sys.executable, "-m", "lynsms.simulator.harness.cli"]
 OTHER_PLUGINS = [
     arg for name in ("asyncio", "anyio", "faker", "hypothesispytest", "schemathesis") for arg in ("-p", f"no:{name}")
 ]
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def replay(*arguments: str) -> tuple[float, int, str]:
@@ -63,12 +59,12 @@ def library(rounds: int = 3) -> None:
     cpu: dict[str, list[float]] = {"fast-forward": [], "real time": []}
     for _ in range(rounds):
         for mode, extra in (("fast-forward", ()), ("real time", ("--real-time",))):
-            before = _children_cpu()
+            before = children_cpu()
             seconds, code, out = replay(str(LIBRARY), *extra)
             if code != 0:
                 raise SystemExit(f"library replay failed ({mode}):\n{out}")
             timings[mode].append(seconds)
-            cpu[mode].append(_children_cpu() - before)
+            cpu[mode].append(children_cpu() - before)
     fast, real = (statistics.median(timings[m]) for m in ("fast-forward", "real time"))
     print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(

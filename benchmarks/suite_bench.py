@@ -15,24 +15,20 @@ import argparse
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+from benchmarks.cpu import children_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run_suite(workers: str, extra: list[str], top: int) -> float:
     with tempfile.TemporaryDirectory(prefix="suite-bench-") as folder:
-        before = _children_cpu()
+        before = children_cpu()
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "-q", "-n", workers, "-p", "benchmarks.suite_profile", *extra],
             cwd=ROOT,
@@ -41,7 +37,7 @@ def run_suite(workers: str, extra: list[str], top: int) -> float:
             text=True,
             check=False,
         )
-        cpu = _children_cpu() - before
+        cpu = children_cpu() - before
         summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-400:]
         seconds = re.search(r"in ([0-9.]+)s", summary)
         wall = float(seconds.group(1)) if seconds else float("nan")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.cpu import cpu_seconds
+
 
 def _cpu() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return cpu_seconds(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
 
 
 def _write(record: dict[str, object]) -> None:
@@ -39,8 +39,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     if hasattr(session.config, "workerinput"):
         _write({"kind": "worker", "cpu": _cpu()})
     else:  # its children are the workers, counted above
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        _write({"kind": "controller", "cpu": own.ru_utime + own.ru_stime})
+        _write({"kind": "controller", "cpu": cpu_seconds(resource.RUSAGE_SELF)})
 
 
 @pytest.hookimpl(hookwrapper=True)
