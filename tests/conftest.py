@@ -17,7 +17,6 @@ from lynsms.clock import ManualClock
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread
 from lynsms.tls import client_tls
-from tests.sessions import UNUSED_PLUGINS
 
 # The files that take longest (fresh processes, a browser, real-time waits), longest first. xdist
 # hands out whole files (--dist loadfile, pyproject.toml) in collection order: these go first, so
@@ -72,23 +71,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return "the official SDKs' files" if any(fnmatch(path, pattern) for pattern in SDK_FILES) else path
 
     return SdkFilesTogether(config, log)
-
-
-# pyproject.toml turns the unused plugins off for this run; the sessions the tests start (README
-# examples, plugin and xdist checks) get the same through PYTEST_ADDOPTS.
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    outer = os.environ.get("PYTEST_ADDOPTS", "")
-    if UNUSED_PLUGINS not in outer:
-        os.environ["PYTEST_ADDOPTS"] = f"{outer} {UNUSED_PLUGINS}".strip()
-
-
-@pytest.fixture
-def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """pytest's own fixture, which discards PYTEST_ADDOPTS, with the unused plugins still off."""
-    monkeypatch.setenv("PYTEST_ADDOPTS", UNUSED_PLUGINS)
-    return pytester
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
