@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 from benchmarks.cpu import children_cpu
 
@@ -54,6 +55,7 @@ def run_suite(workers: str, extra: list[str], top: int) -> float:
         f"  CPU of the controller: {controller:.1f} s; of processes left running to the end: "
         f"{cpu - sum(worker_cpu) - controller:.1f} s"
     )
+    print_timeline(records)
     files: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])
     for record in records:
         if record["kind"] == "test":
@@ -68,6 +70,24 @@ def run_suite(workers: str, extra: list[str], top: int) -> float:
     if done.returncode != 0:
         print(done.stdout[-3000:], done.stderr[-2000:], sep="\n")
     return wall
+
+
+def print_timeline(records: list[dict[str, Any]]) -> None:
+    """When each worker ran its first and its last test, from the session's start: a worker that ends
+    long before the others is a core left idle (a long file handed out late, or too few workers)."""
+    zero = min((r["began"] for r in records if r["kind"] == "session"), default=None)
+    tests = [r for r in records if r["kind"] == "test"]
+    if zero is None or not tests:
+        return
+    spans: dict[str, list[float]] = defaultdict(lambda: [float("inf"), 0.0])
+    for record in tests:
+        span = spans[record["worker"]]
+        span[0] = min(span[0], record["began"] - zero)
+        span[1] = max(span[1], record["began"] + record["wall"] - zero)
+    last = max(end for _, end in spans.values())
+    print("  workers' first and last test, seconds from the session's start (idle at the end):")
+    for worker, (first, end) in sorted(spans.items()):
+        print(f"    {worker}: {first:5.1f} to {end:5.1f} ({last - end:4.1f} s idle)")
 
 
 def main() -> None:

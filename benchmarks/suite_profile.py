@@ -27,6 +27,11 @@ def _write(record: dict[str, object]) -> None:
             out.write(json.dumps(record) + "\n")
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller: the run's time zero
+        _write({"kind": "session", "began": time.time()})
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     # In a worker, the CPU so far is the interpreter's start, the plugins' and every test module's
     # import: what each extra worker costs before it runs a test.
@@ -44,12 +49,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
-    cpu, wall = _cpu(), time.perf_counter()
+    cpu, wall, began = _cpu(), time.perf_counter(), time.time()
     yield
     _write(
         {
             "kind": "test",
             "file": item.nodeid.split("::")[0],
+            "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+            "began": began,
             "wall": time.perf_counter() - wall,
             "cpu": _cpu() - cpu,
         }
