@@ -29,13 +29,15 @@ TOP_ROW = """() => {
   return row ? row.dataset.key : null;
 }"""
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Imported by the first test, not at import: ~0.1 s of CPU every xdist worker would pay while
+    # collecting, for the one worker that runs this file.
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e .[test])")
     with sync_api.sync_playwright() as playwright:
         launched = launch(playwright)
         yield launched

@@ -14,8 +14,6 @@ import pytest
 
 from lynsms.simulator import Simulator, create_app
 from lynsms.simulator.harness.server import ServerThread
-from lynsms.simulator.proxy.app import create_proxy_app
-from lynsms.simulator.proxy.protocol import ProxyProtocol
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,6 +55,11 @@ class Proxy:
 
 @pytest.fixture(scope="session")
 def _proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
+    # Imported here: the proxy brings in cryptography for its CA, ~0.05 s of CPU every xdist worker
+    # would pay while collecting, for the worker that runs the proxy's tests.
+    from lynsms.simulator.proxy.app import create_proxy_app
+    from lynsms.simulator.proxy.protocol import ProxyProtocol
+
     with pytest.MonkeyPatch.context() as patch:
         # A CA of this test module's own, not the developer's installation CA.
         patch.setenv("LYNSMS_DATA_DIR", str(tmp_path_factory.mktemp("lynsms-data")))

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lynsms.simulator.proxy.ca import load_or_create
 from tests.intercept.conftest import Proxy
 from tests.intercept.programs import PROGRAMS, TWILIO_SID
 
@@ -122,7 +121,10 @@ def test_a_python_tls_client_to_the_plain_port_gets_a_clear_error(proxy: Proxy) 
 
 
 def test_the_ca_is_made_once_and_constrained_to_the_providers(tmp_path: Path) -> None:
+    # Imported here, as in tests/intercept/conftest.py: the CA brings in cryptography.
     from cryptography import x509
+
+    from lynsms.simulator.proxy.ca import load_or_create
 
     first, again = load_or_create(tmp_path), load_or_create(tmp_path)
     assert first.cert_pem == again.cert_pem

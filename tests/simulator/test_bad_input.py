@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from lynsms.tls import client_tls
 from tests.conftest import RunningSimulator
 from tests.simulator.scenario_wires import WIRES, Wire
+
+if TYPE_CHECKING:
+    # Hypothesis is imported by the fuzz test itself: imported here, every xdist worker would pay
+    # ~0.1 s of CPU for it while collecting, and only the worker running this file uses it.
+    from hypothesis.strategies import SearchStrategy
 
 http = httpx.Client(timeout=10, verify=client_tls())
 
@@ -89,19 +92,6 @@ def test_bad_journal_paging_is_400(simulator: RunningSimulator, query: str) -> N
     assert response.status_code == 400, response.text
 
 
-# Any code point, lone surrogates included: json.dumps escapes them as "\udXXX".
-_TEXT = st.text(st.characters(exclude_categories=()), max_size=12)
-# What a form can carry: every code point but lone surrogates. The same alphabet as ``st.text()``,
-# whose default "utf-8" codec has Hypothesis list what UTF-8 encodes (~1.5 s of CPU in a fresh
-# checkout, as on CI, where its cache is empty).
-_FORM_TEXT = st.text(st.characters(exclude_categories=["Cs"]))
-
-
-def _json_values() -> st.SearchStrategy[Any]:
-    leaves = st.none() | st.booleans() | st.integers() | st.floats() | _TEXT
-    return st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4))
-
-
 # Valid-looking keys with arbitrary values find type confusions; raw bytes find parser crashes.
 _FIELDS = {
     "twilio": ["To", "From", "Body", "StatusCallback", "MediaUrl", "ValidityPeriod", "SendAt"],
@@ -111,19 +101,31 @@ _FIELDS = {
 }
 
 
-def _bodies(provider: str) -> st.SearchStrategy[bytes]:
+def _bodies(provider: str) -> SearchStrategy[bytes]:
+    from hypothesis import strategies as st
+
+    # Any code point, lone surrogates included: json.dumps escapes them as "\udXXX".
+    text = st.text(st.characters(exclude_categories=()), max_size=12)
     if provider == "twilio":
-        pairs = st.lists(st.tuples(st.sampled_from(_FIELDS["twilio"]) | _FORM_TEXT, _FORM_TEXT), max_size=6)
+        # What a form can carry: every code point but lone surrogates. The same alphabet as
+        # ``st.text()``, whose default "utf-8" codec has Hypothesis list what UTF-8 encodes (~1.5 s
+        # of CPU in a fresh checkout, as on CI, where its cache is empty).
+        form_text = st.text(st.characters(exclude_categories=["Cs"]))
+        pairs = st.lists(st.tuples(st.sampled_from(_FIELDS["twilio"]) | form_text, form_text), max_size=6)
         encoded = pairs.map(lambda items: urlencode(items).encode())
         return encoded | st.binary(max_size=200)
-    keys = st.sampled_from(_FIELDS[provider]) | _TEXT
-    shaped = st.dictionaries(keys, _json_values(), max_size=5)
+    leaves = st.none() | st.booleans() | st.integers() | st.floats() | text
+    values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4))
+    keys = st.sampled_from(_FIELDS[provider]) | text
+    shaped = st.dictionaries(keys, values, max_size=5)
     nested = shaped.map(lambda value: {"messages": [value]})
     return (shaped | nested).map(lambda value: json.dumps(value).encode()) | st.binary(max_size=200)
 
 
 @pytest.mark.parametrize("provider", list(WIRES))
 def test_no_fuzzed_send_body_gets_a_5xx_or_breaks_the_views(simulator: RunningSimulator, provider: str) -> None:
+    from hypothesis import HealthCheck, given, settings
+
     wire = WIRES[provider]
 
     @settings(
