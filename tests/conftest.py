@@ -3,6 +3,7 @@ time stands still until a test advances it."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import time
@@ -69,10 +70,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         return None
     from xdist.scheduler import LoadFileScheduling  # type: ignore[import-untyped]  # xdist ships no types
 
+    @functools.cache
+    def unit(path: str) -> str:  # asked for every test as it is handed out and as it finishes
+        return "the official SDKs' files" if any(fnmatch(path, pattern) for pattern in SDK_FILES) else path
+
     class SdkFilesTogether(LoadFileScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            path = super()._split_scope(nodeid)
-            return "the official SDKs' files" if any(fnmatch(path, pattern) for pattern in SDK_FILES) else path
+            return unit(super()._split_scope(nodeid))
 
     return SdkFilesTogether(config, log)
 
