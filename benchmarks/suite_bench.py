@@ -67,6 +67,10 @@ def run_suite(workers: str, extra: list[str], top: int) -> float:
         print(f"  files with the most {label} (wall s, CPU s, tests):")
         for name, (spent, used, count) in sorted(files.items(), key=lambda kv: -kv[1][column])[:top]:
             print(f"    {spent:6.2f} {used:6.2f} {int(count):5d}  {name}")
+    print("  tests with the most CPU (wall s, CPU s):")
+    tests = sorted((r for r in records if r["kind"] == "test"), key=lambda r: -r["cpu"])
+    for record in tests[:top]:
+        print(f"    {record['wall']:6.2f} {record['cpu']:6.2f}  {record['test']}")
     if done.returncode != 0:
         print(done.stdout[-3000:], done.stderr[-2000:], sep="\n")
     return wall

@@ -54,6 +54,7 @@ def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
     _write(
         {
             "kind": "test",
+            "test": item.nodeid,
             "file": item.nodeid.split("::")[0],
             "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
             "began": began,

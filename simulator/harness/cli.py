@@ -11,8 +11,6 @@ import os
 import secrets
 import signal
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -30,11 +28,20 @@ DEFAULT_PROXY_PORT = 8901
 
 
 class _Server(Server):
-    """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``."""
+    """A uvicorn server that leaves signals to us, so one Ctrl-C stops every server of ``up``;
+    ``serving`` is set once its app has started and it takes connections."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.serving = asyncio.Event()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        self.serving.set()
 
 
 DEFAULT_SHUTDOWN_GRACE = 3.0
@@ -81,7 +88,9 @@ def _proxy(args: argparse.Namespace, simulator: Any) -> tuple[list[tuple[_Server
 STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM)
 
 
-async def _serve_all(servers: Sequence[tuple[_Server, Any]], noted: Sequence[int]) -> None:
+async def _serve_all(
+    servers: Sequence[tuple[_Server, Any]], noted: Sequence[int], first_serving: Callable[[], None] | None
+) -> None:
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
@@ -94,10 +103,24 @@ async def _serve_all(servers: Sequence[tuple[_Server, Any]], noted: Sequence[int
         loop.add_signal_handler(sig, stop)
     for _ in noted:  # signals that came while the loop was being set up
         stop()
-    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+    (first, first_sock), *rest = servers
+    serving = [asyncio.ensure_future(first.serve(sockets=[first_sock]))]
+    if first_serving is not None:
+        # The others start once the first has started and ``first_serving`` has run: their
+        # sockets already listen, so a request sent meanwhile waits instead of finding the first
+        # one's part missing (up: a reply pushed before the gateway's inbound URLs are known).
+        started = asyncio.ensure_future(first.serving.wait())
+        await asyncio.wait([serving[0], started], return_when=asyncio.FIRST_COMPLETED)
+        started.cancel()
+        if first.serving.is_set():
+            first_serving()
+    serving += [asyncio.ensure_future(server.serve(sockets=[sock])) for server, sock in rest]
+    await asyncio.gather(*serving)
 
 
-def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
+def _run(servers: Sequence[tuple[_Server, Any]], first_serving: Callable[[], None] | None = None) -> int:
+    """Serve until a stop signal; ``first_serving`` runs once the first server serves, before the
+    others start."""
     # Until _serve_all's handlers are in place, a stop signal is only noted. Left to Python's
     # default it would raise KeyboardInterrupt anywhere in the loop's set-up, or meet
     # asyncio.Runner's own handler, which cancels the main task mid-startup while the apps'
@@ -106,7 +129,7 @@ def _run(servers: Sequence[tuple[_Server, Any]]) -> int:
     previous = {sig: signal.signal(sig, lambda signum, _frame: noted.append(signum)) for sig in STOP_SIGNALS}
     try:
         tune_gc_for_serving()
-        run_loop(lambda: _serve_all(servers, noted), servers[0][0].config)
+        run_loop(lambda: _serve_all(servers, noted, first_serving), servers[0][0].config)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -244,17 +267,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     simulator.state.sim.console.gateway = GatewayLink(gw_url, key)  # the console shows the gateway's side
 
     served = getattr(gateway, "startup", gateway)  # with --admin, the gateway it started with
-
-    # So that replies typed in the console or sent to /_sim/inbound reach this gateway: once its
-    # lifespan has started, its inbound URLs (with their callback token) exist.
-    def register_when_up() -> None:
-        for _ in range(3000):
-            if getattr(served.state, "tracking", None) is not None:
-                register_inbound(simulator.state.sim.inbound, served)
-                return
-            time.sleep(0.01)
-
-    threading.Thread(target=register_when_up, name="inbound URLs", daemon=True).start()
     lines = _webhook_lines(gateway, key)
     if settings is not None:
         from lynsms.simulator.harness.replay.gateway_settings import setting_names
@@ -265,12 +277,16 @@ def cmd_up(args: argparse.Namespace) -> int:
     proxy, proxy_lines = _proxy(args, simulator)
     print("\n".join([_banner(sim_url, gw_url, key, lines), *proxy_lines]), flush=True)
     grace = args.shutdown_grace
+    # The gateway first: once its lifespan has started, its inbound URLs (with their callback
+    # token) exist, and the simulator knows them before it takes a request, so a reply typed in the
+    # console or sent to /_sim/inbound right after the banner reaches this gateway.
     return _run(
         [
-            (_server(logged(simulator, "simulator"), grace), sim_sock),
             (_server(logged(gateway, "gateway"), grace), gw_sock),
+            (_server(logged(simulator, "simulator"), grace), sim_sock),
             *proxy,
-        ]
+        ],
+        first_serving=lambda: register_inbound(simulator.state.sim.inbound, served),
     )
 
 
