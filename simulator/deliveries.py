@@ -146,7 +146,9 @@ class Deliveries:
         self._queue.clear()
         self._retries.clear()
         self._workers.clear()
-        self._sending = 0
+        # _sending is left to the cancelled workers: each takes its send off as it unwinds. Zeroed
+        # here, those would take it below zero, and a test or a replay waiting for the simulator to
+        # be idle would wait for ever.
         self.dropped = 0
         self._caught_up.set()
 

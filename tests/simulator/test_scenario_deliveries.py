@@ -6,6 +6,7 @@ only once the callbacks already due have landed, so a loaded machine cannot reor
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -210,6 +211,30 @@ def test_a_failed_message_has_no_sent_step(simulator: Any, receiver: Receiver) -
     WIRES["twilio"].send(http, simulator.url, callback=f"{receiver.url}/failed")
     [report] = receiver.wait(simulator, 1)
     assert (report.form()["MessageStatus"], report.form()["ErrorCode"]) == ("failed", "30001")
+
+
+def test_a_reset_while_a_callback_is_on_the_wire_leaves_the_simulator_idle(simulator: Any, receiver: Receiver) -> None:
+    answered = threading.Event()
+
+    async def hold(request: Request) -> Response:  # a receiver that answers once the test says
+        await asyncio.to_thread(answered.wait, 30)
+        return PlainTextResponse("ok")
+
+    with serving(Starlette(routes=[Route("/hold", hold, methods=["POST"])])) as slow:
+        try:
+            deliver(simulator, "twilio", {"status": "delivered", "after": 0.05, "intermediate": False})
+            WIRES["twilio"].send(http, simulator.url, callback=f"{slow}/hold")
+            simulator.advance_until(lambda: simulator.sim.deliveries.busy > 0, step=0.01)
+            http.post(f"{simulator.url}/_sim/reset").raise_for_status()
+            simulator.settle(within=10)  # the cancelled send has unwound: nothing is on the wire
+            assert (simulator.sim.deliveries.busy, simulator.sim.deliveries.pending) == (0, 0)
+        finally:
+            answered.set()
+    # And the next report is sent when its time comes, not held behind a callback that is gone.
+    deliver(simulator, "twilio", {"status": "delivered", "after": 0.05, "intermediate": False})
+    WIRES["twilio"].send(http, simulator.url, callback=f"{receiver.url}/after-reset")
+    [report] = receiver.wait(simulator, 1)
+    assert report.path == "/after-reset"
 
 
 def test_reset_cancels_pending_deliveries(simulator: Any, receiver: Receiver) -> None:
